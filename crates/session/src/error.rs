@@ -1,0 +1,109 @@
+//! Why a transition was refused.
+
+use crate::ids::UserId;
+use crate::session::{Action, SessionState};
+
+/// A refused transition. The session is unchanged whenever one is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The actor is a member but not allowed to do this (only the host may).
+    #[error("only the host may {action}")]
+    Forbidden {
+        /// What was attempted.
+        action: Action,
+    },
+    /// The session already has `capacity` members.
+    #[error("the session is full ({capacity} members)")]
+    SessionFull {
+        /// The session's capacity.
+        capacity: usize,
+    },
+    /// The session has ended and accepts nothing more.
+    #[error("the session has ended")]
+    SessionEnded,
+    /// The actor or the target is not in the session.
+    #[error("{user} is not a member of this session")]
+    NotAMember {
+        /// Who is not a member.
+        user: UserId,
+    },
+    /// Start was pressed but no member has any top tracks.
+    #[error("nobody in the session has any top tracks to play yet")]
+    NoTracks,
+    /// The session is already playing.
+    #[error("the session has already started")]
+    AlreadyStarted,
+    /// The operation needs a playing session.
+    #[error("the session has not started yet")]
+    NotStarted,
+    /// The user was kicked and needs a new invite.
+    #[error("{user} was removed from this session and needs a new invite to rejoin")]
+    Banned {
+        /// Who was refused.
+        user: UserId,
+    },
+    /// The target makes no sense for this action (e.g. the host kicking themself).
+    #[error("invalid target: {reason}")]
+    InvalidTarget {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The position is outside the queue.
+    #[error("position {position} is outside the queue of {len} entries")]
+    InvalidPosition {
+        /// The position asked for.
+        position: usize,
+        /// Entries in the queue.
+        len: usize,
+    },
+}
+
+impl SessionError {
+    /// A stable, machine-readable code for API responses (`{"error": {"code": …}}`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Forbidden { .. } => "forbidden",
+            Self::SessionFull { .. } => "session_full",
+            Self::SessionEnded => "session_ended",
+            Self::NotAMember { .. } => "not_a_member",
+            Self::NoTracks => "no_tracks",
+            Self::AlreadyStarted => "already_started",
+            Self::NotStarted => "not_started",
+            Self::Banned { .. } => "banned",
+            Self::InvalidTarget { .. } => "invalid_target",
+            Self::InvalidPosition { .. } => "invalid_position",
+        }
+    }
+}
+
+/// Why stored session data cannot be turned back into a [`crate::Session`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// Two members share a user id.
+    #[error("member {0} appears twice")]
+    DuplicateMember(UserId),
+    /// A live session (or an ended one with members) whose host is not exactly the one
+    /// member with the host role.
+    #[error("the host {0} is not the single member with the host role")]
+    HostMismatch(UserId),
+    /// A session that is not ended has no members.
+    #[error("a {0} session has no members")]
+    NoMembers(SessionState),
+    /// More members than the capacity allows (or capacity 0).
+    #[error("{members} members exceed the capacity of {capacity}")]
+    OverCapacity {
+        /// Members stored.
+        members: usize,
+        /// Capacity stored.
+        capacity: usize,
+    },
+    /// A banned user is also a member.
+    #[error("{0} is both banned and a member")]
+    BannedMember(UserId),
+    /// Queue, position and device do not fit the state.
+    #[error("the queue, position or device does not fit a {0} session")]
+    InconsistentPlayback(SessionState),
+    /// The queue holds a track twice or an entry without credits.
+    #[error("the queue holds a duplicate or uncredited entry")]
+    InvalidQueue,
+}

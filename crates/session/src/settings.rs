@@ -1,0 +1,36 @@
+//! Per-session settings the host chooses.
+
+use serde::{Deserialize, Serialize};
+
+/// Members a session holds unless configured otherwise.
+pub const DEFAULT_CAPACITY: usize = 50;
+
+/// How `start` orders the queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShuffleMode {
+    /// Round-robin over members, so everyone's tracks come up evenly (see [`crate::shuffle`]).
+    #[default]
+    Fair,
+    /// All tracks deduplicated and shuffled uniformly, as the original SpotSesh did.
+    Random,
+}
+
+/// Settings of one session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Most members at once, host included; a session clamps 0 up to 1.
+    pub capacity: usize,
+    /// How the queue is shuffled on start.
+    pub shuffle_mode: ShuffleMode,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            capacity: DEFAULT_CAPACITY,
+            shuffle_mode: ShuffleMode::Fair,
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Tracks as the session sees them, and entries of the shared queue.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{TrackId, TrackUri, UserId};
+
+/// A track's metadata, as much as the session pages need to show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Track {
+    /// Spotify track id; what deduplication compares.
+    pub id: TrackId,
+    /// `spotify:track:<id>`, what the player API takes.
+    pub uri: TrackUri,
+    /// Track title.
+    pub name: String,
+    /// Artist names, main artist first.
+    pub artists: Vec<String>,
+    /// Album title.
+    pub album: String,
+    /// Cover art, if Spotify has one.
+    pub image_url: Option<String>,
+    /// Length of the track.
+    pub duration_ms: u32,
+}
+
+/// One entry of the session queue: a track and the members who brought it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    /// The track to play.
+    pub track: Track,
+    /// Every member whose top tracks contained it, in join order; never empty.
+    pub added_by: Vec<UserId>,
+}
+
+impl QueueEntry {
+    /// The member whose turn this entry counts as in the fair shuffle: the first member
+    /// (in join order) who had the track. See [`crate::shuffle`].
+    pub fn owner(&self) -> Option<&UserId> {
+        self.added_by.first()
+    }
+
+    /// Whether `user` is among the members credited for this entry.
+    pub fn is_credited_to(&self, user: &UserId) -> bool {
+        self.added_by.contains(user)
+    }
+}

@@ -1,0 +1,215 @@
+//! The Web API endpoints Sesh uses, as methods on [`SpotifyClient`]. Each takes the user's
+//! [`UserAuth`] first and goes through the request loop in `client.rs`.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::client::ApiCall;
+use crate::models::{
+    CurrentlyPlaying, Device, Devices, Paging, PlayRequest, PlaybackState, Queue, SearchResults,
+    TimeRange, Track, User,
+};
+use crate::{SpotifyClient, SpotifyError, UserAuth};
+
+/// Spotify's page size limit for top tracks.
+const TOP_TRACKS_MAX_LIMIT: u32 = 50;
+/// Search `limit` maximum since the February 2026 development-mode change.
+const SEARCH_MAX_LIMIT: u32 = 10;
+
+impl SpotifyClient {
+    /// `GET /v1/me`: the user's profile.
+    pub async fn me(&self, auth: &UserAuth) -> Result<User, SpotifyError> {
+        let call = ApiCall::new(Method::GET, "/v1/me");
+        self.execute(auth, &call).await?.json("GET /v1/me")
+    }
+
+    /// `GET /v1/me/top/tracks`: one page of the user's top tracks. `limit` is clamped to
+    /// 1..=50; page on with `offset` until `next` is `None`.
+    pub async fn top_tracks(
+        &self,
+        auth: &UserAuth,
+        time_range: TimeRange,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Paging<Track>, SpotifyError> {
+        let call = ApiCall::new(Method::GET, "/v1/me/top/tracks")
+            .query("time_range", time_range.as_str())
+            .query("limit", limit.clamp(1, TOP_TRACKS_MAX_LIMIT))
+            .query("offset", offset);
+        self.execute(auth, &call)
+            .await?
+            .json("GET /v1/me/top/tracks")
+    }
+
+    /// `GET /v1/me/player`: the playback state, `None` when nothing is playing (204).
+    /// Asks for episodes too, so a podcast shows up as [`PlayableItem::Episode`](crate::PlayableItem::Episode)
+    /// rather than as a null item.
+    pub async fn player(&self, auth: &UserAuth) -> Result<Option<PlaybackState>, SpotifyError> {
+        let call =
+            ApiCall::new(Method::GET, "/v1/me/player").query("additional_types", "track,episode");
+        let response = self.execute(auth, &call).await?;
+        if response.is_empty() {
+            return Ok(None);
+        }
+        response.json("GET /v1/me/player").map(Some)
+    }
+
+    /// `GET /v1/me/player/currently-playing`: what plays now, `None` when nothing does.
+    pub async fn currently_playing(
+        &self,
+        auth: &UserAuth,
+    ) -> Result<Option<CurrentlyPlaying>, SpotifyError> {
+        let call = ApiCall::new(Method::GET, "/v1/me/player/currently-playing")
+            .query("additional_types", "track,episode");
+        let response = self.execute(auth, &call).await?;
+        if response.is_empty() {
+            return Ok(None);
+        }
+        response
+            .json("GET /v1/me/player/currently-playing")
+            .map(Some)
+    }
+
+    /// `GET /v1/me/player/devices`: the user's Spotify Connect devices.
+    pub async fn devices(&self, auth: &UserAuth) -> Result<Vec<Device>, SpotifyError> {
+        let call = ApiCall::new(Method::GET, "/v1/me/player/devices");
+        let devices: Devices = self
+            .execute(auth, &call)
+            .await?
+            .json("GET /v1/me/player/devices")?;
+        Ok(devices.devices)
+    }
+
+    /// `PUT /v1/me/player/play`: start `request` (or resume, for an empty request) on
+    /// `device_id`, or on the active device when `None`.
+    pub async fn play(
+        &self,
+        auth: &UserAuth,
+        device_id: Option<&str>,
+        request: &PlayRequest,
+    ) -> Result<(), SpotifyError> {
+        let body = serde_json::to_value(request)
+            .map_err(|e| SpotifyError::InvalidConfig(format!("play request: {e}")))?;
+        let call = ApiCall::new(Method::PUT, "/v1/me/player/play")
+            .query_opt("device_id", device_id)
+            .json(body);
+        self.execute(auth, &call).await.map(drop)
+    }
+
+    /// `PUT /v1/me/player/pause`.
+    pub async fn pause(
+        &self,
+        auth: &UserAuth,
+        device_id: Option<&str>,
+    ) -> Result<(), SpotifyError> {
+        let call =
+            ApiCall::new(Method::PUT, "/v1/me/player/pause").query_opt("device_id", device_id);
+        self.execute(auth, &call).await.map(drop)
+    }
+
+    /// `POST /v1/me/player/next`: skip to the next item.
+    pub async fn next(&self, auth: &UserAuth, device_id: Option<&str>) -> Result<(), SpotifyError> {
+        let call =
+            ApiCall::new(Method::POST, "/v1/me/player/next").query_opt("device_id", device_id);
+        self.execute(auth, &call).await.map(drop)
+    }
+
+    /// `POST /v1/me/player/previous`: back to the previous item.
+    pub async fn previous(
+        &self,
+        auth: &UserAuth,
+        device_id: Option<&str>,
+    ) -> Result<(), SpotifyError> {
+        let call =
+            ApiCall::new(Method::POST, "/v1/me/player/previous").query_opt("device_id", device_id);
+        self.execute(auth, &call).await.map(drop)
+    }
+
+    /// `PUT /v1/me/player/seek`: jump to `position_ms` in the current item.
+    pub async fn seek(
+        &self,
+        auth: &UserAuth,
+        position_ms: u32,
+        device_id: Option<&str>,
+    ) -> Result<(), SpotifyError> {
+        let call = ApiCall::new(Method::PUT, "/v1/me/player/seek")
+            .query("position_ms", position_ms)
+            .query_opt("device_id", device_id);
+        self.execute(auth, &call).await.map(drop)
+    }
+
+    /// `PUT /v1/me/player/volume`: set the volume, `percent` clamped to 0..=100.
+    pub async fn set_volume(
+        &self,
+        auth: &UserAuth,
+        percent: u8,
+        device_id: Option<&str>,
+    ) -> Result<(), SpotifyError> {
+        let call = ApiCall::new(Method::PUT, "/v1/me/player/volume")
+            .query("volume_percent", percent.min(100))
+            .query_opt("device_id", device_id);
+        self.execute(auth, &call).await.map(drop)
+    }
+
+    /// `PUT /v1/me/player`: move playback to `device_id`; `play` starts it there, otherwise the
+    /// current play/pause state is kept.
+    pub async fn transfer(
+        &self,
+        auth: &UserAuth,
+        device_id: &str,
+        play: bool,
+    ) -> Result<(), SpotifyError> {
+        let call = ApiCall::new(Method::PUT, "/v1/me/player")
+            .json(json!({ "device_ids": [device_id], "play": play }));
+        self.execute(auth, &call).await.map(drop)
+    }
+
+    /// `POST /v1/me/player/queue`: append a track or episode uri to the user's queue.
+    pub async fn add_to_queue(
+        &self,
+        auth: &UserAuth,
+        uri: &str,
+        device_id: Option<&str>,
+    ) -> Result<(), SpotifyError> {
+        // Well-known clients send `{}` as the body; so do we.
+        let call = ApiCall::new(Method::POST, "/v1/me/player/queue")
+            .query("uri", uri)
+            .query_opt("device_id", device_id)
+            .json(json!({}));
+        self.execute(auth, &call).await.map(drop)
+    }
+
+    /// `GET /v1/me/player/queue`: what plays now and next.
+    pub async fn queue(&self, auth: &UserAuth) -> Result<Queue, SpotifyError> {
+        let call = ApiCall::new(Method::GET, "/v1/me/player/queue");
+        self.execute(auth, &call)
+            .await?
+            .json("GET /v1/me/player/queue")
+    }
+
+    /// `GET /v1/search?type=track`: tracks matching `q`. `limit` is clamped to 1..=10, the
+    /// maximum Spotify allows since February 2026.
+    pub async fn search_tracks(
+        &self,
+        auth: &UserAuth,
+        q: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Paging<Track>, SpotifyError> {
+        let call = ApiCall::new(Method::GET, "/v1/search")
+            .query("q", q)
+            .query("type", "track")
+            .query("limit", limit.clamp(1, SEARCH_MAX_LIMIT))
+            .query("offset", offset);
+        let results: SearchResults = self.execute(auth, &call).await?.json("GET /v1/search")?;
+        results.tracks.ok_or_else(|| SpotifyError::InvalidResponse {
+            context: "GET /v1/search: no `tracks` in the answer".to_owned(),
+        })
+    }
+
+    /// `GET /v1/tracks/{id}`: one track by its base62 id.
+    pub async fn track(&self, auth: &UserAuth, id: &str) -> Result<Track, SpotifyError> {
+        let call = ApiCall::new(Method::GET, "/v1/tracks/{id}").path_param("id", id);
+        self.execute(auth, &call).await?.json("GET /v1/tracks/{id}")
+    }
+}

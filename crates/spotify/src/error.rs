@@ -1,0 +1,268 @@
+//! Everything that can go wrong talking to Spotify, as one enum the gateway can map to
+//! messages a user can act on, plus the two error bodies Spotify sends.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A failed Spotify call.
+///
+/// The variants keep Spotify's `reason` where it tells the user what to do
+/// (`NO_ACTIVE_DEVICE`, `PREMIUM_REQUIRED`); [`SpotifyError::code`] gives a stable string for
+/// API answers. No variant ever carries a token.
+#[derive(Debug, thiserror::Error)]
+pub enum SpotifyError {
+    /// 404 `NO_ACTIVE_DEVICE`: nothing is playing and no device was named; open Spotify on a
+    /// device or pick one.
+    #[error("no active Spotify device: {message}")]
+    NoActiveDevice {
+        /// Spotify's message.
+        message: String,
+    },
+    /// 403 `PREMIUM_REQUIRED`: player commands need Spotify Premium.
+    #[error("Spotify Premium required: {message}")]
+    PremiumRequired {
+        /// Spotify's message.
+        message: String,
+    },
+    /// 429, or a request held back because an earlier 429 asked to wait. Try again after
+    /// `retry_after`.
+    #[error("rate limited by Spotify; retry after {retry_after:?}")]
+    RateLimited {
+        /// How long to wait before sending this request again.
+        retry_after: Duration,
+        /// Spotify said `QUOTA_EXCEEDED`: the app's quota is used up, not just a burst.
+        quota_exceeded: bool,
+    },
+    /// The refresh token was rejected (`invalid_grant`: revoked, expired after six months) or
+    /// there is none: the user must log in with Spotify again.
+    #[error("Spotify authorization expired; the user must log in again")]
+    ReauthRequired,
+    /// Spotify still answered 401 after a fresh token.
+    #[error("Spotify rejected the access token: {message}")]
+    Unauthorized {
+        /// Spotify's message.
+        message: String,
+    },
+    /// 403 for another reason, e.g. a user not on a development-mode app's allow-list.
+    #[error("Spotify refused the request: {message}")]
+    Forbidden {
+        /// Spotify's message.
+        message: String,
+        /// Spotify's `reason`, if any.
+        reason: Option<String>,
+    },
+    /// 404 for a missing resource (an unknown track id, for instance).
+    #[error("not found on Spotify: {message}")]
+    NotFound {
+        /// Spotify's message.
+        message: String,
+    },
+    /// 400: Spotify did not accept a parameter.
+    #[error("Spotify rejected the request: {message}")]
+    BadRequest {
+        /// Spotify's message.
+        message: String,
+    },
+    /// Any other 4xx from the Web API.
+    #[error("Spotify answered {status}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Spotify's message.
+        message: String,
+        /// Spotify's `reason`, if any.
+        reason: Option<String>,
+    },
+    /// The accounts service refused a code exchange or a refresh for a reason other than
+    /// `invalid_grant` on refresh (e.g. `invalid_client`: wrong client id or secret; or an
+    /// already used authorization code).
+    #[error("Spotify accounts service refused: {error}")]
+    OAuth {
+        /// The RFC 6749 error code, e.g. `invalid_client`.
+        error: String,
+        /// Spotify's `error_description`.
+        description: Option<String>,
+    },
+    /// 5xx, timeout or connection failure (after the retries allowed for GETs).
+    #[error("Spotify is unavailable{}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    Unavailable {
+        /// The HTTP status when Spotify answered at all.
+        status: Option<u16>,
+        /// The transport error when it did not.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// Spotify answered 2xx with a body this client could not read.
+    #[error("unexpected response from Spotify ({context})")]
+    InvalidResponse {
+        /// Which endpoint, and where in the body parsing stopped. Never the body itself,
+        /// which may hold tokens.
+        context: String,
+    },
+    /// The configuration cannot work (malformed URL, PKCE disabled without a secret, ...).
+    #[error("invalid Spotify client configuration: {0}")]
+    InvalidConfig(String),
+}
+
+impl SpotifyError {
+    /// A stable, snake_case identifier for API error answers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoActiveDevice { .. } => "no_active_device",
+            Self::PremiumRequired { .. } => "premium_required",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::ReauthRequired => "reauth_required",
+            Self::Unauthorized { .. } => "spotify_unauthorized",
+            Self::Forbidden { .. } => "spotify_forbidden",
+            Self::NotFound { .. } => "not_found",
+            Self::BadRequest { .. } => "bad_request",
+            Self::Api { .. } | Self::InvalidResponse { .. } => "spotify_error",
+            Self::OAuth { .. } => "oauth_error",
+            Self::Unavailable { .. } => "spotify_unavailable",
+            Self::InvalidConfig(_) => "invalid_config",
+        }
+    }
+
+    /// Spotify's `reason` string (`NO_ACTIVE_DEVICE`, `PREMIUM_REQUIRED`, `QUOTA_EXCEEDED`, ...)
+    /// when the error carries one.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::NoActiveDevice { .. } => Some(REASON_NO_ACTIVE_DEVICE),
+            Self::PremiumRequired { .. } => Some(REASON_PREMIUM_REQUIRED),
+            Self::RateLimited {
+                quota_exceeded: true,
+                ..
+            } => Some(REASON_QUOTA_EXCEEDED),
+            Self::Forbidden { reason, .. } | Self::Api { reason, .. } => reason.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Maps a non-2xx Web API answer (other than 401 and 429, which the request loop handles)
+    /// to its variant.
+    pub(crate) fn from_api_status(status: u16, body: &[u8]) -> Self {
+        let (message, reason) = match serde_json::from_slice::<ApiErrorBody>(body) {
+            Ok(parsed) => (parsed.error.message, parsed.error.reason),
+            Err(_) => (format!("HTTP {status}"), None),
+        };
+        match (status, reason.as_deref()) {
+            (_, Some(REASON_NO_ACTIVE_DEVICE)) => Self::NoActiveDevice { message },
+            (_, Some(REASON_PREMIUM_REQUIRED)) => Self::PremiumRequired { message },
+            (400, _) => Self::BadRequest { message },
+            (401, _) => Self::Unauthorized { message },
+            (403, _) => Self::Forbidden { message, reason },
+            (404, _) => Self::NotFound { message },
+            (500..=599, _) => Self::Unavailable {
+                status: Some(status),
+                source: None,
+            },
+            _ => Self::Api {
+                status,
+                message,
+                reason,
+            },
+        }
+    }
+}
+
+pub(crate) const REASON_NO_ACTIVE_DEVICE: &str = "NO_ACTIVE_DEVICE";
+pub(crate) const REASON_PREMIUM_REQUIRED: &str = "PREMIUM_REQUIRED";
+pub(crate) const REASON_QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
+
+/// The Web API's error body: `{"error": {"status", "message", "reason"?}}`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct ApiErrorBody {
+    /// The wrapped error object.
+    pub error: ApiErrorObject,
+}
+
+/// Spotify's `ErrorObject`, with the `reason` the player endpoints add.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct ApiErrorObject {
+    /// HTTP status, repeated.
+    pub status: u16,
+    /// Human-readable message.
+    #[serde(default)]
+    pub message: String,
+    /// Machine-readable reason, e.g. `NO_ACTIVE_DEVICE`.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The accounts service's RFC 6749 error body: `{"error": "invalid_grant", "error_description"}`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct AccountsErrorBody {
+    /// The RFC 6749 error code.
+    pub error: String,
+    /// Spotify's explanation.
+    #[serde(default)]
+    pub error_description: Option<String>,
+}
+
+/// Whether a 429 body says the app's quota is exhausted rather than a burst being too fast.
+pub(crate) fn is_quota_exceeded(body: &[u8]) -> bool {
+    serde_json::from_slice::<ApiErrorBody>(body)
+        .ok()
+        .and_then(|b| b.error.reason)
+        .is_some_and(|r| r == REASON_QUOTA_EXCEEDED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_map_to_variants() {
+        let no_device = br#"{"error": {"status": 404, "message": "Player command failed: No active device found", "reason": "NO_ACTIVE_DEVICE"}}"#;
+        let err = SpotifyError::from_api_status(404, no_device);
+        assert!(
+            matches!(err, SpotifyError::NoActiveDevice { .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.code(), "no_active_device");
+        assert_eq!(err.reason(), Some("NO_ACTIVE_DEVICE"));
+
+        let premium = br#"{"error": {"status": 403, "message": "Premium required", "reason": "PREMIUM_REQUIRED"}}"#;
+        let err = SpotifyError::from_api_status(403, premium);
+        assert!(
+            matches!(err, SpotifyError::PremiumRequired { .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.code(), "premium_required");
+    }
+
+    #[test]
+    fn plain_statuses_map_to_variants() {
+        let body = br#"{"error": {"status": 404, "message": "Non existing id"}}"#;
+        assert_eq!(SpotifyError::from_api_status(404, body).code(), "not_found");
+        let body =
+            br#"{"error": {"status": 403, "message": "User not registered", "reason": "UNKNOWN"}}"#;
+        let err = SpotifyError::from_api_status(403, body);
+        assert_eq!(err.code(), "spotify_forbidden");
+        assert_eq!(err.reason(), Some("UNKNOWN"));
+        assert_eq!(
+            SpotifyError::from_api_status(400, b"not json").code(),
+            "bad_request"
+        );
+        assert_eq!(
+            SpotifyError::from_api_status(503, b"").code(),
+            "spotify_unavailable"
+        );
+        assert_eq!(
+            SpotifyError::from_api_status(418, b"{}").code(),
+            "spotify_error"
+        );
+    }
+
+    #[test]
+    fn quota_reason_is_detected() {
+        assert!(is_quota_exceeded(
+            br#"{"error": {"status": 429, "message": "quota", "reason": "QUOTA_EXCEEDED"}}"#
+        ));
+        assert!(!is_quota_exceeded(
+            br#"{"error": {"status": 429, "message": "API rate limit exceeded"}}"#
+        ));
+        assert!(!is_quota_exceeded(b""));
+    }
+}

@@ -1,0 +1,16 @@
+//! Typed Web API payloads. Deserialisation is tolerant: unknown fields are ignored and the
+//! fields Spotify has deprecated (and stopped sending to new apps) are optional.
+
+mod catalog;
+mod player;
+mod user;
+
+pub use catalog::{
+    Album, Artist, Episode, ExternalUrls, Image, Paging, PlayableItem, SearchResults, Show,
+    TimeRange, Track, TrackLink,
+};
+pub use player::{
+    Actions, Context, CurrentlyPlaying, Device, Devices, Disallows, PlayOffset, PlayRequest,
+    PlaybackState, Queue, RepeatState,
+};
+pub use user::{Followers, User};

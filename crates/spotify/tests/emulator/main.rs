@@ -1,0 +1,12 @@
+//! `sesh-spotify` against `sesh-spotify-emulator` over real HTTP on loopback: the OAuth
+//! flows, token refresh, rate limits, retries and every Web API endpoint.
+
+// Helpers outside `#[test]` functions panic on purpose: a panic here is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod endpoints;
+mod oauth_flow;
+mod rate_limits;
+mod refresh;
+mod retries;
+mod support;

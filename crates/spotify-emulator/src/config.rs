@@ -1,0 +1,80 @@
+//! Configuration of an emulator instance: the registered apps and the knobs tests turn.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// An app registered with the emulated Spotify, like one in Spotify's developer dashboard.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppRegistration {
+    /// The public client id (`client_id` in `/authorize` and `/api/token`).
+    pub client_id: String,
+    /// The client secret for Basic authentication at `/api/token`. Never logged.
+    pub client_secret: String,
+    /// Redirect URIs accepted by `/authorize`, matched exactly.
+    pub redirect_uris: Vec<String>,
+}
+
+impl AppRegistration {
+    /// A registration with one redirect URI.
+    pub fn new(
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        redirect_uri: impl Into<String>,
+    ) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            redirect_uris: vec![redirect_uri.into()],
+        }
+    }
+}
+
+impl fmt::Debug for AppRegistration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppRegistration")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("redirect_uris", &self.redirect_uris)
+            .finish()
+    }
+}
+
+/// How an emulator instance is set up. Build it with struct update syntax over
+/// [`EmulatorConfig::default`] so new knobs do not break callers.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Address to bind; port 0 picks a free one (see [`crate::EmulatorHandle::base_url`]).
+    pub listen: SocketAddr,
+    /// Registered apps. An unknown `client_id` is `invalid_client`.
+    pub apps: Vec<AppRegistration>,
+    /// Serve the `/_emulator` control API (faults, clock, request log, player actions).
+    pub control_api: bool,
+    /// Web API requests allowed per client id in any rolling 30-second window.
+    pub rate_limit: u32,
+    /// Lifetime of access tokens (`expires_in`).
+    pub token_ttl: Duration,
+    /// HTTP worker threads. Small by default: the emulator shares the machine with the
+    /// server under test, and one worker already serves thousands of requests per second.
+    pub workers: usize,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            apps: Vec::new(),
+            control_api: false,
+            rate_limit: 10_000,
+            token_ttl: Duration::from_secs(3600),
+            workers: 1,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// The registration for `client_id`, if any.
+    pub(crate) fn app(&self, client_id: &str) -> Option<&AppRegistration> {
+        self.apps.iter().find(|app| app.client_id == client_id)
+    }
+}

@@ -1,0 +1,277 @@
+//! One user's simulated Spotify player: what plays on which device, and how the position
+//! advances with (virtual) time. Pure state; callers pass the current time in.
+
+use std::collections::VecDeque;
+
+use crate::catalog::{Catalog, TrackIdx};
+
+/// Where the current list came from, when it was a `context_uri` rather than `uris`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PlayContext {
+    /// `album` or `artist`.
+    pub kind: &'static str,
+    pub id: String,
+}
+
+/// A user's player. Playback moves through `list`; tracks added with "add to queue" play
+/// before the list continues, as in Spotify.
+#[derive(Debug, Default)]
+pub(crate) struct Player {
+    /// Device playback is on; `None` is "no active device".
+    pub device: Option<String>,
+    pub context: Option<PlayContext>,
+    /// The `uris` (or the context's tracks) being played.
+    pub list: Vec<TrackIdx>,
+    /// Index in `list` of the last list track played.
+    pub index: usize,
+    /// The track loaded in the player, if any.
+    pub current: Option<TrackIdx>,
+    /// Whether `current` came from the user's queue rather than `list`.
+    pub from_queue: bool,
+    /// Tracks added with `POST /me/player/queue`, played next.
+    pub queue: VecDeque<TrackIdx>,
+    pub is_playing: bool,
+    /// The last track of `list` played to its end; playback stopped by itself.
+    pub ended: bool,
+    /// Position at `anchor_ms`.
+    position_ms: u64,
+    /// Virtual time at which `position_ms` was taken.
+    anchor_ms: i64,
+    /// Virtual time of the last change (play, pause, skip, seek, new track).
+    pub changed_at_ms: i64,
+}
+
+impl Player {
+    /// Brings the player up to `now_ms`: moves the position on and, when a track ends,
+    /// plays the next one; after the last one, stops at the end of it.
+    pub fn settle(&mut self, now_ms: i64, catalog: &Catalog) {
+        let Some(mut current) = self.current else {
+            return;
+        };
+        if !self.is_playing {
+            self.anchor_ms = now_ms;
+            return;
+        }
+        let elapsed = u64::try_from(now_ms.saturating_sub(self.anchor_ms)).unwrap_or(0);
+        let mut position = self.position_ms.saturating_add(elapsed);
+        loop {
+            let duration = catalog.tracks[current].duration_ms;
+            if position < duration {
+                break;
+            }
+            let overshoot = position - duration;
+            let ended_at = now_ms.saturating_sub(i64::try_from(overshoot).unwrap_or(i64::MAX));
+            if !self.step_forward() {
+                self.is_playing = false;
+                self.ended = true;
+                position = duration;
+                self.changed_at_ms = ended_at;
+                break;
+            }
+            current = self.current.unwrap_or(current);
+            position = overshoot;
+            self.changed_at_ms = ended_at;
+        }
+        self.position_ms = position;
+        self.anchor_ms = now_ms;
+    }
+
+    /// Position in the current track at `now_ms`; call [`Player::settle`] first.
+    pub fn position_ms(&self, now_ms: i64) -> u64 {
+        if self.is_playing {
+            let elapsed = u64::try_from(now_ms.saturating_sub(self.anchor_ms)).unwrap_or(0);
+            self.position_ms.saturating_add(elapsed)
+        } else {
+            self.position_ms
+        }
+    }
+
+    /// Starts `list` at `index`, `position_ms` into it, on `device`.
+    pub fn play_list(
+        &mut self,
+        list: Vec<TrackIdx>,
+        index: usize,
+        position_ms: u64,
+        context: Option<PlayContext>,
+        device: String,
+        now_ms: i64,
+    ) {
+        self.current = list.get(index).copied();
+        self.list = list;
+        self.index = index;
+        self.context = context;
+        self.from_queue = false;
+        self.device = Some(device);
+        self.is_playing = self.current.is_some();
+        self.ended = false;
+        self.set_position(position_ms, now_ms);
+    }
+
+    /// Resumes playback; after the list ended, replays its last track from the start.
+    pub fn resume(&mut self, now_ms: i64) {
+        if self.current.is_none() {
+            return;
+        }
+        if self.ended {
+            self.ended = false;
+            self.position_ms = 0;
+        }
+        self.is_playing = true;
+        self.anchor_ms = now_ms;
+        self.changed_at_ms = now_ms;
+    }
+
+    /// Pauses at the current position.
+    pub fn pause(&mut self, now_ms: i64) {
+        self.position_ms = self.position_ms(now_ms);
+        self.is_playing = false;
+        self.anchor_ms = now_ms;
+        self.changed_at_ms = now_ms;
+    }
+
+    /// Skips to the next track (queue first), starting playback; past the last, stops.
+    pub fn next(&mut self, now_ms: i64, catalog: &Catalog) {
+        if self.current.is_none() {
+            return;
+        }
+        if self.step_forward() {
+            self.is_playing = true;
+            self.ended = false;
+            self.set_position(0, now_ms);
+        } else if let Some(last) = self.current {
+            self.is_playing = false;
+            self.ended = true;
+            self.set_position(catalog.tracks[last].duration_ms, now_ms);
+        }
+    }
+
+    /// Restarts the track, or goes back one when within its first three seconds.
+    pub fn previous(&mut self, now_ms: i64) {
+        if self.current.is_none() {
+            return;
+        }
+        let early = self.position_ms(now_ms) <= 3_000;
+        if self.from_queue {
+            if let Some(&track) = self.list.get(self.index) {
+                self.current = Some(track);
+                self.from_queue = false;
+            }
+        } else if early && self.index > 0 {
+            self.index -= 1;
+            self.current = self.list.get(self.index).copied();
+        }
+        self.ended = false;
+        self.is_playing = true;
+        self.set_position(0, now_ms);
+    }
+
+    /// Jumps to `position_ms` in the current track; past its end the next track plays.
+    pub fn seek(&mut self, position_ms: u64, now_ms: i64, catalog: &Catalog) {
+        self.set_position(position_ms, now_ms);
+        self.ended = false;
+        if !self.is_playing {
+            // A paused seek past the end still skips, as the Spotify app does.
+            if let Some(current) = self.current
+                && position_ms >= catalog.tracks[current].duration_ms
+            {
+                self.is_playing = true;
+                self.settle(now_ms, catalog);
+                self.pause(now_ms);
+            }
+        } else {
+            self.settle(now_ms, catalog);
+        }
+    }
+
+    /// Moves playback to `device`; `play` true starts it, false or absent keeps the state.
+    pub fn transfer(&mut self, device: String, play: Option<bool>, now_ms: i64) {
+        self.device = Some(device);
+        if play == Some(true) && self.current.is_some() && !self.is_playing {
+            self.resume(now_ms);
+        }
+        self.changed_at_ms = now_ms;
+    }
+
+    /// The active device went away: playback stops and there is no active device.
+    pub fn lose_device(&mut self, now_ms: i64) {
+        if self.is_playing {
+            self.pause(now_ms);
+        }
+        self.device = None;
+    }
+
+    /// Up to `n` tracks that play next: the queue, then the rest of the list.
+    pub fn upcoming(&self, n: usize) -> Vec<TrackIdx> {
+        let rest = self.list.iter().skip(self.index + 1);
+        self.queue.iter().chain(rest).copied().take(n).collect()
+    }
+
+    /// Moves `current` to the next track; false when there is none.
+    fn step_forward(&mut self) -> bool {
+        if let Some(track) = self.queue.pop_front() {
+            self.current = Some(track);
+            self.from_queue = true;
+            return true;
+        }
+        if self.index + 1 < self.list.len() {
+            self.index += 1;
+            self.current = self.list.get(self.index).copied();
+            self.from_queue = false;
+            return true;
+        }
+        false
+    }
+
+    fn set_position(&mut self, position_ms: u64, now_ms: i64) {
+        self.position_ms = position_ms;
+        self.anchor_ms = now_ms;
+        self.changed_at_ms = now_ms;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn playing(catalog: &Catalog, list: Vec<TrackIdx>) -> Player {
+        let mut player = Player::default();
+        player.play_list(list, 0, 0, None, "dev".into(), 1_000);
+        player.settle(1_000, catalog);
+        player
+    }
+
+    #[test]
+    fn position_advances_and_tracks_end() {
+        let catalog = Catalog::generate();
+        let mut player = playing(&catalog, vec![3, 4]);
+        let d3 = i64::try_from(catalog.tracks[3].duration_ms).unwrap();
+        let d4 = i64::try_from(catalog.tracks[4].duration_ms).unwrap();
+        player.settle(1_000 + 5_000, &catalog);
+        assert_eq!(player.position_ms(6_000), 5_000);
+        player.settle(1_000 + d3 + 10, &catalog);
+        assert_eq!(player.current, Some(4));
+        assert_eq!(player.position_ms(1_000 + d3 + 10), 10);
+        assert_eq!(player.changed_at_ms, 1_000 + d3);
+        player.settle(1_000 + d3 + d4 + 99_999, &catalog);
+        assert!(!player.is_playing);
+        assert!(player.ended);
+        assert_eq!(player.current, Some(4));
+    }
+
+    #[test]
+    fn queue_plays_before_list_and_previous_goes_back() {
+        let catalog = Catalog::generate();
+        let mut player = playing(&catalog, vec![1, 2, 3]);
+        player.queue.push_back(9);
+        assert_eq!(player.upcoming(5), vec![9, 2, 3]);
+        player.next(2_000, &catalog);
+        assert_eq!(player.current, Some(9));
+        player.next(3_000, &catalog);
+        assert_eq!(player.current, Some(2));
+        player.previous(3_500);
+        assert_eq!(player.current, Some(1));
+        player.pause(4_000);
+        player.settle(100_000, &catalog);
+        assert_eq!(player.position_ms(100_000), 500);
+    }
+}

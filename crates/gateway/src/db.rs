@@ -1,0 +1,618 @@
+//! SQLite persistence (sqlx, runtime-checked queries): users with encrypted tokens, login
+//! sessions, OAuth states, top tracks, and listening sessions with their members and queue.
+//!
+//! A listening session is stored both as its domain snapshot (the source a hub is revived from)
+//! and as rows (members, queue) for queries; every write of a session happens in one transaction.
+
+use std::{
+    str::FromStr,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use secrecy::{ExposeSecret, SecretString};
+use sesh_session::{Event, Role, Session, SessionId, Track, UserId};
+use sesh_spotify::Tokens;
+use sqlx::{
+    Row,
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
+};
+
+use crate::crypto::{CryptoError, TokenCipher};
+
+/// Embedded migrations from the repository's `migrations/` folder.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// SQLite refused or failed.
+    #[error("database error")]
+    Sqlx(#[from] sqlx::Error),
+    /// A migration failed at start-up.
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored secret does not decrypt.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// A stored JSON column does not parse.
+    #[error("stored data does not parse")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn to_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn from_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}
+
+/// A user as the API shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Spotify user id.
+    pub id: UserId,
+    /// Display name from Spotify.
+    pub display_name: String,
+    /// Their refresh token was revoked: they must log in again.
+    pub needs_reauth: bool,
+}
+
+/// One live session of a user, for `GET /api/me/sessions`.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    /// The session.
+    pub id: SessionId,
+    /// `lobby` or `playing`.
+    pub state: String,
+    /// The user's role in it.
+    pub role: String,
+    /// Host's user id.
+    pub host_id: String,
+    /// Host's display name.
+    pub host_name: String,
+    /// Members right now.
+    pub member_count: i64,
+}
+
+/// A pending OAuth authorization taken from the store.
+#[derive(Debug)]
+pub struct OAuthState {
+    /// The PKCE verifier for the code exchange.
+    pub pkce_verifier: SecretString,
+    /// Where to send the browser afterwards.
+    pub next_path: String,
+}
+
+/// The database handle (cheap to clone: a pool and a cipher).
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: SqlitePool,
+    cipher: TokenCipher,
+}
+
+impl Database {
+    /// Opens (creating if missing) the database in WAL mode and runs the migrations.
+    pub async fn connect(url: &str, cipher: TokenCipher) -> Result<Self, DbError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL is durable against process crashes in WAL mode; only power loss can drop
+            // the last commits.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool, cipher })
+    }
+
+    /// The pool, for tests and health checks.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection (shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- users -------------------------------------------------------------------------
+
+    fn seal_tokens(
+        &self,
+        user: &str,
+        tokens: &Tokens,
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>), DbError> {
+        let access = self.cipher.seal(
+            tokens.access.expose_secret().as_bytes(),
+            format!("users:{user}:access").as_bytes(),
+        )?;
+        let refresh = tokens
+            .refresh
+            .as_ref()
+            .map(|r| {
+                self.cipher.seal(
+                    r.expose_secret().as_bytes(),
+                    format!("users:{user}:refresh").as_bytes(),
+                )
+            })
+            .transpose()?;
+        Ok((access, refresh))
+    }
+
+    /// Creates or updates a user after a login, storing fresh tokens and clearing `needs_reauth`.
+    pub async fn upsert_user(
+        &self,
+        id: &UserId,
+        display_name: &str,
+        tokens: &Tokens,
+    ) -> Result<(), DbError> {
+        let (access, refresh) = self.seal_tokens(id.as_str(), tokens)?;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO users (id, display_name, access_token, refresh_token, token_expires_at,
+                                scope, needs_reauth, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)
+             ON CONFLICT(id) DO UPDATE SET
+                display_name = excluded.display_name,
+                access_token = excluded.access_token,
+                refresh_token = COALESCE(excluded.refresh_token, users.refresh_token),
+                token_expires_at = excluded.token_expires_at,
+                scope = excluded.scope,
+                needs_reauth = 0,
+                updated_at = excluded.updated_at",
+        )
+        .bind(id.as_str())
+        .bind(display_name)
+        .bind(access)
+        .bind(refresh)
+        .bind(to_ms(tokens.expires_at))
+        .bind(&tokens.scope)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores refreshed tokens.
+    pub async fn save_tokens(&self, id: &UserId, tokens: &Tokens) -> Result<(), DbError> {
+        let (access, refresh) = self.seal_tokens(id.as_str(), tokens)?;
+        sqlx::query(
+            "UPDATE users SET access_token = ?2,
+                              refresh_token = COALESCE(?3, refresh_token),
+                              token_expires_at = ?4, scope = ?5, updated_at = ?6
+             WHERE id = ?1",
+        )
+        .bind(id.as_str())
+        .bind(access)
+        .bind(refresh)
+        .bind(to_ms(tokens.expires_at))
+        .bind(&tokens.scope)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The user's stored tokens, decrypted.
+    pub async fn load_tokens(&self, id: &UserId) -> Result<Option<Tokens>, DbError> {
+        let row = sqlx::query(
+            "SELECT access_token, refresh_token, token_expires_at, scope FROM users WHERE id = ?1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let access: Vec<u8> = row.try_get(0)?;
+        let refresh: Option<Vec<u8>> = row.try_get(1)?;
+        let expires_at: i64 = row.try_get(2)?;
+        let scope: String = row.try_get(3)?;
+        let user = id.as_str();
+        let access = self
+            .cipher
+            .open(&access, format!("users:{user}:access").as_bytes())?;
+        let refresh = refresh
+            .map(|r| {
+                self.cipher
+                    .open(&r, format!("users:{user}:refresh").as_bytes())
+            })
+            .transpose()?;
+        let access = match String::from_utf8(access) {
+            Ok(s) => SecretString::from(s),
+            Err(_) => return Err(CryptoError.into()),
+        };
+        let refresh = match refresh.map(String::from_utf8).transpose() {
+            Ok(r) => r.map(SecretString::from),
+            Err(_) => return Err(CryptoError.into()),
+        };
+        Ok(Some(Tokens {
+            access,
+            refresh,
+            expires_at: from_ms(expires_at),
+            scope,
+        }))
+    }
+
+    /// A user by id.
+    pub async fn user(&self, id: &UserId) -> Result<Option<UserRecord>, DbError> {
+        let row = sqlx::query("SELECT id, display_name, needs_reauth FROM users WHERE id = ?1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    /// Marks (or clears) "must log in again".
+    pub async fn set_needs_reauth(&self, id: &UserId, value: bool) -> Result<(), DbError> {
+        sqlx::query("UPDATE users SET needs_reauth = ?2, updated_at = ?3 WHERE id = ?1")
+            .bind(id.as_str())
+            .bind(value)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- login sessions ------------------------------------------------------------------
+
+    /// Records a login (by the hash of its cookie value).
+    pub async fn create_login(
+        &self,
+        id_hash: &str,
+        user: &UserId,
+        ttl: Duration,
+    ) -> Result<(), DbError> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO login_sessions (id_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(id_hash)
+        .bind(user.as_str())
+        .bind(now)
+        .bind(now + ttl.as_millis() as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The user of an unexpired login.
+    pub async fn login_user(&self, id_hash: &str) -> Result<Option<UserRecord>, DbError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.display_name, u.needs_reauth FROM login_sessions l
+             JOIN users u ON u.id = l.user_id
+             WHERE l.id_hash = ?1 AND l.expires_at > ?2",
+        )
+        .bind(id_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    /// Forgets a login (logout).
+    pub async fn delete_login(&self, id_hash: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM login_sessions WHERE id_hash = ?1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- OAuth states ----------------------------------------------------------------------
+
+    /// Stores a pending authorization.
+    pub async fn save_oauth_state(
+        &self,
+        state_hash: &str,
+        pkce_verifier: &SecretString,
+        next_path: &str,
+        ttl: Duration,
+    ) -> Result<(), DbError> {
+        let sealed = self.cipher.seal(
+            pkce_verifier.expose_secret().as_bytes(),
+            format!("oauth_states:{state_hash}").as_bytes(),
+        )?;
+        let now = now_ms();
+        // Expired states are swept here, so the table stays small without a timer.
+        sqlx::query("DELETE FROM oauth_states WHERE expires_at <= ?1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO oauth_states (state_hash, pkce_verifier, next_path, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(state_hash)
+        .bind(sealed)
+        .bind(next_path)
+        .bind(now + ttl.as_millis() as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes (deletes and returns) an unexpired pending authorization: single use.
+    pub async fn take_oauth_state(&self, state_hash: &str) -> Result<Option<OAuthState>, DbError> {
+        let row = sqlx::query(
+            "DELETE FROM oauth_states WHERE state_hash = ?1 RETURNING pkce_verifier, next_path, expires_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let expires_at: i64 = row.try_get(2)?;
+        if expires_at <= now_ms() {
+            return Ok(None);
+        }
+        let sealed: Vec<u8> = row.try_get(0)?;
+        let verifier = self
+            .cipher
+            .open(&sealed, format!("oauth_states:{state_hash}").as_bytes())?;
+        let verifier = String::from_utf8(verifier).map_err(|_| CryptoError)?;
+        Ok(Some(OAuthState {
+            pkce_verifier: SecretString::from(verifier),
+            next_path: row.try_get(1)?,
+        }))
+    }
+
+    // ---- top tracks ----------------------------------------------------------------------
+
+    /// Replaces a user's stored top tracks.
+    pub async fn save_top_tracks(
+        &self,
+        user: &UserId,
+        tracks: &[Track],
+        time_range: &str,
+    ) -> Result<(), DbError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM top_tracks WHERE user_id = ?1")
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        for (rank, track) in tracks.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO top_tracks (user_id, rank, track, time_range, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(user.as_str())
+            .bind(rank as i64)
+            .bind(serde_json::to_string(track)?)
+            .bind(time_range)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A user's stored top tracks and when they were fetched (None if never).
+    pub async fn top_tracks(&self, user: &UserId) -> Result<Option<(Vec<Track>, i64)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT track, fetched_at FROM top_tracks WHERE user_id = ?1 ORDER BY rank",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let fetched_at: i64 = first.try_get(1)?;
+        let tracks = rows
+            .iter()
+            .map(|r| Ok(serde_json::from_str(r.try_get::<&str, _>(0)?)?))
+            .collect::<Result<Vec<Track>, DbError>>()?;
+        Ok(Some((tracks, fetched_at)))
+    }
+
+    // ---- listening sessions ----------------------------------------------------------------
+
+    /// Stores a new session with its host.
+    pub async fn insert_session(&self, session: &Session) -> Result<(), DbError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO listening_sessions (id, invite_code, host_id, state, device_id, position,
+                                             last_seq, snapshot, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?8)",
+        )
+        .bind(session.id().to_string())
+        .bind(session.invite_code().as_str())
+        .bind(session.host().as_str())
+        .bind(session.state().to_string())
+        .bind(session.device().map(|d| d.as_str().to_owned()))
+        .bind(session.position() as i64)
+        .bind(serde_json::to_string(session)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        write_members(&mut tx, session).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes a session after a transition, in one transaction: the snapshot and columns always,
+    /// the members and the queue when `events` say they changed. `last_seq` is the sequence
+    /// number of the last event that will be sent for this change.
+    pub async fn persist_session(
+        &self,
+        session: &Session,
+        events: &[Event],
+        last_seq: u64,
+    ) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE listening_sessions SET invite_code = ?2, host_id = ?3, state = ?4, device_id = ?5,
+                    position = ?6, last_seq = MAX(last_seq, ?7), snapshot = ?8, updated_at = ?9
+             WHERE id = ?1",
+        )
+        .bind(session.id().to_string())
+        .bind(session.invite_code().as_str())
+        .bind(session.host().as_str())
+        .bind(session.state().to_string())
+        .bind(session.device().map(|d| d.as_str().to_owned()))
+        .bind(session.position() as i64)
+        .bind(last_seq as i64)
+        .bind(serde_json::to_string(session)?)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        let members_changed = events.iter().any(|e| {
+            matches!(
+                e,
+                Event::MemberJoined { .. }
+                    | Event::MemberLeft { .. }
+                    | Event::HostChanged { .. }
+                    | Event::MemberUpdated { .. }
+            )
+        });
+        let queue_changed = events
+            .iter()
+            .any(|e| matches!(e, Event::SessionStarted { .. } | Event::Queue { .. }));
+        if members_changed {
+            sqlx::query("DELETE FROM session_members WHERE session_id = ?1")
+                .bind(session.id().to_string())
+                .execute(&mut *tx)
+                .await?;
+            write_members(&mut tx, session).await?;
+        }
+        if queue_changed {
+            sqlx::query("DELETE FROM queue_entries WHERE session_id = ?1")
+                .bind(session.id().to_string())
+                .execute(&mut *tx)
+                .await?;
+            for (position, entry) in session.queue().iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO queue_entries (session_id, position, track, added_by) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .bind(session.id().to_string())
+                .bind(position as i64)
+                .bind(serde_json::to_string(&entry.track)?)
+                .bind(serde_json::to_string(&entry.added_by)?)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records the last event sequence number of a session (for events that change no state).
+    pub async fn set_last_seq(&self, id: SessionId, last_seq: u64) -> Result<(), DbError> {
+        sqlx::query("UPDATE listening_sessions SET last_seq = MAX(last_seq, ?2) WHERE id = ?1")
+            .bind(id.to_string())
+            .bind(last_seq as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A stored session and its last event sequence number.
+    pub async fn load_session(&self, id: SessionId) -> Result<Option<(Session, u64)>, DbError> {
+        let row = sqlx::query("SELECT snapshot, last_seq FROM listening_sessions WHERE id = ?1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let session: Session = serde_json::from_str(row.try_get::<&str, _>(0)?)?;
+        let last_seq: i64 = row.try_get(1)?;
+        Ok(Some((session, last_seq.max(0) as u64)))
+    }
+
+    /// The session an invite code opens.
+    pub async fn session_by_invite(&self, code: &str) -> Result<Option<SessionId>, DbError> {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM listening_sessions WHERE invite_code = ?1")
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(id.and_then(|id| id.parse().ok()))
+    }
+
+    /// Live (not ended) sessions a user is a member of, newest first.
+    pub async fn sessions_of_user(&self, user: &UserId) -> Result<Vec<SessionSummary>, DbError> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.state, m.role, s.host_id, COALESCE(h.display_name, s.host_id),
+                    (SELECT COUNT(*) FROM session_members c WHERE c.session_id = s.id)
+             FROM session_members m
+             JOIN listening_sessions s ON s.id = m.session_id
+             LEFT JOIN users h ON h.id = s.host_id
+             WHERE m.user_id = ?1 AND s.state != 'ended'
+             ORDER BY s.updated_at DESC",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .filter_map(|r| {
+                let id: String = match r.try_get(0) {
+                    Ok(id) => id,
+                    Err(e) => return Some(Err(e.into())),
+                };
+                let id = id.parse().ok()?;
+                Some((|| {
+                    Ok(SessionSummary {
+                        id,
+                        state: r.try_get(1)?,
+                        role: r.try_get(2)?,
+                        host_id: r.try_get(3)?,
+                        host_name: r.try_get(4)?,
+                        member_count: r.try_get(5)?,
+                    })
+                })())
+            })
+            .collect()
+    }
+}
+
+fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<UserRecord, DbError> {
+    Ok(UserRecord {
+        id: UserId::new(row.try_get::<String, _>(0)?),
+        display_name: row.try_get(1)?,
+        needs_reauth: row.try_get(2)?,
+    })
+}
+
+async fn write_members(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    session: &Session,
+) -> Result<(), DbError> {
+    for member in session.members() {
+        sqlx::query(
+            "INSERT INTO session_members (session_id, user_id, display_name, role, joined_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(session.id().to_string())
+        .bind(member.user_id.as_str())
+        .bind(&member.display_name)
+        .bind(match member.role {
+            Role::Host => "host",
+            Role::Guest => "guest",
+        })
+        .bind(member.joined_at_ms)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

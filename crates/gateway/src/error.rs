@@ -1,0 +1,239 @@
+//! The one error type of the HTTP API: a status, a stable `code` and a message users can act on,
+//! answered as `{"error": {"code", "message"}}`; causes go to the log, never to the client.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use serde::Serialize;
+use sesh_session::SessionError;
+use sesh_spotify::SpotifyError;
+
+/// An error answered by the HTTP API (and, with the same `code`, as a WebSocket `error` frame).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A client mistake or a refusal with a fixed status.
+    #[error("{message}")]
+    Client {
+        /// HTTP status.
+        status: StatusCode,
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What the user can do about it.
+        message: String,
+    },
+    /// A rule of the session refused the action.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// Spotify refused or failed.
+    #[error(transparent)]
+    Spotify(#[from] SpotifyError),
+    /// Anything else: logged with its cause chain, answered as a bare 500.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// A 4xx/5xx with a code and message.
+    pub fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Client {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 401: no valid login.
+    pub fn unauthenticated() -> Self {
+        Self::client(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "log in with Spotify first",
+        )
+    }
+
+    /// 403 with the `forbidden` code.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::client(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404 with a specific code.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 400 with a specific code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 503: the server is shutting down or overloaded.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::client(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    /// Wraps an unexpected failure.
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    /// The stable code sent to clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Client { code, .. } => code,
+            Self::Session(e) => e.code(),
+            Self::Spotify(e) => spotify_code(e),
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The message sent to clients (never a cause that may hold secrets or internals).
+    pub fn message(&self) -> String {
+        match self {
+            Self::Client { message, .. } => message.clone(),
+            Self::Session(e) => e.to_string(),
+            Self::Spotify(e) => spotify_message(e),
+            Self::Internal(_) => "something went wrong on our side; please try again".to_owned(),
+        }
+    }
+
+    /// For `rate_limited`: how long to wait.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Spotify(SpotifyError::RateLimited { retry_after, .. }) => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// The JSON body, also used for WebSocket `error` frames.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorObject {
+                code: self.code(),
+                message: self.message(),
+                retry_after_s: self.retry_after().map(|d| d.as_secs_f64().ceil() as u64),
+            },
+        }
+    }
+}
+
+/// Codes the API promises for Spotify failures; the rest collapse into a few generic ones.
+fn spotify_code(e: &SpotifyError) -> &'static str {
+    match e {
+        SpotifyError::NoActiveDevice { .. } => "no_active_device",
+        SpotifyError::PremiumRequired { .. } => "premium_required",
+        SpotifyError::RateLimited { .. } => "rate_limited",
+        SpotifyError::ReauthRequired | SpotifyError::Unauthorized { .. } => "reauth_required",
+        SpotifyError::Unavailable { .. } => "spotify_unavailable",
+        SpotifyError::NotFound { .. } => "spotify_not_found",
+        _ => "spotify_error",
+    }
+}
+
+fn spotify_message(e: &SpotifyError) -> String {
+    match e {
+        SpotifyError::NoActiveDevice { .. } => {
+            "no active Spotify device: open Spotify on a phone or computer, or pick a device".into()
+        }
+        SpotifyError::PremiumRequired { .. } => {
+            "playback control needs Spotify Premium on the host's account".into()
+        }
+        SpotifyError::RateLimited { retry_after, .. } => format!(
+            "Spotify is busy, retrying in {} s",
+            retry_after.as_secs_f64().ceil() as u64
+        ),
+        SpotifyError::ReauthRequired | SpotifyError::Unauthorized { .. } => {
+            "your Spotify login expired: log in again".into()
+        }
+        SpotifyError::Unavailable { .. } => "Spotify is unavailable right now; try again".into(),
+        other => other.to_string(),
+    }
+}
+
+/// `{"error": {...}}`.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorObject,
+}
+
+/// `{"code", "message", "retry_after_s"?}`.
+#[derive(Debug, Serialize)]
+pub struct ErrorObject {
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Seconds to wait before retrying (`rate_limited` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Client { status, .. } => *status,
+            Self::Session(e) => match e.code() {
+                "forbidden" | "not_a_member" | "banned" => StatusCode::FORBIDDEN,
+                "invalid_target" | "invalid_position" => StatusCode::BAD_REQUEST,
+                _ => StatusCode::CONFLICT,
+            },
+            Self::Spotify(e) => match e {
+                SpotifyError::NoActiveDevice { .. } => StatusCode::CONFLICT,
+                SpotifyError::PremiumRequired { .. } | SpotifyError::Forbidden { .. } => {
+                    StatusCode::FORBIDDEN
+                }
+                SpotifyError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                SpotifyError::ReauthRequired | SpotifyError::Unauthorized { .. } => {
+                    StatusCode::UNAUTHORIZED
+                }
+                SpotifyError::NotFound { .. } | SpotifyError::BadRequest { .. } => {
+                    StatusCode::BAD_REQUEST
+                }
+                SpotifyError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_GATEWAY,
+            },
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = ?anyhow_chain(self), code = self.code(), "request failed");
+        } else {
+            tracing::debug!(error = %self, code = self.code(), "request refused");
+        }
+        let mut response = HttpResponse::build(status);
+        if let Some(retry) = self.retry_after() {
+            response.insert_header((
+                "Retry-After",
+                (retry.as_secs_f64().ceil() as u64).to_string(),
+            ));
+        }
+        response.json(self.body())
+    }
+}
+
+/// The error and its sources on one line, for the log.
+fn anyhow_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        Self::Internal(e.into())
+    }
+}

@@ -1,0 +1,158 @@
+//! `PlaybackPoller`: one task per playing session with at least one connected member. It polls
+//! the host's player within the app-wide budget and reports each result to the hub, which diffs
+//! and fans out. Started and stopped by the hub only.
+
+use std::{sync::Arc, time::Duration};
+
+use sesh_session::UserId;
+use sesh_spotify::{PlaybackState, SpotifyError};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::HubCommand;
+use crate::{db::now_ms, state::Core};
+
+/// Back-off cap after repeated failures (5xx, timeouts, revoked login).
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Poll this long after the expected end of a track, so the next one has started.
+const END_OF_TRACK_SLACK: Duration = Duration::from_millis(150);
+/// Never poll more often than this, even near the end of a track.
+const MIN_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The hub's handle on its running poller.
+#[derive(Debug)]
+pub struct PollerHandle {
+    /// Whose player it polls.
+    pub host: UserId,
+    /// Which poller this is; reports of older ones are ignored.
+    pub generation: u64,
+    cancel: CancellationToken,
+    nudge: Arc<Notify>,
+}
+
+impl PollerHandle {
+    /// Starts a poller of `host`'s player reporting to `hub`.
+    pub fn spawn(
+        core: Arc<Core>,
+        hub: mpsc::Sender<HubCommand>,
+        host: UserId,
+        generation: u64,
+    ) -> Self {
+        let cancel = core.shutdown.child_token();
+        let nudge = Arc::new(Notify::new());
+        let poller = Poller {
+            core: core.clone(),
+            hub,
+            host: host.clone(),
+            generation,
+            cancel: cancel.clone(),
+            nudge: nudge.clone(),
+            failures: 0,
+        };
+        core.runtime.spawn(poller.run());
+        Self {
+            host,
+            generation,
+            cancel,
+            nudge,
+        }
+    }
+
+    /// Polls as soon as possible (after a control action).
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+}
+
+impl Drop for PollerHandle {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+struct Poller {
+    core: Arc<Core>,
+    hub: mpsc::Sender<HubCommand>,
+    host: UserId,
+    generation: u64,
+    cancel: CancellationToken,
+    nudge: Arc<Notify>,
+    failures: u32,
+}
+
+impl Poller {
+    async fn run(mut self) {
+        let mut delay = Duration::ZERO;
+        loop {
+            tokio::select! {
+                () = self.cancel.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+                () = self.nudge.notified() => {}
+            }
+            tokio::select! {
+                () = self.cancel.cancelled() => return,
+                () = self.core.budget.acquire() => {}
+            }
+            let result = tokio::select! {
+                () = self.cancel.cancelled() => return,
+                r = self.poll_once() => r,
+            };
+            delay = self.next_delay(&result);
+            let report = HubCommand::Observed {
+                generation: self.generation,
+                result: Box::new(result),
+                at_ms: now_ms(),
+            };
+            if self.hub.send(report).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn poll_once(&self) -> Result<Option<PlaybackState>, SpotifyError> {
+        let auth = match self.core.accounts.auth(&self.host).await {
+            Ok(auth) => auth,
+            Err(_) => return Err(SpotifyError::ReauthRequired),
+        };
+        let result = self.core.spotify.player(&auth).await;
+        if let Err(e) = &result {
+            self.core.accounts.note_failure(&self.host, e).await;
+        }
+        result
+    }
+
+    /// About once a second while playing (sooner when the track is about to end), slower while
+    /// paused, Spotify's `Retry-After` when rate limited, exponential back-off on failures.
+    fn next_delay(&mut self, result: &Result<Option<PlaybackState>, SpotifyError>) -> Duration {
+        let config = &self.core.config;
+        match result {
+            Ok(state) => {
+                self.failures = 0;
+                match state {
+                    Some(state) if state.is_playing => {
+                        let remaining =
+                            state.item.as_ref().and_then(|i| i.as_track()).map(|t| {
+                                t.duration_ms.saturating_sub(state.progress_ms.unwrap_or(0))
+                            });
+                        match remaining {
+                            Some(ms) => config
+                                .poll_interval
+                                .min(Duration::from_millis(u64::from(ms)) + END_OF_TRACK_SLACK)
+                                .max(MIN_INTERVAL),
+                            None => config.poll_interval,
+                        }
+                    }
+                    _ => config.poll_paused_interval,
+                }
+            }
+            Err(SpotifyError::RateLimited { retry_after, .. }) => {
+                (*retry_after).max(config.poll_interval)
+            }
+            Err(_) => {
+                self.failures = self.failures.saturating_add(1);
+                let factor = 1u32 << self.failures.min(5);
+                (config.poll_interval * factor).min(MAX_BACKOFF)
+            }
+        }
+    }
+}

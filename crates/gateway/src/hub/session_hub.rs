@@ -1,0 +1,813 @@
+//! `SessionHub`: the one task that owns a live session. It applies transitions (persisting each
+//! before anyone hears of it), numbers and serializes every event once, keeps the last
+//! [`RING_CAPACITY`] frames for `?since=` resumes, fans frames out to the members' bounded
+//! queues without ever awaiting a member, and runs the session's `PlaybackPoller`.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+    time::Instant,
+};
+
+use bytestring::ByteString;
+use parking_lot::Mutex;
+use sesh_session::{
+    Action, DeviceId, Event, NewMember, QueueEntry, Session, SessionError, SessionId, SessionState,
+    TrackId, UserId,
+};
+use sesh_spotify::{PlayRequest, PlaybackState, SpotifyError};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    ControlTarget, HubCommand, InvitePreview, NewConnection, Outbound, PollerHandle, Slot,
+    tracker::{Change, Observation, PlaybackTracker},
+};
+use crate::{
+    error::ApiError,
+    state::Core,
+    wire::{
+        DeviceView, MemberView, PROTOCOL_VERSION, PlaybackView, SessionEvent, SessionView,
+        SpotifyState, SpotifyStatus, UserRef, Welcome, YouView, track_from_spotify,
+    },
+};
+
+/// Events kept for `?since=` resumes.
+pub const RING_CAPACITY: usize = 256;
+
+/// WebSocket close codes the hub asks for.
+pub mod close {
+    /// Normal closure (left, session ended).
+    pub const NORMAL: u16 = 1000;
+    /// The host removed this member.
+    pub const KICKED: u16 = 4001;
+}
+
+struct Connection {
+    user: UserId,
+    tx: mpsc::Sender<Outbound>,
+    overflow: CancellationToken,
+}
+
+/// A late joiner changed the unplayed queue while Spotify still has the old list: at the next
+/// track boundary the hub re-issues `play` with the new remaining queue.
+#[derive(Debug)]
+struct PendingResync {
+    /// What Spotify will play next from the old list (a natural advance looks like this).
+    old_next: Option<TrackId>,
+}
+
+pub(super) struct SessionHub {
+    core: Arc<Core>,
+    registry: Arc<Mutex<HashMap<SessionId, Slot>>>,
+    session: Session,
+    /// Sequence number of the last event sent.
+    seq: u64,
+    /// Highest sequence number known to be stored (see `persist_seq`).
+    stored_seq: u64,
+    ring: VecDeque<(u64, ByteString)>,
+    conns: HashMap<u64, Connection>,
+    next_conn: u64,
+    /// Open connections per member (presence).
+    online: HashMap<UserId, u32>,
+    playback: Option<PlaybackView>,
+    tracker: PlaybackTracker,
+    status: SpotifyStatus,
+    poller: Option<PollerHandle>,
+    poller_generation: u64,
+    resync: Option<PendingResync>,
+    tx: mpsc::Sender<HubCommand>,
+    rx: mpsc::Receiver<HubCommand>,
+}
+
+impl SessionHub {
+    pub(super) fn new(
+        core: Arc<Core>,
+        registry: Arc<Mutex<HashMap<SessionId, Slot>>>,
+        session: Session,
+        last_seq: u64,
+        tx: mpsc::Sender<HubCommand>,
+        rx: mpsc::Receiver<HubCommand>,
+    ) -> Self {
+        Self {
+            core,
+            registry,
+            session,
+            seq: last_seq,
+            stored_seq: last_seq,
+            ring: VecDeque::with_capacity(16),
+            conns: HashMap::new(),
+            next_conn: 1,
+            online: HashMap::new(),
+            playback: None,
+            tracker: PlaybackTracker::default(),
+            status: SpotifyStatus::ok(),
+            poller: None,
+            poller_generation: 0,
+            resync: None,
+            tx,
+            rx,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let id = self.session.id();
+        loop {
+            let idle = self.conns.is_empty();
+            let idle_timer = tokio::time::sleep(self.core.config.hub_idle_timeout);
+            let command = tokio::select! {
+                command = self.rx.recv() => command,
+                () = self.core.shutdown.cancelled() => None,
+                () = idle_timer, if idle => None,
+            };
+            let Some(command) = command else { break };
+            self.handle(command).await;
+            self.update_poller();
+            self.persist_seq();
+        }
+        self.poller = None;
+        // Unregister before the receiver goes away: a request racing with this exit either
+        // fails to send or loses its reply, and the registry then revives a fresh hub from the
+        // database (every change was stored before it was answered).
+        {
+            let mut hubs = self.registry.lock();
+            if hubs
+                .get(&id)
+                .and_then(|slot| slot.get())
+                .is_some_and(|h| h.tx.same_channel(&self.tx))
+            {
+                hubs.remove(&id);
+            }
+        }
+        tracing::debug!(session = %id, "hub unloaded");
+    }
+
+    async fn handle(&mut self, command: HubCommand) {
+        match command {
+            HubCommand::View { user, reply } => {
+                let _ = reply.send(self.view_for(&user));
+            }
+            HubCommand::Preview { reply } => {
+                let _ = reply.send(Ok(self.preview()));
+            }
+            HubCommand::Join { member, reply } => {
+                let user = member.user_id.clone();
+                let result = self.join(member).await;
+                let _ = reply.send(result.and_then(|()| self.view_for(&user)));
+            }
+            HubCommand::Leave { user, reply } => {
+                let result = self.apply(|s| s.leave(&user)).await;
+                if result.is_ok() {
+                    self.close_user(&user, close::NORMAL, "left the session");
+                }
+                let _ = reply.send(result.map(drop));
+            }
+            HubCommand::Kick {
+                actor,
+                target,
+                reply,
+            } => {
+                let result = self.apply(|s| s.kick(&actor, &target)).await;
+                if result.is_ok() {
+                    self.close_user(&target, close::KICKED, "removed by the host");
+                }
+                let _ = reply.send(result.map(drop));
+            }
+            HubCommand::End { actor, reply } => {
+                let result = self.apply(|s| s.end(&actor)).await;
+                if result.is_ok() {
+                    self.close_all(close::NORMAL, "session ended");
+                }
+                let _ = reply.send(result.map(drop));
+            }
+            HubCommand::Start {
+                actor,
+                device,
+                reply,
+            } => {
+                let _ = reply.send(self.start(&actor, device).await);
+            }
+            HubCommand::Authorize {
+                user,
+                action,
+                reply,
+            } => {
+                let _ = reply.send(self.authorize(&user, action));
+            }
+            HubCommand::Nudge => {
+                if let Some(poller) = &self.poller {
+                    poller.nudge();
+                }
+            }
+            HubCommand::Connect { conn, since, reply } => {
+                let _ = reply.send(self.connect(conn, since));
+            }
+            HubCommand::Disconnect { conn_id } => self.remove_connections(&[conn_id]),
+            HubCommand::Observed {
+                generation,
+                result,
+                at_ms,
+            } => {
+                if generation == self.poller_generation && self.poller.is_some() {
+                    self.observe(*result, at_ms).await;
+                }
+            }
+            HubCommand::ResyncFailed { error } => {
+                tracing::warn!(session = %self.session.id(), error = %error, "queue resync failed");
+                self.set_status(status_for_error(&error));
+            }
+        }
+    }
+
+    // ---- views -------------------------------------------------------------------------------
+
+    fn is_online(&self, user: &UserId) -> bool {
+        self.online.get(user).is_some_and(|n| *n > 0)
+    }
+
+    fn member_view(&self, member: &sesh_session::Member) -> MemberView {
+        MemberView {
+            id: member.user_id.clone(),
+            display_name: member.display_name.clone(),
+            role: member.role,
+            online: self.is_online(&member.user_id),
+        }
+    }
+
+    fn view(&self) -> SessionView {
+        let s = &self.session;
+        SessionView {
+            id: s.id(),
+            state: s.state(),
+            host: s.host().clone(),
+            invite_code: s.invite_code().to_string(),
+            join_url: self.core.join_url(s.invite_code().as_str()),
+            members: s.members().iter().map(|m| self.member_view(m)).collect(),
+            queue: s.queue().to_vec(),
+            position: s.position(),
+            device: s.device().cloned(),
+            settings: *s.settings(),
+        }
+    }
+
+    fn view_for(&self, user: &UserId) -> Result<SessionView, ApiError> {
+        if !self.session.is_member(user) {
+            return Err(SessionError::NotAMember { user: user.clone() }.into());
+        }
+        Ok(self.view())
+    }
+
+    fn preview(&self) -> InvitePreview {
+        let s = &self.session;
+        let host_name = s
+            .member(s.host())
+            .map(|m| m.display_name.clone())
+            .unwrap_or_else(|| s.host().to_string());
+        InvitePreview {
+            session_id: s.id(),
+            host: UserRef {
+                id: s.host().clone(),
+                display_name: host_name,
+            },
+            member_count: s.members().len(),
+            state: s.state(),
+        }
+    }
+
+    fn authorize(&self, user: &UserId, action: Action) -> Result<ControlTarget, ApiError> {
+        let s = &self.session;
+        if s.state() == SessionState::Ended {
+            return Err(SessionError::SessionEnded.into());
+        }
+        if !s.is_member(user) {
+            return Err(SessionError::NotAMember { user: user.clone() }.into());
+        }
+        if !s.can(user, action) {
+            return Err(SessionError::Forbidden { action }.into());
+        }
+        Ok(ControlTarget {
+            host: s.host().clone(),
+            device: s.device().cloned(),
+        })
+    }
+
+    // ---- transitions ---------------------------------------------------------------------------
+
+    /// Applies a transition to a copy, stores it, then makes it current and tells everyone.
+    /// On any error the session is unchanged.
+    async fn apply(
+        &mut self,
+        transition: impl FnOnce(&mut Session) -> Result<Vec<Event>, SessionError>,
+    ) -> Result<Vec<Event>, ApiError> {
+        let mut next = self.session.clone();
+        let events = transition(&mut next)?;
+        self.commit(next, &events).await?;
+        Ok(events)
+    }
+
+    async fn commit(&mut self, next: Session, events: &[Event]) -> Result<(), ApiError> {
+        if events.is_empty() {
+            self.session = next;
+            return Ok(());
+        }
+        let wire: Vec<SessionEvent> = events.iter().map(|e| self.to_wire(e, &next)).collect();
+        let last_seq = self.seq + wire.len() as u64;
+        self.core
+            .db
+            .persist_session(&next, events, last_seq)
+            .await?;
+        self.stored_seq = self.stored_seq.max(last_seq);
+        self.session = next;
+        for event in &wire {
+            self.broadcast(event);
+        }
+        Ok(())
+    }
+
+    fn to_wire(&self, event: &Event, next: &Session) -> SessionEvent {
+        match event {
+            Event::MemberJoined { member } => SessionEvent::MemberJoined {
+                member: self.member_view(member),
+            },
+            Event::MemberLeft { user_id, reason } => SessionEvent::MemberLeft {
+                user_id: user_id.clone(),
+                reason: *reason,
+            },
+            Event::HostChanged { host } => SessionEvent::HostChanged { host: host.clone() },
+            Event::MemberUpdated { member } => SessionEvent::MemberUpdated {
+                member: self.member_view(member),
+            },
+            Event::SettingsChanged { settings } => SessionEvent::SettingsChanged {
+                settings: *settings,
+            },
+            Event::InviteRotated => SessionEvent::InviteRotated {
+                invite_code: next.invite_code().to_string(),
+                join_url: self.core.join_url(next.invite_code().as_str()),
+            },
+            Event::SessionStarted { queue, position } => SessionEvent::SessionStarted {
+                queue: queue.clone(),
+                position: *position,
+                device: next.device().cloned(),
+            },
+            Event::Queue { queue, position } => SessionEvent::Queue {
+                queue: queue.clone(),
+                position: *position,
+            },
+            Event::SessionEnded => SessionEvent::SessionEnded,
+        }
+    }
+
+    async fn join(&mut self, member: NewMember) -> Result<(), ApiError> {
+        let playing = self.session.state() == SessionState::Playing;
+        let old_next = self
+            .session
+            .queue()
+            .get(self.session.position() + 1)
+            .map(|e| e.track.id.clone());
+        let events = {
+            let mut next = self.session.clone();
+            let events = next.join(member, crate::db::now_ms(), &mut rand::rng())?;
+            self.commit(next, &events).await?;
+            events
+        };
+        let queue_changed = events.iter().any(|e| matches!(e, Event::Queue { .. }));
+        if playing && queue_changed && self.resync.is_none() {
+            self.resync = Some(PendingResync { old_next });
+        }
+        Ok(())
+    }
+
+    async fn start(
+        &mut self,
+        actor: &UserId,
+        device: DeviceId,
+    ) -> Result<Vec<QueueEntry>, ApiError> {
+        let mut next = self.session.clone();
+        let events = next.start(actor, device.clone(), &mut rand::rng())?;
+        let host = next.host().clone();
+        let auth = self.core.accounts.auth(&host).await?;
+        let uris: Vec<String> = next
+            .queue()
+            .iter()
+            .map(|e| e.track.uri.to_string())
+            .collect();
+        // Spotify first: if it refuses (no Premium, no device), nothing is half-started.
+        if let Err(e) = self
+            .core
+            .spotify
+            .play(&auth, Some(device.as_str()), &PlayRequest::uris(uris))
+            .await
+        {
+            self.core.accounts.note_failure(&host, &e).await;
+            return Err(e.into());
+        }
+        self.tracker.reset();
+        self.playback = None;
+        self.resync = None;
+        self.commit(next, &events).await?;
+        self.set_status(SpotifyStatus::ok());
+        Ok(self.session.queue().to_vec())
+    }
+
+    // ---- connections ---------------------------------------------------------------------------
+
+    fn connect(&mut self, conn: NewConnection, since: Option<u64>) -> Result<u64, ApiError> {
+        let Some(member) = self.session.member(&conn.user) else {
+            return Err(SessionError::NotAMember { user: conn.user }.into());
+        };
+        let you = YouView {
+            id: member.user_id.clone(),
+            display_name: member.display_name.clone(),
+            role: member.role,
+        };
+        let conn_id = self.next_conn;
+        self.next_conn += 1;
+        let count = self.online.entry(conn.user.clone()).or_insert(0);
+        *count += 1;
+        let went_online = *count == 1;
+
+        let replay = since
+            .and_then(|since| self.replay_since(since))
+            .filter(|frames| frames.len() < conn.tx.max_capacity());
+        let first: Vec<ByteString> = match replay {
+            Some(frames) => frames,
+            None => vec![ByteString::from(self.welcome(you))],
+        };
+        for frame in first {
+            // The queue is fresh and larger than what we put in; a failure means it closed.
+            let _ = conn.tx.try_send(Outbound::Frame(frame));
+        }
+        self.conns.insert(
+            conn_id,
+            Connection {
+                user: conn.user.clone(),
+                tx: conn.tx,
+                overflow: conn.overflow,
+            },
+        );
+        if went_online {
+            self.broadcast(&SessionEvent::Presence {
+                user_id: conn.user,
+                online: true,
+            });
+        }
+        Ok(conn_id)
+    }
+
+    /// The frames after `since`, if the ring still has all of them.
+    fn replay_since(&self, since: u64) -> Option<Vec<ByteString>> {
+        if since > self.seq {
+            return None; // from before a restart, or invented
+        }
+        if since == self.seq {
+            return Some(Vec::new());
+        }
+        let oldest = self.ring.front()?.0;
+        if since + 1 < oldest {
+            return None;
+        }
+        Some(
+            self.ring
+                .iter()
+                .filter(|(seq, _)| *seq > since)
+                .map(|(_, frame)| frame.clone())
+                .collect(),
+        )
+    }
+
+    fn welcome(&self, you: YouView) -> String {
+        let welcome = Welcome {
+            kind: "welcome",
+            protocol: PROTOCOL_VERSION,
+            seq: self.seq,
+            recovered: false,
+            you,
+            session: self.view(),
+            playback: self.playback.clone(),
+            spotify: self.status.clone(),
+        };
+        serde_json::to_string(&welcome).unwrap_or_default()
+    }
+
+    /// Numbers, serializes (once) and fans out a session event.
+    fn broadcast(&mut self, event: &SessionEvent) {
+        self.seq += 1;
+        let frame = ByteString::from(event.to_frame(self.seq));
+        if self.ring.len() == RING_CAPACITY {
+            self.ring.pop_front();
+        }
+        self.ring.push_back((self.seq, frame.clone()));
+        let dropped = self.deliver(&Outbound::Frame(frame));
+        self.remove_connections(&dropped);
+    }
+
+    /// Puts `message` into every connection's queue without waiting. A full queue means the
+    /// client cannot keep up: it is signalled to close (1008) and dropped.
+    fn deliver(&self, message: &Outbound) -> Vec<u64> {
+        let mut dropped = Vec::new();
+        for (id, conn) in &self.conns {
+            match conn.tx.try_send(message.clone()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    tracing::info!(session = %self.session.id(), user = %conn.user, "client too slow; disconnecting");
+                    conn.overflow.cancel();
+                    dropped.push(*id);
+                }
+                Err(TrySendError::Closed(_)) => dropped.push(*id),
+            }
+        }
+        dropped
+    }
+
+    /// Forgets connections and announces members who went offline (which may drop more).
+    fn remove_connections(&mut self, ids: &[u64]) {
+        let mut offline = Vec::new();
+        for id in ids {
+            if let Some(conn) = self.conns.remove(id)
+                && let Some(count) = self.online.get_mut(&conn.user)
+            {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.online.remove(&conn.user);
+                    offline.push(conn.user);
+                }
+            }
+        }
+        for user in offline {
+            if self.session.is_member(&user) && self.session.state() != SessionState::Ended {
+                self.broadcast(&SessionEvent::Presence {
+                    user_id: user,
+                    online: false,
+                });
+            }
+        }
+    }
+
+    /// Closes (after the frames already queued) and forgets every connection of `user`.
+    fn close_user(&mut self, user: &UserId, code: u16, reason: &'static str) {
+        let ids: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.user == *user)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ids {
+            if let Some(conn) = self.conns.remove(id)
+                && conn.tx.try_send(Outbound::Close(code, reason)).is_err()
+            {
+                conn.overflow.cancel();
+            }
+        }
+        self.online.remove(user);
+    }
+
+    fn close_all(&mut self, code: u16, reason: &'static str) {
+        for (_, conn) in self.conns.drain() {
+            if conn.tx.try_send(Outbound::Close(code, reason)).is_err() {
+                conn.overflow.cancel();
+            }
+        }
+        self.online.clear();
+    }
+
+    /// Stores the sequence number after events that change no stored state (playback,
+    /// presence), in the background so fan-out never waits for the disk. Stored so that a
+    /// revived hub never reuses a number a client has seen.
+    fn persist_seq(&mut self) {
+        if self.seq <= self.stored_seq {
+            return;
+        }
+        self.stored_seq = self.seq;
+        let db = self.core.db.clone();
+        let (id, seq) = (self.session.id(), self.seq);
+        self.core.runtime.spawn(async move {
+            if let Err(e) = db.set_last_seq(id, seq).await {
+                tracing::warn!(session = %id, error = %e, "could not store the event sequence");
+            }
+        });
+    }
+
+    // ---- playback ------------------------------------------------------------------------------
+
+    fn update_poller(&mut self) {
+        let wanted = self.session.state() == SessionState::Playing
+            && !self.conns.is_empty()
+            && !self.core.shutdown.is_cancelled();
+        let host = self.session.host();
+        let keep = wanted && self.poller.as_ref().is_some_and(|p| p.host == *host);
+        if keep {
+            return;
+        }
+        // Dropping the handle cancels the task.
+        self.poller = None;
+        if wanted {
+            self.poller_generation += 1;
+            self.tracker.reset();
+            self.poller = Some(PollerHandle::spawn(
+                self.core.clone(),
+                self.tx.clone(),
+                host.clone(),
+                self.poller_generation,
+            ));
+        }
+    }
+
+    async fn observe(&mut self, result: Result<Option<PlaybackState>, SpotifyError>, at_ms: i64) {
+        let state = match result {
+            Ok(state) => state,
+            Err(e) => {
+                self.set_status(status_for_error(&e));
+                return;
+            }
+        };
+        let track = state
+            .as_ref()
+            .and_then(|s| s.item.as_ref())
+            .and_then(|i| i.as_track())
+            .and_then(track_from_spotify);
+        let observation = Observation {
+            track: track.as_ref().map(|t| t.id.clone()),
+            is_playing: state.as_ref().is_some_and(|s| s.is_playing),
+            device: state
+                .as_ref()
+                .and_then(|s| s.device.as_ref())
+                .and_then(|d| d.id.clone()),
+            progress_ms: state.as_ref().and_then(|s| s.progress_ms).unwrap_or(0),
+            at: Instant::now(),
+        };
+        let change = self
+            .tracker
+            .observe(observation.clone(), self.core.config.playback_resync);
+        if let (
+            Change::Emit {
+                track_changed: true,
+            },
+            Some(id),
+        ) = (change, &observation.track)
+        {
+            self.follow_track(id, observation.progress_ms).await;
+        }
+        let position = observation
+            .track
+            .as_ref()
+            .and_then(|id| find_in_queue(self.session.queue(), self.session.position(), id));
+        let view = PlaybackView {
+            track,
+            is_playing: observation.is_playing,
+            progress_ms: observation.progress_ms,
+            device: state
+                .as_ref()
+                .and_then(|s| s.device.as_ref())
+                .map(|d| DeviceView {
+                    id: d.id.clone(),
+                    name: d.name.clone(),
+                }),
+            server_time_ms: at_ms,
+            added_by: position
+                .and_then(|p| self.session.queue().get(p))
+                .map(|e| e.added_by.clone())
+                .unwrap_or_default(),
+            position,
+        };
+        let took_over = observation.track.is_some() && position.is_none();
+        self.set_status(if took_over {
+            SpotifyStatus {
+                state: SpotifyState::HostTookOver,
+                retry_after_s: None,
+                message: "the host is playing something else in Spotify".to_owned(),
+            }
+        } else {
+            SpotifyStatus::ok()
+        });
+        self.playback = Some(view.clone());
+        if matches!(change, Change::Emit { .. }) {
+            self.broadcast(&SessionEvent::Playback(view));
+        }
+    }
+
+    /// Moves the session's position to the track the host's player moved to. After a late
+    /// joiner changed the unplayed queue, this is where Spotify gets the new remaining queue:
+    /// the track that was playing has finished, nothing is cut.
+    async fn follow_track(&mut self, id: &TrackId, progress_ms: u32) {
+        if self.session.state() != SessionState::Playing {
+            return;
+        }
+        let queue = self.session.queue();
+        let position = self.session.position();
+        if queue.get(position).is_some_and(|e| e.track.id == *id) {
+            return; // still the current entry (first observation, or a restart of it)
+        }
+        let target = match &self.resync {
+            Some(pending) if pending.old_next.as_ref() == Some(id) => {
+                (position + 1 < queue.len()).then_some(position + 1)
+            }
+            _ => find_in_queue(queue, position, id),
+        };
+        let Some(target) = target else { return };
+        if self.resync.take().is_some() {
+            let uris: Vec<String> = queue[target..]
+                .iter()
+                .map(|e| e.track.uri.to_string())
+                .collect();
+            let same_track = queue[target].track.id == *id;
+            self.spawn_resync_play(uris, same_track.then_some(progress_ms));
+        }
+        if let Err(e) = self.apply(|s| s.advance_to(target)).await {
+            tracing::warn!(session = %self.session.id(), error = %e, "could not advance the queue");
+        }
+    }
+
+    fn spawn_resync_play(&self, uris: Vec<String>, position_ms: Option<u32>) {
+        let core = self.core.clone();
+        let tx = self.tx.clone();
+        let host = self.session.host().clone();
+        let device = self.session.device().map(|d| d.as_str().to_owned());
+        self.core.runtime.spawn(async move {
+            let request = PlayRequest {
+                position_ms,
+                ..PlayRequest::uris(uris)
+            };
+            let result = match core.accounts.auth(&host).await {
+                Ok(auth) => core.spotify.play(&auth, device.as_deref(), &request).await,
+                Err(_) => Err(SpotifyError::ReauthRequired),
+            };
+            if let Err(error) = result {
+                core.accounts.note_failure(&host, &error).await;
+                let _ = tx.send(HubCommand::ResyncFailed { error }).await;
+            }
+        });
+    }
+
+    fn set_status(&mut self, status: SpotifyStatus) {
+        if self.status.state == status.state && self.status.retry_after_s == status.retry_after_s {
+            return;
+        }
+        self.status = status.clone();
+        self.broadcast(&SessionEvent::SpotifyStatus(status));
+    }
+}
+
+/// The queue entry playing `id`: the next one first (the usual advance), then later ones,
+/// then earlier ones (the host went back), then the current one.
+fn find_in_queue(queue: &[QueueEntry], position: usize, id: &TrackId) -> Option<usize> {
+    let matches = |i: &usize| queue.get(*i).is_some_and(|e| e.track.id == *id);
+    (position + 1..queue.len())
+        .find(matches)
+        .or_else(|| (0..position).rev().find(matches))
+        .or_else(|| Some(position).filter(matches))
+}
+
+fn status_for_error(error: &SpotifyError) -> SpotifyStatus {
+    match error {
+        SpotifyError::RateLimited { retry_after, .. } => {
+            let secs = retry_after.as_secs_f64().ceil() as u64;
+            SpotifyStatus {
+                state: SpotifyState::RateLimited,
+                retry_after_s: Some(secs),
+                message: format!("Spotify is busy, retrying in {secs} s"),
+            }
+        }
+        SpotifyError::ReauthRequired | SpotifyError::Unauthorized { .. } => SpotifyStatus {
+            state: SpotifyState::ReauthRequired,
+            retry_after_s: None,
+            message: "the host must log in to Spotify again".to_owned(),
+        },
+        _ => SpotifyStatus {
+            state: SpotifyState::Unavailable,
+            retry_after_s: None,
+            message: "Spotify is not answering; retrying".to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sesh_session::{Track, TrackUri};
+
+    fn entry(id: &str) -> QueueEntry {
+        let track_id = TrackId::new(id);
+        QueueEntry {
+            track: Track {
+                uri: TrackUri::for_track(&track_id),
+                id: track_id,
+                name: id.into(),
+                artists: vec![],
+                album: String::new(),
+                image_url: None,
+                duration_ms: 1000,
+            },
+            added_by: vec![UserId::new("alice")],
+        }
+    }
+
+    #[test]
+    fn finds_the_next_entry_first_then_earlier_ones() {
+        let queue: Vec<_> = ["a", "b", "c", "b"].into_iter().map(entry).collect();
+        assert_eq!(find_in_queue(&queue, 0, &TrackId::new("b")), Some(1));
+        assert_eq!(find_in_queue(&queue, 2, &TrackId::new("b")), Some(3));
+        assert_eq!(find_in_queue(&queue, 3, &TrackId::new("a")), Some(0));
+        assert_eq!(find_in_queue(&queue, 2, &TrackId::new("c")), Some(2));
+        assert_eq!(find_in_queue(&queue, 0, &TrackId::new("z")), None);
+    }
+}

@@ -1,0 +1,458 @@
+//! The JSON API: the caller, their devices and sessions; creating, joining, viewing, leaving,
+//! kicking, ending, starting and controlling sessions.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, http::header, web};
+use serde::{Deserialize, Serialize};
+use sesh_session::{
+    Action, DeviceId, InviteCode, NewMember, Session, SessionId, Settings, ShuffleMode, Track,
+    UserId,
+};
+use sesh_spotify::{PlayRequest, TimeRange};
+
+use crate::{
+    db::now_ms,
+    error::ApiError,
+    hub::{HubCommand, session_not_found},
+    request::CurrentUser,
+    state::{AppState, Core},
+    wire::{SessionView, track_from_spotify},
+};
+
+/// Tracks per member that go into the queue.
+const TOP_TRACKS: u32 = 5;
+/// Stored top tracks younger than this are reused instead of asking Spotify again.
+const TOP_TRACKS_FRESH: Duration = Duration::from_secs(3600);
+
+/// `GET /api/config` (public).
+pub async fn config(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "demo": state.core.demo,
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+/// `GET /api/me`.
+pub async fn me(user: CurrentUser) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "id": user.id,
+        "display_name": user.display_name,
+        "needs_reauth": user.needs_reauth,
+    }))
+}
+
+/// A device as the API lists it.
+#[derive(Debug, Serialize)]
+struct DeviceOut {
+    id: Option<String>,
+    name: String,
+    #[serde(rename = "type")]
+    device_type: String,
+    is_active: bool,
+    is_restricted: bool,
+    volume_percent: Option<u32>,
+}
+
+/// `GET /api/me/devices` → the caller's Spotify devices.
+pub async fn devices(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    let core = &state.core;
+    let auth = core.accounts.auth(&user.id).await?;
+    let devices = match core.spotify.devices(&auth).await {
+        Ok(d) => d,
+        Err(e) => {
+            core.accounts.note_failure(&user.id, &e).await;
+            return Err(e.into());
+        }
+    };
+    let out: Vec<DeviceOut> = devices
+        .into_iter()
+        .map(|d| DeviceOut {
+            id: d.id,
+            name: d.name,
+            device_type: d.device_type,
+            is_active: d.is_active,
+            is_restricted: d.is_restricted,
+            volume_percent: d.volume_percent,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// `GET /api/me/sessions` → the caller's live sessions.
+pub async fn my_sessions(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = state.core.db.sessions_of_user(&user.id).await?;
+    let out: Vec<_> = sessions
+        .into_iter()
+        .map(|s| {
+            serde_json::json!({
+                "id": s.id,
+                "state": s.state,
+                "role": s.role,
+                "host": {"id": s.host_id, "display_name": s.host_name},
+                "member_count": s.member_count,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// The caller's top tracks: stored ones when fresh, else Spotify's `short_term` (falling back to
+/// `medium_term`), stored for Start. Spotify trouble never blocks a join: the stored (or no)
+/// tracks are used and the failure is logged.
+pub async fn top_tracks_for(core: &Core, user: &UserId) -> Result<Vec<Track>, ApiError> {
+    let stored = core.db.top_tracks(user).await?;
+    if let Some((tracks, fetched_at)) = &stored
+        && now_ms() - fetched_at < TOP_TRACKS_FRESH.as_millis() as i64
+        && !tracks.is_empty()
+    {
+        return Ok(tracks.clone());
+    }
+    match fetch_top_tracks(core, user).await {
+        Ok((tracks, range)) => {
+            core.db.save_top_tracks(user, &tracks, range).await?;
+            Ok(tracks)
+        }
+        Err(e) => {
+            tracing::warn!(user = %user, error = %e, "could not fetch top tracks; using stored ones");
+            Ok(stored.map(|(t, _)| t).unwrap_or_default())
+        }
+    }
+}
+
+async fn fetch_top_tracks(
+    core: &Core,
+    user: &UserId,
+) -> Result<(Vec<Track>, &'static str), ApiError> {
+    let auth = core.accounts.auth(user).await?;
+    for (range, name) in [
+        (TimeRange::ShortTerm, "short_term"),
+        (TimeRange::MediumTerm, "medium_term"),
+    ] {
+        let page = match core.spotify.top_tracks(&auth, range, TOP_TRACKS, 0).await {
+            Ok(page) => page,
+            Err(e) => {
+                core.accounts.note_failure(user, &e).await;
+                return Err(e.into());
+            }
+        };
+        let tracks: Vec<Track> = page.items.iter().filter_map(track_from_spotify).collect();
+        if !tracks.is_empty() {
+            return Ok((tracks, name));
+        }
+    }
+    Ok((Vec::new(), "medium_term"))
+}
+
+/// Optional body of `POST /api/sessions`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    shuffle_mode: Option<ShuffleMode>,
+    capacity: Option<usize>,
+}
+
+/// Most members a host may ask for.
+const MAX_CAPACITY: usize = 200;
+
+/// `POST /api/sessions` → 201 with the new session; the caller is host.
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn create_session(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Option<web::Json<CreateSession>>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let mut settings = Settings::default();
+    if let Some(mode) = body.shuffle_mode {
+        settings.shuffle_mode = mode;
+    }
+    if let Some(capacity) = body.capacity {
+        if capacity == 0 || capacity > MAX_CAPACITY {
+            return Err(ApiError::bad_request(
+                "invalid_capacity",
+                format!("capacity must be between 1 and {MAX_CAPACITY}"),
+            ));
+        }
+        settings.capacity = capacity;
+    }
+    let core = &state.core;
+    let top = top_tracks_for(core, &user.id).await?;
+    let session = Session::new(
+        SessionId::new_v4(),
+        InviteCode::generate(&mut rand::rng()),
+        NewMember::new(user.id.clone(), user.display_name.clone(), top),
+        now_ms(),
+        settings,
+    );
+    let id = state.hubs.create(session).await?;
+    let view = state
+        .hubs
+        .request(id, |reply| HubCommand::View {
+            user: user.id.clone(),
+            reply,
+        })
+        .await?;
+    tracing::info!(session = %id, "session created");
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/sessions/{id}")))
+        .json(view))
+}
+
+/// Parses a session id from the path (unknown shapes are simply not found).
+pub fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
+    raw.parse().map_err(|_| session_not_found())
+}
+
+/// `GET /api/sessions/{id}` → the snapshot (members only).
+pub async fn get_session(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<web::Json<SessionView>, ApiError> {
+    let id = parse_session_id(&path)?;
+    let view = state
+        .hubs
+        .request(id, |reply| HubCommand::View {
+            user: user.id.clone(),
+            reply,
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+async fn session_of_invite(state: &AppState, code: &str) -> Result<SessionId, ApiError> {
+    let invite_not_found =
+        || ApiError::not_found("invite_not_found", "this invite link is not valid");
+    let code: InviteCode = code.parse().map_err(|_| invite_not_found())?;
+    state
+        .core
+        .db
+        .session_by_invite(code.as_str())
+        .await?
+        .ok_or_else(invite_not_found)
+}
+
+/// `GET /api/invites/{code}` → public preview for the join page.
+pub async fn invite_preview(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = session_of_invite(&state, &path).await?;
+    let preview = state
+        .hubs
+        .request(id, |reply| HubCommand::Preview { reply })
+        .await?;
+    Ok(HttpResponse::Ok().json(preview))
+}
+
+/// `POST /api/join/{code}` → joins (idempotent) and answers the snapshot.
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn join(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<web::Json<SessionView>, ApiError> {
+    let id = session_of_invite(&state, &path).await?;
+    let top = top_tracks_for(&state.core, &user.id).await?;
+    let member = NewMember::new(user.id.clone(), user.display_name.clone(), top);
+    let view = state
+        .hubs
+        .request(id, |reply| HubCommand::Join {
+            member: member.clone(),
+            reply,
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+/// `POST /api/sessions/{id}/leave` → 204.
+pub async fn leave(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_session_id(&path)?;
+    state
+        .hubs
+        .request(id, |reply| HubCommand::Leave {
+            user: user.id.clone(),
+            reply,
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/sessions/{id}/kick/{user_id}` (host) → 204.
+pub async fn kick(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, target) = path.into_inner();
+    let id = parse_session_id(&id)?;
+    let target = UserId::new(target);
+    state
+        .hubs
+        .request(id, |reply| HubCommand::Kick {
+            actor: user.id.clone(),
+            target: target.clone(),
+            reply,
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/sessions/{id}/end` (host) → 204.
+pub async fn end(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_session_id(&path)?;
+    state
+        .hubs
+        .request(id, |reply| HubCommand::End {
+            actor: user.id.clone(),
+            reply,
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Body of `POST /api/sessions/{id}/start`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    device_id: String,
+}
+
+/// Starts a session (shared by the HTTP route and the WebSocket `start` frame).
+pub async fn start_session(
+    state: &AppState,
+    id: SessionId,
+    user: &UserId,
+    device_id: &str,
+) -> Result<Vec<sesh_session::QueueEntry>, ApiError> {
+    let device: DeviceId = device_id
+        .parse()
+        .ok()
+        .filter(|_| !device_id.is_empty() && device_id.len() <= 256)
+        .ok_or_else(|| ApiError::bad_request("invalid_device", "device_id is not a device id"))?;
+    state
+        .hubs
+        .request(id, |reply| HubCommand::Start {
+            actor: user.clone(),
+            device: device.clone(),
+            reply,
+        })
+        .await
+}
+
+/// `POST /api/sessions/{id}/start` `{"device_id"}` (host) → 200 `{"queue": [...]}`.
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn start(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    body: web::Json<StartBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_session_id(&path)?;
+    let queue = start_session(&state, id, &user.id, &body.device_id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "queue": queue, "position": 0 })))
+}
+
+/// A host player command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlayerCommand {
+    /// Resume.
+    Play,
+    /// Pause.
+    Pause,
+    /// Skip forward.
+    Next,
+    /// Skip back.
+    Previous,
+}
+
+/// Runs a player command for the host (shared by HTTP and WebSocket).
+pub async fn player_command(
+    state: &AppState,
+    id: SessionId,
+    user: &UserId,
+    command: PlayerCommand,
+) -> Result<(), ApiError> {
+    let target = state
+        .hubs
+        .request(id, |reply| HubCommand::Authorize {
+            user: user.clone(),
+            action: Action::Control,
+            reply,
+        })
+        .await?;
+    let core = &state.core;
+    let auth = core.accounts.auth(&target.host).await?;
+    let device = target.device.as_ref().map(DeviceId::as_str);
+    let result = match command {
+        PlayerCommand::Play => {
+            core.spotify
+                .play(&auth, device, &PlayRequest::resume())
+                .await
+        }
+        PlayerCommand::Pause => core.spotify.pause(&auth, device).await,
+        PlayerCommand::Next => core.spotify.next(&auth, device).await,
+        PlayerCommand::Previous => core.spotify.previous(&auth, device).await,
+    };
+    if let Err(e) = result {
+        core.accounts.note_failure(&target.host, &e).await;
+        return Err(e.into());
+    }
+    // Everyone sees the effect at the next poll; ask for it now rather than in a second.
+    state.hubs.notify(id, HubCommand::Nudge).await;
+    Ok(())
+}
+
+/// `POST /api/sessions/{id}/player/{play|pause|next|previous}` (host) → 204.
+pub async fn player(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, PlayerCommand)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, command) = path.into_inner();
+    let id = parse_session_id(&id)?;
+    player_command(&state, id, &user.id, command).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/sessions/{id}/qr.svg` → the join link as a QR code (members only).
+pub async fn qr(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_session_id(&path)?;
+    let view = state
+        .hubs
+        .request(id, |reply| HubCommand::View {
+            user: user.id.clone(),
+            reply,
+        })
+        .await?;
+    let code = qrcode::QrCode::new(view.join_url.as_bytes()).map_err(ApiError::internal)?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build();
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
+        .body(svg))
+}

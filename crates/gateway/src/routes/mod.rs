@@ -1,0 +1,170 @@
+//! HTTP routes and the middleware around them (security headers, CSRF, request log).
+
+pub mod api;
+pub mod auth;
+pub mod health;
+pub mod pages;
+pub mod ws;
+
+use actix_web::{
+    Error, HttpMessage, HttpResponse,
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::Method,
+    middleware::Next,
+    web,
+};
+
+use crate::{
+    error::ApiError,
+    request::{client_ip, origin_of, same_origin_request},
+    state::AppState,
+};
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/", web::get().to(pages::index))
+        .route("/j/{invite_code}", web::get().to(pages::join_page))
+        .route("/s/{session_id}", web::get().to(pages::session_page))
+        .route("/assets/{path:.*}", web::get().to(pages::asset))
+        .route("/auth/login", web::get().to(auth::login))
+        .route("/auth/callback", web::get().to(auth::callback))
+        .route("/auth/logout", web::post().to(auth::logout))
+        .route("/ws/sessions/{id}", web::get().to(ws::connect))
+        .service(
+            web::scope("/api")
+                .route("/config", web::get().to(api::config))
+                .route("/me", web::get().to(api::me))
+                .route("/me/devices", web::get().to(api::devices))
+                .route("/me/sessions", web::get().to(api::my_sessions))
+                .route("/sessions", web::post().to(api::create_session))
+                .route("/sessions/{id}", web::get().to(api::get_session))
+                .route("/sessions/{id}/leave", web::post().to(api::leave))
+                .route("/sessions/{id}/kick/{user_id}", web::post().to(api::kick))
+                .route("/sessions/{id}/end", web::post().to(api::end))
+                .route("/sessions/{id}/start", web::post().to(api::start))
+                .route(
+                    "/sessions/{id}/player/{command}",
+                    web::post().to(api::player),
+                )
+                .route("/sessions/{id}/qr.svg", web::get().to(api::qr))
+                .route("/join/{invite_code}", web::post().to(api::join))
+                .route("/invites/{invite_code}", web::get().to(api::invite_preview)),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("not_found", "no such endpoint"))
+}
+
+/// Refuses state-changing requests that do not come from our own pages (CSRF): the `Origin`
+/// (or, without one, the `Referer`) must be the public URL's origin.
+pub async fn csrf_guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let allowed = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|s| same_origin_request(req.request(), &origin_of(&s.core.public_url)));
+        if !allowed {
+            let error = ApiError::client(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "csrf",
+                "cross-site request refused: the Origin header must be this site",
+            );
+            return Ok(req.error_response(error).map_into_right_body());
+        }
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+/// Logs each request (method, path, status, duration, client address) at debug level, and
+/// failures at info. Query strings are left out: they carry OAuth codes.
+pub async fn request_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let ip = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| client_ip(req.request(), &s.trusted_proxies));
+    req.extensions_mut().insert(ClientAddr(ip));
+    let response = next.call(req).await?;
+    let status = response.status();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let client = ip.map(|ip| ip.to_string()).unwrap_or_default();
+    if status.is_server_error() || status.is_client_error() {
+        tracing::info!(%method, %path, status = status.as_u16(), elapsed_ms, %client, "request");
+    } else {
+        tracing::debug!(%method, %path, status = status.as_u16(), elapsed_ms, %client, "request");
+    }
+    Ok(response)
+}
+
+/// The client's address as resolved by [`request_log`] (behind trusted proxies).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+/// Security headers for every response.
+pub fn security_headers(public_url: &url::Url) -> actix_web::middleware::DefaultHeaders {
+    let host = public_url.host_str().unwrap_or("127.0.0.1");
+    let host = match public_url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let ws = if public_url.scheme() == "https" {
+        "wss"
+    } else {
+        "ws"
+    };
+    let csp = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; \
+         connect-src 'self' {ws}://{host}; font-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    let mut headers = actix_web::middleware::DefaultHeaders::new()
+        .add(("Content-Security-Policy", csp))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"));
+    if public_url.scheme() == "https" {
+        headers = headers.add(("Strict-Transport-Security", "max-age=31536000"));
+    }
+    headers
+}
+
+/// Turns actix's own extractor errors (bad JSON, path, query) into our JSON error shape.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(16 * 1024)
+        .error_handler(|err, _| {
+            ApiError::bad_request("invalid_json", format!("invalid JSON body: {err}")).into()
+        })
+}
+
+/// See [`json_config`].
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default()
+        .error_handler(|_, _| ApiError::not_found("not_found", "no such resource").into())
+}
+
+/// See [`json_config`].
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::bad_request("invalid_query", format!("invalid query string: {err}")).into()
+    })
+}
+
+/// A plain `HttpResponse` for an [`ApiError`] (for middleware).
+pub fn error_response(error: &ApiError) -> HttpResponse {
+    actix_web::ResponseError::error_response(error)
+}

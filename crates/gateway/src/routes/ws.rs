@@ -1,0 +1,256 @@
+//! `GET /ws/sessions/{id}[?since=SEQ]`: the member's live connection. The handshake checks the
+//! login cookie, the `Origin` and membership; then one task per socket relays the hub's frames
+//! (from a bounded queue), answers client frames, pings, and always deregisters and closes.
+
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{CloseCode, CloseReason, Message, ProtocolError};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use sesh_session::{SessionId, UserId};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::api::{PlayerCommand, parse_session_id, player_command, start_session};
+use crate::{
+    error::ApiError,
+    hub::{HubHandle, NewConnection, Outbound},
+    request::{CurrentUser, origin_allowed, origin_of},
+    state::AppState,
+    wire::{ClientFrame, DirectFrame},
+};
+
+/// Largest client frame; bigger ones close the socket with 1009.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+/// Client frames allowed in a burst, and refilled per second.
+const FRAME_BURST: f64 = 20.0;
+const FRAMES_PER_SEC: f64 = 10.0;
+/// Refused frames (over the rate) tolerated before the socket is closed with 1008.
+const MAX_REFUSED_FRAMES: u32 = 20;
+/// How long a close may wait for a client that does not read.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `?since=SEQ`.
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    since: Option<u64>,
+}
+
+/// The WebSocket handshake.
+pub async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<WsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if !origin_allowed(&req, &origin_of(&state.core.public_url)) {
+        return Err(ApiError::forbidden(
+            "WebSocket connections are only accepted from this site's pages",
+        ));
+    }
+    let id = parse_session_id(&path)?;
+    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|_| {
+        ApiError::bad_request("not_a_websocket", "this endpoint speaks WebSocket only")
+    })?;
+    let (tx, rx) = mpsc::channel(state.core.config.ws_queue.max(1));
+    let overflow = CancellationToken::new();
+    let conn = NewConnection {
+        user: user.id.clone(),
+        tx: tx.clone(),
+        overflow: overflow.clone(),
+    };
+    let (hub, conn_id) = state.hubs.connect(id, conn, query.since).await?;
+    tracing::debug!(session = %id, user = %user.id, conn_id, "socket connected");
+    let socket = Socket {
+        state: state.get_ref().clone(),
+        session_id: id,
+        user: user.id,
+        hub,
+        conn_id,
+        tx,
+        overflow,
+    };
+    // actix-ws's stream is tied to this worker's connection, so the task stays on the worker.
+    actix_web::rt::spawn(socket.run(session, stream.max_frame_size(MAX_FRAME_BYTES), rx));
+    Ok(response)
+}
+
+struct Socket {
+    state: AppState,
+    session_id: SessionId,
+    user: UserId,
+    hub: HubHandle,
+    conn_id: u64,
+    /// Our own queue, for direct answers (`pong`, `error`) in order with events.
+    tx: mpsc::Sender<Outbound>,
+    overflow: CancellationToken,
+}
+
+impl Socket {
+    async fn run(
+        self,
+        mut session: actix_ws::Session,
+        mut stream: actix_ws::MessageStream,
+        mut rx: mpsc::Receiver<Outbound>,
+    ) {
+        let config = self.state.core.config.clone();
+        let shutdown = self.state.core.shutdown.clone();
+        let mut heartbeat = tokio::time::interval(config.ws_ping_interval);
+        heartbeat.tick().await;
+        let mut last_heard = Instant::now();
+        let mut limiter = FrameLimiter::new();
+
+        let close: Option<(u16, &'static str)> = loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break Some((1001, "server going away")),
+                () = self.overflow.cancelled() => break Some((1008, "too slow: event queue full")),
+                outbound = rx.recv() => match outbound {
+                    Some(Outbound::Frame(frame)) => {
+                        // A client that stops reading blocks this send; the hub then fills our
+                        // queue and signals `overflow`, which must still be able to end us.
+                        tokio::select! {
+                            sent = session.text(frame) => if sent.is_err() { break None },
+                            () = self.overflow.cancelled() => break Some((1008, "too slow: event queue full")),
+                            () = shutdown.cancelled() => break Some((1001, "server going away")),
+                        }
+                    }
+                    Some(Outbound::Close(code, reason)) => break Some((code, reason)),
+                    None => break Some((1012, "session restarting")),
+                },
+                message = stream.next() => {
+                    let message = match message {
+                        None => break None,
+                        Some(Err(ProtocolError::Overflow)) => break Some((1009, "frame too large")),
+                        Some(Err(_)) => break Some((1002, "protocol error")),
+                        Some(Ok(message)) => message,
+                    };
+                    last_heard = Instant::now();
+                    match message {
+                        Message::Text(text) => {
+                            if !limiter.allow() {
+                                if limiter.refused > MAX_REFUSED_FRAMES {
+                                    break Some((1008, "too many messages"));
+                                }
+                                self.direct(DirectFrame::error("rate_limited", "too many messages; slow down"));
+                                continue;
+                            }
+                            self.on_text(&text);
+                        }
+                        Message::Binary(_) => {
+                            self.direct(DirectFrame::error("malformed_frame", "binary frames are not supported"));
+                        }
+                        Message::Ping(bytes) => {
+                            if session.pong(&bytes).await.is_err() {
+                                break None;
+                            }
+                        }
+                        Message::Close(_) => break Some((1000, "bye")),
+                        Message::Pong(_) | Message::Continuation(_) | Message::Nop => {}
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() >= config.ws_client_timeout {
+                        break Some((1001, "client timed out"));
+                    }
+                    if session.ping(b"").await.is_err() {
+                        break None;
+                    }
+                }
+            }
+        };
+        self.hub.disconnect(self.conn_id).await;
+        if let Some((code, reason)) = close {
+            let reason = CloseReason {
+                code: CloseCode::from(code),
+                description: Some(reason.to_owned()),
+            };
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close(Some(reason))).await;
+        }
+    }
+
+    /// Queues a frame for this connection only (never waits; a full queue is the hub's to
+    /// handle).
+    fn direct(&self, frame: DirectFrame) {
+        let _ = self.tx.try_send(Outbound::Frame(frame.to_json().into()));
+    }
+
+    fn on_text(&self, text: &str) {
+        let frame = match ClientFrame::parse(text) {
+            Ok(frame) => frame,
+            Err(e) => {
+                self.direct(DirectFrame::error(e.code(), e.to_string()));
+                return;
+            }
+        };
+        let command = match frame {
+            ClientFrame::Ping => {
+                self.direct(DirectFrame::Pong);
+                return;
+            }
+            ClientFrame::Start { device_id } => Action::Start(device_id),
+            ClientFrame::Play => Action::Player(PlayerCommand::Play),
+            ClientFrame::Pause => Action::Player(PlayerCommand::Pause),
+            ClientFrame::Next => Action::Player(PlayerCommand::Next),
+            ClientFrame::Previous => Action::Player(PlayerCommand::Previous),
+        };
+        // Actions wait on the hub and on Spotify; run them beside the socket so frames keep
+        // flowing meanwhile. Failures come back as `error` frames through our queue.
+        let state = self.state.clone();
+        let (id, user, tx) = (self.session_id, self.user.clone(), self.tx.clone());
+        self.state.core.runtime.spawn(async move {
+            let result = match command {
+                Action::Start(device) => start_session(&state, id, &user, &device).await.map(drop),
+                Action::Player(command) => player_command(&state, id, &user, command).await,
+            };
+            if let Err(e) = result {
+                let body = e.body().error;
+                let frame = DirectFrame::Error {
+                    code: body.code.to_owned(),
+                    message: body.message,
+                    retry_after_s: body.retry_after_s,
+                };
+                let _ = tx.try_send(Outbound::Frame(frame.to_json().into()));
+            }
+        });
+    }
+}
+
+enum Action {
+    Start(String),
+    Player(PlayerCommand),
+}
+
+/// Per-connection token bucket for client frames.
+struct FrameLimiter {
+    tokens: f64,
+    at: Instant,
+    refused: u32,
+}
+
+impl FrameLimiter {
+    fn new() -> Self {
+        Self {
+            tokens: FRAME_BURST,
+            at: Instant::now(),
+            refused: 0,
+        }
+    }
+
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * FRAMES_PER_SEC).min(FRAME_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            self.refused += 1;
+            false
+        }
+    }
+}

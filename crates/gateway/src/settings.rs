@@ -1,0 +1,375 @@
+//! Start-up settings: flags and environment variables (clap), with the defaults the README documents.
+
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    str::FromStr,
+    time::Duration,
+};
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+use url::Url;
+
+/// Command line of the `sesh` binary: `sesh` and `sesh serve` both run the server.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sesh",
+    version,
+    about = "Self-hosted listening sessions for Spotify"
+)]
+pub struct Cli {
+    /// What to do; the default is `serve`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Server settings (also accepted after `serve`).
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// Sub-commands of `sesh`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+}
+
+/// Everything the server needs to start. Every field has a flag and an environment variable.
+#[derive(Clone, Args)]
+pub struct Settings {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(
+        long,
+        env = "SESH_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// The URL browsers use to reach Sesh; redirect URIs, join links, the CSRF and WebSocket
+    /// `Origin` checks are built from it. Default: `http://<listen address>`.
+    #[arg(long, env = "SESH_PUBLIC_URL", global = true)]
+    pub public_url: Option<Url>,
+
+    /// SQLite database URL; the file is created if missing.
+    #[arg(
+        long,
+        env = "SESH_DATABASE_URL",
+        default_value = "sqlite://sesh.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Directory for state that is not in the database (the demo-mode secret key).
+    #[arg(long, env = "SESH_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Spotify app client id. Without it Sesh runs in demo mode against an in-process emulator.
+    #[arg(long, env = "SPOTIFY_CLIENT_ID", global = true)]
+    pub spotify_client_id: Option<String>,
+
+    /// Spotify app client secret (optional: PKCE works without it).
+    #[arg(
+        long,
+        env = "SPOTIFY_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub spotify_client_secret: Option<Redacted>,
+
+    /// Base URL of the Spotify accounts service.
+    #[arg(
+        long,
+        env = "SESH_SPOTIFY_ACCOUNTS_URL",
+        default_value = "https://accounts.spotify.com",
+        global = true
+    )]
+    pub spotify_accounts_url: Url,
+
+    /// Base URL of the Spotify Web API.
+    #[arg(
+        long,
+        env = "SESH_SPOTIFY_API_URL",
+        default_value = "https://api.spotify.com",
+        global = true
+    )]
+    pub spotify_api_url: Url,
+
+    /// 32 random bytes, base64, that encrypt Spotify tokens at rest (`openssl rand -base64 32`).
+    /// Required outside demo mode; demo mode generates one into the data directory.
+    #[arg(long, env = "SESH_SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<Redacted>,
+
+    /// Where the demo-mode emulator listens (demo mode only).
+    #[arg(
+        long,
+        env = "SESH_DEMO_SPOTIFY_LISTEN",
+        default_value = "127.0.0.1:8081",
+        global = true
+    )]
+    pub demo_spotify_listen: SocketAddr,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "SESH_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+
+    /// Proxies whose `X-Forwarded-For`/`X-Forwarded-Proto` headers are trusted (comma-separated IPs).
+    #[arg(
+        long,
+        env = "SESH_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    /// Interval between server WebSocket pings (e.g. `15s`, `500ms`).
+    #[arg(
+        long,
+        env = "SESH_WS_PING_INTERVAL",
+        default_value = "15s",
+        global = true
+    )]
+    pub ws_ping_interval: HumanDuration,
+
+    /// A WebSocket client silent for this long is closed.
+    #[arg(
+        long,
+        env = "SESH_WS_CLIENT_TIMEOUT",
+        default_value = "45s",
+        global = true
+    )]
+    pub ws_client_timeout: HumanDuration,
+
+    /// Frames buffered per WebSocket connection; a client that falls this far behind is
+    /// disconnected (close 1008).
+    #[arg(long, env = "SESH_WS_QUEUE", default_value_t = 256, global = true)]
+    pub ws_queue: usize,
+
+    /// Player poll interval while a session plays.
+    #[arg(long, env = "SESH_POLL_INTERVAL", default_value = "1s", global = true)]
+    pub poll_interval: HumanDuration,
+
+    /// Player poll interval while paused or idle.
+    #[arg(
+        long,
+        env = "SESH_POLL_PAUSED_INTERVAL",
+        default_value = "5s",
+        global = true
+    )]
+    pub poll_paused_interval: HumanDuration,
+
+    /// A `playback` event is re-sent at least this often even without a change.
+    #[arg(
+        long,
+        env = "SESH_PLAYBACK_RESYNC",
+        default_value = "15s",
+        global = true
+    )]
+    pub playback_resync: HumanDuration,
+
+    /// App-wide Spotify request budget shared by all pollers (requests per second).
+    #[arg(long, env = "SESH_SPOTIFY_BUDGET", default_value_t = 20, global = true)]
+    pub spotify_budget_per_sec: u32,
+
+    /// Idle hubs (no connected member, not playing) are unloaded after this long; they come back
+    /// from the database on the next request.
+    #[arg(
+        long,
+        env = "SESH_HUB_IDLE_TIMEOUT",
+        default_value = "5m",
+        global = true
+    )]
+    pub hub_idle_timeout: HumanDuration,
+
+    /// Time allowed for a graceful shutdown.
+    #[arg(
+        long,
+        env = "SESH_SHUTDOWN_TIMEOUT",
+        default_value = "5s",
+        global = true
+    )]
+    pub shutdown_timeout: HumanDuration,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "SESH_WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Settings with every default, for tests and embedding (`listen` on a free loopback port).
+    pub fn for_tests(database_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        let mut settings = Cli::parse_from(["sesh"]).settings;
+        settings.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.demo_spotify_listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.database_url = database_url.into();
+        settings.data_dir = data_dir.into();
+        settings.workers = Some(2);
+        settings
+    }
+
+    /// Whether Sesh runs against an in-process emulator (no Spotify client id configured).
+    pub fn demo_mode(&self) -> bool {
+        self.spotify_client_id.is_none()
+    }
+}
+
+impl fmt::Debug for Settings {
+    // Written out by hand so a secret can never end up in a log through `{:?}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url.as_ref().map(Url::as_str))
+            .field("database_url", &self.database_url)
+            .field("data_dir", &self.data_dir)
+            .field("spotify_client_id", &self.spotify_client_id)
+            .field("spotify_client_secret", &self.spotify_client_secret)
+            .field("spotify_accounts_url", &self.spotify_accounts_url.as_str())
+            .field("spotify_api_url", &self.spotify_api_url.as_str())
+            .field("secret_key", &self.secret_key)
+            .field("demo_spotify_listen", &self.demo_spotify_listen)
+            .field("log_format", &self.log_format)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("ws_ping_interval", &self.ws_ping_interval)
+            .field("ws_client_timeout", &self.ws_client_timeout)
+            .field("ws_queue", &self.ws_queue)
+            .field("poll_interval", &self.poll_interval)
+            .field("poll_paused_interval", &self.poll_paused_interval)
+            .field("playback_resync", &self.playback_resync)
+            .field("spotify_budget_per_sec", &self.spotify_budget_per_sec)
+            .field("hub_idle_timeout", &self.hub_idle_timeout)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("workers", &self.workers)
+            .finish()
+    }
+}
+
+/// A secret string from the command line or environment; `Debug` never shows it.
+#[derive(Clone)]
+pub struct Redacted(SecretString);
+
+impl Redacted {
+    /// The secret, for the one place that needs it.
+    pub fn secret(&self) -> &SecretString {
+        &self.0
+    }
+}
+
+impl From<&str> for Redacted {
+    fn from(value: &str) -> Self {
+        Self(SecretString::from(value.to_owned()))
+    }
+}
+
+impl FromStr for Redacted {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(s))
+    }
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A duration written as `500ms`, `15s`, `5m` or a bare number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    /// The duration.
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+/// A duration setting that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid duration {0:?}: use e.g. 500ms, 15s, 5m or a number of seconds")]
+pub struct DurationError(String);
+
+impl FromStr for HumanDuration {
+    type Err = DurationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let err = || DurationError(s.to_owned());
+        let (number, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
+            (n, 1.0)
+        } else if let Some(n) = s.strip_suffix('s') {
+            (n, 1000.0)
+        } else if let Some(n) = s.strip_suffix('m') {
+            (n, 60_000.0)
+        } else if let Some(n) = s.strip_suffix('h') {
+            (n, 3_600_000.0)
+        } else {
+            (s, 1000.0)
+        };
+        let value: f64 = number.trim().parse().map_err(|_| err())?;
+        if !value.is_finite() || value < 0.0 {
+            return Err(err());
+        }
+        Ok(Self(Duration::from_secs_f64(value * unit_ms / 1000.0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(
+            "15s".parse::<HumanDuration>().unwrap().get(),
+            Duration::from_secs(15)
+        );
+        assert_eq!(
+            "250ms".parse::<HumanDuration>().unwrap().get(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            "5m".parse::<HumanDuration>().unwrap().get(),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            "2".parse::<HumanDuration>().unwrap().get(),
+            Duration::from_secs(2)
+        );
+        assert!("-1s".parse::<HumanDuration>().is_err());
+        assert!("soon".parse::<HumanDuration>().is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let s = Cli::try_parse_from(["sesh"]).unwrap().settings;
+        assert_eq!(s.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(s.database_url, "sqlite://sesh.db");
+        assert_eq!(s.ws_ping_interval.get(), Duration::from_secs(15));
+        assert_eq!(s.ws_client_timeout.get(), Duration::from_secs(45));
+        assert_eq!(s.spotify_api_url.as_str(), "https://api.spotify.com/");
+    }
+
+    #[test]
+    fn serve_accepts_flags_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["sesh", "serve", "--listen", "127.0.0.1:9000"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve)));
+        assert_eq!(cli.settings.listen, "127.0.0.1:9000".parse().unwrap());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let mut s = Cli::try_parse_from(["sesh"]).unwrap().settings;
+        s.secret_key = Some(Redacted::from("c2VjcmV0"));
+        assert!(!format!("{s:?}").contains("c2VjcmV0"));
+    }
+}

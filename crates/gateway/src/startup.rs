@@ -1,0 +1,322 @@
+//! Building and running the application: database, Spotify (or the in-process emulator in demo
+//! mode), the HTTP server, and a graceful shutdown on SIGTERM/Ctrl-C.
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{App, HttpServer, dev::Server, middleware, web};
+use sesh_spotify::{SpotifyClient, SpotifyConfig};
+use sesh_spotify_emulator::{AppRegistration, Emulator, EmulatorConfig, EmulatorHandle};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::{
+    accounts::Accounts,
+    budget::RequestBudget,
+    crypto::{KeyError, SecretKey, TokenCipher},
+    db::{Database, DbError},
+    hub::HubRegistry,
+    routes,
+    settings::Settings,
+    state::{AppState, Core, HubConfig},
+};
+
+/// Client id of the app registered with the demo-mode emulator.
+pub const DEMO_CLIENT_ID: &str = "sesh-demo";
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The token key is missing or malformed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The database could not be opened or migrated.
+    #[error("cannot open the database {url}: {source}")]
+    Database {
+        /// The database URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: DbError,
+    },
+    /// The Spotify settings are unusable.
+    #[error("invalid Spotify settings: {0}")]
+    Spotify(#[from] sesh_spotify::SpotifyError),
+    /// The demo emulator could not start.
+    #[error("cannot start the demo Spotify emulator: {0}")]
+    Emulator(#[source] std::io::Error),
+    /// `SESH_PUBLIC_URL` is not usable.
+    #[error("invalid public URL: {0}")]
+    PublicUrl(String),
+    /// The HTTP server could not start.
+    #[error("cannot start the HTTP server: {0}")]
+    Server(#[source] std::io::Error),
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    core: Arc<Core>,
+    hubs: HubRegistry,
+    emulator: Option<EmulatorHandle>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .field("public_url", &self.core.public_url.as_str())
+            .field("demo", &self.core.demo)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Opens the database, starts the demo emulator when no Spotify app is configured, binds
+    /// the listener and builds the server. Must be called inside a multi-thread Tokio runtime:
+    /// hubs and pollers run on it (see `run_until_stopped`).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        Self::build_with_listener(settings, listener).await
+    }
+
+    /// Like [`Application::build`] on an already bound listener (`settings.listen` is ignored).
+    /// Tests use it to know the port before anything else starts (the emulator must know the
+    /// redirect URI).
+    pub async fn build_with_listener(
+        settings: Settings,
+        listener: TcpListener,
+    ) -> Result<Self, StartupError> {
+        let local = listener.local_addr().map_err(StartupError::Server)?;
+        let public_url = match &settings.public_url {
+            Some(url) => url.clone(),
+            None => Url::parse(&format!("http://{local}"))
+                .map_err(|e| StartupError::PublicUrl(e.to_string()))?,
+        };
+        if !matches!(public_url.scheme(), "http" | "https") || public_url.host_str().is_none() {
+            return Err(StartupError::PublicUrl(format!(
+                "{public_url} must be an http(s) URL with a host"
+            )));
+        }
+        let demo = settings.demo_mode();
+
+        let key = match (&settings.secret_key, demo) {
+            (Some(key), _) => {
+                SecretKey::from_base64(secrecy::ExposeSecret::expose_secret(key.secret()))?
+            }
+            (None, true) => SecretKey::load_or_generate(&settings.data_dir)?,
+            (None, false) => return Err(KeyError::Missing.into()),
+        };
+        let db = Database::connect(&settings.database_url, TokenCipher::new(&key))
+            .await
+            .map_err(|source| StartupError::Database {
+                url: settings.database_url.clone(),
+                source,
+            })?;
+
+        let origin = public_url.as_str().trim_end_matches('/').to_owned();
+        let redirect_uri = format!("{origin}/auth/callback");
+        let (spotify_config, emulator) = match &settings.spotify_client_id {
+            Some(client_id) => (
+                SpotifyConfig {
+                    client_id: client_id.clone(),
+                    client_secret: settings
+                        .spotify_client_secret
+                        .as_ref()
+                        .map(|s| s.secret().clone()),
+                    redirect_uri,
+                    accounts_url: settings.spotify_accounts_url.clone(),
+                    api_url: settings.spotify_api_url.clone(),
+                },
+                None,
+            ),
+            None => {
+                let secret = crate::crypto::opaque_token();
+                let emulator = Emulator::start(EmulatorConfig {
+                    listen: settings.demo_spotify_listen,
+                    apps: vec![AppRegistration::new(
+                        DEMO_CLIENT_ID,
+                        secret.clone(),
+                        redirect_uri.clone(),
+                    )],
+                    control_api: true,
+                    ..EmulatorConfig::default()
+                })
+                .await
+                .map_err(StartupError::Emulator)?;
+                let base = Url::parse(&emulator.base_url())
+                    .map_err(|e| StartupError::Emulator(std::io::Error::other(e)))?;
+                let config = SpotifyConfig::new(
+                    DEMO_CLIENT_ID,
+                    Some(secrecy::SecretString::from(secret)),
+                    redirect_uri,
+                )?
+                .with_base_url(base);
+                (config, Some(emulator))
+            }
+        };
+        let spotify = SpotifyClient::new(spotify_config)?;
+
+        let runtime = tokio::runtime::Handle::current();
+        let core = Arc::new(Core {
+            accounts: Accounts::new(db.clone(), runtime.clone()),
+            db,
+            spotify,
+            budget: RequestBudget::new(
+                settings.spotify_budget_per_sec,
+                settings.spotify_budget_per_sec.saturating_mul(2),
+            ),
+            config: HubConfig {
+                ws_queue: settings.ws_queue,
+                ws_ping_interval: settings.ws_ping_interval.get(),
+                ws_client_timeout: settings.ws_client_timeout.get(),
+                poll_interval: settings.poll_interval.get(),
+                poll_paused_interval: settings.poll_paused_interval.get(),
+                playback_resync: settings.playback_resync.get(),
+                hub_idle_timeout: settings.hub_idle_timeout.get(),
+            },
+            public_url: public_url.clone(),
+            runtime,
+            shutdown: CancellationToken::new(),
+            demo,
+        });
+        let hubs = HubRegistry::new(core.clone());
+        let state = AppState {
+            core: core.clone(),
+            hubs: hubs.clone(),
+            trusted_proxies: settings.trusted_proxies.clone().into(),
+        };
+
+        let data = web::Data::new(state);
+        let headers_url = public_url.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(routes::json_config())
+                .app_data(routes::path_config())
+                .app_data(routes::query_config())
+                .wrap(middleware::from_fn(routes::csrf_guard))
+                .wrap(routes::security_headers(&headers_url))
+                .wrap(middleware::from_fn(routes::request_log))
+                .configure(routes::configure)
+        })
+        // We handle signals ourselves: sockets must be closed with 1001 before the workers stop.
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_timeout.get().as_secs().max(1));
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server.listen(listener).map_err(StartupError::Server)?.run();
+
+        if demo {
+            let emulator_url = emulator.as_ref().map(EmulatorHandle::base_url);
+            tracing::warn!(
+                emulator = emulator_url.as_deref().unwrap_or_default(),
+                "DEMO MODE: no SPOTIFY_CLIENT_ID set, running against a simulated Spotify \
+                 (log in as alice, bob, carol, ...). Set SPOTIFY_CLIENT_ID for the real thing."
+            );
+        }
+        tracing::info!(listen = %local, public_url = %public_url, "Sesh is ready: open {public_url}");
+        Ok(Self {
+            port: local.port(),
+            server,
+            core,
+            hubs,
+            emulator,
+        })
+    }
+
+    /// The bound port (tests bind port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL browsers use.
+    pub fn public_url(&self) -> &Url {
+        &self.core.public_url
+    }
+
+    /// The demo emulator's base URL, in demo mode.
+    pub fn demo_spotify_url(&self) -> Option<String> {
+        self.emulator.as_ref().map(EmulatorHandle::base_url)
+    }
+
+    /// Cancel this to shut the server down gracefully (what SIGTERM does).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.core.shutdown.clone()
+    }
+
+    /// The live hubs (for tests and metrics).
+    pub fn hubs(&self) -> &HubRegistry {
+        &self.hubs
+    }
+
+    /// Serves until SIGTERM, Ctrl-C or [`Application::shutdown_token`] is cancelled; then closes
+    /// every WebSocket with 1001, lets in-flight requests finish (up to the shutdown timeout)
+    /// and closes the database.
+    pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
+        let Self {
+            server,
+            core,
+            emulator,
+            ..
+        } = self;
+        let handle = server.handle();
+        let mut server = tokio::spawn(server);
+        let result = tokio::select! {
+            result = &mut server => Some(result),
+            () = shutdown_signal() => None,
+            () = core.shutdown.cancelled() => None,
+        };
+        let result = match result {
+            Some(result) => result,
+            None => {
+                tracing::info!("shutting down: closing sockets");
+                core.shutdown.cancel();
+                handle.stop(true).await;
+                server.await
+            }
+        };
+        core.shutdown.cancel();
+        if let Some(emulator) = emulator {
+            emulator.stop();
+        }
+        core.db.close().await;
+        tracing::info!("stopped");
+        result.map_err(std::io::Error::other)?
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,76 @@
+//! What every handler, hub and poller shares: the database, the Spotify client, credentials,
+//! the request budget and the tunables.
+
+use std::{sync::Arc, time::Duration};
+
+use sesh_spotify::SpotifyClient;
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::{accounts::Accounts, budget::RequestBudget, db::Database, hub::HubRegistry};
+
+/// Tunables of hubs, pollers and sockets (from [`crate::Settings`]).
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Frames buffered per connection before it is dropped.
+    pub ws_queue: usize,
+    /// Server ping interval.
+    pub ws_ping_interval: Duration,
+    /// Silence after which a client is closed.
+    pub ws_client_timeout: Duration,
+    /// Player poll interval while playing.
+    pub poll_interval: Duration,
+    /// Player poll interval while paused.
+    pub poll_paused_interval: Duration,
+    /// Periodic `playback` resync.
+    pub playback_resync: Duration,
+    /// Unload hubs idle this long.
+    pub hub_idle_timeout: Duration,
+}
+
+/// Shared services (one per process, behind an `Arc`).
+#[derive(Debug)]
+pub struct Core {
+    /// SQLite.
+    pub db: Database,
+    /// The Spotify Web API client (or the emulator's, in demo mode).
+    pub spotify: SpotifyClient,
+    /// Per-user Spotify credentials.
+    pub accounts: Accounts,
+    /// App-wide request budget for pollers.
+    pub budget: RequestBudget,
+    /// Tunables.
+    pub config: HubConfig,
+    /// The URL browsers use.
+    pub public_url: Url,
+    /// The multi-thread runtime hubs and pollers run on (see `startup.rs` for why).
+    pub runtime: Handle,
+    /// Cancelled on shutdown.
+    pub shutdown: CancellationToken,
+    /// Demo mode (in-process emulator).
+    pub demo: bool,
+}
+
+impl Core {
+    /// `{public_url}/j/{code}`.
+    pub fn join_url(&self, invite_code: &str) -> String {
+        format!("{}/j/{invite_code}", self.public_origin())
+    }
+
+    /// The public URL without a trailing slash.
+    pub fn public_origin(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+/// Application state given to actix handlers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Shared services.
+    pub core: Arc<Core>,
+    /// Live session hubs.
+    pub hubs: HubRegistry,
+    /// Proxies whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
+}

@@ -1,0 +1,432 @@
+//! The JSON shapes the API and the WebSocket protocol (v1) send: views of a session, the
+//! server frames (each session event with its `seq`) and the client frames.
+
+use serde::{Deserialize, Serialize};
+use sesh_session::{
+    DeviceId, LeaveReason, QueueEntry, Role, SessionId, SessionState, Settings, Track, TrackId,
+    TrackUri, UserId,
+};
+
+/// WebSocket protocol version announced in `welcome`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A member as others see them.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MemberView {
+    /// Spotify user id.
+    pub id: UserId,
+    /// Display name.
+    pub display_name: String,
+    /// `host` or `guest`.
+    pub role: Role,
+    /// Whether they have a WebSocket open right now.
+    pub online: bool,
+}
+
+/// `{"id", "display_name"}` of a user.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UserRef {
+    /// Spotify user id.
+    pub id: UserId,
+    /// Display name.
+    pub display_name: String,
+}
+
+/// The caller, as `welcome.you`.
+#[derive(Debug, Clone, Serialize)]
+pub struct YouView {
+    /// Spotify user id.
+    pub id: UserId,
+    /// Display name.
+    pub display_name: String,
+    /// `host` or `guest`.
+    pub role: Role,
+}
+
+/// A session as its members see it (HTTP snapshot and `welcome.session`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    /// Session id.
+    pub id: SessionId,
+    /// `lobby`, `playing` or `ended`.
+    pub state: SessionState,
+    /// User id of the host.
+    pub host: UserId,
+    /// The code in the join link.
+    pub invite_code: String,
+    /// `{public_url}/j/{invite_code}`.
+    pub join_url: String,
+    /// Members in join order.
+    pub members: Vec<MemberView>,
+    /// The play queue (empty in the lobby).
+    pub queue: Vec<QueueEntry>,
+    /// Index of the now-playing queue entry.
+    pub position: usize,
+    /// The host's device the queue plays on.
+    pub device: Option<DeviceId>,
+    /// Capacity and shuffle mode.
+    pub settings: Settings,
+}
+
+/// A device as the `playback` event shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeviceView {
+    /// Spotify device id (may be absent for restricted devices).
+    pub id: Option<String>,
+    /// Device name.
+    pub name: String,
+}
+
+/// What plays on the host's device (`playback` event, `welcome.playback`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PlaybackView {
+    /// The track, or `null` when nothing (or a podcast) plays.
+    pub track: Option<Track>,
+    /// Playing or paused.
+    pub is_playing: bool,
+    /// Position in the track when the server observed it.
+    pub progress_ms: u32,
+    /// The device playing.
+    pub device: Option<DeviceView>,
+    /// Server clock (Unix ms) when the state was observed; clients extrapolate progress from it.
+    pub server_time_ms: i64,
+    /// Members who brought this track (empty when it is not from the session's queue).
+    pub added_by: Vec<UserId>,
+    /// Queue index of the track, when it is from the session's queue.
+    pub position: Option<usize>,
+}
+
+/// The health of the session's link to Spotify (`spotify_status` event, `welcome.spotify`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SpotifyStatus {
+    /// `ok`, `rate_limited`, `unavailable`, `host_took_over` or `reauth_required`.
+    pub state: SpotifyState,
+    /// For `rate_limited`: seconds until the next try.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
+    /// What members see.
+    pub message: String,
+}
+
+impl SpotifyStatus {
+    /// All good.
+    pub fn ok() -> Self {
+        Self {
+            state: SpotifyState::Ok,
+            retry_after_s: None,
+            message: "connected to Spotify".to_owned(),
+        }
+    }
+}
+
+/// See [`SpotifyStatus::state`].
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SpotifyState {
+    /// Polling works.
+    Ok,
+    /// Spotify asked us to wait.
+    RateLimited,
+    /// 5xx or timeouts.
+    Unavailable,
+    /// The host plays something that is not the session's queue.
+    HostTookOver,
+    /// The host's Spotify login must be renewed.
+    ReauthRequired,
+}
+
+/// A session event as sent to every member; serialized once per session with its `seq`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SessionEvent {
+    /// Someone joined.
+    MemberJoined {
+        /// The new member.
+        member: MemberView,
+    },
+    /// Someone left or was kicked.
+    MemberLeft {
+        /// Who.
+        user_id: UserId,
+        /// `left` or `kicked`.
+        reason: LeaveReason,
+    },
+    /// The host role moved.
+    HostChanged {
+        /// The new host.
+        host: UserId,
+    },
+    /// A member's details changed.
+    MemberUpdated {
+        /// The member now.
+        member: MemberView,
+    },
+    /// The host changed the settings.
+    SettingsChanged {
+        /// The settings now.
+        settings: Settings,
+    },
+    /// A new invite link replaced the old one.
+    InviteRotated {
+        /// The new code.
+        invite_code: String,
+        /// The new link.
+        join_url: String,
+    },
+    /// The host pressed start.
+    SessionStarted {
+        /// The shuffled queue.
+        queue: Vec<QueueEntry>,
+        /// Now-playing index (0).
+        position: usize,
+        /// The device it plays on.
+        device: Option<DeviceId>,
+    },
+    /// The queue or the now-playing position changed.
+    Queue {
+        /// The whole queue.
+        queue: Vec<QueueEntry>,
+        /// Now-playing index.
+        position: usize,
+    },
+    /// What plays changed (or the periodic resync).
+    Playback(PlaybackView),
+    /// A member's WebSocket presence changed.
+    Presence {
+        /// Who.
+        user_id: UserId,
+        /// Whether they have a socket open now.
+        online: bool,
+    },
+    /// The link to Spotify changed health.
+    SpotifyStatus(SpotifyStatus),
+    /// The session is over.
+    SessionEnded,
+}
+
+/// `{..event, "seq": N}`: the envelope every session event travels in.
+#[derive(Serialize)]
+struct Sequenced<'a> {
+    #[serde(flatten)]
+    event: &'a SessionEvent,
+    seq: u64,
+}
+
+impl SessionEvent {
+    /// The event as the JSON text frame members receive.
+    pub fn to_frame(&self, seq: u64) -> String {
+        // Serializing these plain data types cannot fail (string keys, no custom impls).
+        serde_json::to_string(&Sequenced { event: self, seq }).unwrap_or_default()
+    }
+}
+
+/// The first frame of a connection (or after a resume that could not be served).
+#[derive(Debug, Serialize)]
+pub struct Welcome {
+    /// Always `welcome`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// Sequence number of the last event included in this state; the next event has `seq + 1`.
+    pub seq: u64,
+    /// `false`: this is a full state, drop anything you had (a `?since=` resume was not possible
+    /// or not asked for).
+    pub recovered: bool,
+    /// The caller.
+    pub you: YouView,
+    /// The session.
+    pub session: SessionView,
+    /// What plays now (`null` when unknown or nothing).
+    pub playback: Option<PlaybackView>,
+    /// The link to Spotify.
+    pub spotify: SpotifyStatus,
+}
+
+/// A frame for one connection only (not a session event, no `seq`).
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DirectFrame {
+    /// Answer to a bad client frame or a refused action.
+    Error {
+        /// Stable code.
+        code: String,
+        /// Human-readable explanation.
+        message: String,
+        /// For `rate_limited`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_s: Option<u64>,
+    },
+    /// Answer to `ping`.
+    Pong,
+}
+
+impl DirectFrame {
+    /// The frame as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// An error frame.
+    pub fn error(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Error {
+            code: code.into(),
+            message: message.into(),
+            retry_after_s: None,
+        }
+    }
+}
+
+/// What a client may send.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// Host: start the session on a device.
+    Start {
+        /// The Spotify device id.
+        device_id: String,
+    },
+    /// Host: resume.
+    Play,
+    /// Host: pause.
+    Pause,
+    /// Host: skip forward.
+    Next,
+    /// Host: skip back.
+    Previous,
+    /// Keep-alive; answered with `pong`.
+    Ping,
+}
+
+/// Why a client frame was refused before reaching the session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// Not JSON, or not an object with a string `type`.
+    #[error("frames are JSON objects with a string \"type\"")]
+    Malformed,
+    /// A `type` this server does not know.
+    #[error("unknown frame type {0:?}")]
+    UnknownType(String),
+    /// A known type with missing or wrong fields.
+    #[error("invalid {kind} frame: {detail}")]
+    Invalid {
+        /// The frame type.
+        kind: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl FrameError {
+    /// The `error.code` for this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed_frame",
+            Self::UnknownType(_) => "unknown_type",
+            Self::Invalid { .. } => "invalid_frame",
+        }
+    }
+}
+
+const KNOWN_TYPES: &[&str] = &["start", "play", "pause", "next", "previous", "ping"];
+
+impl ClientFrame {
+    /// Parses a text frame, telling malformed JSON, unknown types and bad fields apart.
+    pub fn parse(text: &str) -> Result<Self, FrameError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|_| FrameError::Malformed)?;
+        let kind = value
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .ok_or(FrameError::Malformed)?
+            .to_owned();
+        if !KNOWN_TYPES.contains(&kind.as_str()) {
+            let mut shown = kind;
+            shown.truncate(64);
+            return Err(FrameError::UnknownType(shown));
+        }
+        serde_json::from_value(value).map_err(|e| FrameError::Invalid {
+            kind,
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// Converts a Spotify track into the session's track (None for local files without an id).
+pub fn track_from_spotify(track: &sesh_spotify::Track) -> Option<Track> {
+    let id = TrackId::new(track.id.clone()?);
+    let uri = track
+        .uri
+        .parse::<TrackUri>()
+        .unwrap_or_else(|_| TrackUri::for_track(&id));
+    Some(Track {
+        uri,
+        name: track.name.clone(),
+        artists: track.artist_names(),
+        album: track
+            .album
+            .as_ref()
+            .map(|a| a.name.clone())
+            .unwrap_or_default(),
+        image_url: track.image_url().map(str::to_owned),
+        duration_ms: track.duration_ms,
+        id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_frames_parse_and_fail_precisely() {
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"ping"}"#),
+            Ok(ClientFrame::Ping)
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"start","device_id":"d1"}"#),
+            Ok(ClientFrame::Start {
+                device_id: "d1".into()
+            })
+        );
+        assert_eq!(ClientFrame::parse("nope"), Err(FrameError::Malformed));
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":3}"#),
+            Err(FrameError::Malformed)
+        );
+        assert_eq!(ClientFrame::parse("[]"), Err(FrameError::Malformed));
+        assert!(matches!(
+            ClientFrame::parse(r#"{"type":"dance"}"#),
+            Err(FrameError::UnknownType(t)) if t == "dance"
+        ));
+        assert!(matches!(
+            ClientFrame::parse(r#"{"type":"start"}"#),
+            Err(FrameError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn events_carry_type_and_seq() {
+        let frame = SessionEvent::Presence {
+            user_id: UserId::new("bob"),
+            online: true,
+        }
+        .to_frame(7);
+        let v: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(v["type"], "presence");
+        assert_eq!(v["seq"], 7);
+        assert_eq!(v["user_id"], "bob");
+        let ended: serde_json::Value =
+            serde_json::from_str(&SessionEvent::SessionEnded.to_frame(8)).unwrap();
+        assert_eq!(
+            ended,
+            serde_json::json!({"type": "session_ended", "seq": 8})
+        );
+        let status: serde_json::Value =
+            serde_json::from_str(&SessionEvent::SpotifyStatus(SpotifyStatus::ok()).to_frame(9))
+                .unwrap();
+        assert_eq!(status["state"], "ok");
+        assert_eq!(status["type"], "spotify_status");
+    }
+}

@@ -1,0 +1,492 @@
+//! Test support shared by the gateway's integration tests (and reusable by later suites):
+//! start the real app on a free port against a fresh emulator and SQLite file, log browsers in
+//! through the real OAuth redirect dance, and talk WebSocket like a browser does.
+//!
+//! Nothing here sleeps to wait for a server: ports are bound before anything starts, and every
+//! wait is for a concrete event with a timeout.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use reqwest::{StatusCode, cookie::CookieStore, header::HeaderValue};
+use serde_json::Value;
+use sesh_gateway::{Application, Settings, settings::Redacted};
+use sesh_spotify_emulator::{AppRegistration, Emulator, EmulatorConfig, EmulatorHandle};
+use tempfile::TempDir;
+use tokio::{net::TcpStream, task::JoinHandle};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{self, Message, client::IntoClientRequest},
+};
+use tokio_util::sync::CancellationToken;
+
+/// Client id the test emulator registers.
+pub const CLIENT_ID: &str = "sesh-test";
+/// Its secret.
+pub const CLIENT_SECRET: &str = "sesh-test-secret";
+/// How long any single wait may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// A running app with its emulator and database directory.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`: the public URL (a proxy's, with [`spawn_app_public`]).
+    pub address: String,
+    /// The app's own port.
+    pub port: u16,
+    /// The emulator's base URL.
+    pub emulator_url: String,
+    /// The settings the app runs with (restart uses them again).
+    pub settings: Settings,
+    /// Plain HTTP client for the emulator's control API.
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    emulator: Option<EmulatorHandle>,
+    /// Holds the SQLite file and data dir; deleted at drop.
+    pub dir: TempDir,
+}
+
+/// Starts emulator + app with default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts emulator + app; `adjust` may change the settings (intervals, …).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(None, adjust).await
+}
+
+/// Starts emulator + app for use behind a reverse proxy that will listen on `public_port`:
+/// `SESH_PUBLIC_URL` (and so the redirect URI, join links, `Origin` checks) is
+/// `http://127.0.0.1:{public_port}`, and `TestApp::address` points there too, while
+/// `TestApp::port` is Sesh's own port for the proxy's upstream. Start the proxy before using
+/// `address`.
+pub async fn spawn_app_public(public_port: u16, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(Some(public_port), adjust).await
+}
+
+async fn spawn(public_port: Option<u16>, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let port = listener.local_addr().expect("local addr").port();
+    let address = format!("http://127.0.0.1:{}", public_port.unwrap_or(port));
+    let emulator = Emulator::start(EmulatorConfig {
+        apps: vec![AppRegistration::new(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            format!("{address}/auth/callback"),
+        )],
+        control_api: true,
+        rate_limit: 1_000_000,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator starts");
+    let emulator_url = emulator.base_url();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db_url = format!("sqlite://{}", dir.path().join("sesh.db").display());
+    let mut settings = Settings::for_tests(db_url, dir.path().join("data"));
+    settings.listen = ([127, 0, 0, 1], port).into();
+    settings.spotify_client_id = Some(CLIENT_ID.to_owned());
+    settings.spotify_client_secret = Some(Redacted::from(CLIENT_SECRET));
+    settings.spotify_accounts_url = emulator_url.parse().expect("url");
+    settings.spotify_api_url = emulator_url.parse().expect("url");
+    let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    settings.secret_key = Some(Redacted::from(key.as_str()));
+    if public_port.is_some() {
+        settings.public_url = Some(address.parse().expect("url"));
+    }
+    adjust(&mut settings);
+    let mut app = TestApp {
+        address,
+        port,
+        emulator_url,
+        settings,
+        http: plain_client(),
+        shutdown: CancellationToken::new(),
+        server: None,
+        emulator: Some(emulator),
+        dir,
+    };
+    app.start(listener).await;
+    app
+}
+
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(WAIT)
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    async fn start(&mut self, listener: TcpListener) {
+        let app = Application::build_with_listener(self.settings.clone(), listener)
+            .await
+            .expect("app builds");
+        self.shutdown = app.shutdown_token();
+        self.server = Some(tokio::spawn(app.run_until_stopped()));
+        // Ready once the database answers through the server (directly, not via a proxy).
+        let health = self
+            .http
+            .get(format!("http://127.0.0.1:{}/healthz", self.port))
+            .send()
+            .await
+            .expect("healthz answers");
+        assert_eq!(health.status(), StatusCode::OK);
+    }
+
+    /// Stops the app gracefully (like SIGTERM) and waits for it to exit.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(WAIT, server)
+                .await
+                .expect("server stops in time")
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+    }
+
+    /// Stops the app and starts it again on the same port, database and emulator.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("rebind the same port");
+        self.start(listener).await;
+    }
+
+    /// A browser logged in as emulator user `user` (alice, bob, carol, gen-7, …).
+    pub async fn login(&self, user: &str) -> Browser {
+        Browser::login(self, user).await
+    }
+
+    /// `GET` on the emulator's control API.
+    pub async fn emulator_get(&self, path: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.emulator_url))
+            .send()
+            .await
+            .expect("emulator answers");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+
+    /// `POST` on the emulator's control API.
+    pub async fn emulator_post(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.emulator_url))
+            .json(&body)
+            .send()
+            .await
+            .expect("emulator answers");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+
+    /// Clears the emulator's request log.
+    pub async fn emulator_clear_requests(&self) {
+        let response = self
+            .http
+            .delete(format!("{}/_emulator/requests", self.emulator_url))
+            .send()
+            .await
+            .expect("emulator answers");
+        assert!(response.status().is_success());
+    }
+
+    /// How many `GET /v1/me/player` the emulator saw for `user` since the log was cleared.
+    pub async fn player_polls(&self, user: &str) -> usize {
+        let log = self
+            .emulator_get(&format!(
+                "/_emulator/requests?method=GET&path=/v1/me/player&user_id={user}"
+            ))
+            .await;
+        log["requests"].as_array().map_or(0, Vec::len)
+    }
+
+    /// The emulator's raw player state of `user`.
+    pub async fn emulator_player(&self, user: &str) -> Value {
+        self.emulator_get(&format!("/_emulator/users/{user}/player"))
+            .await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(emulator) = self.emulator.take() {
+            emulator.stop();
+        }
+    }
+}
+
+/// A browser: a cookie jar, no automatic redirects, `Origin` set on state-changing requests.
+pub struct Browser {
+    /// The client (with the jar).
+    pub http: reqwest::Client,
+    /// The jar.
+    pub jar: Arc<reqwest::cookie::Jar>,
+    /// The app's address.
+    pub address: String,
+    /// Emulator user id.
+    pub user: String,
+}
+
+impl Browser {
+    /// A browser with an empty jar.
+    pub fn new(app: &TestApp, user: &str) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(jar.clone())
+            .timeout(WAIT)
+            .build()
+            .expect("client");
+        Self {
+            http,
+            jar,
+            address: app.address.clone(),
+            user: user.to_owned(),
+        }
+    }
+
+    /// Logs in through the real dance: `/auth/login` → emulator `/authorize?user=` →
+    /// `/auth/callback` → cookie.
+    pub async fn login(app: &TestApp, user: &str) -> Self {
+        let browser = Self::new(app, user);
+        let start = browser
+            .http
+            .get(format!("{}/auth/login?next=/", app.address))
+            .send()
+            .await
+            .expect("login answers");
+        assert_eq!(start.status(), StatusCode::FOUND);
+        let authorize = location(&start);
+        assert!(authorize.starts_with(&app.emulator_url), "{authorize}");
+        let approved = browser
+            .http
+            .get(format!("{authorize}&user={user}"))
+            .send()
+            .await
+            .expect("authorize answers");
+        assert_eq!(approved.status(), StatusCode::FOUND, "authorize as {user}");
+        let callback = location(&approved);
+        assert!(callback.starts_with(&app.address), "{callback}");
+        let done = browser
+            .http
+            .get(&callback)
+            .send()
+            .await
+            .expect("callback answers");
+        assert_eq!(done.status(), StatusCode::FOUND, "callback for {user}");
+        assert_eq!(location(&done), "/");
+        assert!(browser.cookie().is_some(), "login cookie set");
+        browser
+    }
+
+    /// The `Cookie` header the jar would send.
+    pub fn cookie(&self) -> Option<HeaderValue> {
+        self.jar.cookies(&self.address.parse().expect("url"))
+    }
+
+    /// `GET path` → (status, JSON or Null).
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST path` with a JSON body (or none) and our `Origin` → (status, JSON or Null).
+    pub async fn post(&self, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.address))
+            .header("Origin", &self.address);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The first device of this user that playback can be sent to.
+    pub async fn device_id(&self) -> String {
+        let (status, devices) = self.get("/api/me/devices").await;
+        assert_eq!(status, StatusCode::OK, "{devices}");
+        devices
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|d| d["is_restricted"] == false)
+            .and_then(|d| d["id"].as_str())
+            .expect("a usable device")
+            .to_owned()
+    }
+
+    /// Opens the session's WebSocket with this browser's cookie and our `Origin`.
+    pub async fn ws(&self, session_id: &str) -> Ws {
+        self.ws_with(session_id, None, Some(&self.address.clone()))
+            .await
+            .expect("websocket opens")
+    }
+
+    /// Opens the WebSocket with a `?since=` and a chosen `Origin`; the handshake error on refusal.
+    pub async fn ws_with(
+        &self,
+        session_id: &str,
+        since: Option<u64>,
+        origin: Option<&str>,
+    ) -> Result<Ws, tungstenite::Error> {
+        let ws_base = self.address.replacen("http", "ws", 1);
+        let url = match since {
+            Some(since) => format!("{ws_base}/ws/sessions/{session_id}?since={since}"),
+            None => format!("{ws_base}/ws/sessions/{session_id}"),
+        };
+        let mut request = url.into_client_request().expect("request");
+        if let Some(cookie) = self.cookie() {
+            request.headers_mut().insert("Cookie", cookie);
+        }
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("Origin", origin.parse().expect("origin"));
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Ws { stream })
+    }
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location header")
+        .to_owned()
+}
+
+/// A WebSocket client speaking the Sesh protocol.
+pub struct Ws {
+    /// The socket.
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// What ended a socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    /// A close frame with this code.
+    Code(u16),
+    /// The stream ended without one.
+    Eof,
+}
+
+impl Ws {
+    /// The next JSON text frame (pings are answered by tungstenite). Panics after [`WAIT`].
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_frame().await {
+            Ok(v) => v,
+            Err(closed) => panic!("socket closed while waiting for a frame: {closed:?}"),
+        }
+    }
+
+    /// The next JSON text frame, or how the socket closed.
+    pub async fn next_frame(&mut self) -> Result<Value, Closed> {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("a frame within the wait");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return Ok(serde_json::from_str(text.as_str()).expect("JSON frame"));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(frame.map_or(Closed::Eof, |f| Closed::Code(u16::from(f.code))));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Err(Closed::Eof),
+            }
+        }
+    }
+
+    /// Skips frames until one of type `kind` arrives.
+    pub async fn next_of_type(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next_json().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// Skips frames until one matches.
+    pub async fn next_matching(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let frame = self.next_json().await;
+            if pred(&frame) {
+                return frame;
+            }
+        }
+    }
+
+    /// Sends a JSON text frame.
+    pub async fn send(&mut self, value: Value) {
+        self.stream
+            .send(Message::text(value.to_string()))
+            .await
+            .expect("send");
+    }
+
+    /// Sends raw text.
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream
+            .send(Message::text(text.to_owned()))
+            .await
+            .expect("send");
+    }
+
+    /// Waits for the server to close the socket; the close code.
+    pub async fn closed(&mut self) -> Closed {
+        loop {
+            match self.next_frame().await {
+                Ok(_) => continue,
+                Err(closed) => return closed,
+            }
+        }
+    }
+}
+
+/// The track id a `playback` frame shows.
+pub fn playback_track(frame: &Value) -> Option<String> {
+    frame["track"]["id"].as_str().map(str::to_owned)
+}
+
+/// Everyone in `sockets` gets a frame matching `pred` (skipping others); returns them.
+pub async fn all_receive(
+    sockets: &mut [&mut Ws],
+    pred: impl Fn(&Value) -> bool + Copy,
+) -> Vec<Value> {
+    let mut frames = Vec::new();
+    for ws in sockets.iter_mut() {
+        frames.push(ws.next_matching(pred).await);
+    }
+    frames
+}

@@ -1,0 +1,339 @@
+//! Sesh behind a real Nginx, configured from the shipped `nginx/` templates.
+//!
+//! Each test renders `nginx/sesh-http.conf.template` + `nginx/sesh-proxy.inc.template` with
+//! `envsubst` (as a self-hoster does) onto free loopback ports, starts Nginx as its own
+//! process with its own prefix and temp paths, and talks to Sesh only through it.
+//!
+//! Needs `nginx` and `envsubst` (Debian: `nginx`, `gettext-base`); `scripts/install-deps`
+//! installs them and `scripts/test` runs it first. Without them these tests fail with a
+//! message saying so — they never skip themselves.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use common::{Browser, Closed, TestApp, playback_track, spawn_app_public};
+use reqwest::StatusCode;
+use serde_json::json;
+use sesh_gateway::settings::HumanDuration;
+use tempfile::TempDir;
+
+/// The Nginx binary: `$SESH_NGINX_BIN`, else Debian's.
+fn nginx_bin() -> PathBuf {
+    let bin = std::env::var_os("SESH_NGINX_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx"));
+    assert!(
+        bin.exists(),
+        "nginx not found at {} — run `bash scripts/install-deps` (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Renders a template with `envsubst`, substituting only the listed variables (as the
+/// deploy guide says) so Nginx's own `$variables` survive.
+fn render(template: &Path, vars: &[(&str, String)]) -> String {
+    let list = vars
+        .iter()
+        .map(|(name, _)| format!("${{{name}}}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let output = Command::new("envsubst")
+        .arg(list)
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(std::fs::File::open(template).expect("template"))
+        .output()
+        .expect("envsubst runs (Debian package gettext-base)");
+    assert!(output.status.success(), "envsubst failed");
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(
+        !text.contains("${"),
+        "unrendered placeholder in {template:?}"
+    );
+    text
+}
+
+/// A running Nginx in its own prefix; killed on drop.
+struct Nginx {
+    child: Child,
+    port: u16,
+    prefix: TempDir,
+}
+
+impl Nginx {
+    /// Starts Nginx on a free port in front of `upstream`, with the WebSocket idle timeout
+    /// `ws_read_timeout` (an Nginx time, e.g. `2s`).
+    fn start(port: u16, upstream: &str, ws_read_timeout: &str) -> Self {
+        let bin = nginx_bin();
+        let prefix = tempfile::tempdir().expect("prefix");
+        let dir = prefix.path();
+        for sub in ["logs", "temp"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+        }
+        let vars = [
+            ("SESH_UPSTREAM", upstream.to_owned()),
+            ("NGINX_LISTEN", format!("127.0.0.1:{port}")),
+            ("SERVER_NAME", "127.0.0.1".to_owned()),
+            ("NGINX_INCLUDE_DIR", dir.display().to_string()),
+            ("NGINX_WS_READ_TIMEOUT", ws_read_timeout.to_owned()),
+        ];
+        let nginx = repo_root().join("nginx");
+        std::fs::write(
+            dir.join("sesh-proxy.inc"),
+            render(&nginx.join("sesh-proxy.inc.template"), &vars),
+        )
+        .expect("write inc");
+        std::fs::write(
+            dir.join("sesh.conf"),
+            render(&nginx.join("sesh-http.conf.template"), &vars),
+        )
+        .expect("write conf");
+        // The main file: everything under our prefix, nothing from /etc or /var.
+        let temp = dir.join("temp");
+        let main = format!(
+            "daemon off;\nmaster_process on;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+             error_log {d}/logs/error.log info;\n{user}\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n  access_log {d}/logs/access.log;\n\
+               client_body_temp_path {t}/body;\n  proxy_temp_path {t}/proxy;\n\
+               fastcgi_temp_path {t}/fastcgi;\n  uwsgi_temp_path {t}/uwsgi;\n\
+               scgi_temp_path {t}/scgi;\n  include {d}/sesh.conf;\n}}\n",
+            d = dir.display(),
+            t = temp.display(),
+            // As root, Nginx would switch its workers to `nobody`, who cannot write our
+            // prefix; name the current user explicitly instead (ignored when not root).
+            user = if is_root() { "user root;\n" } else { "" },
+        );
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, main).expect("write nginx.conf");
+        let check = Command::new(&bin)
+            .args(["-t", "-q", "-p"])
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf)
+            .output()
+            .expect("nginx -t runs");
+        assert!(
+            check.status.success(),
+            "nginx -t rejected the rendered config: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let child = Command::new(&bin)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("nginx starts");
+        Self {
+            child,
+            port,
+            prefix,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until Nginx answers and proxies to a live Sesh.
+    async fn wait_ready(&self) {
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + common::WAIT;
+        loop {
+            if let Ok(response) = client.get(format!("{}/healthz", self.url())).send().await
+                && response.status() == StatusCode::OK
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "nginx did not proxy /healthz in time; error log:\n{}",
+                self.error_log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.prefix.path().join("logs/error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY-free check: the effective uid from /proc, without libc.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|uid| uid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Sesh on its own port, published through Nginx on another; everything the tests do goes
+/// through Nginx (`app.address` is Nginx's URL).
+async fn sesh_behind_nginx(ws_read_timeout: &str, ping: Duration) -> (TestApp, Nginx) {
+    let public_port = free_port();
+    let app = spawn_app_public(public_port, |settings| {
+        settings.ws_ping_interval = HumanDuration(ping);
+        settings.trusted_proxies = vec![[127, 0, 0, 1].into()];
+    })
+    .await;
+    let nginx = Nginx::start(
+        public_port,
+        &format!("127.0.0.1:{}", app.port),
+        ws_read_timeout,
+    );
+    nginx.wait_ready().await;
+    assert_eq!(app.address, nginx.url());
+    (app, nginx)
+}
+
+#[tokio::test]
+async fn session_scenario_through_nginx() {
+    let (app, nginx) = sesh_behind_nginx("75s", Duration::from_secs(15)).await;
+
+    // Login: the redirect dance goes through Nginx (redirect URI = public URL).
+    let host = Browser::login(&app, "alice").await;
+    let guest = Browser::login(&app, "bob").await;
+
+    let (status, session) = host.post("/api/sessions", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let id = session["id"].as_str().expect("id").to_owned();
+    let join_url = session["join_url"].as_str().expect("join_url");
+    assert!(
+        join_url.starts_with(&nginx.url()),
+        "join_url built from the public URL: {join_url}"
+    );
+    let code = join_url.rsplit('/').next().expect("code");
+    let (status, joined) = guest.post(&format!("/api/join/{code}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+
+    // WebSockets through the proxy: the upgrade must get through.
+    let mut host_ws = host.ws(&id).await;
+    let mut guest_ws = guest.ws(&id).await;
+    for ws in [&mut host_ws, &mut guest_ws] {
+        let welcome = ws.next_of_type("welcome").await;
+        assert_eq!(
+            welcome["session"]["members"].as_array().map(Vec::len),
+            Some(2)
+        );
+    }
+
+    let device = host.device_id().await;
+    host_ws
+        .send(json!({"type": "start", "device_id": device}))
+        .await;
+    let mut first_tracks = Vec::new();
+    for ws in [&mut host_ws, &mut guest_ws] {
+        ws.next_of_type("session_started").await;
+        let playback = ws
+            .next_matching(|f| f["type"] == "playback" && f["track"]["id"].is_string())
+            .await;
+        first_tracks.push(playback_track(&playback));
+    }
+    assert_eq!(first_tracks[0], first_tracks[1]);
+
+    // A skip in the host's Spotify app reaches both members through Nginx.
+    app.emulator_post("/_emulator/users/alice/player", json!({"action": "next"}))
+        .await;
+    for ws in [&mut host_ws, &mut guest_ws] {
+        let changed = ws
+            .next_matching(|f| {
+                f["type"] == "playback"
+                    && playback_track(f).is_some()
+                    && playback_track(f) != first_tracks[0]
+            })
+            .await;
+        assert!(changed["track"]["name"].is_string());
+    }
+
+    // The login dance and the API really went through Nginx (WebSocket lines are only
+    // logged when the socket closes).
+    let access_log =
+        std::fs::read_to_string(nginx.prefix.path().join("logs/access.log")).expect("log");
+    assert!(access_log.contains("GET /auth/callback?"), "{access_log}");
+    assert!(access_log.contains("POST /api/sessions "), "{access_log}");
+}
+
+/// A WebSocket with no traffic from either side is kept open past Nginx's read timeout by
+/// Sesh's pings — and, as a control, is cut by Nginx when pings are rarer than the timeout.
+/// (Timeouts shortened: Nginx 2 s instead of the default 60 s.)
+#[tokio::test]
+async fn idle_socket_survives_nginx_read_timeout_thanks_to_pings() {
+    let (app, _nginx) = sesh_behind_nginx("2s", Duration::from_millis(500)).await;
+    let host = Browser::login(&app, "alice").await;
+    let (status, session) = host.post("/api/sessions", None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = session["id"].as_str().expect("id").to_owned();
+    let mut ws = host.ws(&id).await;
+    ws.next_of_type("welcome").await;
+
+    // Idle for twice Nginx's timeout: only pings may arrive, and the socket stays open.
+    assert_idle_for(&mut ws, Duration::from_secs(4))
+        .await
+        .expect("socket kept open");
+    ws.send(json!({"type": "ping"})).await;
+    assert_eq!(ws.next_of_type("pong").await["type"], "pong");
+}
+
+#[tokio::test]
+async fn without_pings_nginx_closes_an_idle_socket() {
+    let (app, _nginx) = sesh_behind_nginx("2s", Duration::from_secs(30)).await;
+    let host = Browser::login(&app, "alice").await;
+    let (_, session) = host.post("/api/sessions", None).await;
+    let id = session["id"].as_str().expect("id").to_owned();
+    let mut ws = host.ws(&id).await;
+    ws.next_of_type("welcome").await;
+    let closed = assert_idle_for(&mut ws, Duration::from_secs(6)).await;
+    assert!(closed.is_err(), "Nginx should have cut the idle socket");
+}
+
+/// Reads the socket for `period` without sending anything; `Err` if it closed meanwhile.
+async fn assert_idle_for(ws: &mut common::Ws, period: Duration) -> Result<(), Closed> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + period;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.stream.next()).await {
+            Err(_) => return Ok(()),
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Err(frame.map_or(Closed::Eof, |f| Closed::Code(u16::from(f.code))));
+            }
+            // Presence or status frames may arrive; nothing the client sends keeps it busy.
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(_)) | None) => return Err(Closed::Eof),
+        }
+    }
+}

@@ -189,6 +189,7 @@ pub(crate) async fn authorize(req: HttpRequest, state: web::Data<AppState>) -> H
         challenge,
         expires_at_ms: state.clock.now_ms() + CODE_TTL_MS,
     });
+    state.changed();
     tracing::debug!(client_id = %app.client_id, user = %user.profile.id, "authorization approved");
     let mut pairs = vec![("code", code.as_str())];
     if !state_param.is_empty() {
@@ -303,6 +304,8 @@ pub(crate) async fn token(
     };
     let now = state.clock.now_ms();
     let ttl = state.token_ttl_ms();
+    // Code exchanges and refreshes change the credentials, even when they fail.
+    let _changed = state.change_on_drop();
 
     let (issued, user_id) = match get("grant_type") {
         None => {

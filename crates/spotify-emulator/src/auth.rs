@@ -7,6 +7,7 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Authorization codes are good for ten minutes.
@@ -81,7 +82,153 @@ pub(crate) struct AuthStore {
     issued_since_prune: usize,
 }
 
+/// The credentials as the state file holds them, keyed by token. A revoked refresh token
+/// is simply absent (it answers `invalid_grant` either way).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SavedAuth {
+    pub codes: HashMap<String, SavedCode>,
+    pub access: HashMap<String, SavedAccess>,
+    pub refresh: HashMap<String, SavedRefresh>,
+}
+
+/// An unredeemed authorization code in the state file.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SavedCode {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub user_id: String,
+    pub scope: String,
+    pub challenge: Option<String>,
+    pub expires_at_ms: i64,
+}
+
+/// An access token's grant in the state file.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SavedAccess {
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub expires_at_ms: i64,
+}
+
+/// A refresh token's grant in the state file.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SavedRefresh {
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub authorized_at_ms: i64,
+    pub public_client: bool,
+}
+
 impl AuthStore {
+    /// Every live credential, for the state file. Codes past their ten minutes are left
+    /// out: they could only ever answer `invalid_grant`.
+    pub fn save(&self, now_ms: i64) -> SavedAuth {
+        SavedAuth {
+            codes: self
+                .codes
+                .iter()
+                .filter(|(_, c)| c.expires_at_ms > now_ms)
+                .map(|(k, c)| {
+                    let code = SavedCode {
+                        client_id: c.client_id.clone(),
+                        redirect_uri: c.redirect_uri.clone(),
+                        user_id: c.user_id.to_string(),
+                        scope: c.scope.to_string(),
+                        challenge: c.challenge.clone(),
+                        expires_at_ms: c.expires_at_ms,
+                    };
+                    (k.clone(), code)
+                })
+                .collect(),
+            access: self
+                .access
+                .iter()
+                .map(|(k, g)| {
+                    let grant = SavedAccess {
+                        client_id: g.client_id.to_string(),
+                        user_id: g.user_id.to_string(),
+                        scope: g.scope.to_string(),
+                        expires_at_ms: g.expires_at_ms,
+                    };
+                    (k.clone(), grant)
+                })
+                .collect(),
+            refresh: self
+                .refresh
+                .iter()
+                .map(|(k, g)| {
+                    let grant = SavedRefresh {
+                        client_id: g.client_id.to_string(),
+                        user_id: g.user_id.to_string(),
+                        scope: g.scope.to_string(),
+                        authorized_at_ms: g.authorized_at_ms,
+                        public_client: g.public_client,
+                    };
+                    (k.clone(), grant)
+                })
+                .collect(),
+        }
+    }
+
+    /// The store a state file describes.
+    pub fn restore(saved: SavedAuth) -> Self {
+        let codes = saved
+            .codes
+            .into_iter()
+            .map(|(k, c)| {
+                let code = AuthCode {
+                    client_id: c.client_id,
+                    redirect_uri: c.redirect_uri,
+                    user_id: Arc::from(c.user_id),
+                    scope: Arc::from(c.scope),
+                    challenge: c.challenge,
+                    expires_at_ms: c.expires_at_ms,
+                };
+                (k, code)
+            })
+            .collect();
+        let access = saved
+            .access
+            .into_iter()
+            .map(|(k, g)| {
+                let grant = AccessGrant {
+                    client_id: Arc::from(g.client_id),
+                    user_id: Arc::from(g.user_id),
+                    scope: Arc::from(g.scope),
+                    expires_at_ms: g.expires_at_ms,
+                };
+                (k, grant)
+            })
+            .collect();
+        let refresh = saved
+            .refresh
+            .into_iter()
+            .map(|(k, g)| {
+                let grant = RefreshGrant {
+                    client_id: Arc::from(g.client_id),
+                    user_id: Arc::from(g.user_id),
+                    scope: Arc::from(g.scope),
+                    authorized_at_ms: g.authorized_at_ms,
+                    public_client: g.public_client,
+                };
+                (k, grant)
+            })
+            .collect();
+        Self {
+            codes,
+            access,
+            refresh,
+            issued_since_prune: 0,
+        }
+    }
+
+    /// How many access and refresh tokens are stored.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.access.len(), self.refresh.len())
+    }
+
     /// Stores a new authorization code and returns it.
     pub fn issue_code(&mut self, code: AuthCode) -> String {
         let value = random_token(32);

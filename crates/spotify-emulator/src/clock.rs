@@ -21,6 +21,12 @@ impl Clock {
         self.offset_ms.fetch_add(ms, Ordering::Relaxed) + ms
     }
 
+    /// Continues from a saved offset (see `persist`); only called at start, before any
+    /// request has read the clock.
+    pub fn restore(&self, offset_ms: i64) {
+        self.offset_ms.store(offset_ms, Ordering::Relaxed);
+    }
+
     /// The total offset so far.
     pub fn offset_ms(&self) -> i64 {
         self.offset_ms.load(Ordering::Relaxed)

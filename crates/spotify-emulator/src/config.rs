@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// An app registered with the emulated Spotify, like one in Spotify's developer dashboard.
@@ -57,6 +58,11 @@ pub struct EmulatorConfig {
     /// HTTP worker threads. Small by default: the emulator shares the machine with the
     /// server under test, and one worker already serves thousands of requests per second.
     pub workers: usize,
+    /// Keep the mutable world (issued tokens, players, devices, the virtual clock) in this
+    /// JSON file, so a restarted emulator continues where it left off. Loaded at start when
+    /// it exists (an unusable file is moved aside to `<file>.bad`, with a warning); saved at
+    /// most every 200 ms after a change, and at stop. `None`: in memory only.
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for EmulatorConfig {
@@ -68,6 +74,7 @@ impl Default for EmulatorConfig {
             rate_limit: 10_000,
             token_ttl: Duration::from_secs(3600),
             workers: 1,
+            state_file: None,
         }
     }
 }

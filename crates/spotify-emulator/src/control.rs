@@ -290,6 +290,7 @@ async fn player_action(
             }
         }
     }
+    state.changed();
     Ok(HttpResponse::Ok().json(player_state(&state, &user)))
 }
 
@@ -311,6 +312,7 @@ async fn revoke(
         .auth
         .write()
         .revoke_user(&user.profile.id, body.access_tokens.unwrap_or(true));
+    state.changed();
     tracing::info!(user = %user.profile.id, refresh_tokens = n, "user revoked the app");
     Ok(HttpResponse::Ok().json(json!({ "revoked_refresh_tokens": n })))
 }
@@ -324,6 +326,7 @@ async fn expire_tokens(
         .auth
         .write()
         .expire_user_access(&user.profile.id, state.clock.now_ms());
+    state.changed();
     Ok(HttpResponse::Ok().json(json!({ "expired_access_tokens": n })))
 }
 
@@ -379,6 +382,7 @@ async fn set_device(
     if let Some(v) = body.supports_volume {
         device.supports_volume = v;
     }
+    state.changed();
     Ok(HttpResponse::Ok().json(device_json(device)))
 }
 
@@ -403,6 +407,7 @@ fn remove(state: &AppState, user: &User, device_id: &str) -> Result<HttpResponse
     if live.player.device.as_deref() == Some(device_id) {
         live.player.lose_device(now);
     }
+    state.changed();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -431,6 +436,7 @@ async fn advance_clock(
         ));
     }
     state.clock.advance(body.advance_ms);
+    state.changed();
     Ok(HttpResponse::Ok().json(clock_json(&state)))
 }
 

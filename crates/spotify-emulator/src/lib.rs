@@ -23,6 +23,7 @@
 //! - `web_api`: the `/v1` endpoints (player ones in `web_api::player`); `render`: Spotify-shaped JSON; `errors`: error shapes.
 //! - `world`: users and devices; `player`: the simulated player; `catalog`: invented music;
 //!   `images`: generated covers; `clock`: virtual time.
+//! - `persist`: the optional state file (`EmulatorConfig::state_file`) and its debounced writer.
 //! - `control`: the `/_emulator` API; `faults`, `rate_limit`, `request_log` behind it.
 //!
 //! Invariant: this crate never depends on `sesh-spotify`; it is the independent party that
@@ -38,6 +39,7 @@ mod errors;
 mod faults;
 mod ids;
 mod images;
+mod persist;
 mod player;
 mod rate_limit;
 mod render;

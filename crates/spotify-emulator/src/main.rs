@@ -1,6 +1,7 @@
 //! `sesh-spotify-emulator`: run the emulated Spotify standalone.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -46,6 +47,10 @@ struct Args {
     /// HTTP worker threads.
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Keep tokens, players, devices and the virtual clock in this file across restarts
+    /// (created if missing; an unusable one is moved aside to `<file>.bad`).
+    #[arg(long, env = "EMULATOR_STATE_FILE")]
+    state_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -68,13 +73,31 @@ async fn main() -> std::io::Result<()> {
         rate_limit: args.rate_limit,
         token_ttl: Duration::from_secs(args.token_ttl),
         workers: args.workers,
+        state_file: args.state_file,
     };
     let emulator = Emulator::start(config).await?;
     // Logs go to stderr; stdout carries only the base URL, so scripts can read the port
     // when listening on port 0.
     println!("{}", emulator.base_url());
-    tokio::signal::ctrl_c().await?;
+    stop_requested().await?;
     tracing::info!("shutting down");
     emulator.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM from a process manager: both shut down cleanly, saving the state file.
+async fn stop_requested() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }

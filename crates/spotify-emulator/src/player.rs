@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
+
 use crate::catalog::{Catalog, TrackIdx};
 
 /// Where the current list came from, when it was a `context_uri` rather than `uris`.
@@ -11,6 +13,27 @@ pub(crate) struct PlayContext {
     /// `album` or `artist`.
     pub kind: &'static str,
     pub id: String,
+}
+
+impl PlayContext {
+    /// Reads a `spotify:album:<id>` or `spotify:artist:<id>` URI.
+    fn parse(uri: &str) -> Option<Self> {
+        let mut parts = uri.split(':');
+        let (Some("spotify"), Some(kind), Some(id), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let kind = match kind {
+            "album" => "album",
+            "artist" => "artist",
+            _ => return None,
+        };
+        Some(Self {
+            kind,
+            id: id.to_owned(),
+        })
+    }
 }
 
 /// A user's player. Playback moves through `list`; tracks added with "add to queue" play
@@ -41,7 +64,100 @@ pub(crate) struct Player {
     pub changed_at_ms: i64,
 }
 
+/// A player as the state file holds it: tracks by URI so the file reads on its own, and
+/// the position anchored to virtual time, so a restarted emulator (whose clock runs on
+/// from the same wall clock and offset) sees the position as if it had never stopped.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SavedPlayer {
+    pub device: Option<String>,
+    /// `spotify:album:…` or `spotify:artist:…`.
+    pub context_uri: Option<String>,
+    pub uris: Vec<String>,
+    pub index: usize,
+    pub current_uri: Option<String>,
+    pub from_queue: bool,
+    pub queue: Vec<String>,
+    pub is_playing: bool,
+    pub ended: bool,
+    /// Position at `anchor_ms`.
+    pub position_ms: u64,
+    /// Virtual Unix milliseconds.
+    pub anchor_ms: i64,
+    pub changed_at_ms: i64,
+}
+
 impl Player {
+    /// Nothing was ever played: the state a user starts with.
+    pub fn is_idle(&self) -> bool {
+        self.device.is_none()
+            && self.current.is_none()
+            && self.list.is_empty()
+            && self.queue.is_empty()
+    }
+
+    /// The player as the state file holds it.
+    pub fn save(&self, catalog: &Catalog) -> SavedPlayer {
+        let uri = |t: &TrackIdx| catalog.tracks[*t].uri.clone();
+        SavedPlayer {
+            device: self.device.clone(),
+            context_uri: self
+                .context
+                .as_ref()
+                .map(|c| format!("spotify:{}:{}", c.kind, c.id)),
+            uris: self.list.iter().map(uri).collect(),
+            index: self.index,
+            current_uri: self.current.as_ref().map(uri),
+            from_queue: self.from_queue,
+            queue: self.queue.iter().map(uri).collect(),
+            is_playing: self.is_playing,
+            ended: self.ended,
+            position_ms: self.position_ms,
+            anchor_ms: self.anchor_ms,
+            changed_at_ms: self.changed_at_ms,
+        }
+    }
+
+    /// Rebuilds a saved player; `Err` names what does not fit this catalog.
+    pub fn restore(saved: SavedPlayer, catalog: &Catalog) -> Result<Player, String> {
+        let track = |uri: &String| {
+            catalog
+                .track_by_uri(uri)
+                .ok_or_else(|| format!("unknown track {uri}"))
+        };
+        let list = saved
+            .uris
+            .iter()
+            .map(track)
+            .collect::<Result<Vec<_>, _>>()?;
+        let queue = saved
+            .queue
+            .iter()
+            .map(track)
+            .collect::<Result<VecDeque<_>, _>>()?;
+        let current = saved.current_uri.as_ref().map(track).transpose()?;
+        if !list.is_empty() && saved.index >= list.len() {
+            return Err(format!("index {} outside the list", saved.index));
+        }
+        let context = match saved.context_uri.as_deref() {
+            None => None,
+            Some(uri) => Some(PlayContext::parse(uri).ok_or_else(|| format!("bad context {uri}"))?),
+        };
+        Ok(Player {
+            device: saved.device,
+            context,
+            list,
+            index: saved.index,
+            current,
+            from_queue: saved.from_queue,
+            queue,
+            is_playing: saved.is_playing && current.is_some(),
+            ended: saved.ended,
+            position_ms: saved.position_ms,
+            anchor_ms: saved.anchor_ms,
+            changed_at_ms: saved.changed_at_ms,
+        })
+    }
+
     /// Brings the player up to `now_ms`: moves the position on and, when a track ends,
     /// plays the next one; after the last one, stops at the end of it.
     pub fn settle(&mut self, now_ms: i64, catalog: &Catalog) {

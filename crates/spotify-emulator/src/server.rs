@@ -18,6 +18,7 @@ use crate::clock::wall_ms;
 use crate::config::EmulatorConfig;
 use crate::errors::{AccountsError, ApiError, known_reason};
 use crate::faults::Fault;
+use crate::persist::StateWriter;
 use crate::request_log::LoggedRequest;
 use crate::state::AppState;
 use crate::{accounts, control, web_api};
@@ -56,6 +57,11 @@ impl Emulator {
         let workers = config.workers.max(1);
         let control_api = config.control_api;
         let state = web::Data::new(AppState::new(config, base_url.clone()));
+        // Restore before the first request can see the fresh world.
+        if let Some(persist) = &state.persist {
+            persist.load(&state);
+        }
+        let writer = StateWriter::spawn(state.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -81,17 +87,21 @@ impl Emulator {
             addr,
             server: server_handle,
             task: Some(task),
+            writer,
         })
     }
 }
 
-/// A running emulator. Dropping it stops the server.
+/// A running emulator. Dropping it stops the server (and saves the state file, as
+/// [`EmulatorHandle::stop`] does).
 #[derive(Debug)]
 pub struct EmulatorHandle {
     base_url: String,
     addr: SocketAddr,
     server: ServerHandle,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// Saves the state file, when there is one.
+    writer: Option<StateWriter>,
 }
 
 impl EmulatorHandle {
@@ -106,12 +116,14 @@ impl EmulatorHandle {
         self.addr
     }
 
-    /// Stops the server without waiting for it (open connections are dropped).
+    /// Stops the server without waiting for it (open connections are dropped). With a
+    /// state file, pending changes are saved before this returns.
     pub fn stop(mut self) {
         self.signal_stop();
     }
 
-    /// Stops the server and waits until it has stopped.
+    /// Stops the server and waits until it has stopped and, with a state file, until the
+    /// final state is saved.
     pub async fn shutdown(mut self) {
         let stopped = self.server.stop(false);
         stopped.await;
@@ -120,12 +132,18 @@ impl EmulatorHandle {
         {
             tracing::warn!(%error, "emulator server task failed");
         }
+        if let Some(writer) = self.writer.take() {
+            writer.finish().await;
+        }
     }
 
     fn signal_stop(&mut self) {
         if self.task.take().is_some() {
             // The stop command is sent when `stop` is called; awaiting only waits for it.
             drop(self.server.stop(false));
+        }
+        if let Some(writer) = self.writer.as_mut() {
+            writer.stop_now();
         }
     }
 }

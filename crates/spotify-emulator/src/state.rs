@@ -9,6 +9,7 @@ use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::EmulatorConfig;
 use crate::faults::Faults;
+use crate::persist::Persistence;
 use crate::rate_limit::RateLimiter;
 use crate::render::Renderer;
 use crate::request_log::RequestLog;
@@ -27,12 +28,15 @@ pub(crate) struct AppState {
     pub faults: Faults,
     pub limiter: RateLimiter,
     pub log: RequestLog,
+    /// The state file, when `config.state_file` is set.
+    pub persist: Option<Persistence>,
 }
 
 impl AppState {
     pub fn new(config: EmulatorConfig, base_url: String) -> Self {
         let catalog = Arc::new(Catalog::generate());
         Self {
+            persist: config.state_file.clone().map(Persistence::new),
             limiter: RateLimiter::new(config.rate_limit),
             config,
             base_url,
@@ -45,6 +49,15 @@ impl AppState {
         }
     }
 
+    /// Notes a change worth keeping across restarts (credentials, players, devices, clock).
+    /// Reads need not call it: settling a player only catches up with time, which the saved
+    /// anchor reproduces.
+    pub fn changed(&self) {
+        if let Some(persist) = &self.persist {
+            persist.mark_dirty();
+        }
+    }
+
     pub fn renderer(&self) -> Renderer<'_> {
         Renderer {
             base: &self.base_url,
@@ -52,8 +65,24 @@ impl AppState {
         }
     }
 
+    /// A guard that calls [`AppState::changed`] when dropped, for handlers that change the
+    /// world on several paths, including failures (a failed code exchange uses the code up).
+    pub fn change_on_drop(&self) -> ChangeOnDrop<'_> {
+        ChangeOnDrop(self)
+    }
+
     /// Access token lifetime in milliseconds.
     pub fn token_ttl_ms(&self) -> i64 {
         i64::try_from(self.config.token_ttl.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// See [`AppState::change_on_drop`].
+#[derive(Debug)]
+pub(crate) struct ChangeOnDrop<'a>(&'a AppState);
+
+impl Drop for ChangeOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.changed();
     }
 }

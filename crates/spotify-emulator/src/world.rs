@@ -8,6 +8,7 @@ use parking_lot::{Mutex, RwLock};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, TrackIdx};
 use crate::ids::{base62_id, device_id};
@@ -43,12 +44,13 @@ impl TimeRange {
     }
 }
 
-/// A Spotify Connect device of a user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A Spotify Connect device of a user. Serialized as is into the state file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Device {
     pub id: String,
     pub name: String,
     /// Spotify's device `type`: `Computer`, `Smartphone`, `Speaker`, `TV`, …
+    #[serde(rename = "type")]
     pub kind: String,
     pub volume_percent: u8,
     pub supports_volume: bool,
@@ -90,6 +92,13 @@ pub(crate) struct Live {
 impl Live {
     pub fn device(&self, id: &str) -> Option<&Device> {
         self.devices.iter().find(|d| d.id == id)
+    }
+
+    /// Whether this is still the state the user was created with (nothing played, the
+    /// initial devices untouched), so the state file can leave the user out.
+    pub fn is_pristine(&self, user_id: &str) -> bool {
+        self.player.is_idle()
+            && initial_devices(user_id).is_some_and(|initial| initial == self.devices)
     }
 }
 
@@ -200,10 +209,7 @@ impl Users {
     pub fn new(catalog: Arc<Catalog>) -> Self {
         let mut map = HashMap::new();
         for (k, &(id, name, premium, devices)) in NAMED_USERS.iter().enumerate() {
-            let devices = devices
-                .iter()
-                .map(|&(dev, kind, restricted)| Device::new(id, dev, kind, restricted))
-                .collect();
+            let devices = named_devices(id, devices);
             let top5 = named_top_five(k);
             let user = build_user(
                 &catalog,
@@ -234,14 +240,7 @@ impl Users {
         }
         let mut map = self.map.write();
         let user = map.entry(id.to_owned()).or_insert_with(|| {
-            let devices = if n.is_multiple_of(2) {
-                vec![
-                    Device::new(id, "Phone", "Smartphone", false),
-                    Device::new(id, "Laptop", "Computer", false),
-                ]
-            } else {
-                vec![Device::new(id, "Laptop", "Computer", false)]
-            };
+            let devices = generated_devices(id, n);
             let mut order: Vec<TrackIdx> = (0..self.catalog.tracks.len()).collect();
             order.shuffle(&mut StdRng::seed_from_u64(n.wrapping_mul(0x9e37_79b9)));
             order.truncate(5);
@@ -258,12 +257,45 @@ impl Users {
         Some(Arc::clone(user))
     }
 
+    /// Every user that exists so far: the named ones and the generated ones used already.
+    pub fn all(&self) -> Vec<Arc<User>> {
+        self.map.read().values().map(Arc::clone).collect()
+    }
+
     /// The named users, in their fixed order.
     pub fn named(&self) -> Vec<Arc<User>> {
         NAMED_USERS
             .iter()
             .filter_map(|&(id, ..)| self.get(id))
             .collect()
+    }
+}
+
+/// The devices user `id` starts with; `None` for an id that names no user.
+fn initial_devices(id: &str) -> Option<Vec<Device>> {
+    if let Some(&(_, _, _, devices)) = NAMED_USERS.iter().find(|u| u.0 == id) {
+        return Some(named_devices(id, devices));
+    }
+    let n: u64 = id.strip_prefix("gen-")?.parse().ok()?;
+    Some(generated_devices(id, n))
+}
+
+fn named_devices(id: &str, devices: &[(&str, &str, bool)]) -> Vec<Device> {
+    devices
+        .iter()
+        .map(|&(dev, kind, restricted)| Device::new(id, dev, kind, restricted))
+        .collect()
+}
+
+/// A `gen-<n>` user's devices: a laptop and, for even `n`, a phone.
+fn generated_devices(id: &str, n: u64) -> Vec<Device> {
+    if n.is_multiple_of(2) {
+        vec![
+            Device::new(id, "Phone", "Smartphone", false),
+            Device::new(id, "Laptop", "Computer", false),
+        ]
+    } else {
+        vec![Device::new(id, "Laptop", "Computer", false)]
     }
 }
 

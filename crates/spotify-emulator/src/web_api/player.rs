@@ -204,6 +204,7 @@ pub(super) async fn play(
                 return Err(ApiError::restriction_violated());
             }
             live.player.transfer(device, Some(true), now);
+            state.changed();
             return Ok(HttpResponse::NoContent().finish());
         }
     };
@@ -227,6 +228,7 @@ pub(super) async fn play(
         .play_list(list, index, position_ms, context, device, now);
     // A start position past the track's end plays the next one, as Spotify does.
     live.player.settle(now, &state.catalog);
+    state.changed();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -291,6 +293,7 @@ fn on_active_device(
         return Err(ApiError::restriction_violated());
     }
     action(&mut live, now)?;
+    state.changed();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -389,6 +392,7 @@ pub(super) async fn volume(
         .with_reason("VOLUME_CONTROL_DISALLOW"));
     }
     device.volume_percent = percent;
+    state.changed();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -416,6 +420,7 @@ pub(super) async fn transfer(
     live.player.settle(now, &state.catalog);
     let target = command_target(&auth, &live, Some(device_id))?;
     live.player.transfer(target.id().to_owned(), body.play, now);
+    state.changed();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -437,6 +442,7 @@ pub(super) async fn add_to_queue(
     )?)?;
     let track = track_uri(&state, uri)?;
     live.player.queue.push_back(track);
+    state.changed();
     Ok(HttpResponse::NoContent().finish())
 }
 

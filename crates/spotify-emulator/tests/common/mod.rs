@@ -18,7 +18,8 @@ pub const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 pub const SCOPES: &str = "user-top-read user-read-playback-state user-modify-playback-state user-read-currently-playing playlist-modify-private";
 
 pub struct TestEmulator {
-    pub handle: EmulatorHandle,
+    /// `None` when talking to an emulator in another process (the binary).
+    pub handle: Option<EmulatorHandle>,
     pub base: String,
     pub http: reqwest::Client,
 }
@@ -49,13 +50,9 @@ pub async fn start_with(adjust: impl FnOnce(&mut EmulatorConfig)) -> TestEmulato
     };
     adjust(&mut config);
     let handle = Emulator::start(config).await.expect("emulator starts");
-    let base = handle.base_url();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client");
-    TestEmulator { handle, base, http }
+    let mut emu = TestEmulator::connect(handle.base_url());
+    emu.handle = Some(handle);
+    emu
 }
 
 pub fn pkce_pair() -> (String, String) {
@@ -65,6 +62,20 @@ pub fn pkce_pair() -> (String, String) {
 }
 
 impl TestEmulator {
+    /// A client for an emulator already listening at `base`.
+    pub fn connect(base: String) -> TestEmulator {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client");
+        TestEmulator {
+            handle: None,
+            base,
+            http,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

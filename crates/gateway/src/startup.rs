@@ -4,7 +4,7 @@
 use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{App, HttpServer, dev::Server, middleware, web};
-use sesh_spotify::{SpotifyClient, SpotifyConfig};
+use sesh_spotify::{ClientOptions, SpotifyClient, SpotifyConfig};
 use sesh_spotify_emulator::{AppRegistration, Emulator, EmulatorConfig, EmulatorHandle};
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -152,6 +152,9 @@ impl Application {
                         redirect_uri.clone(),
                     )],
                     control_api: true,
+                    // The simulated Spotify keeps its tokens and players across restarts,
+                    // as the real one does.
+                    state_file: Some(settings.data_dir.join("spotify-emulator.json")),
                     ..EmulatorConfig::default()
                 })
                 .await
@@ -167,7 +170,13 @@ impl Application {
                 (config, Some(emulator))
             }
         };
-        let spotify = SpotifyClient::new(spotify_config)?;
+        let spotify = SpotifyClient::with_options(
+            spotify_config,
+            ClientOptions {
+                request_timeout: settings.spotify_timeout.get(),
+                ..ClientOptions::default()
+            },
+        )?;
 
         let runtime = tokio::runtime::Handle::current();
         let core = Arc::new(Core {
@@ -197,10 +206,11 @@ impl Application {
             core: core.clone(),
             hubs: hubs.clone(),
             trusted_proxies: settings.trusted_proxies.clone().into(),
+            limits: Arc::new(routes::limits::Limits::new(&settings)),
         };
 
         let data = web::Data::new(state);
-        let headers_url = public_url.clone();
+        let headers_core = core.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
@@ -208,7 +218,7 @@ impl Application {
                 .app_data(routes::path_config())
                 .app_data(routes::query_config())
                 .wrap(middleware::from_fn(routes::csrf_guard))
-                .wrap(routes::security_headers(&headers_url))
+                .wrap(routes::security_headers(&headers_core))
                 .wrap(middleware::from_fn(routes::request_log))
                 .configure(routes::configure)
         })

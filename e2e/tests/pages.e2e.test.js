@@ -1,0 +1,141 @@
+// The pages' other states in real Chromium against the real `sesh` (demo mode): a broken invite,
+// a session page when logged out or for an unknown session, and a host whose Spotify account
+// has a restricted device.
+
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { SeshServer } from '../lib/server.js';
+import { join } from 'node:path';
+import { DESKTOP, PHONE, axeViolations, ensureArtifactsDir, launchChromium, newPerson } from '../lib/browser.js';
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+describe('error and edge states of the pages', { timeout: 120_000 }, () => {
+  const server = new SeshServer('pages');
+  let browser;
+  let visitor;
+  let bob;
+
+  before(async () => {
+    await server.init();
+    await server.start();
+    browser = await launchChromium();
+    visitor = await newPerson(browser, 'visitor', PHONE);
+    bob = await newPerson(browser, 'bob', DESKTOP);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server.dispose(join(ensureArtifactsDir(), 'logs'));
+  });
+
+  it('explains a broken invite link', async () => {
+    const { page } = visitor;
+    await page.goto(`${server.url}/j/this-is-not-a-code`);
+    const error = page.locator(tid('join-error'));
+    await error.waitFor();
+    assert.equal(await error.getAttribute('data-code'), 'invite_not_found');
+    await page.getByText('This invite link does not work').waitFor();
+    assert.deepEqual(await axeViolations(page), []);
+  });
+
+  it('offers to log in on a session page when logged out', async () => {
+    const { page } = visitor;
+    const path = `/s/${randomUUID()}`;
+    await page.goto(server.url + path);
+    await page.locator(`${tid('state-panel')}[data-code="unauthorized"]`).waitFor();
+    const login = page.locator(tid('login'));
+    assert.equal(await login.getAttribute('href'), `/auth/login?next=${encodeURIComponent(path)}`);
+    assert.equal(await page.locator(tid('session-view')).isVisible(), false);
+    assert.deepEqual(await axeViolations(page), []);
+  });
+
+  it('says so when a session does not exist', async () => {
+    const { page } = bob;
+    await page.goto(server.url);
+    await page.getByRole('link', { name: 'Log in with Spotify' }).click();
+    await page.waitForURL((url) => url.origin === server.emulatorUrl);
+    await page.getByRole('button', { name: /^Bob\b/ }).click();
+    await page.waitForURL(`${server.url}/`);
+    await page.goto(`${server.url}/s/${randomUUID()}`);
+    const panel = page.locator(tid('state-panel'));
+    await panel.waitFor();
+    assert.equal(await panel.getAttribute('data-code'), 'session_not_found');
+    await page.getByText('Session not found').waitFor();
+  });
+
+  it('lists the host’s devices with restricted ones disabled and explained', async () => {
+    const { page } = bob;
+    await page.goto(server.url);
+    await page.getByRole('button', { name: 'Start a session' }).click();
+    await page.waitForURL(/\/s\/[^/]+$/);
+    await page.locator(tid('device-option')).first().waitFor();
+    const restricted = page.locator(`${tid('device-option')}[data-restricted="true"]`);
+    assert.ok(await restricted.count() >= 1, 'bob has a restricted device in the emulator');
+    assert.equal(await restricted.first().locator('input').isDisabled(), true);
+    assert.match(await restricted.first().textContent(), /does not allow remote control/);
+    const usable = page.locator(`${tid('device-option')}[data-restricted="false"] input`);
+    assert.ok(await usable.count() >= 1);
+    // Keyboard: the device radios and Start are reachable and Start works from the keyboard.
+    await usable.first().focus();
+    await page.keyboard.press('Space');
+    assert.equal(await usable.first().isChecked(), true);
+    assert.equal(await page.locator(tid('start-button')).isEnabled(), true);
+    assert.deepEqual(await axeViolations(page), []);
+    // The landing page now lists the live session.
+    await page.goto(server.url);
+    await page.locator(tid('my-session')).first().waitFor();
+    assert.match(await page.locator(tid('my-session')).first().textContent(), /Your session/);
+  });
+
+  it('tells a host without Premium why Start fails', async () => {
+    const dave = await newPerson(browser, 'dave', PHONE);
+    try {
+      const { page } = dave;
+      await page.goto(server.url);
+      await page.getByRole('link', { name: 'Log in with Spotify' }).click();
+      await page.waitForURL((url) => url.origin === server.emulatorUrl);
+      await page.getByRole('button', { name: /^Dave\b/ }).click();
+      await page.waitForURL(`${server.url}/`);
+      await page.getByRole('button', { name: 'Start a session' }).click();
+      await page.waitForURL(/\/s\/[^/]+$/);
+      await page.locator(`${tid('device-option')}[data-restricted="false"]`).first().click();
+      await page.getByRole('button', { name: 'Start' }).click();
+      const notice = page.locator(`${tid('notice')}[data-code="premium_required"]`);
+      await notice.waitFor();
+      assert.equal((await notice.locator(tid('notice-title')).textContent()).trim(), 'Playback control needs Spotify Premium');
+      await page.screenshot({ path: join(ensureArtifactsDir(), 'premium-required-phone.png') });
+      assert.deepEqual(dave.problems, []);
+    } finally {
+      await dave.context.close();
+    }
+  });
+
+  // Last: Spotify's 429 blocks the devices endpoint for the whole app (as Spotify counts per app).
+  it('counts a Spotify rate limit down', async () => {
+    const { page } = bob;
+    const armed = await fetch(`${server.emulatorUrl}/_emulator/faults`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ method: 'GET', path: '/v1/me/player/devices', status: 429, retry_after: 30 }),
+    });
+    assert.ok(armed.ok, `arming the fault: ${armed.status}`);
+    // Back on the session page the device list is asked for and refused.
+    await page.goBack();
+    await page.locator(tid('devices-failed')).waitFor();
+    const notice = page.locator(`${tid('notice')}[data-code="rate_limited"]`);
+    await notice.waitFor();
+    assert.match(await notice.textContent(), /Spotify asked us to slow down/);
+    const first = await notice.locator(tid('notice-message')).textContent();
+    assert.match(first, /Try again in \d+ seconds/);
+    await page.waitForFunction((old) => {
+      const text = document.querySelector('[data-testid="notice"][data-code="rate_limited"] [data-testid="notice-message"]')?.textContent;
+      return text && text !== old && /Try again in \d+ seconds/.test(text);
+    }, first);
+  });
+
+  it('had no uncaught errors or CSP violations', () => {
+    assert.deepEqual([...visitor.problems, ...bob.problems], []);
+  });
+});

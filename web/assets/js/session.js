@@ -1,0 +1,686 @@
+// Session page `/s/{id}`: now playing, queue, people, live over the WebSocket; host extras
+// (invite, device picker, Start, player controls, kick, end).
+
+import { ApiError, getJson, loginUrl, postJson } from './api.js';
+import { describeError, rateLimitMessage } from './messages.js';
+import { formatTime, progressAt } from './progress.js';
+import { SessionModel, addedByIds, artistNames, normalizeDevices } from './session-state.js';
+import { SessionSocket } from './socket.js';
+import { deviceIcon, icon } from './icons.js';
+import { avatar, byTestId, confirmDialog, h, initPage, notify, notifyError, showStatePanel } from './ui.js';
+
+const sessionId = decodeURIComponent(location.pathname.match(/^\/s\/([^/]+)/)?.[1] ?? '');
+
+/** What the server told us (see session-state.js), plus the page's own bits. */
+const view = Object.assign(new SessionModel(sessionId), {
+  /** The host's devices for the picker (null until loaded). */
+  devices: null,
+  /** The last device list request failed (so "no devices" would be a lie). */
+  devicesFailed: false,
+  selectedDeviceId: null,
+  /** Set once the page can no longer follow the session (ended, removed, logged out). */
+  closed: false,
+});
+
+let socket = null;
+const $ = (id) => byTestId(id);
+const isHost = () => view.isHost();
+const memberName = (id) => view.memberName(id);
+
+// ---------- applying frames ----------
+
+const RENDERERS = {
+  members: () => renderMembers(),
+  nowPlaying: () => renderNowPlaying(),
+  queue: () => renderQueue(),
+  invite: () => renderInvite(),
+  spotify: () => { startSpotifyCountdown(); renderSpotifyStatus(); },
+};
+
+function onFrame(frame) {
+  if (view.closed || !frame) return;
+  const perfNow = performance.now();
+  const wallNow = Date.now();
+  if (frame.type === 'welcome') {
+    view.applyWelcome(frame, perfNow, wallNow);
+    if (view.session.state === 'ended') endSession();
+    startSpotifyCountdown();
+    renderAll();
+    return;
+  }
+  if (frame.type === 'error') {
+    const words = describeError(frame.code ?? 'server_error', { retryAfterS: frame.retry_after_s ?? null, fallback: frame.message });
+    notify({ kind: 'error', code: frame.code, title: words.title, message: words.message, countdownS: frame.code === 'rate_limited' ? words.retryAfterS : null });
+    return;
+  }
+  const { parts, outcome } = view.applyEvent(frame, perfNow, wallNow);
+  if (outcome === 'kicked' || outcome === 'left') {
+    removedFromSession(outcome);
+    return;
+  }
+  if (outcome === 'ended') endSession();
+  if (outcome === 'became_host') notify({ kind: 'info', title: 'You are now the host', timeoutMs: 5000 });
+  if (parts.includes('all')) renderAll();
+  else for (const part of parts) RENDERERS[part]();
+}
+
+// ---------- terminal states ----------
+
+function endSession() {
+  if (socket) socket.stop();
+  setConnection('ended');
+}
+
+function stopFollowing() {
+  view.closed = true;
+  if (socket) socket.stop();
+  cancelAnimationFrame(frameRequest);
+}
+
+function removedFromSession(reason) {
+  stopFollowing();
+  setConnection('offline');
+  const code = reason === 'kicked' ? 'kicked' : 'not_a_member';
+  const words = describeError(code);
+  $('session-view').hidden = true;
+  showStatePanel($('session-message'), {
+    iconName: 'users',
+    title: reason === 'kicked' ? words.title : 'You left this session',
+    message: reason === 'kicked' ? words.message : 'You can join again with the invite link.',
+    code,
+    actions: [h('a', { class: 'button button-primary', href: '/' }, 'Go to the start page')],
+  });
+}
+
+/** Shows why the page cannot show the session (logged out, not a member, not found…). */
+function showBlocked(err) {
+  stopFollowing();
+  $('connection').hidden = true;
+  $('session-view').hidden = true;
+  const code = err instanceof ApiError ? (err.status === 401 ? 'unauthorized' : err.code) : 'server_error';
+  const words = describeError(code, { fallback: err?.message });
+  const actions = [];
+  if (words.login || err?.status === 401) {
+    actions.push(h('a', { class: 'button button-primary button-large', href: loginUrl(location.pathname), testid: 'login' }, 'Log in with Spotify'));
+  }
+  actions.push(h('a', { class: 'button button-ghost', href: '/' }, 'Go to the start page'));
+  showStatePanel($('session-message'), {
+    iconName: words.login ? 'lock' : 'warning', title: words.title, message: words.message, code, actions,
+  });
+}
+
+/** Close code the server uses when the host removed this member (docs/websocket.md). */
+const CLOSE_KICKED = 4001;
+
+/** The server closed an open connection: removed by the host means stop; anything else, retry. */
+function onServerClose(code) {
+  if (view.closed) return 'stop';
+  if (code === CLOSE_KICKED) {
+    removedFromSession('kicked');
+    return 'stop';
+  }
+  if (view.session?.state === 'ended') return 'stop';
+  if (code === 1000) {
+    // "You left, or the session ended" (docs/websocket.md): ask the API which, and only
+    // reconnect if we are in fact still a member of a live session.
+    probe().then((verdict) => { if (verdict === 'retry' && !view.closed) socket.start(); });
+    return 'stop';
+  }
+  return 'retry';
+}
+
+/** After a failed WebSocket handshake: is it worth retrying? */
+async function probe() {
+  try {
+    const snapshot = await getJson(`/api/sessions/${encodeURIComponent(sessionId)}`);
+    if (snapshot?.state === 'ended') {
+      if (view.session) view.session.state = 'ended';
+      endSession();
+      renderAll();
+      return 'stop';
+    }
+    return 'retry';
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'session_ended' && view.session) {
+      view.session.state = 'ended';
+      endSession();
+      renderAll();
+      return 'stop';
+    }
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.status === 404 || err.status === 410)) {
+      showBlocked(err);
+      return 'stop';
+    }
+    return 'retry'; // server down or restarting: keep trying
+  }
+}
+
+// ---------- rendering ----------
+
+const CONNECTION_TEXT = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+  offline: 'Offline',
+  ended: 'Ended',
+};
+
+function setConnection(state) {
+  const el = $('connection');
+  if (!el) return;
+  el.dataset.state = state;
+  el.textContent = CONNECTION_TEXT[state] ?? state;
+}
+
+function renderAll() {
+  if (!view.session) return;
+  $('session-view').hidden = false;
+  renderHead();
+  renderNowPlaying();
+  renderDevicePanel();
+  renderQueue();
+  renderInvite();
+  renderMembers();
+  renderFooter();
+  renderSpotifyStatus();
+}
+
+const STATE_BADGE = { lobby: ['Waiting to start', 'badge-state-lobby'], playing: ['Playing', 'badge-state-playing'], ended: ['Ended', ''] };
+
+function renderHead() {
+  const s = view.session;
+  const hostName = memberName(s.hostId) || 'Someone';
+  $('session-title').textContent = isHost() ? 'Your session' : `${hostName}’s session`;
+  const [label, cls] = STATE_BADGE[s.state] ?? [s.state, ''];
+  const badge = $('session-state');
+  badge.textContent = label;
+  badge.className = `badge ${cls}`;
+  badge.dataset.state = s.state;
+}
+
+function deviceName(device) {
+  if (!device) return null;
+  if (typeof device === 'object') return device.name || view.devices?.find((d) => d.id === device.id)?.name || null;
+  return view.devices?.find((d) => d.id === device)?.name ?? null;
+}
+
+function renderNowPlaying() {
+  const s = view.session;
+  const np = s.state === 'ended' ? null : view.nowPlaying();
+  const lobby = $('lobby');
+  const trackView = $('track-view');
+  trackView.hidden = !np;
+  lobby.hidden = Boolean(np);
+  $('player-controls').hidden = !(np && isHost() && s.state === 'playing');
+
+  if (!np) {
+    const hostName = memberName(s.hostId);
+    let title;
+    let text;
+    if (s.state === 'ended') {
+      title = 'This session has ended';
+      text = 'Thanks for listening together. Start a session of your own any time.';
+    } else if (s.state === 'playing') {
+      title = 'Starting the music…';
+      text = 'Waiting for Spotify to report what plays.';
+    } else if (isHost()) {
+      title = 'Ready when you are';
+      text = 'Invite friends, pick a device to play on and press Start. Everyone’s top 5 tracks are shuffled into one fair queue.';
+    } else {
+      title = `Waiting for ${hostName} to start`;
+      text = 'You are in! Your top tracks are in the mix. The music starts when the host presses Start.';
+    }
+    $('lobby-title').textContent = title;
+    $('lobby-text').textContent = text;
+    lobby.dataset.state = s.state;
+    let endedLink = lobby.querySelector('[data-testid="ended-home"]');
+    if (s.state === 'ended' && !endedLink) {
+      endedLink = h('a', { class: 'button button-primary', href: '/', testid: 'ended-home' }, 'Go to the start page');
+      lobby.append(h('p', {}, endedLink));
+    }
+    document.title = 'Session — Sesh';
+    return;
+  }
+
+  const { track } = np;
+  $('np-title').textContent = track.name ?? 'Unknown track';
+  $('np-artists').textContent = artistNames(track);
+  $('np-album').textContent = track.album ? (typeof track.album === 'string' ? track.album : track.album.name) : '';
+  const cover = $('np-cover');
+  const imageUrl = track.image_url ?? null;
+  if (imageUrl) {
+    if (cover.getAttribute('src') !== imageUrl) cover.src = imageUrl;
+    cover.alt = `Cover of ${track.album || track.name}`;
+    cover.hidden = false;
+  } else {
+    cover.removeAttribute('src');
+    cover.hidden = true;
+  }
+
+  const state = $('np-state');
+  state.dataset.playing = String(np.isPlaying);
+  $('np-state-text').textContent = np.isPlaying ? 'Now playing' : 'Paused';
+
+  const addedBy = $('np-added-by');
+  addedBy.hidden = np.addedBy.length === 0;
+  $('np-added-by-text').textContent = np.addedBy.length ? `From ${view.possessive(np.addedBy)} top 5` : '';
+  const device = deviceName(np.device) ?? deviceName(s.device);
+  $('np-device').hidden = !device;
+  $('np-device-name').textContent = device ? `On ${device}` : '';
+
+  const toggle = $('control-playpause');
+  toggle.setAttribute('aria-label', np.isPlaying ? 'Pause' : 'Play');
+  toggle.dataset.playing = String(np.isPlaying);
+  toggle.replaceChildren(icon(np.isPlaying ? 'pause' : 'play'));
+
+  document.title = `${np.isPlaying ? '▶ ' : ''}${track.name} — Sesh`;
+  paintProgress(performance.now());
+}
+
+let frameRequest = 0;
+let lastSecond = -1;
+
+/** Moves the progress bar; cheap enough for every animation frame. */
+function paintProgress(now) {
+  const np = view.session && view.session.state !== 'ended' ? view.nowPlaying() : null;
+  const fill = $('np-progress-fill');
+  if (!np) return;
+  const duration = Number(np.track.duration_ms) || 0;
+  const position = view.playback && view.anchor ? progressAt(view.playback, view.anchor, duration, now) : 0;
+  fill.style.transform = `scaleX(${duration > 0 ? Math.min(1, position / duration) : 0})`;
+  const second = Math.floor(position / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    $('np-elapsed').textContent = formatTime(position);
+    $('np-duration').textContent = formatTime(duration);
+    const bar = $('np-progress');
+    bar.setAttribute('aria-valuemax', String(Math.round(duration / 1000)));
+    bar.setAttribute('aria-valuenow', String(second));
+    bar.setAttribute('aria-valuetext', `${formatTime(position)} of ${formatTime(duration)}`);
+  }
+}
+
+function tick(now) {
+  if (view.closed) return;
+  if (view.playback?.is_playing) paintProgress(now);
+  frameRequest = requestAnimationFrame(tick);
+}
+
+function renderSpotifyStatus() {
+  const el = $('spotify-status');
+  const status = view.spotify;
+  if (!status || view.session?.state === 'ended') {
+    el.hidden = true;
+    return;
+  }
+  el.hidden = false;
+  el.dataset.state = status.state;
+  el.textContent = spotifyStatusText(status);
+  if (status.state === 'reauth_required' && isHost()) {
+    el.append(' ', h('a', { href: loginUrl(location.pathname), testid: 'spotify-status-login' }, 'Log in with Spotify again'));
+  }
+}
+
+function spotifyStatusText(status) {
+  switch (status.state) {
+    case 'rate_limited': {
+      const left = status.until ? (status.until - Date.now()) / 1000 : null;
+      return `Spotify asked us to slow down. ${left != null ? rateLimitMessage(left).replace('Try again', 'Live updates resume') : 'Live updates resume shortly.'}`;
+    }
+    case 'unavailable':
+      return 'Spotify is not answering right now. Sesh keeps trying.';
+    case 'host_took_over':
+      return status.message || 'The host is playing something else on Spotify right now.';
+    case 'reauth_required':
+      return isHost() ? 'Your Spotify login has expired, so Sesh cannot follow the music.' : 'The host needs to log in to Spotify again.';
+    default:
+      return status.message || 'Spotify has a problem right now.';
+  }
+}
+
+let spotifyTimer = null;
+
+/** Re-renders the rate-limit countdown once a second while it lasts. */
+function startSpotifyCountdown() {
+  clearInterval(spotifyTimer);
+  if (view.spotify?.until) {
+    spotifyTimer = setInterval(() => {
+      if (!view.spotify?.until || Date.now() > view.spotify.until + 1000) clearInterval(spotifyTimer);
+      renderSpotifyStatus();
+    }, 1000);
+  }
+}
+
+// ----- host: devices and start -----
+
+let devicesLoading = null;
+
+async function loadDevices() {
+  if (devicesLoading) return devicesLoading;
+  const refresh = $('refresh-devices');
+  refresh.disabled = true;
+  refresh.setAttribute('aria-busy', 'true');
+  devicesLoading = (async () => {
+    try {
+      view.devices = normalizeDevices(await getJson('/api/me/devices'));
+      view.devicesFailed = false;
+      const usable = view.devices.filter((d) => !d.is_restricted);
+      if (!usable.some((d) => d.id === view.selectedDeviceId)) {
+        view.selectedDeviceId = (usable.find((d) => d.is_active) ?? usable[0])?.id ?? null;
+      }
+    } catch (err) {
+      view.devices = view.devices ?? [];
+      view.devicesFailed = view.devices.length === 0;
+      notifyError(err);
+    } finally {
+      refresh.disabled = false;
+      refresh.removeAttribute('aria-busy');
+      devicesLoading = null;
+      renderDevicePanel();
+      renderNowPlaying();
+    }
+  })();
+  return devicesLoading;
+}
+
+function deviceOption(device) {
+  const detail = device.is_restricted
+    ? (device.restricted_reason || 'Spotify does not allow remote control of this device')
+    : [device.type, device.is_active ? 'active now' : null].filter(Boolean).join(' · ');
+  const input = h('input', {
+    type: 'radio', name: 'device', value: device.id ?? '',
+    checked: device.id != null && device.id === view.selectedDeviceId,
+    disabled: device.is_restricted,
+    'aria-describedby': `device-detail-${device.key}`,
+    onchange: () => {
+      view.selectedDeviceId = device.id;
+      $('start-button').disabled = false;
+    },
+  });
+  return h('label', {
+    class: 'device-option', testid: 'device-option',
+    dataset: { deviceId: device.id ?? '', restricted: String(device.is_restricted) },
+  },
+  input,
+  deviceIcon(device.type),
+  h('span', { class: 'device-text' },
+    h('span', { class: 'device-name' }, device.name),
+    h('span', { class: 'device-detail', id: `device-detail-${device.key}` }, detail)));
+}
+
+function renderDevicePanel() {
+  const panel = $('device-panel');
+  const show = isHost() && view.session.state === 'lobby';
+  panel.hidden = !show;
+  if (!show) return;
+  if (view.devices === null) {
+    loadDevices();
+    $('device-list').replaceChildren(h('p', { class: 'device-empty' }, 'Looking for your Spotify devices…'));
+    $('start-button').disabled = true;
+    return;
+  }
+  const list = $('device-list');
+  if (view.devices.length === 0 && view.devicesFailed) {
+    list.replaceChildren(h('p', { class: 'device-empty', testid: 'devices-failed' },
+      'Could not load your Spotify devices. Try Refresh devices in a moment.'));
+  } else if (view.devices.length === 0) {
+    list.replaceChildren(h('p', { class: 'device-empty', testid: 'no-devices' },
+      'No Spotify devices found. Open Spotify on your phone, computer or speaker, then refresh.'));
+  } else {
+    list.replaceChildren(...view.devices.map(deviceOption));
+  }
+  $('start-button').disabled = !view.selectedDeviceId;
+}
+
+async function startSession() {
+  const button = $('start-button');
+  if (!view.selectedDeviceId) return;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    const result = await postJson(`/api/sessions/${encodeURIComponent(sessionId)}/start`, { device_id: view.selectedDeviceId });
+    // The WebSocket brings the same news; applying the answer keeps the page right if it lags.
+    if (view.session.state === 'lobby' && Array.isArray(result?.queue)) {
+      view.session.queue = result.queue;
+      view.session.position = Number.isInteger(result.position) ? result.position : 0;
+      view.session.state = 'playing';
+      view.session.device = view.devices?.find((d) => d.id === view.selectedDeviceId) ?? view.session.device;
+      renderAll();
+    }
+  } catch (err) {
+    notifyError(err);
+    if (err instanceof ApiError && err.code === 'no_active_device') loadDevices();
+  } finally {
+    button.removeAttribute('aria-busy');
+    button.disabled = !view.selectedDeviceId;
+  }
+}
+
+async function playerAction(action, button) {
+  button.disabled = true;
+  try {
+    await postJson(`/api/sessions/${encodeURIComponent(sessionId)}/player/${action}`);
+    if ((action === 'play' || action === 'pause') && view.playback) {
+      // Show the new state at once; the next `playback` frame confirms or corrects it.
+      const now = performance.now();
+      const position = progressAt(view.playback, view.anchor, view.playback.track?.duration_ms, now);
+      view.playback = { ...view.playback, is_playing: action === 'play', progress_ms: position, server_time_ms: Date.now() };
+      view.anchor = { baseMs: position, atPerfMs: now };
+      renderNowPlaying();
+    }
+  } catch (err) {
+    notifyError(err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ----- invite -----
+
+function inviteUrl() {
+  const s = view.session;
+  if (s.join_url) return s.join_url;
+  if (s.invite_code) return `${location.origin}/j/${encodeURIComponent(s.invite_code)}`;
+  return null;
+}
+
+function renderInvite() {
+  const panel = $('invite-panel');
+  const url = inviteUrl();
+  const show = isHost() && view.session.state !== 'ended' && Boolean(url);
+  panel.hidden = !show;
+  if (!show) return;
+  const input = $('invite-link');
+  if (input.value !== url) input.value = url;
+  const qr = $('invite-qr');
+  // The code in the query only busts the image cache when the invite is rotated.
+  const qrSrc = `/api/sessions/${encodeURIComponent(sessionId)}/qr.svg?v=${encodeURIComponent(view.session.invite_code ?? '')}`;
+  if (qr.getAttribute('src') !== qrSrc) qr.src = qrSrc;
+}
+
+async function copyInvite() {
+  const input = $('invite-link');
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(input.value);
+    copied = true;
+  } catch {
+    input.select();
+    copied = document.execCommand('copy');
+  }
+  if (copied) {
+    $('copy-label').textContent = 'Copied';
+    notify({ kind: 'success', key: 'copied', title: 'Invite link copied', message: 'Send it to your friends.', timeoutMs: 2500 });
+    setTimeout(() => { $('copy-label').textContent = 'Copy'; }, 2000);
+  } else {
+    input.select();
+    notify({ kind: 'info', key: 'copied', title: 'Copy the selected link', message: 'Your browser did not let Sesh copy it.', timeoutMs: 4000 });
+  }
+}
+
+// ----- queue and members -----
+
+function renderQueue() {
+  const { queue } = view.session;
+  const current = view.currentIndex();
+  const list = $('queue');
+  list.replaceChildren(...queue.map((entry, i) => {
+    const track = entry.track ?? {};
+    const ids = addedByIds(entry.added_by);
+    const isCurrent = i === current;
+    const artists = artistNames(track);
+    return h('li', {
+      class: 'queue-item', testid: 'queue-item',
+      'aria-current': isCurrent ? 'true' : null,
+      dataset: { trackId: track.id ?? '', played: String(current >= 0 && i < current) },
+    },
+    h('span', { class: 'queue-index' }, isCurrent ? icon('play') : String(i + 1)),
+    track.image_url ? h('img', { class: 'thumb', src: track.image_url, alt: '', loading: 'lazy', width: 44, height: 44 }) : h('span', { class: 'thumb' }),
+    h('span', { class: 'queue-text' },
+      h('span', { class: 'queue-title', testid: 'queue-title' }, track.name ?? 'Unknown track',
+        isCurrent ? h('span', { class: 'visually-hidden' }, ' (playing now)') : null),
+      h('span', { class: 'queue-sub' }, artists),
+      ids.length
+        ? h('span', { class: 'queue-by', testid: 'queue-added-by' },
+          ids.slice(0, 3).map((id) => avatar(id, memberName(id))),
+          h('span', {}, `from ${view.namesList(ids)}`))
+        : null));
+  }));
+  $('queue-empty').hidden = queue.length > 0;
+  // In the lobby the now-playing card already explains the queue; keep the invite in view.
+  $('queue-panel').hidden = view.session.state === 'lobby' && queue.length === 0;
+  $('queue-count').textContent = queue.length ? `${queue.length} ${queue.length === 1 ? 'track' : 'tracks'}` : '';
+}
+
+function renderMembers() {
+  const s = view.session;
+  const members = [...s.members].sort((a, b) => Number(b.id === s.hostId) - Number(a.id === s.hostId));
+  const canKick = isHost() && s.state !== 'ended';
+  $('members').replaceChildren(...members.map((m) => {
+    const you = m.id === view.you?.id;
+    const online = m.online ?? (you ? true : undefined);
+    const kick = canKick && !you
+      ? h('button', {
+        class: 'button button-ghost button-small', type: 'button', testid: 'kick',
+        'aria-label': `Remove ${m.display_name} from the session`,
+        onclick: () => kickMember(m),
+      }, 'Remove')
+      : null;
+    return h('li', { class: 'member', testid: 'member', dataset: { userId: m.id, online: String(Boolean(online)), role: m.id === s.hostId ? 'host' : 'guest' } },
+      avatar(m.id, m.display_name, { online: Boolean(online) }),
+      h('span', { class: 'member-text' },
+        h('span', { class: 'member-name', testid: 'member-name' }, m.display_name),
+        h('span', { class: 'member-status' }, online ? 'Online' : online === false ? 'Offline' : '')),
+      h('span', { class: 'member-badges' },
+        m.id === s.hostId ? h('span', { class: 'badge badge-host', testid: 'host-badge' }, 'Host') : null,
+        you ? h('span', { class: 'badge badge-you' }, 'You') : null),
+      kick);
+  }));
+  const n = s.members.length;
+  $('member-count').textContent = `${n} ${n === 1 ? 'person' : 'people'}`;
+}
+
+async function kickMember(member) {
+  const ok = await confirmDialog({
+    title: `Remove ${member.display_name}?`,
+    message: 'They leave the session and cannot come back with the current invite link.',
+    confirmLabel: 'Remove',
+  });
+  if (!ok) return;
+  try {
+    await postJson(`/api/sessions/${encodeURIComponent(sessionId)}/kick/${encodeURIComponent(member.id)}`);
+  } catch (err) {
+    notifyError(err);
+  }
+}
+
+function renderFooter() {
+  const live = view.session.state !== 'ended';
+  $('end-session').hidden = !(isHost() && live);
+  $('leave-session').hidden = isHost() || !live;
+}
+
+async function endSessionClicked() {
+  const ok = await confirmDialog({
+    title: 'End the session for everyone?',
+    message: 'The music stops being shared and the invite link stops working.',
+    confirmLabel: 'End session',
+  });
+  if (!ok) return;
+  try {
+    await postJson(`/api/sessions/${encodeURIComponent(sessionId)}/end`);
+  } catch (err) {
+    notifyError(err);
+  }
+}
+
+async function leaveClicked() {
+  const ok = await confirmDialog({
+    title: 'Leave this session?',
+    message: 'You can come back with the invite link.',
+    confirmLabel: 'Leave',
+  });
+  if (!ok) return;
+  try {
+    await postJson(`/api/sessions/${encodeURIComponent(sessionId)}/leave`);
+    stopFollowing();
+    location.assign('/');
+  } catch (err) {
+    notifyError(err);
+  }
+}
+
+// ---------- start ----------
+
+function wireControls() {
+  $('start-button').addEventListener('click', startSession);
+  $('refresh-devices').addEventListener('click', () => loadDevices());
+  $('copy-invite').addEventListener('click', copyInvite);
+  $('end-session').addEventListener('click', endSessionClicked);
+  $('leave-session').addEventListener('click', leaveClicked);
+  $('control-previous').addEventListener('click', (e) => playerAction('previous', e.currentTarget));
+  $('control-next').addEventListener('click', (e) => playerAction('next', e.currentTarget));
+  $('control-playpause').addEventListener('click', (e) => {
+    const playing = e.currentTarget.dataset.playing === 'true';
+    playerAction(playing ? 'pause' : 'play', e.currentTarget);
+  });
+  $('np-cover').addEventListener('error', (e) => { e.currentTarget.hidden = true; });
+}
+
+async function main() {
+  wireControls();
+  const { me } = await initPage();
+  if (!sessionId) {
+    showBlocked(new ApiError(404, 'session_not_found', 'no session id in the address'));
+    return;
+  }
+  if (!me) {
+    showBlocked(new ApiError(401, 'unauthorized', 'logged out'));
+    return;
+  }
+  try {
+    // The snapshot paints the page at once and tells us early if we may not see it.
+    const snapshot = await getJson(`/api/sessions/${encodeURIComponent(sessionId)}`);
+    view.loadSnapshot(snapshot?.session ?? snapshot ?? {}, me);
+    if (snapshot?.playback) view.setPlayback(snapshot.playback, performance.now(), Date.now());
+    renderAll();
+    if (view.session.state === 'ended') {
+      endSession();
+      return;
+    }
+  } catch (err) {
+    if (err instanceof ApiError && err.status !== 0 && err.status < 500) {
+      showBlocked(err);
+      return;
+    }
+    notifyError(err);
+  }
+  socket = new SessionSocket(sessionId, { onFrame, onStatus: setConnection, probe, onServerClose });
+  socket.start();
+  frameRequest = requestAnimationFrame(tick);
+  window.addEventListener('pagehide', () => socket?.stop());
+  // Back/forward cache brings the page back with a stopped socket: start over.
+  window.addEventListener('pageshow', (e) => { if (e.persisted) location.reload(); });
+}
+
+main().catch((err) => notifyError(err));

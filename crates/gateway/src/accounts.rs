@@ -37,10 +37,16 @@ impl Accounts {
         auth
     }
 
-    /// The user's shared credentials, loaded from the database on first use.
+    /// The user's shared credentials, loaded from the database on first use. A user marked as
+    /// needing to log in again gets `reauth_required` without a call to Spotify (their refresh
+    /// token is dead; retrying it would only spend the app's rate limit) until they log in.
     pub async fn auth(&self, user: &UserId) -> Result<UserAuth, ApiError> {
         if let Some(auth) = self.cache.lock().get(user) {
             return Ok(auth.clone());
+        }
+        let revoked = self.db.user(user).await?.is_none_or(|u| u.needs_reauth);
+        if revoked {
+            return Err(ApiError::Spotify(SpotifyError::ReauthRequired));
         }
         let tokens = self
             .db

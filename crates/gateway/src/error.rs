@@ -21,6 +21,14 @@ pub enum ApiError {
         /// What the user can do about it.
         message: String,
     },
+    /// One of Sesh's own rate limits refused the request (429 with `Retry-After`).
+    #[error("{message}")]
+    RateLimited {
+        /// What was limited.
+        message: String,
+        /// How long until a retry can succeed.
+        retry_after: Duration,
+    },
     /// A rule of the session refused the action.
     #[error(transparent)]
     Session(#[from] SessionError),
@@ -71,6 +79,23 @@ impl ApiError {
         Self::client(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
+    /// 429 `rate_limited`: one of Sesh's own limits; retry after `retry_after`.
+    pub fn rate_limited(message: impl Into<String>, retry_after: Duration) -> Self {
+        Self::RateLimited {
+            message: message.into(),
+            retry_after,
+        }
+    }
+
+    /// 413 `body_too_large`.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::client(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request bodies are limited to {} KiB", limit / 1024),
+        )
+    }
+
     /// Wraps an unexpected failure.
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         Self::Internal(error.into())
@@ -80,6 +105,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Client { code, .. } => code,
+            Self::RateLimited { .. } => "rate_limited",
             Self::Session(e) => e.code(),
             Self::Spotify(e) => spotify_code(e),
             Self::Internal(_) => "internal",
@@ -89,7 +115,7 @@ impl ApiError {
     /// The message sent to clients (never a cause that may hold secrets or internals).
     pub fn message(&self) -> String {
         match self {
-            Self::Client { message, .. } => message.clone(),
+            Self::Client { message, .. } | Self::RateLimited { message, .. } => message.clone(),
             Self::Session(e) => e.to_string(),
             Self::Spotify(e) => spotify_message(e),
             Self::Internal(_) => "something went wrong on our side; please try again".to_owned(),
@@ -99,7 +125,8 @@ impl ApiError {
     /// For `rate_limited`: how long to wait.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Spotify(SpotifyError::RateLimited { retry_after, .. }) => Some(*retry_after),
+            Self::Spotify(SpotifyError::RateLimited { retry_after, .. })
+            | Self::RateLimited { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -110,7 +137,7 @@ impl ApiError {
             error: ErrorObject {
                 code: self.code(),
                 message: self.message(),
-                retry_after_s: self.retry_after().map(|d| d.as_secs_f64().ceil() as u64),
+                retry_after_s: self.retry_after().map(retry_after_secs),
             },
         }
     }
@@ -172,6 +199,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Client { status, .. } => *status,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Session(e) => match e.code() {
                 "forbidden" | "not_a_member" | "banned" => StatusCode::FORBIDDEN,
                 "invalid_target" | "invalid_position" => StatusCode::BAD_REQUEST,
@@ -205,13 +233,15 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(status);
         if let Some(retry) = self.retry_after() {
-            response.insert_header((
-                "Retry-After",
-                (retry.as_secs_f64().ceil() as u64).to_string(),
-            ));
+            response.insert_header(("Retry-After", retry_after_secs(retry).to_string()));
         }
         response.json(self.body())
     }
+}
+
+/// Whole seconds to wait, rounded up and at least 1 (`Retry-After: 0` would invite a hot loop).
+fn retry_after_secs(retry: Duration) -> u64 {
+    (retry.as_secs_f64().ceil() as u64).max(1)
 }
 
 /// The error and its sources on one line, for the log.

@@ -1,12 +1,18 @@
 //! Facts about an incoming request: who is logged in (`sesh_sid` cookie), whether it comes from
-//! our own origin (CSRF and WebSocket checks), and the client's address behind trusted proxies.
+//! our own origin (CSRF and WebSocket checks), the client's address behind trusted proxies, and
+//! the JSON body (size, content type and shape checked before any handler runs).
 
 use std::{future::Future, net::IpAddr, pin::Pin};
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::StatusCode, http::header, web};
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
 use sesh_session::UserId;
 
-use crate::{crypto::sha256_hex, db::UserRecord, error::ApiError, state::AppState};
+use crate::{
+    crypto::sha256_hex, db::UserRecord, error::ApiError, settings::ProxyRange, state::AppState,
+};
 
 /// Name of the login cookie over plain HTTP.
 pub const COOKIE_NAME: &str = "sesh_sid";
@@ -98,10 +104,12 @@ pub fn same_origin_request(req: &HttpRequest, public_origin: &str) -> bool {
 }
 
 /// The client's address: the peer, or — when the peer is a trusted proxy — the nearest
-/// untrusted address in `X-Forwarded-For`.
-pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    if !trusted.contains(&peer) {
+/// untrusted address in `X-Forwarded-For` (read right to left, so a client cannot forge the
+/// entries a trusted proxy appended).
+pub fn client_ip(req: &HttpRequest, trusted: &[ProxyRange]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip().to_canonical();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|range| range.contains(*ip));
+    if !is_trusted(&peer) {
         return Some(peer);
     }
     let forwarded = req
@@ -109,24 +117,155 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .map(|s| s.trim().parse::<IpAddr>().map(|ip| ip.to_canonical()))
         .collect::<Vec<_>>();
-    forwarded
-        .iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .copied()
-        .or(Some(peer))
+    let mut nearest = peer;
+    for hop in forwarded.into_iter().rev() {
+        // An unparsable entry ends the chain: nothing left of it can be trusted.
+        let Ok(hop) = hop else { break };
+        nearest = hop;
+        if !is_trusted(&hop) {
+            break;
+        }
+    }
+    Some(nearest)
 }
 
 /// Whether `next` is a safe place to send the browser after login: a same-origin absolute path
-/// (`/j/abc`), never `//evil.example`, `/\evil` or a URL with a scheme.
+/// (`/j/abc`), never `//evil.example`, `/\\evil` or a URL with a scheme. Only visible ASCII is
+/// allowed because browsers drop tabs and newlines inside URLs (`/\t/evil.example` would become
+/// `//evil.example`) and treat `\\` like `/`.
 pub fn safe_next(next: &str) -> bool {
     next.starts_with('/')
         && !next.starts_with("//")
-        && !next.starts_with("/\\")
-        && !next.contains(['\r', '\n', '\0'])
         && next.len() <= 512
+        && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+}
+
+/// Largest JSON request body; bigger ones get `413 body_too_large`.
+pub const MAX_JSON_BODY: usize = 16 * 1024;
+
+/// Whether a `Content-Type` announces JSON (`application/json` or `application/*+json`, any
+/// parameters).
+pub fn is_json_content_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
+
+/// Decodes a JSON request body into `T`: `413 body_too_large` over [`MAX_JSON_BODY`],
+/// `415 unsupported_media_type` unless the content type is JSON, `400 invalid_json` for a body
+/// that is not JSON or not the expected shape (wrong types, missing or unknown fields).
+pub fn decode_json<T: DeserializeOwned>(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if body.len() > MAX_JSON_BODY {
+        return Err(ApiError::body_too_large(MAX_JSON_BODY));
+    }
+    if !content_type.is_some_and(is_json_content_type) {
+        return Err(ApiError::client(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as Content-Type: application/json",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let mut detail = e.to_string();
+        // serde's messages quote the offending input; keep the answer small.
+        if detail.len() > 200 {
+            let mut cut = 200;
+            while !detail.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            detail.truncate(cut);
+        }
+        ApiError::bad_request("invalid_json", format!("invalid JSON body: {detail}"))
+    })
+}
+
+/// Like [`decode_json`], but an empty (or all-whitespace) body is `None` whatever its content
+/// type: for endpoints whose body is optional.
+pub fn decode_optional_json<T: DeserializeOwned>(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    decode_json(content_type, body).map(Some)
+}
+
+/// Reads the request body, refusing more than [`MAX_JSON_BODY`] bytes without reading them.
+async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<BytesMut, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_JSON_BODY as u64) {
+        return Err(ApiError::body_too_large(MAX_JSON_BODY));
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::bad_request("invalid_body", "the request body could not be read")
+        })?;
+        if body.len() + chunk.len() > MAX_JSON_BODY {
+            return Err(ApiError::body_too_large(MAX_JSON_BODY));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn content_type(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("invalid").to_owned())
+}
+
+/// A required JSON body (extractor); see [`decode_json`] for the answers to bad bodies.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(&req, &mut payload).await?;
+            decode_json(content_type(&req).as_deref(), &body).map(Self)
+        })
+    }
+}
+
+/// An optional JSON body (extractor): empty is `None`, anything else must be valid.
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(&req, &mut payload).await?;
+            decode_optional_json(content_type(&req).as_deref(), &body).map(Self)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -143,6 +282,43 @@ mod tests {
         assert!(!safe_next("https://evil.example/"));
         assert!(!safe_next("javascript:alert(1)"));
         assert!(!safe_next(""));
+        assert!(!safe_next("/\t/evil.example"));
+        assert!(!safe_next("/ /evil.example"));
+        assert!(!safe_next("/x\\y"));
+        assert!(!safe_next("/caf\u{e9}"));
+        assert!(safe_next("/%2F%2Fevil.example"));
+    }
+
+    #[test]
+    fn json_bodies_are_checked_for_size_type_and_shape() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            #[allow(dead_code)]
+            n: u32,
+        }
+        let json = Some("application/json; charset=utf-8");
+        assert!(decode_json::<Body>(json, br#"{"n":1}"#).is_ok());
+        assert!(decode_json::<Body>(Some("application/merge-patch+json"), br#"{"n":1}"#).is_ok());
+        let code = |r: Result<Body, ApiError>| r.unwrap_err().code();
+        assert_eq!(code(decode_json(json, b"{")), "invalid_json");
+        assert_eq!(code(decode_json(json, br#"{"n":"1"}"#)), "invalid_json");
+        assert_eq!(code(decode_json(json, br#"{"n":1,"x":2}"#)), "invalid_json");
+        assert_eq!(
+            code(decode_json(Some("text/plain"), br#"{"n":1}"#)),
+            "unsupported_media_type"
+        );
+        assert_eq!(
+            code(decode_json(None, br#"{"n":1}"#)),
+            "unsupported_media_type"
+        );
+        let big = format!(r#"{{"n":1,"pad":"{}"}}"#, "x".repeat(MAX_JSON_BODY));
+        assert_eq!(code(decode_json(json, big.as_bytes())), "body_too_large");
+        assert!(matches!(
+            decode_optional_json::<Body>(None, b" \n"),
+            Ok(None)
+        ));
+        assert!(decode_optional_json::<Body>(None, b"{}").is_err());
     }
 
     #[test]
@@ -179,9 +355,29 @@ mod tests {
             .insert_header(("X-Forwarded-For", "203.0.113.9, 10.0.0.1"))
             .to_http_request();
         assert_eq!(
-            client_ip(&req, &[proxy]),
+            client_ip(&req, &[proxy.into()]),
             Some("203.0.113.9".parse().unwrap())
         );
         assert_eq!(client_ip(&req, &[]), Some(proxy));
+        // A range (docker-compose's 172.16.0.0/12): the client forged a left-most entry, the
+        // proxies appended the real one.
+        let range: ProxyRange = "172.16.0.0/12".parse().unwrap();
+        let req = TestRequest::default()
+            .peer_addr("172.18.0.2:5000".parse().unwrap())
+            .insert_header(("X-Forwarded-For", "1.2.3.4, 198.51.100.7, 172.18.0.5"))
+            .to_http_request();
+        assert_eq!(
+            client_ip(&req, &[range]),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        // Garbage in the chain stops the walk at the last good hop.
+        let req = TestRequest::default()
+            .peer_addr("172.18.0.2:5000".parse().unwrap())
+            .insert_header(("X-Forwarded-For", "198.51.100.7, nonsense"))
+            .to_http_request();
+        assert_eq!(
+            client_ip(&req, &[range]),
+            Some("172.18.0.2".parse().unwrap())
+        );
     }
 }

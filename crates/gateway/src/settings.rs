@@ -114,14 +114,24 @@ pub struct Settings {
     #[arg(long, env = "SESH_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: LogFormat,
 
-    /// Proxies whose `X-Forwarded-For`/`X-Forwarded-Proto` headers are trusted (comma-separated IPs).
+    /// Proxies whose `X-Forwarded-For`/`X-Forwarded-Proto` headers are trusted: comma-separated
+    /// IPs or CIDR ranges (`127.0.0.1,172.16.0.0/12`).
     #[arg(
         long,
         env = "SESH_TRUSTED_PROXIES",
         value_delimiter = ',',
         global = true
     )]
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<ProxyRange>,
+
+    /// Requests carrying an invite code (`GET /api/invites/{code}`, `POST /api/join/{code}`)
+    /// allowed per client IP and minute, wrong codes included; `0` turns the limit off.
+    #[arg(long, env = "SESH_INVITE_RATE", default_value_t = 60, global = true)]
+    pub invite_rate_per_min: u32,
+
+    /// Open WebSockets allowed per user (all sessions together); further handshakes get 429.
+    #[arg(long, env = "SESH_WS_MAX_PER_USER", default_value_t = 8, global = true)]
+    pub ws_max_per_user: usize,
 
     /// Interval between server WebSocket pings (e.g. `15s`, `500ms`).
     #[arg(
@@ -171,6 +181,16 @@ pub struct Settings {
     /// App-wide Spotify request budget shared by all pollers (requests per second).
     #[arg(long, env = "SESH_SPOTIFY_BUDGET", default_value_t = 20, global = true)]
     pub spotify_budget_per_sec: u32,
+
+    /// Time limit of one Spotify request; a slower answer counts as Spotify being unavailable
+    /// (reads are retried with backoff).
+    #[arg(
+        long,
+        env = "SESH_SPOTIFY_TIMEOUT",
+        default_value = "10s",
+        global = true
+    )]
+    pub spotify_timeout: HumanDuration,
 
     /// Idle hubs (no connected member, not playing) are unloaded after this long; they come back
     /// from the database on the next request.
@@ -230,6 +250,8 @@ impl fmt::Debug for Settings {
             .field("demo_spotify_listen", &self.demo_spotify_listen)
             .field("log_format", &self.log_format)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("invite_rate_per_min", &self.invite_rate_per_min)
+            .field("ws_max_per_user", &self.ws_max_per_user)
             .field("ws_ping_interval", &self.ws_ping_interval)
             .field("ws_client_timeout", &self.ws_client_timeout)
             .field("ws_queue", &self.ws_queue)
@@ -237,6 +259,7 @@ impl fmt::Debug for Settings {
             .field("poll_paused_interval", &self.poll_paused_interval)
             .field("playback_resync", &self.playback_resync)
             .field("spotify_budget_per_sec", &self.spotify_budget_per_sec)
+            .field("spotify_timeout", &self.spotify_timeout)
             .field("hub_idle_timeout", &self.hub_idle_timeout)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("workers", &self.workers)
@@ -271,6 +294,81 @@ impl FromStr for Redacted {
 impl fmt::Debug for Redacted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+/// A trusted proxy: one address (`10.0.0.1`, `::1`) or a CIDR range (`172.16.0.0/12`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl ProxyRange {
+    /// Whether `ip` is inside the range. IPv4-mapped IPv6 peers (`::ffff:a.b.c.d`, as dual-stack
+    /// listeners report them) match IPv4 ranges.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl From<IpAddr> for ProxyRange {
+    fn from(ip: IpAddr) -> Self {
+        let ip = ip.to_canonical();
+        let prefix = if ip.is_ipv4() { 32 } else { 128 };
+        Self {
+            network: ip,
+            prefix,
+        }
+    }
+}
+
+impl From<[u8; 4]> for ProxyRange {
+    fn from(octets: [u8; 4]) -> Self {
+        Self::from(IpAddr::from(octets))
+    }
+}
+
+/// A `SESH_TRUSTED_PROXIES` entry that is neither an IP nor a CIDR range.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid proxy {0:?}: use an IP (10.0.0.1) or a CIDR range (172.16.0.0/12)")]
+pub struct ProxyRangeError(String);
+
+impl FromStr for ProxyRange {
+    type Err = ProxyRangeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let err = || ProxyRangeError(s.to_owned());
+        let Some((addr, prefix)) = s.split_once('/') else {
+            return s.parse::<IpAddr>().map(Self::from).map_err(|_| err());
+        };
+        let network = addr.parse::<IpAddr>().map_err(|_| err())?.to_canonical();
+        let prefix: u8 = prefix.parse().map_err(|_| err())?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        if prefix > max {
+            return Err(err());
+        }
+        Ok(Self { network, prefix })
+    }
+}
+
+impl fmt::Display for ProxyRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
     }
 }
 
@@ -357,6 +455,40 @@ mod tests {
         assert_eq!(s.ws_ping_interval.get(), Duration::from_secs(15));
         assert_eq!(s.ws_client_timeout.get(), Duration::from_secs(45));
         assert_eq!(s.spotify_api_url.as_str(), "https://api.spotify.com/");
+    }
+
+    #[test]
+    fn trusted_proxies_accept_ips_and_cidr_ranges() {
+        let cli = Cli::try_parse_from([
+            "sesh",
+            "--trusted-proxies",
+            "127.0.0.1, 172.16.0.0/12,::1,fd00::/8",
+        ])
+        .unwrap();
+        let proxies = cli.settings.trusted_proxies;
+        assert_eq!(proxies.len(), 4);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(proxies[0].contains(ip("127.0.0.1")));
+        assert!(!proxies[0].contains(ip("127.0.0.2")));
+        assert!(proxies[1].contains(ip("172.16.0.1")));
+        assert!(proxies[1].contains(ip("172.31.255.254")));
+        assert!(!proxies[1].contains(ip("172.32.0.1")));
+        assert!(!proxies[1].contains(ip("10.0.0.1")));
+        // Dual-stack listeners report IPv4 peers as IPv4-mapped IPv6.
+        assert!(proxies[1].contains(ip("::ffff:172.20.0.3")));
+        assert!(proxies[2].contains(ip("::1")));
+        assert!(proxies[3].contains(ip("fd12:3456::1")));
+        assert!(!proxies[3].contains(ip("fe80::1")));
+        assert!(
+            "0.0.0.0/0"
+                .parse::<ProxyRange>()
+                .unwrap()
+                .contains(ip("8.8.8.8"))
+        );
+        for bad in ["10.0.0.0/33", "fd00::/129", "proxy", "10.0.0.0/x", "/8"] {
+            assert!(bad.parse::<ProxyRange>().is_err(), "{bad}");
+        }
+        assert!(Cli::try_parse_from(["sesh", "--trusted-proxies", "nginx"]).is_err());
     }
 
     #[test]

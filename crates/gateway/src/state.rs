@@ -71,6 +71,8 @@ pub struct AppState {
     pub core: Arc<Core>,
     /// Live session hubs.
     pub hubs: HubRegistry,
-    /// Proxies whose `X-Forwarded-*` headers are believed.
-    pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    /// Proxies whose `X-Forwarded-*` headers are believed (addresses or CIDR ranges).
+    pub trusted_proxies: Arc<[crate::settings::ProxyRange]>,
+    /// Sesh's own abuse limits (invite attempts per IP, sockets per user).
+    pub limits: Arc<crate::routes::limits::Limits>,
 }

@@ -345,6 +345,20 @@ impl ClientFrame {
             shown.truncate(64);
             return Err(FrameError::UnknownType(shown));
         }
+        // serde ignores extra fields next to the tag of a unit variant even with
+        // `deny_unknown_fields`; refuse them here so every type is as strict as `start`.
+        if kind != "start"
+            && let Some(extra) = value
+                .as_object()
+                .and_then(|o| o.keys().find(|k| k.as_str() != "type"))
+        {
+            let mut field = extra.clone();
+            field.truncate(64);
+            return Err(FrameError::Invalid {
+                kind,
+                detail: format!("unknown field `{field}`: this frame has no fields"),
+            });
+        }
         serde_json::from_value(value).map_err(|e| FrameError::Invalid {
             kind,
             detail: e.to_string(),
@@ -402,6 +416,10 @@ mod tests {
         ));
         assert!(matches!(
             ClientFrame::parse(r#"{"type":"start"}"#),
+            Err(FrameError::Invalid { .. })
+        ));
+        assert!(matches!(
+            ClientFrame::parse(r#"{"type":"play","device_id":null}"#),
             Err(FrameError::Invalid { .. })
         ));
     }

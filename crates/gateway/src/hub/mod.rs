@@ -59,6 +59,9 @@ pub struct ControlTarget {
     pub host: UserId,
     /// The session's device.
     pub device: Option<DeviceId>,
+    /// The host took their player over (`spotify_status` `host_took_over`): a `play` must go
+    /// through [`HubCommand::Resume`] to re-issue the session's queue.
+    pub took_over: bool,
 }
 
 /// Public preview of an invite (`GET /api/invites/{code}`).
@@ -119,14 +122,35 @@ pub enum HubCommand {
         /// Answer.
         reply: Reply<()>,
     },
-    /// Host starts playback on a device.
+    /// Host replaces the invite code (the old link stops working, kick bans are lifted).
+    RotateInvite {
+        /// Caller.
+        actor: UserId,
+        /// The new code.
+        code: sesh_session::InviteCode,
+        /// Answer: the session with its new code.
+        reply: Reply<SessionView>,
+    },
+    /// Host starts playback on a device (on a playing session the host took over: resumes
+    /// there, see [`HubCommand::Resume`]).
     Start {
         /// Caller.
         actor: UserId,
         /// The device.
         device: DeviceId,
-        /// Answer: the queue.
-        reply: Reply<Vec<QueueEntry>>,
+        /// Answer: the queue and the now-playing index.
+        reply: Reply<(Vec<QueueEntry>, usize)>,
+    },
+    /// Host resumes. After a take-over the remaining queue (from the current entry) is played
+    /// again on `device` (default: the session's device) and the hub follows again; otherwise
+    /// a plain resume.
+    Resume {
+        /// Caller.
+        actor: UserId,
+        /// Where to play (becomes the session's device).
+        device: Option<DeviceId>,
+        /// Answer.
+        reply: Reply<()>,
     },
     /// May `user` do `action`? Answers the host and device for player commands.
     Authorize {

@@ -84,10 +84,14 @@ impl Poller {
     async fn run(mut self) {
         let mut delay = Duration::ZERO;
         loop {
-            tokio::select! {
-                () = self.cancel.cancelled() => return,
-                () = tokio::time::sleep(delay) => {}
-                () = self.nudge.notified() => {}
+            // A zero delay (first poll, `0ms` interval) polls at once: a timer would round it
+            // up to the next millisecond tick.
+            if !delay.is_zero() {
+                tokio::select! {
+                    () = self.cancel.cancelled() => return,
+                    () = tokio::time::sleep(delay) => {}
+                    () = self.nudge.notified() => {}
+                }
             }
             tokio::select! {
                 () = self.cancel.cancelled() => return,

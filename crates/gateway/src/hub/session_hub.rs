@@ -1,7 +1,9 @@
 //! `SessionHub`: the one task that owns a live session. It applies transitions (persisting each
 //! before anyone hears of it), numbers and serializes every event once, keeps the last
 //! [`RING_CAPACITY`] frames for `?since=` resumes, fans frames out to the members' bounded
-//! queues without ever awaiting a member, and runs the session's `PlaybackPoller`.
+//! queues without ever awaiting a member, and runs the session's `PlaybackPoller`. When the host
+//! takes their player over (plays something else, or the device disappears) the hub stops
+//! steering Spotify until the host resumes.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -35,6 +37,18 @@ use crate::{
 /// Events kept for `?since=` resumes.
 pub const RING_CAPACITY: usize = 256;
 
+/// Sequence numbers are reserved in the database this many at a time, ahead of use, so that a
+/// hub revived after a crash never reuses a number a client has seen, without a disk write per
+/// event (see [`SessionHub::reserve_seq`]).
+const SEQ_BLOCK: u64 = 1024;
+/// A new block is reserved when fewer than this many numbers are left; no single command emits
+/// this many events, so the numbers in use never pass the stored reservation.
+const SEQ_HEADROOM: u64 = SEQ_BLOCK / 2;
+/// Consecutive empty player answers (no device, nothing loaded) before the hub concludes the
+/// session's playback is gone; one is tolerated because Spotify may briefly answer 204 right
+/// after a `play` or a device switch.
+const EMPTY_POLLS_FOR_TAKEOVER: u32 = 2;
+
 /// WebSocket close codes the hub asks for.
 pub mod close {
     /// Normal closure (left, session ended).
@@ -47,6 +61,33 @@ struct Connection {
     user: UserId,
     tx: mpsc::Sender<Outbound>,
     overflow: CancellationToken,
+}
+
+/// Why the hub stopped steering the host's player.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TakeOver {
+    /// The host plays something that is not the session's queue.
+    ForeignPlayback,
+    /// The player has nothing loaded any more (the device disappeared or was switched off).
+    PlaybackGone,
+}
+
+impl TakeOver {
+    fn status(self) -> SpotifyStatus {
+        let message = match self {
+            Self::ForeignPlayback => {
+                "the host is playing something else in Spotify; the host can resume the session"
+            }
+            Self::PlaybackGone => {
+                "the session's device stopped playing; the host can resume on a device"
+            }
+        };
+        SpotifyStatus {
+            state: SpotifyState::HostTookOver,
+            retry_after_s: None,
+            message: message.to_owned(),
+        }
+    }
 }
 
 /// A late joiner changed the unplayed queue while Spotify still has the old list: at the next
@@ -63,8 +104,11 @@ pub(super) struct SessionHub {
     session: Session,
     /// Sequence number of the last event sent.
     seq: u64,
-    /// Highest sequence number known to be stored (see `persist_seq`).
-    stored_seq: u64,
+    /// Highest sequence number reserved in the database (never below `seq`).
+    reserved_seq: u64,
+    /// `seq` when this hub was loaded: events up to it were sent by an earlier hub (before a
+    /// restart or an unload), whose ring, presence and playback are gone.
+    loaded_seq: u64,
     ring: VecDeque<(u64, ByteString)>,
     conns: HashMap<u64, Connection>,
     next_conn: u64,
@@ -76,6 +120,10 @@ pub(super) struct SessionHub {
     poller: Option<PollerHandle>,
     poller_generation: u64,
     resync: Option<PendingResync>,
+    /// Set while the host controls their player themselves: no following, no `play` calls.
+    took_over: Option<TakeOver>,
+    /// Consecutive empty player answers (see [`EMPTY_POLLS_FOR_TAKEOVER`]).
+    empty_polls: u32,
     tx: mpsc::Sender<HubCommand>,
     rx: mpsc::Receiver<HubCommand>,
 }
@@ -94,7 +142,8 @@ impl SessionHub {
             registry,
             session,
             seq: last_seq,
-            stored_seq: last_seq,
+            reserved_seq: last_seq,
+            loaded_seq: last_seq,
             ring: VecDeque::with_capacity(16),
             conns: HashMap::new(),
             next_conn: 1,
@@ -105,6 +154,8 @@ impl SessionHub {
             poller: None,
             poller_generation: 0,
             resync: None,
+            took_over: None,
+            empty_polls: 0,
             tx,
             rx,
         }
@@ -112,6 +163,7 @@ impl SessionHub {
 
     pub(super) async fn run(mut self) {
         let id = self.session.id();
+        self.reserve_seq().await;
         loop {
             let idle = self.conns.is_empty();
             let idle_timer = tokio::time::sleep(self.core.config.hub_idle_timeout);
@@ -123,7 +175,7 @@ impl SessionHub {
             let Some(command) = command else { break };
             self.handle(command).await;
             self.update_poller();
-            self.persist_seq();
+            self.reserve_seq().await;
         }
         self.poller = None;
         // Unregister before the receiver goes away: a request racing with this exit either
@@ -180,12 +232,30 @@ impl SessionHub {
                 }
                 let _ = reply.send(result.map(drop));
             }
+            HubCommand::RotateInvite { actor, code, reply } => {
+                let result = self.apply(|s| s.rotate_invite(&actor, code)).await;
+                let _ = reply.send(result.and_then(|_| self.view_for(&actor)));
+            }
             HubCommand::Start {
                 actor,
                 device,
                 reply,
             } => {
-                let _ = reply.send(self.start(&actor, device).await);
+                let result =
+                    if self.took_over.is_some() && self.session.state() == SessionState::Playing {
+                        // Start on a playing session the host took over = resume on that device.
+                        self.resume(&actor, Some(device)).await
+                    } else {
+                        self.start(&actor, device).await
+                    };
+                let _ = reply.send(result);
+            }
+            HubCommand::Resume {
+                actor,
+                device,
+                reply,
+            } => {
+                let _ = reply.send(self.resume(&actor, device).await.map(drop));
             }
             HubCommand::Authorize {
                 user,
@@ -288,6 +358,7 @@ impl SessionHub {
         Ok(ControlTarget {
             host: s.host().clone(),
             device: s.device().cloned(),
+            took_over: self.took_over.is_some(),
         })
     }
 
@@ -316,7 +387,7 @@ impl SessionHub {
             .db
             .persist_session(&next, events, last_seq)
             .await?;
-        self.stored_seq = self.stored_seq.max(last_seq);
+        self.reserved_seq = self.reserved_seq.max(last_seq);
         self.session = next;
         for event in &wire {
             self.broadcast(event);
@@ -371,7 +442,9 @@ impl SessionHub {
             events
         };
         let queue_changed = events.iter().any(|e| matches!(e, Event::Queue { .. }));
-        if playing && queue_changed && self.resync.is_none() {
+        // While the host has taken over, Spotify is not ours to re-aim; a resume sends the
+        // whole remaining queue anyway.
+        if playing && queue_changed && self.resync.is_none() && self.took_over.is_none() {
             self.resync = Some(PendingResync { old_next });
         }
         Ok(())
@@ -381,7 +454,7 @@ impl SessionHub {
         &mut self,
         actor: &UserId,
         device: DeviceId,
-    ) -> Result<Vec<QueueEntry>, ApiError> {
+    ) -> Result<(Vec<QueueEntry>, usize), ApiError> {
         let mut next = self.session.clone();
         let events = next.start(actor, device.clone(), &mut rand::rng())?;
         let host = next.host().clone();
@@ -404,9 +477,63 @@ impl SessionHub {
         self.tracker.reset();
         self.playback = None;
         self.resync = None;
+        self.took_over = None;
+        self.empty_polls = 0;
         self.commit(next, &events).await?;
         self.set_status(SpotifyStatus::ok());
-        Ok(self.session.queue().to_vec())
+        Ok((self.session.queue().to_vec(), self.session.position()))
+    }
+
+    /// The host takes the session back after taking over their player: the remaining queue
+    /// (from the current entry) is played again on `device` (default: the session's), which
+    /// becomes the session's device, and the hub follows the player again. Without a take-over
+    /// this is a plain resume on the session's device.
+    async fn resume(
+        &mut self,
+        actor: &UserId,
+        device: Option<DeviceId>,
+    ) -> Result<(Vec<QueueEntry>, usize), ApiError> {
+        let target = self.authorize(actor, Action::Control)?;
+        if self.session.state() != SessionState::Playing {
+            return Err(SessionError::NotStarted.into());
+        }
+        let auth = self.core.accounts.auth(&target.host).await?;
+        let device = device.or(target.device);
+        let position = self.session.position();
+        let request = if self.took_over.is_some() {
+            let uris: Vec<String> = self.session.queue()[position..]
+                .iter()
+                .map(|e| e.track.uri.to_string())
+                .collect();
+            PlayRequest::uris(uris)
+        } else {
+            PlayRequest::resume()
+        };
+        let device_id = device.as_ref().map(DeviceId::as_str);
+        if let Err(e) = self.core.spotify.play(&auth, device_id, &request).await {
+            self.core.accounts.note_failure(&target.host, &e).await;
+            return Err(e.into());
+        }
+        if let Some(device) = device
+            && self.session.device() != Some(&device)
+        {
+            let mut parts = self.session.clone().into_parts();
+            parts.device = Some(device);
+            let next = Session::from_parts(parts).map_err(ApiError::internal)?;
+            self.core.db.persist_session(&next, &[], self.seq).await?;
+            self.session = next;
+        }
+        if self.took_over.take().is_some() {
+            tracing::info!(session = %self.session.id(), "the host resumed the session");
+        }
+        self.empty_polls = 0;
+        self.resync = None;
+        self.tracker.reset();
+        self.set_status(SpotifyStatus::ok());
+        if let Some(poller) = &self.poller {
+            poller.nudge();
+        }
+        Ok((self.session.queue().to_vec(), position))
     }
 
     // ---- connections ---------------------------------------------------------------------------
@@ -456,8 +583,11 @@ impl SessionHub {
 
     /// The frames after `since`, if the ring still has all of them.
     fn replay_since(&self, since: u64) -> Option<Vec<ByteString>> {
-        if since > self.seq {
-            return None; // from before a restart, or invented
+        // Up to `loaded_seq` the client heard an earlier hub (before a restart or an unload):
+        // presence and playback it knows may be stale, and the ring does not reach back.
+        // Beyond `seq`: invented.
+        if since <= self.loaded_seq || since > self.seq {
+            return None;
         }
         if since == self.seq {
             return Some(Vec::new());
@@ -570,21 +700,21 @@ impl SessionHub {
         self.online.clear();
     }
 
-    /// Stores the sequence number after events that change no stored state (playback,
-    /// presence), in the background so fan-out never waits for the disk. Stored so that a
-    /// revived hub never reuses a number a client has seen.
-    fn persist_seq(&mut self) {
-        if self.seq <= self.stored_seq {
+    /// Keeps a block of sequence numbers reserved in the database ahead of `seq`: events that
+    /// change no stored state (playback, presence) then need no disk write, and a hub revived
+    /// after a restart or a crash (`kill -9`) starts above every number a client may have seen,
+    /// so numbers never go back and a resume from an earlier run is recognised.
+    async fn reserve_seq(&mut self) {
+        if self.seq + SEQ_HEADROOM <= self.reserved_seq {
             return;
         }
-        self.stored_seq = self.seq;
-        let db = self.core.db.clone();
-        let (id, seq) = (self.session.id(), self.seq);
-        self.core.runtime.spawn(async move {
-            if let Err(e) = db.set_last_seq(id, seq).await {
-                tracing::warn!(session = %id, error = %e, "could not store the event sequence");
+        let target = self.seq + SEQ_BLOCK;
+        match self.core.db.set_last_seq(self.session.id(), target).await {
+            Ok(()) => self.reserved_seq = target,
+            Err(e) => {
+                tracing::warn!(session = %self.session.id(), error = %e, "could not reserve event sequence numbers");
             }
-        });
+        }
     }
 
     // ---- playback ------------------------------------------------------------------------------
@@ -638,12 +768,14 @@ impl SessionHub {
         let change = self
             .tracker
             .observe(observation.clone(), self.core.config.playback_resync);
-        if let (
-            Change::Emit {
-                track_changed: true,
-            },
-            Some(id),
-        ) = (change, &observation.track)
+        self.detect_take_over(state.as_ref(), observation.track.as_ref());
+        if self.took_over.is_none()
+            && let (
+                Change::Emit {
+                    track_changed: true,
+                },
+                Some(id),
+            ) = (change, &observation.track)
         {
             self.follow_track(id, observation.progress_ms).await;
         }
@@ -669,19 +801,41 @@ impl SessionHub {
                 .unwrap_or_default(),
             position,
         };
-        let took_over = observation.track.is_some() && position.is_none();
-        self.set_status(if took_over {
-            SpotifyStatus {
-                state: SpotifyState::HostTookOver,
-                retry_after_s: None,
-                message: "the host is playing something else in Spotify".to_owned(),
-            }
-        } else {
-            SpotifyStatus::ok()
-        });
+        self.set_status(
+            self.took_over
+                .map_or_else(SpotifyStatus::ok, TakeOver::status),
+        );
         self.playback = Some(view.clone());
         if matches!(change, Change::Emit { .. }) {
             self.broadcast(&SessionEvent::Playback(view));
+        }
+    }
+
+    /// Notices the host taking their player over: something that is not in the session's queue
+    /// plays, or the player stays empty (device gone). From then on the hub only watches: no
+    /// following, no queue resync, until the host resumes.
+    fn detect_take_over(&mut self, state: Option<&PlaybackState>, track: Option<&TrackId>) {
+        if self.took_over.is_some() || self.session.state() != SessionState::Playing {
+            return;
+        }
+        let item = state.and_then(|s| s.item.as_ref());
+        let reason = match (item, track) {
+            // Nothing loaded (204: no active device) or no item.
+            (None, _) => {
+                self.empty_polls += 1;
+                (self.empty_polls >= EMPTY_POLLS_FOR_TAKEOVER).then_some(TakeOver::PlaybackGone)
+            }
+            (Some(_), Some(id)) if self.session.queue().iter().any(|e| e.track.id == *id) => {
+                self.empty_polls = 0;
+                None
+            }
+            // A track outside the queue, an episode or a local file: not ours.
+            (Some(_), _) => Some(TakeOver::ForeignPlayback),
+        };
+        if let Some(reason) = reason {
+            tracing::info!(session = %self.session.id(), ?reason, "the host took over playback; the session stops steering Spotify");
+            self.took_over = Some(reason);
+            self.resync = None;
         }
     }
 

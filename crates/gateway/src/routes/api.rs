@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use serde::{Deserialize, Serialize};
 use sesh_session::{
     Action, DeviceId, InviteCode, NewMember, Session, SessionId, Settings, ShuffleMode, Track,
@@ -15,7 +15,7 @@ use crate::{
     db::now_ms,
     error::ApiError,
     hub::{HubCommand, session_not_found},
-    request::CurrentUser,
+    request::{CurrentUser, JsonBody, OptionalJsonBody, client_ip},
     state::{AppState, Core},
     wire::{SessionView, track_from_spotify},
 };
@@ -161,27 +161,34 @@ pub struct CreateSession {
 /// Most members a host may ask for.
 const MAX_CAPACITY: usize = 200;
 
+impl CreateSession {
+    /// The session settings asked for (`400 invalid_capacity` outside 1..=200).
+    pub fn settings(&self) -> Result<Settings, ApiError> {
+        let mut settings = Settings::default();
+        if let Some(mode) = self.shuffle_mode {
+            settings.shuffle_mode = mode;
+        }
+        if let Some(capacity) = self.capacity {
+            if capacity == 0 || capacity > MAX_CAPACITY {
+                return Err(ApiError::bad_request(
+                    "invalid_capacity",
+                    format!("capacity must be between 1 and {MAX_CAPACITY}"),
+                ));
+            }
+            settings.capacity = capacity;
+        }
+        Ok(settings)
+    }
+}
+
 /// `POST /api/sessions` → 201 with the new session; the caller is host.
 #[tracing::instrument(skip_all, fields(user = %user.id))]
 pub async fn create_session(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: Option<web::Json<CreateSession>>,
+    body: OptionalJsonBody<CreateSession>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.map(web::Json::into_inner).unwrap_or_default();
-    let mut settings = Settings::default();
-    if let Some(mode) = body.shuffle_mode {
-        settings.shuffle_mode = mode;
-    }
-    if let Some(capacity) = body.capacity {
-        if capacity == 0 || capacity > MAX_CAPACITY {
-            return Err(ApiError::bad_request(
-                "invalid_capacity",
-                format!("capacity must be between 1 and {MAX_CAPACITY}"),
-            ));
-        }
-        settings.capacity = capacity;
-    }
+    let settings = body.0.unwrap_or_default().settings()?;
     let core = &state.core;
     let top = top_tracks_for(core, &user.id).await?;
     let session = Session::new(
@@ -227,7 +234,16 @@ pub async fn get_session(
     Ok(web::Json(view))
 }
 
-async fn session_of_invite(state: &AppState, code: &str) -> Result<SessionId, ApiError> {
+/// Looks an invite code up, after counting the attempt against the client's address (so
+/// guessing codes is slow, and a refused guess learns nothing).
+async fn session_of_invite(
+    state: &AppState,
+    req: &HttpRequest,
+    code: &str,
+) -> Result<SessionId, ApiError> {
+    state
+        .limits
+        .check_invite(client_ip(req, &state.trusted_proxies))?;
     let invite_not_found =
         || ApiError::not_found("invite_not_found", "this invite link is not valid");
     let code: InviteCode = code.parse().map_err(|_| invite_not_found())?;
@@ -241,10 +257,11 @@ async fn session_of_invite(state: &AppState, code: &str) -> Result<SessionId, Ap
 
 /// `GET /api/invites/{code}` → public preview for the join page.
 pub async fn invite_preview(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = session_of_invite(&state, &path).await?;
+    let id = session_of_invite(&state, &req, &path).await?;
     let preview = state
         .hubs
         .request(id, |reply| HubCommand::Preview { reply })
@@ -255,11 +272,12 @@ pub async fn invite_preview(
 /// `POST /api/join/{code}` → joins (idempotent) and answers the snapshot.
 #[tracing::instrument(skip_all, fields(user = %user.id))]
 pub async fn join(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
 ) -> Result<web::Json<SessionView>, ApiError> {
-    let id = session_of_invite(&state, &path).await?;
+    let id = session_of_invite(&state, &req, &path).await?;
     let top = top_tracks_for(&state.core, &user.id).await?;
     let member = NewMember::new(user.id.clone(), user.display_name.clone(), top);
     let view = state
@@ -326,11 +344,52 @@ pub async fn end(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `POST /api/sessions/{id}/invite` (host) → 200 `{"invite_code", "join_url"}`: a new invite
+/// replaces the old one (which stops working) and lifts every kick ban; members get
+/// `invite_rotated`.
+pub async fn rotate_invite(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_session_id(&path)?;
+    let code = InviteCode::generate(&mut rand::rng());
+    let view = state
+        .hubs
+        .request(id, |reply| HubCommand::RotateInvite {
+            actor: user.id.clone(),
+            code: code.clone(),
+            reply,
+        })
+        .await?;
+    tracing::info!(session = %id, "invite rotated");
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "invite_code": view.invite_code,
+        "join_url": view.join_url,
+    })))
+}
+
 /// Body of `POST /api/sessions/{id}/start`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     device_id: String,
+}
+
+impl StartBody {
+    /// The device id as sent (validate with [`parse_device_id`]).
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+}
+
+/// Validates a client-sent device id (`400 invalid_device`).
+pub fn parse_device_id(device_id: &str) -> Result<DeviceId, ApiError> {
+    device_id
+        .parse::<DeviceId>()
+        .ok()
+        .filter(|_| !device_id.is_empty() && device_id.len() <= 256)
+        .ok_or_else(|| ApiError::bad_request("invalid_device", "device_id is not a device id"))
 }
 
 /// Starts a session (shared by the HTTP route and the WebSocket `start` frame).
@@ -339,12 +398,8 @@ pub async fn start_session(
     id: SessionId,
     user: &UserId,
     device_id: &str,
-) -> Result<Vec<sesh_session::QueueEntry>, ApiError> {
-    let device: DeviceId = device_id
-        .parse()
-        .ok()
-        .filter(|_| !device_id.is_empty() && device_id.len() <= 256)
-        .ok_or_else(|| ApiError::bad_request("invalid_device", "device_id is not a device id"))?;
+) -> Result<(Vec<sesh_session::QueueEntry>, usize), ApiError> {
+    let device = parse_device_id(device_id)?;
     state
         .hubs
         .request(id, |reply| HubCommand::Start {
@@ -361,11 +416,11 @@ pub async fn start(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
-    body: web::Json<StartBody>,
+    body: JsonBody<StartBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
-    let queue = start_session(&state, id, &user.id, &body.device_id).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "queue": queue, "position": 0 })))
+    let (queue, position) = start_session(&state, id, &user.id, &body.0.device_id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "queue": queue, "position": position })))
 }
 
 /// A host player command.
@@ -397,6 +452,17 @@ pub async fn player_command(
             reply,
         })
         .await?;
+    if command == PlayerCommand::Play && target.took_over {
+        // The host took their player over: resuming re-issues the session's queue (hub).
+        return state
+            .hubs
+            .request(id, |reply| HubCommand::Resume {
+                actor: user.clone(),
+                device: None,
+                reply,
+            })
+            .await;
+    }
     let core = &state.core;
     let auth = core.accounts.auth(&target.host).await?;
     let device = target.device.as_ref().map(DeviceId::as_str);

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod health;
+pub mod limits;
 pub mod pages;
 pub mod ws;
 
@@ -18,7 +19,7 @@ use actix_web::{
 use crate::{
     error::ApiError,
     request::{client_ip, origin_of, same_origin_request},
-    state::AppState,
+    state::{AppState, Core},
 };
 
 /// Registers every route.
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/sessions/{id}/leave", web::post().to(api::leave))
                 .route("/sessions/{id}/kick/{user_id}", web::post().to(api::kick))
                 .route("/sessions/{id}/end", web::post().to(api::end))
+                .route("/sessions/{id}/invite", web::post().to(api::rotate_invite))
                 .route("/sessions/{id}/start", web::post().to(api::start))
                 .route(
                     "/sessions/{id}/player/{command}",
@@ -113,8 +115,19 @@ pub async fn request_log(
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<std::net::IpAddr>);
 
-/// Security headers for every response.
-pub fn security_headers(public_url: &url::Url) -> actix_web::middleware::DefaultHeaders {
+/// Where album covers come from: Spotify's image CDN, or — against the emulator (demo mode,
+/// tests) — the emulator itself, which serves its own covers.
+pub fn image_origins(spotify_api_url: &url::Url) -> Vec<String> {
+    if spotify_api_url.host_str() == Some("api.spotify.com") {
+        vec!["https://i.scdn.co".to_owned()]
+    } else {
+        vec![origin_of(spotify_api_url)]
+    }
+}
+
+/// The `Content-Security-Policy` of every response: our own scripts and styles only, images
+/// from us and the Spotify image origins, the WebSocket to our origin, never framed.
+pub fn content_security_policy(public_url: &url::Url, image_origins: &[String]) -> String {
     let host = public_url.host_str().unwrap_or("127.0.0.1");
     let host = match public_url.port() {
         Some(port) => format!("{host}:{port}"),
@@ -125,11 +138,18 @@ pub fn security_headers(public_url: &url::Url) -> actix_web::middleware::Default
     } else {
         "ws"
     };
-    let csp = format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; \
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' {images}; \
          connect-src 'self' {ws}://{host}; font-src 'self'; object-src 'none'; base-uri 'none'; \
-         form-action 'self'; frame-ancestors 'none'"
-    );
+         form-action 'self'; frame-ancestors 'none'",
+        images = image_origins.join(" ")
+    )
+}
+
+/// Security headers for every response (pages, assets, API, errors).
+pub fn security_headers(core: &Core) -> actix_web::middleware::DefaultHeaders {
+    let public_url = &core.public_url;
+    let csp = content_security_policy(public_url, &image_origins(&core.spotify.config().api_url));
     let mut headers = actix_web::middleware::DefaultHeaders::new()
         .add(("Content-Security-Policy", csp))
         .add(("X-Content-Type-Options", "nosniff"))
@@ -142,12 +162,29 @@ pub fn security_headers(public_url: &url::Url) -> actix_web::middleware::Default
     headers
 }
 
-/// Turns actix's own extractor errors (bad JSON, path, query) into our JSON error shape.
+/// Turns actix's own JSON extractor errors into our JSON error shape, with the statuses of
+/// [`crate::request::decode_json`] (the API's handlers use [`crate::request::JsonBody`]; this
+/// covers any `web::Json` too).
 pub fn json_config() -> web::JsonConfig {
+    use actix_web::error::JsonPayloadError;
     web::JsonConfig::default()
-        .limit(16 * 1024)
+        .limit(crate::request::MAX_JSON_BODY)
         .error_handler(|err, _| {
-            ApiError::bad_request("invalid_json", format!("invalid JSON body: {err}")).into()
+            let error = match err {
+                JsonPayloadError::OverflowKnownLength { .. }
+                | JsonPayloadError::Overflow { .. } => {
+                    ApiError::body_too_large(crate::request::MAX_JSON_BODY)
+                }
+                JsonPayloadError::ContentType => ApiError::client(
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as Content-Type: application/json",
+                ),
+                other => {
+                    ApiError::bad_request("invalid_json", format!("invalid JSON body: {other}"))
+                }
+            };
+            error.into()
         })
 }
 

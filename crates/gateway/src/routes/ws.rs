@@ -12,7 +12,10 @@ use sesh_session::{SessionId, UserId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::api::{PlayerCommand, parse_session_id, player_command, start_session};
+use super::{
+    api::{PlayerCommand, parse_session_id, player_command, start_session},
+    limits::SocketSlot,
+};
 use crate::{
     error::ApiError,
     hub::{HubHandle, NewConnection, Outbound},
@@ -26,7 +29,7 @@ pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 /// Client frames allowed in a burst, and refilled per second.
 const FRAME_BURST: f64 = 20.0;
 const FRAMES_PER_SEC: f64 = 10.0;
-/// Refused frames (over the rate) tolerated before the socket is closed with 1008.
+/// Refused frames (over the rate) in a row tolerated before the socket is closed with 1008.
 const MAX_REFUSED_FRAMES: u32 = 20;
 /// How long a close may wait for a client that does not read.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -52,6 +55,8 @@ pub async fn connect(
         ));
     }
     let id = parse_session_id(&path)?;
+    // Counted before the upgrade so a refused handshake is a plain 429 the page can show.
+    let slot = state.limits.acquire_socket(&user.id)?;
     let (response, session, stream) = actix_ws::handle(&req, body).map_err(|_| {
         ApiError::bad_request("not_a_websocket", "this endpoint speaks WebSocket only")
     })?;
@@ -74,7 +79,7 @@ pub async fn connect(
         overflow,
     };
     // actix-ws's stream is tied to this worker's connection, so the task stays on the worker.
-    actix_web::rt::spawn(socket.run(session, stream.max_frame_size(MAX_FRAME_BYTES), rx));
+    actix_web::rt::spawn(socket.run(session, stream.max_frame_size(MAX_FRAME_BYTES), rx, slot));
     Ok(response)
 }
 
@@ -95,6 +100,7 @@ impl Socket {
         mut session: actix_ws::Session,
         mut stream: actix_ws::MessageStream,
         mut rx: mpsc::Receiver<Outbound>,
+        slot: SocketSlot,
     ) {
         let config = self.state.core.config.clone();
         let shutdown = self.state.core.shutdown.clone();
@@ -144,7 +150,13 @@ impl Socket {
                             self.direct(DirectFrame::error("malformed_frame", "binary frames are not supported"));
                         }
                         Message::Ping(bytes) => {
-                            if session.pong(&bytes).await.is_err() {
+                            // Like every send, a pong may wait on a client that stopped reading.
+                            let sent = tokio::select! {
+                                sent = session.pong(&bytes) => sent.is_ok(),
+                                () = self.overflow.cancelled() => break Some((1008, "too slow: event queue full")),
+                                () = shutdown.cancelled() => break Some((1001, "server going away")),
+                            };
+                            if !sent {
                                 break None;
                             }
                         }
@@ -156,19 +168,35 @@ impl Socket {
                     if last_heard.elapsed() >= config.ws_client_timeout {
                         break Some((1001, "client timed out"));
                     }
-                    if session.ping(b"").await.is_err() {
+                    let sent = tokio::select! {
+                        sent = session.ping(b"") => sent.is_ok(),
+                        () = self.overflow.cancelled() => break Some((1008, "too slow: event queue full")),
+                        () = shutdown.cancelled() => break Some((1001, "server going away")),
+                    };
+                    if !sent {
                         break None;
                     }
                 }
             }
         };
         self.hub.disconnect(self.conn_id).await;
+        // Free the user's slot before the close frame goes out: a client that saw the close may
+        // reconnect at once.
+        drop(slot);
         if let Some((code, reason)) = close {
             let reason = CloseReason {
                 code: CloseCode::from(code),
                 description: Some(reason.to_owned()),
             };
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close(Some(reason))).await;
+            // A client dropped for not reading gets its 1008 (after what was already in
+            // flight) if it reads again before it would count as silent; other closes are
+            // not worth waiting for.
+            let wait = if code == 1008 {
+                config.ws_client_timeout
+            } else {
+                CLOSE_TIMEOUT
+            };
+            let _ = tokio::time::timeout(wait, session.close(Some(reason))).await;
         }
     }
 
@@ -247,6 +275,7 @@ impl FrameLimiter {
         self.at = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
+            self.refused = 0;
             true
         } else {
             self.refused += 1;

@@ -23,6 +23,8 @@ use tokio_tungstenite::{
 };
 use tokio_util::sync::CancellationToken;
 
+pub mod process;
+
 /// Client id the test emulator registers.
 pub const CLIENT_ID: &str = "sesh-test";
 /// Its secret.
@@ -246,6 +248,53 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser with an empty jar for the app at `address` (e.g. a [`process::SeshProcess`]).
+    pub fn new_at(address: &str, user: &str) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(jar.clone())
+            .timeout(WAIT)
+            .build()
+            .expect("client");
+        Self {
+            http,
+            jar,
+            address: address.to_owned(),
+            user: user.to_owned(),
+        }
+    }
+
+    /// [`Browser::login`] against any app: the app's `address` and its emulator's URL.
+    pub async fn login_at(address: &str, emulator_url: &str, user: &str) -> Self {
+        let browser = Self::new_at(address, user);
+        let start = browser
+            .http
+            .get(format!("{address}/auth/login?next=/"))
+            .send()
+            .await
+            .expect("login answers");
+        assert_eq!(start.status(), StatusCode::FOUND);
+        let authorize = location(&start);
+        assert!(authorize.starts_with(emulator_url), "{authorize}");
+        let approved = browser
+            .http
+            .get(format!("{authorize}&user={user}"))
+            .send()
+            .await
+            .expect("authorize answers");
+        assert_eq!(approved.status(), StatusCode::FOUND, "authorize as {user}");
+        let done = browser
+            .http
+            .get(location(&approved))
+            .send()
+            .await
+            .expect("callback answers");
+        assert_eq!(done.status(), StatusCode::FOUND, "callback for {user}");
+        assert!(browser.cookie().is_some(), "login cookie set");
+        browser
+    }
+
     /// A browser with an empty jar.
     pub fn new(app: &TestApp, user: &str) -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());

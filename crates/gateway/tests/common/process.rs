@@ -1,0 +1,215 @@
+//! The real `sesh` binary as a child process, for what an in-process app cannot show: signals
+//! (SIGTERM, `kill -9`), the process's memory, a restart of the whole process on the same
+//! database. The emulator runs in the test process; settings go in as environment variables.
+//!
+//! Readiness is awaited by polling `/healthz` (the process needs a moment to open the database),
+//! never by a fixed sleep.
+
+use std::{
+    path::PathBuf,
+    process::{ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use base64::Engine;
+use sesh_spotify_emulator::{AppRegistration, Emulator, EmulatorConfig, EmulatorHandle};
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+use super::{Browser, CLIENT_ID, CLIENT_SECRET, WAIT};
+
+/// A `sesh` child process with its emulator and database directory.
+pub struct SeshProcess {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// Its port (kept across restarts).
+    pub port: u16,
+    /// The emulator's base URL.
+    pub emulator_url: String,
+    /// Plain HTTP client (no cookies) for the emulator's control API and health checks.
+    pub http: reqwest::Client,
+    /// Extra environment (on top of what [`SeshProcess::spawn`] sets), used on every start.
+    pub env: Vec<(String, String)>,
+    child: Option<Child>,
+    _emulator: EmulatorHandle,
+    /// Holds the SQLite file, the data dir and the process's log (`sesh.log`).
+    pub dir: TempDir,
+}
+
+impl SeshProcess {
+    /// Starts an emulator and `sesh` against it with a fresh SQLite file; `env` adds or
+    /// overrides settings (`SESH_WS_PING_INTERVAL`, …).
+    pub async fn spawn(env: &[(&str, &str)]) -> Self {
+        // The emulator must know the redirect URI before Sesh starts, so pick Sesh's port first.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let address = format!("http://127.0.0.1:{port}");
+        let emulator = Emulator::start(EmulatorConfig {
+            apps: vec![AppRegistration::new(
+                CLIENT_ID,
+                CLIENT_SECRET,
+                format!("{address}/auth/callback"),
+            )],
+            control_api: true,
+            rate_limit: 1_000_000,
+            ..EmulatorConfig::default()
+        })
+        .await
+        .expect("emulator starts");
+        let emulator_url = emulator.base_url();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+        let mut all: Vec<(String, String)> = vec![
+            ("SESH_LISTEN".into(), format!("127.0.0.1:{port}")),
+            (
+                "SESH_DATABASE_URL".into(),
+                format!("sqlite://{}", dir.path().join("sesh.db").display()),
+            ),
+            (
+                "SESH_DATA_DIR".into(),
+                dir.path().join("data").display().to_string(),
+            ),
+            ("SPOTIFY_CLIENT_ID".into(), CLIENT_ID.into()),
+            ("SPOTIFY_CLIENT_SECRET".into(), CLIENT_SECRET.into()),
+            ("SESH_SPOTIFY_ACCOUNTS_URL".into(), emulator_url.clone()),
+            ("SESH_SPOTIFY_API_URL".into(), emulator_url.clone()),
+            ("SESH_SECRET_KEY".into(), key),
+            ("SESH_WORKERS".into(), "2".into()),
+            ("RUST_LOG".into(), "info".into()),
+        ];
+        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let mut process = Self {
+            address,
+            port,
+            emulator_url,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(WAIT)
+                .build()
+                .expect("client"),
+            env: all,
+            child: None,
+            _emulator: emulator,
+            dir,
+        };
+        process.start().await;
+        process
+    }
+
+    /// Starts the binary (again) and waits until `/healthz` answers.
+    pub async fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("sesh.log"))
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_sesh"))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sesh starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let health = self
+                .http
+                .get(format!("{}/healthz", self.address))
+                .timeout(Duration::from_secs(1))
+                .send()
+                .await;
+            if health.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("sesh exited during start-up ({status}):\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "sesh not ready:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("sesh is running")
+    }
+
+    /// Resident memory of the process in KiB (`VmRSS` from `/proc/<pid>/status`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("/proc/<pid>/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS line")
+    }
+
+    /// Sends SIGTERM (what `docker stop` / systemd do).
+    pub fn sigterm(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// SIGKILL, no chance to clean up; waits until the process is gone.
+    pub async fn kill9(&mut self) {
+        let mut child = self.child.take().expect("sesh is running");
+        child.start_kill().expect("SIGKILL");
+        child.wait().await.expect("reaped");
+    }
+
+    /// Waits up to `limit` for the process to exit after a signal; its exit status.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut().expect("sesh is running");
+        let status = tokio::time::timeout(limit, child.wait()).await.ok()?;
+        self.child = None;
+        Some(status.expect("wait"))
+    }
+
+    /// The SQLite file.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("sesh.db")
+    }
+
+    /// What the process logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sesh.log")).unwrap_or_default()
+    }
+
+    /// A browser logged in as emulator user `user`.
+    pub async fn login(&self, user: &str) -> Browser {
+        Browser::login_at(&self.address, &self.emulator_url, user).await
+    }
+
+    /// `POST` on the emulator's control API.
+    pub async fn emulator_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.emulator_url))
+            .json(&body)
+            .send()
+            .await
+            .expect("emulator answers");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+}

@@ -22,13 +22,19 @@ use crate::{
     state::{AppState, Core},
 };
 
+/// Pages, assets and the health check also answer `HEAD` (monitors and link checkers use
+/// it); actix-http drops the body of a `HEAD` answer and keeps its headers.
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+}
+
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/", web::get().to(pages::index))
-        .route("/j/{invite_code}", web::get().to(pages::join_page))
-        .route("/s/{session_id}", web::get().to(pages::session_page))
-        .route("/assets/{path:.*}", web::get().to(pages::asset))
+    cfg.route("/healthz", get_or_head().to(health::healthz))
+        .route("/", get_or_head().to(pages::index))
+        .route("/j/{invite_code}", get_or_head().to(pages::join_page))
+        .route("/s/{session_id}", get_or_head().to(pages::session_page))
+        .route("/assets/{path:.*}", get_or_head().to(pages::asset))
         .route("/auth/login", web::get().to(auth::login))
         .route("/auth/callback", web::get().to(auth::callback))
         .route("/auth/logout", web::post().to(auth::logout))

@@ -1,0 +1,128 @@
+//! Load clients. The driver spawns `sesh-bench client` processes (one per ~8,000
+//! sockets: each process may hold 20,000 files, and client CPU must not be counted as
+//! the server's) and talks to them in JSON lines: [`Command`]s on their stdin,
+//! [`Report`]s on their stdout.
+
+mod pool;
+mod process;
+
+pub use pool::{ClientPool, OpenOutcome};
+pub use process::run;
+
+use serde::{Deserialize, Serialize};
+
+/// One WebSocket a client process should open.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnSpec {
+    /// Driver-assigned id, unique across every client process.
+    pub id: u32,
+    /// `ws://` URL.
+    pub url: String,
+    /// `Cookie` header value, e.g. `sesh_sid=...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+    /// `Origin` header value (Sesh checks it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// A URL to `POST` (same cookie and origin) before connecting, timed as the join.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_url: Option<String>,
+}
+
+/// Driver → client process.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    /// Open these sockets, paced at `rate_per_s` starts per second if given, with at most
+    /// `max_in_flight` handshakes at once. Each ends in one [`Report::Opened`].
+    Open {
+        /// Sockets to open.
+        conns: Vec<ConnSpec>,
+        /// Starts per second (`None`: as fast as `max_in_flight` allows).
+        rate_per_s: Option<f64>,
+        /// Concurrent handshakes.
+        max_in_flight: usize,
+    },
+    /// Answer with [`Report::Stats`].
+    Stats,
+    /// Close every socket politely, answer [`Report::Closed`] and exit.
+    Close,
+}
+
+/// Frames received, by `type`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FrameCounts {
+    /// Every frame.
+    pub total: u64,
+    /// `welcome` frames.
+    pub welcome: u64,
+    /// `playback` frames (changes and resyncs).
+    pub playback: u64,
+    /// `member_joined`, `member_left` and `presence` frames.
+    pub membership: u64,
+    /// `spotify_status` frames.
+    pub spotify_status: u64,
+    /// `spotify_status` frames saying `rate_limited`.
+    pub rate_limited: u64,
+    /// `error` frames.
+    pub error: u64,
+}
+
+impl FrameCounts {
+    /// Field-wise sum.
+    pub fn add(&mut self, other: &FrameCounts) {
+        self.total += other.total;
+        self.welcome += other.welcome;
+        self.playback += other.playback;
+        self.membership += other.membership;
+        self.spotify_status += other.spotify_status;
+        self.rate_limited += other.rate_limited;
+        self.error += other.error;
+    }
+}
+
+/// Client process → driver.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "ev", rename_all = "snake_case")]
+pub enum Report {
+    /// A socket from [`Command::Open`] got its `welcome` (or failed).
+    Opened {
+        /// The socket's id.
+        id: u32,
+        /// `None` on success.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// Duration of the join `POST`, if any, in ms.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        join_ms: Option<f64>,
+        /// From starting the handshake to receiving `welcome`, in ms.
+        welcome_ms: f64,
+    },
+    /// A socket received a `playback` frame whose track differs from the last one it saw.
+    Change {
+        /// The socket's id.
+        id: u32,
+        /// The new track id (the baselines' broadcast tag).
+        track: String,
+        /// The frame's `server_time_ms`.
+        server_ms: Option<i64>,
+        /// Receipt time, µs since the Unix epoch.
+        recv_us: i64,
+    },
+    /// An open socket was closed by the server or failed.
+    Lost {
+        /// The socket's id.
+        id: u32,
+        /// Why.
+        reason: String,
+    },
+    /// Answer to [`Command::Stats`].
+    Stats {
+        /// Sockets currently open.
+        open: u64,
+        /// Frames received so far.
+        frames: FrameCounts,
+    },
+    /// Answer to [`Command::Close`].
+    Closed,
+}

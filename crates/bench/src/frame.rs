@@ -1,0 +1,137 @@
+//! The frames the benchmark sends and reads: the baselines' `playback`-shaped event and
+//! the cheap peek the clients take at every frame they receive.
+
+use serde::Deserialize;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Microseconds since the Unix epoch. Server, driver and clients share this clock because
+/// they all run on one machine.
+pub fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch, the resolution of Sesh's `server_time_ms`.
+pub fn now_ms() -> i64 {
+    now_us() / 1000
+}
+
+/// The first frame a baseline server sends, so clients treat every server alike: a
+/// connection counts as open once its `welcome` arrives.
+pub const BASELINE_WELCOME: &str = r#"{"type":"welcome","seq":0}"#;
+
+/// A ~300-byte frame shaped like Sesh's `playback` event, stamped with the server time
+/// at which it was built. `tag` plays the role of the track id so clients can tell
+/// consecutive broadcasts apart.
+pub fn baseline_playback(seq: u64, tag: &str, server_time_ms: i64) -> String {
+    format!(
+        concat!(
+            r#"{{"type":"playback","seq":{seq},"track":{{"id":"{tag}","uri":"spotify:track:{tag}","#,
+            r#""name":"Baseline","artists":["Bench"],"album":"Floors","#,
+            r#""image_url":"http://127.0.0.1/c/{tag}","duration_ms":215000}},"is_playing":true,"#,
+            r#""progress_ms":0,"device":{{"id":"dev1","name":"Speaker"}},"#,
+            r#""server_time_ms":{t},"added_by":["gen-1"]}}"#
+        ),
+        seq = seq,
+        tag = tag,
+        t = server_time_ms
+    )
+}
+
+/// What a client needs from a received frame; every other field is skipped unparsed.
+#[derive(Debug, Deserialize)]
+pub struct Peek {
+    /// The frame's `type` tag.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `server_time_ms` of a top-level `playback` event.
+    #[serde(default)]
+    pub server_time_ms: Option<i64>,
+    /// The track of a top-level `playback` event.
+    #[serde(default)]
+    pub track: Option<TrackPeek>,
+    /// The nested playback state (`welcome.playback`, or events that wrap it).
+    #[serde(default)]
+    pub playback: Option<PlaybackPeek>,
+    /// `spotify_status.state`.
+    #[serde(default)]
+    pub state: Option<serde_json::Value>,
+}
+
+/// The nested playback object.
+#[derive(Debug, Deserialize)]
+pub struct PlaybackPeek {
+    /// When the server detected this state.
+    #[serde(default)]
+    pub server_time_ms: Option<i64>,
+    /// The playing track.
+    #[serde(default)]
+    pub track: Option<TrackPeek>,
+}
+
+/// A track reference.
+#[derive(Debug, Deserialize)]
+pub struct TrackPeek {
+    /// Track id (or the baseline's broadcast tag).
+    pub id: String,
+}
+
+impl Peek {
+    /// Parses a text frame; `None` for anything that is not a JSON object with a `type`.
+    pub fn parse(text: &str) -> Option<Peek> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// The track id and server time of the playback state this frame carries, if any.
+    pub fn playback(&self) -> Option<(&str, Option<i64>)> {
+        if let Some(track) = &self.track {
+            return Some((track.id.as_str(), self.server_time_ms));
+        }
+        let nested = self.playback.as_ref()?;
+        let track = nested.track.as_ref()?;
+        Some((
+            track.id.as_str(),
+            nested.server_time_ms.or(self.server_time_ms),
+        ))
+    }
+
+    /// Whether this is a `spotify_status` frame reporting a rate limit.
+    pub fn is_rate_limited_status(&self) -> bool {
+        self.kind == "spotify_status"
+            && self.state.as_ref().and_then(|s| s.as_str()) == Some("rate_limited")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baseline_frame_is_about_300_bytes_and_parses() {
+        let frame = baseline_playback(12, "b12", 1_700_000_000_123);
+        assert!((280..=360).contains(&frame.len()), "{} bytes", frame.len());
+        let peek = Peek::parse(&frame).unwrap();
+        assert_eq!(peek.kind, "playback");
+        assert_eq!(peek.playback(), Some(("b12", Some(1_700_000_000_123))));
+    }
+
+    #[test]
+    fn peeks_nested_playback_of_a_welcome() {
+        let welcome = r#"{"type":"welcome","seq":3,"session":{"members":[]},
+            "playback":{"track":{"id":"abc","name":"x"},"server_time_ms":5,"is_playing":true}}"#;
+        let peek = Peek::parse(welcome).unwrap();
+        assert_eq!(peek.kind, "welcome");
+        assert_eq!(peek.playback(), Some(("abc", Some(5))));
+        let empty = Peek::parse(r#"{"type":"welcome","playback":null}"#).unwrap();
+        assert_eq!(empty.playback(), None);
+    }
+
+    #[test]
+    fn recognises_rate_limited_status() {
+        let peek = Peek::parse(r#"{"type":"spotify_status","state":"rate_limited"}"#).unwrap();
+        assert!(peek.is_rate_limited_status());
+        assert!(Peek::parse("not json").is_none());
+    }
+}

@@ -1,0 +1,28 @@
+//! `sesh-bench`: measures Sesh side by side with two bare WebSocket broadcast servers,
+//! with the same load clients, in one run.
+//!
+//! # Layout
+//! - [`cli`]: command line and scenario sizes (`--quick` for CI).
+//! - [`scenarios`]: `members`, `big-room`, `join-storm`, `start`, `calls`, `sessions`.
+//! - [`target`]: the servers under test and the "track change" trigger of each.
+//! - [`sesh`]: Sesh as a target — child processes, the OAuth login dance, its API.
+//! - [`baseline`]: the bare actix-ws and tokio-tungstenite broadcast servers.
+//! - [`client`]: load-client processes and the driver's pool of them.
+//! - [`procstat`]: server RSS and CPU from `/proc`; [`stats`]: percentiles;
+//!   [`report`]: table and JSON; [`frame`]: frames and clocks; [`limits`]: open files.
+//!
+//! Every server and every client runs in its own process: the driver reads the server's
+//! memory and CPU from `/proc` without counting the clients', and no process needs more
+//! than the 20,000 open files it may hold.
+
+pub mod baseline;
+pub mod cli;
+pub mod client;
+pub mod frame;
+pub mod limits;
+pub mod procstat;
+pub mod report;
+pub mod scenarios;
+pub mod sesh;
+pub mod stats;
+pub mod target;

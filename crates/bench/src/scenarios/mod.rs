@@ -1,0 +1,167 @@
+//! The scenarios, each run against every selected server with the same clients, and the
+//! orchestration that turns their measurements into report rows.
+
+mod fanout;
+mod join;
+mod rooms;
+mod spotify;
+
+use crate::cli::{RunArgs, Sizes};
+use crate::report::{Meta, Report, Row};
+use crate::sesh::{SeshLocation, SeshTarget, SpawnOptions};
+use crate::target::{BaselineServer, ServerKind};
+use std::collections::BTreeMap;
+
+/// State shared by the scenarios of one run.
+pub struct Env {
+    /// Sizes in force.
+    pub sizes: Sizes,
+    /// Servers to compare, Sesh first when selected.
+    pub servers: Vec<ServerKind>,
+    /// How to reach Sesh.
+    pub location: SeshLocation,
+    /// The Sesh used by every scenario but `sessions`, opened on first use.
+    sesh: Option<SeshTarget>,
+    /// Minimum client processes.
+    pub client_procs: usize,
+    /// Budget of the Sesh started for `sessions`.
+    pub sessions_budget: u32,
+    rows: Vec<Row>,
+    details: BTreeMap<String, serde_json::Value>,
+    failures: Vec<String>,
+}
+
+/// A server started for one measurement: a baseline process, or the shared Sesh.
+pub enum Server<'a> {
+    /// Baseline child process.
+    Baseline(Box<BaselineServer>),
+    /// The run's Sesh.
+    Sesh(&'a mut SeshTarget),
+}
+
+impl Server<'_> {
+    /// Process id to read memory and CPU from.
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            Server::Baseline(b) => b.pid(),
+            Server::Sesh(s) => s.pid,
+        }
+    }
+}
+
+impl Env {
+    fn new(args: &RunArgs) -> Env {
+        let location = match (&args.target_url, &args.emulator_url) {
+            (Some(url), Some(emulator_url)) => SeshLocation::Running {
+                url: url.trim_end_matches('/').to_owned(),
+                emulator_url: emulator_url.trim_end_matches('/').to_owned(),
+                pid: args.server_pid,
+            },
+            _ => {
+                let mut sesh_env = vec![
+                    // Fan-out scenarios measure delivery, not the budget: let every poller
+                    // poll at its own pace (the `sessions` scenario checks the budget).
+                    ("SESH_SPOTIFY_BUDGET".to_owned(), "1000000".to_owned()),
+                    // Every simulated member joins from 127.0.0.1; the per-IP invite limit
+                    // is for guessing attacks, not for thousands of friends behind one IP.
+                    ("SESH_INVITE_RATE".to_owned(), "0".to_owned()),
+                ];
+                sesh_env.extend(args.sesh_env.iter().cloned());
+                SeshLocation::Spawn(SpawnOptions {
+                    sesh_bin: args.sesh_bin.clone(),
+                    emulator_bin: args.emulator_bin.clone(),
+                    rate_limit: args.emulator_rate_limit,
+                    sesh_env,
+                })
+            }
+        };
+        let mut servers = args.servers.clone();
+        servers.sort_by_key(|k| *k != ServerKind::Sesh);
+        servers.dedup();
+        Env {
+            sizes: Sizes::resolve(args),
+            servers,
+            location,
+            sesh: None,
+            client_procs: args.client_procs,
+            sessions_budget: args.sessions_budget,
+            rows: Vec::new(),
+            details: BTreeMap::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    /// Starts (once) and returns the shared Sesh.
+    pub async fn sesh(&mut self) -> anyhow::Result<&mut SeshTarget> {
+        if self.sesh.is_none() {
+            self.sesh = Some(SeshTarget::open(&self.location).await?);
+        }
+        self.sesh
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("Sesh is not running"))
+    }
+
+    /// Starts the server `kind` for one measurement.
+    pub async fn server(&mut self, kind: ServerKind) -> anyhow::Result<Server<'_>> {
+        match kind.baseline() {
+            Some(baseline) => Ok(Server::Baseline(Box::new(
+                BaselineServer::spawn(baseline).await?,
+            ))),
+            None => Ok(Server::Sesh(self.sesh().await?)),
+        }
+    }
+
+    /// Whether Sesh is among the servers.
+    pub fn with_sesh(&self) -> bool {
+        self.servers.contains(&ServerKind::Sesh)
+    }
+
+    /// Adds report rows.
+    pub fn rows(&mut self, rows: impl IntoIterator<Item = Row>) {
+        self.rows.extend(rows);
+    }
+
+    /// Records details of a measurement.
+    pub fn detail(&mut self, key: String, value: serde_json::Value) {
+        self.details.insert(key, value);
+    }
+
+    /// Records a failure (the run will exit non-zero).
+    pub fn fail(&mut self, what: String) {
+        tracing::error!("{what}");
+        self.failures.push(what);
+    }
+}
+
+/// Runs the selected scenarios and returns the report.
+pub async fn run(args: &RunArgs) -> Report {
+    let meta = Meta::collect(args.quick);
+    let mut env = Env::new(args);
+    tracing::info!(sizes = ?env.sizes, servers = ?env.servers, "benchmark starting");
+    if args.runs(args.members) {
+        rooms::members(&mut env).await;
+    }
+    if args.runs(args.big_room) {
+        rooms::big_room(&mut env).await;
+    }
+    if args.runs(args.join_storm) {
+        join::join_storm(&mut env).await;
+    }
+    if args.runs(args.start) && env.with_sesh() {
+        spotify::start(&mut env).await;
+    }
+    if args.runs(args.calls) && env.with_sesh() {
+        spotify::calls(&mut env).await;
+    }
+    // Last: it starts its own Sesh with the default budget.
+    if args.runs(args.sessions) && env.with_sesh() {
+        env.sesh = None;
+        spotify::sessions(&mut env).await;
+    }
+    Report {
+        meta,
+        rows: env.rows,
+        details: env.details,
+        failures: env.failures,
+    }
+}

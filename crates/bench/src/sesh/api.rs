@@ -1,0 +1,343 @@
+//! Sesh's HTTP API and the emulator's control API, as the benchmark drives them: the
+//! real OAuth redirect dance for generated users, sessions, joins, start, and the
+//! emulator's player controls and request log.
+
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// A failed API call, with enough context to say which step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Transport failure.
+    #[error("{what}: {source}")]
+    Http {
+        /// The step.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// An unexpected status.
+    #[error("{what}: HTTP {status}: {body}")]
+    Status {
+        /// The step.
+        what: &'static str,
+        /// The status code.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
+    /// A well-formed answer that lacked what we need.
+    #[error("{what}: {detail}")]
+    Protocol {
+        /// The step.
+        what: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// A session as created by the benchmark.
+#[derive(Debug, Clone)]
+pub struct CreatedSession {
+    /// Session id.
+    pub id: String,
+    /// Invite code for `POST /api/join/{code}`.
+    pub invite_code: String,
+}
+
+/// Client for one Sesh server and its Spotify (emulator).
+#[derive(Clone)]
+pub struct SeshApi {
+    http: reqwest::Client,
+    /// Where Sesh listens, e.g. `http://127.0.0.1:8080`.
+    pub base: String,
+    /// Sesh's public URL: the `Origin` its CSRF check expects.
+    pub public_url: String,
+    /// The emulator's base URL (control API at `/_emulator`).
+    pub emulator: String,
+}
+
+fn http_err(what: &'static str) -> impl FnOnce(reqwest::Error) -> ApiError {
+    move |source| ApiError::Http { what, source }
+}
+
+async fn expect_success(
+    what: &'static str,
+    response: reqwest::Response,
+) -> Result<Value, ApiError> {
+    let status = response.status();
+    let body = response.bytes().await.map_err(http_err(what))?;
+    if !status.is_success() {
+        return Err(ApiError::Status {
+            what,
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+        });
+    }
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&body).map_err(|e| ApiError::Protocol {
+        what,
+        detail: format!("invalid JSON: {e}"),
+    })
+}
+
+fn redirect_target(what: &'static str, response: &reqwest::Response) -> Result<String, ApiError> {
+    if !response.status().is_redirection() {
+        return Err(ApiError::Status {
+            what,
+            status: response.status().as_u16(),
+            body: "expected a redirect".into(),
+        });
+    }
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or(ApiError::Protocol {
+            what,
+            detail: "redirect without Location".into(),
+        })
+}
+
+/// `name=value` pairs of the response's `Set-Cookie` headers.
+fn set_cookies(response: &reqwest::Response) -> impl Iterator<Item = String> + '_ {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(|pair| pair.trim().to_owned())
+}
+
+/// Makes a possibly relative `Location` absolute against `base`.
+fn absolute(base: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        location.to_owned()
+    } else {
+        format!("{}{}", base.trim_end_matches('/'), location)
+    }
+}
+
+impl SeshApi {
+    /// A client for Sesh at `base` (public URL `public_url`) and the emulator.
+    pub fn new(base: String, public_url: String, emulator: String) -> anyhow::Result<SeshApi> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(256)
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(SeshApi {
+            http,
+            base,
+            public_url,
+            emulator,
+        })
+    }
+
+    /// Logs `user` in through the real redirect dance (Sesh → emulator `/authorize` with
+    /// `user=` auto-approval → Sesh callback); returns the `sesh_sid=...` cookie pair.
+    pub async fn login(&self, user: &str) -> Result<String, ApiError> {
+        let start = self
+            .http
+            .get(format!("{}/auth/login?next=/", self.base))
+            .send()
+            .await
+            .map_err(http_err("login"))?;
+        let authorize = redirect_target("login", &start)?;
+        let mut cookies: Vec<String> = set_cookies(&start).collect();
+        let separator = if authorize.contains('?') { '&' } else { '?' };
+        let approved = self
+            .http
+            .get(format!("{authorize}{separator}user={user}"))
+            .send()
+            .await
+            .map_err(http_err("authorize"))?;
+        let callback = absolute(&self.base, &redirect_target("authorize", &approved)?);
+        let mut request = self.http.get(callback);
+        if !cookies.is_empty() {
+            request = request.header(reqwest::header::COOKIE, cookies.join("; "));
+        }
+        let done = request.send().await.map_err(http_err("callback"))?;
+        if !(done.status().is_redirection() || done.status().is_success()) {
+            return Err(ApiError::Status {
+                what: "callback",
+                status: done.status().as_u16(),
+                body: String::new(),
+            });
+        }
+        cookies.extend(set_cookies(&done));
+        cookies
+            .into_iter()
+            .rev()
+            .find(|c| c.starts_with("sesh_sid="))
+            .ok_or(ApiError::Protocol {
+                what: "callback",
+                detail: "no sesh_sid cookie".into(),
+            })
+    }
+
+    fn post(&self, cookie: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, cookie)
+            .header(reqwest::header::ORIGIN, &self.public_url)
+    }
+
+    /// `POST /api/sessions` with room for `capacity` members: the caller becomes host.
+    pub async fn create_session(
+        &self,
+        cookie: &str,
+        capacity: usize,
+    ) -> Result<CreatedSession, ApiError> {
+        let response = self
+            .post(cookie, "/api/sessions")
+            .json(&serde_json::json!({ "capacity": capacity }))
+            .send()
+            .await
+            .map_err(http_err("create session"))?;
+        let body = expect_success("create session", response).await?;
+        let field = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
+        match (field("id"), field("invite_code")) {
+            (Some(id), Some(invite_code)) => Ok(CreatedSession { id, invite_code }),
+            _ => Err(ApiError::Protocol {
+                what: "create session",
+                detail: "answer lacks id or invite_code".into(),
+            }),
+        }
+    }
+
+    /// The URL of `POST /api/join/{code}`.
+    pub fn join_url(&self, invite_code: &str) -> String {
+        format!("{}/api/join/{invite_code}", self.base)
+    }
+
+    /// `POST /api/join/{code}`.
+    pub async fn join(&self, cookie: &str, invite_code: &str) -> Result<(), ApiError> {
+        let response = self
+            .post(cookie, &format!("/api/join/{invite_code}"))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .map_err(http_err("join"))?;
+        expect_success("join", response).await.map(drop)
+    }
+
+    /// The first unrestricted device of the caller (`GET /api/me/devices`).
+    pub async fn first_device(&self, cookie: &str) -> Result<String, ApiError> {
+        let response = self
+            .http
+            .get(format!("{}/api/me/devices", self.base))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .map_err(http_err("devices"))?;
+        let body = expect_success("devices", response).await?;
+        let list = body
+            .as_array()
+            .or_else(|| body.get("devices").and_then(Value::as_array))
+            .cloned()
+            .unwrap_or_default();
+        list.iter()
+            .filter(|d| {
+                !d.get("is_restricted")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+            })
+            .find_map(|d| d.get("id").and_then(Value::as_str).map(str::to_owned))
+            .ok_or(ApiError::Protocol {
+                what: "devices",
+                detail: "no unrestricted device".into(),
+            })
+    }
+
+    /// `POST /api/sessions/{id}/start`; returns how long Sesh took to answer.
+    pub async fn start(
+        &self,
+        cookie: &str,
+        session: &str,
+        device: &str,
+    ) -> Result<Duration, ApiError> {
+        let started = Instant::now();
+        let response = self
+            .post(cookie, &format!("/api/sessions/{session}/start"))
+            .json(&serde_json::json!({ "device_id": device }))
+            .send()
+            .await
+            .map_err(http_err("start"))?;
+        expect_success("start", response).await?;
+        Ok(started.elapsed())
+    }
+
+    /// `POST /api/sessions/{id}/end`.
+    pub async fn end(&self, cookie: &str, session: &str) -> Result<(), ApiError> {
+        let response = self
+            .post(cookie, &format!("/api/sessions/{session}/end"))
+            .send()
+            .await
+            .map_err(http_err("end"))?;
+        expect_success("end", response).await.map(drop)
+    }
+
+    /// `GET /healthz` answers 200.
+    pub async fn healthy(&self) -> bool {
+        matches!(
+            self.http.get(format!("{}/healthz", self.base)).send().await,
+            Ok(r) if r.status().is_success()
+        )
+    }
+
+    /// Acts on `user`'s player as if from their Spotify app (`next`, `pause`, `resume`).
+    pub async fn emulator_player(&self, user: &str, action: &str) -> Result<(), ApiError> {
+        let response = self
+            .http
+            .post(format!("{}/_emulator/users/{user}/player", self.emulator))
+            .json(&serde_json::json!({ "action": action }))
+            .send()
+            .await
+            .map_err(http_err("emulator player"))?;
+        expect_success("emulator player", response).await.map(drop)
+    }
+
+    /// The emulator's request log (`GET /_emulator/requests`), its list of recent
+    /// requests restricted to those made for `user` when given.
+    pub async fn emulator_requests(&self, user: Option<&str>) -> Result<Value, ApiError> {
+        let filter = user.map(|u| format!("?user_id={u}")).unwrap_or_default();
+        let response = self
+            .http
+            .get(format!("{}/_emulator/requests{filter}", self.emulator))
+            .send()
+            .await
+            .map_err(http_err("emulator requests"))?;
+        expect_success("emulator requests", response).await
+    }
+
+    /// Clears the emulator's request log.
+    pub async fn reset_emulator_requests(&self) -> Result<(), ApiError> {
+        let response = self
+            .http
+            .delete(format!("{}/_emulator/requests", self.emulator))
+            .send()
+            .await
+            .map_err(http_err("emulator reset"))?;
+        expect_success("emulator reset", response).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::absolute;
+
+    #[test]
+    fn absolute_locations() {
+        assert_eq!(
+            absolute("http://a:1", "/auth/callback?x"),
+            "http://a:1/auth/callback?x"
+        );
+        assert_eq!(absolute("http://a:1/", "http://b:2/y"), "http://b:2/y");
+    }
+}

@@ -35,6 +35,9 @@ pub enum Command {
     Serve,
 }
 
+/// Default of [`Settings::max_capacity`].
+pub const DEFAULT_MAX_CAPACITY: u32 = 200;
+
 /// Everything the server needs to start. Every field has a flag and an environment variable.
 #[derive(Clone, Args)]
 pub struct Settings {
@@ -151,6 +154,17 @@ pub struct Settings {
     )]
     pub ws_client_timeout: HumanDuration,
 
+    /// Most members a host may ask for when creating a session (`capacity`); larger requests
+    /// answer `400 invalid_capacity`.
+    #[arg(
+        long,
+        env = "SESH_MAX_CAPACITY",
+        default_value_t = DEFAULT_MAX_CAPACITY,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub max_capacity: u32,
+
     /// Frames buffered per WebSocket connection; a client that falls this far behind is
     /// disconnected (close 1008).
     #[arg(long, env = "SESH_WS_QUEUE", default_value_t = 256, global = true)]
@@ -254,6 +268,7 @@ impl fmt::Debug for Settings {
             .field("ws_max_per_user", &self.ws_max_per_user)
             .field("ws_ping_interval", &self.ws_ping_interval)
             .field("ws_client_timeout", &self.ws_client_timeout)
+            .field("max_capacity", &self.max_capacity)
             .field("ws_queue", &self.ws_queue)
             .field("poll_interval", &self.poll_interval)
             .field("poll_paused_interval", &self.poll_paused_interval)

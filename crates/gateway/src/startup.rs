@@ -14,7 +14,7 @@ use crate::{
     budget::RequestBudget,
     crypto::{KeyError, SecretKey, TokenCipher},
     db::{Database, DbError},
-    hub::HubRegistry,
+    hub::{HubRegistry, PositionWriter},
     routes,
     settings::Settings,
     state::{AppState, Core, HubConfig},
@@ -179,8 +179,10 @@ impl Application {
         )?;
 
         let runtime = tokio::runtime::Handle::current();
+        let shutdown = CancellationToken::new();
         let core = Arc::new(Core {
             accounts: Accounts::new(db.clone(), runtime.clone()),
+            positions: PositionWriter::spawn(db.clone(), &runtime, shutdown.clone()),
             db,
             spotify,
             budget: RequestBudget::new(
@@ -188,6 +190,7 @@ impl Application {
                 settings.spotify_budget_per_sec.saturating_mul(2),
             ),
             config: HubConfig {
+                max_capacity: settings.max_capacity as usize,
                 ws_queue: settings.ws_queue,
                 ws_ping_interval: settings.ws_ping_interval.get(),
                 ws_client_timeout: settings.ws_client_timeout.get(),
@@ -198,7 +201,7 @@ impl Application {
             },
             public_url: public_url.clone(),
             runtime,
-            shutdown: CancellationToken::new(),
+            shutdown,
             demo,
         });
         let hubs = HubRegistry::new(core.clone());
@@ -303,6 +306,8 @@ impl Application {
         if let Some(emulator) = emulator {
             emulator.stop();
         }
+        // Positions recorded by the last track changes (normally already stored).
+        core.positions.flush().await;
         core.db.close().await;
         tracing::info!("stopped");
         result.map_err(std::io::Error::other)?

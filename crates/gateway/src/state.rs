@@ -8,11 +8,18 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::{accounts::Accounts, budget::RequestBudget, db::Database, hub::HubRegistry};
+use crate::{
+    accounts::Accounts,
+    budget::RequestBudget,
+    db::Database,
+    hub::{HubRegistry, PositionWriter},
+};
 
 /// Tunables of hubs, pollers and sockets (from [`crate::Settings`]).
 #[derive(Debug, Clone)]
 pub struct HubConfig {
+    /// Most members a host may ask for (`SESH_MAX_CAPACITY`).
+    pub max_capacity: usize,
     /// Frames buffered per connection before it is dropped.
     pub ws_queue: usize,
     /// Server ping interval.
@@ -34,6 +41,8 @@ pub struct HubConfig {
 pub struct Core {
     /// SQLite.
     pub db: Database,
+    /// Now-playing positions, stored in the background (track changes never wait on SQLite).
+    pub positions: PositionWriter,
     /// The Spotify Web API client (or the emulator's, in demo mode).
     pub spotify: SpotifyClient,
     /// Per-user Spotify credentials.

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 
+use tracing::level_filters::LevelFilter;
 use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
 use crate::settings::LogFormat;
@@ -22,7 +23,9 @@ const WIRE_TARGETS: &[(&str, &str)] = &[
 ];
 
 /// The filter directives for a `RUST_LOG` value (`None`: unset → `info`): the user's, plus a
-/// cap for every wire-level target they did not name.
+/// cap for every wire-level target they did not name. A cap only ever lowers a level: with
+/// `info` (the default) or `warn` the wire targets stay at that level, since a cap above it
+/// would turn on their debug logs (a line per Spotify connection) in production.
 pub fn filter_directives(rust_log: Option<&str>) -> String {
     let user = rust_log
         .map(str::trim)
@@ -33,12 +36,22 @@ pub fn filter_directives(rust_log: Option<&str>) -> String {
         .filter_map(|d| d.split(['=', '[']).next())
         .map(str::trim)
         .collect();
+    // The blanket level (a directive without a target); without one, unnamed targets are off
+    // and need no cap.
+    let blanket = user
+        .split(',')
+        .filter_map(|d| d.trim().parse::<LevelFilter>().ok())
+        .max();
     let mut directives = user.to_owned();
+    let Some(blanket) = blanket else {
+        return directives;
+    };
     for (target, level) in WIRE_TARGETS {
         let mentioned = named
             .iter()
             .any(|n| *n == *target || n.starts_with(&format!("{target}::")));
-        if !mentioned {
+        let cap = level.parse::<LevelFilter>().unwrap_or(LevelFilter::INFO);
+        if !mentioned && cap <= blanket {
             directives.push_str(&format!(",{target}={level}"));
         }
     }
@@ -82,6 +95,16 @@ mod tests {
         );
         assert!(d.contains(",reqwest=debug"));
         assert_eq!(filter_directives(None), filter_directives(Some("info")));
+        // Caps never raise a level: at the default `info` or at `warn`, wire debug logs stay off.
+        for quiet in ["info", "warn", "sesh_gateway=debug"] {
+            let d = filter_directives(Some(quiet));
+            assert!(
+                !d.contains("=debug,") && !d.ends_with("reqwest=debug"),
+                "{d}"
+            );
+            assert!(!d.contains("hyper") && !d.contains("reqwest"), "{d}");
+        }
+        assert!(filter_directives(Some("debug")).contains(",h2=info"));
         assert!(EnvFilter::try_new(filter_directives(Some("trace"))).is_ok());
     }
 }

@@ -12,7 +12,7 @@ use sesh_gateway::{
     error::ApiError,
     request::{MAX_JSON_BODY, decode_json, decode_optional_json, safe_next},
     routes::api::{CreateSession, StartBody, parse_device_id},
-    settings::ProxyRange,
+    settings::{DEFAULT_MAX_CAPACITY, ProxyRange},
     wire::{ClientFrame, DirectFrame, FrameError},
 };
 
@@ -198,7 +198,7 @@ proptest! {
     fn create_bodies_decode_or_answer_4xx(content_type in content_type(), body in body()) {
         match decode_optional_json::<CreateSession>(content_type.as_deref(), &body) {
             Ok(Some(create)) => {
-                if let Err(e) = create.settings() {
+                if let Err(e) = create.settings(DEFAULT_MAX_CAPACITY as usize) {
                     check_refusal(&e);
                     prop_assert_eq!(e.code(), "invalid_capacity");
                 }

@@ -160,6 +160,11 @@ export class SessionModel {
       case 'playback':
         this.setPlayback('playback' in frame ? frame.playback : frame, perfNow, wallNow);
         if (s.state === 'lobby' && this.playback) s.state = 'playing';
+        // A track change moves the queue's position only here: `queue` events come when the
+        // queue's content changes (start, a late joiner), not on every track.
+        if (Number.isInteger(this.playback?.position) && this.playback.position < s.queue.length) {
+          s.position = this.playback.position;
+        }
         return { parts: ['all'], outcome: null };
       case 'presence': {
         const member = s.members.find((m) => m.id === idOf(frame.user_id ?? frame.user));

@@ -65,6 +65,8 @@ impl Env {
                     // Every simulated member joins from 127.0.0.1; the per-IP invite limit
                     // is for guessing attacks, not for thousands of friends behind one IP.
                     ("SESH_INVITE_RATE".to_owned(), "0".to_owned()),
+                    // `big-room` asks for one session of thousands (the default cap is 200).
+                    ("SESH_MAX_CAPACITY".to_owned(), "100000".to_owned()),
                 ];
                 sesh_env.extend(args.sesh_env.iter().cloned());
                 SeshLocation::Spawn(SpawnOptions {

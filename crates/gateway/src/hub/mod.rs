@@ -3,6 +3,7 @@
 //! and talks to it through a bounded command channel.
 
 mod poller;
+mod position_writer;
 mod session_hub;
 pub mod tracker;
 
@@ -25,6 +26,7 @@ use crate::{
 };
 
 pub use poller::PollerHandle;
+pub use position_writer::PositionWriter;
 
 /// Commands waiting for a hub beyond this make senders wait (back-pressure, bounded memory).
 const COMMAND_QUEUE: usize = 256;

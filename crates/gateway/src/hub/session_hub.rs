@@ -1,6 +1,8 @@
 //! `SessionHub`: the one task that owns a live session. It applies transitions (persisting each
-//! before anyone hears of it), numbers and serializes every event once, keeps the last
-//! [`RING_CAPACITY`] frames for `?since=` resumes, fans frames out to the members' bounded
+//! before anyone hears of it, except the position moves that follow the host's player, which
+//! are broadcast first and stored in the background by the `PositionWriter`), numbers and
+//! serializes every event once, keeps the last [`RING_CAPACITY`] frames (at most
+//! [`RING_MAX_BYTES`]) for `?since=` resumes, fans frames out to the members' bounded
 //! queues without ever awaiting a member, and runs the session's `PlaybackPoller`. When the host
 //! takes their player over (plays something else, or the device disappears) the hub stops
 //! steering Spotify until the host resumes.
@@ -34,8 +36,12 @@ use crate::{
     },
 };
 
-/// Events kept for `?since=` resumes.
+/// Events kept for `?since=` resumes, at most.
 pub const RING_CAPACITY: usize = 256;
+/// Bytes of frames kept for `?since=` resumes, at most: the ring is bounded by size as well as
+/// count, so a few large frames (a `queue` in a big room) cannot hold megabytes per session.
+/// The newest frame is always kept; a resume that reaches further back gets a `welcome`.
+pub const RING_MAX_BYTES: usize = 64 * 1024;
 
 /// Sequence numbers are reserved in the database this many at a time, ahead of use, so that a
 /// hub revived after a crash never reuses a number a client has seen, without a disk write per
@@ -110,6 +116,8 @@ pub(super) struct SessionHub {
     /// restart or an unload), whose ring, presence and playback are gone.
     loaded_seq: u64,
     ring: VecDeque<(u64, ByteString)>,
+    /// Total length of the frames in `ring`.
+    ring_bytes: usize,
     conns: HashMap<u64, Connection>,
     next_conn: u64,
     /// Open connections per member (presence).
@@ -144,7 +152,8 @@ impl SessionHub {
             seq: last_seq,
             reserved_seq: last_seq,
             loaded_seq: last_seq,
-            ring: VecDeque::with_capacity(16),
+            ring: VecDeque::new(),
+            ring_bytes: 0,
             conns: HashMap::new(),
             next_conn: 1,
             online: HashMap::new(),
@@ -178,6 +187,8 @@ impl SessionHub {
             self.reserve_seq().await;
         }
         self.poller = None;
+        // A hub revived from the database must find the position this one reached.
+        self.core.positions.flush().await;
         // Unregister before the receiver goes away: a request racing with this exit either
         // fails to send or loses its reply, and the registry then revives a fresh hub from the
         // database (every change was stored before it was answered).
@@ -623,10 +634,15 @@ impl SessionHub {
     fn broadcast(&mut self, event: &SessionEvent) {
         self.seq += 1;
         let frame = ByteString::from(event.to_frame(self.seq));
-        if self.ring.len() == RING_CAPACITY {
-            self.ring.pop_front();
-        }
+        self.ring_bytes += frame.len();
         self.ring.push_back((self.seq, frame.clone()));
+        while self.ring.len() > 1
+            && (self.ring.len() > RING_CAPACITY || self.ring_bytes > RING_MAX_BYTES)
+        {
+            if let Some((_, old)) = self.ring.pop_front() {
+                self.ring_bytes -= old.len();
+            }
+        }
         let dropped = self.deliver(&Outbound::Frame(frame));
         self.remove_connections(&dropped);
     }
@@ -779,10 +795,15 @@ impl SessionHub {
         {
             self.follow_track(id, observation.progress_ms).await;
         }
-        let position = observation
-            .track
-            .as_ref()
-            .and_then(|id| find_in_queue(self.session.queue(), self.session.position(), id));
+        // The session's current entry when it is the one playing (always so after following),
+        // else wherever the track is in the queue.
+        let position = observation.track.as_ref().and_then(|id| {
+            let current = self.session.position();
+            let queue = self.session.queue();
+            Some(current)
+                .filter(|p| queue.get(*p).is_some_and(|e| e.track.id == *id))
+                .or_else(|| find_in_queue(queue, current, id))
+        });
         let view = PlaybackView {
             track,
             is_playing: observation.is_playing,
@@ -866,8 +887,19 @@ impl SessionHub {
             let same_track = queue[target].track.id == *id;
             self.spawn_resync_play(uris, same_track.then_some(progress_ms));
         }
-        if let Err(e) = self.apply(|s| s.advance_to(target)).await {
-            tracing::warn!(session = %self.session.id(), error = %e, "could not advance the queue");
+        // The hot path of a playing session: the position moves in memory and reaches the
+        // members in the `playback` event that follows (its `position`), with no `queue` event
+        // (the queue's content did not change) and no wait on SQLite: the position is stored in
+        // the background (`PositionWriter`, which says what a crash can lose and why that is
+        // acceptable). A refusal leaves the session unchanged.
+        match self.session.advance_to(target) {
+            Ok(events) if !events.is_empty() => {
+                self.core.positions.record(self.session.id(), target);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(session = %self.session.id(), error = %e, "could not advance the queue");
+            }
         }
     }
 

@@ -158,21 +158,19 @@ pub struct CreateSession {
     capacity: Option<usize>,
 }
 
-/// Most members a host may ask for.
-const MAX_CAPACITY: usize = 200;
-
 impl CreateSession {
-    /// The session settings asked for (`400 invalid_capacity` outside 1..=200).
-    pub fn settings(&self) -> Result<Settings, ApiError> {
+    /// The session settings asked for (`400 invalid_capacity` outside `1..=max_capacity`, the
+    /// `SESH_MAX_CAPACITY` setting).
+    pub fn settings(&self, max_capacity: usize) -> Result<Settings, ApiError> {
         let mut settings = Settings::default();
         if let Some(mode) = self.shuffle_mode {
             settings.shuffle_mode = mode;
         }
         if let Some(capacity) = self.capacity {
-            if capacity == 0 || capacity > MAX_CAPACITY {
+            if capacity == 0 || capacity > max_capacity {
                 return Err(ApiError::bad_request(
                     "invalid_capacity",
-                    format!("capacity must be between 1 and {MAX_CAPACITY}"),
+                    format!("capacity must be between 1 and {max_capacity}"),
                 ));
             }
             settings.capacity = capacity;
@@ -188,7 +186,10 @@ pub async fn create_session(
     user: CurrentUser,
     body: OptionalJsonBody<CreateSession>,
 ) -> Result<HttpResponse, ApiError> {
-    let settings = body.0.unwrap_or_default().settings()?;
+    let settings = body
+        .0
+        .unwrap_or_default()
+        .settings(state.core.config.max_capacity)?;
     let core = &state.core;
     let top = top_tracks_for(core, &user.id).await?;
     let session = Session::new(

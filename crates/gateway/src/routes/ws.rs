@@ -108,20 +108,25 @@ impl Socket {
         heartbeat.tick().await;
         let mut last_heard = Instant::now();
         let mut limiter = FrameLimiter::new();
+        // Created once per socket, not once per frame: each `cancelled()` registers with its
+        // token under a lock.
+        let going_away = shutdown.cancelled();
+        let too_slow = self.overflow.cancelled();
+        tokio::pin!(going_away, too_slow);
 
         let close: Option<(u16, &'static str)> = loop {
             tokio::select! {
                 biased;
-                () = shutdown.cancelled() => break Some((1001, "server going away")),
-                () = self.overflow.cancelled() => break Some((1008, "too slow: event queue full")),
+                () = &mut going_away => break Some((1001, "server going away")),
+                () = &mut too_slow => break Some((1008, "too slow: event queue full")),
                 outbound = rx.recv() => match outbound {
                     Some(Outbound::Frame(frame)) => {
                         // A client that stops reading blocks this send; the hub then fills our
                         // queue and signals `overflow`, which must still be able to end us.
                         tokio::select! {
                             sent = session.text(frame) => if sent.is_err() { break None },
-                            () = self.overflow.cancelled() => break Some((1008, "too slow: event queue full")),
-                            () = shutdown.cancelled() => break Some((1001, "server going away")),
+                            () = &mut too_slow => break Some((1008, "too slow: event queue full")),
+                            () = &mut going_away => break Some((1001, "server going away")),
                         }
                     }
                     Some(Outbound::Close(code, reason)) => break Some((code, reason)),
@@ -153,8 +158,8 @@ impl Socket {
                             // Like every send, a pong may wait on a client that stopped reading.
                             let sent = tokio::select! {
                                 sent = session.pong(&bytes) => sent.is_ok(),
-                                () = self.overflow.cancelled() => break Some((1008, "too slow: event queue full")),
-                                () = shutdown.cancelled() => break Some((1001, "server going away")),
+                                () = &mut too_slow => break Some((1008, "too slow: event queue full")),
+                                () = &mut going_away => break Some((1001, "server going away")),
                             };
                             if !sent {
                                 break None;
@@ -170,8 +175,8 @@ impl Socket {
                     }
                     let sent = tokio::select! {
                         sent = session.ping(b"") => sent.is_ok(),
-                        () = self.overflow.cancelled() => break Some((1008, "too slow: event queue full")),
-                        () = shutdown.cancelled() => break Some((1001, "server going away")),
+                        () = &mut too_slow => break Some((1008, "too slow: event queue full")),
+                        () = &mut going_away => break Some((1001, "server going away")),
                     };
                     if !sent {
                         break None;

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Browser, Closed, WAIT, Ws, process::SeshProcess, spawn_app_with};
+use common::{Browser, Closed, WAIT, Ws, process::SeshProcess, spawn_app_with, welcome};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -33,12 +33,6 @@ async fn create_and_join(host: &Browser, guests: &[&Browser]) -> (String, String
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     (id, code)
-}
-
-async fn welcome(ws: &mut Ws) -> Value {
-    let frame = ws.next_json().await;
-    assert_eq!(frame["type"], "welcome", "{frame}");
-    frame
 }
 
 fn seq(frame: &Value) -> u64 {

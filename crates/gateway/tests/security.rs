@@ -16,7 +16,7 @@ use std::{
 };
 
 use base64::Engine;
-use common::{Browser, CLIENT_ID, CLIENT_SECRET, Closed, Ws, spawn_app, spawn_app_with};
+use common::{Browser, CLIENT_ID, CLIENT_SECRET, Closed, spawn_app, spawn_app_with, welcome};
 use reqwest::{StatusCode, cookie::CookieStore};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -41,12 +41,6 @@ async fn session_with(host: &Browser, guests: &[&Browser]) -> (String, String) {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     (id, code)
-}
-
-async fn welcome(ws: &mut Ws) -> Value {
-    let frame = ws.next_json().await;
-    assert_eq!(frame["type"], "welcome", "{frame}");
-    frame
 }
 
 fn refused_status(error: tungstenite::Error) -> (u16, Option<String>) {

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Browser, Closed, Ws, playback_track, spawn_app, spawn_app_with};
+use common::{Browser, Closed, Ws, playback_track, spawn_app, spawn_app_with, welcome};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sesh_gateway::settings::HumanDuration;
@@ -29,12 +29,6 @@ async fn create_and_join(host: &Browser, guests: &[&Browser]) -> (String, Value)
         assert_eq!(status, StatusCode::OK);
     }
     (id, created)
-}
-
-async fn welcome(ws: &mut Ws) -> Value {
-    let frame = ws.next_json().await;
-    assert_eq!(frame["type"], "welcome", "{frame}");
-    frame
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

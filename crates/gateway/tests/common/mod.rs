@@ -523,6 +523,13 @@ impl Ws {
     }
 }
 
+/// The next frame, which must be the `welcome` a fresh connection starts with.
+pub async fn welcome(ws: &mut Ws) -> Value {
+    let frame = ws.next_json().await;
+    assert_eq!(frame["type"], "welcome", "{frame}");
+    frame
+}
+
 /// The track id a `playback` frame shows.
 pub fn playback_track(frame: &Value) -> Option<String> {
     frame["track"]["id"].as_str().map(str::to_owned)

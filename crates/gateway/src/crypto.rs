@@ -5,6 +5,7 @@ use std::{
     fmt, fs,
     io::{self, Write},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use aes_gcm::{
@@ -114,7 +115,9 @@ pub struct CryptoError;
 /// column so it cannot be moved to another user.
 #[derive(Clone)]
 pub struct TokenCipher {
-    cipher: Aes256Gcm,
+    /// Shared: the expanded key is ~1 KB, and every `Database` clone (one in each user's
+    /// token watcher, among others) would otherwise carry its own copy.
+    cipher: Arc<Aes256Gcm>,
 }
 
 impl fmt::Debug for TokenCipher {
@@ -127,7 +130,7 @@ impl TokenCipher {
     /// A cipher for this key.
     pub fn new(key: &SecretKey) -> Self {
         Self {
-            cipher: Aes256Gcm::new(&key.0.into()),
+            cipher: Arc::new(Aes256Gcm::new(&key.0.into())),
         }
     }
 

@@ -2,6 +2,7 @@
 //! members' connections; the [`HubRegistry`] finds (or revives from SQLite) the hub of a session
 //! and talks to it through a bounded command channel.
 
+mod outbound;
 mod poller;
 mod position_writer;
 mod session_hub;
@@ -25,6 +26,7 @@ use crate::{
     wire::{SessionView, UserRef},
 };
 
+pub use outbound::{OutboundRx, OutboundTx, QueueError, outbound_queue};
 pub use poller::PollerHandle;
 pub use position_writer::PositionWriter;
 
@@ -49,7 +51,7 @@ pub struct NewConnection {
     /// Who is connected.
     pub user: UserId,
     /// The connection's bounded queue.
-    pub tx: mpsc::Sender<Outbound>,
+    pub tx: OutboundTx,
     /// Cancelled by the hub when the queue overflowed: the socket closes with 1008.
     pub overflow: CancellationToken,
 }

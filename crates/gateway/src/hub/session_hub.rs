@@ -20,11 +20,12 @@ use sesh_session::{
     TrackId, UserId,
 };
 use sesh_spotify::{PlayRequest, PlaybackState, SpotifyError};
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    ControlTarget, HubCommand, InvitePreview, NewConnection, Outbound, PollerHandle, Slot,
+    ControlTarget, HubCommand, InvitePreview, NewConnection, Outbound, OutboundTx, PollerHandle,
+    QueueError, Slot,
     tracker::{Change, Observation, PlaybackTracker},
 };
 use crate::{
@@ -65,7 +66,7 @@ pub mod close {
 
 struct Connection {
     user: UserId,
-    tx: mpsc::Sender<Outbound>,
+    tx: OutboundTx,
     overflow: CancellationToken,
 }
 
@@ -566,7 +567,7 @@ impl SessionHub {
 
         let replay = since
             .and_then(|since| self.replay_since(since))
-            .filter(|frames| frames.len() < conn.tx.max_capacity());
+            .filter(|frames| frames.len() < conn.tx.capacity());
         let first: Vec<ByteString> = match replay {
             Some(frames) => frames,
             None => vec![ByteString::from(self.welcome(you))],
@@ -654,12 +655,12 @@ impl SessionHub {
         for (id, conn) in &self.conns {
             match conn.tx.try_send(message.clone()) {
                 Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
+                Err(QueueError::Full) => {
                     tracing::info!(session = %self.session.id(), user = %conn.user, "client too slow; disconnecting");
                     conn.overflow.cancel();
                     dropped.push(*id);
                 }
-                Err(TrySendError::Closed(_)) => dropped.push(*id),
+                Err(QueueError::Closed) => dropped.push(*id),
             }
         }
         dropped

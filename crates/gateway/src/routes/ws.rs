@@ -9,7 +9,6 @@ use actix_ws::{CloseCode, CloseReason, Message, ProtocolError};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use sesh_session::{SessionId, UserId};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -18,7 +17,7 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    hub::{HubHandle, NewConnection, Outbound},
+    hub::{HubHandle, NewConnection, Outbound, OutboundRx, OutboundTx, outbound_queue},
     request::{CurrentUser, origin_allowed, origin_of},
     state::AppState,
     wire::{ClientFrame, DirectFrame},
@@ -60,7 +59,7 @@ pub async fn connect(
     let (response, session, stream) = actix_ws::handle(&req, body).map_err(|_| {
         ApiError::bad_request("not_a_websocket", "this endpoint speaks WebSocket only")
     })?;
-    let (tx, rx) = mpsc::channel(state.core.config.ws_queue.max(1));
+    let (tx, rx) = outbound_queue(state.core.config.ws_queue);
     let overflow = CancellationToken::new();
     let conn = NewConnection {
         user: user.id.clone(),
@@ -90,74 +89,100 @@ struct Socket {
     hub: HubHandle,
     conn_id: u64,
     /// Our own queue, for direct answers (`pong`, `error`) in order with events.
-    tx: mpsc::Sender<Outbound>,
+    tx: OutboundTx,
     overflow: CancellationToken,
 }
 
 impl Socket {
-    async fn run(
+    /// The socket's task. An `async` block rather than an `async fn`: an `async fn` keeps a
+    /// second copy of its arguments (~350 bytes here) in its state for the whole connection.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would store its arguments twice in every socket's task"
+    )]
+    fn run(
         self,
         mut session: actix_ws::Session,
         mut stream: actix_ws::MessageStream,
-        mut rx: mpsc::Receiver<Outbound>,
+        mut rx: OutboundRx,
         slot: SocketSlot,
-    ) {
-        let config = self.state.core.config.clone();
-        let shutdown = self.state.core.shutdown.clone();
-        let mut heartbeat = tokio::time::interval(config.ws_ping_interval);
-        heartbeat.tick().await;
-        let mut last_heard = Instant::now();
-        let mut limiter = FrameLimiter::new();
-        // Created once per socket, not once per frame: each `cancelled()` registers with its
-        // token under a lock.
-        let going_away = shutdown.cancelled();
-        let too_slow = self.overflow.cancelled();
-        tokio::pin!(going_away, too_slow);
+    ) -> impl Future<Output = ()> {
+        async move {
+            // In a block: the waits borrow `self`, which `finish` consumes.
+            let close: Option<(u16, &'static str)> = {
+                let config = &self.state.core.config;
+                let shutdown = &self.state.core.shutdown;
+                let mut heartbeat = tokio::time::interval(config.ws_ping_interval);
+                heartbeat.tick().await;
+                let mut last_heard = Instant::now();
+                let mut limiter = FrameLimiter::new();
+                // Created once per socket, not once per frame: each `cancelled()` registers
+                // with its token under a lock.
+                let going_away = shutdown.cancelled();
+                let too_slow = self.overflow.cancelled();
+                tokio::pin!(going_away, too_slow);
 
-        let close: Option<(u16, &'static str)> = loop {
-            tokio::select! {
-                biased;
-                () = &mut going_away => break Some((1001, "server going away")),
-                () = &mut too_slow => break Some((1008, "too slow: event queue full")),
-                outbound = rx.recv() => match outbound {
-                    Some(Outbound::Frame(frame)) => {
-                        // A client that stops reading blocks this send; the hub then fills our
-                        // queue and signals `overflow`, which must still be able to end us.
-                        tokio::select! {
-                            sent = session.text(frame) => if sent.is_err() { break None },
-                            () = &mut too_slow => break Some((1008, "too slow: event queue full")),
-                            () = &mut going_away => break Some((1001, "server going away")),
-                        }
-                    }
-                    Some(Outbound::Close(code, reason)) => break Some((code, reason)),
-                    None => break Some((1012, "session restarting")),
-                },
-                message = stream.next() => {
-                    let message = match message {
-                        None => break None,
-                        Some(Err(ProtocolError::Overflow)) => break Some((1009, "frame too large")),
-                        Some(Err(_)) => break Some((1002, "protocol error")),
-                        Some(Ok(message)) => message,
-                    };
-                    last_heard = Instant::now();
-                    match message {
-                        Message::Text(text) => {
-                            if !limiter.allow() {
-                                if limiter.refused > MAX_REFUSED_FRAMES {
-                                    break Some((1008, "too many messages"));
+                loop {
+                    tokio::select! {
+                        biased;
+                        () = &mut going_away => break Some((1001, "server going away")),
+                        () = &mut too_slow => break Some((1008, "too slow: event queue full")),
+                        outbound = rx.recv() => match outbound {
+                            Outbound::Frame(frame) => {
+                                // A client that stops reading blocks this send; the hub then
+                                // fills our queue and signals `overflow`, which must still be
+                                // able to end us.
+                                tokio::select! {
+                                    sent = Box::pin(session.text(frame)) => if sent.is_err() { break None },
+                                    () = &mut too_slow => break Some((1008, "too slow: event queue full")),
+                                    () = &mut going_away => break Some((1001, "server going away")),
                                 }
-                                self.direct(DirectFrame::error("rate_limited", "too many messages; slow down"));
-                                continue;
                             }
-                            self.on_text(&text);
+                            Outbound::Close(code, reason) => break Some((code, reason)),
+                        },
+                        message = stream.next() => {
+                            let message = match message {
+                                None => break None,
+                                Some(Err(ProtocolError::Overflow)) => break Some((1009, "frame too large")),
+                                Some(Err(_)) => break Some((1002, "protocol error")),
+                                Some(Ok(message)) => message,
+                            };
+                            last_heard = Instant::now();
+                            match message {
+                                Message::Text(text) => {
+                                    if !limiter.allow() {
+                                        if limiter.refused > MAX_REFUSED_FRAMES {
+                                            break Some((1008, "too many messages"));
+                                        }
+                                        self.direct(DirectFrame::error("rate_limited", "too many messages; slow down"));
+                                        continue;
+                                    }
+                                    self.on_text(&text);
+                                }
+                                Message::Binary(_) => {
+                                    self.direct(DirectFrame::error("malformed_frame", "binary frames are not supported"));
+                                }
+                                Message::Ping(bytes) => {
+                                    // Like every send, a pong may wait on a client that stopped reading.
+                                    let sent = tokio::select! {
+                                        sent = Box::pin(session.pong(&bytes)) => sent.is_ok(),
+                                        () = &mut too_slow => break Some((1008, "too slow: event queue full")),
+                                        () = &mut going_away => break Some((1001, "server going away")),
+                                    };
+                                    if !sent {
+                                        break None;
+                                    }
+                                }
+                                Message::Close(_) => break Some((1000, "bye")),
+                                Message::Pong(_) | Message::Continuation(_) | Message::Nop => {}
+                            }
                         }
-                        Message::Binary(_) => {
-                            self.direct(DirectFrame::error("malformed_frame", "binary frames are not supported"));
-                        }
-                        Message::Ping(bytes) => {
-                            // Like every send, a pong may wait on a client that stopped reading.
+                        _ = heartbeat.tick() => {
+                            if last_heard.elapsed() >= config.ws_client_timeout {
+                                break Some((1001, "client timed out"));
+                            }
                             let sent = tokio::select! {
-                                sent = session.pong(&bytes) => sent.is_ok(),
+                                sent = Box::pin(session.ping(b"")) => sent.is_ok(),
                                 () = &mut too_slow => break Some((1008, "too slow: event queue full")),
                                 () = &mut going_away => break Some((1001, "server going away")),
                             };
@@ -165,25 +190,22 @@ impl Socket {
                                 break None;
                             }
                         }
-                        Message::Close(_) => break Some((1000, "bye")),
-                        Message::Pong(_) | Message::Continuation(_) | Message::Nop => {}
                     }
                 }
-                _ = heartbeat.tick() => {
-                    if last_heard.elapsed() >= config.ws_client_timeout {
-                        break Some((1001, "client timed out"));
-                    }
-                    let sent = tokio::select! {
-                        sent = session.ping(b"") => sent.is_ok(),
-                        () = &mut too_slow => break Some((1008, "too slow: event queue full")),
-                        () = &mut going_away => break Some((1001, "server going away")),
-                    };
-                    if !sent {
-                        break None;
-                    }
-                }
-            }
-        };
+            };
+            // Boxed: the close path runs once, and inline its futures (hub send, close frame,
+            // timer) would enlarge every idle socket's task for its whole life.
+            Box::pin(self.finish(session, slot, close)).await;
+        }
+    }
+
+    /// Deregisters from the hub, frees the user's slot and sends the close frame (if any).
+    async fn finish(
+        self,
+        session: actix_ws::Session,
+        slot: SocketSlot,
+        close: Option<(u16, &'static str)>,
+    ) {
         self.hub.disconnect(self.conn_id).await;
         // Free the user's slot before the close frame goes out: a client that saw the close may
         // reconnect at once.
@@ -197,7 +219,7 @@ impl Socket {
             // flight) if it reads again before it would count as silent; other closes are
             // not worth waiting for.
             let wait = if code == 1008 {
-                config.ws_client_timeout
+                self.state.core.config.ws_client_timeout
             } else {
                 CLOSE_TIMEOUT
             };

@@ -396,13 +396,7 @@ async fn a_client_that_stops_reading_is_dropped_with_1008_and_memory_stays_flat(
     // Bob's client completes the handshake and never reads again.
     let mut stuck = RawWs::connect(&bob, &id, Some(4096)).await;
 
-    let device = alice.device_id().await;
-    let (status, body) = alice
-        .post(
-            &format!("/api/sessions/{id}/start"),
-            Some(json!({"device_id": device})),
-        )
-        .await;
+    let (status, body) = alice.start_on_own_device(&id).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     sesh.emulator_post("/_emulator/users/alice/player", json!({"action": "pause"}))
         .await;

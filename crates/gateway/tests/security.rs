@@ -620,13 +620,7 @@ async fn every_route_carries_the_security_headers_and_covers_are_allowed() {
     }
 
     // The covers the pages show (the emulator's, here) are inside `img-src`.
-    let device = alice.device_id().await;
-    let (status, started) = alice
-        .post(
-            &format!("/api/sessions/{id}/start"),
-            Some(json!({"device_id": device})),
-        )
-        .await;
+    let (status, started) = alice.start_on_own_device(&id).await;
     assert_eq!(status, StatusCode::OK, "{started}");
     let covers: HashSet<String> = started["queue"]
         .as_array()

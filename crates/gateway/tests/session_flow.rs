@@ -186,13 +186,7 @@ async fn sessions_survive_a_restart() {
     let bob = app.login("bob").await;
     let carol = app.login("carol").await;
     let (id, _) = create_and_join(&alice, &[&bob, &carol]).await;
-    let device = alice.device_id().await;
-    let (status, started) = alice
-        .post(
-            &format!("/api/sessions/{id}/start"),
-            Some(json!({"device_id": device})),
-        )
-        .await;
+    let (status, started) = alice.start_on_own_device(&id).await;
     assert_eq!(status, StatusCode::OK, "{started}");
 
     let mut ws = bob.ws(&id).await;
@@ -269,13 +263,7 @@ async fn one_poller_per_session_whatever_the_number_of_members() {
 
     let mut host_ws = alice.ws(&id).await;
     welcome(&mut host_ws).await;
-    let device = alice.device_id().await;
-    let (status, _) = alice
-        .post(
-            &format!("/api/sessions/{id}/start"),
-            Some(json!({"device_id": device})),
-        )
-        .await;
+    let (status, _) = alice.start_on_own_device(&id).await;
     assert_eq!(status, StatusCode::OK);
     host_ws.next_of_type("playback").await;
 
@@ -511,13 +499,7 @@ async fn a_free_host_gets_premium_required_and_nothing_starts() {
     let app = spawn_app().await;
     let dave = app.login("dave").await;
     let (id, _) = create_and_join(&dave, &[]).await;
-    let device = dave.device_id().await;
-    let (status, body) = dave
-        .post(
-            &format!("/api/sessions/{id}/start"),
-            Some(json!({"device_id": device})),
-        )
-        .await;
+    let (status, body) = dave.start_on_own_device(&id).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "premium_required");
     let (_, snapshot) = dave.get(&format!("/api/sessions/{id}")).await;
@@ -582,13 +564,7 @@ async fn a_late_joiner_is_woven_in_without_cutting_the_current_track() {
     let (id, created) = create_and_join(&alice, &[&bob]).await;
     let mut ws = alice.ws(&id).await;
     welcome(&mut ws).await;
-    let device = alice.device_id().await;
-    let (status, started) = alice
-        .post(
-            &format!("/api/sessions/{id}/start"),
-            Some(json!({"device_id": device})),
-        )
-        .await;
+    let (status, started) = alice.start_on_own_device(&id).await;
     assert_eq!(status, StatusCode::OK, "{started}");
     let first = started["queue"][0]["track"]["uri"]
         .as_str()

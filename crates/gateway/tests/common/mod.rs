@@ -391,6 +391,17 @@ impl Browser {
             .to_owned()
     }
 
+    /// `POST /api/sessions/{session_id}/start` on this user's first usable device → (status,
+    /// JSON).
+    pub async fn start_on_own_device(&self, session_id: &str) -> (StatusCode, Value) {
+        let device = self.device_id().await;
+        self.post(
+            &format!("/api/sessions/{session_id}/start"),
+            Some(serde_json::json!({"device_id": device})),
+        )
+        .await
+    }
+
     /// Opens the session's WebSocket with this browser's cookie and our `Origin`.
     pub async fn ws(&self, session_id: &str) -> Ws {
         self.ws_with(session_id, None, Some(&self.address.clone()))

@@ -284,56 +284,8 @@ impl Browser {
             .await
             .expect("authorize answers");
         assert_eq!(approved.status(), StatusCode::FOUND, "authorize as {user}");
-        let done = browser
-            .http
-            .get(location(&approved))
-            .send()
-            .await
-            .expect("callback answers");
-        assert_eq!(done.status(), StatusCode::FOUND, "callback for {user}");
-        assert!(browser.cookie().is_some(), "login cookie set");
-        browser
-    }
-
-    /// A browser with an empty jar.
-    pub fn new(app: &TestApp, user: &str) -> Self {
-        let jar = Arc::new(reqwest::cookie::Jar::default());
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_provider(jar.clone())
-            .timeout(WAIT)
-            .build()
-            .expect("client");
-        Self {
-            http,
-            jar,
-            address: app.address.clone(),
-            user: user.to_owned(),
-        }
-    }
-
-    /// Logs in through the real dance: `/auth/login` → emulator `/authorize?user=` →
-    /// `/auth/callback` → cookie.
-    pub async fn login(app: &TestApp, user: &str) -> Self {
-        let browser = Self::new(app, user);
-        let start = browser
-            .http
-            .get(format!("{}/auth/login?next=/", app.address))
-            .send()
-            .await
-            .expect("login answers");
-        assert_eq!(start.status(), StatusCode::FOUND);
-        let authorize = location(&start);
-        assert!(authorize.starts_with(&app.emulator_url), "{authorize}");
-        let approved = browser
-            .http
-            .get(format!("{authorize}&user={user}"))
-            .send()
-            .await
-            .expect("authorize answers");
-        assert_eq!(approved.status(), StatusCode::FOUND, "authorize as {user}");
         let callback = location(&approved);
-        assert!(callback.starts_with(&app.address), "{callback}");
+        assert!(callback.starts_with(address), "{callback}");
         let done = browser
             .http
             .get(&callback)
@@ -344,6 +296,17 @@ impl Browser {
         assert_eq!(location(&done), "/");
         assert!(browser.cookie().is_some(), "login cookie set");
         browser
+    }
+
+    /// A browser with an empty jar.
+    pub fn new(app: &TestApp, user: &str) -> Self {
+        Self::new_at(&app.address, user)
+    }
+
+    /// Logs in through the real dance: `/auth/login` → emulator `/authorize?user=` →
+    /// `/auth/callback` → cookie.
+    pub async fn login(app: &TestApp, user: &str) -> Self {
+        Self::login_at(&app.address, &app.emulator_url, user).await
     }
 
     /// The `Cookie` header the jar would send.

@@ -51,6 +51,28 @@ pub struct TestApp {
     pub dir: TempDir,
 }
 
+/// The emulator every test app talks to: our app registered with `{address}/auth/callback`,
+/// control API on, a rate limit no test reaches.
+pub async fn start_emulator(address: &str) -> EmulatorHandle {
+    Emulator::start(EmulatorConfig {
+        apps: vec![AppRegistration::new(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            format!("{address}/auth/callback"),
+        )],
+        control_api: true,
+        rate_limit: 1_000_000,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator starts")
+}
+
+/// `SESH_SECRET_KEY` of every test app (base64 of 32 bytes).
+pub fn test_secret_key() -> String {
+    base64::engine::general_purpose::STANDARD.encode([42u8; 32])
+}
+
 /// Starts emulator + app with default test settings.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
@@ -74,18 +96,7 @@ async fn spawn(public_port: Option<u16>, adjust: impl FnOnce(&mut Settings)) -> 
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     let port = listener.local_addr().expect("local addr").port();
     let address = format!("http://127.0.0.1:{}", public_port.unwrap_or(port));
-    let emulator = Emulator::start(EmulatorConfig {
-        apps: vec![AppRegistration::new(
-            CLIENT_ID,
-            CLIENT_SECRET,
-            format!("{address}/auth/callback"),
-        )],
-        control_api: true,
-        rate_limit: 1_000_000,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("emulator starts");
+    let emulator = start_emulator(&address).await;
     let emulator_url = emulator.base_url();
     let dir = tempfile::tempdir().expect("tempdir");
     let db_url = format!("sqlite://{}", dir.path().join("sesh.db").display());
@@ -95,8 +106,7 @@ async fn spawn(public_port: Option<u16>, adjust: impl FnOnce(&mut Settings)) -> 
     settings.spotify_client_secret = Some(Redacted::from(CLIENT_SECRET));
     settings.spotify_accounts_url = emulator_url.parse().expect("url");
     settings.spotify_api_url = emulator_url.parse().expect("url");
-    let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
-    settings.secret_key = Some(Redacted::from(key.as_str()));
+    settings.secret_key = Some(Redacted::from(test_secret_key().as_str()));
     if public_port.is_some() {
         settings.public_url = Some(address.parse().expect("url"));
     }

@@ -11,12 +11,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use base64::Engine;
-use sesh_spotify_emulator::{AppRegistration, Emulator, EmulatorConfig, EmulatorHandle};
+use sesh_spotify_emulator::EmulatorHandle;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
-use super::{Browser, CLIENT_ID, CLIENT_SECRET, WAIT};
+use super::{Browser, CLIENT_ID, CLIENT_SECRET, WAIT, start_emulator, test_secret_key};
 
 /// A `sesh` child process with its emulator and database directory.
 pub struct SeshProcess {
@@ -46,21 +45,10 @@ impl SeshProcess {
             .expect("a free port")
             .port();
         let address = format!("http://127.0.0.1:{port}");
-        let emulator = Emulator::start(EmulatorConfig {
-            apps: vec![AppRegistration::new(
-                CLIENT_ID,
-                CLIENT_SECRET,
-                format!("{address}/auth/callback"),
-            )],
-            control_api: true,
-            rate_limit: 1_000_000,
-            ..EmulatorConfig::default()
-        })
-        .await
-        .expect("emulator starts");
+        let emulator = start_emulator(&address).await;
         let emulator_url = emulator.base_url();
         let dir = tempfile::tempdir().expect("tempdir");
-        let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+        let key = test_secret_key();
         let mut all: Vec<(String, String)> = vec![
             ("SESH_LISTEN".into(), format!("127.0.0.1:{port}")),
             (

@@ -1,8 +1,10 @@
 //! SQLite persistence (sqlx, runtime-checked queries): users with encrypted tokens, login
 //! sessions, OAuth states, top tracks, and listening sessions with their members and queue.
 //!
-//! A listening session is stored both as its domain snapshot (the source a hub is revived from)
-//! and as rows (members, queue) for queries; every write of a session happens in one transaction.
+//! A listening session is stored as a small snapshot (state, host, settings, position, device,
+//! bans) plus its member rows (with the top tracks each brought, in join order) and its queue
+//! rows; a hub is revived from the three. A transition writes the snapshot and only the rows its
+//! events touch, in one transaction, so a join costs one member row however big the session.
 
 use std::{
     str::FromStr,
@@ -10,7 +12,13 @@ use std::{
 };
 
 use secrecy::{ExposeSecret, SecretString};
-use sesh_session::{Event, Member, Role, Session, SessionId, Track, UserId};
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use sesh_session::{
+    DeviceId, Event, InviteCode, Member, QueueEntry, Role, Session, SessionId, SessionParts,
+    SessionState, Settings, Track, UserId,
+};
 use sesh_spotify::Tokens;
 use sqlx::{
     Row,
@@ -39,6 +47,9 @@ pub enum DbError {
     /// A stored JSON column does not parse.
     #[error("stored data does not parse")]
     Json(#[from] serde_json::Error),
+    /// A stored session breaks an invariant of the domain.
+    #[error("stored session is inconsistent")]
+    Restore(#[from] sesh_session::RestoreError),
 }
 
 /// Unix milliseconds now.
@@ -447,7 +458,7 @@ impl Database {
         .bind(session.state().to_string())
         .bind(session.device().map(|d| d.as_str().to_owned()))
         .bind(session.position() as i64)
-        .bind(serde_json::to_string(session)?)
+        .bind(snapshot_json(session)?)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -478,15 +489,14 @@ impl Database {
         .bind(session.device().map(|d| d.as_str().to_owned()))
         .bind(session.position() as i64)
         .bind(last_seq as i64)
-        .bind(serde_json::to_string(session)?)
+        .bind(snapshot_json(session)?)
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
         let queue_changed = events
             .iter()
             .any(|e| matches!(e, Event::SessionStarted { .. } | Event::Queue { .. }));
-        // Only the rows the events touch: a join writes one row, not the whole member list
-        // (the snapshot above is what a hub is revived from; the rows serve queries).
+        // Only the rows the events touch: a join writes one row, not the whole member list.
         for event in events {
             match event {
                 Event::MemberJoined { member } | Event::MemberUpdated { member } => {
@@ -537,7 +547,7 @@ impl Database {
 
     /// Stores now-playing positions (see `hub::PositionWriter`): the column and the snapshot's
     /// `position`, in place, in one transaction. A position the stored queue does not have is
-    /// skipped, so the snapshot always restores.
+    /// skipped, so the session always restores.
     pub async fn save_positions(&self, positions: &[(SessionId, usize)]) -> Result<(), DbError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -545,7 +555,8 @@ impl Database {
             sqlx::query(
                 "UPDATE listening_sessions
                  SET position = ?2, snapshot = json_set(snapshot, '$.position', ?2), updated_at = ?3
-                 WHERE id = ?1 AND ?2 < json_array_length(snapshot, '$.queue')",
+                 WHERE id = ?1
+                   AND EXISTS (SELECT 1 FROM queue_entries WHERE session_id = ?1 AND position = ?2)",
             )
             .bind(id.to_string())
             .bind(*position as i64)
@@ -567,15 +578,59 @@ impl Database {
         Ok(())
     }
 
-    /// A stored session and its last event sequence number.
+    /// A stored session (snapshot, member rows in join order, queue rows) and its last event
+    /// sequence number. Data no sequence of transitions could have produced is refused
+    /// ([`DbError::Restore`]).
     pub async fn load_session(&self, id: SessionId) -> Result<Option<(Session, u64)>, DbError> {
+        let mut conn = self.pool.acquire().await?;
         let row = sqlx::query("SELECT snapshot, last_seq FROM listening_sessions WHERE id = ?1")
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let session: Session = serde_json::from_str(row.try_get::<&str, _>(0)?)?;
+        let mut parts: SessionParts = serde_json::from_str(row.try_get::<&str, _>(0)?)?;
         let last_seq: i64 = row.try_get(1)?;
+
+        let members = sqlx::query(
+            "SELECT user_id, display_name, role, joined_at, top_tracks FROM session_members
+             WHERE session_id = ?1 ORDER BY ordinal, rowid",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+        parts.members = members
+            .iter()
+            .map(|r| {
+                Ok(Member {
+                    user_id: UserId::new(r.try_get::<String, _>(0)?),
+                    display_name: r.try_get(1)?,
+                    role: match r.try_get::<&str, _>(2)? {
+                        "host" => Role::Host,
+                        _ => Role::Guest,
+                    },
+                    joined_at_ms: r.try_get(3)?,
+                    top_tracks: serde_json::from_str(r.try_get::<&str, _>(4)?)?,
+                })
+            })
+            .collect::<Result<_, DbError>>()?;
+
+        let queue = sqlx::query(
+            "SELECT track, added_by FROM queue_entries WHERE session_id = ?1 ORDER BY position",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+        parts.queue = queue
+            .iter()
+            .map(|r| {
+                Ok(QueueEntry {
+                    track: serde_json::from_str(r.try_get::<&str, _>(0)?)?,
+                    added_by: serde_json::from_str(r.try_get::<&str, _>(1)?)?,
+                })
+            })
+            .collect::<Result<_, DbError>>()?;
+
+        let session = Session::from_parts(parts)?;
         Ok(Some((session, last_seq.max(0) as u64)))
     }
 
@@ -649,11 +704,17 @@ async fn write_member(
     session: SessionId,
     member: &Member,
 ) -> Result<(), DbError> {
+    // A new row goes to the end of the join order (a member who left and rejoins too: leaving
+    // deleted their row); an existing one keeps its place.
     sqlx::query(
-        "INSERT INTO session_members (session_id, user_id, display_name, role, joined_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO session_members (session_id, user_id, display_name, role, joined_at, ordinal,
+                                      top_tracks)
+         VALUES (?1, ?2, ?3, ?4, ?5,
+                 (SELECT COALESCE(MAX(ordinal), 0) + 1 FROM session_members WHERE session_id = ?1),
+                 ?6)
          ON CONFLICT(session_id, user_id) DO UPDATE SET
-            display_name = excluded.display_name, role = excluded.role",
+            display_name = excluded.display_name, role = excluded.role,
+            top_tracks = excluded.top_tracks",
     )
     .bind(session.to_string())
     .bind(member.user_id.as_str())
@@ -663,7 +724,38 @@ async fn write_member(
         Role::Guest => "guest",
     })
     .bind(member.joined_at_ms)
+    .bind(serde_json::to_string(&member.top_tracks)?)
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The snapshot column: [`SessionParts`]' shape with `members` and `queue` empty (they live in
+/// their rows), serialized from borrowed fields so no part of the session is cloned.
+fn snapshot_json(session: &Session) -> Result<String, DbError> {
+    #[derive(Serialize)]
+    struct Snapshot<'a> {
+        id: SessionId,
+        invite_code: &'a InviteCode,
+        state: SessionState,
+        host: &'a UserId,
+        members: [Member; 0],
+        settings: &'a Settings,
+        queue: [QueueEntry; 0],
+        position: usize,
+        device: Option<&'a DeviceId>,
+        banned: &'a BTreeSet<UserId>,
+    }
+    Ok(serde_json::to_string(&Snapshot {
+        id: session.id(),
+        invite_code: session.invite_code(),
+        state: session.state(),
+        host: session.host(),
+        members: [],
+        settings: session.settings(),
+        queue: [],
+        position: session.position(),
+        device: session.device(),
+        banned: session.banned(),
+    })?)
 }

@@ -165,6 +165,29 @@ pub struct Settings {
     )]
     pub max_capacity: u32,
 
+    /// Sessions with at most this many members list every member in snapshots and announce
+    /// each join, leave and presence change; bigger ones list this many and send counts (at
+    /// most once a second) instead, so no event costs O(members²) frames.
+    #[arg(
+        long,
+        env = "SESH_ROSTER_LIMIT",
+        default_value_t = 200,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub roster_limit: u32,
+
+    /// Queues of at most this many entries are sent whole; longer ones as a window of this
+    /// many entries around the now-playing one (the rest is paged over HTTP).
+    #[arg(
+        long,
+        env = "SESH_QUEUE_WINDOW",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u32).range(10..),
+        global = true
+    )]
+    pub queue_window: u32,
+
     /// Frames buffered per WebSocket connection; a client that falls this far behind is
     /// disconnected (close 1008).
     #[arg(long, env = "SESH_WS_QUEUE", default_value_t = 256, global = true)]
@@ -269,6 +292,8 @@ impl fmt::Debug for Settings {
             .field("ws_ping_interval", &self.ws_ping_interval)
             .field("ws_client_timeout", &self.ws_client_timeout)
             .field("max_capacity", &self.max_capacity)
+            .field("roster_limit", &self.roster_limit)
+            .field("queue_window", &self.queue_window)
             .field("ws_queue", &self.ws_queue)
             .field("poll_interval", &self.poll_interval)
             .field("poll_paused_interval", &self.poll_paused_interval)

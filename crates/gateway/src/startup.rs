@@ -191,6 +191,8 @@ impl Application {
             ),
             config: HubConfig {
                 max_capacity: settings.max_capacity as usize,
+                roster_limit: settings.roster_limit as usize,
+                queue_window: settings.queue_window as usize,
                 ws_queue: settings.ws_queue,
                 ws_ping_interval: settings.ws_ping_interval.get(),
                 ws_client_timeout: settings.ws_client_timeout.get(),

@@ -20,6 +20,11 @@ use crate::{
 pub struct HubConfig {
     /// Most members a host may ask for (`SESH_MAX_CAPACITY`).
     pub max_capacity: usize,
+    /// Largest session whose members are listed and announced one by one (`SESH_ROSTER_LIMIT`).
+    pub roster_limit: usize,
+    /// Longest queue sent whole; longer ones are sent as a window this long
+    /// (`SESH_QUEUE_WINDOW`).
+    pub queue_window: usize,
     /// Frames buffered per connection before it is dropped.
     pub ws_queue: usize,
     /// Server ping interval.

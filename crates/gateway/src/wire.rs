@@ -56,16 +56,69 @@ pub struct SessionView {
     pub invite_code: String,
     /// `{public_url}/j/{invite_code}`.
     pub join_url: String,
-    /// Members in join order.
+    /// Members in join order; in a session of more than `SESH_ROSTER_LIMIT` members, the host
+    /// and the first others up to that many (`member_count` says how many there are).
     pub members: Vec<MemberView>,
-    /// The play queue (empty in the lobby).
-    pub queue: Vec<QueueEntry>,
-    /// Index of the now-playing queue entry.
+    /// How many members the session has.
+    pub member_count: usize,
+    /// How many of them have a WebSocket open.
+    pub online_count: usize,
+    /// The play queue (empty in the lobby), whole or a window of it.
+    #[serde(flatten)]
+    pub queue: QueueWindow,
+    /// Index of the now-playing queue entry (in the whole queue).
     pub position: usize,
     /// The host's device the queue plays on.
     pub device: Option<DeviceId>,
     /// Capacity and shuffle mode.
     pub settings: Settings,
+}
+
+/// The queue as members receive it: entries `queue_offset .. queue_offset + queue.len()` of the
+/// `queue_length` entries of the whole queue. A queue of at most `SESH_QUEUE_WINDOW` entries is
+/// sent whole (`queue_offset` 0); a longer one as a window around the now-playing entry, so no
+/// frame grows with the size of the session (the rest is paged over HTTP).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct QueueWindow {
+    /// The entries of the window.
+    pub queue: Vec<QueueEntry>,
+    /// Index of `queue[0]` in the whole queue.
+    pub queue_offset: usize,
+    /// Entries in the whole queue.
+    pub queue_length: usize,
+}
+
+impl QueueWindow {
+    /// The window of `queue` that members get while `position` plays: the whole queue when it
+    /// has at most `window` entries, else `window` entries starting a tenth of a window before
+    /// `position` (so the last few played entries stay in view).
+    pub fn around(queue: &[QueueEntry], position: usize, window: usize) -> Self {
+        let window = window.max(1);
+        let offset = if queue.len() <= window {
+            0
+        } else {
+            position
+                .saturating_sub(window / 10)
+                .min(queue.len() - window)
+        };
+        let end = (offset + window).min(queue.len());
+        Self {
+            queue: queue[offset..end].to_vec(),
+            queue_offset: offset,
+            queue_length: queue.len(),
+        }
+    }
+}
+
+/// A page of a list (`GET /api/sessions/{id}/members` and `…/queue`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    /// The entries from `offset`.
+    pub items: Vec<T>,
+    /// Index of `items[0]` in the whole list.
+    pub offset: usize,
+    /// Entries in the whole list.
+    pub total: usize,
 }
 
 /// A device as the `playback` event shows it.
@@ -175,19 +228,34 @@ pub enum SessionEvent {
     },
     /// The host pressed start.
     SessionStarted {
-        /// The shuffled queue.
-        queue: Vec<QueueEntry>,
+        /// The shuffled queue (whole or a window, see [`QueueWindow`]).
+        #[serde(flatten)]
+        queue: QueueWindow,
         /// Now-playing index (0).
         position: usize,
         /// The device it plays on.
         device: Option<DeviceId>,
     },
-    /// The queue or the now-playing position changed.
+    /// The queue's content changed (a late joiner), or a long queue's window moved on.
     Queue {
-        /// The whole queue.
-        queue: Vec<QueueEntry>,
+        /// The queue (whole or a window, see [`QueueWindow`]).
+        #[serde(flatten)]
+        queue: QueueWindow,
         /// Now-playing index.
         position: usize,
+    },
+    /// In a session of more than `SESH_ROSTER_LIMIT` members, joins, leaves and presence are
+    /// not announced one by one (that would be O(members²) frames); the counts are, at most
+    /// once a second. When such a session shrinks back to the limit, this event carries the
+    /// whole roster again (`members`) and per-member events resume.
+    MembersSummary {
+        /// How many members the session has.
+        member_count: usize,
+        /// How many of them have a WebSocket open.
+        online_count: usize,
+        /// The whole roster, when the session just became small enough to list it again.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        members: Option<Vec<MemberView>>,
     },
     /// What plays changed (or the periodic resync).
     Playback(PlaybackView),
@@ -422,6 +490,52 @@ mod tests {
             ClientFrame::parse(r#"{"type":"play","device_id":null}"#),
             Err(FrameError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn a_long_queue_is_sent_as_a_window_around_the_current_entry() {
+        use sesh_session::Track;
+        let queue: Vec<QueueEntry> = (0..25)
+            .map(|i| {
+                let id = TrackId::new(format!("t{i}"));
+                QueueEntry {
+                    track: Track {
+                        uri: TrackUri::for_track(&id),
+                        id,
+                        name: String::new(),
+                        artists: vec![],
+                        album: String::new(),
+                        image_url: None,
+                        duration_ms: 1,
+                    },
+                    added_by: vec![UserId::new("a")],
+                }
+            })
+            .collect();
+        let bounds = |position, window| {
+            let w = QueueWindow::around(&queue, position, window);
+            assert_eq!(w.queue_length, 25);
+            assert_eq!(
+                w.queue[..],
+                queue[w.queue_offset..w.queue_offset + w.queue.len()]
+            );
+            (w.queue_offset, w.queue.len())
+        };
+        // Short enough: whole, wherever the position.
+        assert_eq!(bounds(24, 25), (0, 25));
+        assert_eq!(bounds(3, 100), (0, 25));
+        // Longer: a tenth of a window behind, the rest ahead, never past the end.
+        assert_eq!(bounds(0, 10), (0, 10));
+        assert_eq!(bounds(1, 10), (0, 10));
+        assert_eq!(bounds(9, 10), (8, 10));
+        assert_eq!(bounds(20, 10), (15, 10));
+        assert_eq!(bounds(24, 10), (15, 10));
+        assert_eq!(bounds(0, 0), (0, 1));
+        let empty = QueueWindow::around(&[], 0, 10);
+        assert_eq!(
+            (empty.queue_offset, empty.queue.len(), empty.queue_length),
+            (0, 0, 0)
+        );
     }
 
     #[test]

@@ -23,12 +23,13 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     error::ApiError,
     state::Core,
-    wire::{SessionView, UserRef},
+    wire::{MemberView, Page, QueueWindow, SessionView, UserRef},
 };
 
 pub use outbound::{OutboundRx, OutboundTx, QueueError, outbound_queue};
 pub use poller::PollerHandle;
 pub use position_writer::PositionWriter;
+pub use session_hub::PAGE_LIMIT_MAX;
 
 /// Commands waiting for a hub beyond this make senders wait (back-pressure, bounded memory).
 const COMMAND_QUEUE: usize = 256;
@@ -91,6 +92,28 @@ pub enum HubCommand {
         /// Answer.
         reply: Reply<SessionView>,
     },
+    /// A page of the members, in join order.
+    Members {
+        /// Caller (a member).
+        user: UserId,
+        /// Index of the first member.
+        offset: usize,
+        /// At most this many (capped at [`PAGE_LIMIT_MAX`]).
+        limit: usize,
+        /// Answer.
+        reply: Reply<Page<MemberView>>,
+    },
+    /// A page of the queue.
+    Queue {
+        /// Caller (a member).
+        user: UserId,
+        /// Index of the first entry.
+        offset: usize,
+        /// At most this many (capped at [`PAGE_LIMIT_MAX`]).
+        limit: usize,
+        /// Answer.
+        reply: Reply<Page<QueueEntry>>,
+    },
     /// Public invite preview.
     Preview {
         /// Answer.
@@ -142,8 +165,8 @@ pub enum HubCommand {
         actor: UserId,
         /// The device.
         device: DeviceId,
-        /// Answer: the queue and the now-playing index.
-        reply: Reply<(Vec<QueueEntry>, usize)>,
+        /// Answer: the queue (whole or its window) and the now-playing index.
+        reply: Reply<(QueueWindow, usize)>,
     },
     /// Host resumes. After a take-over the remaining queue (from the current entry) is played
     /// again on `device` (default: the session's device) and the hub follows again; otherwise

@@ -10,7 +10,7 @@
 use std::{
     collections::{HashMap, VecDeque},
     sync::Arc,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use bytestring::ByteString;
@@ -32,8 +32,8 @@ use crate::{
     error::ApiError,
     state::Core,
     wire::{
-        DeviceView, MemberView, PROTOCOL_VERSION, PlaybackView, SessionEvent, SessionView,
-        SpotifyState, SpotifyStatus, UserRef, Welcome, YouView, track_from_spotify,
+        DeviceView, MemberView, PROTOCOL_VERSION, Page, PlaybackView, QueueWindow, SessionEvent,
+        SessionView, SpotifyState, SpotifyStatus, UserRef, Welcome, YouView, track_from_spotify,
     },
 };
 
@@ -55,6 +55,10 @@ const SEQ_HEADROOM: u64 = SEQ_BLOCK / 2;
 /// session's playback is gone; one is tolerated because Spotify may briefly answer 204 right
 /// after a `play` or a device switch.
 const EMPTY_POLLS_FOR_TAKEOVER: u32 = 2;
+/// In a session over the roster limit, member counts go out at most this often.
+const SUMMARY_INTERVAL: Duration = Duration::from_secs(1);
+/// Most entries one page of `GET …/members` or `GET …/queue` returns.
+pub const PAGE_LIMIT_MAX: usize = 500;
 
 /// WebSocket close codes the hub asks for.
 pub mod close {
@@ -133,6 +137,11 @@ pub(super) struct SessionHub {
     took_over: Option<TakeOver>,
     /// Consecutive empty player answers (see [`EMPTY_POLLS_FOR_TAKEOVER`]).
     empty_polls: u32,
+    /// `(offset, end)` of the queue window last broadcast: members hold at least this much of
+    /// a long queue, and get a new window before the now-playing entry leaves it.
+    window: (usize, usize),
+    /// When the pending `members_summary` of a session over the roster limit goes out.
+    summary_at: Option<tokio::time::Instant>,
     tx: mpsc::Sender<HubCommand>,
     rx: mpsc::Receiver<HubCommand>,
 }
@@ -166,6 +175,8 @@ impl SessionHub {
             resync: None,
             took_over: None,
             empty_polls: 0,
+            window: (0, usize::MAX),
+            summary_at: None,
             tx,
             rx,
         }
@@ -177,13 +188,20 @@ impl SessionHub {
         loop {
             let idle = self.conns.is_empty();
             let idle_timer = tokio::time::sleep(self.core.config.hub_idle_timeout);
-            let command = tokio::select! {
-                command = self.rx.recv() => command,
-                () = self.core.shutdown.cancelled() => None,
-                () = idle_timer, if idle => None,
+            let summary_at = self.summary_at;
+            let summary_timer =
+                tokio::time::sleep_until(summary_at.unwrap_or_else(tokio::time::Instant::now));
+            let wake = tokio::select! {
+                command = self.rx.recv() => command.map_or(Wake::Stop, Wake::Command),
+                () = self.core.shutdown.cancelled() => Wake::Stop,
+                () = idle_timer, if idle => Wake::Stop,
+                () = summary_timer, if summary_at.is_some() => Wake::Summary,
             };
-            let Some(command) = command else { break };
-            self.handle(command).await;
+            match wake {
+                Wake::Command(command) => self.handle(command).await,
+                Wake::Summary => self.send_summary(None),
+                Wake::Stop => break,
+            }
             self.update_poller();
             self.reserve_seq().await;
         }
@@ -210,6 +228,22 @@ impl SessionHub {
         match command {
             HubCommand::View { user, reply } => {
                 let _ = reply.send(self.view_for(&user));
+            }
+            HubCommand::Members {
+                user,
+                offset,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(self.members_page(&user, offset, limit));
+            }
+            HubCommand::Queue {
+                user,
+                offset,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(self.queue_page(&user, offset, limit));
             }
             HubCommand::Preview { reply } => {
                 let _ = reply.send(Ok(self.preview()));
@@ -316,6 +350,35 @@ impl SessionHub {
         }
     }
 
+    /// Whether `session` is too big to list and announce its members one by one.
+    fn is_large(&self, session: &Session) -> bool {
+        session.members().len() > self.core.config.roster_limit
+    }
+
+    /// The members a snapshot lists: all of them, or in a session over the roster limit the
+    /// host and the first others up to the limit.
+    fn roster(&self) -> Vec<MemberView> {
+        let s = &self.session;
+        if !self.is_large(s) {
+            return s.members().iter().map(|m| self.member_view(m)).collect();
+        }
+        let host = s.members().iter().filter(|m| m.is_host());
+        let others = s.members().iter().filter(|m| !m.is_host());
+        host.chain(others)
+            .take(self.core.config.roster_limit)
+            .map(|m| self.member_view(m))
+            .collect()
+    }
+
+    /// The queue window members get while the current entry plays.
+    fn queue_window(&self, session: &Session) -> QueueWindow {
+        QueueWindow::around(
+            session.queue(),
+            session.position(),
+            self.core.config.queue_window,
+        )
+    }
+
     fn view(&self) -> SessionView {
         let s = &self.session;
         SessionView {
@@ -324,18 +387,65 @@ impl SessionHub {
             host: s.host().clone(),
             invite_code: s.invite_code().to_string(),
             join_url: self.core.join_url(s.invite_code().as_str()),
-            members: s.members().iter().map(|m| self.member_view(m)).collect(),
-            queue: s.queue().to_vec(),
+            members: self.roster(),
+            member_count: s.members().len(),
+            online_count: self.online.len(),
+            queue: self.queue_window(s),
             position: s.position(),
             device: s.device().cloned(),
             settings: *s.settings(),
         }
     }
 
-    fn view_for(&self, user: &UserId) -> Result<SessionView, ApiError> {
+    fn members_page(
+        &self,
+        user: &UserId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<MemberView>, ApiError> {
+        self.view_check(user)?;
+        let members = self.session.members();
+        Ok(Page {
+            items: members
+                .iter()
+                .skip(offset)
+                .take(limit.min(PAGE_LIMIT_MAX))
+                .map(|m| self.member_view(m))
+                .collect(),
+            offset,
+            total: members.len(),
+        })
+    }
+
+    fn queue_page(
+        &self,
+        user: &UserId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<QueueEntry>, ApiError> {
+        self.view_check(user)?;
+        let queue = self.session.queue();
+        Ok(Page {
+            items: queue
+                .iter()
+                .skip(offset)
+                .take(limit.min(PAGE_LIMIT_MAX))
+                .cloned()
+                .collect(),
+            offset,
+            total: queue.len(),
+        })
+    }
+
+    fn view_check(&self, user: &UserId) -> Result<(), ApiError> {
         if !self.session.is_member(user) {
             return Err(SessionError::NotAMember { user: user.clone() }.into());
         }
+        Ok(())
+    }
+
+    fn view_for(&self, user: &UserId) -> Result<SessionView, ApiError> {
+        self.view_check(user)?;
         Ok(self.view())
     }
 
@@ -393,8 +503,18 @@ impl SessionHub {
             self.session = next;
             return Ok(());
         }
-        let wire: Vec<SessionEvent> = events.iter().map(|e| self.to_wire(e, &next)).collect();
-        let last_seq = self.seq + wire.len() as u64;
+        // Over the roster limit (before or after this change) members are not announced one by
+        // one: the counts follow in a `members_summary`, and a session that became small again
+        // gets its whole roster in one.
+        let was_large = self.is_large(&self.session);
+        let large = self.is_large(&next);
+        let wire: Vec<SessionEvent> = events
+            .iter()
+            .filter(|e| !(was_large || large) || !is_roster_event(e))
+            .map(|e| self.to_wire(e, &next))
+            .collect();
+        let roster_changed = events.iter().any(is_roster_event);
+        let last_seq = self.seq + wire.len() as u64 + u64::from(was_large && !large);
         self.core
             .db
             .persist_session(&next, events, last_seq)
@@ -402,7 +522,17 @@ impl SessionHub {
         self.reserved_seq = self.reserved_seq.max(last_seq);
         self.session = next;
         for event in &wire {
+            if let SessionEvent::SessionStarted { queue, .. } | SessionEvent::Queue { queue, .. } =
+                event
+            {
+                self.window = (queue.queue_offset, queue.queue_offset + queue.queue.len());
+            }
             self.broadcast(event);
+        }
+        if was_large && !large {
+            self.send_summary(Some(self.roster()));
+        } else if large && roster_changed {
+            self.schedule_summary();
         }
         Ok(())
     }
@@ -427,13 +557,14 @@ impl SessionHub {
                 invite_code: next.invite_code().to_string(),
                 join_url: self.core.join_url(next.invite_code().as_str()),
             },
-            Event::SessionStarted { queue, position } => SessionEvent::SessionStarted {
-                queue: queue.clone(),
+            // The domain event carries the whole queue; members get their window of it.
+            Event::SessionStarted { position, .. } => SessionEvent::SessionStarted {
+                queue: self.queue_window(next),
                 position: *position,
                 device: next.device().cloned(),
             },
-            Event::Queue { queue, position } => SessionEvent::Queue {
-                queue: queue.clone(),
+            Event::Queue { position, .. } => SessionEvent::Queue {
+                queue: self.queue_window(next),
                 position: *position,
             },
             Event::SessionEnded => SessionEvent::SessionEnded,
@@ -466,7 +597,7 @@ impl SessionHub {
         &mut self,
         actor: &UserId,
         device: DeviceId,
-    ) -> Result<(Vec<QueueEntry>, usize), ApiError> {
+    ) -> Result<(QueueWindow, usize), ApiError> {
         let mut next = self.session.clone();
         let events = next.start(actor, device.clone(), &mut rand::rng())?;
         let host = next.host().clone();
@@ -493,7 +624,7 @@ impl SessionHub {
         self.empty_polls = 0;
         self.commit(next, &events).await?;
         self.set_status(SpotifyStatus::ok());
-        Ok((self.session.queue().to_vec(), self.session.position()))
+        Ok((self.queue_window(&self.session), self.session.position()))
     }
 
     /// The host takes the session back after taking over their player: the remaining queue
@@ -504,7 +635,7 @@ impl SessionHub {
         &mut self,
         actor: &UserId,
         device: Option<DeviceId>,
-    ) -> Result<(Vec<QueueEntry>, usize), ApiError> {
+    ) -> Result<(QueueWindow, usize), ApiError> {
         let target = self.authorize(actor, Action::Control)?;
         if self.session.state() != SessionState::Playing {
             return Err(SessionError::NotStarted.into());
@@ -545,7 +676,7 @@ impl SessionHub {
         if let Some(poller) = &self.poller {
             poller.nudge();
         }
-        Ok((self.session.queue().to_vec(), position))
+        Ok((self.queue_window(&self.session), position))
     }
 
     // ---- connections ---------------------------------------------------------------------------
@@ -585,10 +716,14 @@ impl SessionHub {
             },
         );
         if went_online {
-            self.broadcast(&SessionEvent::Presence {
-                user_id: conn.user,
-                online: true,
-            });
+            if self.is_large(&self.session) {
+                self.schedule_summary();
+            } else {
+                self.broadcast(&SessionEvent::Presence {
+                    user_id: conn.user,
+                    online: true,
+                });
+            }
         }
         Ok(conn_id)
     }
@@ -629,6 +764,41 @@ impl SessionHub {
             spotify: self.status.clone(),
         };
         serde_json::to_string(&welcome).unwrap_or_default()
+    }
+
+    /// Sends a `members_summary` within [`SUMMARY_INTERVAL`] (one for all changes until then).
+    fn schedule_summary(&mut self) {
+        if self.summary_at.is_none() {
+            self.summary_at = Some(tokio::time::Instant::now() + SUMMARY_INTERVAL);
+        }
+    }
+
+    /// Sends the member counts now (with the whole roster when `members` is given).
+    fn send_summary(&mut self, members: Option<Vec<MemberView>>) {
+        self.summary_at = None;
+        if self.session.state() == SessionState::Ended {
+            return;
+        }
+        self.broadcast(&SessionEvent::MembersSummary {
+            member_count: self.session.members().len(),
+            online_count: self.online.len(),
+            members,
+        });
+    }
+
+    /// After the now-playing entry moved: a long queue's members get a new window before the
+    /// entry leaves (or comes near the end of) the one they hold.
+    fn refresh_window(&mut self) {
+        let (offset, end) = self.window;
+        let position = self.session.position();
+        let length = self.session.queue().len();
+        let margin = (self.core.config.queue_window / 10).max(1);
+        if position >= offset && (end >= length || position + margin < end) {
+            return;
+        }
+        let queue = self.queue_window(&self.session);
+        self.window = (queue.queue_offset, queue.queue_offset + queue.queue.len());
+        self.broadcast(&SessionEvent::Queue { queue, position });
     }
 
     /// Numbers, serializes (once) and fans out a session event.
@@ -680,12 +850,17 @@ impl SessionHub {
                 }
             }
         }
+        let large = self.is_large(&self.session);
         for user in offline {
             if self.session.is_member(&user) && self.session.state() != SessionState::Ended {
-                self.broadcast(&SessionEvent::Presence {
-                    user_id: user,
-                    online: false,
-                });
+                if large {
+                    self.schedule_summary();
+                } else {
+                    self.broadcast(&SessionEvent::Presence {
+                        user_id: user,
+                        online: false,
+                    });
+                }
             }
         }
     }
@@ -896,6 +1071,7 @@ impl SessionHub {
         match self.session.advance_to(target) {
             Ok(events) if !events.is_empty() => {
                 self.core.positions.record(self.session.id(), target);
+                self.refresh_window();
             }
             Ok(_) => {}
             Err(e) => {
@@ -932,6 +1108,24 @@ impl SessionHub {
         self.status = status.clone();
         self.broadcast(&SessionEvent::SpotifyStatus(status));
     }
+}
+
+/// What woke the hub's loop.
+enum Wake {
+    /// A request.
+    Command(HubCommand),
+    /// The pending `members_summary` is due.
+    Summary,
+    /// Shut down, unload (idle), or every sender is gone.
+    Stop,
+}
+
+/// Events about one member, which sessions over the roster limit do not announce one by one.
+fn is_roster_event(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::MemberJoined { .. } | Event::MemberLeft { .. } | Event::MemberUpdated { .. }
+    )
 }
 
 /// The queue entry playing `id`: the next one first (the usual advance), then later ones,

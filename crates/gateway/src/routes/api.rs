@@ -17,7 +17,7 @@ use crate::{
     hub::{HubCommand, session_not_found},
     request::{CurrentUser, JsonBody, OptionalJsonBody, client_ip},
     state::{AppState, Core},
-    wire::{SessionView, track_from_spotify},
+    wire::{MemberView, Page, QueueWindow, SessionView, track_from_spotify},
 };
 
 /// Tracks per member that go into the queue.
@@ -235,6 +235,76 @@ pub async fn get_session(
     Ok(web::Json(view))
 }
 
+/// `?offset=&limit=` of a paged list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Index of the first entry (default 0).
+    #[serde(default)]
+    offset: usize,
+    /// At most this many (default and maximum [`crate::hub::PAGE_LIMIT_MAX`]).
+    #[serde(default = "page_limit_default")]
+    limit: usize,
+}
+
+fn page_limit_default() -> usize {
+    crate::hub::PAGE_LIMIT_MAX
+}
+
+impl PageQuery {
+    fn checked(&self) -> Result<(usize, usize), ApiError> {
+        if self.limit == 0 || self.limit > crate::hub::PAGE_LIMIT_MAX {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be between 1 and {}", crate::hub::PAGE_LIMIT_MAX),
+            ));
+        }
+        Ok((self.offset, self.limit))
+    }
+}
+
+/// `GET /api/sessions/{id}/members?offset=&limit=` → a page of the members in join order.
+pub async fn members(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<Page<MemberView>>, ApiError> {
+    let id = parse_session_id(&path)?;
+    let (offset, limit) = query.checked()?;
+    let page = state
+        .hubs
+        .request(id, |reply| HubCommand::Members {
+            user: user.id.clone(),
+            offset,
+            limit,
+            reply,
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+/// `GET /api/sessions/{id}/queue?offset=&limit=` → a page of the whole queue.
+pub async fn queue(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<Page<sesh_session::QueueEntry>>, ApiError> {
+    let id = parse_session_id(&path)?;
+    let (offset, limit) = query.checked()?;
+    let page = state
+        .hubs
+        .request(id, |reply| HubCommand::Queue {
+            user: user.id.clone(),
+            offset,
+            limit,
+            reply,
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
 /// Looks an invite code up, after counting the attempt against the client's address (so
 /// guessing codes is slow, and a refused guess learns nothing).
 async fn session_of_invite(
@@ -399,7 +469,7 @@ pub async fn start_session(
     id: SessionId,
     user: &UserId,
     device_id: &str,
-) -> Result<(Vec<sesh_session::QueueEntry>, usize), ApiError> {
+) -> Result<(QueueWindow, usize), ApiError> {
     let device = parse_device_id(device_id)?;
     state
         .hubs
@@ -411,7 +481,8 @@ pub async fn start_session(
         .await
 }
 
-/// `POST /api/sessions/{id}/start` `{"device_id"}` (host) → 200 `{"queue": [...]}`.
+/// `POST /api/sessions/{id}/start` `{"device_id"}` (host) → 200 `{"queue": [...],
+/// "queue_offset", "queue_length", "position"}`.
 #[tracing::instrument(skip_all, fields(user = %user.id))]
 pub async fn start(
     state: web::Data<AppState>,
@@ -421,7 +492,12 @@ pub async fn start(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
     let (queue, position) = start_session(&state, id, &user.id, &body.0.device_id).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "queue": queue, "position": position })))
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "queue": queue.queue,
+        "queue_offset": queue.queue_offset,
+        "queue_length": queue.queue_length,
+        "position": position,
+    })))
 }
 
 /// A host player command.

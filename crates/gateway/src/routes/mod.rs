@@ -47,6 +47,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/me/sessions", web::get().to(api::my_sessions))
                 .route("/sessions", web::post().to(api::create_session))
                 .route("/sessions/{id}", web::get().to(api::get_session))
+                .route("/sessions/{id}/members", web::get().to(api::members))
+                .route("/sessions/{id}/queue", web::get().to(api::queue))
                 .route("/sessions/{id}/leave", web::post().to(api::leave))
                 .route("/sessions/{id}/kick/{user_id}", web::post().to(api::kick))
                 .route("/sessions/{id}/end", web::post().to(api::end))

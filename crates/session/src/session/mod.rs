@@ -207,7 +207,12 @@ impl Session {
         &self.settings
     }
 
-    /// Whether `user` was kicked and has not been let back in by a new invite.
+    /// The users who were kicked and have not been let back in by a new invite.
+    pub fn banned(&self) -> &BTreeSet<UserId> {
+        &self.banned
+    }
+
+    /// Whether `user` was kicked (and may not rejoin until the invite is rotated).
     pub fn is_banned(&self, user: &UserId) -> bool {
         self.banned.contains(user)
     }

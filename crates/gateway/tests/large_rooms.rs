@@ -203,3 +203,44 @@ async fn a_session_over_the_roster_limit_sends_counts_and_a_moving_window_of_the
     assert_eq!(left["type"], "member_left", "{left}");
     assert_eq!(left["user_id"], "bob");
 }
+
+/// Transitions change the live session in place (no copy per join); a change the database
+/// refuses must not stay in memory: the hub goes back to the stored state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_that_cannot_be_stored_leaves_the_session_as_stored() {
+    let app = spawn_app_with(|_| {}).await;
+    let alice = app.login("alice").await;
+    let bob = app.login("bob").await;
+    let carol = app.login("carol").await;
+    let (status, created) = alice.post("/api/sessions", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let code = created["invite_code"].as_str().unwrap().to_owned();
+    join(&bob, &code).await;
+    // Carol's top tracks are fetched and stored now, so her next join only reads them.
+    join(&carol, &code).await;
+    let (status, _) = carol.post(&format!("/api/sessions/{id}/leave"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // Another writer holds the database past Sesh's busy timeout: the join cannot be stored.
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(app.dir.path().join("sesh.db"))
+        .busy_timeout(std::time::Duration::from_secs(1));
+    let mut blocker = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    sqlx::Executor::execute(&mut blocker, "BEGIN IMMEDIATE")
+        .await
+        .unwrap();
+    let (status, body) = carol.post(&format!("/api/join/{code}"), None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["error"]["code"], "internal", "{body}");
+    sqlx::Executor::execute(&mut blocker, "ROLLBACK")
+        .await
+        .unwrap();
+
+    // The live session is the stored one: no Carol, and she can join for real now.
+    let (status, view) = alice.get(&format!("/api/sessions/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&view["members"]), ["alice", "bob"], "{view}");
+    let joined = join(&carol, &code).await;
+    assert_eq!(ids(&joined["members"]), ["alice", "bob", "carol"]);
+}

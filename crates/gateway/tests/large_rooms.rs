@@ -45,7 +45,7 @@ async fn join(guest: &Browser, code: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_over_the_roster_limit_sends_counts_and_a_moving_window_of_the_queue() {
-    let app = spawn_app_with(|s| {
+    let mut app = spawn_app_with(|s| {
         s.roster_limit = 3;
         s.queue_window = 10;
         s.poll_interval = "100ms".parse().unwrap();
@@ -202,6 +202,32 @@ async fn a_session_over_the_roster_limit_sends_counts_and_a_moving_window_of_the
     let left = next_roster_event(&mut ws).await;
     assert_eq!(left["type"], "member_left", "{left}");
     assert_eq!(left["user_id"], "bob");
+
+    // A hub loaded back from the database (after a restart) moves the window on too: from the
+    // window 8..18 its welcome holds, before position 17.
+    drop((ws, frank_ws, carol_ws));
+    app.restart().await;
+    let mut ws = alice.ws(&id).await;
+    let fresh = welcome(&mut ws).await;
+    assert_eq!(fresh["session"]["queue_offset"], 8, "{fresh}");
+    let mut moved_at = None;
+    for expected in 10..=17usize {
+        let (status, body) = alice
+            .post(&format!("/api/sessions/{id}/player/next"), None)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        let frame = ws
+            .next_matching(|f| {
+                (f["type"] == "playback" && f["position"] == expected) || f["type"] == "queue"
+            })
+            .await;
+        if frame["type"] == "queue" {
+            assert_eq!(frame["queue_offset"], 16.min(length - 10), "{frame}");
+            moved_at = Some(expected);
+            break;
+        }
+    }
+    assert_eq!(moved_at, Some(17));
 }
 
 /// Transitions change the live session in place (no copy per join); a change the database

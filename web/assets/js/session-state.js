@@ -20,6 +20,23 @@ function normalizeMember(m, hostId) {
   };
 }
 
+/** Online members of a list (the viewer's own entry may still say offline before the socket opens). */
+function countOnline(members) {
+  return members.filter((m) => m.online).length;
+}
+
+/**
+ * The queue fields of a snapshot, `session_started`, `queue` event or start answer: `queue` is
+ * entries `queue_offset …` of the `queue_length` entries of the whole queue (a server before
+ * queue windows sends the whole queue and neither number).
+ */
+function queueWindowOf(raw) {
+  const queue = Array.isArray(raw.queue) ? raw.queue : [];
+  const offset = Number.isInteger(raw.queue_offset) && raw.queue_offset >= 0 ? raw.queue_offset : 0;
+  const length = Number.isInteger(raw.queue_length) ? Math.max(raw.queue_length, offset + queue.length) : offset + queue.length;
+  return { queue, queueOffset: offset, queueLength: length };
+}
+
 /** Builds the session from a `welcome.session` or an HTTP snapshot (the same object). */
 function normalizeSession(raw, previous, fallbackId) {
   const hostId = idOf(raw.host) ?? raw.host_id ?? previous?.hostId ?? null;
@@ -32,8 +49,14 @@ function normalizeSession(raw, previous, fallbackId) {
     hostId: hostByRole ?? hostId,
     invite_code: raw.invite_code ?? previous?.invite_code ?? null,
     join_url: raw.join_url ?? previous?.join_url ?? null,
+    // In a big session `members` is only the first of them; the counts are of everyone.
     members,
-    queue: raw.queue ?? [],
+    memberCount: Number.isInteger(raw.member_count) ? Math.max(raw.member_count, members.length) : members.length,
+    onlineCount: Number.isInteger(raw.online_count) ? raw.online_count : countOnline(members),
+    ...queueWindowOf(raw),
+    /** The longest window the server sent: about its `SESH_QUEUE_WINDOW` once the queue is longer. */
+    windowSize: Array.isArray(raw.queue) ? raw.queue.length : 0,
+    /** Index of the now-playing entry in the whole queue (not in the window). */
     position: Number.isInteger(raw.position) ? raw.position : 0,
     device: raw.device ?? null,
   };
@@ -71,7 +94,11 @@ export class SessionModel {
     this.sessionId = sessionId;
     /** `{id, display_name, role}` of the viewer. */
     this.you = null;
-    /** `{id, state, hostId, invite_code, join_url, members, queue, position, device}` */
+    /**
+     * `{id, state, hostId, invite_code, join_url, members, memberCount, onlineCount, queue,
+     * queueOffset, queueLength, position, device}`: `queue` holds entries `queueOffset …` of the
+     * `queueLength` entries of the whole queue, and `position` indexes the whole queue.
+     */
     this.session = null;
     /** Last `playback` with a track (or null) and its local time anchor. */
     this.playback = null;
@@ -123,6 +150,50 @@ export class SessionModel {
   }
 
   /**
+   * Whether `members` lists everyone. Only then does the server announce members one by one
+   * (over `SESH_ROSTER_LIMIT` it lists the first of them and sends `members_summary` counts).
+   */
+  isRosterComplete() {
+    return Boolean(this.session) && this.session.members.length >= this.session.memberCount;
+  }
+
+  /** Members the list does not show ("and K more"). */
+  hiddenMemberCount() {
+    if (!this.session) return 0;
+    return Math.max(0, this.session.memberCount - this.session.members.length);
+  }
+
+  /** Per-member events keep the counts of a session whose list is complete. */
+  recount() {
+    const s = this.session;
+    s.memberCount = s.members.length;
+    s.onlineCount = countOnline(s.members);
+  }
+
+  /** Takes a member off the list (after the viewer removed them from a big session, which sends no `member_left`). */
+  dropMember(id) {
+    if (this.session) this.session.members = this.session.members.filter((m) => m.id !== id);
+  }
+
+  /** Replaces the queue (whole or a window of it) from a frame or an HTTP answer that has the queue fields. */
+  setQueue(raw) {
+    const held = queueWindowOf(raw);
+    Object.assign(this.session, held);
+    this.session.windowSize = Math.max(this.session.windowSize ?? 0, held.queue.length);
+  }
+
+  /** The `POST …/start` answer, in case it beats the socket's `session_started`. */
+  applyStartAnswer(result, device) {
+    const s = this.session;
+    if (!s || s.state !== 'lobby' || !Array.isArray(result?.queue)) return false;
+    this.setQueue(result);
+    s.position = Number.isInteger(result.position) ? result.position : 0;
+    s.state = 'playing';
+    if (device) s.device = device;
+    return true;
+  }
+
+  /**
    * Applies one session event.
    * @returns {{parts: string[], outcome: null|'kicked'|'left'|'ended'|'became_host'}} which parts
    *   of the page changed (`all` for everything) and anything the page must react to.
@@ -133,14 +204,26 @@ export class SessionModel {
     const s = this.session;
     switch (frame.type) {
       case 'member_joined':
-      case 'member_updated':
+      case 'member_updated': {
+        const complete = this.isRosterComplete();
         this.upsertMember(frame.member ?? frame);
+        if (complete) this.recount();
         return { parts: ['members', 'nowPlaying', 'queue'], outcome: null };
+      }
       case 'member_left': {
         const id = idOf(frame.user_id ?? frame.member ?? frame);
         if (id === this.you?.id) return { parts: [], outcome: frame.reason === 'kicked' ? 'kicked' : 'left' };
+        const complete = this.isRosterComplete();
         s.members = s.members.filter((m) => m.id !== id);
+        if (complete) this.recount();
         return { parts: ['members', 'nowPlaying'], outcome: null };
+      }
+      case 'members_summary': {
+        // A big session's counts; with `members` it became small again and lists everyone.
+        if (Array.isArray(frame.members)) s.members = frame.members.map((m) => normalizeMember(m, s.hostId));
+        if (Number.isInteger(frame.member_count)) s.memberCount = Math.max(frame.member_count, s.members.length);
+        if (Number.isInteger(frame.online_count)) s.onlineCount = frame.online_count;
+        return { parts: Array.isArray(frame.members) ? ['members', 'nowPlaying', 'queue'] : ['members'], outcome: null };
       }
       case 'host_changed': {
         const hostId = idOf(frame.host ?? frame.user_id);
@@ -152,7 +235,7 @@ export class SessionModel {
       }
       case 'session_started':
       case 'queue':
-        if (Array.isArray(frame.queue)) s.queue = frame.queue;
+        if (Array.isArray(frame.queue)) this.setQueue(frame);
         if (Number.isInteger(frame.position)) s.position = frame.position;
         if (frame.type === 'session_started' || s.state === 'lobby') s.state = 'playing';
         if (frame.device) s.device = frame.device;
@@ -162,13 +245,15 @@ export class SessionModel {
         if (s.state === 'lobby' && this.playback) s.state = 'playing';
         // A track change moves the queue's position only here: `queue` events come when the
         // queue's content changes (start, a late joiner), not on every track.
-        if (Number.isInteger(this.playback?.position) && this.playback.position < s.queue.length) {
+        if (Number.isInteger(this.playback?.position) && this.playback.position < s.queueLength) {
           s.position = this.playback.position;
         }
         return { parts: ['all'], outcome: null };
       case 'presence': {
+        const complete = this.isRosterComplete();
         const member = s.members.find((m) => m.id === idOf(frame.user_id ?? frame.user));
         if (member) member.online = Boolean(frame.online);
+        if (complete) this.recount();
         return { parts: ['members'], outcome: null };
       }
       case 'invite_rotated':
@@ -211,19 +296,91 @@ export class SessionModel {
     return list.endsWith('s') ? `${list}’` : `${list}’s`;
   }
 
-  /** The queue index that plays now: the server's `position` for the track, else a search. */
+  /** The queue entry at `index` of the whole queue, if the window we hold has it. */
+  entryAt(index) {
+    const { queue, queueOffset } = this.session;
+    return index >= queueOffset ? queue[index - queueOffset] : undefined;
+  }
+
+  /**
+   * The index (in the whole queue) that plays now: the server's `position` for the track, else
+   * a search of the window we hold; -1 when something outside the queue plays.
+   */
   currentIndex() {
-    const { queue, position } = this.session;
+    const { queue, queueOffset, queueLength, position } = this.session;
     const id = this.playback?.track?.id;
     const reported = this.playback?.position;
-    if (Number.isInteger(reported) && queue[reported] && (!id || queue[reported].track?.id === id)) return reported;
-    if (id) {
-      if (queue[position]?.track?.id === id) return position;
-      const after = queue.findIndex((e, i) => i >= position && e.track?.id === id);
-      if (after >= 0) return after;
-      return queue.findIndex((e) => e.track?.id === id); // -1: something outside the queue plays
+    if (Number.isInteger(reported) && reported >= 0 && reported < queueLength) {
+      // Outside the window we cannot check the track, and the server knows best anyway.
+      const entry = this.entryAt(reported);
+      if (!entry || !id || entry.track?.id === id) return reported;
     }
-    return position < queue.length ? position : -1;
+    if (id) {
+      if (this.entryAt(position)?.track?.id === id) return position;
+      const after = queue.findIndex((e, i) => i + queueOffset >= position && e.track?.id === id);
+      if (after >= 0) return after + queueOffset;
+      const anywhere = queue.findIndex((e) => e.track?.id === id);
+      return anywhere >= 0 ? anywhere + queueOffset : -1;
+    }
+    return position < queueLength ? position : -1;
+  }
+
+  /** Entries of the whole queue after the window we hold ("N more in the queue"). */
+  queueAfterWindow() {
+    if (!this.session) return 0;
+    const { queue, queueOffset, queueLength } = this.session;
+    return Math.max(0, queueLength - queueOffset - queue.length);
+  }
+
+  /** `{offset, limit}` of the `GET …/queue` page that continues the window, or null at the end. */
+  nextQueuePage(limit) {
+    const rest = this.queueAfterWindow();
+    if (rest === 0) return null;
+    const { queue, queueOffset } = this.session;
+    return { offset: queueOffset + queue.length, limit: Math.min(limit, rest) };
+  }
+
+  /**
+   * Appends a `GET …/queue` page (`{items, offset, total}`) to the window. A page that no
+   * longer continues it (a `queue` event replaced the window meanwhile) is dropped.
+   * @returns {boolean} whether the queue changed
+   */
+  appendQueuePage(page) {
+    const s = this.session;
+    if (!s || !Array.isArray(page?.items) || page.offset !== s.queueOffset + s.queue.length) return false;
+    s.queue = s.queue.concat(page.items);
+    if (Number.isInteger(page.total)) s.queueLength = Math.max(page.total, s.queueOffset + s.queue.length);
+    return page.items.length > 0;
+  }
+
+  /**
+   * When the now-playing entry is not in the window we hold (the server moves windows by
+   * itself, but not always in time, e.g. not after it restarted): the `GET …/queue` page
+   * to fetch, a window of `size` entries (default: as long as the server's) placed as the
+   * server places its own; else null.
+   */
+  windowMiss(size = this.session?.windowSize) {
+    const s = this.session;
+    if (!s || s.state !== 'playing') return null;
+    const index = this.currentIndex();
+    if (index < 0 || index >= s.queueLength || this.entryAt(index)) return null;
+    const limit = Math.max(1, Math.min(size || 100, s.queueLength, 500));
+    const offset = Math.max(0, Math.min(index - Math.floor(limit / 10), s.queueLength - limit));
+    return { offset, limit };
+  }
+
+  /**
+   * Replaces the window with a page fetched after `windowMiss`, unless it no longer holds the
+   * now-playing entry (the position moved on while it loaded).
+   * @returns {boolean} whether the queue changed
+   */
+  replaceQueueWindow(page) {
+    const s = this.session;
+    if (!s || !Array.isArray(page?.items) || !Number.isInteger(page.offset)) return false;
+    const index = this.currentIndex();
+    if (index < page.offset || index >= page.offset + page.items.length) return false;
+    this.setQueue({ queue: page.items, queue_offset: page.offset, queue_length: page.total });
+    return true;
   }
 
   /**
@@ -233,7 +390,7 @@ export class SessionModel {
   nowPlaying() {
     if (!this.session || this.session.state === 'ended') return null;
     const index = this.currentIndex();
-    const entry = index >= 0 ? this.session.queue[index] : null;
+    const entry = index >= 0 ? this.entryAt(index) : null;
     if (this.playback?.track) {
       const ids = addedByIds(this.playback.added_by?.length ? this.playback.added_by : entry?.added_by);
       return { track: this.playback.track, addedBy: ids, isPlaying: Boolean(this.playback.is_playing), device: this.playback.device };

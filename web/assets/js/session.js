@@ -10,6 +10,10 @@ import { deviceIcon, icon } from './icons.js';
 import { avatar, byTestId, confirmDialog, h, initPage, notify, notifyError, showStatePanel } from './ui.js';
 
 const sessionId = decodeURIComponent(location.pathname.match(/^\/s\/([^/]+)/)?.[1] ?? '');
+const sessionPath = `/api/sessions/${encodeURIComponent(sessionId)}`;
+
+/** Queue entries one "Show more" fetches (the server allows up to 500 a page). */
+const QUEUE_PAGE = 100;
 
 /** What the server told us (see session-state.js), plus the page's own bits. */
 const view = Object.assign(new SessionModel(sessionId), {
@@ -46,6 +50,7 @@ function onFrame(frame) {
     if (view.session.state === 'ended') endSession();
     startSpotifyCountdown();
     renderAll();
+    followWindow();
     return;
   }
   if (frame.type === 'error') {
@@ -62,6 +67,51 @@ function onFrame(frame) {
   if (outcome === 'became_host') notify({ kind: 'info', title: 'You are now the host', timeoutMs: 5000 });
   if (parts.includes('all')) renderAll();
   else for (const part of parts) RENDERERS[part]();
+  followWindow();
+}
+
+// ---------- the queue window ----------
+
+let windowLoading = false;
+
+/**
+ * The server sends a long queue as a window and moves it on by itself; should the now-playing
+ * entry still fall outside the window we hold, fetch the window around it.
+ */
+async function followWindow() {
+  if (!view.session || view.closed) return;
+  const miss = view.windowMiss();
+  if (!miss || windowLoading) return;
+  windowLoading = true;
+  try {
+    const page = await getJson(`${sessionPath}/queue?offset=${miss.offset}&limit=${miss.limit}`);
+    if (!view.closed && view.replaceQueueWindow(page)) {
+      renderQueue();
+      renderNowPlaying();
+    }
+  } catch (err) {
+    // The next track change tries again; the now-playing card does not need the window.
+    console.warn('could not load the queue around the current track', err);
+  } finally {
+    windowLoading = false;
+  }
+}
+
+/** "Show more": the next page of the queue, appended to the window. */
+async function showMoreQueue(button) {
+  const next = view.nextQueuePage(QUEUE_PAGE);
+  if (!next) return;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    const page = await getJson(`${sessionPath}/queue?offset=${next.offset}&limit=${next.limit}`);
+    if (view.appendQueuePage(page)) renderQueue();
+  } catch (err) {
+    notifyError(err);
+  } finally {
+    button.removeAttribute('aria-busy');
+    button.disabled = false;
+  }
 }
 
 // ---------- terminal states ----------
@@ -132,7 +182,7 @@ function onServerClose(code) {
 /** After a failed WebSocket handshake: is it worth retrying? */
 async function probe() {
   try {
-    const snapshot = await getJson(`/api/sessions/${encodeURIComponent(sessionId)}`);
+    const snapshot = await getJson(sessionPath);
     if (snapshot?.state === 'ended') {
       if (view.session) view.session.state = 'ended';
       endSession();
@@ -438,15 +488,9 @@ async function startSession() {
   button.disabled = true;
   button.setAttribute('aria-busy', 'true');
   try {
-    const result = await postJson(`/api/sessions/${encodeURIComponent(sessionId)}/start`, { device_id: view.selectedDeviceId });
+    const result = await postJson(`${sessionPath}/start`, { device_id: view.selectedDeviceId });
     // The WebSocket brings the same news; applying the answer keeps the page right if it lags.
-    if (view.session.state === 'lobby' && Array.isArray(result?.queue)) {
-      view.session.queue = result.queue;
-      view.session.position = Number.isInteger(result.position) ? result.position : 0;
-      view.session.state = 'playing';
-      view.session.device = view.devices?.find((d) => d.id === view.selectedDeviceId) ?? view.session.device;
-      renderAll();
-    }
+    if (view.applyStartAnswer(result, view.devices?.find((d) => d.id === view.selectedDeviceId))) renderAll();
   } catch (err) {
     notifyError(err);
     if (err instanceof ApiError && err.code === 'no_active_device') loadDevices();
@@ -459,7 +503,7 @@ async function startSession() {
 async function playerAction(action, button) {
   button.disabled = true;
   try {
-    await postJson(`/api/sessions/${encodeURIComponent(sessionId)}/player/${action}`);
+    await postJson(`${sessionPath}/player/${action}`);
     if ((action === 'play' || action === 'pause') && view.playback) {
       // Show the new state at once; the next `playback` frame confirms or corrects it.
       const now = performance.now();
@@ -494,7 +538,7 @@ function renderInvite() {
   if (input.value !== url) input.value = url;
   const qr = $('invite-qr');
   // The code in the query only busts the image cache when the invite is rotated.
-  const qrSrc = `/api/sessions/${encodeURIComponent(sessionId)}/qr.svg?v=${encodeURIComponent(view.session.invite_code ?? '')}`;
+  const qrSrc = `${sessionPath}/qr.svg?v=${encodeURIComponent(view.session.invite_code ?? '')}`;
   if (qr.getAttribute('src') !== qrSrc) qr.src = qrSrc;
 }
 
@@ -521,20 +565,22 @@ async function copyInvite() {
 // ----- queue and members -----
 
 function renderQueue() {
-  const { queue } = view.session;
+  const { queue, queueOffset, queueLength } = view.session;
   const current = view.currentIndex();
   const list = $('queue');
   list.replaceChildren(...queue.map((entry, i) => {
+    // Numbers, highlight and "played" are about the whole queue; `queue` may be a window of it.
+    const index = queueOffset + i;
     const track = entry.track ?? {};
     const ids = addedByIds(entry.added_by);
-    const isCurrent = i === current;
+    const isCurrent = index === current;
     const artists = artistNames(track);
     return h('li', {
       class: 'queue-item', testid: 'queue-item',
       'aria-current': isCurrent ? 'true' : null,
-      dataset: { trackId: track.id ?? '', played: String(current >= 0 && i < current) },
+      dataset: { trackId: track.id ?? '', index: String(index), played: String(current >= 0 && index < current) },
     },
-    h('span', { class: 'queue-index' }, isCurrent ? icon('play') : String(i + 1)),
+    h('span', { class: 'queue-index' }, isCurrent ? icon('play') : String(index + 1)),
     track.image_url ? h('img', { class: 'thumb', src: track.image_url, alt: '', loading: 'lazy', width: 44, height: 44 }) : h('span', { class: 'thumb' }),
     h('span', { class: 'queue-text' },
       h('span', { class: 'queue-title', testid: 'queue-title' }, track.name ?? 'Unknown track',
@@ -546,19 +592,28 @@ function renderQueue() {
           h('span', {}, `from ${view.namesList(ids)}`))
         : null));
   }));
-  $('queue-empty').hidden = queue.length > 0;
+  list.start = queueOffset + 1;
+  const before = $('queue-before');
+  before.hidden = queueOffset === 0 || queue.length === 0;
+  before.textContent = `${queueOffset} earlier ${queueOffset === 1 ? 'track' : 'tracks'} not shown`;
+  const rest = view.queueAfterWindow();
+  $('queue-more').hidden = rest === 0;
+  $('queue-more-text').textContent = `${rest} more in the queue`;
+  $('queue-empty').hidden = queueLength > 0;
   // In the lobby the now-playing card already explains the queue; keep the invite in view.
-  $('queue-panel').hidden = view.session.state === 'lobby' && queue.length === 0;
-  $('queue-count').textContent = queue.length ? `${queue.length} ${queue.length === 1 ? 'track' : 'tracks'}` : '';
+  $('queue-panel').hidden = view.session.state === 'lobby' && queueLength === 0;
+  $('queue-count').textContent = queueLength ? `${queueLength} ${queueLength === 1 ? 'track' : 'tracks'}` : '';
 }
 
 function renderMembers() {
   const s = view.session;
   const members = [...s.members].sort((a, b) => Number(b.id === s.hostId) - Number(a.id === s.hostId));
   const canKick = isHost() && s.state !== 'ended';
+  // A big session announces no presence changes, so its listed members' dots would go stale.
+  const presenceLive = view.isRosterComplete();
   $('members').replaceChildren(...members.map((m) => {
     const you = m.id === view.you?.id;
-    const online = m.online ?? (you ? true : undefined);
+    const online = you ? true : presenceLive ? m.online : undefined;
     const kick = canKick && !you
       ? h('button', {
         class: 'button button-ghost button-small', type: 'button', testid: 'kick',
@@ -566,8 +621,8 @@ function renderMembers() {
         onclick: () => kickMember(m),
       }, 'Remove')
       : null;
-    return h('li', { class: 'member', testid: 'member', dataset: { userId: m.id, online: String(Boolean(online)), role: m.id === s.hostId ? 'host' : 'guest' } },
-      avatar(m.id, m.display_name, { online: Boolean(online) }),
+    return h('li', { class: 'member', testid: 'member', dataset: { userId: m.id, online: online === undefined ? 'unknown' : String(Boolean(online)), role: m.id === s.hostId ? 'host' : 'guest' } },
+      avatar(m.id, m.display_name, { online: online === undefined ? undefined : Boolean(online) }),
       h('span', { class: 'member-text' },
         h('span', { class: 'member-name', testid: 'member-name' }, m.display_name),
         h('span', { class: 'member-status' }, online ? 'Online' : online === false ? 'Offline' : '')),
@@ -576,8 +631,11 @@ function renderMembers() {
         you ? h('span', { class: 'badge badge-you' }, 'You') : null),
       kick);
   }));
-  const n = s.members.length;
-  $('member-count').textContent = `${n} ${n === 1 ? 'person' : 'people'}`;
+  const hidden = view.hiddenMemberCount();
+  $('members-more').hidden = hidden === 0;
+  $('members-more').textContent = `and ${hidden} more`;
+  const n = s.memberCount;
+  $('member-count').textContent = `${n} ${n === 1 ? 'person' : 'people'} · ${s.onlineCount} online`;
 }
 
 async function kickMember(member) {
@@ -588,7 +646,12 @@ async function kickMember(member) {
   });
   if (!ok) return;
   try {
-    await postJson(`/api/sessions/${encodeURIComponent(sessionId)}/kick/${encodeURIComponent(member.id)}`);
+    await postJson(`${sessionPath}/kick/${encodeURIComponent(member.id)}`);
+    // A big session sends counts, not a `member_left`: take them off the list ourselves.
+    if (!view.isRosterComplete()) {
+      view.dropMember(member.id);
+      renderMembers();
+    }
   } catch (err) {
     notifyError(err);
   }
@@ -608,7 +671,7 @@ async function endSessionClicked() {
   });
   if (!ok) return;
   try {
-    await postJson(`/api/sessions/${encodeURIComponent(sessionId)}/end`);
+    await postJson(`${sessionPath}/end`);
   } catch (err) {
     notifyError(err);
   }
@@ -622,7 +685,7 @@ async function leaveClicked() {
   });
   if (!ok) return;
   try {
-    await postJson(`/api/sessions/${encodeURIComponent(sessionId)}/leave`);
+    await postJson(`${sessionPath}/leave`);
     stopFollowing();
     location.assign('/');
   } catch (err) {
@@ -645,6 +708,7 @@ function wireControls() {
     playerAction(playing ? 'pause' : 'play', e.currentTarget);
   });
   $('np-cover').addEventListener('error', (e) => { e.currentTarget.hidden = true; });
+  $('queue-show-more').addEventListener('click', (e) => showMoreQueue(e.currentTarget));
 }
 
 async function main() {
@@ -660,7 +724,7 @@ async function main() {
   }
   try {
     // The snapshot paints the page at once and tells us early if we may not see it.
-    const snapshot = await getJson(`/api/sessions/${encodeURIComponent(sessionId)}`);
+    const snapshot = await getJson(sessionPath);
     view.loadSnapshot(snapshot?.session ?? snapshot ?? {}, me);
     if (snapshot?.playback) view.setPlayback(snapshot.playback, performance.now(), Date.now());
     renderAll();

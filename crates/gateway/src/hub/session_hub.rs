@@ -142,6 +142,9 @@ pub(super) struct SessionHub {
     window: (usize, usize),
     /// When the pending `members_summary` of a session over the roster limit goes out.
     summary_at: Option<tokio::time::Instant>,
+    /// `(member_count, online_count)` of the last `members_summary`: an unchanged count is not
+    /// sent again.
+    summary_sent: (usize, usize),
     /// Set when the in-memory session could not be brought back in line with the database:
     /// the hub unloads (see [`SessionHub::restore`]).
     stopped: bool,
@@ -158,7 +161,17 @@ impl SessionHub {
         tx: mpsc::Sender<HubCommand>,
         rx: mpsc::Receiver<HubCommand>,
     ) -> Self {
+        // A hub loaded from the database starts from the window every welcome of it sends.
+        let window = QueueWindow::around(
+            session.queue(),
+            session.position(),
+            core.config.queue_window,
+        );
         Self {
+            window: (
+                window.queue_offset,
+                window.queue_offset + window.queue.len(),
+            ),
             core,
             registry,
             session,
@@ -178,8 +191,8 @@ impl SessionHub {
             resync: None,
             took_over: None,
             empty_polls: 0,
-            window: (0, usize::MAX),
             summary_at: None,
+            summary_sent: (0, 0),
             stopped: false,
             tx,
             rx,
@@ -801,15 +814,20 @@ impl SessionHub {
         }
     }
 
-    /// Sends the member counts now (with the whole roster when `members` is given).
+    /// Sends the member counts now if they changed since the last summary (and always with
+    /// the whole roster when `members` is given).
     fn send_summary(&mut self, members: Option<Vec<MemberView>>) {
         self.summary_at = None;
-        if self.session.state() == SessionState::Ended {
+        let counts = (self.session.members().len(), self.online.len());
+        if self.session.state() == SessionState::Ended
+            || (members.is_none() && counts == self.summary_sent)
+        {
             return;
         }
+        self.summary_sent = counts;
         self.broadcast(&SessionEvent::MembersSummary {
-            member_count: self.session.members().len(),
-            online_count: self.online.len(),
+            member_count: counts.0,
+            online_count: counts.1,
             members,
         });
     }
@@ -1093,7 +1111,8 @@ impl SessionHub {
         }
         // The hot path of a playing session: the position moves in memory and reaches the
         // members in the `playback` event that follows (its `position`), with no `queue` event
-        // (the queue's content did not change) and no wait on SQLite: the position is stored in
+        // (the queue's content did not change; only a long queue's window may move on, see
+        // `refresh_window`) and no wait on SQLite: the position is stored in
         // the background (`PositionWriter`, which says what a crash can lose and why that is
         // acceptable). A refusal leaves the session unchanged.
         match self.session.advance_to(target) {

@@ -60,7 +60,11 @@ pub async fn connect(
         ApiError::bad_request("not_a_websocket", "this endpoint speaks WebSocket only")
     })?;
     let (tx, rx) = outbound_queue(state.core.config.ws_queue);
-    let overflow = CancellationToken::new();
+    // One token per socket for both ways it is told to stop: the hub cancels it when the
+    // queue overflows, and as a child of the shutdown token it is cancelled on shutdown. Each
+    // socket waits on its own token only: thousands of sockets waiting on the one shutdown
+    // token would all take its lock on every frame they send.
+    let overflow = state.core.shutdown.child_token();
     let conn = NewConnection {
         user: user.id.clone(),
         tx: tx.clone(),
@@ -90,6 +94,7 @@ struct Socket {
     conn_id: u64,
     /// Our own queue, for direct answers (`pong`, `error`) in order with events.
     tx: OutboundTx,
+    /// Cancelled on overflow (close 1008) or shutdown (close 1001).
     overflow: CancellationToken,
 }
 
@@ -116,17 +121,22 @@ impl Socket {
                 heartbeat.tick().await;
                 let mut last_heard = Instant::now();
                 let mut limiter = FrameLimiter::new();
-                // Created once per socket, not once per frame: each `cancelled()` registers
-                // with its token under a lock.
-                let going_away = shutdown.cancelled();
-                let too_slow = self.overflow.cancelled();
-                tokio::pin!(going_away, too_slow);
+                // Created once per socket, not once per frame: `cancelled()` registers with its
+                // token under a lock.
+                let stop = self.overflow.cancelled();
+                tokio::pin!(stop);
+                let why = || {
+                    if shutdown.is_cancelled() {
+                        Some((1001, "server going away"))
+                    } else {
+                        Some((1008, "too slow: event queue full"))
+                    }
+                };
 
                 loop {
                     tokio::select! {
                         biased;
-                        () = &mut going_away => break Some((1001, "server going away")),
-                        () = &mut too_slow => break Some((1008, "too slow: event queue full")),
+                        () = &mut stop => break why(),
                         outbound = rx.recv() => match outbound {
                             Outbound::Frame(frame) => {
                                 // A client that stops reading blocks this send; the hub then
@@ -134,8 +144,7 @@ impl Socket {
                                 // able to end us.
                                 tokio::select! {
                                     sent = Box::pin(session.text(frame)) => if sent.is_err() { break None },
-                                    () = &mut too_slow => break Some((1008, "too slow: event queue full")),
-                                    () = &mut going_away => break Some((1001, "server going away")),
+                                    () = &mut stop => break why(),
                                 }
                             }
                             Outbound::Close(code, reason) => break Some((code, reason)),
@@ -166,8 +175,7 @@ impl Socket {
                                     // Like every send, a pong may wait on a client that stopped reading.
                                     let sent = tokio::select! {
                                         sent = Box::pin(session.pong(&bytes)) => sent.is_ok(),
-                                        () = &mut too_slow => break Some((1008, "too slow: event queue full")),
-                                        () = &mut going_away => break Some((1001, "server going away")),
+                                        () = &mut stop => break why(),
                                     };
                                     if !sent {
                                         break None;
@@ -183,8 +191,7 @@ impl Socket {
                             }
                             let sent = tokio::select! {
                                 sent = Box::pin(session.ping(b"")) => sent.is_ok(),
-                                () = &mut too_slow => break Some((1008, "too slow: event queue full")),
-                                () = &mut going_away => break Some((1001, "server going away")),
+                                () = &mut stop => break why(),
                             };
                             if !sent {
                                 break None;

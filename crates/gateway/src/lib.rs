@@ -34,6 +34,7 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tracks;
 pub mod wire;
 
 pub use settings::{Cli, Command, Settings};

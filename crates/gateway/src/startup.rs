@@ -182,6 +182,7 @@ impl Application {
         let shutdown = CancellationToken::new();
         let core = Arc::new(Core {
             accounts: Accounts::new(db.clone(), runtime.clone()),
+            tracks: crate::tracks::TrackCache::default(),
             positions: PositionWriter::spawn(db.clone(), &runtime, shutdown.clone()),
             db,
             spotify,

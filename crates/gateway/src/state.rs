@@ -13,6 +13,7 @@ use crate::{
     budget::RequestBudget,
     db::Database,
     hub::{HubRegistry, PositionWriter},
+    tracks::TrackCache,
 };
 
 /// Tunables of hubs, pollers and sockets (from [`crate::Settings`]).
@@ -52,6 +53,8 @@ pub struct Core {
     pub spotify: SpotifyClient,
     /// Per-user Spotify credentials.
     pub accounts: Accounts,
+    /// One shared copy of each track in memory.
+    pub tracks: TrackCache,
     /// App-wide request budget for pollers.
     pub budget: RequestBudget,
     /// Tunables.

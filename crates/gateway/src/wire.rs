@@ -499,7 +499,7 @@ mod tests {
             .map(|i| {
                 let id = TrackId::new(format!("t{i}"));
                 QueueEntry {
-                    track: Track {
+                    track: std::sync::Arc::new(Track {
                         uri: TrackUri::for_track(&id),
                         id,
                         name: String::new(),
@@ -507,7 +507,7 @@ mod tests {
                         album: String::new(),
                         image_url: None,
                         duration_ms: 1,
-                    },
+                    }),
                     added_by: vec![UserId::new("a")],
                 }
             })

@@ -32,7 +32,10 @@ fn member(user: &str, tracks: &[&str]) -> NewMember {
     NewMember::new(
         UserId::new(user),
         user.to_uppercase(),
-        tracks.iter().map(|t| track(t)).collect(),
+        tracks
+            .iter()
+            .map(|t| std::sync::Arc::new(track(t)))
+            .collect(),
     )
 }
 

@@ -1,5 +1,7 @@
 //! Members of a session and their role.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::UserId;
@@ -28,7 +30,7 @@ pub struct Member {
     pub joined_at_ms: i64,
     /// Their top tracks; only the first [`crate::shuffle::TRACKS_PER_MEMBER`] distinct
     /// ones count, and the session stores no more than that.
-    pub top_tracks: Vec<Track>,
+    pub top_tracks: Vec<Arc<Track>>,
 }
 
 impl Member {
@@ -46,12 +48,16 @@ pub struct NewMember {
     /// The name shown to the others.
     pub display_name: String,
     /// Their top tracks, best first (may be empty and set later with `set_top_tracks`).
-    pub top_tracks: Vec<Track>,
+    pub top_tracks: Vec<Arc<Track>>,
 }
 
 impl NewMember {
     /// Bundles the three fields.
-    pub fn new(user_id: UserId, display_name: impl Into<String>, top_tracks: Vec<Track>) -> Self {
+    pub fn new(
+        user_id: UserId,
+        display_name: impl Into<String>,
+        top_tracks: Vec<Arc<Track>>,
+    ) -> Self {
         Self {
             user_id,
             display_name: display_name.into(),

@@ -33,13 +33,15 @@ use rand::seq::SliceRandom;
 use crate::ids::{TrackId, UserId};
 use crate::member::Member;
 use crate::settings::ShuffleMode;
+use std::sync::Arc;
+
 use crate::track::{QueueEntry, Track};
 
 /// How many of each member's top tracks go into the queue.
 pub const TRACKS_PER_MEMBER: usize = 5;
 
 /// The tracks of a member that count: the first [`TRACKS_PER_MEMBER`] distinct ones.
-pub fn counted_tracks(top_tracks: &[Track]) -> Vec<&Track> {
+pub fn counted_tracks(top_tracks: &[Arc<Track>]) -> Vec<&Arc<Track>> {
     let mut seen = HashSet::new();
     top_tracks
         .iter()

@@ -1,5 +1,7 @@
 //! Tracks as the session sees them, and entries of the shared queue.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{TrackId, TrackUri, UserId};
@@ -26,8 +28,9 @@ pub struct Track {
 /// One entry of the session queue: a track and the members who brought it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueEntry {
-    /// The track to play.
-    pub track: Track,
+    /// The track to play (shared with the top tracks it came from: a track is held once
+    /// however many members and queue entries refer to it).
+    pub track: Arc<Track>,
     /// Every member whose top tracks contained it, in join order; never empty.
     pub added_by: Vec<UserId>,
 }

@@ -8,6 +8,7 @@ use common::*;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use sesh_session::*;
+use std::sync::Arc;
 
 /// Users: 0 is the host `alice`, 1 the bystander `bob` (a guest who never acts), the rest
 /// are guests or outsiders depending on what the sequence does.
@@ -48,8 +49,10 @@ fn op(actors: std::ops::Range<usize>) -> impl Strategy<Value = Op> {
     ]
 }
 
-fn tracks_from(ids: &[u8]) -> Vec<Track> {
-    ids.iter().map(|t| track(&format!("t{t}"))).collect()
+fn tracks_from(ids: &[u8]) -> Vec<Arc<Track>> {
+    ids.iter()
+        .map(|t| Arc::new(track(&format!("t{t}"))))
+        .collect()
 }
 
 fn apply(

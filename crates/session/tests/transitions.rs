@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use sesh_session::*;
+use std::sync::Arc;
 
 fn code(result: Result<Vec<Event>, SessionError>) -> &'static str {
     result.unwrap_err().code()
@@ -243,7 +244,7 @@ fn members_set_only_their_own_top_tracks() {
     assert!(same.is_empty());
 }
 
-fn ids_of(tracks: &[Track]) -> Vec<&str> {
+fn ids_of(tracks: &[Arc<Track>]) -> Vec<&str> {
     tracks.iter().map(|t| t.id.as_str()).collect()
 }
 

@@ -288,6 +288,11 @@ impl HubRegistry {
                 match self.core.db.load_session(id).await? {
                     Some((session, last_seq)) => {
                         tracing::debug!(session = %id, "reviving hub from the database");
+                        let session = self
+                            .core
+                            .tracks
+                            .share_session(session)
+                            .map_err(ApiError::internal)?;
                         Ok(self.spawn(session, last_seq))
                     }
                     None => Err(session_not_found()),

@@ -1216,7 +1216,7 @@ mod tests {
     fn entry(id: &str) -> QueueEntry {
         let track_id = TrackId::new(id);
         QueueEntry {
-            track: Track {
+            track: std::sync::Arc::new(Track {
                 uri: TrackUri::for_track(&track_id),
                 id: track_id,
                 name: id.into(),
@@ -1224,7 +1224,7 @@ mod tests {
                 album: String::new(),
                 image_url: None,
                 duration_ms: 1000,
-            },
+            }),
             added_by: vec![UserId::new("alice")],
         }
     }

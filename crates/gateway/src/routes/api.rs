@@ -1,7 +1,7 @@
 //! The JSON API: the caller, their devices and sessions; creating, joining, viewing, leaving,
 //! kicking, ending, starting and controlling sessions.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use serde::{Deserialize, Serialize};
@@ -106,24 +106,25 @@ pub async fn my_sessions(
 /// The caller's top tracks: stored ones when fresh, else Spotify's `short_term` (falling back to
 /// `medium_term`), stored for Start. Spotify trouble never blocks a join: the stored (or no)
 /// tracks are used and the failure is logged.
-pub async fn top_tracks_for(core: &Core, user: &UserId) -> Result<Vec<Track>, ApiError> {
+pub async fn top_tracks_for(core: &Core, user: &UserId) -> Result<Vec<Arc<Track>>, ApiError> {
     let stored = core.db.top_tracks(user).await?;
     if let Some((tracks, fetched_at)) = &stored
         && now_ms() - fetched_at < TOP_TRACKS_FRESH.as_millis() as i64
         && !tracks.is_empty()
     {
-        return Ok(tracks.clone());
+        return Ok(core.tracks.share_all(tracks.iter().cloned()));
     }
-    match fetch_top_tracks(core, user).await {
+    let tracks = match fetch_top_tracks(core, user).await {
         Ok((tracks, range)) => {
             core.db.save_top_tracks(user, &tracks, range).await?;
-            Ok(tracks)
+            tracks
         }
         Err(e) => {
             tracing::warn!(user = %user, error = %e, "could not fetch top tracks; using stored ones");
-            Ok(stored.map(|(t, _)| t).unwrap_or_default())
+            stored.map(|(t, _)| t).unwrap_or_default()
         }
-    }
+    };
+    Ok(core.tracks.share_all(tracks))
 }
 
 async fn fetch_top_tracks(

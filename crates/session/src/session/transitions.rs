@@ -4,6 +4,8 @@
 //! Checks run in one order everywhere, so the same situation always gives the same
 //! error: ended → actor not a member → not allowed → wrong state → bad target.
 
+use std::sync::Arc;
+
 use rand::Rng;
 
 use super::{Action, Session, SessionState, member_from};
@@ -133,7 +135,7 @@ impl Session {
         &mut self,
         actor: &UserId,
         user: &UserId,
-        tracks: Vec<Track>,
+        tracks: Vec<Arc<Track>>,
         rng: &mut R,
     ) -> Result<Vec<Event>, SessionError> {
         self.authorize(actor, Action::SetOwnTopTracks)?;
@@ -143,7 +145,7 @@ impl Session {
             });
         }
         let index = self.index_of(user)?;
-        let tracks: Vec<Track> = shuffle::counted_tracks(&tracks)
+        let tracks: Vec<Arc<Track>> = shuffle::counted_tracks(&tracks)
             .into_iter()
             .cloned()
             .collect();

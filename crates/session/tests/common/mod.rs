@@ -4,6 +4,7 @@
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use sesh_session::*;
+use std::sync::Arc;
 
 pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
@@ -26,8 +27,8 @@ pub fn track(id: &str) -> Track {
     }
 }
 
-pub fn tracks(ids: &[&str]) -> Vec<Track> {
-    ids.iter().map(|id| track(id)).collect()
+pub fn tracks(ids: &[&str]) -> Vec<Arc<Track>> {
+    ids.iter().map(|id| Arc::new(track(id))).collect()
 }
 
 pub fn newcomer(name: &str, track_ids: &[&str]) -> NewMember {

@@ -2,6 +2,7 @@
 //! members' connections; the [`HubRegistry`] finds (or revives from SQLite) the hub of a session
 //! and talks to it through a bounded command channel.
 
+pub mod fanout;
 mod outbound;
 mod poller;
 mod position_writer;
@@ -26,6 +27,7 @@ use crate::{
     wire::{MemberView, Page, QueueWindow, SessionView, UserRef},
 };
 
+pub use fanout::WorkerHandle;
 pub use outbound::{OutboundRx, OutboundTx, QueueError, outbound_queue};
 pub use poller::PollerHandle;
 pub use position_writer::PositionWriter;
@@ -53,8 +55,10 @@ pub struct NewConnection {
     pub user: UserId,
     /// The connection's bounded queue.
     pub tx: OutboundTx,
-    /// Cancelled by the hub when the queue overflowed: the socket closes with 1008.
+    /// Cancelled when the queue overflowed: the socket closes with 1008.
     pub overflow: CancellationToken,
+    /// The worker the socket lives on, which delivers the session's events to it.
+    pub worker: WorkerHandle,
 }
 
 /// What the host's player is aimed at, for control commands sent from outside the hub.

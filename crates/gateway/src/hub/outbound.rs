@@ -122,7 +122,11 @@ impl OutboundRx {
                 }
                 None => {
                     // Under the lock a sender pushes under: it sees this waker and wakes it.
-                    if !queue.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    if !queue
+                        .waker
+                        .as_ref()
+                        .is_some_and(|w| w.will_wake(cx.waker()))
+                    {
                         queue.waker = Some(cx.waker().clone());
                     }
                     Poll::Pending

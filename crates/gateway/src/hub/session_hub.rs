@@ -21,11 +21,11 @@ use sesh_session::{
 };
 use sesh_spotify::{PlayRequest, PlaybackState, SpotifyError};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::{
-    ControlTarget, HubCommand, InvitePreview, NewConnection, Outbound, OutboundTx, PollerHandle,
-    QueueError, Slot,
+    ControlTarget, HubCommand, InvitePreview, NewConnection, Outbound, PollerHandle, Slot,
+    WorkerHandle,
+    fanout::FanoutMessage,
     tracker::{Change, Observation, PlaybackTracker},
 };
 use crate::{
@@ -66,12 +66,14 @@ pub mod close {
     pub const NORMAL: u16 = 1000;
     /// The host removed this member.
     pub const KICKED: u16 = 4001;
+    /// The session's hub stopped (it could not store a change and reloads): reconnect.
+    pub const RESTARTING: u16 = 1012;
 }
 
 struct Connection {
     user: UserId,
-    tx: OutboundTx,
-    overflow: CancellationToken,
+    /// The worker that delivers to it (see `fanout`).
+    worker: WorkerHandle,
 }
 
 /// Why the hub stopped steering the host's player.
@@ -124,6 +126,9 @@ pub(super) struct SessionHub {
     /// Total length of the frames in `ring`.
     ring_bytes: usize,
     conns: HashMap<u64, Connection>,
+    /// The workers holding this session's connections, with how many each holds: an event
+    /// goes to each once.
+    workers: HashMap<usize, (WorkerHandle, usize)>,
     next_conn: u64,
     /// Open connections per member (presence).
     online: HashMap<UserId, u32>,
@@ -181,6 +186,7 @@ impl SessionHub {
             ring: VecDeque::new(),
             ring_bytes: 0,
             conns: HashMap::new(),
+            workers: HashMap::new(),
             next_conn: 1,
             online: HashMap::new(),
             playback: None,
@@ -226,6 +232,11 @@ impl SessionHub {
             self.reserve_seq().await;
         }
         self.poller = None;
+        // Sockets still here (the hub stopped after a failed write) reconnect to a fresh hub;
+        // on shutdown their own 1001 comes first.
+        if !self.conns.is_empty() && !self.core.shutdown.is_cancelled() {
+            self.close_all(close::RESTARTING, "session restarting");
+        }
         // A hub revived from the database must find the position this one reached.
         self.core.positions.flush().await;
         // Unregister before the receiver goes away: a request racing with this exit either
@@ -748,12 +759,23 @@ impl SessionHub {
             // The queue is fresh and larger than what we put in; a failure means it closed.
             let _ = conn.tx.try_send(Outbound::Frame(frame));
         }
+        // From here on everything for this connection goes through its worker, after the
+        // frames above.
+        conn.worker.send(FanoutMessage::Attach {
+            session: self.session.id(),
+            conn_id,
+            tx: conn.tx,
+            stop: conn.overflow,
+        });
+        self.workers
+            .entry(conn.worker.id())
+            .or_insert_with(|| (conn.worker.clone(), 0))
+            .1 += 1;
         self.conns.insert(
             conn_id,
             Connection {
                 user: conn.user.clone(),
-                tx: conn.tx,
-                overflow: conn.overflow,
+                worker: conn.worker,
             },
         );
         if went_online {
@@ -860,33 +882,46 @@ impl SessionHub {
                 self.ring_bytes -= old.len();
             }
         }
-        let dropped = self.deliver(&Outbound::Frame(frame));
-        self.remove_connections(&dropped);
+        // Once per worker, never waiting: each worker fills its sockets' queues (a full one
+        // means the client cannot keep up: it is told to close with 1008, and its socket's exit
+        // disconnects it from here).
+        let session = self.session.id();
+        for (worker, _) in self.workers.values() {
+            worker.send(FanoutMessage::Frame {
+                session,
+                frame: frame.clone(),
+            });
+        }
     }
 
-    /// Puts `message` into every connection's queue without waiting. A full queue means the
-    /// client cannot keep up: it is signalled to close (1008) and dropped.
-    fn deliver(&self, message: &Outbound) -> Vec<u64> {
-        let mut dropped = Vec::new();
-        for (id, conn) in &self.conns {
-            match conn.tx.try_send(message.clone()) {
-                Ok(()) => {}
-                Err(QueueError::Full) => {
-                    tracing::info!(session = %self.session.id(), user = %conn.user, "client too slow; disconnecting");
-                    conn.overflow.cancel();
-                    dropped.push(*id);
-                }
-                Err(QueueError::Closed) => dropped.push(*id),
+    /// Forgets a connection on the hub's side and tells its worker to close it (`close`) or
+    /// just stop delivering to it.
+    fn forget(&mut self, conn_id: u64, close: Option<(u16, &'static str)>) -> Option<Connection> {
+        let conn = self.conns.remove(&conn_id)?;
+        let session = self.session.id();
+        conn.worker.send(match close {
+            Some((code, reason)) => FanoutMessage::Close {
+                session,
+                conn_id,
+                code,
+                reason,
+            },
+            None => FanoutMessage::Detach { session, conn_id },
+        });
+        if let Some((_, count)) = self.workers.get_mut(&conn.worker.id()) {
+            *count -= 1;
+            if *count == 0 {
+                self.workers.remove(&conn.worker.id());
             }
         }
-        dropped
+        Some(conn)
     }
 
     /// Forgets connections and announces members who went offline (which may drop more).
     fn remove_connections(&mut self, ids: &[u64]) {
         let mut offline = Vec::new();
         for id in ids {
-            if let Some(conn) = self.conns.remove(id)
+            if let Some(conn) = self.forget(*id, None)
                 && let Some(count) = self.online.get_mut(&conn.user)
             {
                 *count = count.saturating_sub(1);
@@ -919,21 +954,16 @@ impl SessionHub {
             .filter(|(_, c)| c.user == *user)
             .map(|(id, _)| *id)
             .collect();
-        for id in &ids {
-            if let Some(conn) = self.conns.remove(id)
-                && conn.tx.try_send(Outbound::Close(code, reason)).is_err()
-            {
-                conn.overflow.cancel();
-            }
+        for id in ids {
+            self.forget(id, Some((code, reason)));
         }
         self.online.remove(user);
     }
 
     fn close_all(&mut self, code: u16, reason: &'static str) {
-        for (_, conn) in self.conns.drain() {
-            if conn.tx.try_send(Outbound::Close(code, reason)).is_err() {
-                conn.overflow.cancel();
-            }
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        for id in ids {
+            self.forget(id, Some((code, reason)));
         }
         self.online.clear();
     }
@@ -1115,12 +1145,12 @@ impl SessionHub {
         // `refresh_window`) and no wait on SQLite: the position is stored in
         // the background (`PositionWriter`, which says what a crash can lose and why that is
         // acceptable). A refusal leaves the session unchanged.
-        match self.session.advance_to(target) {
-            Ok(events) if !events.is_empty() => {
+        match self.session.move_to(target) {
+            Ok(true) => {
                 self.core.positions.record(self.session.id(), target);
                 self.refresh_window();
             }
-            Ok(_) => {}
+            Ok(false) => {}
             Err(e) => {
                 tracing::warn!(session = %self.session.id(), error = %e, "could not advance the queue");
             }

@@ -17,7 +17,9 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    hub::{HubHandle, NewConnection, Outbound, OutboundRx, OutboundTx, outbound_queue},
+    hub::{
+        HubHandle, NewConnection, Outbound, OutboundRx, OutboundTx, WorkerHandle, outbound_queue,
+    },
     request::{CurrentUser, origin_allowed, origin_of},
     state::AppState,
     wire::{ClientFrame, DirectFrame},
@@ -69,6 +71,7 @@ pub async fn connect(
         user: user.id.clone(),
         tx: tx.clone(),
         overflow: overflow.clone(),
+        worker: WorkerHandle::current(),
     };
     let (hub, conn_id) = state.hubs.connect(id, conn, query.since).await?;
     tracing::debug!(session = %id, user = %user.id, conn_id, "socket connected");

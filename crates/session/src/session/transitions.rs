@@ -238,6 +238,17 @@ impl Session {
     /// The gateway reports which queue entry plays now (it follows the host's player).
     /// Emits a `queue` event when the position moved, nothing otherwise.
     pub fn advance_to(&mut self, position: usize) -> Result<Vec<Event>, SessionError> {
+        Ok(if self.move_to(position)? {
+            vec![self.queue_event()]
+        } else {
+            Vec::new()
+        })
+    }
+
+    /// [`Session::advance_to`] without the event: whether the position moved. The event
+    /// carries a copy of the whole queue, which a caller that only needs the new position
+    /// (the gateway, on every track change) should not pay for in a session of thousands.
+    pub fn move_to(&mut self, position: usize) -> Result<bool, SessionError> {
         self.ensure_not_ended()?;
         if self.state != SessionState::Playing {
             return Err(SessionError::NotStarted);
@@ -249,10 +260,10 @@ impl Session {
             });
         }
         if position == self.position {
-            return Ok(Vec::new());
+            return Ok(false);
         }
         self.position = position;
-        Ok(vec![self.queue_event()])
+        Ok(true)
     }
 
     fn ensure_not_ended(&self) -> Result<(), SessionError> {

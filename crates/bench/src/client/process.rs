@@ -93,6 +93,8 @@ async fn serve_driver() -> anyhow::Result<()> {
     let ctx = Ctx {
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Shorter than Sesh's 5 s keep-alive (see `SeshApi::new`).
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()?,
         counters: Arc::new(Counters::default()),
         reports: report_tx.clone(),

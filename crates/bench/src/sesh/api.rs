@@ -129,6 +129,10 @@ impl SeshApi {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(256)
+            // Shorter than the servers' 5 s keep-alive (actix's default): a pooled connection
+            // is never reused just as the server closes it (a login failed that way once in a
+            // 10,000-member run: "error sending request").
+            .pool_idle_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(60))
             .build()?;
         Ok(SeshApi {

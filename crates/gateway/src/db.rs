@@ -29,6 +29,9 @@ use sqlx::{
 
 use crate::crypto::{CryptoError, TokenCipher};
 
+/// Read connections (writes have their own one, see [`Database`]).
+const READERS: u32 = 7;
+
 /// Embedded migrations from the repository's `migrations/` folder.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
@@ -107,10 +110,17 @@ pub struct OAuthState {
     pub next_path: String,
 }
 
-/// The database handle (cheap to clone: a pool and a cipher).
+/// The database handle (cheap to clone: two pools and a cipher).
+///
+/// Every write goes through `writer`, a pool of one connection: SQLite lets one writer in at
+/// a time anyway, and writers queueing here (in order, woken as soon as the connection is
+/// free) do much better under load than several connections racing for the file lock, where
+/// the losers sleep in SQLite's busy handler in steps of up to 100 ms (a join storm saw
+/// second-long tails that way). Reads use `pool` and, in WAL mode, never wait for the writer.
 #[derive(Clone, Debug)]
 pub struct Database {
     pool: SqlitePool,
+    writer: SqlitePool,
     cipher: TokenCipher,
 }
 
@@ -125,16 +135,25 @@ impl Database {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             // 512 KiB of page cache per connection instead of SQLite's 2 MiB: with 8
-            // connections the default grows to 16 MiB as the file grows, while the file's pages
+            // connections (7 readers, 1 writer) the default grows to 16 MiB as the file grows,
+            // while the file's pages
             // sit in the OS page cache anyway (a miss costs a `pread`, not a disk read).
             .pragma("cache_size", "-512")
             .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&writer).await?;
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(READERS)
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, cipher })
+        Ok(Self {
+            pool,
+            writer,
+            cipher,
+        })
     }
 
     /// The pool, for tests and health checks.
@@ -151,6 +170,7 @@ impl Database {
     /// Closes every connection (shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     // ---- users -------------------------------------------------------------------------
@@ -206,7 +226,7 @@ impl Database {
         .bind(to_ms(tokens.expires_at))
         .bind(&tokens.scope)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -226,7 +246,7 @@ impl Database {
         .bind(to_ms(tokens.expires_at))
         .bind(&tokens.scope)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -285,7 +305,7 @@ impl Database {
             .bind(id.as_str())
             .bind(value)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -307,7 +327,7 @@ impl Database {
         .bind(user.as_str())
         .bind(now)
         .bind(now + ttl.as_millis() as i64)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -330,7 +350,7 @@ impl Database {
     pub async fn delete_login(&self, id_hash: &str) -> Result<(), DbError> {
         sqlx::query("DELETE FROM login_sessions WHERE id_hash = ?1")
             .bind(id_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -353,7 +373,7 @@ impl Database {
         // Expired states are swept here, so the table stays small without a timer.
         sqlx::query("DELETE FROM oauth_states WHERE expires_at <= ?1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         sqlx::query(
             "INSERT INTO oauth_states (state_hash, pkce_verifier, next_path, expires_at) VALUES (?1, ?2, ?3, ?4)",
@@ -362,7 +382,7 @@ impl Database {
         .bind(sealed)
         .bind(next_path)
         .bind(now + ttl.as_millis() as i64)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -373,7 +393,7 @@ impl Database {
             "DELETE FROM oauth_states WHERE state_hash = ?1 RETURNING pkce_verifier, next_path, expires_at",
         )
         .bind(state_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let expires_at: i64 = row.try_get(2)?;
@@ -401,7 +421,7 @@ impl Database {
         time_range: &str,
     ) -> Result<(), DbError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM top_tracks WHERE user_id = ?1")
             .bind(user.as_str())
             .execute(&mut *tx)
@@ -446,7 +466,7 @@ impl Database {
     /// Stores a new session with its host.
     pub async fn insert_session(&self, session: &Session) -> Result<(), DbError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO listening_sessions (id, invite_code, host_id, state, device_id, position,
                                              last_seq, snapshot, created_at, updated_at)
@@ -476,7 +496,7 @@ impl Database {
         events: &[Event],
         last_seq: u64,
     ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE listening_sessions SET invite_code = ?2, host_id = ?3, state = ?4, device_id = ?5,
                     position = ?6, last_seq = MAX(last_seq, ?7), snapshot = ?8, updated_at = ?9
@@ -550,7 +570,7 @@ impl Database {
     /// skipped, so the session always restores.
     pub async fn save_positions(&self, positions: &[(SessionId, usize)]) -> Result<(), DbError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for (id, position) in positions {
             sqlx::query(
                 "UPDATE listening_sessions
@@ -573,7 +593,7 @@ impl Database {
         sqlx::query("UPDATE listening_sessions SET last_seq = MAX(last_seq, ?2) WHERE id = ?1")
             .bind(id.to_string())
             .bind(last_seq as i64)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -121,6 +121,17 @@ pub struct Page<T> {
     pub total: usize,
 }
 
+impl<T> Page<T> {
+    /// At most `limit` entries of `all` from `offset`, each shown with `show`.
+    pub fn of<S>(all: &[S], offset: usize, limit: usize, show: impl FnMut(&S) -> T) -> Self {
+        Self {
+            items: all.iter().skip(offset).take(limit).map(show).collect(),
+            offset,
+            total: all.len(),
+        }
+    }
+}
+
 /// A device as the `playback` event shows it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DeviceView {

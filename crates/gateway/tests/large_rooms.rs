@@ -43,6 +43,31 @@ async fn join(guest: &Browser, code: &str) -> Value {
     body
 }
 
+/// The host skips to each position of `positions` in turn, until a `queue` event (a new
+/// window) arrives before that position's `playback`: the position and the event.
+async fn skip_until_the_window_moves(
+    host: &Browser,
+    id: &str,
+    ws: &mut Ws,
+    positions: std::ops::RangeInclusive<usize>,
+) -> Option<(usize, Value)> {
+    for expected in positions {
+        let (status, body) = host
+            .post(&format!("/api/sessions/{id}/player/next"), None)
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        let frame = ws
+            .next_matching(|f| {
+                (f["type"] == "playback" && f["position"] == expected) || f["type"] == "queue"
+            })
+            .await;
+        if frame["type"] == "queue" {
+            return Some((expected, frame));
+        }
+    }
+    None
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_over_the_roster_limit_sends_counts_and_a_moving_window_of_the_queue() {
     let mut app = spawn_app_with(|s| {
@@ -150,22 +175,7 @@ async fn a_session_over_the_roster_limit_sends_counts_and_a_moving_window_of_the
 
     // Skipping ahead: before the now-playing entry reaches the window's last entry, everyone
     // gets the next window, which holds it.
-    let mut window_moved = None;
-    for expected in 1..=9usize {
-        let (status, body) = alice
-            .post(&format!("/api/sessions/{id}/player/next"), None)
-            .await;
-        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-        let frame = ws
-            .next_matching(|f| {
-                (f["type"] == "playback" && f["position"] == expected) || f["type"] == "queue"
-            })
-            .await;
-        if frame["type"] == "queue" {
-            window_moved = Some((expected, frame));
-            break;
-        }
-    }
+    let window_moved = skip_until_the_window_moves(&alice, &id, &mut ws, 1..=9).await;
     let (at, queue) = window_moved.expect("a new window before the old one runs out");
     assert_eq!(at, 9, "the window moves a tenth of a window before its end");
     assert_eq!(queue["position"], 9);
@@ -210,24 +220,11 @@ async fn a_session_over_the_roster_limit_sends_counts_and_a_moving_window_of_the
     let mut ws = alice.ws(&id).await;
     let fresh = welcome(&mut ws).await;
     assert_eq!(fresh["session"]["queue_offset"], 8, "{fresh}");
-    let mut moved_at = None;
-    for expected in 10..=17usize {
-        let (status, body) = alice
-            .post(&format!("/api/sessions/{id}/player/next"), None)
-            .await;
-        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-        let frame = ws
-            .next_matching(|f| {
-                (f["type"] == "playback" && f["position"] == expected) || f["type"] == "queue"
-            })
-            .await;
-        if frame["type"] == "queue" {
-            assert_eq!(frame["queue_offset"], 16.min(length - 10), "{frame}");
-            moved_at = Some(expected);
-            break;
-        }
-    }
-    assert_eq!(moved_at, Some(17));
+    let (moved_at, frame) = skip_until_the_window_moves(&alice, &id, &mut ws, 10..=17)
+        .await
+        .expect("a new window before the old one runs out");
+    assert_eq!(frame["queue_offset"], 16.min(length - 10), "{frame}");
+    assert_eq!(moved_at, 17);
 }
 
 /// Transitions change the live session in place (no copy per join); a change the database

@@ -435,17 +435,10 @@ impl SessionHub {
         limit: usize,
     ) -> Result<Page<MemberView>, ApiError> {
         self.view_check(user)?;
-        let members = self.session.members();
-        Ok(Page {
-            items: members
-                .iter()
-                .skip(offset)
-                .take(limit.min(PAGE_LIMIT_MAX))
-                .map(|m| self.member_view(m))
-                .collect(),
-            offset,
-            total: members.len(),
-        })
+        let limit = limit.min(PAGE_LIMIT_MAX);
+        Ok(Page::of(self.session.members(), offset, limit, |m| {
+            self.member_view(m)
+        }))
     }
 
     fn queue_page(
@@ -455,17 +448,8 @@ impl SessionHub {
         limit: usize,
     ) -> Result<Page<QueueEntry>, ApiError> {
         self.view_check(user)?;
-        let queue = self.session.queue();
-        Ok(Page {
-            items: queue
-                .iter()
-                .skip(offset)
-                .take(limit.min(PAGE_LIMIT_MAX))
-                .cloned()
-                .collect(),
-            offset,
-            total: queue.len(),
-        })
+        let limit = limit.min(PAGE_LIMIT_MAX);
+        Ok(Page::of(self.session.queue(), offset, limit, Clone::clone))
     }
 
     fn view_check(&self, user: &UserId) -> Result<(), ApiError> {

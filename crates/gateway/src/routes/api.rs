@@ -271,18 +271,15 @@ pub async fn members(
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<MemberView>>, ApiError> {
-    let id = parse_session_id(&path)?;
-    let (offset, limit) = query.checked()?;
-    let page = state
-        .hubs
-        .request(id, |reply| HubCommand::Members {
-            user: user.id.clone(),
+    page(&state, user, &path, &query, |user, offset, limit, reply| {
+        HubCommand::Members {
+            user,
             offset,
             limit,
             reply,
-        })
-        .await?;
-    Ok(web::Json(page))
+        }
+    })
+    .await
 }
 
 /// `GET /api/sessions/{id}/queue?offset=&limit=` → a page of the whole queue.
@@ -292,16 +289,30 @@ pub async fn queue(
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<sesh_session::QueueEntry>>, ApiError> {
-    let id = parse_session_id(&path)?;
-    let (offset, limit) = query.checked()?;
-    let page = state
-        .hubs
-        .request(id, |reply| HubCommand::Queue {
-            user: user.id.clone(),
+    page(&state, user, &path, &query, |user, offset, limit, reply| {
+        HubCommand::Queue {
+            user,
             offset,
             limit,
             reply,
-        })
+        }
+    })
+    .await
+}
+
+/// A page of one of a session's lists, asked of its hub with `command`.
+async fn page<T>(
+    state: &AppState,
+    user: CurrentUser,
+    path: &str,
+    query: &PageQuery,
+    command: impl Fn(UserId, usize, usize, crate::hub::Reply<Page<T>>) -> HubCommand,
+) -> Result<web::Json<Page<T>>, ApiError> {
+    let id = parse_session_id(path)?;
+    let (offset, limit) = query.checked()?;
+    let page = state
+        .hubs
+        .request(id, |reply| command(user.id.clone(), offset, limit, reply))
         .await?;
     Ok(web::Json(page))
 }

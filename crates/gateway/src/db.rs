@@ -31,6 +31,8 @@ use crate::crypto::{CryptoError, TokenCipher};
 
 /// Read connections (writes have their own one, see [`Database`]).
 const READERS: u32 = 7;
+/// How often the WAL is checkpointed (see [`checkpoints`]).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// Embedded migrations from the repository's `migrations/` folder.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -140,15 +142,18 @@ impl Database {
             // sit in the OS page cache anyway (a miss costs a `pread`, not a disk read).
             .pragma("cache_size", "-512")
             .busy_timeout(Duration::from_secs(5));
+        // The writer never checkpoints (a checkpoint on the one write connection would hold up
+        // every write behind it, fsync included): `checkpoints` does it beside the writer.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         MIGRATOR.run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(READERS)
             .connect_with(options)
             .await?;
+        tokio::spawn(checkpoints(pool.clone()));
         Ok(Self {
             pool,
             writer,
@@ -697,6 +702,29 @@ impl Database {
                 })())
             })
             .collect()
+    }
+}
+
+/// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`], on a read
+/// connection: a passive checkpoint never blocks the writer, and the WAL stays small (readers
+/// slow down as it grows). Ends when the pool is closed.
+async fn checkpoints(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
     }
 }
 

@@ -70,6 +70,22 @@ pub struct Core {
 }
 
 impl Core {
+    /// A stored session as a hub holds it (its tracks shared through [`TrackCache`]) and its
+    /// last event sequence number; `None` for an unknown id.
+    pub async fn load_session(
+        &self,
+        id: sesh_session::SessionId,
+    ) -> Result<Option<(sesh_session::Session, u64)>, crate::error::ApiError> {
+        let Some((session, last_seq)) = self.db.load_session(id).await? else {
+            return Ok(None);
+        };
+        let session = self
+            .tracks
+            .share_session(session)
+            .map_err(crate::error::ApiError::internal)?;
+        Ok(Some((session, last_seq)))
+    }
+
     /// `{public_url}/j/{code}`.
     pub fn join_url(&self, invite_code: &str) -> String {
         format!("{}/j/{invite_code}", self.public_origin())

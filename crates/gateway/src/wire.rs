@@ -108,6 +108,11 @@ impl QueueWindow {
             queue_length: queue.len(),
         }
     }
+
+    /// `(offset, end)`: the stretch of the whole queue this window covers.
+    pub fn bounds(&self) -> (usize, usize) {
+        (self.queue_offset, self.queue_offset + self.queue.len())
+    }
 }
 
 /// A page of a list (`GET /api/sessions/{id}/members` and `…/queue`).

@@ -289,14 +289,9 @@ impl HubRegistry {
         let slot = self.hubs.lock().entry(id).or_default().clone();
         let result = slot
             .get_or_try_init(|| async {
-                match self.core.db.load_session(id).await? {
+                match self.core.load_session(id).await? {
                     Some((session, last_seq)) => {
                         tracing::debug!(session = %id, "reviving hub from the database");
-                        let session = self
-                            .core
-                            .tracks
-                            .share_session(session)
-                            .map_err(ApiError::internal)?;
                         Ok(self.spawn(session, last_seq))
                     }
                     None => Err(session_not_found()),

@@ -173,10 +173,7 @@ impl SessionHub {
             core.config.queue_window,
         );
         Self {
-            window: (
-                window.queue_offset,
-                window.queue_offset + window.queue.len(),
-            ),
+            window: window.bounds(),
             core,
             registry,
             session,
@@ -530,7 +527,7 @@ impl SessionHub {
         let wire: Vec<SessionEvent> = events
             .iter()
             .filter(|e| !(was_large || large) || !is_roster_event(e))
-            .map(|e| self.to_wire(e, &self.session))
+            .map(|e| self.to_wire(e))
             .collect();
         let roster_changed = events.iter().any(is_roster_event);
         let last_seq = self.seq + wire.len() as u64 + u64::from(was_large && !large);
@@ -548,7 +545,7 @@ impl SessionHub {
             if let SessionEvent::SessionStarted { queue, .. } | SessionEvent::Queue { queue, .. } =
                 event
             {
-                self.window = (queue.queue_offset, queue.queue_offset + queue.queue.len());
+                self.window = queue.bounds();
             }
             self.broadcast(event);
         }
@@ -563,7 +560,7 @@ impl SessionHub {
     /// After a failed write: the session as stored (the last state members heard of). If even
     /// that cannot be read, the hub stops; the registry revives a fresh one on the next request.
     async fn restore(&mut self) {
-        match self.core.db.load_session(self.session.id()).await {
+        match self.core.load_session(self.session.id()).await {
             Ok(Some((session, _))) => self.session = session,
             Ok(None) | Err(_) => {
                 tracing::error!(session = %self.session.id(), "could not reload the session after a failed write; unloading its hub");
@@ -572,7 +569,8 @@ impl SessionHub {
         }
     }
 
-    fn to_wire(&self, event: &Event, next: &Session) -> SessionEvent {
+    fn to_wire(&self, event: &Event) -> SessionEvent {
+        let next = &self.session;
         match event {
             Event::MemberJoined { member } => SessionEvent::MemberJoined {
                 member: self.member_view(member),
@@ -849,7 +847,7 @@ impl SessionHub {
             return;
         }
         let queue = self.queue_window(&self.session);
-        self.window = (queue.queue_offset, queue.queue_offset + queue.queue.len());
+        self.window = queue.bounds();
         self.broadcast(&SessionEvent::Queue { queue, position });
     }
 

@@ -193,19 +193,7 @@ impl TestApp {
 
     /// `POST` on the emulator's control API.
     pub async fn emulator_post(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.emulator_url))
-            .json(&body)
-            .send()
-            .await
-            .expect("emulator answers");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.expect("json")
+        emulator_post(&self.http, &self.emulator_url, path, body).await
     }
 
     /// Clears the emulator's request log.
@@ -505,6 +493,28 @@ impl Ws {
             }
         }
     }
+}
+
+/// `POST` `body` to `path` on the control API of the emulator at `emulator_url`; the JSON
+/// answer, which must be a success.
+pub async fn emulator_post(
+    http: &reqwest::Client,
+    emulator_url: &str,
+    path: &str,
+    body: Value,
+) -> Value {
+    let response = http
+        .post(format!("{emulator_url}{path}"))
+        .json(&body)
+        .send()
+        .await
+        .expect("emulator answers");
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json().await.expect("json")
 }
 
 /// The next frame, which must be the `welcome` a fresh connection starts with.

@@ -186,18 +186,6 @@ impl SeshProcess {
 
     /// `POST` on the emulator's control API.
     pub async fn emulator_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.emulator_url))
-            .json(&body)
-            .send()
-            .await
-            .expect("emulator answers");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.expect("json")
+        super::emulator_post(&self.http, &self.emulator_url, path, body).await
     }
 }

@@ -431,15 +431,24 @@ impl Database {
             .bind(user.as_str())
             .execute(&mut *tx)
             .await?;
-        for (rank, track) in tracks.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO top_tracks (user_id, rank, track, time_range, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        // One statement for all of them: a statement is a round trip to SQLite's thread.
+        if !tracks.is_empty() {
+            let rows = tracks
+                .iter()
+                .enumerate()
+                .map(|(rank, track)| Ok((rank as i64, serde_json::to_string(track)?)))
+                .collect::<Result<Vec<_>, DbError>>()?;
+            sqlx::QueryBuilder::new(
+                "INSERT INTO top_tracks (user_id, rank, track, time_range, fetched_at) ",
             )
-            .bind(user.as_str())
-            .bind(rank as i64)
-            .bind(serde_json::to_string(track)?)
-            .bind(time_range)
-            .bind(now)
+            .push_values(rows, |mut row, (rank, track)| {
+                row.push_bind(user.as_str())
+                    .push_bind(rank)
+                    .push_bind(track)
+                    .push_bind(time_range)
+                    .push_bind(now);
+            })
+            .build()
             .execute(&mut *tx)
             .await?;
         }

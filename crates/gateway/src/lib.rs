@@ -17,6 +17,7 @@
 //! - [`request`]: login extractor, origin checks, client address behind trusted proxies.
 //! - [`error`]: [`error::ApiError`], answered as `{"error": {"code", "message"}}`.
 //! - [`telemetry`]: tracing subscriber.
+//! - [`top_tracks`]: members' top tracks, prefetched at login and stored.
 //!
 //! Invariants: the domain (`sesh-session`) knows nothing of HTTP or SQL; a session's state is
 //! only changed by its hub, and every change is stored before anyone is told; the hub never
@@ -34,6 +35,7 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod top_tracks;
 pub mod tracks;
 pub mod wire;
 

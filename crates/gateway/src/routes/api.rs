@@ -1,29 +1,22 @@
 //! The JSON API: the caller, their devices and sessions; creating, joining, viewing, leaving,
 //! kicking, ending, starting and controlling sessions.
 
-use std::{sync::Arc, time::Duration};
-
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use serde::{Deserialize, Serialize};
 use sesh_session::{
-    Action, DeviceId, InviteCode, NewMember, Session, SessionId, Settings, ShuffleMode, Track,
-    UserId,
+    Action, DeviceId, InviteCode, NewMember, Session, SessionId, Settings, ShuffleMode, UserId,
 };
-use sesh_spotify::{PlayRequest, TimeRange};
+use sesh_spotify::PlayRequest;
 
 use crate::{
     db::now_ms,
     error::ApiError,
     hub::{HubCommand, session_not_found},
     request::{CurrentUser, JsonBody, OptionalJsonBody, client_ip},
-    state::{AppState, Core},
-    wire::{MemberView, Page, QueueWindow, SessionView, track_from_spotify},
+    state::AppState,
+    top_tracks,
+    wire::{MemberView, Page, QueueWindow, SessionView},
 };
-
-/// Tracks per member that go into the queue.
-const TOP_TRACKS: u32 = 5;
-/// Stored top tracks younger than this are reused instead of asking Spotify again.
-const TOP_TRACKS_FRESH: Duration = Duration::from_secs(3600);
 
 /// `GET /api/config` (public).
 pub async fn config(state: web::Data<AppState>) -> HttpResponse {
@@ -103,54 +96,6 @@ pub async fn my_sessions(
     Ok(HttpResponse::Ok().json(out))
 }
 
-/// The caller's top tracks: stored ones when fresh, else Spotify's `short_term` (falling back to
-/// `medium_term`), stored for Start. Spotify trouble never blocks a join: the stored (or no)
-/// tracks are used and the failure is logged.
-pub async fn top_tracks_for(core: &Core, user: &UserId) -> Result<Vec<Arc<Track>>, ApiError> {
-    let stored = core.db.top_tracks(user).await?;
-    if let Some((tracks, fetched_at)) = &stored
-        && now_ms() - fetched_at < TOP_TRACKS_FRESH.as_millis() as i64
-        && !tracks.is_empty()
-    {
-        return Ok(core.tracks.share_all(tracks.iter().cloned()));
-    }
-    let tracks = match fetch_top_tracks(core, user).await {
-        Ok((tracks, range)) => {
-            core.db.save_top_tracks(user, &tracks, range).await?;
-            tracks
-        }
-        Err(e) => {
-            tracing::warn!(user = %user, error = %e, "could not fetch top tracks; using stored ones");
-            stored.map(|(t, _)| t).unwrap_or_default()
-        }
-    };
-    Ok(core.tracks.share_all(tracks))
-}
-
-async fn fetch_top_tracks(
-    core: &Core,
-    user: &UserId,
-) -> Result<(Vec<Track>, &'static str), ApiError> {
-    let auth = core.accounts.auth(user).await?;
-    for (range, name) in [
-        (TimeRange::ShortTerm, "short_term"),
-        (TimeRange::MediumTerm, "medium_term"),
-    ] {
-        let page = match core.spotify.top_tracks(&auth, range, TOP_TRACKS, 0).await {
-            Ok(page) => page,
-            Err(e) => {
-                core.accounts.note_failure(user, &e).await;
-                return Err(e.into());
-            }
-        };
-        let tracks: Vec<Track> = page.items.iter().filter_map(track_from_spotify).collect();
-        if !tracks.is_empty() {
-            return Ok((tracks, name));
-        }
-    }
-    Ok((Vec::new(), "medium_term"))
-}
-
 /// Optional body of `POST /api/sessions`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,7 +137,7 @@ pub async fn create_session(
         .unwrap_or_default()
         .settings(state.core.config.max_capacity)?;
     let core = &state.core;
-    let top = top_tracks_for(core, &user.id).await?;
+    let top = top_tracks::for_user(core, &user.id).await?;
     let session = Session::new(
         SessionId::new_v4(),
         InviteCode::generate(&mut rand::rng()),
@@ -361,7 +306,7 @@ pub async fn join(
     path: web::Path<String>,
 ) -> Result<web::Json<SessionView>, ApiError> {
     let id = session_of_invite(&state, &req, &path).await?;
-    let top = top_tracks_for(&state.core, &user.id).await?;
+    let top = top_tracks::for_user(&state.core, &user.id).await?;
     let member = NewMember::new(user.id.clone(), user.display_name.clone(), top);
     let view = state
         .hubs

@@ -16,6 +16,7 @@ use crate::{
     error::ApiError,
     request::{CurrentUser, cookie_name, safe_next},
     state::AppState,
+    top_tracks,
 };
 
 /// How long a pending authorization may take.
@@ -125,6 +126,7 @@ pub async fn callback(
         .unwrap_or_else(|| profile.id.clone());
     core.db.upsert_user(&user, &display_name, &tokens).await?;
     core.accounts.install(&user, tokens);
+    top_tracks::prefetch(core, &user);
 
     let sid = opaque_token();
     core.db

@@ -27,7 +27,10 @@ use sqlx::{
     },
 };
 
-use crate::crypto::{CryptoError, TokenCipher};
+use crate::{
+    crypto::{CryptoError, TokenCipher},
+    login_cache::LoginCache,
+};
 
 /// Read connections (writes have their own one, see [`Database`]).
 const READERS: u32 = 7;
@@ -124,6 +127,8 @@ pub struct Database {
     pool: SqlitePool,
     writer: SqlitePool,
     cipher: TokenCipher,
+    /// Shared by clones: an invalidation through one must reach all.
+    logins: std::sync::Arc<LoginCache>,
 }
 
 impl Database {
@@ -158,6 +163,7 @@ impl Database {
             pool,
             writer,
             cipher,
+            logins: std::sync::Arc::default(),
         })
     }
 
@@ -233,6 +239,7 @@ impl Database {
         .bind(now)
         .execute(&self.writer)
         .await?;
+        self.logins.forget_user(id);
         Ok(())
     }
 
@@ -312,6 +319,7 @@ impl Database {
             .bind(now_ms())
             .execute(&self.writer)
             .await?;
+        self.logins.forget_user(id);
         Ok(())
     }
 
@@ -337,18 +345,27 @@ impl Database {
         Ok(())
     }
 
-    /// The user of an unexpired login.
+    /// The user of an unexpired login (from memory after the first read: see
+    /// [`LoginCache`]).
     pub async fn login_user(&self, id_hash: &str) -> Result<Option<UserRecord>, DbError> {
+        let now = now_ms();
+        if let Some(user) = self.logins.get(id_hash, now) {
+            return Ok(Some(user));
+        }
+        let ticket = self.logins.ticket();
         let row = sqlx::query(
-            "SELECT u.id, u.display_name, u.needs_reauth FROM login_sessions l
+            "SELECT u.id, u.display_name, u.needs_reauth, l.expires_at FROM login_sessions l
              JOIN users u ON u.id = l.user_id
              WHERE l.id_hash = ?1 AND l.expires_at > ?2",
         )
         .bind(id_hash)
-        .bind(now_ms())
+        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| user_from_row(&r)).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let user = user_from_row(&row)?;
+        self.logins.fill(ticket, id_hash, row.try_get(3)?, &user);
+        Ok(Some(user))
     }
 
     /// Forgets a login (logout).
@@ -357,6 +374,7 @@ impl Database {
             .bind(id_hash)
             .execute(&self.writer)
             .await?;
+        self.logins.forget_login(id_hash);
         Ok(())
     }
 

@@ -666,3 +666,55 @@ async fn demo_mode_runs_its_own_emulator() {
     shutdown.cancel();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_tracks_are_fetched_at_login_so_a_join_waits_on_no_spotify_call() {
+    let app = spawn_app().await;
+    let alice = app.login("alice").await;
+    let (status, created) = alice.post("/api/sessions", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let code = created["invite_code"].as_str().unwrap().to_owned();
+
+    let bob = app.login("bob").await;
+    // The login fetched Bob's top tracks in the background: wait until they are stored.
+    let db = sqlx::SqlitePool::connect(&app.settings.database_url)
+        .await
+        .expect("the test database opens");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stored: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM top_tracks WHERE user_id = 'bob'")
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        if stored > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no top tracks stored at login"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.emulator_clear_requests().await;
+    let (status, joined) = bob.post(&format!("/api/join/{code}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    let log = app.emulator_get("/_emulator/requests?user_id=bob").await;
+    assert_eq!(
+        log["requests"].as_array().map(Vec::len),
+        Some(0),
+        "the join asked Spotify: {log}"
+    );
+
+    // And the stored tracks are the ones the queue is made of.
+    let (status, started) = alice.start_on_own_device(&id).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let queue = started["queue"].as_array().expect("queue");
+    assert!(
+        queue
+            .iter()
+            .any(|e| e["added_by"].as_array().unwrap().contains(&json!("bob"))),
+        "{started}"
+    );
+}

@@ -122,6 +122,19 @@ describe('session model', async () => {
     assert.equal(m.possessive(np.addedBy), 'you & Alice’s');
   });
 
+  it('names the first members who brought a track and counts the rest', () => {
+    const m = new SessionModel('s1');
+    m.applyWelcome(welcome(), 0, 0);
+    m.applyEvent({ type: 'playback', seq: 42, track: track('t2'), is_playing: true, progress_ms: 0, server_time_ms: 0, device: null, added_by: ['alice', 'bob'], added_by_count: 70, position: 1 }, 0, 0);
+    const np = m.nowPlaying();
+    assert.deepEqual(np.addedBy, ['alice', 'bob']);
+    assert.equal(np.addedByCount, 70);
+    assert.equal(m.possessive(np.addedBy, np.addedByCount), 'Alice, you & 68 others’');
+    assert.equal(m.namesList(['alice'], 2), 'Alice & 1 other');
+    // Older servers sent no count: the list is everyone.
+    assert.equal(m.namesList(['alice', 'bob']), 'Alice & you');
+  });
+
   it('tracks members, presence and the host role', () => {
     const m = new SessionModel('s1');
     m.applyWelcome(welcome(), 0, 0);

@@ -1,6 +1,8 @@
 //! The JSON shapes the API and the WebSocket protocol (v1) send: views of a session, the
 //! server frames (each session event with its `seq`) and the client frames.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use sesh_session::{
     DeviceId, LeaveReason, QueueEntry, Role, SessionId, SessionState, Settings, Track, TrackId,
@@ -74,6 +76,38 @@ pub struct SessionView {
     pub settings: Settings,
 }
 
+/// How many of the members who brought a track are named in `added_by` (the first ones, in join
+/// order); `added_by_count` says how many there are in all. In a big room a popular track is in
+/// hundreds of members' top 5: listing them all made every `playback` frame and queue entry
+/// grow with the room.
+pub const ADDED_BY_LISTED: usize = 5;
+
+/// The first [`ADDED_BY_LISTED`] of `all`.
+pub fn added_by_listed(all: &[UserId]) -> Vec<UserId> {
+    all[..all.len().min(ADDED_BY_LISTED)].to_vec()
+}
+
+/// A queue entry as members see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct QueueEntryView {
+    /// The track.
+    pub track: Arc<Track>,
+    /// The first members (in join order) whose top tracks had it, at most [`ADDED_BY_LISTED`].
+    pub added_by: Vec<UserId>,
+    /// How many members brought it.
+    pub added_by_count: usize,
+}
+
+impl From<&QueueEntry> for QueueEntryView {
+    fn from(entry: &QueueEntry) -> Self {
+        Self {
+            track: entry.track.clone(),
+            added_by: added_by_listed(&entry.added_by),
+            added_by_count: entry.added_by.len(),
+        }
+    }
+}
+
 /// The queue as members receive it: entries `queue_offset .. queue_offset + queue.len()` of the
 /// `queue_length` entries of the whole queue. A queue of at most `SESH_QUEUE_WINDOW` entries is
 /// sent whole (`queue_offset` 0); a longer one as a window around the now-playing entry, so no
@@ -81,7 +115,7 @@ pub struct SessionView {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct QueueWindow {
     /// The entries of the window.
-    pub queue: Vec<QueueEntry>,
+    pub queue: Vec<QueueEntryView>,
     /// Index of `queue[0]` in the whole queue.
     pub queue_offset: usize,
     /// Entries in the whole queue.
@@ -103,7 +137,10 @@ impl QueueWindow {
         };
         let end = (offset + window).min(queue.len());
         Self {
-            queue: queue[offset..end].to_vec(),
+            queue: queue[offset..end]
+                .iter()
+                .map(QueueEntryView::from)
+                .collect(),
             queue_offset: offset,
             queue_length: queue.len(),
         }
@@ -159,8 +196,11 @@ pub struct PlaybackView {
     pub device: Option<DeviceView>,
     /// Server clock (Unix ms) when the state was observed; clients extrapolate progress from it.
     pub server_time_ms: i64,
-    /// Members who brought this track (empty when it is not from the session's queue).
+    /// The first members who brought this track, at most [`ADDED_BY_LISTED`] (empty when it is
+    /// not from the session's queue).
     pub added_by: Vec<UserId>,
+    /// How many members brought it.
+    pub added_by_count: usize,
     /// Queue index of the track, when it is from the session's queue.
     pub position: Option<usize>,
 }
@@ -509,6 +549,42 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_entry_names_the_first_members_who_brought_it_and_counts_them_all() {
+        let id = TrackId::new("t");
+        let entry = |n: usize| QueueEntry {
+            track: Arc::new(Track {
+                uri: TrackUri::for_track(&id),
+                id: id.clone(),
+                name: String::new(),
+                artists: vec![],
+                album: String::new(),
+                image_url: None,
+                duration_ms: 1,
+            }),
+            added_by: (0..n).map(|i| UserId::new(format!("u{i}"))).collect(),
+        };
+        let names = |view: &QueueEntryView| -> Vec<String> {
+            view.added_by.iter().map(|u| u.to_string()).collect()
+        };
+        let few = QueueEntryView::from(&entry(2));
+        assert_eq!(
+            (names(&few), few.added_by_count),
+            (vec!["u0".into(), "u1".into()], 2)
+        );
+        let many = QueueEntryView::from(&entry(ADDED_BY_LISTED + 70));
+        assert_eq!(
+            names(&many),
+            (0..ADDED_BY_LISTED)
+                .map(|i| format!("u{i}"))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(many.added_by_count, ADDED_BY_LISTED + 70);
+        let json = serde_json::to_value(&many).unwrap();
+        assert_eq!(json["added_by"].as_array().unwrap().len(), ADDED_BY_LISTED);
+        assert_eq!(json["added_by_count"], ADDED_BY_LISTED + 70);
+    }
+
+    #[test]
     fn a_long_queue_is_sent_as_a_window_around_the_current_entry() {
         use sesh_session::Track;
         let queue: Vec<QueueEntry> = (0..25)
@@ -534,6 +610,9 @@ mod tests {
             assert_eq!(
                 w.queue[..],
                 queue[w.queue_offset..w.queue_offset + w.queue.len()]
+                    .iter()
+                    .map(QueueEntryView::from)
+                    .collect::<Vec<_>>()[..]
             );
             (w.queue_offset, w.queue.len())
         };

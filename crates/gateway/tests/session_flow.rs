@@ -99,7 +99,9 @@ async fn three_friends_listen_together() {
         let playback = ws.next_of_type("playback").await;
         assert_eq!(playback_track(&playback).as_deref(), Some(first.as_str()));
         assert_eq!(playback["is_playing"], true);
-        assert!(!playback["added_by"].as_array().unwrap().is_empty());
+        let added_by = playback["added_by"].as_array().unwrap();
+        assert!(!added_by.is_empty());
+        assert_eq!(playback["added_by_count"], added_by.len(), "{playback}");
         assert!(playback["server_time_ms"].is_i64());
     }
 

@@ -67,6 +67,11 @@ export function addedByIds(addedBy) {
   return (addedBy ?? []).map((p) => idOf(p)).filter(Boolean);
 }
 
+/** How many members brought a track: `added_by_count` (servers that cap `added_by`), else the list's length. */
+export function addedByCount(item, ids = addedByIds(item?.added_by)) {
+  return Number.isInteger(item?.added_by_count) ? Math.max(item.added_by_count, ids.length) : ids.length;
+}
+
 /** Artist names, whether the server sent strings or `{name}` objects. */
 export function artistNames(track) {
   return (track?.artists ?? []).map((a) => (typeof a === 'string' ? a : a.name)).join(', ');
@@ -282,17 +287,22 @@ export class SessionModel {
     return id;
   }
 
-  /** "Bob", "you & Carol", "Bob, Carol & Dave". */
-  namesList(ids) {
+  /**
+   * "Bob", "you & Carol", "Bob, Carol & Dave"; with `total` above the names listed (the server
+   * names the first few who brought a track and counts them all): "Bob, Carol & 68 others".
+   */
+  namesList(ids, total = ids.length) {
     const names = ids.map((id) => (id === this.you?.id ? 'you' : this.memberName(id)));
+    const others = Math.max(0, total - names.length);
+    if (others > 0) return `${names.join(', ')} & ${others} ${others === 1 ? 'other' : 'others'}`;
     if (names.length <= 1) return names.join('');
     return `${names.slice(0, -1).join(', ')} & ${names.at(-1)}`;
   }
 
-  /** "your", "Bob’s", "Bob & Carol’s", "Alexis’". */
-  possessive(ids) {
-    if (ids.length === 1 && ids[0] === this.you?.id) return 'your';
-    const list = this.namesList(ids);
+  /** "your", "Bob’s", "Bob & Carol’s", "Alexis’", "Bob & 3 others’". */
+  possessive(ids, total = ids.length) {
+    if (ids.length === 1 && total <= 1 && ids[0] === this.you?.id) return 'your';
+    const list = this.namesList(ids, total);
     return list.endsWith('s') ? `${list}’` : `${list}’s`;
   }
 
@@ -392,11 +402,13 @@ export class SessionModel {
     const index = this.currentIndex();
     const entry = index >= 0 ? this.entryAt(index) : null;
     if (this.playback?.track) {
-      const ids = addedByIds(this.playback.added_by?.length ? this.playback.added_by : entry?.added_by);
-      return { track: this.playback.track, addedBy: ids, isPlaying: Boolean(this.playback.is_playing), device: this.playback.device };
+      const source = this.playback.added_by?.length ? this.playback : entry;
+      const ids = addedByIds(source?.added_by);
+      return { track: this.playback.track, addedBy: ids, addedByCount: addedByCount(source, ids), isPlaying: Boolean(this.playback.is_playing), device: this.playback.device };
     }
     if (entry && this.session.state === 'playing') {
-      return { track: entry.track, addedBy: addedByIds(entry.added_by), isPlaying: false, device: null };
+      const ids = addedByIds(entry.added_by);
+      return { track: entry.track, addedBy: ids, addedByCount: addedByCount(entry, ids), isPlaying: false, device: null };
     }
     return null;
   }

@@ -4,7 +4,7 @@
 import { ApiError, getJson, loginUrl, postJson } from './api.js';
 import { describeError, rateLimitMessage } from './messages.js';
 import { formatTime, progressAt } from './progress.js';
-import { SessionModel, addedByIds, artistNames, normalizeDevices } from './session-state.js';
+import { SessionModel, addedByCount, addedByIds, artistNames, normalizeDevices } from './session-state.js';
 import { SessionSocket } from './socket.js';
 import { deviceIcon, icon } from './icons.js';
 import { avatar, byTestId, confirmDialog, h, initPage, notify, notifyError, showStatePanel } from './ui.js';
@@ -313,7 +313,7 @@ function renderNowPlaying() {
 
   const addedBy = $('np-added-by');
   addedBy.hidden = np.addedBy.length === 0;
-  $('np-added-by-text').textContent = np.addedBy.length ? `From ${view.possessive(np.addedBy)} top 5` : '';
+  $('np-added-by-text').textContent = np.addedBy.length ? `From ${view.possessive(np.addedBy, np.addedByCount)} top 5` : '';
   const device = deviceName(np.device) ?? deviceName(s.device);
   $('np-device').hidden = !device;
   $('np-device-name').textContent = device ? `On ${device}` : '';
@@ -589,7 +589,7 @@ function renderQueue() {
       ids.length
         ? h('span', { class: 'queue-by', testid: 'queue-added-by' },
           ids.slice(0, 3).map((id) => avatar(id, memberName(id))),
-          h('span', {}, `from ${view.namesList(ids)}`))
+          h('span', {}, `from ${view.namesList(ids, addedByCount(entry, ids))}`))
         : null));
   }));
   list.start = queueOffset + 1;

@@ -14,9 +14,7 @@ use std::{collections::HashMap, sync::Arc};
 use bytestring::ByteString;
 use parking_lot::Mutex;
 use serde::Serialize;
-use sesh_session::{
-    Action, DeviceId, NewMember, QueueEntry, Session, SessionId, SessionState, UserId,
-};
+use sesh_session::{Action, DeviceId, NewMember, Session, SessionId, SessionState, UserId};
 use sesh_spotify::{PlaybackState, SpotifyError};
 use tokio::sync::{OnceCell, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -116,7 +114,7 @@ pub enum HubCommand {
         /// At most this many (capped at [`PAGE_LIMIT_MAX`]).
         limit: usize,
         /// Answer.
-        reply: Reply<Page<QueueEntry>>,
+        reply: Reply<Page<crate::wire::QueueEntryView>>,
     },
     /// Public invite preview.
     Preview {

@@ -32,8 +32,9 @@ use crate::{
     error::ApiError,
     state::Core,
     wire::{
-        DeviceView, MemberView, PROTOCOL_VERSION, Page, PlaybackView, QueueWindow, SessionEvent,
-        SessionView, SpotifyState, SpotifyStatus, UserRef, Welcome, YouView, track_from_spotify,
+        DeviceView, MemberView, PROTOCOL_VERSION, Page, PlaybackView, QueueEntryView, QueueWindow,
+        SessionEvent, SessionView, SpotifyState, SpotifyStatus, UserRef, Welcome, YouView,
+        added_by_listed, track_from_spotify,
     },
 };
 
@@ -443,10 +444,12 @@ impl SessionHub {
         user: &UserId,
         offset: usize,
         limit: usize,
-    ) -> Result<Page<QueueEntry>, ApiError> {
+    ) -> Result<Page<QueueEntryView>, ApiError> {
         self.view_check(user)?;
         let limit = limit.min(PAGE_LIMIT_MAX);
-        Ok(Page::of(self.session.queue(), offset, limit, Clone::clone))
+        Ok(Page::of(self.session.queue(), offset, limit, |e| {
+            QueueEntryView::from(e)
+        }))
     }
 
     fn view_check(&self, user: &UserId) -> Result<(), ApiError> {
@@ -1038,6 +1041,7 @@ impl SessionHub {
                 .filter(|p| queue.get(*p).is_some_and(|e| e.track.id == *id))
                 .or_else(|| find_in_queue(queue, current, id))
         });
+        let entry = position.and_then(|p| self.session.queue().get(p));
         let view = PlaybackView {
             track,
             is_playing: observation.is_playing,
@@ -1050,10 +1054,10 @@ impl SessionHub {
                     name: d.name.clone(),
                 }),
             server_time_ms: at_ms,
-            added_by: position
-                .and_then(|p| self.session.queue().get(p))
-                .map(|e| e.added_by.clone())
+            added_by: entry
+                .map(|e| added_by_listed(&e.added_by))
                 .unwrap_or_default(),
+            added_by_count: entry.map_or(0, |e| e.added_by.len()),
             position,
         };
         self.set_status(

@@ -233,7 +233,7 @@ pub async fn queue(
     user: CurrentUser,
     path: web::Path<String>,
     query: web::Query<PageQuery>,
-) -> Result<web::Json<Page<sesh_session::QueueEntry>>, ApiError> {
+) -> Result<web::Json<Page<crate::wire::QueueEntryView>>, ApiError> {
     page(&state, user, &path, &query, |user, offset, limit, reply| {
         HubCommand::Queue {
             user,

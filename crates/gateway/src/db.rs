@@ -29,7 +29,7 @@ use sqlx::{
 
 use crate::{
     crypto::{CryptoError, TokenCipher},
-    login_cache::LoginCache,
+    read_cache::{InviteCache, LoginCache},
 };
 
 /// Read connections (writes have their own one, see [`Database`]).
@@ -129,6 +129,7 @@ pub struct Database {
     cipher: TokenCipher,
     /// Shared by clones: an invalidation through one must reach all.
     logins: std::sync::Arc<LoginCache>,
+    invites: std::sync::Arc<InviteCache>,
 }
 
 impl Database {
@@ -164,6 +165,7 @@ impl Database {
             writer,
             cipher,
             logins: std::sync::Arc::default(),
+            invites: std::sync::Arc::default(),
         })
     }
 
@@ -239,7 +241,7 @@ impl Database {
         .bind(now)
         .execute(&self.writer)
         .await?;
-        self.logins.forget_user(id);
+        self.logins.users.forget(id);
         Ok(())
     }
 
@@ -319,7 +321,7 @@ impl Database {
             .bind(now_ms())
             .execute(&self.writer)
             .await?;
-        self.logins.forget_user(id);
+        self.logins.users.forget(id);
         Ok(())
     }
 
@@ -352,7 +354,7 @@ impl Database {
         if let Some(user) = self.logins.get(id_hash, now) {
             return Ok(Some(user));
         }
-        let ticket = self.logins.ticket();
+        let tickets = self.logins.tickets();
         let row = sqlx::query(
             "SELECT u.id, u.display_name, u.needs_reauth, l.expires_at FROM login_sessions l
              JOIN users u ON u.id = l.user_id
@@ -364,7 +366,7 @@ impl Database {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let user = user_from_row(&row)?;
-        self.logins.fill(ticket, id_hash, row.try_get(3)?, &user);
+        self.logins.fill(tickets, id_hash, row.try_get(3)?, &user);
         Ok(Some(user))
     }
 
@@ -374,7 +376,7 @@ impl Database {
             .bind(id_hash)
             .execute(&self.writer)
             .await?;
-        self.logins.forget_login(id_hash);
+        self.logins.logins.forget(id_hash);
         Ok(())
     }
 
@@ -594,6 +596,10 @@ impl Database {
             }
         }
         tx.commit().await?;
+        if events.iter().any(|e| matches!(e, Event::InviteRotated)) {
+            // Rotations are rare: forget every cached invite rather than track the old code.
+            self.invites.clear();
+        }
         Ok(())
     }
 
@@ -688,12 +694,20 @@ impl Database {
 
     /// The session an invite code opens.
     pub async fn session_by_invite(&self, code: &str) -> Result<Option<SessionId>, DbError> {
+        if let Some(id) = self.invites.get(code) {
+            return Ok(Some(id));
+        }
+        let ticket = self.invites.ticket();
         let id: Option<String> =
             sqlx::query_scalar("SELECT id FROM listening_sessions WHERE invite_code = ?1")
                 .bind(code)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(id.and_then(|id| id.parse().ok()))
+        let id = id.and_then(|id| id.parse().ok());
+        if let Some(id) = id {
+            self.invites.fill(ticket, code.to_owned(), id);
+        }
+        Ok(id)
     }
 
     /// Live (not ended) sessions a user is a member of, newest first.

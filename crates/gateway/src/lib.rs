@@ -11,7 +11,7 @@
 //!   the `HubRegistry` that revives hubs from SQLite, and the `PlaybackPoller`.
 //! - [`wire`]: the JSON shapes of the API and the WebSocket protocol.
 //! - [`db`]: SQLite through sqlx (runtime-checked queries, migrations from `migrations/`);
-//!   [`login_cache`] keeps recently read logins in memory.
+//!   [`read_cache`] keeps recently read logins and invites in memory.
 //! - [`accounts`]: one shared `UserAuth` per user; refreshed tokens written back.
 //! - [`budget`]: the app-wide Spotify request budget the pollers share.
 //! - [`crypto`]: AES-256-GCM for tokens at rest, hashed login ids, random tokens.
@@ -30,7 +30,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod hub;
-pub mod login_cache;
+pub mod read_cache;
 pub mod request;
 pub mod routes;
 pub mod settings;

@@ -170,15 +170,20 @@ impl Application {
                 (config, Some(emulator))
             }
         };
+        // The shared runtime the hubs and pollers run on.
+        let runtime = tokio::runtime::Handle::current();
         let spotify = SpotifyClient::with_options(
             spotify_config,
             ClientOptions {
                 request_timeout: settings.spotify_timeout.get(),
+                // Spotify connections live on the shared runtime, beside the pollers that use
+                // them most: a connection opened by a login on an actix worker would otherwise
+                // stay there, and every poll through it would cross to that (busy) worker.
+                runtime: Some(runtime.clone()),
                 ..ClientOptions::default()
             },
         )?;
 
-        let runtime = tokio::runtime::Handle::current();
         let shutdown = CancellationToken::new();
         let core = Arc::new(Core {
             accounts: Accounts::new(db.clone(), runtime.clone()),

@@ -191,13 +191,13 @@ impl SpotifyClient {
                     failures += 1;
                     if idempotent && failures < retry.max_attempts {
                         let delay = retry.delay(failures - 1);
-                        tracing::debug!(?delay, error = %error, "transport error; retrying");
+                        tracing::debug!(?delay, error = ?error, "transport error; retrying");
                         tokio::time::sleep(delay).await;
                         continue;
                     }
                     return Err(SpotifyError::Unavailable {
                         status: None,
-                        source: Some(error),
+                        source: error,
                     });
                 }
             };
@@ -254,7 +254,7 @@ impl SpotifyClient {
         call: &ApiCall,
         url: &Url,
         access: &SecretString,
-    ) -> Result<reqwest::Response, reqwest::Error> {
+    ) -> Result<reqwest::Response, Option<reqwest::Error>> {
         let mut request = self
             .inner
             .http
@@ -267,7 +267,7 @@ impl SpotifyClient {
             None if call.method != Method::GET => request.header(header::CONTENT_LENGTH, "0"),
             None => request,
         };
-        request.send().await
+        exchange(self.inner.options.runtime.as_ref(), request.send()).await
     }
 
     fn api_url(&self, call: &ApiCall) -> Result<Url, SpotifyError> {
@@ -277,6 +277,22 @@ impl SpotifyClient {
             url.query_pairs_mut().extend_pairs(call.query.iter());
         }
         Ok(url)
+    }
+}
+
+/// Runs one HTTP exchange (up to the answer's head) on `runtime` when one is configured (see
+/// [`ClientOptions::runtime`]); `Err(None)` when that runtime is shutting down. Dropping the
+/// future aborts the exchange, as it would without a runtime.
+pub(crate) async fn exchange(
+    runtime: Option<&tokio::runtime::Handle>,
+    send: impl Future<Output = Result<reqwest::Response, reqwest::Error>> + Send + 'static,
+) -> Result<reqwest::Response, Option<reqwest::Error>> {
+    match runtime {
+        Some(runtime) => tokio_util::task::AbortOnDropHandle::new(runtime.spawn(send))
+            .await
+            .map_err(|_| None)?
+            .map_err(Some),
+        None => send.await.map_err(Some),
     }
 }
 

@@ -84,6 +84,13 @@ pub struct ClientOptions {
     /// code exchange. Required (and forced) for apps without a client secret; on by default
     /// for confidential apps too, as RFC 9700 recommends.
     pub pkce: bool,
+    /// The Tokio runtime that runs every HTTP exchange (`None`: the caller's). A connection's
+    /// I/O task lives on the runtime that opened it and serves every later caller that reuses
+    /// it from the pool; an application whose callers run on several runtimes (a web server's
+    /// per-thread ones, a shared one for background work) names one here, so that its
+    /// connections are not spread over threads that are busy with something else and every
+    /// exchange does not cross threads twice.
+    pub runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Default for ClientOptions {
@@ -93,6 +100,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             pkce: true,
+            runtime: None,
         }
     }
 }

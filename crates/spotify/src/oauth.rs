@@ -109,6 +109,7 @@ impl SpotifyClient {
         }
         let transport = TokenTransport {
             http: self.inner.http.clone(),
+            runtime: self.inner.options.runtime.clone(),
         };
         let response = request
             .request_async(&transport)
@@ -144,6 +145,7 @@ impl SpotifyClient {
         let token = RefreshToken::new(refresh_token.expose_secret().to_owned());
         let transport = TokenTransport {
             http: self.inner.http.clone(),
+            runtime: self.inner.options.runtime.clone(),
         };
         let response = self
             .inner
@@ -201,6 +203,10 @@ impl SpotifyClient {
                     source: Some(source),
                 }
             }
+            RequestTokenError::Request(TokenTransportError::Stopped) => SpotifyError::Unavailable {
+                status: None,
+                source: None,
+            },
             RequestTokenError::Request(TokenTransportError::Response(message)) => {
                 SpotifyError::InvalidResponse {
                     context: format!("token endpoint: {message}"),
@@ -265,6 +271,8 @@ pub(crate) enum TokenTransportError {
     Http(#[from] reqwest::Error),
     #[error("{0}")]
     Response(String),
+    #[error("the runtime for HTTP exchanges is shutting down")]
+    Stopped,
 }
 
 /// Runs `oauth2`'s token requests on the shared `reqwest::Client` (which never follows
@@ -272,6 +280,7 @@ pub(crate) enum TokenTransportError {
 /// `oauth2` would read their bodies as OAuth errors.
 pub(crate) struct TokenTransport {
     http: reqwest::Client,
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl<'c> AsyncHttpClient<'c> for TokenTransport {
@@ -281,7 +290,12 @@ impl<'c> AsyncHttpClient<'c> for TokenTransport {
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
             let request = reqwest::Request::try_from(request)?;
-            let response = self.http.execute(request).await?;
+            let response =
+                crate::client::exchange(self.runtime.as_ref(), self.http.execute(request))
+                    .await
+                    .map_err(|e| {
+                        e.map_or(TokenTransportError::Stopped, TokenTransportError::Http)
+                    })?;
             let status = response.status();
             if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
                 let retry_after =

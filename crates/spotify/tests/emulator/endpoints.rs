@@ -2,7 +2,8 @@
 //! next call sees, plus the typed player errors.
 
 use sesh_spotify::{
-    PlayRequest, PlayableItem, SpotifyClient, SpotifyError, TimeRange, Track, UserAuth,
+    ClientOptions, PlayRequest, PlayableItem, SpotifyClient, SpotifyError, TimeRange, Track,
+    UserAuth,
 };
 
 use crate::support::{PUBLIC_PKCE, TestSpotify};
@@ -223,4 +224,48 @@ async fn unknown_tracks_are_not_found() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "not_found", "{err:?}");
+}
+
+/// `me` called from a thread whose runtime has no I/O driver: only a client that runs its
+/// exchanges on another runtime can make the call.
+fn me_from_a_runtime_without_io(
+    client: SpotifyClient,
+    auth: UserAuth,
+) -> std::thread::Result<String> {
+    std::thread::spawn(move || {
+        let caller = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        caller.block_on(async { client.me(&auth).await.unwrap().id })
+    })
+    .join()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchanges_run_on_the_configured_runtime() {
+    let spotify = TestSpotify::start().await;
+    let auth = spotify.login(&spotify.client(PUBLIC_PKCE), "alice").await;
+    // Fresh clients: no pooled connection to reuse, so each call opens one where it runs.
+    let options = |runtime| ClientOptions {
+        runtime,
+        ..crate::support::fast_options(PUBLIC_PKCE)
+    };
+    let pinned = spotify.client_with(
+        PUBLIC_PKCE,
+        options(Some(tokio::runtime::Handle::current())),
+    );
+    let me = tokio::task::spawn_blocking({
+        let auth = auth.clone();
+        move || me_from_a_runtime_without_io(pinned, auth)
+    })
+    .await
+    .unwrap();
+    assert_eq!(me.expect("the pinned runtime made the call"), "alice");
+    // The control: without the option the caller's own runtime has to open the connection.
+    let unpinned = spotify.client_with(PUBLIC_PKCE, options(None));
+    let me = tokio::task::spawn_blocking(move || me_from_a_runtime_without_io(unpinned, auth))
+        .await
+        .unwrap();
+    assert!(me.is_err(), "a runtime without I/O cannot connect");
 }

@@ -44,19 +44,8 @@ pub async fn for_user(core: &Core, user: &UserId) -> Result<Vec<Arc<Track>>, Api
 pub fn prefetch(core: &Arc<Core>, user: &UserId) {
     let (core, user) = (core.clone(), user.clone());
     core.runtime.clone().spawn(async move {
-        match core.db.top_tracks(&user).await {
-            Ok(Some((tracks, fetched_at))) if is_fresh(fetched_at) && !tracks.is_empty() => {}
-            Ok(_) => match fetch(&core, &user).await {
-                Ok((tracks, range)) => {
-                    if let Err(e) = core.db.save_top_tracks(&user, &tracks, range).await {
-                        tracing::warn!(user = %user, error = %e, "could not store top tracks");
-                    }
-                }
-                Err(e) => {
-                    tracing::info!(user = %user, error = %e, "could not prefetch top tracks");
-                }
-            },
-            Err(e) => tracing::warn!(user = %user, error = %e, "could not read top tracks"),
+        if let Err(e) = for_user(&core, &user).await {
+            tracing::warn!(user = %user, error = %e, "could not prefetch top tracks");
         }
     });
 }

@@ -188,6 +188,7 @@ impl Application {
         let core = Arc::new(Core {
             accounts: Accounts::new(db.clone(), runtime.clone()),
             tracks: crate::tracks::TrackCache::default(),
+            top_tracks: crate::top_tracks::OneAtATime::default(),
             positions: PositionWriter::spawn(db.clone(), &runtime, shutdown.clone()),
             db,
             spotify,

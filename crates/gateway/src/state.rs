@@ -55,6 +55,8 @@ pub struct Core {
     pub accounts: Accounts,
     /// One shared copy of each track in memory.
     pub tracks: TrackCache,
+    /// Members' top-track refreshes, one at a time per user.
+    pub top_tracks: crate::top_tracks::OneAtATime,
     /// App-wide request budget for pollers.
     pub budget: RequestBudget,
     /// Tunables.

@@ -2,7 +2,7 @@
 //! background when a user logs in, stored, and read back when they create or join a session, so
 //! that a join normally waits on SQLite only, not on Spotify.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use sesh_session::{Track, UserId};
 use sesh_spotify::TimeRange;
@@ -14,10 +14,40 @@ const TOP_TRACKS: u32 = 5;
 /// Stored top tracks younger than this are reused instead of asking Spotify again.
 const FRESH: Duration = Duration::from_secs(3600);
 
+/// One refresh of a user's top tracks at a time. A join (or session creation) that arrives
+/// while the login's prefetch is still asking Spotify waits for it and uses what it stored,
+/// instead of asking again and storing twice.
+#[derive(Debug, Default)]
+pub struct OneAtATime {
+    locks: parking_lot::Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl OneAtATime {
+    async fn run<T>(&self, user: &UserId, work: impl Future<Output = T>) -> T {
+        let lock = self.locks.lock().entry(user.clone()).or_default().clone();
+        let out = {
+            let _turn = lock.lock().await;
+            work.await
+        };
+        let mut locks = self.locks.lock();
+        // Nobody else holds or waits for it (the map's copy and ours): forget it.
+        if Arc::strong_count(&lock) == 2 {
+            locks.remove(user);
+        }
+        out
+    }
+}
+
 /// The user's top tracks: stored ones when fresh, else Spotify's `short_term` (falling back to
 /// `medium_term`), stored for Start. Spotify trouble never blocks a join: the stored (or no)
 /// tracks are used and the failure is logged.
 pub async fn for_user(core: &Core, user: &UserId) -> Result<Vec<Arc<Track>>, ApiError> {
+    core.top_tracks
+        .run(user, stored_or_fetched(core, user))
+        .await
+}
+
+async fn stored_or_fetched(core: &Core, user: &UserId) -> Result<Vec<Arc<Track>>, ApiError> {
     let stored = core.db.top_tracks(user).await?;
     if let Some((tracks, fetched_at)) = &stored
         && is_fresh(*fetched_at)

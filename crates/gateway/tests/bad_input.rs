@@ -220,6 +220,8 @@ async fn bad_input_gets_4xx_errors_and_leaves_the_database_unchanged() {
     let (_, foreign) = carol.post("/api/sessions", None).await;
     let foreign = foreign["id"].as_str().unwrap().to_owned();
     let replay = used_callback_url(&app).await;
+    // Frank's login stores his top tracks in the background: let that land before the dump.
+    app.wait_for_top_tracks("frank").await;
     insert_expired_login(&app, "alice", "expired-cookie-value-0123456789").await;
 
     let db_file = app.dir.path().join("sesh.db");

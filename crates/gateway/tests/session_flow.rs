@@ -680,25 +680,7 @@ async fn top_tracks_are_fetched_at_login_so_a_join_waits_on_no_spotify_call() {
 
     let bob = app.login("bob").await;
     // The login fetched Bob's top tracks in the background: wait until they are stored.
-    let db = sqlx::SqlitePool::connect(&app.settings.database_url)
-        .await
-        .expect("the test database opens");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let stored: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM top_tracks WHERE user_id = 'bob'")
-                .fetch_one(&db)
-                .await
-                .unwrap();
-        if stored > 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no top tracks stored at login"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    app.wait_for_top_tracks("bob").await;
     app.emulator_clear_requests().await;
     let (status, joined) = bob.post(&format!("/api/join/{code}"), None).await;
     assert_eq!(status, StatusCode::OK, "{joined}");

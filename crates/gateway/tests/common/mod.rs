@@ -191,6 +191,30 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
+    /// Waits until `user`'s top tracks are stored (a login fetches them in the background).
+    pub async fn wait_for_top_tracks(&self, user: &str) {
+        let db = sqlx::SqlitePool::connect(&self.settings.database_url)
+            .await
+            .expect("the test database opens");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let stored: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM top_tracks WHERE user_id = ?1")
+                    .bind(user)
+                    .fetch_one(&db)
+                    .await
+                    .expect("top_tracks reads");
+            if stored > 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{user}'s top tracks were not stored after the login"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// `POST` on the emulator's control API.
     pub async fn emulator_post(&self, path: &str, body: Value) -> Value {
         emulator_post(&self.http, &self.emulator_url, path, body).await

@@ -181,14 +181,8 @@ impl TestApp {
             .http
             .get(format!("{}{path}", self.emulator_url))
             .send()
-            .await
-            .expect("emulator answers");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.expect("json")
+            .await;
+        emulator_answer(path, response).await
     }
 
     /// Waits until `user`'s top tracks are stored (a login fetches them in the background).
@@ -531,8 +525,13 @@ pub async fn emulator_post(
         .post(format!("{emulator_url}{path}"))
         .json(&body)
         .send()
-        .await
-        .expect("emulator answers");
+        .await;
+    emulator_answer(path, response).await
+}
+
+/// The JSON of the control API's answer to `path`, which must be a success.
+async fn emulator_answer(path: &str, response: reqwest::Result<reqwest::Response>) -> Value {
+    let response = response.expect("emulator answers");
     assert!(
         response.status().is_success(),
         "{path}: {}",

@@ -1,7 +1,7 @@
 //! Fidelity: every Web API answer the emulator gives validates against the schema the
 //! OpenAPI spec declares for that endpoint and status (deprecated properties optional,
 //! `discriminator` ignored, `nullable` and "Can be `null`" honoured). The real payloads in
-//! `shared/spotify/payloads` must validate too, which proves the schema reading is right.
+//! `spec/spotify/payloads` must validate too, which proves the schema reading is right.
 
 // Helpers outside #[test] functions may panic too: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,14 +16,14 @@ use serde_json::{Map, Value, json};
 
 use common::{TestEmulator, pkce_pair};
 
-fn shared_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spotify")
+fn spec_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../spec/spotify")
 }
 
 fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let text = std::fs::read_to_string(shared_dir().join("openapi.yml")).expect("openapi.yml");
+        let text = std::fs::read_to_string(spec_dir().join("openapi.yml")).expect("openapi.yml");
         let yaml: Value = serde_norway::from_str(&text).expect("spec parses");
         let mut components = yaml["components"]["schemas"].clone();
         adapt(&mut components);
@@ -157,7 +157,7 @@ async fn check(
 
 #[test]
 fn real_payloads_validate_against_the_adapted_spec() {
-    let dir = shared_dir().join("payloads");
+    let dir = spec_dir().join("payloads");
     // `player_episode.json` is left out: that 2019 fixture predates fields the spec now
     // requires of episodes (`html_description`, the show's `total_episodes`), and the
     // emulator plays only tracks.

@@ -327,7 +327,7 @@ mod tests {
 
     fn payload(name: &str) -> String {
         let path = format!(
-            "{}/../../../shared/spotify/payloads/{name}",
+            "{}/../../spec/spotify/payloads/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))

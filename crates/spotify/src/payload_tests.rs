@@ -1,4 +1,4 @@
-//! Every real payload in `shared/spotify/payloads/` parses into the type the client reads it
+//! Every real payload in `spec/spotify/payloads/` parses into the type the client reads it
 //! as. A new payload file without an entry here fails the test, so none is forgotten.
 
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ use crate::models::{
 use crate::oauth::tokens_from_response;
 
 fn payload_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spotify/payloads")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../spec/spotify/payloads")
 }
 
 fn read(name: &str) -> Vec<u8> {

@@ -465,9 +465,7 @@ impl ClientFrame {
             .ok_or(FrameError::Malformed)?
             .to_owned();
         if !KNOWN_TYPES.contains(&kind.as_str()) {
-            let mut shown = kind;
-            shown.truncate(64);
-            return Err(FrameError::UnknownType(shown));
+            return Err(FrameError::UnknownType(shortened(&kind).to_owned()));
         }
         // serde ignores extra fields next to the tag of a unit variant even with
         // `deny_unknown_fields`; refuse them here so every type is as strict as `start`.
@@ -476,11 +474,12 @@ impl ClientFrame {
                 .as_object()
                 .and_then(|o| o.keys().find(|k| k.as_str() != "type"))
         {
-            let mut field = extra.clone();
-            field.truncate(64);
             return Err(FrameError::Invalid {
+                detail: format!(
+                    "unknown field `{}`: this frame has no fields",
+                    shortened(extra)
+                ),
                 kind,
-                detail: format!("unknown field `{field}`: this frame has no fields"),
             });
         }
         serde_json::from_value(value).map_err(|e| FrameError::Invalid {
@@ -488,6 +487,22 @@ impl ClientFrame {
             detail: e.to_string(),
         })
     }
+}
+
+/// Most bytes of client text echoed back in an error frame.
+const ECHO_MAX_BYTES: usize = 64;
+
+/// `text` cut to at most [`ECHO_MAX_BYTES`] bytes, on a character boundary (a multibyte
+/// character across the cut is left out whole, never split).
+fn shortened(text: &str) -> &str {
+    if text.len() <= ECHO_MAX_BYTES {
+        return text;
+    }
+    let mut cut = ECHO_MAX_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
 }
 
 /// Converts a Spotify track into the session's track (None for local files without an id).
@@ -546,6 +561,29 @@ mod tests {
             ClientFrame::parse(r#"{"type":"play","device_id":null}"#),
             Err(FrameError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn echoed_names_are_cut_on_a_character_boundary() {
+        // "é" is two bytes: with 63 ASCII bytes before it, byte 64 falls inside it.
+        let long = format!("{}é{}", "x".repeat(63), "y".repeat(10));
+        let Err(FrameError::UnknownType(shown)) =
+            ClientFrame::parse(&serde_json::json!({ "type": long }).to_string())
+        else {
+            panic!("an unknown type");
+        };
+        assert_eq!(shown, "x".repeat(63));
+        let Err(FrameError::Invalid { detail, .. }) =
+            ClientFrame::parse(&serde_json::json!({ "type": "play", long.clone(): 1 }).to_string())
+        else {
+            panic!("an unknown field");
+        };
+        assert!(
+            detail.contains(&"x".repeat(63)) && !detail.contains('y'),
+            "{detail}"
+        );
+        assert_eq!(shortened("short é"), "short é");
+        assert_eq!(shortened(&"é".repeat(40)), "é".repeat(32));
     }
 
     #[test]

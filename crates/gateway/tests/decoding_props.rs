@@ -34,6 +34,7 @@ fn any_json() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(|n| json!(n)),
         any::<f64>().prop_map(|f| json!(f)),
         ".{0,24}".prop_map(Value::String),
+        long_text().prop_map(Value::String),
         prop::sample::select(FRAME_TYPES).prop_map(|t| json!(t)),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
@@ -45,12 +46,23 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Text longer than what an error frame echoes back (64 bytes), multibyte characters where
+/// the cut falls: ASCII runs of any length, then two-, three- and four-byte characters.
+fn long_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z]{40,80}[é€😀]{1,30}",
+        "[é€😀a-z]{20,120}",
+        "\\PC{60,130}",
+    ]
+}
+
 /// Object keys, biased towards the ones the decoders look at.
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => prop::sample::select(&["type", "device_id", "capacity", "shuffle_mode", "since"][..])
             .prop_map(str::to_owned),
         1 => "[a-z_]{1,10}",
+        1 => long_text(),
     ]
 }
 
@@ -135,6 +147,13 @@ proptest! {
     #[test]
     fn arbitrary_text_frames_never_panic(text in ".{0,200}") {
         check_frame(&text).ok();
+    }
+
+    #[test]
+    fn long_multibyte_types_and_fields_never_panic(text in long_text(), field in long_text()) {
+        check_frame(&json!({ "type": text }).to_string()).ok();
+        check_frame(&json!({ "type": "play", field.clone(): 1 }).to_string()).ok();
+        check_frame(&json!({ "type": text, field: text }).to_string()).ok();
     }
 
     #[test]

@@ -8,6 +8,9 @@
 
 mod common;
 
+#[path = "security/frames.rs"]
+mod frames;
+
 use std::{
     collections::HashSet,
     net::TcpListener,

@@ -228,10 +228,39 @@ pub struct HubHandle {
     tx: mpsc::Sender<HubCommand>,
 }
 
-impl HubHandle {
-    /// Deregisters a connection.
-    pub async fn disconnect(&self, conn_id: u64) {
-        let _ = self.tx.send(HubCommand::Disconnect { conn_id }).await;
+/// A WebSocket connection registered with its hub: dropping it deregisters the connection,
+/// however the socket's task ends (returns, is cancelled or panics), so no connection outlives
+/// its socket as an "online" ghost that keeps the hub and its poller alive.
+#[derive(Debug)]
+pub struct Registration {
+    hub: HubHandle,
+    conn_id: u64,
+}
+
+impl Registration {
+    /// The connection's id within its hub.
+    pub fn conn_id(&self) -> u64 {
+        self.conn_id
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let command = HubCommand::Disconnect {
+            conn_id: self.conn_id,
+        };
+        match self.hub.tx.try_send(command) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            // A busy hub: wait for room in the background (a drop cannot wait).
+            Err(mpsc::error::TrySendError::Full(command)) => {
+                let tx = self.hub.tx.clone();
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        let _ = tx.send(command).await;
+                    });
+                }
+            }
+        }
     }
 }
 
@@ -345,13 +374,13 @@ impl HubRegistry {
         ))
     }
 
-    /// Registers a WebSocket connection; answers the hub (to deregister from) and the id.
+    /// Registers a WebSocket connection; the answer deregisters it when dropped.
     pub async fn connect(
         &self,
         id: SessionId,
         conn: NewConnection,
         since: Option<u64>,
-    ) -> Result<(HubHandle, u64), ApiError> {
+    ) -> Result<Registration, ApiError> {
         for _ in 0..2 {
             let handle = self.handle(id).await?;
             let (reply, answer) = oneshot::channel();
@@ -365,7 +394,12 @@ impl HubRegistry {
                 continue;
             }
             match answer.await {
-                Ok(result) => return result.map(|conn_id| (handle, conn_id)),
+                Ok(result) => {
+                    return result.map(|conn_id| Registration {
+                        hub: handle,
+                        conn_id,
+                    });
+                }
                 Err(_) => self.forget(id, &handle),
             }
         }
@@ -385,4 +419,44 @@ impl HubRegistry {
 /// 404 for a session id that does not exist.
 pub fn session_not_found() -> ApiError {
     ApiError::not_found("session_not_found", "no such session")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_dropped_registration_deregisters_even_when_its_task_panics() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let registration = Registration {
+            hub: HubHandle { tx },
+            conn_id: 7,
+        };
+        // A socket task that panics while it holds its registration.
+        let task = tokio::spawn(async move {
+            let _registration = registration;
+            panic!("a bug in the socket task");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+        assert!(matches!(
+            rx.recv().await,
+            Some(HubCommand::Disconnect { conn_id: 7 })
+        ));
+
+        // A full command queue: the deregistration waits for room instead of being lost.
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.try_send(HubCommand::Disconnect { conn_id: 1 }).unwrap();
+        drop(Registration {
+            hub: HubHandle { tx },
+            conn_id: 2,
+        });
+        assert!(matches!(
+            rx.recv().await,
+            Some(HubCommand::Disconnect { conn_id: 1 })
+        ));
+        assert!(matches!(
+            rx.recv().await,
+            Some(HubCommand::Disconnect { conn_id: 2 })
+        ));
+    }
 }

@@ -345,7 +345,11 @@ impl SessionHub {
                 }
             }
             HubCommand::Connect { conn, since, reply } => {
-                let _ = reply.send(self.connect(conn, since));
+                // A handshake abandoned while we registered it (the client went away) never
+                // gets its registration guard: deregister here, or it would be a ghost member.
+                if let Err(Ok(conn_id)) = reply.send(self.connect(conn, since)) {
+                    self.remove_connections(&[conn_id]);
+                }
             }
             HubCommand::Disconnect { conn_id } => self.remove_connections(&[conn_id]),
             HubCommand::Observed {

@@ -18,7 +18,7 @@ use super::{
 use crate::{
     error::ApiError,
     hub::{
-        HubHandle, NewConnection, Outbound, OutboundRx, OutboundTx, WorkerHandle, outbound_queue,
+        NewConnection, Outbound, OutboundRx, OutboundTx, Registration, WorkerHandle, outbound_queue,
     },
     request::{CurrentUser, origin_allowed, origin_of},
     state::AppState,
@@ -73,14 +73,13 @@ pub async fn connect(
         overflow: overflow.clone(),
         worker: WorkerHandle::current(),
     };
-    let (hub, conn_id) = state.hubs.connect(id, conn, query.since).await?;
-    tracing::debug!(session = %id, user = %user.id, conn_id, "socket connected");
+    let registration = state.hubs.connect(id, conn, query.since).await?;
+    tracing::debug!(session = %id, user = %user.id, conn_id = registration.conn_id(), "socket connected");
     let socket = Socket {
         state: state.get_ref().clone(),
         session_id: id,
         user: user.id,
-        hub,
-        conn_id,
+        registration,
         tx,
         overflow,
     };
@@ -93,8 +92,9 @@ struct Socket {
     state: AppState,
     session_id: SessionId,
     user: UserId,
-    hub: HubHandle,
-    conn_id: u64,
+    /// Deregisters from the hub when dropped: at the end of `finish`, or while unwinding if
+    /// the task panics.
+    registration: Registration,
     /// Our own queue, for direct answers (`pong`, `error`) in order with events.
     tx: OutboundTx,
     /// Cancelled on overflow (close 1008) or shutdown (close 1001).
@@ -160,17 +160,19 @@ impl Socket {
                                 Some(Ok(message)) => message,
                             };
                             last_heard = Instant::now();
-                            match message {
-                                Message::Text(text) => {
-                                    if !limiter.allow() {
-                                        if limiter.refused > MAX_REFUSED_FRAMES {
-                                            break Some((1008, "too many messages"));
-                                        }
-                                        self.direct(DirectFrame::error("rate_limited", "too many messages; slow down"));
-                                        continue;
-                                    }
-                                    self.on_text(&text);
+                            // Every frame a client sends counts, whatever its kind: a flood of
+                            // binary, ping or continuation frames costs us as much as text.
+                            if !matches!(message, Message::Close(_) | Message::Nop) && !limiter.allow() {
+                                if limiter.refused > MAX_REFUSED_FRAMES {
+                                    break Some((1008, "too many messages"));
                                 }
+                                if matches!(message, Message::Text(_)) {
+                                    self.direct(DirectFrame::error("rate_limited", "too many messages; slow down"));
+                                }
+                                continue;
+                            }
+                            match message {
+                                Message::Text(text) => self.on_text(&text),
                                 Message::Binary(_) => {
                                     self.direct(DirectFrame::error("malformed_frame", "binary frames are not supported"));
                                 }
@@ -216,7 +218,12 @@ impl Socket {
         slot: SocketSlot,
         close: Option<(u16, &'static str)>,
     ) {
-        self.hub.disconnect(self.conn_id).await;
+        let Self {
+            state,
+            registration,
+            ..
+        } = self;
+        drop(registration);
         // Free the user's slot before the close frame goes out: a client that saw the close may
         // reconnect at once.
         drop(slot);
@@ -229,7 +236,7 @@ impl Socket {
             // flight) if it reads again before it would count as silent; other closes are
             // not worth waiting for.
             let wait = if code == 1008 {
-                self.state.core.config.ws_client_timeout
+                state.core.config.ws_client_timeout
             } else {
                 CLOSE_TIMEOUT
             };

@@ -2,8 +2,9 @@
 
 use std::{
     fmt,
+    io::Read,
     net::{IpAddr, SocketAddr},
-    path::PathBuf,
+    path::{Path, PathBuf},
     str::FromStr,
     time::Duration,
 };
@@ -72,6 +73,17 @@ pub struct Settings {
     #[arg(long, env = "SPOTIFY_CLIENT_ID", global = true)]
     pub spotify_client_id: Option<String>,
 
+    /// Allow demo mode (no `SPOTIFY_CLIENT_ID`) on a non-loopback address. Demo mode lets anyone
+    /// log in as any demo account, so a forgotten client id must not start it where others can
+    /// reach it; on loopback it starts without this.
+    #[arg(
+        long,
+        env = "SESH_DEMO",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub demo: bool,
+
     /// Spotify app client secret (optional: PKCE works without it).
     #[arg(
         long,
@@ -80,6 +92,11 @@ pub struct Settings {
         global = true
     )]
     pub spotify_client_secret: Option<Redacted>,
+
+    /// File holding the Spotify client secret (e.g. a systemd credential), instead of
+    /// `SPOTIFY_CLIENT_SECRET`: environment variables show in `docker inspect` and `/proc`.
+    #[arg(long, env = "SPOTIFY_CLIENT_SECRET_FILE", global = true)]
+    pub spotify_client_secret_file: Option<PathBuf>,
 
     /// Base URL of the Spotify accounts service.
     #[arg(
@@ -103,6 +120,11 @@ pub struct Settings {
     /// Required outside demo mode; demo mode generates one into the data directory.
     #[arg(long, env = "SESH_SECRET_KEY", hide_env_values = true, global = true)]
     pub secret_key: Option<Redacted>,
+
+    /// File holding the token key (e.g. `$CREDENTIALS_DIRECTORY/secret_key`), instead of
+    /// `SESH_SECRET_KEY`.
+    #[arg(long, env = "SESH_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
 
     /// Where the demo-mode emulator listens (demo mode only).
     #[arg(
@@ -269,6 +291,98 @@ impl Settings {
     pub fn demo_mode(&self) -> bool {
         self.spotify_client_id.is_none()
     }
+
+    /// Reads `SPOTIFY_CLIENT_SECRET_FILE` and `SESH_SECRET_KEY_FILE` into
+    /// [`Settings::spotify_client_secret`] and [`Settings::secret_key`], so the rest of start-up
+    /// sees one value per secret wherever it came from.
+    pub fn load_secret_files(mut self) -> Result<Self, SecretFileError> {
+        self.spotify_client_secret = from_value_or_file(
+            "SPOTIFY_CLIENT_SECRET",
+            self.spotify_client_secret.take(),
+            self.spotify_client_secret_file.as_deref(),
+        )?;
+        self.secret_key = from_value_or_file(
+            "SESH_SECRET_KEY",
+            self.secret_key.take(),
+            self.secret_key_file.as_deref(),
+        )?;
+        Ok(self)
+    }
+}
+
+/// Largest secret file read; a secret is a few dozen bytes, so anything bigger is the wrong file
+/// (and `/dev/zero` must not hang start-up).
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+/// Why a secret given as a file (`…_FILE`) cannot be used. Never carries the secret itself.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFileError {
+    /// The secret and its `_FILE` twin are both set: which one was meant is a guess.
+    #[error("both {var} and {var}_FILE are set; set only one of them")]
+    Both {
+        /// The variable, e.g. `SESH_SECRET_KEY`.
+        var: &'static str,
+    },
+    /// The file cannot be read (missing, no permission, a directory, not UTF-8, too big).
+    #[error("cannot read {var}_FILE {path}: {reason}")]
+    Unreadable {
+        /// The variable, e.g. `SESH_SECRET_KEY`.
+        var: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why (an I/O error or a size; never the content).
+        reason: String,
+    },
+    /// The file is empty, or holds nothing but newlines.
+    #[error("{var}_FILE {path} is empty")]
+    Empty {
+        /// The variable, e.g. `SESH_SECRET_KEY`.
+        var: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// The secret `var`: its value, or the content of its `_FILE` (trailing newline trimmed).
+fn from_value_or_file(
+    var: &'static str,
+    value: Option<Redacted>,
+    file: Option<&Path>,
+) -> Result<Option<Redacted>, SecretFileError> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(SecretFileError::Both { var }),
+        (value, None) => Ok(value),
+        (None, Some(path)) => read_secret_file(var, path).map(Some),
+    }
+}
+
+fn read_secret_file(var: &'static str, path: &Path) -> Result<Redacted, SecretFileError> {
+    let unreadable = |reason: String| SecretFileError::Unreadable {
+        var,
+        path: path.to_owned(),
+        reason,
+    };
+    let mut content = String::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_SECRET_FILE + 1).read_to_string(&mut content))
+        .map_err(|e| unreadable(e.to_string()))?;
+    if content.len() as u64 > MAX_SECRET_FILE {
+        return Err(unreadable(format!(
+            "larger than {} KiB, not a secret",
+            MAX_SECRET_FILE / 1024
+        )));
+    }
+    // `echo secret > file` and editors add a newline that is not part of the secret.
+    let len = content.trim_end_matches(['\n', '\r']).len();
+    content.truncate(len);
+    if content.is_empty() {
+        return Err(SecretFileError::Empty {
+            var,
+            path: path.to_owned(),
+        });
+    }
+    // Moved, not copied: the only copy of the secret is the `SecretString`, zeroed on drop.
+    Ok(Redacted::from(content))
 }
 
 impl fmt::Debug for Settings {
@@ -280,10 +394,16 @@ impl fmt::Debug for Settings {
             .field("database_url", &self.database_url)
             .field("data_dir", &self.data_dir)
             .field("spotify_client_id", &self.spotify_client_id)
+            .field("demo", &self.demo)
             .field("spotify_client_secret", &self.spotify_client_secret)
+            .field(
+                "spotify_client_secret_file",
+                &self.spotify_client_secret_file,
+            )
             .field("spotify_accounts_url", &self.spotify_accounts_url.as_str())
             .field("spotify_api_url", &self.spotify_api_url.as_str())
             .field("secret_key", &self.secret_key)
+            .field("secret_key_file", &self.secret_key_file)
             .field("demo_spotify_listen", &self.demo_spotify_listen)
             .field("log_format", &self.log_format)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -321,6 +441,12 @@ impl Redacted {
 impl From<&str> for Redacted {
     fn from(value: &str) -> Self {
         Self(SecretString::from(value.to_owned()))
+    }
+}
+
+impl From<String> for Redacted {
+    fn from(value: String) -> Self {
+        Self(SecretString::from(value))
     }
 }
 
@@ -543,5 +669,108 @@ mod tests {
         let mut s = Cli::try_parse_from(["sesh"]).unwrap().settings;
         s.secret_key = Some(Redacted::from("c2VjcmV0"));
         assert!(!format!("{s:?}").contains("c2VjcmV0"));
+    }
+
+    fn exposed(secret: &Option<Redacted>) -> &str {
+        secrecy::ExposeSecret::expose_secret(secret.as_ref().expect("a secret").secret())
+    }
+
+    #[test]
+    fn secrets_can_come_from_files_without_their_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("secret_key");
+        let client_file = dir.path().join("spotify_client_secret");
+        std::fs::write(&key_file, "c2VjcmV0a2V5\n").unwrap();
+        std::fs::write(&client_file, "client-secret\r\n").unwrap();
+        let s = Cli::try_parse_from([
+            "sesh",
+            "--secret-key-file",
+            key_file.to_str().unwrap(),
+            "--spotify-client-secret-file",
+            client_file.to_str().unwrap(),
+        ])
+        .unwrap()
+        .settings
+        .load_secret_files()
+        .unwrap();
+        assert_eq!(exposed(&s.secret_key), "c2VjcmV0a2V5");
+        assert_eq!(exposed(&s.spotify_client_secret), "client-secret");
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("c2VjcmV0a2V5"), "{debug}");
+        assert!(!debug.contains("client-secret"), "{debug}");
+
+        // Without files the values stay as they were.
+        let mut plain = Cli::try_parse_from(["sesh"]).unwrap().settings;
+        plain.secret_key = Some(Redacted::from("inline"));
+        let plain = plain.load_secret_files().unwrap();
+        assert_eq!(exposed(&plain.secret_key), "inline");
+        assert!(plain.spotify_client_secret.is_none());
+    }
+
+    #[test]
+    fn a_secret_and_its_file_twin_together_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "from-the-file\n").unwrap();
+        for var in ["SESH_SECRET_KEY", "SPOTIFY_CLIENT_SECRET"] {
+            let mut s = Cli::try_parse_from(["sesh"]).unwrap().settings;
+            if var == "SESH_SECRET_KEY" {
+                s.secret_key = Some(Redacted::from("inline-value"));
+                s.secret_key_file = Some(file.clone());
+            } else {
+                s.spotify_client_secret = Some(Redacted::from("inline-value"));
+                s.spotify_client_secret_file = Some(file.clone());
+            }
+            let err = s.load_secret_files().unwrap_err();
+            assert!(matches!(err, SecretFileError::Both { var: v } if v == var));
+            let message = err.to_string();
+            assert_eq!(
+                message,
+                format!("both {var} and {var}_FILE are set; set only one of them")
+            );
+        }
+    }
+
+    #[test]
+    fn an_unusable_secret_file_names_the_path_but_never_the_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "\n").unwrap();
+        let big = dir.path().join("big");
+        let content = "s3cr3t".repeat(20_000);
+        std::fs::write(&big, &content).unwrap();
+        let cases = [
+            (missing.clone(), "cannot read SESH_SECRET_KEY_FILE"),
+            // A directory: opening works, reading does not.
+            (dir.path().to_owned(), "cannot read SESH_SECRET_KEY_FILE"),
+            (empty.clone(), "is empty"),
+            (big.clone(), "larger than 64 KiB"),
+        ];
+        for (path, expected) in cases {
+            let mut s = Cli::try_parse_from(["sesh"]).unwrap().settings;
+            s.secret_key_file = Some(path.clone());
+            let message = s.load_secret_files().unwrap_err().to_string();
+            assert!(message.contains(expected), "{message}");
+            assert!(
+                message.contains(&path.display().to_string()),
+                "names the path: {message}"
+            );
+            assert!(!message.contains("s3cr3t"), "{message}");
+        }
+    }
+
+    #[test]
+    fn demo_is_off_unless_asked_for() {
+        let s = Cli::try_parse_from(["sesh"]).unwrap().settings;
+        assert!(!s.demo, "off by default");
+        assert!(
+            Cli::try_parse_from(["sesh", "--demo"])
+                .unwrap()
+                .settings
+                .demo
+        );
+        let serve = Cli::try_parse_from(["sesh", "serve", "--demo"]).unwrap();
+        assert!(serve.settings.demo);
     }
 }

@@ -38,6 +38,20 @@ pub enum StartupError {
     /// The token key is missing or malformed.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A secret's `_FILE` cannot be used, or both it and the variable are set.
+    #[error(transparent)]
+    SecretFile(#[from] crate::settings::SecretFileError),
+    /// No Spotify client id, so demo mode, where anyone may log in as any demo account, on an
+    /// address other machines can reach, and nobody said that was meant.
+    #[error(
+        "SPOTIFY_CLIENT_ID is not set, so Sesh would run in demo mode (anyone can log in as any \
+         demo account) on {addr}, which is not a loopback address: set SPOTIFY_CLIENT_ID for \
+         the real Spotify, or SESH_DEMO=1 to run the demo there on purpose"
+    )]
+    DemoNotConfirmed {
+        /// The non-loopback address (Sesh's own or the demo emulator's).
+        addr: std::net::SocketAddr,
+    },
     /// The database could not be opened or migrated.
     #[error("cannot open the database {url}: {source}")]
     Database {
@@ -111,6 +125,17 @@ impl Application {
             )));
         }
         let demo = settings.demo_mode();
+        if demo && !settings.demo {
+            // A forgotten SPOTIFY_CLIENT_ID must not open demo mode to the network; on loopback
+            // (`cargo run`) only this machine can reach it.
+            let exposed = [local, settings.demo_spotify_listen]
+                .into_iter()
+                .find(|addr| !addr.ip().to_canonical().is_loopback());
+            if let Some(addr) = exposed {
+                return Err(StartupError::DemoNotConfirmed { addr });
+            }
+        }
+        let settings = settings.load_secret_files()?;
 
         let key = match (&settings.secret_key, demo) {
             (Some(key), _) => {
@@ -246,8 +271,9 @@ impl Application {
             let emulator_url = emulator.as_ref().map(EmulatorHandle::base_url);
             tracing::warn!(
                 emulator = emulator_url.as_deref().unwrap_or_default(),
-                "DEMO MODE: no SPOTIFY_CLIENT_ID set, running against a simulated Spotify \
-                 (log in as alice, bob, carol, ...). Set SPOTIFY_CLIENT_ID for the real thing."
+                "DEMO MODE: no SPOTIFY_CLIENT_ID set, running against a simulated Spotify. \
+                 Anyone who can reach this server can log in as any demo account (alice, bob, \
+                 carol, ...) without a password. Set SPOTIFY_CLIENT_ID for the real thing."
             );
         }
         tracing::info!(listen = %local, public_url = %public_url, "Sesh is ready: open {public_url}");

@@ -2,11 +2,12 @@
 //!
 //! Each test renders `nginx/sesh-http.conf.template` + `nginx/sesh-proxy.inc.template` with
 //! `envsubst` (as a self-hoster does) onto free loopback ports, starts Nginx as its own
-//! process with its own prefix and temp paths, and talks to Sesh only through it.
+//! process with its own prefix and temp paths, and talks to Sesh only through it. The TLS test
+//! renders `nginx/sesh.conf.template` instead, with a throw-away self-signed certificate.
 //!
-//! Needs `nginx` and `envsubst` (Debian: `nginx`, `gettext-base`); `scripts/install-deps`
-//! installs them and `scripts/test` runs it first. Without them these tests fail with a
-//! message saying so — they never skip themselves.
+//! Needs `nginx`, `envsubst` and `openssl` (Debian: `nginx`, `gettext-base`, `openssl`);
+//! `scripts/install-deps` installs them and `scripts/test` runs it first. Without them these
+//! tests fail with a message saying so — they never skip themselves.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -77,6 +78,8 @@ fn render(template: &Path, vars: &[(&str, String)]) -> String {
 struct Nginx {
     child: Child,
     port: u16,
+    /// Whether `port` speaks TLS (the `sesh.conf.template` setup).
+    tls: bool,
     prefix: TempDir,
 }
 
@@ -84,30 +87,87 @@ impl Nginx {
     /// Starts Nginx on a free port in front of `upstream`, with the WebSocket idle timeout
     /// `ws_read_timeout` (an Nginx time, e.g. `2s`).
     fn start(port: u16, upstream: &str, ws_read_timeout: &str) -> Self {
-        let bin = nginx_bin();
         let prefix = tempfile::tempdir().expect("prefix");
+        let vars = vec![
+            ("SESH_UPSTREAM", upstream.to_owned()),
+            ("NGINX_LISTEN", format!("127.0.0.1:{port}")),
+            ("SERVER_NAME", "127.0.0.1".to_owned()),
+            ("NGINX_INCLUDE_DIR", prefix.path().display().to_string()),
+            ("NGINX_WS_READ_TIMEOUT", ws_read_timeout.to_owned()),
+        ];
+        Self::launch(prefix, "sesh-http.conf.template", &vars, port, false)
+    }
+
+    /// Starts Nginx from the TLS template (`sesh.conf.template`, what production uses): TLS on
+    /// `tls_port`, redirects on `http_port`, a self-signed certificate for 127.0.0.1. That
+    /// template listens on all addresses (`listen PORT` and `listen [::]:PORT`), as deployed.
+    fn start_tls(tls_port: u16, http_port: u16, upstream: &str) -> Self {
+        let prefix = tempfile::tempdir().expect("prefix");
+        let dir = prefix.path();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let openssl = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl runs (Debian package openssl)");
+        assert!(
+            openssl.status.success(),
+            "openssl could not make a certificate: {}",
+            String::from_utf8_lossy(&openssl.stderr)
+        );
+        let vars = vec![
+            ("SESH_UPSTREAM", upstream.to_owned()),
+            ("NGINX_LISTEN", http_port.to_string()),
+            ("NGINX_TLS_LISTEN", tls_port.to_string()),
+            ("SERVER_NAME", "127.0.0.1".to_owned()),
+            ("TLS_CERTIFICATE", cert.display().to_string()),
+            ("TLS_CERTIFICATE_KEY", key.display().to_string()),
+            ("NGINX_INCLUDE_DIR", dir.display().to_string()),
+            ("NGINX_WS_READ_TIMEOUT", "75s".to_owned()),
+        ];
+        Self::launch(prefix, "sesh.conf.template", &vars, tls_port, true)
+    }
+
+    /// Renders `conf_template` and the proxy include into `prefix` and runs Nginx there.
+    fn launch(
+        prefix: TempDir,
+        conf_template: &str,
+        vars: &[(&str, String)],
+        port: u16,
+        tls: bool,
+    ) -> Self {
+        let bin = nginx_bin();
         let dir = prefix.path();
         for sub in ["logs", "temp"] {
             std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
         }
-        let vars = [
-            ("SESH_UPSTREAM", upstream.to_owned()),
-            ("NGINX_LISTEN", format!("127.0.0.1:{port}")),
-            ("SERVER_NAME", "127.0.0.1".to_owned()),
-            ("NGINX_INCLUDE_DIR", dir.display().to_string()),
-            ("NGINX_WS_READ_TIMEOUT", ws_read_timeout.to_owned()),
-        ];
         let nginx = repo_root().join("nginx");
         std::fs::write(
             dir.join("sesh-proxy.inc"),
-            render(&nginx.join("sesh-proxy.inc.template"), &vars),
+            render(&nginx.join("sesh-proxy.inc.template"), vars),
         )
         .expect("write inc");
-        std::fs::write(
-            dir.join("sesh.conf"),
-            render(&nginx.join("sesh-http.conf.template"), &vars),
-        )
-        .expect("write conf");
+        let mut conf = render(&nginx.join(conf_template), vars);
+        if std::net::TcpListener::bind("[::1]:0").is_err() {
+            // A machine without IPv6 cannot bind the template's `[::]` listeners; the IPv4
+            // ones are the same server.
+            conf = conf
+                .lines()
+                .filter(|line| !line.trim_start().starts_with("listen [::]"))
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        std::fs::write(dir.join("sesh.conf"), conf).expect("write conf");
         // The main file: everything under our prefix, nothing from /etc or /var.
         let temp = dir.join("temp");
         let main = format!(
@@ -150,17 +210,29 @@ impl Nginx {
         Self {
             child,
             port,
+            tls,
             prefix,
         }
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// A client without cookies or redirects that accepts the test's self-signed certificate.
+    fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .danger_accept_invalid_certs(true)
+            .timeout(common::WAIT)
+            .build()
+            .expect("client")
     }
 
     /// Waits until Nginx answers and proxies to a live Sesh.
     async fn wait_ready(&self) {
-        let client = reqwest::Client::new();
+        let client = self.client();
         let deadline = tokio::time::Instant::now() + common::WAIT;
         loop {
             if let Ok(response) = client.get(format!("{}/healthz", self.url())).send().await
@@ -184,6 +256,15 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: the master then stops its workers. A killed master leaves
+        // them running, orphaned and still listening, after the test.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -204,10 +285,22 @@ fn is_root() -> bool {
 /// Sesh on its own port, published through Nginx on another; everything the tests do goes
 /// through Nginx (`app.address` is Nginx's URL).
 async fn sesh_behind_nginx(ws_read_timeout: &str, ping: Duration) -> (TestApp, Nginx) {
+    sesh_behind_nginx_with(ws_read_timeout, |settings| {
+        settings.ws_ping_interval = HumanDuration(ping);
+    })
+    .await
+}
+
+/// [`sesh_behind_nginx`] with other settings; Nginx (127.0.0.1) is the one trusted proxy, as
+/// the deploy guide says.
+async fn sesh_behind_nginx_with(
+    ws_read_timeout: &str,
+    adjust: impl FnOnce(&mut sesh_gateway::Settings),
+) -> (TestApp, Nginx) {
     let public_port = free_port();
     let app = spawn_app_public(public_port, |settings| {
-        settings.ws_ping_interval = HumanDuration(ping);
         settings.trusted_proxies = vec![[127, 0, 0, 1].into()];
+        adjust(settings);
     })
     .await;
     let nginx = Nginx::start(
@@ -336,4 +429,121 @@ async fn assert_idle_for(ws: &mut common::Ws, period: Duration) -> Result<(), Cl
             Ok(Some(Err(_)) | None) => return Err(Closed::Eof),
         }
     }
+}
+
+/// A client that sends its own `X-Forwarded-For` through Nginx is still counted by its real
+/// address: Nginx replaces the header with the peer's address instead of appending to it, so
+/// sesh (trusting only Nginx) never sees the forged entry. Here the client is on loopback like
+/// Nginx, as a client behind Docker's userland proxy shares the proxy's trusted range: with an
+/// appended header, each forged address would get a fresh invite budget.
+#[tokio::test]
+async fn a_forged_forwarded_for_through_nginx_is_not_a_new_client() {
+    let (app, nginx) = sesh_behind_nginx_with("75s", |settings| {
+        settings.invite_rate_per_min = 3;
+    })
+    .await;
+    let client = nginx.client();
+    let wrong = "AAAAAAAAAAAAAAAAAAAAAA";
+    let forged = [None, Some("203.0.113.1"), Some("203.0.113.2, 198.51.100.9")];
+    for header in forged {
+        let mut request = client
+            .get(format!("{}/api/invites/{wrong}", app.address))
+            .header("X-Requested-With", "sesh");
+        if let Some(header) = header {
+            request = request.header("X-Forwarded-For", header);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{header:?}");
+    }
+    // The fourth request, under yet another forged address, is the same client's fourth.
+    let response = client
+        .get(format!("{}/api/invites/{wrong}", app.address))
+        .header("X-Requested-With", "sesh")
+        .header("X-Forwarded-For", "203.0.113.3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"]["code"], "rate_limited",
+        "sesh's limit, not Nginx's"
+    );
+}
+
+/// Nginx's own coarse limit on `/auth/`: a burst of logins from one address beyond it gets
+/// Nginx's 429 page, and other routes stay open. Sesh's own per-client limits may answer
+/// first (a JSON 429); those requests still passed Nginx and count towards its burst.
+#[tokio::test]
+async fn a_login_burst_beyond_the_nginx_limit_gets_429_from_nginx() {
+    let (app, nginx) = sesh_behind_nginx("75s", Duration::from_secs(15)).await;
+    let client = nginx.client();
+    let mut passed = 0;
+    let refused = loop {
+        let response = client
+            .get(format!("{}/auth/login?next=/", app.address))
+            .send()
+            .await
+            .unwrap();
+        let from_nginx = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/html"));
+        if response.status() == StatusCode::TOO_MANY_REQUESTS && from_nginx {
+            break response;
+        }
+        assert!(
+            matches!(
+                response.status(),
+                StatusCode::FOUND | StatusCode::TOO_MANY_REQUESTS
+            ),
+            "{}",
+            response.status()
+        );
+        passed += 1;
+        assert!(
+            passed < 400,
+            "no 429 from Nginx after {passed} logins in a burst"
+        );
+    };
+    // burst=100 at 5 r/s: the first 101 pass, plus whatever refilled meanwhile.
+    assert!(passed >= 100, "Nginx refused after only {passed} logins");
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("nginx"), "Nginx's own 429 page: {body}");
+    let health = client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+/// With the TLS template, browsers get exactly one `Strict-Transport-Security`: sesh's (its
+/// public URL is https). Nginx used to add a second one with another max-age.
+#[tokio::test]
+async fn over_tls_hsts_is_sent_exactly_once() {
+    let (tls_port, http_port) = (free_port(), free_port());
+    let public_url = format!("https://127.0.0.1:{tls_port}");
+    let app = spawn_app_public(tls_port, |settings| {
+        settings.public_url = Some(public_url.parse().unwrap());
+        settings.trusted_proxies = vec![[127, 0, 0, 1].into()];
+    })
+    .await;
+    let nginx = Nginx::start_tls(tls_port, http_port, &format!("127.0.0.1:{}", app.port));
+    nginx.wait_ready().await;
+    let response = nginx
+        .client()
+        .get(format!("{public_url}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let hsts = response
+        .headers()
+        .get_all("strict-transport-security")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(hsts, ["max-age=31536000"]);
 }

@@ -1,6 +1,13 @@
 //! Spotify credentials per user: one shared [`UserAuth`] per user (so refreshes are
 //! single-flight across every task that calls Spotify for them), loaded from the database on
 //! first use, with refreshed tokens written back encrypted.
+//!
+//! A user may log in again while calls with their old credentials are still in flight. Those
+//! calls may fail (the old refresh token was revoked) or refresh (the old chain): neither may
+//! touch the new login. So a failure evicts and marks "log in again" only if the failing
+//! credentials are still the current ones, and only the current credentials' refreshes are
+//! stored. Logins and evictions take one lock, so neither can slip between the other's check
+//! and write.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -9,7 +16,10 @@ use sesh_session::UserId;
 use sesh_spotify::{SpotifyError, Tokens, UserAuth};
 use tokio::runtime::Handle;
 
-use crate::{db::Database, error::ApiError};
+use crate::{
+    db::{Database, DbError},
+    error::ApiError,
+};
 
 /// The users' Spotify credentials.
 #[derive(Debug, Clone)]
@@ -17,6 +27,8 @@ pub struct Accounts {
     db: Database,
     runtime: Handle,
     cache: Arc<Mutex<HashMap<UserId, UserAuth>>>,
+    /// Held across a login's write and an eviction's check-and-write (both rare).
+    changes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Accounts {
@@ -26,15 +38,24 @@ impl Accounts {
             db,
             runtime,
             cache: Arc::default(),
+            changes: Arc::default(),
         }
     }
 
-    /// After a login: remembers the fresh tokens (the database row is written by the caller).
-    pub fn install(&self, user: &UserId, tokens: Tokens) -> UserAuth {
+    /// After a login: stores the user with their fresh tokens (clearing "log in again") and
+    /// makes these the user's current credentials.
+    pub async fn logged_in(
+        &self,
+        user: &UserId,
+        display_name: &str,
+        tokens: Tokens,
+    ) -> Result<UserAuth, DbError> {
+        let _changes = self.changes.lock().await;
+        self.db.upsert_user(user, display_name, &tokens).await?;
         let auth = UserAuth::new(tokens);
         self.watch(user.clone(), &auth);
         self.cache.lock().insert(user.clone(), auth.clone());
-        auth
+        Ok(auth)
     }
 
     /// The user's shared credentials, loaded from the database on first use. A user marked as
@@ -64,30 +85,139 @@ impl Accounts {
         Ok(auth)
     }
 
-    /// Records the outcome of a Spotify call made for `user`: a revoked login marks the user
-    /// as needing to log in again.
-    pub async fn note_failure(&self, user: &UserId, error: &SpotifyError) {
-        if matches!(error, SpotifyError::ReauthRequired) {
-            tracing::warn!(user = %user, "Spotify login revoked; the user must log in again");
-            self.cache.lock().remove(user);
-            if let Err(e) = self.db.set_needs_reauth(user, true).await {
-                tracing::error!(error = %e, "could not mark user as needing re-login");
+    /// Records the outcome of a Spotify call made for `user` with the credentials `used`: a
+    /// revoked login marks the user as needing to log in again — unless the user has logged
+    /// in again since `used` was current (their new login is not the one that failed).
+    pub async fn note_failure(&self, user: &UserId, used: &UserAuth, error: &SpotifyError) {
+        if !matches!(error, SpotifyError::ReauthRequired) {
+            return;
+        }
+        let _changes = self.changes.lock().await;
+        {
+            let mut cache = self.cache.lock();
+            match cache.get(user) {
+                Some(current) if current.same_as(used) => {
+                    cache.remove(user);
+                }
+                // Newer credentials (a login since), or already evicted by another failure.
+                _ => {
+                    tracing::debug!(user = %user, "a call with replaced credentials failed; ignored");
+                    return;
+                }
             }
+        }
+        tracing::warn!(user = %user, "Spotify login revoked; the user must log in again");
+        if let Err(e) = self.db.set_needs_reauth(user, true).await {
+            tracing::error!(error = %e, "could not mark user as needing re-login");
         }
     }
 
-    /// Persists every refresh of `auth` (the refresh token may rotate). The task ends when the
-    /// last clone of `auth` is dropped.
+    /// Persists every refresh of `auth` (the refresh token may rotate) while it is the user's
+    /// current credentials: a refresh of replaced ones must not overwrite a newer login's
+    /// tokens. The task ends when the last clone of `auth` is dropped.
     fn watch(&self, user: UserId, auth: &UserAuth) {
         let mut rx = auth.subscribe();
-        let db = self.db.clone();
+        let (db, cache, changes) = (self.db.clone(), self.cache.clone(), self.changes.clone());
+        // The watcher must not keep `auth` alive; it recognises it by its refreshed tokens.
         self.runtime.spawn(async move {
             while rx.changed().await.is_ok() {
                 let tokens = rx.borrow_and_update().clone();
+                let _changes = changes.lock().await;
+                let current = cache.lock().get(&user).is_some_and(|auth| {
+                    use secrecy::ExposeSecret;
+                    auth.current().access.expose_secret() == tokens.access.expose_secret()
+                });
+                if !current {
+                    tracing::debug!(user = %user, "refreshed credentials were replaced; not stored");
+                    continue;
+                }
                 if let Err(e) = db.save_tokens(&user, &tokens).await {
                     tracing::error!(user = %user, error = %e, "could not store refreshed tokens");
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use secrecy::{ExposeSecret, SecretString};
+
+    use super::*;
+    use crate::crypto::{SecretKey, TokenCipher};
+
+    fn tokens(name: &str) -> Tokens {
+        Tokens {
+            access: SecretString::from(format!("access-{name}")),
+            refresh: Some(SecretString::from(format!("refresh-{name}"))),
+            expires_at: SystemTime::now() + Duration::from_secs(3600),
+            scope: String::new(),
+        }
+    }
+
+    async fn accounts() -> (Accounts, Database, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("sesh.db").display());
+        let db = Database::connect(&url, TokenCipher::new(&SecretKey::generate()))
+            .await
+            .unwrap();
+        (
+            Accounts::new(db.clone(), tokio::runtime::Handle::current()),
+            db,
+            dir,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_failure_with_credentials_replaced_by_a_new_login_undoes_nothing() {
+        let (accounts, db, _dir) = accounts().await;
+        let alice = UserId::new("alice");
+        accounts
+            .logged_in(&alice, "Alice", tokens("old"))
+            .await
+            .unwrap();
+        // A call picks up the credentials of the first login…
+        let in_flight = accounts.auth(&alice).await.unwrap();
+        // …alice logs in again meanwhile…
+        let fresh = accounts
+            .logged_in(&alice, "Alice", tokens("new"))
+            .await
+            .unwrap();
+        // …and the old call's refresh token turns out to be revoked.
+        accounts
+            .note_failure(&alice, &in_flight, &SpotifyError::ReauthRequired)
+            .await;
+        assert!(accounts.auth(&alice).await.unwrap().same_as(&fresh));
+        assert!(!db.user(&alice).await.unwrap().unwrap().needs_reauth);
+        let stored = db.load_tokens(&alice).await.unwrap().unwrap();
+        assert_eq!(stored.access.expose_secret(), "access-new");
+
+        // The current credentials failing is a revoked login, as before.
+        accounts
+            .note_failure(&alice, &fresh, &SpotifyError::ReauthRequired)
+            .await;
+        assert!(db.user(&alice).await.unwrap().unwrap().needs_reauth);
+        assert_eq!(
+            accounts.auth(&alice).await.unwrap_err().code(),
+            "reauth_required"
+        );
+        // Other failures never evict.
+        let again = accounts
+            .logged_in(&alice, "Alice", tokens("third"))
+            .await
+            .unwrap();
+        accounts
+            .note_failure(
+                &alice,
+                &again,
+                &SpotifyError::Unavailable {
+                    status: None,
+                    source: None,
+                },
+            )
+            .await;
+        assert!(accounts.auth(&alice).await.unwrap().same_as(&again));
     }
 }

@@ -37,6 +37,10 @@ const READERS: u32 = 7;
 /// How often the WAL is checkpointed (see [`checkpoints`]).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
+mod logins;
+
+pub use logins::{OAuthState, OAuthTake, SWEEP_EVERY, Sweep, spawn_sweeper};
+
 /// Embedded migrations from the repository's `migrations/` folder.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
@@ -104,15 +108,6 @@ pub struct SessionSummary {
     pub host_name: String,
     /// Members right now.
     pub member_count: i64,
-}
-
-/// A pending OAuth authorization taken from the store.
-#[derive(Debug)]
-pub struct OAuthState {
-    /// The PKCE verifier for the code exchange.
-    pub pkce_verifier: SecretString,
-    /// Where to send the browser afterwards.
-    pub next_path: String,
 }
 
 /// The database handle (cheap to clone: two pools and a cipher).
@@ -323,117 +318,6 @@ impl Database {
             .await?;
         self.logins.users.forget(id);
         Ok(())
-    }
-
-    // ---- login sessions ------------------------------------------------------------------
-
-    /// Records a login (by the hash of its cookie value).
-    pub async fn create_login(
-        &self,
-        id_hash: &str,
-        user: &UserId,
-        ttl: Duration,
-    ) -> Result<(), DbError> {
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO login_sessions (id_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .bind(id_hash)
-        .bind(user.as_str())
-        .bind(now)
-        .bind(now + ttl.as_millis() as i64)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    /// The user of an unexpired login (from memory after the first read: see
-    /// [`LoginCache`]).
-    pub async fn login_user(&self, id_hash: &str) -> Result<Option<UserRecord>, DbError> {
-        let now = now_ms();
-        if let Some(user) = self.logins.get(id_hash, now) {
-            return Ok(Some(user));
-        }
-        let tickets = self.logins.tickets();
-        let row = sqlx::query(
-            "SELECT u.id, u.display_name, u.needs_reauth, l.expires_at FROM login_sessions l
-             JOIN users u ON u.id = l.user_id
-             WHERE l.id_hash = ?1 AND l.expires_at > ?2",
-        )
-        .bind(id_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let user = user_from_row(&row)?;
-        self.logins.fill(tickets, id_hash, row.try_get(3)?, &user);
-        Ok(Some(user))
-    }
-
-    /// Forgets a login (logout).
-    pub async fn delete_login(&self, id_hash: &str) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM login_sessions WHERE id_hash = ?1")
-            .bind(id_hash)
-            .execute(&self.writer)
-            .await?;
-        self.logins.logins.forget(id_hash);
-        Ok(())
-    }
-
-    // ---- OAuth states ----------------------------------------------------------------------
-
-    /// Stores a pending authorization.
-    pub async fn save_oauth_state(
-        &self,
-        state_hash: &str,
-        pkce_verifier: &SecretString,
-        next_path: &str,
-        ttl: Duration,
-    ) -> Result<(), DbError> {
-        let sealed = self.cipher.seal(
-            pkce_verifier.expose_secret().as_bytes(),
-            format!("oauth_states:{state_hash}").as_bytes(),
-        )?;
-        let now = now_ms();
-        // Expired states are swept here, so the table stays small without a timer.
-        sqlx::query("DELETE FROM oauth_states WHERE expires_at <= ?1")
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
-        sqlx::query(
-            "INSERT INTO oauth_states (state_hash, pkce_verifier, next_path, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .bind(state_hash)
-        .bind(sealed)
-        .bind(next_path)
-        .bind(now + ttl.as_millis() as i64)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    /// Takes (deletes and returns) an unexpired pending authorization: single use.
-    pub async fn take_oauth_state(&self, state_hash: &str) -> Result<Option<OAuthState>, DbError> {
-        let row = sqlx::query(
-            "DELETE FROM oauth_states WHERE state_hash = ?1 RETURNING pkce_verifier, next_path, expires_at",
-        )
-        .bind(state_hash)
-        .fetch_optional(&self.writer)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let expires_at: i64 = row.try_get(2)?;
-        if expires_at <= now_ms() {
-            return Ok(None);
-        }
-        let sealed: Vec<u8> = row.try_get(0)?;
-        let verifier = self
-            .cipher
-            .open(&sealed, format!("oauth_states:{state_hash}").as_bytes())?;
-        let verifier = String::from_utf8(verifier).map_err(|_| CryptoError)?;
-        Ok(Some(OAuthState {
-            pkce_verifier: SecretString::from(verifier),
-            next_path: row.try_get(1)?,
-        }))
     }
 
     // ---- top tracks ----------------------------------------------------------------------

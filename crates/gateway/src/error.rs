@@ -172,7 +172,14 @@ fn spotify_message(e: &SpotifyError) -> String {
             "your Spotify login expired: log in again".into()
         }
         SpotifyError::Unavailable { .. } => "Spotify is unavailable right now; try again".into(),
-        other => other.to_string(),
+        // Spotify's own wording stays in the log: it is not written for our users, and it may
+        // name internals of the host's account or device.
+        SpotifyError::Forbidden { .. } => {
+            "Spotify refused this on the host's account or device".into()
+        }
+        SpotifyError::NotFound { .. } => "Spotify does not know that device or item".into(),
+        SpotifyError::BadRequest { .. } => "Spotify refused the request".into(),
+        _ => "Spotify answered with an error; try again".into(),
     }
 }
 
@@ -265,5 +272,41 @@ impl From<sqlx::Error> for ApiError {
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
         Self::Internal(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spotifys_own_error_text_never_reaches_clients() {
+        let secret = "Player command failed: device 4f2a… internal id 0xdeadbeef";
+        for error in [
+            SpotifyError::Forbidden {
+                message: secret.into(),
+                reason: Some("UNKNOWN".into()),
+            },
+            SpotifyError::NotFound {
+                message: secret.into(),
+            },
+            SpotifyError::BadRequest {
+                message: secret.into(),
+            },
+            SpotifyError::Api {
+                status: 418,
+                message: secret.into(),
+                reason: None,
+            },
+            SpotifyError::InvalidConfig(secret.into()),
+        ] {
+            let body = ApiError::Spotify(error).body();
+            assert!(
+                !body.error.message.contains("0xdeadbeef"),
+                "{}",
+                body.error.message
+            );
+            assert!(!body.error.message.is_empty());
+        }
     }
 }

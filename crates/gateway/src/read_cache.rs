@@ -86,6 +86,20 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
     }
 }
 
+impl<K: Eq + Hash, V> ReadCache<K, V> {
+    /// Changes a cached answer in place, if there is one (for changes this process makes
+    /// itself, which therefore need no invalidation).
+    pub fn update<Q>(&self, key: &Q, change: impl FnOnce(&mut V))
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        if let Some(value) = self.inner.lock().map.get_mut(key) {
+            change(value);
+        }
+    }
+}
+
 impl<K, V> ReadCache<K, V> {
     /// Some answers changed and it is not known which (call after the write).
     pub fn clear(&self) {
@@ -95,23 +109,48 @@ impl<K, V> ReadCache<K, V> {
     }
 }
 
-/// Login id hash → (user, expiry in ms since the epoch), and user → record.
+/// A login as cached: whose it is, its absolute expiry and when it was last seen (ms since the
+/// epoch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedLogin {
+    /// The user.
+    pub user: UserId,
+    /// Absolute expiry.
+    pub expires_at: i64,
+    /// Last use, as stored (or as about to be stored).
+    pub last_seen_at: i64,
+}
+
+impl CachedLogin {
+    /// Whether it still admits a request at `now` with idle timeout `idle_ms`.
+    pub fn valid_at(&self, now: i64, idle_ms: i64) -> bool {
+        self.expires_at > now && self.last_seen_at > now.saturating_sub(idle_ms)
+    }
+}
+
+/// Login id hash → login, and user → record.
 #[derive(Debug, Default)]
 pub struct LoginCache {
     /// Logins.
-    pub logins: ReadCache<String, (UserId, i64)>,
+    pub logins: ReadCache<String, CachedLogin>,
     /// Users' records (name, `needs_reauth`).
     pub users: ReadCache<UserId, UserRecord>,
 }
 
 impl LoginCache {
-    /// The user of an unexpired cached login, if both are cached.
-    pub fn get(&self, id_hash: &str, now_ms: i64) -> Option<UserRecord> {
-        let (user, expires_at) = self.logins.get(id_hash)?;
-        if expires_at <= now_ms {
+    /// The user of a cached login that is neither expired nor idle at `now`, if both are
+    /// cached, with the login.
+    pub fn get(
+        &self,
+        id_hash: &str,
+        now_ms: i64,
+        idle_ms: i64,
+    ) -> Option<(UserRecord, CachedLogin)> {
+        let login = self.logins.get(id_hash)?;
+        if !login.valid_at(now_ms, idle_ms) {
             return None;
         }
-        self.users.get(&user)
+        Some((self.users.get(&login.user)?, login))
     }
 
     /// Tickets for both maps, before reading a login and its user.
@@ -124,12 +163,17 @@ impl LoginCache {
         &self,
         tickets: (Ticket, Ticket),
         id_hash: &str,
-        expires_at: i64,
+        login: CachedLogin,
         user: &UserRecord,
     ) {
-        self.logins
-            .fill(tickets.0, id_hash.to_owned(), (user.id.clone(), expires_at));
+        self.logins.fill(tickets.0, id_hash.to_owned(), login);
         self.users.fill(tickets.1, user.id.clone(), user.clone());
+    }
+
+    /// The login is being marked seen at `now` (a cached copy only; never brings one back).
+    pub fn mark_seen(&self, id_hash: &str, now_ms: i64) {
+        self.logins
+            .update(id_hash, |login| login.last_seen_at = now_ms);
     }
 }
 
@@ -148,19 +192,41 @@ mod tests {
         }
     }
 
+    fn login(expires_at: i64, last_seen_at: i64) -> CachedLogin {
+        CachedLogin {
+            user: UserId::new("alice"),
+            expires_at,
+            last_seen_at,
+        }
+    }
+
+    /// The user a cached login admits at `now` (idle timeout 100 ms).
+    fn user_at(cache: &LoginCache, now: i64) -> Option<UserRecord> {
+        cache.get("h", now, 100).map(|(user, _)| user)
+    }
+
     #[test]
-    fn a_login_is_served_until_expiry_or_invalidation() {
+    fn a_login_is_served_until_expiry_idleness_or_invalidation() {
         let cache = LoginCache::default();
-        assert_eq!(cache.get("h", 0), None);
-        cache.fill(cache.tickets(), "h", 1_000, &alice(false));
-        assert_eq!(cache.get("h", 999), Some(alice(false)));
-        assert_eq!(cache.get("h", 1_000), None, "expired");
+        assert_eq!(user_at(&cache, 0), None);
+        cache.fill(cache.tickets(), "h", login(1_000, 0), &alice(false));
+        assert_eq!(user_at(&cache, 99), Some(alice(false)));
+        assert_eq!(user_at(&cache, 100), None, "idle for the whole timeout");
+        cache.mark_seen("h", 950);
+        assert_eq!(user_at(&cache, 999), Some(alice(false)));
+        assert_eq!(user_at(&cache, 1_000), None, "expired");
         cache.users.forget(&UserId::new("alice"));
-        assert_eq!(cache.get("h", 0), None, "user changed");
-        cache.fill(cache.tickets(), "h", 1_000, &alice(true));
-        assert_eq!(cache.get("h", 0), Some(alice(true)));
+        assert_eq!(user_at(&cache, 960), None, "user changed");
+        cache.fill(cache.tickets(), "h", login(1_000, 950), &alice(true));
+        assert_eq!(user_at(&cache, 960), Some(alice(true)));
         cache.logins.forget("h");
-        assert_eq!(cache.get("h", 0), None, "logged out");
+        assert_eq!(user_at(&cache, 960), None, "logged out");
+        cache.mark_seen("h", 960);
+        assert_eq!(
+            user_at(&cache, 960),
+            None,
+            "marking seen brings nothing back"
+        );
     }
 
     #[test]
@@ -170,10 +236,10 @@ mod tests {
         // A logout lands while the read is in flight…
         cache.logins.forget("h");
         // …so the read's (older) answer must not bring the login back.
-        cache.fill(tickets, "h", i64::MAX, &alice(false));
-        assert_eq!(cache.get("h", 0), None);
-        cache.fill(cache.tickets(), "h", i64::MAX, &alice(false));
-        assert_eq!(cache.get("h", 0), Some(alice(false)));
+        cache.fill(tickets, "h", login(i64::MAX, 0), &alice(false));
+        assert_eq!(user_at(&cache, 0), None);
+        cache.fill(cache.tickets(), "h", login(i64::MAX, 0), &alice(false));
+        assert_eq!(user_at(&cache, 0), Some(alice(false)));
 
         let invites = InviteCache::default();
         let id = SessionId::new_v4();

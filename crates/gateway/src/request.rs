@@ -29,6 +29,21 @@ pub fn cookie_name(public_url: &url::Url) -> &'static str {
     }
 }
 
+/// Name of the one-time cookie that binds a login to the browser that started it, over plain
+/// HTTP (see `routes::auth`).
+pub const LOGIN_BINDING_COOKIE: &str = "sesh_login";
+/// Its name over HTTPS (`__Host-`: this host only, `Secure`, path `/`).
+pub const SECURE_LOGIN_BINDING_COOKIE: &str = "__Host-sesh_login";
+
+/// The login-binding cookie's name for a public URL.
+pub fn login_cookie_name(public_url: &url::Url) -> &'static str {
+    if public_url.scheme() == "https" {
+        SECURE_LOGIN_BINDING_COOKIE
+    } else {
+        LOGIN_BINDING_COOKIE
+    }
+}
+
 /// The logged-in user (extractor; answers 401 when there is none).
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
@@ -64,7 +79,7 @@ impl FromRequest for CurrentUser {
             } = state
                 .core
                 .db
-                .login_user(&login_hash)
+                .login_user(&login_hash, state.core.config.login_idle_timeout)
                 .await?
                 .ok_or_else(ApiError::unauthenticated)?;
             Ok(Self {

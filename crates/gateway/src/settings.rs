@@ -273,6 +273,50 @@ pub struct Settings {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SESH_WORKERS", global = true)]
     pub workers: Option<usize>,
+
+    /// Login starts (`/auth/login`) and callbacks (`/auth/callback`) allowed per client address
+    /// (IPv6: per /64) and minute, in bursts of as many; `0` turns the limit off.
+    #[arg(long, env = "SESH_LOGIN_RATE", default_value_t = 60, global = true)]
+    pub login_rate_per_min: u32,
+
+    /// A login unused for this long ends (besides its absolute 30-day lifetime).
+    #[arg(
+        long,
+        env = "SESH_LOGIN_IDLE_TIMEOUT",
+        default_value = "168h",
+        global = true
+    )]
+    pub login_idle_timeout: HumanDuration,
+
+    /// Requests per user and minute that reach Spotify on the user's behalf (player commands,
+    /// device lists, starts; over HTTP and WebSocket together), in bursts of up to 10; `0`
+    /// turns the limit off.
+    #[arg(
+        long,
+        env = "SESH_SPOTIFY_USER_RATE",
+        default_value_t = 60,
+        global = true
+    )]
+    pub spotify_user_rate_per_min: u32,
+
+    /// Live (not ended) sessions one user may host at once.
+    #[arg(
+        long,
+        env = "SESH_MAX_LIVE_SESSIONS",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub max_live_sessions_per_user: u32,
+
+    /// Sessions one user may create per hour; `0` turns the limit off.
+    #[arg(
+        long,
+        env = "SESH_SESSIONS_PER_HOUR",
+        default_value_t = 20,
+        global = true
+    )]
+    pub sessions_per_hour: u32,
 }
 
 impl Settings {

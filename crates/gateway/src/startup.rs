@@ -210,6 +210,12 @@ impl Application {
         )?;
 
         let shutdown = CancellationToken::new();
+        crate::db::spawn_sweeper(
+            db.clone(),
+            settings.login_idle_timeout.get(),
+            &runtime,
+            shutdown.clone(),
+        );
         let core = Arc::new(Core {
             accounts: Accounts::new(db.clone(), runtime.clone()),
             tracks: crate::tracks::TrackCache::default(),
@@ -232,6 +238,8 @@ impl Application {
                 poll_paused_interval: settings.poll_paused_interval.get(),
                 playback_resync: settings.playback_resync.get(),
                 hub_idle_timeout: settings.hub_idle_timeout.get(),
+                login_idle_timeout: settings.login_idle_timeout.get(),
+                max_live_sessions_per_user: settings.max_live_sessions_per_user as usize,
             },
             public_url: public_url.clone(),
             runtime,

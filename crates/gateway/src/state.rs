@@ -40,6 +40,10 @@ pub struct HubConfig {
     pub playback_resync: Duration,
     /// Unload hubs idle this long.
     pub hub_idle_timeout: Duration,
+    /// A login unused this long ends (`SESH_LOGIN_IDLE_TIMEOUT`).
+    pub login_idle_timeout: Duration,
+    /// Live sessions one user may host at once (`SESH_MAX_LIVE_SESSIONS`).
+    pub max_live_sessions_per_user: usize,
 }
 
 /// Shared services (one per process, behind an `Arc`).

@@ -93,7 +93,7 @@ async fn fetch(core: &Core, user: &UserId) -> Result<(Vec<Track>, &'static str),
         let page = match core.spotify.top_tracks(&auth, range, TOP_TRACKS, 0).await {
             Ok(page) => page,
             Err(e) => {
-                core.accounts.note_failure(user, &e).await;
+                core.accounts.note_failure(user, &auth, &e).await;
                 return Err(e.into());
             }
         };

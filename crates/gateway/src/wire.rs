@@ -282,6 +282,11 @@ pub enum SessionEvent {
         /// The new link.
         join_url: String,
     },
+    /// The host let a kicked user join again.
+    MemberUnbanned {
+        /// Who.
+        user_id: UserId,
+    },
     /// The host pressed start.
     SessionStarted {
         /// The shuffled queue (whole or a window, see [`QueueWindow`]).

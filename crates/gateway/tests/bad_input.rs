@@ -547,9 +547,15 @@ async fn bad_input_gets_4xx_errors_and_leaves_the_database_unchanged() {
         ),
         case(
             "invite: bad bytes",
-            a(Method::GET, "/api/invites/%FF%00"),
+            a(Method::GET, "/api/invites/%FF%00").header("X-Requested-With", "sesh"),
             404,
             Some("invite_not_found"),
+        ),
+        case(
+            "invite preview without the page's header (a cross-site <img>)",
+            a(Method::GET, "/api/invites/AAAAAAAAAAAAAAAAAAAAAA"),
+            400,
+            Some("header_required"),
         ),
         // Garbage, forged, expired and misnamed cookies.
         case(

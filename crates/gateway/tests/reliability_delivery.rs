@@ -562,7 +562,8 @@ async fn sigterm_closes_sockets_with_1001_finishes_requests_and_clients_resume_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_a_join_storm_keeps_the_database_sound_and_every_acknowledged_join() {
     const GUESTS: usize = 30;
-    let mut sesh = SeshProcess::spawn(&[("SESH_INVITE_RATE", "0")]).await;
+    // Thirty logins from one address in a moment: past the default login rate.
+    let mut sesh = SeshProcess::spawn(&[("SESH_INVITE_RATE", "0"), ("SESH_LOGIN_RATE", "0")]).await;
     let alice = sesh.login("alice").await;
     let (id, code) = create_and_join(&alice, &[]).await;
     let mut host = alice.ws(&id).await;

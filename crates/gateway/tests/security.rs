@@ -10,6 +10,10 @@ mod common;
 
 #[path = "security/frames.rs"]
 mod frames;
+#[path = "security/limits.rs"]
+mod limits;
+#[path = "security/logins.rs"]
+mod logins;
 
 use std::{
     collections::HashSet,
@@ -184,7 +188,7 @@ async fn guests_and_strangers_cannot_act_on_a_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_kicked_member_needs_the_rotated_invite_to_come_back() {
+async fn a_kicked_member_stays_out_through_a_rotation_until_the_host_lets_them_back() {
     let app = spawn_app().await;
     let alice = app.login("alice").await;
     let bob = app.login("bob").await;
@@ -237,7 +241,8 @@ async fn a_kicked_member_needs_the_rotated_invite_to_come_back() {
     assert_eq!(event["invite_code"], new_code.as_str());
     assert!(event["seq"].is_u64());
 
-    // The old code is dead for everyone; the new one works, for bob too.
+    // The old code is dead for everyone; the new one is for new people, not for bob (a
+    // rotation revokes a leaked link; it must not let the kicked back in).
     for who in [&bob, &carol] {
         let (status, body) = who.post(&format!("/api/join/{old_code}"), None).await;
         assert_error(
@@ -251,11 +256,50 @@ async fn a_kicked_member_needs_the_rotated_invite_to_come_back() {
     let (status, _) = app
         .http
         .get(format!("{}/api/invites/{old_code}", app.address))
+        .header("X-Requested-With", "sesh")
         .send()
         .await
         .map(|r| (r.status(), ()))
         .unwrap();
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = bob.post(&format!("/api/join/{new_code}"), None).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "banned",
+        "rejoin with the new code",
+    );
+    let (status, joined) = carol.post(&format!("/api/join/{new_code}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+
+    // Letting him back in is the host's own action.
+    let (status, body) = carol
+        .post(&format!("/api/sessions/{id}/unban/bob"), None)
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "guest unbans",
+    );
+    let (status, body) = alice
+        .post(&format!("/api/sessions/{id}/unban/carol"), None)
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "invalid_target",
+        "unban someone not banned",
+    );
+    let (status, _) = alice
+        .post(&format!("/api/sessions/{id}/unban/bob"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let event = host_ws.next_of_type("member_unbanned").await;
+    assert_eq!(event["user_id"], "bob");
     let (status, joined) = bob.post(&format!("/api/join/{new_code}"), None).await;
     assert_eq!(status, StatusCode::OK, "{joined}");
     assert_eq!(joined["invite_code"], new_code.as_str());
@@ -274,11 +318,13 @@ async fn every_state_changing_route_refuses_cross_site_requests() {
         format!("/api/join/{code}"),
         format!("/api/sessions/{id}/leave"),
         format!("/api/sessions/{id}/kick/bob"),
+        format!("/api/sessions/{id}/unban/bob"),
         format!("/api/sessions/{id}/end"),
         format!("/api/sessions/{id}/start"),
         format!("/api/sessions/{id}/invite"),
         format!("/api/sessions/{id}/player/pause"),
         "/auth/logout".to_owned(),
+        "/auth/logout-everywhere".to_owned(),
     ];
     let foreign = "http://evil.example";
     for path in &routes {
@@ -482,6 +528,7 @@ async fn invite_guesses_are_rate_limited_per_client_ip() {
     let preview = app
         .http
         .get(format!("{}/api/invites/{code}", app.address))
+        .header("X-Requested-With", "sesh")
         .header("X-Forwarded-For", "203.0.113.7")
         .send()
         .await
@@ -500,6 +547,7 @@ async fn invite_guesses_are_rate_limited_per_client_ip() {
         let response = app
             .http
             .get(format!("{}/api/invites/{wrong}", app.address))
+            .header("X-Requested-With", "sesh")
             .header("X-Forwarded-For", format!("192.0.2.{n}"))
             .send()
             .await
@@ -792,7 +840,19 @@ async fn trace_logs_of_a_whole_flow_hold_no_secrets() {
         secrets.push(("login cookie", cookie_value(browser)));
     }
 
-    let (id, _) = session_with(&alice, &[&bob]).await;
+    let (id, invite) = session_with(&alice, &[&bob]).await;
+    // Whoever has the invite code can join: it is a credential, in request paths too.
+    let (status, _) = bob.get(&format!("/j/{invite}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let preview = bob
+        .http
+        .get(format!("{address}/api/invites/{invite}"))
+        .header("X-Requested-With", "sesh")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), StatusCode::OK);
+    secrets.push(("invite code", invite));
     let mut host_ws = alice.ws(&id).await;
     welcome(&mut host_ws).await;
     let mut guest_ws = bob.ws(&id).await;
@@ -990,9 +1050,28 @@ async fn login_set_cookie(
     let callback = approved.headers()["location"].to_str().unwrap().to_owned();
     assert!(callback.starts_with(public), "{callback}");
     let callback = callback.replacen(public, direct, 1);
-    let done = http.get(&callback).send().await.unwrap();
+    // The login-binding cookie `/auth/login` set, as the browser would send it back.
+    let binding = start.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let done = http
+        .get(&callback)
+        .header("Cookie", binding)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.status(), StatusCode::FOUND);
-    let set_cookie = done.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let set_cookie = done
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.contains("sesh_sid="))
+        .unwrap();
     let value = set_cookie
         .split(';')
         .next()

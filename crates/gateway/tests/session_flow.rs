@@ -472,6 +472,7 @@ async fn http_edges_answer_documented_errors() {
     let code = created["invite_code"].as_str().unwrap();
     let preview: Value = http
         .get(format!("{}/api/invites/{code}", app.address))
+        .header("X-Requested-With", "sesh")
         .send()
         .await
         .unwrap()

@@ -36,8 +36,8 @@ pub enum SessionError {
     /// The operation needs a playing session.
     #[error("the session has not started yet")]
     NotStarted,
-    /// The user was kicked and needs a new invite.
-    #[error("{user} was removed from this session and needs a new invite to rejoin")]
+    /// The user was kicked and may come back only when the host lets them.
+    #[error("{user} was removed from this session; only the host can let them back in")]
     Banned {
         /// Who was refused.
         user: UserId,

@@ -48,10 +48,14 @@ pub enum Event {
         /// The settings as they are now.
         settings: Settings,
     },
-    /// The host issued a new invite code; the old link stops working and kicked members
-    /// may be invited again. The code itself is not in the event: the gateway decides who
-    /// gets to see it.
+    /// The host issued a new invite code; the old link stops working (kicked members stay
+    /// banned). The code itself is not in the event: the gateway decides who gets to see it.
     InviteRotated,
+    /// The host let a kicked user join again.
+    MemberUnbanned {
+        /// Who may join again.
+        user_id: UserId,
+    },
     /// The host pressed start.
     SessionStarted {
         /// The shuffled queue.

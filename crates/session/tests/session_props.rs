@@ -25,6 +25,7 @@ enum Op {
     End(usize),
     SetMode(usize, bool),
     Rotate(usize, u64),
+    Unban(usize, usize),
     Advance(usize),
 }
 
@@ -44,9 +45,14 @@ fn op(actors: std::ops::Range<usize>) -> impl Strategy<Value = Op> {
         actors.clone().prop_map(Op::Start),
         actors.clone().prop_map(Op::End),
         (actors.clone(), any::<bool>()).prop_map(|(a, r)| Op::SetMode(a, r)),
-        (actors, any::<u64>()).prop_map(|(a, s)| Op::Rotate(a, s)),
+        (actors.clone(), any::<u64>()).prop_map(|(a, s)| Op::Rotate(a, s)),
+        (actors, anyone_again()).prop_map(|(a, t)| Op::Unban(a, t)),
         (0..8usize).prop_map(Op::Advance),
     ]
+}
+
+fn anyone_again() -> std::ops::Range<usize> {
+    0..USERS.len()
 }
 
 fn tracks_from(ids: &[u8]) -> Vec<Arc<Track>> {
@@ -81,6 +87,7 @@ fn apply(
         Op::Rotate(a, seed) => {
             session.rotate_invite(&u(*a), InviteCode::generate(&mut common::rng(*seed)))
         }
+        Op::Unban(a, t) => session.unban(&u(*a), &u(*t)),
         Op::Advance(p) => session.advance_to(*p),
     }
 }
@@ -133,6 +140,27 @@ proptest! {
         let new = ids(session.queue());
         let mut rest = new.iter();
         prop_assert!(old.iter().all(|id| rest.any(|n| n == id)), "old queue is a subsequence");
+    }
+
+    #[test]
+    fn a_ban_lasts_until_the_host_lifts_it(
+        ops in prop::collection::vec(op(0..USERS.len()), 0..40),
+        seed in any::<u64>(),
+    ) {
+        let mut session = lobby_with_bob();
+        let mut rng = rng(seed);
+        for (now, op) in ops.iter().enumerate() {
+            let banned_before = session.banned().clone();
+            let host = session.host().clone();
+            let result = apply(&mut session, op, &mut rng, now as i64);
+            for user_id in &banned_before {
+                let lifted = matches!(op, Op::Unban(a, t)
+                    if user(USERS[*a]) == host && user(USERS[*t]) == *user_id && result.is_ok());
+                // Rotating the invite, joining with any code, anything else: still banned.
+                prop_assert_eq!(session.is_banned(user_id), !lifted, "{:?} after {:?}", user_id, op);
+                prop_assert!(!session.is_member(user_id) || lifted);
+            }
+        }
     }
 
     #[test]

@@ -141,7 +141,7 @@ fn the_last_member_leaving_ends_the_session() {
 }
 
 #[test]
-fn kick_is_for_the_host_and_bans_until_the_invite_rotates() {
+fn kick_is_for_the_host_and_bans_until_the_host_lets_them_back_in() {
     let mut session = lobby_with_bob();
     session
         .join(newcomer("carol", &[]), 2, &mut rng(1))
@@ -189,8 +189,30 @@ fn kick_is_for_the_host_and_bans_until_the_invite_rotates() {
     assert_eq!(events, vec![Event::InviteRotated]);
     assert_eq!(session.invite_code(), &new);
     assert_ne!(session.invite_code(), &old);
+    // A new link is for new people: the kicked stay out.
+    assert!(session.is_banned(&user("bob")));
+    assert_eq!(
+        code(session.join(newcomer("bob", &[]), 4, &mut rng(1))),
+        "banned"
+    );
+
+    assert_eq!(
+        code(session.unban(&user("carol"), &user("bob"))),
+        "forbidden"
+    );
+    assert_eq!(
+        code(session.unban(&user("alice"), &user("carol"))),
+        "invalid_target"
+    );
+    let events = session.unban(&user("alice"), &user("bob")).unwrap();
+    assert_eq!(
+        events,
+        vec![Event::MemberUnbanned {
+            user_id: user("bob")
+        }]
+    );
     assert!(!session.is_banned(&user("bob")));
-    session.join(newcomer("bob", &[]), 4, &mut rng(1)).unwrap();
+    session.join(newcomer("bob", &[]), 5, &mut rng(1)).unwrap();
     assert!(session.is_member(&user("bob")));
 }
 
@@ -432,6 +454,7 @@ fn roles_decide_what_each_user_can_do() {
         Action::TransferHost,
         Action::SetShuffleMode,
         Action::RotateInvite,
+        Action::Unban,
     ];
     for action in all {
         assert!(session.can(&user("alice"), action), "host: {action:?}");

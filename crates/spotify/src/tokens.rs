@@ -91,6 +91,12 @@ impl UserAuth {
         self.inner.tokens.subscribe()
     }
 
+    /// Whether `other` is this very login (a clone of it), not merely equal tokens: a caller
+    /// that failed with one login can tell whether the user has logged in again since.
+    pub fn same_as(&self, other: &UserAuth) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Waits for the refresh gate; see [`RefreshGuard`].
     pub(crate) async fn lock_refresh(&self) -> RefreshGuard {
         RefreshGuard {

@@ -41,7 +41,9 @@ function parseRetryAfter(header, body) {
  * @returns {Promise<any>} the parsed JSON body (null for 204 or an empty body)
  */
 export async function request(method, path, body) {
-  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+  // X-Requested-With: a header no cross-site <img> or form can send; the invite preview
+  // requires it, so other sites cannot spend a party's invite budget (docs/http-api.md).
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json', 'X-Requested-With': 'sesh' } };
   if (method !== 'GET' && method !== 'HEAD') {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body ?? {});

@@ -65,6 +65,12 @@ impl Env {
                     // Every simulated member joins from 127.0.0.1; the per-IP invite limit
                     // is for guessing attacks, not for thousands of friends behind one IP.
                     ("SESH_INVITE_RATE".to_owned(), "0".to_owned()),
+                    // Likewise the per-IP login limit (every simulated member logs in from
+                    // 127.0.0.1), and the per-user limits on Spotify-reaching requests and
+                    // session creations: the scenarios measure Sesh, not its abuse limits.
+                    ("SESH_LOGIN_RATE".to_owned(), "0".to_owned()),
+                    ("SESH_SPOTIFY_USER_RATE".to_owned(), "0".to_owned()),
+                    ("SESH_SESSIONS_PER_HOUR".to_owned(), "0".to_owned()),
                     // `big-room` asks for one session of thousands (the default cap is 200).
                     ("SESH_MAX_CAPACITY".to_owned(), "100000".to_owned()),
                 ];

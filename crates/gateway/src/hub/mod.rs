@@ -144,6 +144,15 @@ pub enum HubCommand {
         /// Answer.
         reply: Reply<()>,
     },
+    /// Host lets a kicked user join again.
+    Unban {
+        /// Caller.
+        actor: UserId,
+        /// Who may join again.
+        target: UserId,
+        /// Answer.
+        reply: Reply<()>,
+    },
     /// Host ends the session.
     End {
         /// Caller.
@@ -151,7 +160,7 @@ pub enum HubCommand {
         /// Answer.
         reply: Reply<()>,
     },
-    /// Host replaces the invite code (the old link stops working, kick bans are lifted).
+    /// Host replaces the invite code (the old link stops working; kicked users stay banned).
     RotateInvite {
         /// Caller.
         actor: UserId,

@@ -120,7 +120,7 @@ impl Poller {
         };
         let result = self.core.spotify.player(&auth).await;
         if let Err(e) = &result {
-            self.core.accounts.note_failure(&self.host, e).await;
+            self.core.accounts.note_failure(&self.host, &auth, e).await;
         }
         result
     }

@@ -300,6 +300,14 @@ impl SessionHub {
                 }
                 let _ = reply.send(result.map(drop));
             }
+            HubCommand::Unban {
+                actor,
+                target,
+                reply,
+            } => {
+                let result = self.apply(|s| s.unban(&actor, &target)).await;
+                let _ = reply.send(result.map(drop));
+            }
             HubCommand::End { actor, reply } => {
                 let result = self.apply(|s| s.end(&actor)).await;
                 if result.is_ok() {
@@ -597,6 +605,9 @@ impl SessionHub {
                 invite_code: next.invite_code().to_string(),
                 join_url: self.core.join_url(next.invite_code().as_str()),
             },
+            Event::MemberUnbanned { user_id } => SessionEvent::MemberUnbanned {
+                user_id: user_id.clone(),
+            },
             // The domain event carries the whole queue; members get their window of it.
             Event::SessionStarted { position, .. } => SessionEvent::SessionStarted {
                 queue: self.queue_window(next),
@@ -653,7 +664,7 @@ impl SessionHub {
             .play(&auth, Some(device.as_str()), &PlayRequest::uris(uris))
             .await
         {
-            self.core.accounts.note_failure(&host, &e).await;
+            self.core.accounts.note_failure(&host, &auth, &e).await;
             return Err(e.into());
         }
         self.tracker.reset();
@@ -695,7 +706,10 @@ impl SessionHub {
         };
         let device_id = device.as_ref().map(DeviceId::as_str);
         if let Err(e) = self.core.spotify.play(&auth, device_id, &request).await {
-            self.core.accounts.note_failure(&target.host, &e).await;
+            self.core
+                .accounts
+                .note_failure(&target.host, &auth, &e)
+                .await;
             return Err(e.into());
         }
         if let Some(device) = device
@@ -1158,11 +1172,16 @@ impl SessionHub {
                 ..PlayRequest::uris(uris)
             };
             let result = match core.accounts.auth(&host).await {
-                Ok(auth) => core.spotify.play(&auth, device.as_deref(), &request).await,
+                Ok(auth) => {
+                    let result = core.spotify.play(&auth, device.as_deref(), &request).await;
+                    if let Err(error) = &result {
+                        core.accounts.note_failure(&host, &auth, error).await;
+                    }
+                    result
+                }
                 Err(_) => Err(SpotifyError::ReauthRequired),
             };
             if let Err(error) = result {
-                core.accounts.note_failure(&host, &error).await;
                 let _ = tx.send(HubCommand::ResyncFailed { error }).await;
             }
         });

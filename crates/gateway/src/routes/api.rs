@@ -15,7 +15,7 @@ use crate::{
     request::{CurrentUser, JsonBody, OptionalJsonBody, client_ip},
     state::AppState,
     top_tracks,
-    wire::{MemberView, Page, QueueWindow, SessionView},
+    wire::{MemberView, Page, QueueWindow},
 };
 
 /// `GET /api/config` (public).
@@ -52,12 +52,13 @@ pub async fn devices(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.check_spotify_call(&user.id)?;
     let core = &state.core;
     let auth = core.accounts.auth(&user.id).await?;
     let devices = match core.spotify.devices(&auth).await {
         Ok(d) => d,
         Err(e) => {
-            core.accounts.note_failure(&user.id, &e).await;
+            core.accounts.note_failure(&user.id, &auth, &e).await;
             return Err(e.into());
         }
     };
@@ -137,6 +138,21 @@ pub async fn create_session(
         .unwrap_or_default()
         .settings(state.core.config.max_capacity)?;
     let core = &state.core;
+    let hosting = core
+        .db
+        .sessions_of_user(&user.id)
+        .await?
+        .iter()
+        .filter(|s| s.role == "host")
+        .count();
+    if hosting >= core.config.max_live_sessions_per_user {
+        return Err(ApiError::client(
+            actix_web::http::StatusCode::CONFLICT,
+            "too_many_sessions",
+            format!("you already host {hosting} live sessions: end one before starting another"),
+        ));
+    }
+    state.limits.check_creation(&user.id)?;
     let top = top_tracks::for_user(core, &user.id).await?;
     let session = Session::new(
         SessionId::new_v4(),
@@ -156,6 +172,7 @@ pub async fn create_session(
     tracing::info!(session = %id, "session created");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/sessions/{id}")))
+        .insert_header(NO_STORE)
         .json(view))
 }
 
@@ -164,12 +181,16 @@ pub fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
     raw.parse().map_err(|_| session_not_found())
 }
 
+/// `Cache-Control: no-store`, on every answer that carries an invite code (whoever has the
+/// code can join: no cache, shared or private, may keep it).
+const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
+
 /// `GET /api/sessions/{id}` → the snapshot (members only).
 pub async fn get_session(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
-) -> Result<web::Json<SessionView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
     let view = state
         .hubs
@@ -178,7 +199,7 @@ pub async fn get_session(
             reply,
         })
         .await?;
-    Ok(web::Json(view))
+    Ok(HttpResponse::Ok().insert_header(NO_STORE).json(view))
 }
 
 /// `?offset=&limit=` of a paged list.
@@ -262,33 +283,49 @@ async fn page<T>(
     Ok(web::Json(page))
 }
 
-/// Looks an invite code up, after counting the attempt against the client's address (so
-/// guessing codes is slow, and a refused guess learns nothing).
+/// Looks an invite code up. A client address blocked for wrong codes is refused before the
+/// lookup (so a refused guess learns nothing); a wrong code counts against its address (so
+/// guessing is slow); right codes never count.
 async fn session_of_invite(
     state: &AppState,
     req: &HttpRequest,
     code: &str,
 ) -> Result<SessionId, ApiError> {
-    state
-        .limits
-        .check_invite(client_ip(req, &state.trusted_proxies))?;
-    let invite_not_found =
-        || ApiError::not_found("invite_not_found", "this invite link is not valid");
-    let code: InviteCode = code.parse().map_err(|_| invite_not_found())?;
-    state
-        .core
-        .db
-        .session_by_invite(code.as_str())
-        .await?
-        .ok_or_else(invite_not_found)
+    let ip = client_ip(req, &state.trusted_proxies);
+    state.limits.check_invite(ip)?;
+    let found = match code.parse::<InviteCode>() {
+        Ok(code) => state.core.db.session_by_invite(code.as_str()).await?,
+        Err(_) => None,
+    };
+    match found {
+        Some(id) => Ok(id),
+        None => {
+            state.limits.note_wrong_invite(ip)?;
+            Err(ApiError::not_found(
+                "invite_not_found",
+                "this invite link is not valid",
+            ))
+        }
+    }
 }
 
-/// `GET /api/invites/{code}` → public preview for the join page.
+/// The header our pages send with `GET /api/invites/{code}`. A cross-site page can make a
+/// browser load that URL (`<img src>`), but never with a custom header: without it the preview
+/// is refused before it counts against anyone's invite budget.
+pub const PREVIEW_HEADER: &str = "x-requested-with";
+
+/// `GET /api/invites/{code}` (with `X-Requested-With`) → public preview for the join page.
 pub async fn invite_preview(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    if !req.headers().contains_key(PREVIEW_HEADER) {
+        return Err(ApiError::bad_request(
+            "header_required",
+            "send the X-Requested-With header (this site's pages do)",
+        ));
+    }
     let id = session_of_invite(&state, &req, &path).await?;
     let preview = state
         .hubs
@@ -304,7 +341,7 @@ pub async fn join(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
-) -> Result<web::Json<SessionView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = session_of_invite(&state, &req, &path).await?;
     let top = top_tracks::for_user(&state.core, &user.id).await?;
     let member = NewMember::new(user.id.clone(), user.display_name.clone(), top);
@@ -315,7 +352,7 @@ pub async fn join(
             reply,
         })
         .await?;
-    Ok(web::Json(view))
+    Ok(HttpResponse::Ok().insert_header(NO_STORE).json(view))
 }
 
 /// `POST /api/sessions/{id}/leave` → 204.
@@ -355,6 +392,26 @@ pub async fn kick(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `POST /api/sessions/{id}/unban/{user_id}` (host) → 204: a kicked user may join again.
+pub async fn unban(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, target) = path.into_inner();
+    let id = parse_session_id(&id)?;
+    let target = UserId::new(target);
+    state
+        .hubs
+        .request(id, |reply| HubCommand::Unban {
+            actor: user.id.clone(),
+            target: target.clone(),
+            reply,
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// `POST /api/sessions/{id}/end` (host) → 204.
 pub async fn end(
     state: web::Data<AppState>,
@@ -373,8 +430,8 @@ pub async fn end(
 }
 
 /// `POST /api/sessions/{id}/invite` (host) → 200 `{"invite_code", "join_url"}`: a new invite
-/// replaces the old one (which stops working) and lifts every kick ban; members get
-/// `invite_rotated`.
+/// replaces the old one (which stops working); kicked users stay banned (`unban` lets one back
+/// in); members get `invite_rotated`.
 pub async fn rotate_invite(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -391,10 +448,12 @@ pub async fn rotate_invite(
         })
         .await?;
     tracing::info!(session = %id, "invite rotated");
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "invite_code": view.invite_code,
-        "join_url": view.join_url,
-    })))
+    Ok(HttpResponse::Ok()
+        .insert_header(NO_STORE)
+        .json(serde_json::json!({
+            "invite_code": view.invite_code,
+            "join_url": view.join_url,
+        })))
 }
 
 /// Body of `POST /api/sessions/{id}/start`.
@@ -428,6 +487,7 @@ pub async fn start_session(
     device_id: &str,
 ) -> Result<(QueueWindow, usize), ApiError> {
     let device = parse_device_id(device_id)?;
+    state.limits.check_spotify_call(user)?;
     state
         .hubs
         .request(id, |reply| HubCommand::Start {
@@ -486,6 +546,9 @@ pub async fn player_command(
             reply,
         })
         .await?;
+    // Counted for the caller once authorized, over HTTP and WebSocket alike: each command is
+    // a Spotify call on the app's shared budget.
+    state.limits.check_spotify_call(user)?;
     if command == PlayerCommand::Play && target.took_over {
         // The host took their player over: resuming re-issues the session's queue (hub).
         return state
@@ -511,7 +574,7 @@ pub async fn player_command(
         PlayerCommand::Previous => core.spotify.previous(&auth, device).await,
     };
     if let Err(e) = result {
-        core.accounts.note_failure(&target.host, &e).await;
+        core.accounts.note_failure(&target.host, &auth, &e).await;
         return Err(e.into());
     }
     // Everyone sees the effect at the next poll; ask for it now rather than in a second.
@@ -551,8 +614,9 @@ pub async fn qr(
         .min_dimensions(240, 240)
         .quiet_zone(true)
         .build();
+    // The image is the invite code.
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")
-        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
+        .insert_header(NO_STORE)
         .body(svg))
 }

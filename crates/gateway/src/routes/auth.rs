@@ -1,9 +1,16 @@
-//! The Spotify login dance: `/auth/login` → Spotify → `/auth/callback` → cookie; and logout.
+//! The Spotify login dance: `/auth/login` → Spotify → `/auth/callback` → cookie; and logout
+//! (of this browser, or everywhere).
+//!
+//! A login is bound to the browser that started it (RFC 9700 §4.7, login CSRF): `/auth/login`
+//! sets a one-time cookie whose hash is stored with the OAuth state, and the callback must
+//! bring it back. Someone who stops at their own callback URL and sends it to a victim logs
+//! nobody in. Both routes are anonymous, so they are rate-limited per client address, and the
+//! number of pending authorizations is capped.
 
 use std::time::Duration;
 
 use actix_web::{
-    HttpResponse,
+    HttpRequest, HttpResponse,
     cookie::{Cookie, SameSite, time},
     http::header,
     web,
@@ -13,16 +20,64 @@ use sesh_session::UserId;
 
 use crate::{
     crypto::{opaque_token, sha256_hex},
+    db::OAuthTake,
     error::ApiError,
-    request::{CurrentUser, cookie_name, safe_next},
+    request::{CurrentUser, client_ip, cookie_name, login_cookie_name, safe_next},
     state::AppState,
     top_tracks,
 };
 
 /// How long a pending authorization may take.
 const STATE_TTL: Duration = Duration::from_secs(600);
-/// How long a login lasts.
-const LOGIN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long a login lasts at most (an unused one ends sooner: `SESH_LOGIN_IDLE_TIMEOUT`).
+pub const LOGIN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Most authorizations pending at once (all clients together); more logins wait.
+const MAX_PENDING_LOGINS: u64 = 10_000;
+/// What a login refused for [`MAX_PENDING_LOGINS`] is told to wait.
+const PENDING_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The browser's login-binding value: the one it already holds (so logins started in two
+/// tabs both complete), or a new one.
+fn browser_nonce(req: &HttpRequest, name: &str) -> String {
+    req.cookie(name)
+        .map(|c| c.value().to_owned())
+        .filter(|v| {
+            v.len() == 43
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .unwrap_or_else(opaque_token)
+}
+
+/// A cookie of ours with the attributes every one has (`HttpOnly`, `SameSite=Lax`, path `/`,
+/// `Secure` over https).
+fn cookie<'a>(state: &AppState, name: &'a str, value: String) -> Cookie<'a> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.core.public_url.scheme() == "https")
+        .finish()
+}
+
+fn removal<'a>(state: &AppState, name: &'a str) -> Cookie<'a> {
+    let mut cookie = cookie(state, name, String::new());
+    cookie.make_removal();
+    cookie
+}
+
+/// The callback's `error` parameter as it may be logged: RFC 6749's codes are short
+/// `snake_case` words; anything else is someone's text and is not written to our log.
+fn loggable_oauth_error(error: &str) -> &str {
+    if !error.is_empty()
+        && error.len() <= 40
+        && error.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    {
+        error
+    } else {
+        "unrecognized"
+    }
+}
 
 /// `?next=/path`.
 #[derive(Debug, Deserialize)]
@@ -30,12 +85,17 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-/// `GET /auth/login?next=/path` → 302 to Spotify's authorize page.
+/// `GET /auth/login?next=/path` → 302 to Spotify's authorize page, with the login-binding
+/// cookie set.
 #[tracing::instrument(skip_all)]
 pub async fn login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check_login(client_ip(&req, &state.trusted_proxies))?;
     let next = match query.next.as_deref() {
         None | Some("") => "/".to_owned(),
         Some(next) if safe_next(next) => next.to_owned(),
@@ -46,20 +106,31 @@ pub async fn login(
             ));
         }
     };
+    let db = &state.core.db;
+    if db.pending_oauth_states().await? >= MAX_PENDING_LOGINS {
+        tracing::warn!("too many logins in progress; refusing new ones for a while");
+        return Err(ApiError::RateLimited {
+            message: "too many logins are in progress; try again in a minute".into(),
+            retry_after: PENDING_RETRY_AFTER,
+        });
+    }
+    let name = login_cookie_name(&state.core.public_url);
+    let nonce = browser_nonce(&req, name);
     let request = state.core.spotify.authorize_url();
-    state
-        .core
-        .db
-        .save_oauth_state(
-            &sha256_hex(&request.state),
-            &request.pkce_verifier,
-            &next,
-            STATE_TTL,
-        )
-        .await?;
+    db.save_oauth_state(
+        &sha256_hex(&request.state),
+        &sha256_hex(&nonce),
+        &request.pkce_verifier,
+        &next,
+        STATE_TTL,
+    )
+    .await?;
+    let mut binding = cookie(&state, name, nonce);
+    binding.set_max_age(time::Duration::seconds(STATE_TTL.as_secs() as i64));
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, request.url.as_str()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(binding)
         .finish())
 }
 
@@ -71,12 +142,17 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
-/// `GET /auth/callback` → exchanges the code, stores the user, sets the login cookie, 302 to `next`.
+/// `GET /auth/callback` → exchanges the code, stores the user, sets the login cookie, 302 to
+/// `next`; only in the browser that started the login.
 #[tracing::instrument(skip_all)]
 pub async fn callback(
+    req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check_login(client_ip(&req, &state.trusted_proxies))?;
     let Some(oauth_state) = query
         .state
         .as_deref()
@@ -84,18 +160,32 @@ pub async fn callback(
     else {
         return Ok(login_failed("The login link is incomplete."));
     };
-    let Some(pending) = state
+    let binding_name = login_cookie_name(&state.core.public_url);
+    let browser = req.cookie(binding_name).map(|c| sha256_hex(c.value()));
+    let pending = match state
         .core
         .db
-        .take_oauth_state(&sha256_hex(oauth_state))
+        .take_oauth_state(&sha256_hex(oauth_state), browser.as_deref())
         .await?
-    else {
-        return Ok(login_failed(
-            "This login link has expired or was already used.",
-        ));
+    {
+        OAuthTake::Taken(pending) => pending,
+        OAuthTake::Missing => {
+            return Ok(login_failed(
+                "This login link has expired or was already used.",
+            ));
+        }
+        OAuthTake::OtherBrowser => {
+            tracing::warn!("a login callback came back to a browser that did not start it");
+            return Ok(login_failed(
+                "This login was started in another browser. Start it again here.",
+            ));
+        }
     };
     if let Some(error) = &query.error {
-        tracing::info!(error = %error, "Spotify login declined");
+        tracing::info!(
+            error = loggable_oauth_error(error),
+            "Spotify login declined"
+        );
         return Ok(login_failed("Spotify did not grant access."));
     }
     let Some(code) = query.code.as_deref() else {
@@ -110,7 +200,10 @@ pub async fn callback(
         Ok(tokens) => tokens,
         // A forged, reused or expired code: the user can only start over.
         Err(sesh_spotify::SpotifyError::OAuth { error, .. }) => {
-            tracing::info!(error = %error, "code exchange refused");
+            tracing::info!(
+                error = loggable_oauth_error(&error),
+                "code exchange refused"
+            );
             return Ok(login_failed(
                 "Spotify did not accept this login; please try again.",
             ));
@@ -124,8 +217,9 @@ pub async fn callback(
         .display_name
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| profile.id.clone());
-    core.db.upsert_user(&user, &display_name, &tokens).await?;
-    core.accounts.install(&user, tokens);
+    core.accounts
+        .logged_in(&user, &display_name, tokens)
+        .await?;
     top_tracks::prefetch(core, &user);
 
     let sid = opaque_token();
@@ -133,17 +227,13 @@ pub async fn callback(
         .create_login(&sha256_hex(&sid), &user, LOGIN_TTL)
         .await?;
     tracing::info!(user = %user, "logged in");
-    let cookie = Cookie::build(cookie_name(&core.public_url), sid)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(core.public_url.scheme() == "https")
-        .max_age(time::Duration::seconds(LOGIN_TTL.as_secs() as i64))
-        .finish();
+    let mut login = cookie(&state, cookie_name(&core.public_url), sid);
+    login.set_max_age(time::Duration::seconds(LOGIN_TTL.as_secs() as i64));
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, pending.next_path))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .cookie(cookie)
+        .cookie(login)
+        .cookie(removal(&state, binding_name))
         .finish())
 }
 
@@ -166,18 +256,48 @@ fn html_escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// `POST /auth/logout` → forgets the login, clears the cookie; 204.
+/// `POST /auth/logout` → forgets this browser's login, closes its sockets, clears the cookie;
+/// 204.
 pub async fn logout(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
     state.core.db.delete_login(&user.login_hash).await?;
-    let mut cookie = Cookie::build(cookie_name(&state.core.public_url), "")
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.core.public_url.scheme() == "https")
-        .finish();
-    cookie.make_removal();
-    Ok(HttpResponse::NoContent().cookie(cookie).finish())
+    let closed = state.limits.close_sockets(&user.id, Some(&user.login_hash));
+    tracing::info!(user = %user.id, sockets = closed, "logged out");
+    Ok(logged_out(&state))
+}
+
+/// `POST /auth/logout-everywhere` → forgets every login of the user (all browsers), closes all
+/// their sockets, clears this browser's cookie; 204.
+pub async fn logout_everywhere(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    let logins = state.core.db.delete_logins_of(&user.id).await?;
+    let closed = state.limits.close_sockets(&user.id, None);
+    tracing::info!(user = %user.id, logins, sockets = closed, "logged out everywhere");
+    Ok(logged_out(&state))
+}
+
+fn logged_out(state: &AppState) -> HttpResponse {
+    HttpResponse::NoContent()
+        .cookie(removal(state, cookie_name(&state.core.public_url)))
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_oauth_error_codes_are_logged() {
+        assert_eq!(loggable_oauth_error("access_denied"), "access_denied");
+        assert_eq!(
+            loggable_oauth_error("x\n2026-12-03T00:00:00Z INFO admin logged in"),
+            "unrecognized"
+        );
+        assert_eq!(loggable_oauth_error("Access Denied"), "unrecognized");
+        assert_eq!(loggable_oauth_error(""), "unrecognized");
+    }
 }

@@ -1,8 +1,19 @@
-//! Sesh's own abuse limits (shared by every worker): invite-code requests per client IP
-//! (`governor`, GCRA) and open WebSockets per user. Spotify's limits are the pollers' business
-//! (`budget`); WebSocket frames per connection are limited in `ws`.
+//! Sesh's own abuse limits (shared by every worker), `governor`'s GCRA where a rate is
+//! counted: wrong invite codes and login requests per client address (IPv6 clients by /64,
+//! since they rotate addresses inside it freely), requests that reach Spotify on a user's
+//! behalf and session creations per user, and open WebSockets per user. The app-wide Spotify
+//! budget is the pollers' business (`budget`); frames per connection are limited in `ws`.
 
-use std::{collections::HashMap, net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv6Addr},
+    num::NonZeroU32,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use governor::{
     DefaultKeyedRateLimiter, Quota, RateLimiter,
@@ -10,6 +21,7 @@ use governor::{
 };
 use parking_lot::Mutex;
 use sesh_session::UserId;
+use tokio_util::sync::CancellationToken;
 
 use crate::{error::ApiError, settings::Settings};
 
@@ -20,61 +32,203 @@ const MAX_TRACKED_IPS: usize = 10_000;
 /// to close first, which a reload does within a few seconds.
 const SOCKET_RETRY_AFTER: Duration = Duration::from_secs(5);
 
+/// Bursts of Spotify-reaching requests one user may make (`SESH_SPOTIFY_USER_RATE` is the
+/// sustained rate).
+const SPOTIFY_USER_BURST: u32 = 10;
+
+/// The rates the limits are built with (the settings, or a test's own).
+#[derive(Debug, Clone, Copy)]
+pub struct LimitRates {
+    /// Wrong invite codes per client and minute (`SESH_INVITE_RATE`); 0 = unlimited.
+    pub invite_per_min: u32,
+    /// Login starts and callbacks per client and minute (`SESH_LOGIN_RATE`); 0 = unlimited.
+    pub login_per_min: u32,
+    /// Spotify-reaching requests per user and minute (`SESH_SPOTIFY_USER_RATE`); 0 = unlimited.
+    pub spotify_user_per_min: u32,
+    /// Session creations per user and hour (`SESH_SESSIONS_PER_HOUR`); 0 = unlimited.
+    pub sessions_per_hour: u32,
+    /// Open sockets per user (`SESH_WS_MAX_PER_USER`).
+    pub max_sockets_per_user: usize,
+}
+
+impl LimitRates {
+    /// The rates the settings ask for.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            invite_per_min: settings.invite_rate_per_min,
+            login_per_min: settings.login_rate_per_min,
+            spotify_user_per_min: settings.spotify_user_rate_per_min,
+            sessions_per_hour: settings.sessions_per_hour,
+            max_sockets_per_user: settings.ws_max_per_user,
+        }
+    }
+}
+
 /// The limits, one instance per server (in `AppState`).
 #[derive(Debug)]
 pub struct Limits {
-    /// `None` when `SESH_INVITE_RATE=0`.
+    /// Wrong invite codes; `None` when `SESH_INVITE_RATE=0`.
     invites: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Addresses that spent their wrong-code budget, until when: every invite request from
+    /// them is refused before its code is looked up, so a refused guess learns nothing.
+    invite_blocked: Mutex<HashMap<IpAddr, Instant>>,
+    logins: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    spotify_calls: Option<DefaultKeyedRateLimiter<UserId>>,
+    creations: Option<DefaultKeyedRateLimiter<UserId>>,
     max_sockets_per_user: usize,
-    sockets: Arc<Mutex<HashMap<UserId, usize>>>,
+    sockets: Arc<Mutex<SocketMap>>,
+}
+
+/// The key an address is counted under: IPv6 addresses by their /64 (one subscriber's
+/// network), IPv4 addresses as they are. Requests without a known address share one key.
+pub fn client_key(ip: Option<IpAddr>) -> IpAddr {
+    match ip.map(|ip| ip.to_canonical()) {
+        None => IpAddr::from([0, 0, 0, 0]),
+        Some(IpAddr::V6(v6)) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+        Some(v4) => v4,
+    }
+}
+
+fn keyed<K: std::hash::Hash + Eq + Clone>(
+    rate: u32,
+    per: fn(NonZeroU32) -> Quota,
+    burst: impl Fn(NonZeroU32) -> NonZeroU32,
+) -> Option<DefaultKeyedRateLimiter<K>> {
+    NonZeroU32::new(rate).map(|rate| RateLimiter::keyed(per(rate).allow_burst(burst(rate))))
+}
+
+/// `limiter`'s verdict for `key`, as the wait until it admits again.
+fn check<K: std::hash::Hash + Eq + Clone>(
+    limiter: &DefaultKeyedRateLimiter<K>,
+    key: &K,
+) -> Result<(), Duration> {
+    let result = limiter.check_key(key);
+    if limiter.len() > MAX_TRACKED_IPS {
+        limiter.retain_recent();
+    }
+    result.map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
 }
 
 impl Limits {
-    /// Limits from the settings (`SESH_INVITE_RATE`, `SESH_WS_MAX_PER_USER`).
+    /// Limits from the settings.
     pub fn new(settings: &Settings) -> Self {
-        Self::with(settings.invite_rate_per_min, settings.ws_max_per_user)
+        Self::with_rates(LimitRates::from_settings(settings))
     }
 
-    /// `invite_rate_per_min` requests per IP and minute (bursts of as many), 0 = unlimited;
-    /// at most `max_sockets_per_user` open sockets per user.
-    pub fn with(invite_rate_per_min: u32, max_sockets_per_user: usize) -> Self {
-        let invites = NonZeroU32::new(invite_rate_per_min)
-            .map(|rate| RateLimiter::keyed(Quota::per_minute(rate).allow_burst(rate)));
+    /// Limits with these rates.
+    pub fn with_rates(rates: LimitRates) -> Self {
+        let as_many = |rate| rate;
         Self {
-            invites,
-            max_sockets_per_user: max_sockets_per_user.max(1),
+            invites: keyed(rates.invite_per_min, Quota::per_minute, as_many),
+            invite_blocked: Mutex::default(),
+            logins: keyed(rates.login_per_min, Quota::per_minute, as_many),
+            spotify_calls: keyed(rates.spotify_user_per_min, Quota::per_minute, |rate| {
+                rate.min(NonZeroU32::new(SPOTIFY_USER_BURST).unwrap_or(rate))
+            }),
+            creations: keyed(rates.sessions_per_hour, Quota::per_hour, as_many),
+            max_sockets_per_user: rates.max_sockets_per_user.max(1),
             sockets: Arc::default(),
         }
     }
 
-    /// Counts one request with an invite code from `ip`; `429 rate_limited` when the address
-    /// used up its budget. Checked before the code is looked up, so a refused guess learns
-    /// nothing. Requests without a known address (no peer) share one budget.
-    pub fn check_invite(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
-        let Some(limiter) = &self.invites else {
-            return Ok(());
-        };
-        let key = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        let result = limiter.check_key(&key);
-        if limiter.len() > MAX_TRACKED_IPS {
-            limiter.retain_recent();
-        }
-        result.map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            tracing::info!(client = %key, "invite requests rate-limited");
-            ApiError::rate_limited(
-                "too many invite attempts from your network; wait a little",
-                wait,
-            )
+    /// Only the invite and socket limits (the others off): for unit tests.
+    pub fn with(invite_rate_per_min: u32, max_sockets_per_user: usize) -> Self {
+        Self::with_rates(LimitRates {
+            invite_per_min: invite_rate_per_min,
+            login_per_min: 0,
+            spotify_user_per_min: 0,
+            sessions_per_hour: 0,
+            max_sockets_per_user,
         })
     }
 
-    /// Reserves one of `user`'s WebSocket slots; the slot is released when the returned guard
-    /// drops. `429 rate_limited` when all are in use.
-    pub fn acquire_socket(&self, user: &UserId) -> Result<SocketSlot, ApiError> {
+    /// Before an invite code is looked up: `429 rate_limited` while the client's address is
+    /// blocked for wrong codes (right and wrong codes alike, so a blocked guesser learns
+    /// nothing). Right codes never count: nobody can lock a party's network out by making its
+    /// members' browsers load good links.
+    pub fn check_invite(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let key = client_key(ip);
+        let mut blocked = self.invite_blocked.lock();
+        let now = Instant::now();
+        match blocked.get(&key) {
+            Some(until) if *until > now => Err(invite_refusal(*until - now)),
+            Some(_) => {
+                blocked.remove(&key);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// After an invite code was not found: counts it against the client's address; `429
+    /// rate_limited` (and blocked) once the address has used up its budget.
+    pub fn note_wrong_invite(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let Some(limiter) = &self.invites else {
+            return Ok(());
+        };
+        let key = client_key(ip);
+        check(limiter, &key).map_err(|wait| {
+            tracing::info!(client = %key, "wrong invite codes rate-limited");
+            let mut blocked = self.invite_blocked.lock();
+            if blocked.len() >= MAX_TRACKED_IPS {
+                let now = Instant::now();
+                blocked.retain(|_, until| *until > now);
+            }
+            blocked.insert(key, Instant::now() + wait);
+            invite_refusal(wait)
+        })
+    }
+
+    /// Counts a login start or callback from `ip`; `429 rate_limited` over the budget.
+    pub fn check_login(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let Some(limiter) = &self.logins else {
+            return Ok(());
+        };
+        let key = client_key(ip);
+        check(limiter, &key).map_err(|wait| {
+            tracing::info!(client = %key, "login requests rate-limited");
+            ApiError::rate_limited("too many logins from your network; wait a little", wait)
+        })
+    }
+
+    /// Counts a request that reaches Spotify on `user`'s behalf (the app's Spotify budget is
+    /// shared by everyone); `429 rate_limited` over the user's budget.
+    pub fn check_spotify_call(&self, user: &UserId) -> Result<(), ApiError> {
+        let Some(limiter) = &self.spotify_calls else {
+            return Ok(());
+        };
+        check(limiter, user).map_err(|wait| {
+            tracing::info!(user = %user, "Spotify-reaching requests rate-limited");
+            ApiError::rate_limited("too many player requests; slow down", wait)
+        })
+    }
+
+    /// Counts a session creation by `user`; `429 rate_limited` over the hourly budget.
+    pub fn check_creation(&self, user: &UserId) -> Result<(), ApiError> {
+        let Some(limiter) = &self.creations else {
+            return Ok(());
+        };
+        check(limiter, user).map_err(|wait| {
+            tracing::info!(user = %user, "session creations rate-limited");
+            ApiError::rate_limited("too many new sessions this hour; reuse one", wait)
+        })
+    }
+
+    /// Reserves one of `user`'s WebSocket slots for a socket of the login `login_hash`, which
+    /// `stop` ends; the slot is released when the returned guard drops. `429 rate_limited`
+    /// when all are in use.
+    pub fn acquire_socket(
+        &self,
+        user: &UserId,
+        login_hash: &str,
+        stop: CancellationToken,
+    ) -> Result<SocketSlot, ApiError> {
         let mut sockets = self.sockets.lock();
-        let open = sockets.entry(user.clone()).or_insert(0);
-        if *open >= self.max_sockets_per_user {
+        let open = sockets.entry(user.clone()).or_default();
+        if open.len() >= self.max_sockets_per_user {
             return Err(ApiError::rate_limited(
                 format!(
                     "at most {} live connections per user; close another tab first",
@@ -83,32 +237,85 @@ impl Limits {
                 SOCKET_RETRY_AFTER,
             ));
         }
-        *open += 1;
+        let entry = Arc::new(OpenSocket {
+            login_hash: login_hash.to_owned(),
+            stop,
+            logged_out: AtomicBool::new(false),
+        });
+        open.push(entry.clone());
         Ok(SocketSlot {
             user: user.clone(),
+            entry,
             sockets: self.sockets.clone(),
         })
     }
 
+    /// Ends `user`'s open sockets of the login `login_hash` (or of every login: `None`), which
+    /// close with "logged out"; how many.
+    pub fn close_sockets(&self, user: &UserId, login_hash: Option<&str>) -> usize {
+        let sockets = self.sockets.lock();
+        let Some(open) = sockets.get(user) else {
+            return 0;
+        };
+        let mut closed = 0;
+        for socket in open {
+            if login_hash.is_none_or(|hash| hash == socket.login_hash) {
+                socket.logged_out.store(true, Ordering::Relaxed);
+                socket.stop.cancel();
+                closed += 1;
+            }
+        }
+        closed
+    }
+
     /// Open sockets of `user` (for tests and metrics).
     pub fn open_sockets(&self, user: &UserId) -> usize {
-        self.sockets.lock().get(user).copied().unwrap_or(0)
+        self.sockets.lock().get(user).map_or(0, Vec::len)
     }
+}
+
+fn invite_refusal(wait: Duration) -> ApiError {
+    ApiError::rate_limited(
+        "too many wrong invite links from your network; wait a little",
+        wait,
+    )
+}
+
+/// Open sockets by user.
+type SocketMap = HashMap<UserId, Vec<Arc<OpenSocket>>>;
+
+/// What the limits know of one open socket.
+#[derive(Debug)]
+struct OpenSocket {
+    /// The login it was opened with.
+    login_hash: String,
+    /// Ends the socket.
+    stop: CancellationToken,
+    /// Set before `stop` is cancelled by a logout.
+    logged_out: AtomicBool,
 }
 
 /// One open WebSocket of a user; dropping it frees the slot.
 #[derive(Debug)]
 pub struct SocketSlot {
     user: UserId,
-    sockets: Arc<Mutex<HashMap<UserId, usize>>>,
+    entry: Arc<OpenSocket>,
+    sockets: Arc<Mutex<SocketMap>>,
+}
+
+impl SocketSlot {
+    /// Whether the socket is being ended because its login logged out.
+    pub fn logged_out(&self) -> bool {
+        self.entry.logged_out.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for SocketSlot {
     fn drop(&mut self) {
         let mut sockets = self.sockets.lock();
         if let Some(open) = sockets.get_mut(&self.user) {
-            *open = open.saturating_sub(1);
-            if *open == 0 {
+            open.retain(|socket| !Arc::ptr_eq(socket, &self.entry));
+            if open.is_empty() {
                 sockets.remove(&self.user);
             }
         }
@@ -120,41 +327,118 @@ mod tests {
     use super::*;
 
     #[test]
-    fn invite_budget_is_per_address_and_answers_retry_after() {
+    fn only_wrong_invites_count_per_address_and_answer_retry_after() {
         let limits = Limits::with(3, 8);
         let a = Some(IpAddr::from([203, 0, 113, 1]));
         let b = Some(IpAddr::from([203, 0, 113, 2]));
-        for _ in 0..3 {
+        // Right codes never count.
+        for _ in 0..100 {
             limits.check_invite(a).unwrap();
         }
-        let refused = limits.check_invite(a).unwrap_err();
+        for _ in 0..3 {
+            limits.check_invite(a).unwrap();
+            limits.note_wrong_invite(a).unwrap();
+        }
+        let refused = limits.note_wrong_invite(a).unwrap_err();
         assert_eq!(refused.code(), "rate_limited");
         let wait = refused.retry_after().unwrap();
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(20),
             "{wait:?}"
         );
+        // Blocked now, whatever the code.
+        assert_eq!(limits.check_invite(a).unwrap_err().code(), "rate_limited");
         limits.check_invite(b).unwrap();
+        limits.note_wrong_invite(b).unwrap();
         let unlimited = Limits::with(0, 8);
         for _ in 0..1000 {
+            unlimited.note_wrong_invite(a).unwrap();
             unlimited.check_invite(a).unwrap();
         }
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(Some(one)), client_key(Some(same_64)));
+        assert_ne!(client_key(Some(one)), client_key(Some(other_64)));
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(client_key(Some(mapped)), IpAddr::from([203, 0, 113, 7]));
+        let limits = Limits::with(2, 8);
+        limits.note_wrong_invite(Some(one)).unwrap();
+        limits.note_wrong_invite(Some(same_64)).unwrap();
+        assert!(limits.note_wrong_invite(Some(same_64)).is_err());
+        assert!(limits.check_invite(Some(one)).is_err());
+        limits.check_invite(Some(other_64)).unwrap();
+    }
+
+    #[test]
+    fn logins_spotify_calls_and_creations_are_limited_when_asked() {
+        let limits = Limits::with_rates(LimitRates {
+            invite_per_min: 0,
+            login_per_min: 2,
+            spotify_user_per_min: 60,
+            sessions_per_hour: 1,
+            max_sockets_per_user: 8,
+        });
+        let ip = Some(IpAddr::from([198, 51, 100, 1]));
+        limits.check_login(ip).unwrap();
+        limits.check_login(ip).unwrap();
+        assert!(limits.check_login(ip).unwrap_err().retry_after().is_some());
+        let alice = UserId::new("alice");
+        for _ in 0..SPOTIFY_USER_BURST {
+            limits.check_spotify_call(&alice).unwrap();
+        }
+        assert_eq!(
+            limits.check_spotify_call(&alice).unwrap_err().code(),
+            "rate_limited"
+        );
+        limits.check_spotify_call(&UserId::new("bob")).unwrap();
+        limits.check_creation(&alice).unwrap();
+        let refused = limits.check_creation(&alice).unwrap_err();
+        assert!(refused.retry_after().unwrap() > Duration::from_secs(60));
     }
 
     #[test]
     fn socket_slots_are_counted_and_released() {
         let limits = Limits::with(60, 2);
         let alice = UserId::new("alice");
-        let one = limits.acquire_socket(&alice).unwrap();
-        let two = limits.acquire_socket(&alice).unwrap();
-        assert_eq!(
-            limits.acquire_socket(&alice).unwrap_err().code(),
-            "rate_limited"
-        );
-        limits.acquire_socket(&UserId::new("bob")).unwrap();
+        let open = |user: &UserId| limits.acquire_socket(user, "h", CancellationToken::new());
+        let one = open(&alice).unwrap();
+        let two = open(&alice).unwrap();
+        assert_eq!(open(&alice).unwrap_err().code(), "rate_limited");
+        open(&UserId::new("bob")).unwrap();
         drop(one);
-        let _three = limits.acquire_socket(&alice).unwrap();
+        let _three = open(&alice).unwrap();
         drop(two);
         assert_eq!(limits.open_sockets(&alice), 1);
+    }
+
+    #[test]
+    fn a_logout_ends_the_sockets_of_its_login_and_everywhere_ends_all() {
+        let limits = Limits::with(60, 8);
+        let alice = UserId::new("alice");
+        let (laptop, phone, bob) = (
+            CancellationToken::new(),
+            CancellationToken::new(),
+            CancellationToken::new(),
+        );
+        let laptop_slot = limits
+            .acquire_socket(&alice, "laptop", laptop.clone())
+            .unwrap();
+        let phone_slot = limits
+            .acquire_socket(&alice, "phone", phone.clone())
+            .unwrap();
+        let _bob_slot = limits
+            .acquire_socket(&UserId::new("bob"), "laptop", bob.clone())
+            .unwrap();
+        assert_eq!(limits.close_sockets(&alice, Some("laptop")), 1);
+        assert!(laptop.is_cancelled() && laptop_slot.logged_out());
+        assert!(!phone.is_cancelled() && !phone_slot.logged_out());
+        assert_eq!(limits.close_sockets(&alice, None), 2);
+        assert!(phone.is_cancelled() && phone_slot.logged_out());
+        assert!(!bob.is_cancelled(), "another user's socket is untouched");
     }
 }

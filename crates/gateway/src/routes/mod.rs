@@ -38,6 +38,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth/login", web::get().to(auth::login))
         .route("/auth/callback", web::get().to(auth::callback))
         .route("/auth/logout", web::post().to(auth::logout))
+        .route(
+            "/auth/logout-everywhere",
+            web::post().to(auth::logout_everywhere),
+        )
         .route("/ws/sessions/{id}", web::get().to(ws::connect))
         .service(
             web::scope("/api")
@@ -51,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/sessions/{id}/queue", web::get().to(api::queue))
                 .route("/sessions/{id}/leave", web::post().to(api::leave))
                 .route("/sessions/{id}/kick/{user_id}", web::post().to(api::kick))
+                .route("/sessions/{id}/unban/{user_id}", web::post().to(api::unban))
                 .route("/sessions/{id}/end", web::post().to(api::end))
                 .route("/sessions/{id}/invite", web::post().to(api::rotate_invite))
                 .route("/sessions/{id}/start", web::post().to(api::start))
@@ -94,15 +99,29 @@ pub async fn csrf_guard(
         .map(ServiceResponse::map_into_left_body)
 }
 
+/// The path as it may be logged: invite codes are credentials (whoever has one can join), so
+/// the routes that carry one log `…` in its place. Query strings are never logged (OAuth codes).
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    for prefix in ["/j/", "/api/invites/", "/api/join/"] {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && !rest.is_empty()
+        {
+            let tail = rest.find('/').map_or("", |i| &rest[i..]);
+            return format!("{prefix}…{tail}").into();
+        }
+    }
+    path.into()
+}
+
 /// Logs each request (method, path, status, duration, client address) at debug level, and
-/// failures at info. Query strings are left out: they carry OAuth codes.
+/// failures at info. Query strings and invite codes are left out ([`loggable_path`]).
 pub async fn request_log(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = std::time::Instant::now();
     let method = req.method().clone();
-    let path = req.path().to_owned();
+    let path = loggable_path(req.path()).into_owned();
     let ip = req
         .app_data::<web::Data<AppState>>()
         .and_then(|s| client_ip(req.request(), &s.trusted_proxies));
@@ -212,4 +231,22 @@ pub fn query_config() -> web::QueryConfig {
 /// A plain `HttpResponse` for an [`ApiError`] (for middleware).
 pub fn error_response(error: &ApiError) -> HttpResponse {
     actix_web::ResponseError::error_response(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invite_codes_are_not_logged() {
+        assert_eq!(loggable_path("/j/AbCd1234"), "/j/…");
+        assert_eq!(loggable_path("/api/invites/AbCd1234"), "/api/invites/…");
+        assert_eq!(loggable_path("/api/join/AbCd1234"), "/api/join/…");
+        assert_eq!(loggable_path("/api/join/AbCd1234/x"), "/api/join/…/x");
+        assert_eq!(
+            loggable_path("/api/sessions/1/start"),
+            "/api/sessions/1/start"
+        );
+        assert_eq!(loggable_path("/j/"), "/j/");
+    }
 }

@@ -32,6 +32,8 @@ const FRAME_BURST: f64 = 20.0;
 const FRAMES_PER_SEC: f64 = 10.0;
 /// Refused frames (over the rate) in a row tolerated before the socket is closed with 1008.
 const MAX_REFUSED_FRAMES: u32 = 20;
+/// Close code for a socket whose login logged out (here or everywhere).
+const CLOSE_LOGGED_OUT: u16 = 4003;
 /// How long a close may wait for a client that does not read.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -56,17 +58,19 @@ pub async fn connect(
         ));
     }
     let id = parse_session_id(&path)?;
+    // One token per socket for every way it is told to stop: the hub cancels it when the
+    // queue overflows, a logout of its login cancels it, and as a child of the shutdown token
+    // it is cancelled on shutdown. Each socket waits on its own token only: thousands of
+    // sockets waiting on the one shutdown token would all take its lock on every frame.
+    let overflow = state.core.shutdown.child_token();
     // Counted before the upgrade so a refused handshake is a plain 429 the page can show.
-    let slot = state.limits.acquire_socket(&user.id)?;
+    let slot = state
+        .limits
+        .acquire_socket(&user.id, &user.login_hash, overflow.clone())?;
     let (response, session, stream) = actix_ws::handle(&req, body).map_err(|_| {
         ApiError::bad_request("not_a_websocket", "this endpoint speaks WebSocket only")
     })?;
     let (tx, rx) = outbound_queue(state.core.config.ws_queue);
-    // One token per socket for both ways it is told to stop: the hub cancels it when the
-    // queue overflows, and as a child of the shutdown token it is cancelled on shutdown. Each
-    // socket waits on its own token only: thousands of sockets waiting on the one shutdown
-    // token would all take its lock on every frame they send.
-    let overflow = state.core.shutdown.child_token();
     let conn = NewConnection {
         user: user.id.clone(),
         tx: tx.clone(),
@@ -97,7 +101,7 @@ struct Socket {
     registration: Registration,
     /// Our own queue, for direct answers (`pong`, `error`) in order with events.
     tx: OutboundTx,
-    /// Cancelled on overflow (close 1008) or shutdown (close 1001).
+    /// Cancelled on overflow (close 1008), logout (4003) or shutdown (close 1001).
     overflow: CancellationToken,
 }
 
@@ -131,6 +135,8 @@ impl Socket {
                 let why = || {
                     if shutdown.is_cancelled() {
                         Some((1001, "server going away"))
+                    } else if slot.logged_out() {
+                        Some((CLOSE_LOGGED_OUT, "logged out"))
                     } else {
                         Some((1008, "too slow: event queue full"))
                     }

@@ -67,6 +67,8 @@ pub enum Action {
     SetShuffleMode,
     /// Issue a new invite code. Host only.
     RotateInvite,
+    /// Let a kicked user join again. Host only.
+    Unban,
 }
 
 impl Action {
@@ -87,6 +89,7 @@ impl fmt::Display for Action {
             Self::Kick => "kick members",
             Self::End => "end the session",
             Self::TransferHost => "hand over the host role",
+            Self::Unban => "let kicked members back in",
             Self::SetShuffleMode => "change the shuffle mode",
             Self::RotateInvite => "issue a new invite",
         })

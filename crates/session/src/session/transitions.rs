@@ -86,8 +86,8 @@ impl Session {
         Ok(events)
     }
 
-    /// The host removes another member, who then cannot rejoin until the host rotates the
-    /// invite. Their tracks stay in the queue.
+    /// The host removes another member, who then cannot rejoin (whatever the invite code)
+    /// until the host lets them back in ([`Session::unban`]). Their tracks stay in the queue.
     pub fn kick(&mut self, actor: &UserId, target: &UserId) -> Result<Vec<Event>, SessionError> {
         self.authorize(actor, Action::Kick)?;
         if actor == target {
@@ -231,8 +231,21 @@ impl Session {
     ) -> Result<Vec<Event>, SessionError> {
         self.authorize(actor, Action::RotateInvite)?;
         self.invite_code = code;
-        self.banned.clear();
+        // Bans stay: revoking a leaked link must not let back in the people who were kicked.
         Ok(vec![Event::InviteRotated])
+    }
+
+    /// The host lets a kicked user join again (with the current invite).
+    pub fn unban(&mut self, actor: &UserId, target: &UserId) -> Result<Vec<Event>, SessionError> {
+        self.authorize(actor, Action::Unban)?;
+        if !self.banned.remove(target) {
+            return Err(SessionError::InvalidTarget {
+                reason: "this user is not banned from the session",
+            });
+        }
+        Ok(vec![Event::MemberUnbanned {
+            user_id: target.clone(),
+        }])
     }
 
     /// The gateway reports which queue entry plays now (it follows the host's player).

@@ -184,16 +184,17 @@ fn spotify_message(e: &SpotifyError) -> String {
 }
 
 /// `{"error": {...}}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorObject,
 }
 
 /// `{"code", "message", "retry_after_s"?}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorObject {
     /// Stable machine-readable code.
+    #[schema(value_type = String)]
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,

@@ -13,7 +13,7 @@ use sesh_session::{
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// A member as others see them.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct MemberView {
     /// Spotify user id.
     pub id: UserId,
@@ -26,7 +26,7 @@ pub struct MemberView {
 }
 
 /// `{"id", "display_name"}` of a user.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserRef {
     /// Spotify user id.
     pub id: UserId,
@@ -46,7 +46,7 @@ pub struct YouView {
 }
 
 /// A session as its members see it (HTTP snapshot and `welcome.session`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     /// Session id.
     pub id: SessionId,
@@ -88,9 +88,10 @@ pub fn added_by_listed(all: &[UserId]) -> Vec<UserId> {
 }
 
 /// A queue entry as members see it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct QueueEntryView {
     /// The track.
+    #[schema(value_type = Track)]
     pub track: Arc<Track>,
     /// The first members (in join order) whose top tracks had it, at most [`ADDED_BY_LISTED`].
     pub added_by: Vec<UserId>,
@@ -112,7 +113,7 @@ impl From<&QueueEntry> for QueueEntryView {
 /// `queue_length` entries of the whole queue. A queue of at most `SESH_QUEUE_WINDOW` entries is
 /// sent whole (`queue_offset` 0); a longer one as a window around the now-playing entry, so no
 /// frame grows with the size of the session (the rest is paged over HTTP).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct QueueWindow {
     /// The entries of the window.
     pub queue: Vec<QueueEntryView>,
@@ -153,7 +154,7 @@ impl QueueWindow {
 }
 
 /// A page of a list (`GET /api/sessions/{id}/members` and `…/queue`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     /// The entries from `offset`.
     pub items: Vec<T>,

@@ -9,6 +9,7 @@ use crate::track::QueueEntry;
 
 /// Why a member is no longer in the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LeaveReason {
     /// They left themselves.

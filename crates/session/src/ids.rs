@@ -62,6 +62,7 @@ macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident, $kind:literal, allow_colon = $allow_colon:literal) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -138,6 +139,7 @@ string_id!(
 
 /// Identifies one session; random (UUID v4) so ids reveal nothing and cannot be guessed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct SessionId(Uuid);
 
@@ -180,6 +182,7 @@ const TRACK_URI_PREFIX: &str = "spotify:track:";
 /// Unlike the plain string ids this one is validated on every way in (including serde),
 /// so [`TrackUri::track_id`] can never fail.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct TrackUri(String);
 

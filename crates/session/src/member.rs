@@ -9,6 +9,7 @@ use crate::track::Track;
 
 /// What a member may do: the host controls the session, guests listen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The one member who controls the session; it plays on their device.

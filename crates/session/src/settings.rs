@@ -7,6 +7,7 @@ pub const DEFAULT_CAPACITY: usize = 50;
 
 /// How `start` orders the queue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ShuffleMode {
     /// Round-robin over members, so everyone's tracks come up evenly (see [`crate::shuffle`]).
@@ -18,6 +19,7 @@ pub enum ShuffleMode {
 
 /// Settings of one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Settings {
     /// Most members at once, host included; a session clamps 0 up to 1.

@@ -8,6 +8,7 @@ use crate::ids::{TrackId, TrackUri, UserId};
 
 /// A track's metadata, as much as the session pages need to show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Track {
     /// Spotify track id; what deduplication compares.
     pub id: TrackId,

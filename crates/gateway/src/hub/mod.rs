@@ -72,7 +72,7 @@ pub struct ControlTarget {
 }
 
 /// Public preview of an invite (`GET /api/invites/{code}`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InvitePreview {
     /// The session.
     pub session_id: SessionId,

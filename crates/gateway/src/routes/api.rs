@@ -10,34 +10,110 @@ use sesh_spotify::PlayRequest;
 
 use crate::{
     db::now_ms,
-    error::ApiError,
+    error::{ApiError, ErrorBody},
     hub::{HubCommand, session_not_found},
     request::{CurrentUser, JsonBody, OptionalJsonBody, client_ip},
     state::AppState,
     top_tracks,
-    wire::{MemberView, Page, QueueWindow},
+    wire::{MemberView, Page, QueueWindow, SessionView, UserRef},
 };
 
-/// `GET /api/config` (public).
-pub async fn config(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "demo": state.core.demo,
-        "version": env!("CARGO_PKG_VERSION"),
-    }))
+/// `GET /api/config`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConfigView {
+    /// Demo mode: a simulated Spotify where anyone may pick any account.
+    pub demo: bool,
+    /// Sesh's version.
+    pub version: &'static str,
 }
 
 /// `GET /api/me`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MeView {
+    /// Spotify user id.
+    pub id: UserId,
+    /// Display name.
+    pub display_name: String,
+    /// Spotify revoked the login: log in again.
+    pub needs_reauth: bool,
+}
+
+/// One of `GET /api/me/sessions`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MySession {
+    /// Session id.
+    pub id: SessionId,
+    /// `lobby` or `playing`.
+    pub state: String,
+    /// The caller's role: `host` or `guest`.
+    pub role: String,
+    /// The host.
+    pub host: UserRef,
+    /// Members right now.
+    pub member_count: i64,
+}
+
+/// `POST /api/sessions/{id}/invite`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RotatedInvite {
+    /// The new code.
+    pub invite_code: String,
+    /// `{public_url}/j/{invite_code}`.
+    pub join_url: String,
+}
+
+/// `POST /api/sessions/{id}/start`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Started {
+    /// The queue (whole or its first window).
+    #[serde(flatten)]
+    pub queue: QueueWindow,
+    /// Index of the now-playing entry.
+    pub position: usize,
+}
+
+/// `GET /api/config` (public).
+#[utoipa::path(
+    get,
+    path = "/api/config",
+    tag = "meta",
+    summary = "Public configuration of this server",
+    responses(
+        (status = 200, description = "Demo mode and version", body = ConfigView),
+    ),
+)]
+pub async fn config(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(ConfigView {
+        demo: state.core.demo,
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// `GET /api/me`.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "me",
+    summary = "The logged-in user",
+    responses(
+        (status = 200, body = MeView),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn me(user: CurrentUser) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "id": user.id,
-        "display_name": user.display_name,
-        "needs_reauth": user.needs_reauth,
-    }))
+    HttpResponse::Ok().json(MeView {
+        id: user.id,
+        display_name: user.display_name,
+        needs_reauth: user.needs_reauth,
+    })
 }
 
 /// A device as the API lists it.
-#[derive(Debug, Serialize)]
-struct DeviceOut {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeviceOut {
     id: Option<String>,
     name: String,
     #[serde(rename = "type")]
@@ -48,6 +124,22 @@ struct DeviceOut {
 }
 
 /// `GET /api/me/devices` → the caller's Spotify devices.
+#[utoipa::path(
+    get,
+    path = "/api/me/devices",
+    tag = "me",
+    summary = "The caller's Spotify devices",
+    responses(
+        (status = 200, body = Vec<DeviceOut>),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`premium_required` or another refusal on the account", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the caller's `SESH_SPOTIFY_USER_RATE`, or Spotify asked to wait (`Retry-After`)", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 502, description = "`spotify_error`: Spotify refused for another reason", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn devices(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -77,28 +169,42 @@ pub async fn devices(
 }
 
 /// `GET /api/me/sessions` → the caller's live sessions.
+#[utoipa::path(
+    get,
+    path = "/api/me/sessions",
+    tag = "me",
+    summary = "The caller's live sessions",
+    responses(
+        (status = 200, body = Vec<MySession>),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn my_sessions(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
     let sessions = state.core.db.sessions_of_user(&user.id).await?;
-    let out: Vec<_> = sessions
+    let out: Vec<MySession> = sessions
         .into_iter()
-        .map(|s| {
-            serde_json::json!({
-                "id": s.id,
-                "state": s.state,
-                "role": s.role,
-                "host": {"id": s.host_id, "display_name": s.host_name},
-                "member_count": s.member_count,
-            })
+        .map(|s| MySession {
+            id: s.id,
+            state: s.state,
+            role: s.role,
+            host: UserRef {
+                id: UserId::new(s.host_id),
+                display_name: s.host_name,
+            },
+            member_count: s.member_count,
         })
         .collect();
     Ok(HttpResponse::Ok().json(out))
 }
 
 /// Optional body of `POST /api/sessions`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
     shuffle_mode: Option<ShuffleMode>,
@@ -128,6 +234,26 @@ impl CreateSession {
 
 /// `POST /api/sessions` → 201 with the new session; the caller is host.
 #[tracing::instrument(skip_all, fields(user = %user.id))]
+#[utoipa::path(
+    post,
+    path = "/api/sessions",
+    tag = "sessions",
+    summary = "Create a session; the caller is its host",
+    request_body(content = Option<CreateSession>, description = "Optional settings", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The snapshot (`Cache-Control: no-store`)", body = SessionView),
+        (status = 400, description = "`invalid_capacity`, `invalid_json`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site", body = ErrorBody),
+        (status = 409, description = "`too_many_sessions`: the caller hosts `SESH_MAX_LIVE_SESSIONS` live sessions", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: `SESH_SESSIONS_PER_HOUR`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn create_session(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -186,6 +312,22 @@ pub fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
 const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
 
 /// `GET /api/sessions/{id}` → the snapshot (members only).
+#[utoipa::path(
+    get,
+    path = "/api/sessions/{id}",
+    tag = "sessions",
+    summary = "The session snapshot (members only)",
+    params(("id" = String, Path, description = "Session id (a UUID)")),
+    responses(
+        (status = 200, description = "`Cache-Control: no-store`", body = SessionView),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn get_session(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -203,7 +345,8 @@ pub async fn get_session(
 }
 
 /// `?offset=&limit=` of a paged list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Index of the first entry (default 0).
@@ -231,6 +374,23 @@ impl PageQuery {
 }
 
 /// `GET /api/sessions/{id}/members?offset=&limit=` → a page of the members in join order.
+#[utoipa::path(
+    get,
+    path = "/api/sessions/{id}/members",
+    tag = "sessions",
+    summary = "A page of the members in join order",
+    params(("id" = String, Path, description = "Session id (a UUID)"), PageQuery),
+    responses(
+        (status = 200, body = Page<MemberView>),
+        (status = 400, description = "`invalid_query`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn members(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -249,6 +409,23 @@ pub async fn members(
 }
 
 /// `GET /api/sessions/{id}/queue?offset=&limit=` → a page of the whole queue.
+#[utoipa::path(
+    get,
+    path = "/api/sessions/{id}/queue",
+    tag = "sessions",
+    summary = "A page of the whole queue",
+    params(("id" = String, Path, description = "Session id (a UUID)"), PageQuery),
+    responses(
+        (status = 200, body = Page<crate::wire::QueueEntryView>),
+        (status = 400, description = "`invalid_query`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn queue(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -315,6 +492,21 @@ async fn session_of_invite(
 pub const PREVIEW_HEADER: &str = "x-requested-with";
 
 /// `GET /api/invites/{code}` (with `X-Requested-With`) → public preview for the join page.
+#[utoipa::path(
+    get,
+    path = "/api/invites/{invite_code}",
+    tag = "invites",
+    summary = "Public preview of an invite (send `X-Requested-With`)",
+    params(("invite_code" = String, Path, description = "The code in the join link"), ("X-Requested-With" = String, Header, description = "Any value; pages of this site send `sesh`")),
+    responses(
+        (status = 200, body = crate::hub::InvitePreview),
+        (status = 400, description = "`header_required`: no `X-Requested-With`", body = ErrorBody),
+        (status = 404, description = "`invite_not_found`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many wrong codes from this address (`Retry-After`)", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+)]
 pub async fn invite_preview(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -336,6 +528,24 @@ pub async fn invite_preview(
 
 /// `POST /api/join/{code}` → joins (idempotent) and answers the snapshot.
 #[tracing::instrument(skip_all, fields(user = %user.id))]
+#[utoipa::path(
+    post,
+    path = "/api/join/{invite_code}",
+    tag = "invites",
+    summary = "Join with an invite code (idempotent)",
+    params(("invite_code" = String, Path)),
+    responses(
+        (status = 200, description = "The snapshot (`Cache-Control: no-store`)", body = SessionView),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `banned`: kicked from this session", body = ErrorBody),
+        (status = 404, description = "`invite_not_found`", body = ErrorBody),
+        (status = 409, description = "`session_full`, `session_ended`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many wrong codes from this address", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn join(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -356,6 +566,23 @@ pub async fn join(
 }
 
 /// `POST /api/sessions/{id}/leave` → 204.
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/leave",
+    tag = "sessions",
+    summary = "Leave the session",
+    params(("id" = String, Path, description = "Session id (a UUID)")),
+    responses(
+        (status = 204, description = "Left"),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 409, description = "`session_ended`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn leave(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -373,6 +600,24 @@ pub async fn leave(
 }
 
 /// `POST /api/sessions/{id}/kick/{user_id}` (host) → 204.
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/kick/{user_id}",
+    tag = "sessions",
+    summary = "Remove and ban a member (host)",
+    params(("id" = String, Path, description = "Session id (a UUID)"), ("user_id" = String, Path)),
+    responses(
+        (status = 204, description = "Kicked"),
+        (status = 400, description = "`invalid_target`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden`, `not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 409, description = "`session_ended`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn kick(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -393,6 +638,24 @@ pub async fn kick(
 }
 
 /// `POST /api/sessions/{id}/unban/{user_id}` (host) → 204: a kicked user may join again.
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/unban/{user_id}",
+    tag = "sessions",
+    summary = "Let a kicked user join again (host)",
+    params(("id" = String, Path, description = "Session id (a UUID)"), ("user_id" = String, Path)),
+    responses(
+        (status = 204, description = "Unbanned"),
+        (status = 400, description = "`invalid_target`: not banned", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden`, `not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 409, description = "`session_ended`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn unban(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -413,6 +676,23 @@ pub async fn unban(
 }
 
 /// `POST /api/sessions/{id}/end` (host) → 204.
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/end",
+    tag = "sessions",
+    summary = "End the session (host)",
+    params(("id" = String, Path, description = "Session id (a UUID)")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden`, `not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 409, description = "`session_ended`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn end(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -432,6 +712,23 @@ pub async fn end(
 /// `POST /api/sessions/{id}/invite` (host) → 200 `{"invite_code", "join_url"}`: a new invite
 /// replaces the old one (which stops working); kicked users stay banned (`unban` lets one back
 /// in); members get `invite_rotated`.
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/invite",
+    tag = "sessions",
+    summary = "Replace the invite code (host); bans stay",
+    params(("id" = String, Path, description = "Session id (a UUID)")),
+    responses(
+        (status = 200, description = "`Cache-Control: no-store`", body = RotatedInvite),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden`, `not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 409, description = "`session_ended`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn rotate_invite(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -450,14 +747,14 @@ pub async fn rotate_invite(
     tracing::info!(session = %id, "invite rotated");
     Ok(HttpResponse::Ok()
         .insert_header(NO_STORE)
-        .json(serde_json::json!({
-            "invite_code": view.invite_code,
-            "join_url": view.join_url,
-        })))
+        .json(RotatedInvite {
+            invite_code: view.invite_code,
+            join_url: view.join_url,
+        }))
 }
 
 /// Body of `POST /api/sessions/{id}/start`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     device_id: String,
@@ -501,6 +798,29 @@ pub async fn start_session(
 /// `POST /api/sessions/{id}/start` `{"device_id"}` (host) → 200 `{"queue": [...],
 /// "queue_offset", "queue_length", "position"}`.
 #[tracing::instrument(skip_all, fields(user = %user.id))]
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/start",
+    tag = "player",
+    summary = "Start playing the fair queue on a device (host)",
+    params(("id" = String, Path, description = "Session id (a UUID)")),
+    request_body(content = StartBody, content_type = "application/json"),
+    responses(
+        (status = 200, body = Started),
+        (status = 400, description = "`invalid_device`, `invalid_json`, `spotify_not_found`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `reauth_required`", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden`, `not_a_member`, `premium_required`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 409, description = "`already_started`, `session_ended`, `no_tracks`, `no_active_device`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the caller's `SESH_SPOTIFY_USER_RATE`, or Spotify asked to wait (`Retry-After`)", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 502, description = "`spotify_error`: Spotify refused for another reason", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn start(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -509,16 +829,11 @@ pub async fn start(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
     let (queue, position) = start_session(&state, id, &user.id, &body.0.device_id).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "queue": queue.queue,
-        "queue_offset": queue.queue_offset,
-        "queue_length": queue.queue_length,
-        "position": position,
-    })))
+    Ok(HttpResponse::Ok().json(Started { queue, position }))
 }
 
 /// A host player command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlayerCommand {
     /// Resume.
@@ -583,6 +898,26 @@ pub async fn player_command(
 }
 
 /// `POST /api/sessions/{id}/player/{play|pause|next|previous}` (host) → 204.
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/player/{command}",
+    tag = "player",
+    summary = "Play, pause, skip or go back (host)",
+    params(("id" = String, Path, description = "Session id (a UUID)"), ("command" = PlayerCommand, Path)),
+    responses(
+        (status = 204, description = "Done; members get a `playback` event"),
+        (status = 400, description = "`spotify_not_found` and other refused requests", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `reauth_required`", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden`, `not_a_member`, `premium_required`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 409, description = "`not_started`, `session_ended`, `no_active_device`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the caller's `SESH_SPOTIFY_USER_RATE`, or Spotify asked to wait (`Retry-After`)", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 502, description = "`spotify_error`: Spotify refused for another reason", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn player(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -595,6 +930,22 @@ pub async fn player(
 }
 
 /// `GET /api/sessions/{id}/qr.svg` → the join link as a QR code (members only).
+#[utoipa::path(
+    get,
+    path = "/api/sessions/{id}/qr.svg",
+    tag = "sessions",
+    summary = "The join link as a QR code (members)",
+    params(("id" = String, Path, description = "Session id (a UUID)")),
+    responses(
+        (status = 200, description = "SVG (`Cache-Control: no-store`)", content_type = "image/svg+xml", body = String),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn qr(
     state: web::Data<AppState>,
     user: CurrentUser,

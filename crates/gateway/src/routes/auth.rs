@@ -21,7 +21,7 @@ use sesh_session::UserId;
 use crate::{
     crypto::{opaque_token, sha256_hex},
     db::OAuthTake,
-    error::ApiError,
+    error::{ApiError, ErrorBody},
     request::{CurrentUser, client_ip, cookie_name, login_cookie_name, safe_next},
     state::AppState,
     top_tracks,
@@ -88,6 +88,20 @@ pub struct LoginQuery {
 /// `GET /auth/login?next=/path` → 302 to Spotify's authorize page, with the login-binding
 /// cookie set.
 #[tracing::instrument(skip_all)]
+#[utoipa::path(
+    get,
+    path = "/auth/login",
+    tag = "login",
+    summary = "Start the Spotify login",
+    params(("next" = Option<String>, Query, description = "A path on this site to return to")),
+    responses(
+        (status = 302, description = "To Spotify's authorize page; sets the one-time `sesh_login` cookie"),
+        (status = 400, description = "`invalid_next`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: `SESH_LOGIN_RATE`, or too many pending logins", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+)]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -145,6 +159,21 @@ pub struct CallbackQuery {
 /// `GET /auth/callback` → exchanges the code, stores the user, sets the login cookie, 302 to
 /// `next`; only in the browser that started the login.
 #[tracing::instrument(skip_all)]
+#[utoipa::path(
+    get,
+    path = "/auth/callback",
+    tag = "login",
+    summary = "Finish the Spotify login (in the browser that started it)",
+    params(("code" = Option<String>, Query), ("state" = Option<String>, Query), ("error" = Option<String>, Query)),
+    responses(
+        (status = 302, description = "Logged in: the `sesh_sid` cookie, to `next`"),
+        (status = 400, description = "An HTML page: incomplete, expired, reused or foreign login, or declined", content_type = "text/html", body = String),
+        (status = 429, description = "`rate_limited`: `SESH_LOGIN_RATE`", body = ErrorBody),
+        (status = 502, description = "`spotify_error`", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable`, `unavailable`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+    ),
+)]
 pub async fn callback(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -258,6 +287,20 @@ fn html_escape(text: &str) -> String {
 
 /// `POST /auth/logout` → forgets this browser's login, closes its sockets, clears the cookie;
 /// 204.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "login",
+    summary = "Log this browser out (its sockets close with 4003)",
+    responses(
+        (status = 204, description = "Logged out; cookie cleared"),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn logout(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -270,6 +313,20 @@ pub async fn logout(
 
 /// `POST /auth/logout-everywhere` → forgets every login of the user (all browsers), closes all
 /// their sockets, clears this browser's cookie; 204.
+#[utoipa::path(
+    post,
+    path = "/auth/logout-everywhere",
+    tag = "login",
+    summary = "End every login of the user (all their sockets close with 4003)",
+    responses(
+        (status = 204, description = "Logged out everywhere; cookie cleared"),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn logout_everywhere(
     state: web::Data<AppState>,
     user: CurrentUser,

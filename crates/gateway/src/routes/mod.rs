@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod health;
 pub mod limits;
+pub mod openapi;
 pub mod pages;
 pub mod ws;
 
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api")
                 .route("/config", web::get().to(api::config))
+                .route("/openapi.json", web::get().to(openapi::openapi_json))
                 .route("/me", web::get().to(api::me))
                 .route("/me/devices", web::get().to(api::devices))
                 .route("/me/sessions", web::get().to(api::my_sessions))

@@ -8,7 +8,7 @@ use actix_web::{
 };
 use rust_embed::RustEmbed;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
 /// The `web/` folder.
 #[derive(RustEmbed)]
@@ -65,21 +65,66 @@ fn hex_prefix(hash: &[u8; 32]) -> String {
 }
 
 /// `GET /` → the landing page.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "pages",
+    summary = "The start page",
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+    ),
+)]
 pub async fn index(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     serve(&req, "index.html", true)
 }
 
 /// `GET /j/{invite_code}` → the join page.
+#[utoipa::path(
+    get,
+    path = "/j/{invite_code}",
+    tag = "pages",
+    summary = "The join page (the link friends get)",
+    params(("invite_code" = String, Path)),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+    ),
+)]
 pub async fn join_page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     serve(&req, "join.html", true)
 }
 
 /// `GET /s/{session_id}` → the session page.
+#[utoipa::path(
+    get,
+    path = "/s/{session_id}",
+    tag = "pages",
+    summary = "The session page",
+    params(("session_id" = String, Path)),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+    ),
+)]
 pub async fn session_page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     serve(&req, "session.html", true)
 }
 
 /// `GET /assets/{path..}` → `web/assets/{path}`.
+#[utoipa::path(
+    get,
+    path = "/assets/{path}",
+    tag = "pages",
+    summary = "A static asset of the web app",
+    params(("path" = String, Path)),
+    responses(
+        (status = 200, description = "The file, with its content type, `ETag` and `Cache-Control`"),
+        (status = 304, description = "Not modified (`If-None-Match`)"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+    ),
+)]
 pub async fn asset(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     serve(&req, &format!("assets/{}", path.into_inner()), false)
 }

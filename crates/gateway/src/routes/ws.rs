@@ -16,7 +16,7 @@ use super::{
     limits::SocketSlot,
 };
 use crate::{
-    error::ApiError,
+    error::{ApiError, ErrorBody},
     hub::{
         NewConnection, Outbound, OutboundRx, OutboundTx, Registration, WorkerHandle, outbound_queue,
     },
@@ -44,6 +44,24 @@ pub struct WsQuery {
 }
 
 /// The WebSocket handshake.
+#[utoipa::path(
+    get,
+    path = "/ws/sessions/{id}",
+    tag = "live",
+    summary = "The member's live WebSocket (docs/websocket.md)",
+    params(("id" = String, Path, description = "Session id (a UUID)"), ("since" = Option<u64>, Query, description = "Last `seq` seen, to resume")),
+    responses(
+        (status = 101, description = "Switching protocols"),
+        (status = 400, description = "`not_a_websocket`, `invalid_query`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`forbidden` (foreign `Origin`), `not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: `SESH_WS_MAX_PER_USER` sockets open", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
 pub async fn connect(
     req: HttpRequest,
     body: web::Payload,

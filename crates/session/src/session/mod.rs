@@ -23,6 +23,7 @@ use crate::track::QueueEntry;
 /// Where a session is in its life. Only forward: `Lobby → Playing → Ended` (or straight
 /// from `Lobby` to `Ended`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SessionState {
     /// Members gather and bring their top tracks.

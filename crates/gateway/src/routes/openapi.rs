@@ -1,0 +1,193 @@
+//! `GET /api/openapi.json`: the HTTP API as an OpenAPI 3.1 document, generated from the
+//! handlers' `#[utoipa::path]` attributes and the wire types' schemas (so it cannot drift from
+//! the code without a test failing: every route `configure` registers must be in it).
+
+use std::sync::OnceLock;
+
+use actix_web::{HttpResponse, http::header};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
+};
+
+use super::{api, auth, health, pages, ws};
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sesh",
+        description = "Self-hosted listening sessions for Spotify. Errors are `{\"error\": {\"code\", \"message\", \"retry_after_s\"?}}`; the codes each operation can answer are in its responses. The live protocol is in docs/websocket.md.",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    paths(
+        health::healthz,
+        pages::index,
+        pages::join_page,
+        pages::session_page,
+        pages::asset,
+        auth::login,
+        auth::callback,
+        auth::logout,
+        auth::logout_everywhere,
+        ws::connect,
+        api::config,
+        api::me,
+        api::devices,
+        api::my_sessions,
+        api::create_session,
+        api::get_session,
+        api::members,
+        api::queue,
+        api::leave,
+        api::kick,
+        api::unban,
+        api::end,
+        api::rotate_invite,
+        api::start,
+        api::player,
+        api::qr,
+        api::join,
+        api::invite_preview,
+        openapi_json,
+    ),
+    components(schemas(api::PlayerCommand)),
+    modifiers(&LoginCookie),
+    tags(
+        (name = "sessions", description = "Creating, viewing and running sessions"),
+        (name = "player", description = "The host's Spotify player"),
+        (name = "invites", description = "Invite links"),
+        (name = "login", description = "The Spotify login"),
+        (name = "me", description = "The caller"),
+        (name = "live", description = "The WebSocket"),
+        (name = "pages", description = "The web app"),
+        (name = "meta", description = "Health, configuration and this document"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// The `sesh_sid` login cookie (`__Host-sesh_sid` over https) as a security scheme.
+struct LoginCookie;
+
+impl Modify for LoginCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "login_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "sesh_sid",
+                "Set by /auth/callback; `__Host-sesh_sid` when the server's public URL is https. \
+                 State-changing requests also need an `Origin` (or `Referer`) of this site.",
+            ))),
+        );
+    }
+}
+
+/// The document as JSON, built once.
+pub fn document() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_default())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "meta",
+    summary = "This document",
+    responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json", body = Object)),
+)]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// `(METHOD, path)` of every route `routes::configure` registers, read from its source:
+    /// a route added there without a `#[utoipa::path]` in [`ApiDoc`] fails the test below.
+    fn registered() -> BTreeSet<(String, String)> {
+        let source = include_str!("mod.rs");
+        let configure = &source[source.find("pub fn configure").unwrap()..];
+        let configure = &configure[..configure.find("\n}\n").unwrap()];
+        let scope = configure.find("web::scope(\"/api\")").unwrap();
+        let mut routes = BTreeSet::new();
+        let mut rest = configure;
+        while let Some(at) = rest.find(".route(") {
+            let offset = configure.len() - rest.len() + at;
+            let call = &rest[at + ".route(".len()..];
+            let open = call.find('"').unwrap();
+            let close = open + 1 + call[open + 1..].find('"').unwrap();
+            let mut path = call[open + 1..close].to_owned();
+            // `{path:.*}` is `{path}` in OpenAPI.
+            if let Some(colon) = path.find(':') {
+                let end = path[colon..].find('}').unwrap() + colon;
+                path.replace_range(colon..end, "");
+            }
+            if offset > scope {
+                path = format!("/api{path}");
+            }
+            let handler = &call[close..call.find(".to(").unwrap()];
+            let method = if handler.contains("post()") {
+                "POST"
+            } else {
+                "GET"
+            };
+            routes.insert((method.to_owned(), path));
+            rest = &call[close..];
+        }
+        routes
+    }
+
+    #[test]
+    fn every_registered_route_is_in_the_document_and_nothing_else() {
+        let doc: serde_json::Value = serde_json::from_str(document()).unwrap();
+        assert_eq!(doc["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        let registered = registered();
+        assert!(registered.len() >= 28, "{registered:?}");
+        let missing: Vec<_> = registered.difference(&documented).collect();
+        assert!(
+            missing.is_empty(),
+            "registered but not documented: {missing:?}"
+        );
+        let extra: Vec<_> = documented.difference(&registered).collect();
+        assert!(extra.is_empty(), "documented but not registered: {extra:?}");
+    }
+
+    #[test]
+    fn every_operation_documents_its_errors_with_the_error_object() {
+        let doc: serde_json::Value = serde_json::from_str(document()).unwrap();
+        assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let responses = operation["responses"].as_object().unwrap();
+                for (status, response) in responses {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        let has_error_body =
+                            response["content"]["application/json"]["schema"]["$ref"]
+                                .as_str()
+                                .is_some_and(|r| r.ends_with("/ErrorBody"));
+                        let is_page = response["content"]["text/html"].is_object();
+                        assert!(has_error_body || is_page, "{method} {path} {status}");
+                        let description = response["description"].as_str().unwrap();
+                        assert!(
+                            description.contains('`') || is_page,
+                            "{method} {path} {status}: name the codes"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -180,16 +180,7 @@ pub fn opaque_token() -> String {
 /// Hex SHA-256, used to store login-session ids and OAuth states so a leaked database cannot be
 /// replayed as cookies.
 pub fn sha256_hex(text: &str) -> String {
-    hex_lower(&Sha256::digest(text.as_bytes()))
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    use fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]

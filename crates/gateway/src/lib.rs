@@ -17,6 +17,7 @@
 //! - [`crypto`]: AES-256-GCM for tokens at rest, hashed login ids, random tokens.
 //! - [`request`]: login extractor, origin checks, client address behind trusted proxies.
 //! - [`error`]: [`error::ApiError`], answered as `{"error": {"code", "message"}}`.
+//! - [`demo`]: demo mode's in-process simulated Spotify (the `demo` cargo feature).
 //! - [`telemetry`]: tracing subscriber.
 //! - [`top_tracks`]: members' top tracks, prefetched at login and stored.
 //!
@@ -28,6 +29,7 @@ pub mod accounts;
 pub mod budget;
 pub mod crypto;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod hub;
 pub mod read_cache;

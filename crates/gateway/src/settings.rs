@@ -509,41 +509,19 @@ impl fmt::Debug for Redacted {
 
 /// A trusted proxy: one address (`10.0.0.1`, `::1`) or a CIDR range (`172.16.0.0/12`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProxyRange {
-    network: IpAddr,
-    prefix: u8,
-}
+pub struct ProxyRange(ipnet::IpNet);
 
 impl ProxyRange {
     /// Whether `ip` is inside the range. IPv4-mapped IPv6 peers (`::ffff:a.b.c.d`, as dual-stack
     /// listeners report them) match IPv4 ranges.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&ip.to_canonical())
     }
 }
 
 impl From<IpAddr> for ProxyRange {
     fn from(ip: IpAddr) -> Self {
-        let ip = ip.to_canonical();
-        let prefix = if ip.is_ipv4() { 32 } else { 128 };
-        Self {
-            network: ip,
-            prefix,
-        }
+        Self(ipnet::IpNet::from(ip.to_canonical()))
     }
 }
 
@@ -566,19 +544,17 @@ impl FromStr for ProxyRange {
         let Some((addr, prefix)) = s.split_once('/') else {
             return s.parse::<IpAddr>().map(Self::from).map_err(|_| err());
         };
-        let network = addr.parse::<IpAddr>().map_err(|_| err())?.to_canonical();
+        // The address as the peer would be seen (an IPv4-mapped IPv6 address is IPv4), and a
+        // prefix no longer than that family's.
+        let addr = addr.parse::<IpAddr>().map_err(|_| err())?.to_canonical();
         let prefix: u8 = prefix.parse().map_err(|_| err())?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        if prefix > max {
-            return Err(err());
-        }
-        Ok(Self { network, prefix })
+        ipnet::IpNet::new(addr, prefix).map(Self).map_err(|_| err())
     }
 }
 
 impl fmt::Display for ProxyRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
+        write!(f, "{}/{}", self.0.addr(), self.0.prefix_len())
     }
 }
 
@@ -604,30 +580,21 @@ impl HumanDuration {
 
 /// A duration setting that does not parse.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid duration {0:?}: use e.g. 500ms, 15s, 5m or a number of seconds")]
+#[error("invalid duration {0:?}: use e.g. 500ms, 15s, 5m, 168h or a number of seconds")]
 pub struct DurationError(String);
 
 impl FromStr for HumanDuration {
     type Err = DurationError;
+    /// `humantime`'s durations (`500ms`, `15s`, `5m`, `1h 30m`, `7d`), or a whole number of
+    /// seconds; anything out of range is an error, never a panic.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let err = || DurationError(s.to_owned());
-        let (number, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
-            (n, 1.0)
-        } else if let Some(n) = s.strip_suffix('s') {
-            (n, 1000.0)
-        } else if let Some(n) = s.strip_suffix('m') {
-            (n, 60_000.0)
-        } else if let Some(n) = s.strip_suffix('h') {
-            (n, 3_600_000.0)
-        } else {
-            (s, 1000.0)
-        };
-        let value: f64 = number.trim().parse().map_err(|_| err())?;
-        if !value.is_finite() || value < 0.0 {
-            return Err(err());
+        if let Ok(seconds) = s.parse::<u64>() {
+            return Ok(Self(Duration::from_secs(seconds)));
         }
-        Ok(Self(Duration::from_secs_f64(value * unit_ms / 1000.0)))
+        humantime::parse_duration(s)
+            .map(Self)
+            .map_err(|_| DurationError(s.to_owned()))
     }
 }
 
@@ -653,8 +620,16 @@ mod tests {
             "2".parse::<HumanDuration>().unwrap().get(),
             Duration::from_secs(2)
         );
+        assert_eq!(
+            "168h".parse::<HumanDuration>().unwrap().get(),
+            Duration::from_secs(7 * 24 * 3600)
+        );
         assert!("-1s".parse::<HumanDuration>().is_err());
         assert!("soon".parse::<HumanDuration>().is_err());
+        // The hand-written parser this replaced panicked on these.
+        for huge in ["1e20s", "18446744073709551616s", "99999999999999999999h"] {
+            assert!(huge.parse::<HumanDuration>().is_err(), "{huge}");
+        }
     }
 
     #[test]

@@ -5,7 +5,6 @@ use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{App, HttpServer, dev::Server, middleware, web};
 use sesh_spotify::{ClientOptions, SpotifyClient, SpotifyConfig};
-use sesh_spotify_emulator::{AppRegistration, Emulator, EmulatorConfig, EmulatorHandle};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -20,8 +19,8 @@ use crate::{
     state::{AppState, Core, HubConfig},
 };
 
-/// Client id of the app registered with the demo-mode emulator.
-pub const DEMO_CLIENT_ID: &str = "sesh-demo";
+pub use crate::demo::DEMO_CLIENT_ID;
+use crate::demo::DemoSpotify;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +66,12 @@ pub enum StartupError {
     /// The demo emulator could not start.
     #[error("cannot start the demo Spotify emulator: {0}")]
     Emulator(#[source] std::io::Error),
+    /// No Spotify app is configured and this build has no demo mode.
+    #[error(
+        "SPOTIFY_CLIENT_ID is not set, and this sesh was built without demo mode (the `demo` \
+         cargo feature): set SPOTIFY_CLIENT_ID (and SESH_SECRET_KEY)"
+    )]
+    DemoNotBuilt,
     /// `SESH_PUBLIC_URL` is not usable.
     #[error("invalid public URL: {0}")]
     PublicUrl(String),
@@ -81,7 +86,7 @@ pub struct Application {
     server: Server,
     core: Arc<Core>,
     hubs: HubRegistry,
-    emulator: Option<EmulatorHandle>,
+    emulator: Option<DemoSpotify>,
 }
 
 impl std::fmt::Debug for Application {
@@ -168,30 +173,7 @@ impl Application {
                 None,
             ),
             None => {
-                let secret = crate::crypto::opaque_token();
-                let emulator = Emulator::start(EmulatorConfig {
-                    listen: settings.demo_spotify_listen,
-                    apps: vec![AppRegistration::new(
-                        DEMO_CLIENT_ID,
-                        secret.clone(),
-                        redirect_uri.clone(),
-                    )],
-                    control_api: true,
-                    // The simulated Spotify keeps its tokens and players across restarts,
-                    // as the real one does.
-                    state_file: Some(settings.data_dir.join("spotify-emulator.json")),
-                    ..EmulatorConfig::default()
-                })
-                .await
-                .map_err(StartupError::Emulator)?;
-                let base = Url::parse(&emulator.base_url())
-                    .map_err(|e| StartupError::Emulator(std::io::Error::other(e)))?;
-                let config = SpotifyConfig::new(
-                    DEMO_CLIENT_ID,
-                    Some(secrecy::SecretString::from(secret)),
-                    redirect_uri,
-                )?
-                .with_base_url(base);
+                let (config, emulator) = crate::demo::start(&settings, redirect_uri).await?;
                 (config, Some(emulator))
             }
         };
@@ -276,7 +258,7 @@ impl Application {
         let server = server.listen(listener).map_err(StartupError::Server)?.run();
 
         if demo {
-            let emulator_url = emulator.as_ref().map(EmulatorHandle::base_url);
+            let emulator_url = emulator.as_ref().map(DemoSpotify::base_url);
             tracing::warn!(
                 emulator = emulator_url.as_deref().unwrap_or_default(),
                 "DEMO MODE: no SPOTIFY_CLIENT_ID set, running against a simulated Spotify. \
@@ -306,7 +288,7 @@ impl Application {
 
     /// The demo emulator's base URL, in demo mode.
     pub fn demo_spotify_url(&self) -> Option<String> {
-        self.emulator.as_ref().map(EmulatorHandle::base_url)
+        self.emulator.as_ref().map(DemoSpotify::base_url)
     }
 
     /// Cancel this to shut the server down gracefully (what SIGTERM does).

@@ -22,7 +22,7 @@ pub(crate) fn base62_id(seed: &str) -> String {
 /// A 40-hex-digit device id derived from `seed`, like Spotify Connect device ids.
 pub(crate) fn device_id(seed: &str) -> String {
     let digest = Sha256::digest(seed.as_bytes());
-    digest.iter().take(20).map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..20])
 }
 
 /// Whether `id` looks like a Spotify base62 id.

@@ -61,7 +61,7 @@ fn serve(req: &HttpRequest, path: &str, is_page: bool) -> Result<HttpResponse, A
 }
 
 fn hex_prefix(hash: &[u8; 32]) -> String {
-    hash.iter().take(12).map(|b| format!("{b:02x}")).collect()
+    hex::encode(&hash[..12])
 }
 
 /// `GET /` → the landing page.

@@ -14,6 +14,8 @@ export const PHONE = {
   viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2,
   userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36',
 };
+/** The narrowest phones still sold (320 CSS px, e.g. an iPhone SE of the first generation). */
+export const SMALL_PHONE = { ...PHONE, viewport: { width: 320, height: 640 } };
 
 export function launchChromium() {
   return chromium.launch({

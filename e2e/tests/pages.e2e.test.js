@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { SeshServer } from '../lib/server.js';
 import { join } from 'node:path';
 import { DESKTOP, PHONE, axeViolations, ensureArtifactsDir, launchChromium, newPerson } from '../lib/browser.js';
+import { focusedTestId, looseText, waitUntilIdle } from '../lib/pages.js';
 
 const tid = (id) => `[data-testid="${id}"]`;
 
@@ -37,6 +38,9 @@ describe('error and edge states of the pages', { timeout: 120_000 }, () => {
     await error.waitFor();
     assert.equal(await error.getAttribute('data-code'), 'invite_not_found');
     await page.getByText('This invite link does not work').waitFor();
+    // The card has no login button here; the missing one once left a literal "null" behind.
+    assert.deepEqual(await looseText(page, 'join-root'), []);
+    assert.doesNotMatch(await page.locator(tid('join-root')).textContent(), /null/);
     assert.deepEqual(await axeViolations(page), []);
   });
 
@@ -101,10 +105,14 @@ describe('error and edge states of the pages', { timeout: 120_000 }, () => {
       await page.getByRole('button', { name: 'Start a session' }).click();
       await page.waitForURL(/\/s\/[^/]+$/);
       await page.locator(`${tid('device-option')}[data-restricted="false"]`).first().click();
-      await page.getByRole('button', { name: 'Start' }).click();
+      // From the keyboard: the focus stays on Start while it is refused.
+      await page.getByRole('button', { name: 'Start' }).focus();
+      await page.keyboard.press('Enter');
       const notice = page.locator(`${tid('notice')}[data-code="premium_required"]`);
       await notice.waitFor();
       assert.equal((await notice.locator(tid('notice-title')).textContent()).trim(), 'Playback control needs Spotify Premium');
+      await waitUntilIdle(page, 'start-button');
+      assert.equal(await focusedTestId(page), 'start-button');
       await page.screenshot({ path: join(ensureArtifactsDir(), 'premium-required-phone.png') });
       assert.deepEqual(dave.problems, []);
     } finally {

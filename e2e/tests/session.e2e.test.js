@@ -9,60 +9,9 @@ import { SeshServer } from '../lib/server.js';
 import {
   DESKTOP, LAPTOP, PHONE, axeViolations, ensureArtifactsDir, launchChromium, newPerson,
 } from '../lib/browser.js';
-
-/** Emulator users (crates/spotify-emulator): id → the start of the display name on its button. */
-const USERS = { alice: 'Alice', bob: 'Bob', carol: 'Carol' };
-
-const tid = (id) => `[data-testid="${id}"]`;
-
-/** On the emulator's consent page: click this user's button; returns once back on Sesh. */
-async function pickUser(page, server, userId) {
-  await page.waitForURL((url) => url.origin === server.emulatorUrl);
-  await page.getByRole('button', { name: new RegExp(`^${USERS[userId]}\\b`) }).click();
-  await page.waitForURL((url) => url.origin === server.url && !url.pathname.startsWith('/auth/'));
-}
-
-async function title(page) {
-  return (await page.locator(tid('np-title')).textContent()).trim();
-}
-
-/** Waits until the person's page shows a track title other than `notThis`, and returns it. */
-async function waitForTitle(person, notThis = null) {
-  await person.page.waitForFunction((old) => {
-    const view = document.querySelector('[data-testid="track-view"]');
-    const text = document.querySelector('[data-testid="np-title"]')?.textContent.trim();
-    return view && !view.hidden && text && text !== old;
-  }, notThis, { timeout: 30_000 });
-  return title(person.page);
-}
-
-/** Waits until every page shows the same title (other than `notThis`) and returns it. */
-async function sameTitleEverywhere(people, notThis = null) {
-  const deadline = Date.now() + 30_000;
-  let titles = [];
-  while (Date.now() < deadline) {
-    titles = await Promise.all(people.map((p) => waitForTitle(p, notThis)));
-    if (titles.every((t) => t === titles[0])) return titles[0];
-    // Different pages can be a poll apart for a moment: wait for the next change on any page.
-    await Promise.race(people.map((p, i) => waitForTitle(p, titles[i]).catch(() => null)));
-  }
-  assert.fail(`pages disagree on the track: ${JSON.stringify(titles)}`);
-}
-
-async function memberIds(page) {
-  return page.locator(tid('member')).evaluateAll((els) => els.map((e) => e.dataset.userId).sort());
-}
-
-async function waitForMembers(person, ids) {
-  await person.page.waitForFunction((want) => {
-    const got = [...document.querySelectorAll('[data-testid="member"]')].map((e) => e.dataset.userId).sort();
-    return JSON.stringify(got) === JSON.stringify(want);
-  }, [...ids].sort());
-}
-
-async function waitForConnection(person, state, timeout = 30_000) {
-  await person.page.locator(`${tid('connection')}[data-state="${state}"]`).waitFor({ timeout });
-}
+import {
+  pickUser, sameTitleEverywhere, tid, title, waitForConnection, waitForMembers,
+} from '../lib/pages.js';
 
 describe('a listening session in three browsers', { timeout: 240_000 }, () => {
   const server = new SeshServer('session');

@@ -72,6 +72,12 @@ describe('error messages', () => {
     }
   });
 
+  it('says a removed member can come back only if the host lets them', () => {
+    for (const code of ['banned', 'kicked']) {
+      assert.equal(describeError(code).message, 'You can join again only if the host lets you back in.');
+    }
+  });
+
   it('counts a rate limit down', () => {
     assert.equal(describeError('rate_limited', { retryAfterS: 12 }).message, 'Try again in 12 seconds.');
     assert.equal(rateLimitMessage(0.2), 'Try again in 1 second.');

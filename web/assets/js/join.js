@@ -2,7 +2,7 @@
 
 import { ApiError, getJson, loginUrl, postJson } from './api.js';
 import { describeError } from './messages.js';
-import { avatar, byTestId, h, initPage, notifyError } from './ui.js';
+import { avatar, byTestId, h, initPage, isInactive, notifyError, setBusy } from './ui.js';
 import { icon } from './icons.js';
 
 /** Remembers, across the Spotify login round trip, that this tab wanted to join this invite. */
@@ -19,29 +19,29 @@ function sessionUrl(id) {
 
 function errorCard(root, code, { loginNext } = {}) {
   const words = describeError(code);
-  root.replaceChildren(
+  const parts = [
     h('div', { class: 'state-icon', testid: 'join-error', dataset: { code } }, icon(code === 'session_full' ? 'users' : 'warning')),
     h('h1', {}, words.title),
     h('p', { class: 'join-meta' }, words.message),
     loginNext ? h('a', { class: 'button button-primary button-large', href: loginUrl(loginNext), testid: 'join-login' }, 'Log in with Spotify') : null,
-    h('a', { class: 'button button-ghost', href: '/' }, 'Go to the start page'));
+    h('a', { class: 'button button-ghost', href: '/' }, 'Go to the start page'),
+  ];
+  // replaceChildren would turn a null into the text "null".
+  root.replaceChildren(...parts.filter(Boolean));
   root.querySelector('.state-icon').classList.add('avatar-large');
 }
 
 async function join(code, button) {
   if (button) {
-    button.disabled = true;
-    button.setAttribute('aria-busy', 'true');
+    if (isInactive(button)) return;
+    setBusy(button, true);
   }
   try {
     const snapshot = await postJson(`/api/join/${encodeURIComponent(code)}`);
     const id = snapshot?.id ?? snapshot?.session?.id ?? snapshot?.session_id;
     location.assign(sessionUrl(id));
   } catch (err) {
-    if (button) {
-      button.disabled = false;
-      button.removeAttribute('aria-busy');
-    }
+    if (button) setBusy(button, false);
     if (err instanceof ApiError && ['session_full', 'session_ended', 'banned', 'invite_not_found'].includes(err.code)) {
       errorCard(byTestId('join-root'), err.code);
     } else {

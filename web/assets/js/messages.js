@@ -56,11 +56,11 @@ const MESSAGES = {
   },
   banned: {
     title: 'The host removed you from this session',
-    message: 'You can join again if the host sends you a new invite link.',
+    message: 'You can join again only if the host lets you back in.',
   },
   kicked: {
     title: 'The host removed you from this session',
-    message: 'You can join again if the host sends you a new invite link.',
+    message: 'You can join again only if the host lets you back in.',
   },
   invite_not_found: {
     title: 'This invite link does not work',

@@ -110,12 +110,27 @@ export class SessionModel {
     this.anchor = null;
     /** Last `spotify_status` that is not `ok`, with `until` (wall ms) for rate-limit countdowns. */
     this.spotify = null;
+    /**
+     * Display names of everyone this page has seen in the session, by id. Kept when they
+     * leave: the tracks they brought stay in the queue, and `added_by` holds only ids.
+     */
+    this.names = new Map();
+  }
+
+  /** Notes the names of `members` (normalised or as sent) for `memberName`. */
+  rememberNames(members) {
+    for (const m of members ?? []) {
+      const id = idOf(m);
+      if (id && m.display_name) this.names.set(id, m.display_name);
+    }
   }
 
   /** Paints from the HTTP snapshot before the socket's `welcome` arrives. */
   loadSnapshot(raw, me) {
     this.session = normalizeSession(raw ?? {}, this.session, this.sessionId);
     this.you = { id: me.id, display_name: me.display_name, role: me.id === this.session.hostId ? 'host' : 'guest' };
+    this.rememberNames(raw?.members);
+    this.rememberNames([this.you]);
   }
 
   /** A `welcome` replaces everything we knew. */
@@ -123,6 +138,9 @@ export class SessionModel {
     this.you = frame.you ? { ...frame.you } : this.you;
     this.session = normalizeSession(frame.session ?? {}, this.session, this.sessionId);
     if (this.you && !this.you.role) this.you.role = this.you.id === this.session.hostId ? 'host' : 'guest';
+    // A welcome replaces the state, but not the names of members who left before it.
+    this.rememberNames(frame.session?.members);
+    if (this.you) this.rememberNames([this.you]);
     this.setPlayback(frame.playback ?? null, perfNow, wallNow);
     this.setSpotifyStatus(frame.spotify ?? null, wallNow);
   }
@@ -145,6 +163,7 @@ export class SessionModel {
 
   upsertMember(raw) {
     const member = normalizeMember(raw, this.session.hostId);
+    this.rememberNames([raw]);
     const index = this.session.members.findIndex((m) => m.id === member.id);
     if (index >= 0) {
       const before = this.session.members[index];
@@ -225,7 +244,10 @@ export class SessionModel {
       }
       case 'members_summary': {
         // A big session's counts; with `members` it became small again and lists everyone.
-        if (Array.isArray(frame.members)) s.members = frame.members.map((m) => normalizeMember(m, s.hostId));
+        if (Array.isArray(frame.members)) {
+          s.members = frame.members.map((m) => normalizeMember(m, s.hostId));
+          this.rememberNames(frame.members);
+        }
         if (Number.isInteger(frame.member_count)) s.memberCount = Math.max(frame.member_count, s.members.length);
         if (Number.isInteger(frame.online_count)) s.onlineCount = frame.online_count;
         return { parts: Array.isArray(frame.members) ? ['members', 'nowPlaying', 'queue'] : ['members'], outcome: null };
@@ -262,8 +284,7 @@ export class SessionModel {
         return { parts: ['members'], outcome: null };
       }
       case 'invite_rotated':
-        s.invite_code = frame.invite_code ?? s.invite_code;
-        s.join_url = frame.join_url ?? null;
+        this.setInvite(frame);
         return { parts: ['invite'], outcome: null };
       case 'spotify_status':
         this.setSpotifyStatus(frame, wallNow);
@@ -276,15 +297,38 @@ export class SessionModel {
     }
   }
 
+  /**
+   * A new invite (`invite_rotated`, or the host's own `POST …/invite` answer, which may come
+   * first): the old link stops working.
+   */
+  setInvite({ invite_code: code, join_url: url }) {
+    const s = this.session;
+    if (!s || !code) return;
+    s.invite_code = code;
+    s.join_url = url ?? null;
+  }
+
+  /**
+   * What the header says: `lobby`, `playing`, `paused` (the session plays, its music is
+   * paused) or `ended`.
+   */
+  displayState() {
+    const state = this.session?.state ?? 'lobby';
+    if (state !== 'playing') return state;
+    const np = this.nowPlaying();
+    return np && !np.isPlaying ? 'paused' : 'playing';
+  }
+
   isHost() {
     return Boolean(this.you && this.session && (this.you.id === this.session.hostId || this.you.role === 'host'));
   }
 
+  /** A member's name; for someone who left, the name they had; their id only for a stranger. */
   memberName(id) {
     const member = this.session?.members.find((m) => m.id === id);
     if (member) return member.display_name;
-    if (this.you?.id === id) return this.you.display_name || id;
-    return id;
+    if (this.you?.id === id && this.you.display_name) return this.you.display_name;
+    return this.names.get(id) ?? id;
   }
 
   /**

@@ -7,7 +7,9 @@ import { formatTime, progressAt } from './progress.js';
 import { SessionModel, addedByCount, addedByIds, artistNames, normalizeDevices } from './session-state.js';
 import { SessionSocket } from './socket.js';
 import { deviceIcon, icon } from './icons.js';
-import { avatar, byTestId, confirmDialog, h, initPage, notify, notifyError, showStatePanel } from './ui.js';
+import {
+  avatar, byTestId, confirmDialog, h, initPage, isInactive, notify, notifyError, setBusy, showStatePanel,
+} from './ui.js';
 
 const sessionId = decodeURIComponent(location.pathname.match(/^\/s\/([^/]+)/)?.[1] ?? '');
 const sessionPath = `/api/sessions/${encodeURIComponent(sessionId)}`;
@@ -100,17 +102,15 @@ async function followWindow() {
 /** "Show more": the next page of the queue, appended to the window. */
 async function showMoreQueue(button) {
   const next = view.nextQueuePage(QUEUE_PAGE);
-  if (!next) return;
-  button.disabled = true;
-  button.setAttribute('aria-busy', 'true');
+  if (!next || isInactive(button)) return;
+  setBusy(button, true);
   try {
     const page = await getJson(`${sessionPath}/queue?offset=${next.offset}&limit=${next.limit}`);
     if (view.appendQueuePage(page)) renderQueue();
   } catch (err) {
     notifyError(err);
   } finally {
-    button.removeAttribute('aria-busy');
-    button.disabled = false;
+    setBusy(button, false);
   }
 }
 
@@ -235,17 +235,23 @@ function renderAll() {
   renderSpotifyStatus();
 }
 
-const STATE_BADGE = { lobby: ['Waiting to start', 'badge-state-lobby'], playing: ['Playing', 'badge-state-playing'], ended: ['Ended', ''] };
+const STATE_BADGE = {
+  lobby: ['Waiting to start', 'badge-state-lobby'],
+  playing: ['Playing', 'badge-state-playing'],
+  paused: ['Paused', ''],
+  ended: ['Ended', ''],
+};
 
 function renderHead() {
   const s = view.session;
   const hostName = memberName(s.hostId) || 'Someone';
   $('session-title').textContent = isHost() ? 'Your session' : `${hostName}’s session`;
-  const [label, cls] = STATE_BADGE[s.state] ?? [s.state, ''];
+  const state = view.displayState();
+  const [label, cls] = STATE_BADGE[state] ?? [state, ''];
   const badge = $('session-state');
   badge.textContent = label;
   badge.className = `badge ${cls}`;
-  badge.dataset.state = s.state;
+  badge.dataset.state = state;
 }
 
 function deviceName(device) {
@@ -328,7 +334,8 @@ function renderNowPlaying() {
 }
 
 let frameRequest = 0;
-let lastSecond = -1;
+/** What the time labels show now: repainted when the second, the track or its length changes. */
+let paintedTimes = '';
 
 /** Moves the progress bar; cheap enough for every animation frame. */
 function paintProgress(now) {
@@ -339,8 +346,9 @@ function paintProgress(now) {
   const position = view.playback && view.anchor ? progressAt(view.playback, view.anchor, duration, now) : 0;
   fill.style.transform = `scaleX(${duration > 0 ? Math.min(1, position / duration) : 0})`;
   const second = Math.floor(position / 1000);
-  if (second !== lastSecond) {
-    lastSecond = second;
+  const times = `${np.track.id ?? np.track.uri ?? np.track.name}|${duration}|${second}`;
+  if (times !== paintedTimes) {
+    paintedTimes = times;
     $('np-elapsed').textContent = formatTime(position);
     $('np-duration').textContent = formatTime(duration);
     const bar = $('np-progress');
@@ -408,8 +416,7 @@ let devicesLoading = null;
 async function loadDevices() {
   if (devicesLoading) return devicesLoading;
   const refresh = $('refresh-devices');
-  refresh.disabled = true;
-  refresh.setAttribute('aria-busy', 'true');
+  setBusy(refresh, true);
   devicesLoading = (async () => {
     try {
       view.devices = normalizeDevices(await getJson('/api/me/devices'));
@@ -423,8 +430,7 @@ async function loadDevices() {
       view.devicesFailed = view.devices.length === 0;
       notifyError(err);
     } finally {
-      refresh.disabled = false;
-      refresh.removeAttribute('aria-busy');
+      setBusy(refresh, false);
       devicesLoading = null;
       renderDevicePanel();
       renderNowPlaying();
@@ -484,9 +490,8 @@ function renderDevicePanel() {
 
 async function startSession() {
   const button = $('start-button');
-  if (!view.selectedDeviceId) return;
-  button.disabled = true;
-  button.setAttribute('aria-busy', 'true');
+  if (!view.selectedDeviceId || isInactive(button)) return;
+  setBusy(button, true);
   try {
     const result = await postJson(`${sessionPath}/start`, { device_id: view.selectedDeviceId });
     // The WebSocket brings the same news; applying the answer keeps the page right if it lags.
@@ -495,13 +500,15 @@ async function startSession() {
     notifyError(err);
     if (err instanceof ApiError && err.code === 'no_active_device') loadDevices();
   } finally {
-    button.removeAttribute('aria-busy');
+    setBusy(button, false);
     button.disabled = !view.selectedDeviceId;
   }
 }
 
 async function playerAction(action, button) {
-  button.disabled = true;
+  // aria-disabled, not disabled: a disabled button drops the keyboard focus to the page.
+  if (isInactive(button)) return;
+  setBusy(button, true);
   try {
     await postJson(`${sessionPath}/player/${action}`);
     if ((action === 'play' || action === 'pause') && view.playback) {
@@ -510,12 +517,13 @@ async function playerAction(action, button) {
       const position = progressAt(view.playback, view.anchor, view.playback.track?.duration_ms, now);
       view.playback = { ...view.playback, is_playing: action === 'play', progress_ms: position, server_time_ms: Date.now() };
       view.anchor = { baseMs: position, atPerfMs: now };
+      renderHead();
       renderNowPlaying();
     }
   } catch (err) {
     notifyError(err);
   } finally {
-    button.disabled = false;
+    setBusy(button, false);
   }
 }
 
@@ -540,6 +548,31 @@ function renderInvite() {
   // The code in the query only busts the image cache when the invite is rotated.
   const qrSrc = `${sessionPath}/qr.svg?v=${encodeURIComponent(view.session.invite_code ?? '')}`;
   if (qr.getAttribute('src') !== qrSrc) qr.src = qrSrc;
+}
+
+/** "New invite link": the old link and QR code stop working; members get `invite_rotated`. */
+async function rotateInvite(button) {
+  if (isInactive(button)) return;
+  const ok = await confirmDialog({
+    title: 'Make a new invite link?',
+    message: 'The old link and its QR code stop working at once. People already in the session stay in; send the new link to anyone still to come.',
+    confirmLabel: 'New invite link',
+  });
+  if (!ok) return;
+  setBusy(button, true);
+  const shown = view.session.invite_code;
+  try {
+    const answer = await postJson(`${sessionPath}/invite`);
+    // The `invite_rotated` event brings the same and may come first; if it did, it may even
+    // be of a later rotation (the host's other tab), which this answer must not undo.
+    if (view.session.invite_code === shown) view.setInvite(answer);
+    renderInvite();
+    notify({ kind: 'success', key: 'invite', title: 'New invite link ready', message: 'The old link no longer works.', timeoutMs: 4000 });
+  } catch (err) {
+    notifyError(err);
+  } finally {
+    setBusy(button, false);
+  }
 }
 
 async function copyInvite() {
@@ -641,7 +674,7 @@ function renderMembers() {
 async function kickMember(member) {
   const ok = await confirmDialog({
     title: `Remove ${member.display_name}?`,
-    message: 'They leave the session and cannot come back with the current invite link.',
+    message: 'They leave the session and can’t come back unless you let them back in.',
     confirmLabel: 'Remove',
   });
   if (!ok) return;
@@ -699,6 +732,7 @@ function wireControls() {
   $('start-button').addEventListener('click', startSession);
   $('refresh-devices').addEventListener('click', () => loadDevices());
   $('copy-invite').addEventListener('click', copyInvite);
+  $('rotate-invite').addEventListener('click', (e) => rotateInvite(e.currentTarget));
   $('end-session').addEventListener('click', endSessionClicked);
   $('leave-session').addEventListener('click', leaveClicked);
   $('control-previous').addEventListener('click', (e) => playerAction('previous', e.currentTarget));

@@ -27,6 +27,26 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
+/**
+ * Marks a button busy while its request is on its way, or ready again. Busy is
+ * `aria-disabled` (with `aria-busy`), not `disabled`: disabling the focused button would drop
+ * the keyboard focus to the page. Its handler must ignore the press itself (`isInactive`).
+ */
+export function setBusy(button, busy) {
+  if (busy) {
+    button.setAttribute('aria-disabled', 'true');
+    button.setAttribute('aria-busy', 'true');
+  } else {
+    button.removeAttribute('aria-disabled');
+    button.removeAttribute('aria-busy');
+  }
+}
+
+/** Whether a press of the button must be ignored (disabled, or busy as `setBusy` marks it). */
+export function isInactive(button) {
+  return button.disabled || button.getAttribute('aria-disabled') === 'true';
+}
+
 /** Shorthand for `document.querySelector('[data-testid=…]')`. */
 export function byTestId(id, root = document) {
   return root.querySelector(`[data-testid="${id}"]`);
@@ -134,10 +154,12 @@ export function notifyError(err, { loginNext = location.pathname } = {}) {
 // ---------- confirm dialog ----------
 
 /**
- * Asks a yes/no question in a modal <dialog> (keyboard: Esc cancels, focus starts on Cancel).
+ * Asks a yes/no question in a modal <dialog> (keyboard: Esc cancels, focus starts on Cancel;
+ * afterwards the focus goes back to where it was, if that is still on the page).
  * @returns {Promise<boolean>}
  */
 export function confirmDialog({ title, message, confirmLabel, danger = true }) {
+  const opener = document.activeElement;
   return new Promise((resolve) => {
     const cancel = h('button', { type: 'button', class: 'button button-ghost', testid: 'confirm-cancel' }, 'Cancel');
     const ok = h('button', {
@@ -151,7 +173,11 @@ export function confirmDialog({ title, message, confirmLabel, danger = true }) {
     let answer = false;
     cancel.addEventListener('click', () => dialog.close());
     ok.addEventListener('click', () => { answer = true; dialog.close(); });
-    dialog.addEventListener('close', () => { dialog.remove(); resolve(answer); });
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      if (opener instanceof HTMLElement && opener.isConnected && opener !== document.body) opener.focus();
+      resolve(answer);
+    });
     document.body.append(dialog);
     dialog.showModal();
     cancel.focus();

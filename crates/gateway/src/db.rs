@@ -12,7 +12,7 @@ use std::{
 };
 
 use secrecy::{ExposeSecret, SecretString};
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sesh_session::{
@@ -572,6 +572,20 @@ impl Database {
             })
             .collect::<Result<_, DbError>>()?;
 
+        // A snapshot from before bans kept names lists ids only: the users table knows better.
+        for (user, name) in parts.banned.iter_mut() {
+            if name.as_str() == user.as_str() {
+                let known: Option<String> =
+                    sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?1")
+                        .bind(user.as_str())
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                if let Some(known) = known.filter(|n| !n.is_empty()) {
+                    *name = known;
+                }
+            }
+        }
+
         let session = Session::from_parts(parts)?;
         Ok(Some((session, last_seq.max(0) as u64)))
     }
@@ -717,7 +731,7 @@ fn snapshot_json(session: &Session) -> Result<String, DbError> {
         queue: [QueueEntry; 0],
         position: usize,
         device: Option<&'a DeviceId>,
-        banned: &'a BTreeSet<UserId>,
+        banned: &'a BTreeMap<UserId, String>,
     }
     Ok(serde_json::to_string(&Snapshot {
         id: session.id(),

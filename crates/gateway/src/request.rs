@@ -57,11 +57,10 @@ pub struct CurrentUser {
     pub login_hash: String,
 }
 
-impl FromRequest for CurrentUser {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+impl CurrentUser {
+    /// The user logged in with the request's cookie; `None` without a cookie or with one that
+    /// names no live login. Only a failing database is an error.
+    fn lookup(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Option<Self>, ApiError>>>> {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let cookie = state.as_ref().and_then(|s| {
             req.cookie(cookie_name(&s.core.public_url))
@@ -69,26 +68,53 @@ impl FromRequest for CurrentUser {
         });
         Box::pin(async move {
             let (Some(state), Some(cookie)) = (state, cookie) else {
-                return Err(ApiError::unauthenticated());
+                return Ok(None);
             };
             let login_hash = sha256_hex(&cookie);
-            let UserRecord {
-                id,
-                display_name,
-                needs_reauth,
-            } = state
+            let user = state
                 .core
                 .db
                 .login_user(&login_hash, state.core.config.login_idle_timeout)
-                .await?
-                .ok_or_else(ApiError::unauthenticated)?;
-            Ok(Self {
-                id,
-                display_name,
-                needs_reauth,
-                login_hash,
-            })
+                .await?;
+            Ok(user.map(
+                |UserRecord {
+                     id,
+                     display_name,
+                     needs_reauth,
+                 }| Self {
+                    id,
+                    display_name,
+                    needs_reauth,
+                    login_hash,
+                },
+            ))
         })
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let lookup = Self::lookup(req);
+        Box::pin(async move { lookup.await?.ok_or_else(ApiError::unauthenticated) })
+    }
+}
+
+/// The logged-in user if there is one (extractor for public routes that answer more to a
+/// logged-in caller; never 401). Unlike `Option<CurrentUser>`, a failing database is still an
+/// error, not an anonymous caller.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let lookup = CurrentUser::lookup(req);
+        Box::pin(async move { lookup.await.map(Self) })
     }
 }
 

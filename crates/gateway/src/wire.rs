@@ -74,6 +74,9 @@ pub struct SessionView {
     pub device: Option<DeviceId>,
     /// Capacity and shuffle mode.
     pub settings: Settings,
+    /// The host's view only (empty for guests): the users the host removed, who cannot join
+    /// again until the host lets them back in, with the names they had when removed.
+    pub banned: Vec<UserRef>,
 }
 
 /// How many of the members who brought a track are named in `added_by` (the first ones, in join

@@ -192,3 +192,63 @@ async fn a_v1_database_keeps_every_session_exactly_after_the_upgrade() {
     assert_eq!(loaded.members()[2].user_id.as_str(), "carol");
     assert_eq!(loaded.members()[2].top_tracks.len(), 2);
 }
+
+/// Before bans kept names, the snapshot's `banned` was a list of ids (`["dave"]`): such a
+/// session still loads, each banned user named as the users table knows them (by their id when
+/// it does not), and the next write stores the names.
+#[tokio::test]
+async fn bans_stored_as_bare_ids_load_with_the_names_the_users_table_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sesh.db").display());
+    let db = Database::connect(&url, TokenCipher::new(&SecretKey::generate()))
+        .await
+        .unwrap();
+    for (user, name) in [("alice", "ALICE"), ("bob", "BOB"), ("dave", "Dave Dunn")] {
+        sqlx::query(
+            "INSERT INTO users (id, display_name, access_token, token_expires_at, created_at, updated_at)
+             VALUES (?1, ?2, x'00', 0, 0, 0)",
+        )
+        .bind(user)
+        .bind(name)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+    let (_, lobby) = sessions();
+    db.insert_session(&lobby).await.unwrap();
+    sqlx::query(
+        "UPDATE listening_sessions SET snapshot = json_set(snapshot, '$.banned', json(?2))
+         WHERE id = ?1",
+    )
+    .bind(lobby.id().to_string())
+    .bind(r#"["dave","erin"]"#)
+    .execute(db.pool())
+    .await
+    .unwrap();
+
+    let (mut loaded, _) = db.load_session(lobby.id()).await.unwrap().unwrap();
+    let banned: Vec<(&str, &str)> = loaded
+        .banned()
+        .iter()
+        .map(|(id, name)| (id.as_str(), name.as_str()))
+        .collect();
+    assert_eq!(banned, [("dave", "Dave Dunn"), ("erin", "erin")]);
+
+    let events = loaded
+        .kick(&UserId::new("bob"), &UserId::new("alice"))
+        .unwrap();
+    db.persist_session(&loaded, &events, 8).await.unwrap();
+    let snapshot: String = sqlx::query("SELECT snapshot FROM listening_sessions WHERE id = ?1")
+        .bind(lobby.id().to_string())
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    let snapshot: serde_json::Value = serde_json::from_str(&snapshot).unwrap();
+    assert_eq!(
+        snapshot["banned"],
+        serde_json::json!({ "alice": "ALICE", "dave": "Dave Dunn", "erin": "erin" })
+    );
+    let (again, _) = db.load_session(lobby.id()).await.unwrap().unwrap();
+    assert_eq!(again, loaded);
+}

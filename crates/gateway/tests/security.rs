@@ -307,6 +307,84 @@ async fn a_kicked_member_stays_out_through_a_rotation_until_the_host_lets_them_b
     welcome(&mut bob_ws).await;
 }
 
+/// `GET /api/invites/{code}` as `who`'s browser (its cookie, if any) → (status, JSON, Cache-Control).
+async fn preview_as(who: &Browser, code: &str) -> (StatusCode, Value, Option<String>) {
+    let response = who
+        .http
+        .get(format!("{}/api/invites/{code}", who.address))
+        .header("X-Requested-With", "sesh")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let cache = response
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, response.json().await.unwrap(), cache)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_host_sees_whom_they_removed_and_the_removed_see_it_in_the_preview() {
+    let app = spawn_app().await;
+    let alice = app.login("alice").await;
+    let bob = app.login("bob").await;
+    let carol = app.login("carol").await;
+    let (id, code) = session_with(&alice, &[&bob, &carol]).await;
+    let mut host_ws = alice.ws(&id).await;
+    let hello = welcome(&mut host_ws).await;
+    assert_eq!(hello["session"]["banned"], json!([]));
+
+    let (_, preview, _) = preview_as(&bob, &code).await;
+    assert_eq!(preview["you"], json!({ "member": true, "banned": false }));
+
+    let (status, _) = alice
+        .post(&format!("/api/sessions/{id}/kick/bob"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // The host sees him under the name he had in the session, not his id; a guest sees nobody.
+    let (status, host_view) = alice.get(&format!("/api/sessions/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{host_view}");
+    assert_eq!(
+        host_view["banned"],
+        json!([{ "id": "bob", "display_name": "Bob Brennan" }])
+    );
+    let (status, guest_view) = carol.get(&format!("/api/sessions/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{guest_view}");
+    assert_eq!(guest_view["banned"], json!([]));
+    // So does a host's new socket (the welcome is the same view), and a guest's does not.
+    let mut again = alice.ws(&id).await;
+    assert_eq!(
+        welcome(&mut again).await["session"]["banned"][0]["display_name"],
+        "Bob Brennan"
+    );
+    let mut carol_ws = carol.ws(&id).await;
+    assert_eq!(welcome(&mut carol_ws).await["session"]["banned"], json!([]));
+
+    // The invite preview tells bob up front, and only a logged-in caller where they stand.
+    let (status, preview, cache) = preview_as(&bob, &code).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview["you"], json!({ "member": false, "banned": true }));
+    assert_eq!(cache.as_deref(), Some("no-store"));
+    let (_, preview, _) = preview_as(&carol, &code).await;
+    assert_eq!(preview["you"], json!({ "member": true, "banned": false }));
+    let anonymous = Browser::new_at(&app.address, "nobody");
+    let (status, preview, _) = preview_as(&anonymous, &code).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert!(preview.get("you").is_none(), "{preview}");
+    assert_eq!(preview["host"]["display_name"], "Alice Andersson");
+
+    let (status, _) = alice
+        .post(&format!("/api/sessions/{id}/unban/bob"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    host_ws.next_of_type("member_unbanned").await;
+    let (_, host_view) = alice.get(&format!("/api/sessions/{id}")).await;
+    assert_eq!(host_view["banned"], json!([]));
+    let (_, preview, _) = preview_as(&bob, &code).await;
+    assert_eq!(preview["you"], json!({ "member": false, "banned": false }));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_state_changing_route_refuses_cross_site_requests() {
     let app = spawn_app().await;

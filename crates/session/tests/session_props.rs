@@ -51,6 +51,11 @@ fn op(actors: std::ops::Range<usize>) -> impl Strategy<Value = Op> {
     ]
 }
 
+/// The name user `i` joins with: not their id, so a property can tell the two apart.
+fn display_name(i: usize) -> String {
+    USERS[i].to_uppercase()
+}
+
 fn anyone_again() -> std::ops::Range<usize> {
     0..USERS.len()
 }
@@ -69,7 +74,11 @@ fn apply(
 ) -> Result<Vec<Event>, SessionError> {
     let u = |i: usize| user(USERS[i]);
     match op {
-        Op::Join(a, t) => session.join(NewMember::new(u(*a), USERS[*a], tracks_from(t)), now, rng),
+        Op::Join(a, t) => session.join(
+            NewMember::new(u(*a), display_name(*a), tracks_from(t)),
+            now,
+            rng,
+        ),
         Op::Leave(a) => session.leave(&u(*a)),
         Op::Kick(a, t) => session.kick(&u(*a), &u(*t)),
         Op::Transfer(a, t) => session.transfer_host(&u(*a), &u(*t)),
@@ -153,13 +162,41 @@ proptest! {
             let banned_before = session.banned().clone();
             let host = session.host().clone();
             let result = apply(&mut session, op, &mut rng, now as i64);
-            for user_id in &banned_before {
+            for user_id in banned_before.keys() {
                 let lifted = matches!(op, Op::Unban(a, t)
                     if user(USERS[*a]) == host && user(USERS[*t]) == *user_id && result.is_ok());
                 // Rotating the invite, joining with any code, anything else: still banned.
                 prop_assert_eq!(session.is_banned(user_id), !lifted, "{:?} after {:?}", user_id, op);
                 prop_assert!(!session.is_member(user_id) || lifted);
             }
+        }
+    }
+
+    #[test]
+    fn the_banned_keep_the_name_they_had_when_kicked(
+        ops in prop::collection::vec(op(0..USERS.len()), 0..40),
+        seed in any::<u64>(),
+    ) {
+        let mut session = lobby_with_bob();
+        let mut rng = rng(seed);
+        for (now, op) in ops.iter().enumerate() {
+            let before = session.clone();
+            let kicked = apply(&mut session, op, &mut rng, now as i64).is_ok()
+                && matches!(op, Op::Kick(..));
+            if let (true, Op::Kick(_, t)) = (kicked, op) {
+                let target = user(USERS[*t]);
+                let name = before.member(&target).map(|m| m.display_name.clone());
+                prop_assert_eq!(session.banned().get(&target).cloned(), name);
+            }
+            // Nothing but a kick adds a name, nothing but an unban takes one away, and a name
+            // never changes while banned.
+            for (id, name) in session.banned() {
+                prop_assert!(before.banned().get(id) == Some(name) || kicked, "{:?} after {:?}", id, op);
+            }
+            // The stored form brings the names back.
+            let json = serde_json::to_string(&session).unwrap();
+            let restored: Session = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(restored.banned(), session.banned());
         }
     }
 

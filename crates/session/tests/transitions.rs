@@ -564,6 +564,36 @@ fn a_restored_session_behaves_like_the_original() {
 }
 
 #[test]
+fn a_kicked_member_is_listed_with_the_name_they_had() {
+    let mut session = lobby_with_bob();
+    session.kick(&user("alice"), &user("bob")).unwrap();
+    let banned: Vec<_> = session.banned().iter().collect();
+    assert_eq!(banned, vec![(&user("bob"), &"BOB".to_owned())]);
+    let json = serde_json::to_value(&session).unwrap();
+    assert_eq!(json["banned"], serde_json::json!({ "bob": "BOB" }));
+    session.unban(&user("alice"), &user("bob")).unwrap();
+    assert!(session.banned().is_empty());
+}
+
+#[test]
+fn sessions_stored_with_banned_ids_only_still_restore() {
+    // Before names were kept, `banned` was a list of ids.
+    let mut session = lobby_with_bob();
+    session.kick(&user("alice"), &user("bob")).unwrap();
+    let mut json = serde_json::to_value(&session).unwrap();
+    json["banned"] = serde_json::json!(["bob", "zed"]);
+    let restored: Session = serde_json::from_value(json.clone()).unwrap();
+    assert!(restored.is_banned(&user("bob")) && restored.is_banned(&user("zed")));
+    assert_eq!(
+        restored.banned().get(&user("zed")).map(String::as_str),
+        Some("zed")
+    );
+    json.as_object_mut().unwrap().remove("banned");
+    let restored: Session = serde_json::from_value(json).unwrap();
+    assert!(restored.banned().is_empty());
+}
+
+#[test]
 fn restoring_refuses_impossible_sessions() {
     let good = playing().into_parts();
 
@@ -606,7 +636,7 @@ fn restoring_refuses_impossible_sessions() {
     ));
 
     let mut banned_member = good.clone();
-    banned_member.banned.insert(user("bob"));
+    banned_member.banned.insert(user("bob"), "BOB".into());
     assert_eq!(
         Session::from_parts(banned_member),
         Err(RestoreError::BannedMember(user("bob")))

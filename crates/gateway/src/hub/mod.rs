@@ -82,6 +82,18 @@ pub struct InvitePreview {
     pub member_count: usize,
     /// `lobby`, `playing` or `ended`.
     pub state: SessionState,
+    /// For a logged-in caller only: where they stand in this session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub you: Option<PreviewYou>,
+}
+
+/// Where the logged-in caller of an invite preview stands (`you`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PreviewYou {
+    /// Already a member.
+    pub member: bool,
+    /// Removed by the host: a join is refused (`banned`) until the host lets them back in.
+    pub banned: bool,
 }
 
 /// A request to a hub.
@@ -118,6 +130,8 @@ pub enum HubCommand {
     },
     /// Public invite preview.
     Preview {
+        /// The caller, when logged in (the answer then says where they stand).
+        viewer: Option<UserId>,
         /// Answer.
         reply: Reply<InvitePreview>,
     },

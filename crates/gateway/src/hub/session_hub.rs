@@ -23,8 +23,8 @@ use sesh_spotify::{PlayRequest, PlaybackState, SpotifyError};
 use tokio::sync::mpsc;
 
 use super::{
-    ControlTarget, HubCommand, InvitePreview, NewConnection, Outbound, PollerHandle, Slot,
-    WorkerHandle,
+    ControlTarget, HubCommand, InvitePreview, NewConnection, Outbound, PollerHandle, PreviewYou,
+    Slot, WorkerHandle,
     fanout::FanoutMessage,
     tracker::{Change, Observation, PlaybackTracker},
 };
@@ -274,8 +274,8 @@ impl SessionHub {
             } => {
                 let _ = reply.send(self.queue_page(&user, offset, limit));
             }
-            HubCommand::Preview { reply } => {
-                let _ = reply.send(Ok(self.preview()));
+            HubCommand::Preview { viewer, reply } => {
+                let _ = reply.send(Ok(self.preview(viewer.as_ref())));
             }
             HubCommand::Join { member, reply } => {
                 let user = member.user_id.clone();
@@ -420,8 +420,20 @@ impl SessionHub {
         )
     }
 
-    fn view(&self) -> SessionView {
+    /// The session as `viewer` sees it: the host also sees whom they removed.
+    fn view(&self, viewer: &UserId) -> SessionView {
         let s = &self.session;
+        let banned = if viewer == s.host() {
+            s.banned()
+                .iter()
+                .map(|(id, name)| UserRef {
+                    id: id.clone(),
+                    display_name: name.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         SessionView {
             id: s.id(),
             state: s.state(),
@@ -435,6 +447,7 @@ impl SessionHub {
             position: s.position(),
             device: s.device().cloned(),
             settings: *s.settings(),
+            banned,
         }
     }
 
@@ -473,10 +486,10 @@ impl SessionHub {
 
     fn view_for(&self, user: &UserId) -> Result<SessionView, ApiError> {
         self.view_check(user)?;
-        Ok(self.view())
+        Ok(self.view(user))
     }
 
-    fn preview(&self) -> InvitePreview {
+    fn preview(&self, viewer: Option<&UserId>) -> InvitePreview {
         let s = &self.session;
         let host_name = s
             .member(s.host())
@@ -490,6 +503,10 @@ impl SessionHub {
             },
             member_count: s.members().len(),
             state: s.state(),
+            you: viewer.map(|user| PreviewYou {
+                member: s.is_member(user),
+                banned: s.is_banned(user),
+            }),
         }
     }
 
@@ -819,13 +836,14 @@ impl SessionHub {
     }
 
     fn welcome(&self, you: YouView) -> String {
+        let session = self.view(&you.id);
         let welcome = Welcome {
             kind: "welcome",
             protocol: PROTOCOL_VERSION,
             seq: self.seq,
             recovered: false,
             you,
-            session: self.view(),
+            session,
             playback: self.playback.clone(),
             spotify: self.status.clone(),
         };

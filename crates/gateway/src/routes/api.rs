@@ -12,7 +12,7 @@ use crate::{
     db::now_ms,
     error::{ApiError, ErrorBody},
     hub::{HubCommand, session_not_found},
-    request::{CurrentUser, JsonBody, OptionalJsonBody, client_ip},
+    request::{CurrentUser, JsonBody, MaybeUser, OptionalJsonBody, client_ip},
     state::AppState,
     top_tracks,
     wire::{MemberView, Page, QueueWindow, SessionView, UserRef},
@@ -497,9 +497,10 @@ pub const PREVIEW_HEADER: &str = "x-requested-with";
     path = "/api/invites/{invite_code}",
     tag = "invites",
     summary = "Public preview of an invite (send `X-Requested-With`)",
+    description = "Public: works without a login. With a valid login cookie the answer also has `you` (is the caller a member, were they removed by the host) and `Cache-Control: no-store`.",
     params(("invite_code" = String, Path, description = "The code in the join link"), ("X-Requested-With" = String, Header, description = "Any value; pages of this site send `sesh`")),
     responses(
-        (status = 200, body = crate::hub::InvitePreview),
+        (status = 200, description = "The preview; `you` only for a logged-in caller", body = crate::hub::InvitePreview),
         (status = 400, description = "`header_required`: no `X-Requested-With`", body = ErrorBody),
         (status = 404, description = "`invite_not_found`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many wrong codes from this address (`Retry-After`)", body = ErrorBody),
@@ -510,6 +511,7 @@ pub const PREVIEW_HEADER: &str = "x-requested-with";
 pub async fn invite_preview(
     req: HttpRequest,
     state: web::Data<AppState>,
+    MaybeUser(user): MaybeUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     if !req.headers().contains_key(PREVIEW_HEADER) {
@@ -519,11 +521,21 @@ pub async fn invite_preview(
         ));
     }
     let id = session_of_invite(&state, &req, &path).await?;
+    let viewer = user.map(|u| u.id);
+    let personal = viewer.is_some();
     let preview = state
         .hubs
-        .request(id, |reply| HubCommand::Preview { reply })
+        .request(id, |reply| HubCommand::Preview {
+            viewer: viewer.clone(),
+            reply,
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(preview))
+    let mut answer = HttpResponse::Ok();
+    if personal {
+        // Says where this login stands: no cache may hand it to someone else.
+        answer.insert_header(NO_STORE);
+    }
+    Ok(answer.json(preview))
 }
 
 /// `POST /api/join/{code}` → joins (idempotent) and answers the snapshot.

@@ -6,7 +6,7 @@
 mod restore;
 mod transitions;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -117,9 +117,10 @@ pub struct Session {
     position: usize,
     /// The host's device the queue plays on; set by `start`.
     device: Option<DeviceId>,
-    /// Kicked users; only `rotate_invite` lets them back in. A set so lookups and the
-    /// stored order are deterministic.
-    banned: BTreeSet<UserId>,
+    /// Kicked users, with the name they had in the session when kicked (the host's list of
+    /// them shows it); only `unban` lets them back in. Ordered so the stored form and the
+    /// list are deterministic.
+    banned: BTreeMap<UserId, String>,
 }
 
 impl Session {
@@ -144,7 +145,7 @@ impl Session {
             queue: Vec::new(),
             position: 0,
             device: None,
-            banned: BTreeSet::new(),
+            banned: BTreeMap::new(),
         }
     }
 
@@ -211,14 +212,15 @@ impl Session {
         &self.settings
     }
 
-    /// The users who were kicked and have not been let back in by a new invite.
-    pub fn banned(&self) -> &BTreeSet<UserId> {
+    /// The users who were kicked and have not been let back in ([`Session::unban`]), each
+    /// with the display name they had in the session when kicked.
+    pub fn banned(&self) -> &BTreeMap<UserId, String> {
         &self.banned
     }
 
-    /// Whether `user` was kicked (and may not rejoin until the invite is rotated).
+    /// Whether `user` was kicked (and may not rejoin until the host lets them back in).
     pub fn is_banned(&self, user: &UserId) -> bool {
-        self.banned.contains(user)
+        self.banned.contains_key(user)
     }
 
     /// Whether `user`'s role allows `action`: members may view, leave and set their own

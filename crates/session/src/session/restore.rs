@@ -1,8 +1,8 @@
 //! Putting a stored session back together, checking every invariant on the way in.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{Session, SessionState};
 use crate::error::RestoreError;
@@ -33,9 +33,34 @@ pub struct SessionParts {
     pub position: usize,
     /// See [`Session::device`].
     pub device: Option<DeviceId>,
-    /// Kicked users (see [`Session::is_banned`]).
-    #[serde(default)]
-    pub banned: BTreeSet<UserId>,
+    /// Kicked users and their names (see [`Session::banned`]): `{"bob": "Bob"}`. Sessions
+    /// stored before names were kept have a list of ids (`["bob"]`); each then goes by their
+    /// id until the gateway finds a better name.
+    #[serde(default, deserialize_with = "banned_from_stored")]
+    pub banned: BTreeMap<UserId, String>,
+}
+
+/// The two stored forms of [`SessionParts::banned`].
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredBans {
+    Named(BTreeMap<UserId, String>),
+    Ids(BTreeSet<UserId>),
+}
+
+fn banned_from_stored<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<UserId, String>, D::Error> {
+    Ok(match StoredBans::deserialize(deserializer)? {
+        StoredBans::Named(named) => named,
+        StoredBans::Ids(ids) => ids
+            .into_iter()
+            .map(|id| {
+                let name = id.to_string();
+                (id, name)
+            })
+            .collect(),
+    })
 }
 
 impl Session {
@@ -79,7 +104,7 @@ fn check_members(parts: &SessionParts) -> Result<(), RestoreError> {
         if !seen.insert(&member.user_id) {
             return Err(RestoreError::DuplicateMember(member.user_id.clone()));
         }
-        if parts.banned.contains(&member.user_id) {
+        if parts.banned.contains_key(&member.user_id) {
             return Err(RestoreError::BannedMember(member.user_id.clone()));
         }
     }

@@ -35,7 +35,7 @@ impl Session {
         if self.is_member(&member.user_id) {
             return Ok(Vec::new());
         }
-        if self.banned.contains(&member.user_id) {
+        if self.is_banned(&member.user_id) {
             return Err(SessionError::Banned {
                 user: member.user_id,
             });
@@ -96,8 +96,8 @@ impl Session {
             });
         }
         let index = self.index_of(target)?;
-        self.members.remove(index);
-        self.banned.insert(target.clone());
+        let kicked = self.members.remove(index);
+        self.banned.insert(kicked.user_id, kicked.display_name);
         Ok(vec![Event::MemberLeft {
             user_id: target.clone(),
             reason: LeaveReason::Kicked,
@@ -222,8 +222,7 @@ impl Session {
     }
 
     /// The host replaces the invite code (the old link stops working once the gateway
-    /// looks codes up by the new one) and lifts every kick ban: a kicked user can come
-    /// back only through the new invite.
+    /// looks codes up by the new one). Kick bans stay: only [`Session::unban`] lifts one.
     pub fn rotate_invite(
         &mut self,
         actor: &UserId,
@@ -238,7 +237,7 @@ impl Session {
     /// The host lets a kicked user join again (with the current invite).
     pub fn unban(&mut self, actor: &UserId, target: &UserId) -> Result<Vec<Event>, SessionError> {
         self.authorize(actor, Action::Unban)?;
-        if !self.banned.remove(target) {
+        if self.banned.remove(target).is_none() {
             return Err(SessionError::InvalidTarget {
                 reason: "this user is not banned from the session",
             });

@@ -2,8 +2,9 @@
 // a host on a desktop and two guests on phones (carol 390 px, bob 320 px wide). What it
 // checks is what such a walk once found broken: the keyboard focus on the player controls,
 // the header while paused, the track length after a skip, the member list on a 320 px
-// phone, replacing the invite link, the words about removing someone, the names of people
-// who left, and the join page's error cards.
+// phone, replacing the invite link, the words about removing someone, the host's list of the
+// removed (and letting them back in from it), the names of people who left, and the join
+// page's error cards (a removed guest is told before pressing Join).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -283,6 +284,20 @@ describe('a new user’s walk through the pages', { timeout: 240_000 }, () => {
     assert.deepEqual(await axeViolations(carol.page), []);
   });
 
+  it('lists the removed guest for the host, under her name, and for nobody else', async () => {
+    const { page } = host;
+    const panel = page.locator(tid('removed-panel'));
+    await panel.waitFor();
+    assert.deepEqual(await page.locator(tid('removed-name')).allTextContents(), ['Carol Chen']);
+    assert.match(await panel.textContent(), /can’t join again until you let them back in/);
+    assert.equal(await bob.page.locator(tid('removed-panel')).isHidden(), true, 'bob sees the list');
+    // Notices of the earlier steps would cover the list in the picture.
+    for (const close of await page.getByRole('button', { name: 'Dismiss message' }).all()) await close.click();
+    await panel.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    await page.screenshot({ path: join(artifacts, 'walkthrough-host-desktop-removed-list.png') });
+    assert.deepEqual(await axeViolations(page), []);
+  });
+
   it('keeps the name of the removed guest on the tracks she brought', async () => {
     await waitForMembers(host, ['alice', 'bob']);
     await waitForMembers(bob, ['alice', 'bob']);
@@ -297,13 +312,13 @@ describe('a new user’s walk through the pages', { timeout: 240_000 }, () => {
     }
   });
 
-  it('tells the removed guest on the join page, with no stray "null"', async () => {
+  it('tells the removed guest up front on the join page, with no Join button and no stray "null"', async () => {
     const { page } = carol;
     await page.goto(inviteUrl);
-    // The join page cannot know beforehand (the invite preview does not say): Join, then the card.
-    await page.getByRole('button', { name: 'Join the session' }).click();
+    // The invite preview tells a logged-in user the host removed: the card comes first.
     const card = page.locator(tid('join-root'));
     await page.locator(`${tid('join-error')}[data-code="banned"]`).waitFor();
+    assert.equal(await page.locator(tid('join-button')).count(), 0, 'a Join button');
     const words = await card.textContent();
     assert.deepEqual(await looseText(page, 'join-root'), []);
     assert.doesNotMatch(words, /null/);
@@ -313,14 +328,21 @@ describe('a new user’s walk through the pages', { timeout: 240_000 }, () => {
     await page.screenshot({ path: join(artifacts, 'walkthrough-guest-phone-390-banned-join.png') });
   });
 
-  it('lets the removed guest back in once the host unbans her', async () => {
-    const unban = await postFrom(host, `/api/sessions/${sessionId}/unban/carol`);
-    assert.equal(unban.status, 204);
+  it('lets the removed guest back in from the host’s list', async () => {
+    const { page } = host;
+    const letBackIn = page.getByRole('button', { name: 'Let back in Carol Chen' });
+    await letBackIn.focus();
+    await page.keyboard.press('Enter');
+    await page.locator(tid('removed-panel')).waitFor({ state: 'hidden' });
+    assert.equal(await page.locator(tid('removed-member')).count(), 0);
+    // The pressed button is gone; the focus goes to Copy, the link she needs now.
+    assert.equal(await focusedTestId(page), 'copy-invite');
     await carol.page.reload();
     await carol.page.getByRole('button', { name: 'Join the session' }).click();
     await carol.page.waitForURL(sessionUrl);
     await waitForConnection(carol, 'live');
     await waitForMembers(host, ['alice', 'bob', 'carol']);
+    assert.equal(await page.locator(tid('removed-panel')).isHidden(), true);
   });
 
   it('keeps the name of a guest who left', async () => {

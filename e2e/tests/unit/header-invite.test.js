@@ -43,10 +43,4 @@ describe('invite', () => {
     m.setInvite({});
     assert.deepEqual([m.session.invite_code, m.session.join_url], ['n3w', 'http://x/j/n3w']);
   });
-
-  it('ignores member_unbanned (nothing on the page shows who is banned)', () => {
-    const m = new SessionModel('s1');
-    m.applyWelcome(welcome(), 0, 0);
-    assert.deepEqual(m.applyEvent({ type: 'member_unbanned', seq: 42, user_id: 'carol' }, 0, 0), { parts: [], outcome: null });
-  });
 });

@@ -1,4 +1,5 @@
-// Join page `/j/{invite_code}`: who hosts, how many are in, log in, join.
+// Join page `/j/{invite_code}`: who hosts, how many are in, log in, join (or, for someone the
+// host removed, why they cannot).
 
 import { ApiError, getJson, loginUrl, postJson } from './api.js';
 import { describeError } from './messages.js';
@@ -65,6 +66,12 @@ async function main() {
   if (invite instanceof Error) throw invite;
   if (invite.state === 'ended') {
     errorCard(root, 'session_ended');
+    return;
+  }
+  // The preview says so to a logged-in user the host removed: no Join button to be refused.
+  if (me && invite.you?.banned) {
+    sessionStorage.removeItem(AUTOJOIN_KEY);
+    errorCard(root, 'banned');
     return;
   }
 

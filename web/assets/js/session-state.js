@@ -59,7 +59,13 @@ function normalizeSession(raw, previous, fallbackId) {
     /** Index of the now-playing entry in the whole queue (not in the window). */
     position: Number.isInteger(raw.position) ? raw.position : 0,
     device: raw.device ?? null,
+    /** The host's view only: `{id, display_name}` of the users the host removed (empty for guests). */
+    banned: normalizeBanned(raw.banned),
   };
+}
+
+function normalizeBanned(list) {
+  return (Array.isArray(list) ? list : []).map((p) => ({ id: idOf(p), display_name: p?.display_name || idOf(p) })).filter((p) => p.id);
 }
 
 /** Ids of the members who brought a track (`added_by` holds ids, or objects from older servers). */
@@ -101,7 +107,7 @@ export class SessionModel {
     this.you = null;
     /**
      * `{id, state, hostId, invite_code, join_url, members, memberCount, onlineCount, queue,
-     * queueOffset, queueLength, position, device}`: `queue` holds entries `queueOffset …` of the
+     * queueOffset, queueLength, position, device, banned}`: `queue` holds entries `queueOffset …` of the
      * `queueLength` entries of the whole queue, and `position` indexes the whole queue.
      */
     this.session = null;
@@ -238,10 +244,15 @@ export class SessionModel {
         const id = idOf(frame.user_id ?? frame.member ?? frame);
         if (id === this.you?.id) return { parts: [], outcome: frame.reason === 'kicked' ? 'kicked' : 'left' };
         const complete = this.isRosterComplete();
+        // Before the member goes: the name the host's "Removed" list shows.
+        if (frame.reason === 'kicked' && this.isHost()) this.addBanned({ id, display_name: this.memberName(id) });
         s.members = s.members.filter((m) => m.id !== id);
         if (complete) this.recount();
-        return { parts: ['members', 'nowPlaying'], outcome: null };
+        return { parts: ['members', 'nowPlaying', 'banned'], outcome: null };
       }
+      case 'member_unbanned':
+        this.removeBanned(idOf(frame.user_id ?? frame));
+        return { parts: ['banned'], outcome: null };
       case 'members_summary': {
         // A big session's counts; with `members` it became small again and lists everyone.
         if (Array.isArray(frame.members)) {
@@ -258,6 +269,8 @@ export class SessionModel {
         s.hostId = hostId;
         for (const m of s.members) m.role = m.id === hostId ? 'host' : 'guest';
         if (this.you) this.you.role = this.you.id === hostId ? 'host' : 'guest';
+        // Only the host's view lists the removed; a new host gets it from a fresh snapshot.
+        if (!this.isHost()) s.banned = [];
         return { parts: ['all'], outcome: !wasHost && this.isHost() ? 'became_host' : null };
       }
       case 'session_started':
@@ -295,6 +308,23 @@ export class SessionModel {
       default:
         return none; // settings_changed, or a type this page does not know yet
     }
+  }
+
+  /** Adds a removed user to the host's list (once; a kick's answer and its `member_left` both tell). */
+  addBanned(person) {
+    const s = this.session;
+    if (!s || !person?.id || s.banned.some((p) => p.id === person.id)) return;
+    s.banned.push({ id: person.id, display_name: person.display_name || person.id });
+  }
+
+  /** Takes a user off the host's list of the removed (let back in, here or in another tab). */
+  removeBanned(id) {
+    if (this.session) this.session.banned = this.session.banned.filter((p) => p.id !== id);
+  }
+
+  /** The host's list of the removed from a fresh snapshot (after becoming host). */
+  setBanned(list) {
+    if (this.session) this.session.banned = normalizeBanned(list);
   }
 
   /**

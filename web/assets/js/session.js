@@ -1,5 +1,5 @@
 // Session page `/s/{id}`: now playing, queue, people, live over the WebSocket; host extras
-// (invite, device picker, Start, player controls, kick, end).
+// (invite, device picker, Start, player controls, kick and let back in, end).
 
 import { ApiError, getJson, loginUrl, postJson } from './api.js';
 import { describeError, rateLimitMessage } from './messages.js';
@@ -40,6 +40,7 @@ const RENDERERS = {
   nowPlaying: () => renderNowPlaying(),
   queue: () => renderQueue(),
   invite: () => renderInvite(),
+  banned: () => renderRemoved(),
   spotify: () => { startSpotifyCountdown(); renderSpotifyStatus(); },
 };
 
@@ -66,7 +67,10 @@ function onFrame(frame) {
     return;
   }
   if (outcome === 'ended') endSession();
-  if (outcome === 'became_host') notify({ kind: 'info', title: 'You are now the host', timeoutMs: 5000 });
+  if (outcome === 'became_host') {
+    notify({ kind: 'info', title: 'You are now the host', timeoutMs: 5000 });
+    loadRemoved();
+  }
   if (parts.includes('all')) renderAll();
   else for (const part of parts) RENDERERS[part]();
   followWindow();
@@ -231,6 +235,7 @@ function renderAll() {
   renderQueue();
   renderInvite();
   renderMembers();
+  renderRemoved();
   renderFooter();
   renderSpotifyStatus();
 }
@@ -685,8 +690,62 @@ async function kickMember(member) {
       view.dropMember(member.id);
       renderMembers();
     }
+    view.addBanned(member);
+    renderRemoved();
   } catch (err) {
     notifyError(err);
+  }
+}
+
+/** The host's list of whom they removed, each with "Let back in"; hidden while empty. */
+function renderRemoved() {
+  const removed = isHost() && view.session.state !== 'ended' ? view.session.banned : [];
+  $('removed-panel').hidden = removed.length === 0;
+  $('removed').replaceChildren(...removed.map((p) => h('li', { class: 'member', testid: 'removed-member', dataset: { userId: p.id } },
+    avatar(p.id, p.display_name),
+    h('span', { class: 'member-text' }, h('span', { class: 'member-name', testid: 'removed-name' }, p.display_name)),
+    h('button', {
+      class: 'button button-ghost button-small', type: 'button', testid: 'unban',
+      // The visible words first in the name: speech input users say what they see.
+      'aria-label': `Let back in ${p.display_name}`,
+      onclick: (e) => letBackIn(p, e.currentTarget),
+    }, 'Let back in'))));
+}
+
+/** "Let back in": the user may join again with the invite link; everyone gets `member_unbanned`. */
+async function letBackIn(person, button) {
+  if (isInactive(button)) return;
+  const focused = document.activeElement === button;
+  setBusy(button, true);
+  let done = false;
+  try {
+    await postJson(`${sessionPath}/unban/${encodeURIComponent(person.id)}`);
+    done = true;
+    notify({ kind: 'success', key: 'unban', title: `${person.display_name} can join again`, message: 'Send them the invite link.', timeoutMs: 4000 });
+  } catch (err) {
+    // Let back in already (the host's other tab): the list was just out of date.
+    if (err instanceof ApiError && err.code === 'invalid_target') done = true;
+    else notifyError(err);
+  } finally {
+    setBusy(button, false);
+  }
+  if (!done) return;
+  view.removeBanned(person.id);
+  renderRemoved();
+  // The pressed button is gone (its `member_unbanned` may have re-rendered the list first):
+  // keep the keyboard focus on the next one, or on Copy, the link the one let back in needs.
+  const lost = !document.activeElement || document.activeElement === document.body;
+  if (focused && !button.isConnected && lost) (byTestId('unban', $('removed')) ?? $('copy-invite'))?.focus();
+}
+
+/** A new host's list of the removed: only the host's snapshot has it. */
+async function loadRemoved() {
+  try {
+    const snapshot = await getJson(sessionPath);
+    view.setBanned(snapshot?.banned);
+    renderRemoved();
+  } catch (err) {
+    console.warn('could not load the list of removed members', err);
   }
 }
 

@@ -635,16 +635,29 @@ pub async fn kick(
     user: CurrentUser,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
+    on_member(&state, &user, path, |actor, target, reply| {
+        HubCommand::Kick {
+            actor,
+            target,
+            reply,
+        }
+    })
+    .await
+}
+
+/// A host's action on one member (`…/{id}/{action}/{user_id}`), asked of the hub → 204.
+async fn on_member(
+    state: &AppState,
+    user: &CurrentUser,
+    path: web::Path<(String, String)>,
+    command: impl Fn(UserId, UserId, crate::hub::Reply<()>) -> HubCommand,
+) -> Result<HttpResponse, ApiError> {
     let (id, target) = path.into_inner();
     let id = parse_session_id(&id)?;
     let target = UserId::new(target);
     state
         .hubs
-        .request(id, |reply| HubCommand::Kick {
-            actor: user.id.clone(),
-            target: target.clone(),
-            reply,
-        })
+        .request(id, |reply| command(user.id.clone(), target.clone(), reply))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -673,18 +686,14 @@ pub async fn unban(
     user: CurrentUser,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, target) = path.into_inner();
-    let id = parse_session_id(&id)?;
-    let target = UserId::new(target);
-    state
-        .hubs
-        .request(id, |reply| HubCommand::Unban {
-            actor: user.id.clone(),
-            target: target.clone(),
+    on_member(&state, &user, path, |actor, target, reply| {
+        HubCommand::Unban {
+            actor,
+            target,
             reply,
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        }
+    })
+    .await
 }
 
 /// `POST /api/sessions/{id}/end` (host) → 204.

@@ -60,13 +60,14 @@ pub struct CurrentUser {
 impl CurrentUser {
     /// The user logged in with the request's cookie; `None` without a cookie or with one that
     /// names no live login. Only a failing database is an error.
-    fn lookup(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Option<Self>, ApiError>>>> {
+    /// (The cookie is read now; the future owns what it needs, so each extractor boxes it once.)
+    fn lookup(req: &HttpRequest) -> impl Future<Output = Result<Option<Self>, ApiError>> + 'static {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let cookie = state.as_ref().and_then(|s| {
             req.cookie(cookie_name(&s.core.public_url))
                 .map(|c| c.value().to_owned())
         });
-        Box::pin(async move {
+        async move {
             let (Some(state), Some(cookie)) = (state, cookie) else {
                 return Ok(None);
             };
@@ -88,7 +89,7 @@ impl CurrentUser {
                     login_hash,
                 },
             ))
-        })
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::errors::{ApiError, REASONS, known_reason};
 use crate::faults::Fault;
+use crate::player::Repeat;
 use crate::request_log::LogFilter;
 use crate::server::resource;
 use crate::state::AppState;
@@ -176,6 +177,8 @@ fn player_state(state: &AppState, user: &User) -> serde_json::Value {
         "uris": player.list.iter().map(|&t| uri(t)).collect::<Vec<_>>(),
         "queue": player.queue.iter().map(|&t| uri(t)).collect::<Vec<_>>(),
         "context_uri": player.context.as_ref().map(|c| format!("spotify:{}:{}", c.kind, c.id)),
+        "shuffle_state": player.shuffle,
+        "repeat_state": player.repeat.as_str(),
         "position_ms": player.position_ms(now),
         "duration_ms": player.current.map(|t| state.catalog.tracks[t].duration_ms),
         "changed_at_ms": player.changed_at_ms,
@@ -199,6 +202,8 @@ struct PlayerAction {
     uris: Option<Vec<String>>,
     device_id: Option<String>,
     play: Option<bool>,
+    /// `shuffle`: `true`/`false`; `repeat`: `"off"`, `"track"` or `"context"`.
+    state: Option<serde_json::Value>,
 }
 
 /// `POST /_emulator/users/{id}/player`: the user acts in their own Spotify app (no Premium
@@ -270,8 +275,15 @@ async fn player_action(
                     }),
                 }
                 .ok_or_else(|| ApiError::bad_request("No such device"))?;
-                live.player
-                    .play_list(list, 0, action.position_ms.unwrap_or(0), None, device, now);
+                live.player.play_list(
+                    list,
+                    None,
+                    action.position_ms.unwrap_or(0),
+                    None,
+                    device,
+                    now,
+                    &mut rand::rng(),
+                );
             }
             "transfer" => {
                 let id = action
@@ -283,9 +295,30 @@ async fn player_action(
                     .ok_or_else(|| ApiError::bad_request("No such device"))?;
                 live.player.transfer(device, action.play, now);
             }
+            "shuffle" => {
+                let on = action
+                    .state
+                    .as_ref()
+                    .and_then(serde_json::Value::as_bool)
+                    .ok_or_else(|| ApiError::bad_request("shuffle needs a boolean state"))?;
+                live.player.set_shuffle(on, now, &mut rand::rng());
+            }
+            "repeat" => {
+                let repeat = action
+                    .state
+                    .as_ref()
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(Repeat::parse)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "repeat needs state \"off\", \"track\" or \"context\"",
+                        )
+                    })?;
+                live.player.set_repeat(repeat, now);
+            }
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "Unknown action {other}; use pause, resume, next, previous, seek, play or transfer"
+                    "Unknown action {other}; use pause, resume, next, previous, seek, play, transfer, shuffle or repeat"
                 )));
             }
         }

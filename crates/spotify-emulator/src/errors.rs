@@ -128,6 +128,15 @@ impl ApiError {
         .with_reason("DEVICE_NOT_CONTROLLABLE")
     }
 
+    /// Spotify's answer for a device with `supports_volume: false`.
+    pub fn volume_control_disallowed() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Player command failed: Cannot control device volume",
+        )
+        .with_reason("VOLUME_CONTROL_DISALLOW")
+    }
+
     pub fn restriction_violated() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,

@@ -436,8 +436,17 @@ mod tests {
                 kind: "album",
                 id: state.catalog.albums[0].id.clone(),
             };
-            live.player
-                .play_list(album, 1, 1_500, Some(context), device, now);
+            live.player.set_shuffle(true, now, &mut rand::rng());
+            live.player.set_repeat(crate::player::Repeat::Context, now);
+            live.player.play_list(
+                album,
+                Some(1),
+                1_500,
+                Some(context),
+                device,
+                now,
+                &mut rand::rng(),
+            );
             live.player.queue.push_back(5);
             live.devices[0].volume_percent = 12;
         }
@@ -462,6 +471,11 @@ mod tests {
             serde_json::to_value(original.player.save(&state.catalog)).unwrap(),
         );
         assert_eq!(a, b);
+        assert_eq!(
+            (&a["shuffle"], &a["repeat"]),
+            (&true.into(), &"context".into())
+        );
+        assert_eq!(a["positions"][0], 1, "the offset track plays first");
         assert!(
             a["context_uri"]
                 .as_str()

@@ -311,9 +311,9 @@ impl<'a> Renderer<'a> {
         let current = player.current?;
         Some(PlaybackJson {
             device: Self::device(device, true),
-            shuffle_state: false,
+            shuffle_state: player.shuffle,
             smart_shuffle: false,
-            repeat_state: "off",
+            repeat_state: player.repeat.as_str(),
             timestamp: player.changed_at_ms,
             context: self.context(player),
             progress_ms: player.position_ms(now_ms),

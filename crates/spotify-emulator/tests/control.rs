@@ -180,6 +180,81 @@ async fn delay_faults_slow_answers_down() {
     assert!(started.elapsed() >= Duration::from_millis(200));
 }
 
+/// The README's example: only `PUT /v1/me/player/play` waits 5 s; the rest of the player,
+/// including `PUT /v1/me/player` and `GET /v1/me/player`, answers at once meanwhile.
+#[tokio::test]
+async fn a_delay_fault_slows_exactly_play_while_the_rest_answers() {
+    const DELAY: Duration = Duration::from_secs(5);
+    let emu = common::start().await;
+    let alice = emu.login("alice").await.access;
+    let device = emu.device_id(&alice).await;
+    let uris = emu.top_uris(&alice, 3).await;
+    emu.play(&alice, &device, &uris).await;
+    let (status, armed) = emu
+        .control(
+            Method::POST,
+            "/_emulator/faults",
+            Some(json!({ "method": "PUT", "path": "/v1/me/player/play", "delay_ms": 5000 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(armed["fault"]["delay_ms"], 5000);
+
+    let started = Instant::now();
+    let slow = tokio::spawn({
+        let request = emu
+            .http
+            .put(emu.url(&format!("/v1/me/player/play?device_id={device}")))
+            .bearer_auth(&alice)
+            .json(&json!({ "uris": uris[1..] }));
+        async move { request.send().await.unwrap().status() }
+    });
+    // Wait until the delayed request has arrived (the fault is used up), without sleeping.
+    while !emu.control(Method::GET, "/_emulator/faults", None).await.1["faults"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        tokio::task::yield_now().await;
+        assert!(started.elapsed() < DELAY, "the play request never arrived");
+    }
+    for (method, path, body) in [
+        (Method::GET, "/v1/me/player", None),
+        (Method::GET, "/v1/me/player/devices", None),
+        (Method::PUT, "/v1/me/player/volume?volume_percent=20", None),
+        (
+            Method::PUT,
+            "/v1/me/player",
+            Some(json!({ "device_ids": [device] })),
+        ),
+        (Method::PUT, "/v1/me/player/repeat?state=off", None),
+    ] {
+        let status = emu.api(method.clone(), &alice, path, body).await.status();
+        assert!(status.is_success(), "{method} {path}: {status}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "other endpoints waited: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        emu.raw_player("alice").await["current_uri"],
+        uris[0].as_str(),
+        "the delayed play has not run yet"
+    );
+    assert_eq!(slow.await.unwrap(), StatusCode::NO_CONTENT);
+    assert!(started.elapsed() >= DELAY, "{:?}", started.elapsed());
+    assert_eq!(
+        emu.raw_player("alice").await["current_uri"],
+        uris[1].as_str()
+    );
+
+    // The fault had the default count of one: the next play answers at once.
+    let again = Instant::now();
+    emu.play(&alice, &device, &uris).await;
+    assert!(again.elapsed() < Duration::from_secs(2));
+}
+
 #[tokio::test]
 async fn player_actions_act_like_the_users_own_app() {
     let emu = common::start().await;
@@ -244,6 +319,23 @@ async fn player_actions_act_like_the_users_own_app() {
         act(json!({ "action": "transfer", "device_id": speaker })).await["device_id"],
         speaker.as_str()
     );
+    let raw = act(json!({ "action": "shuffle", "state": true })).await;
+    assert_eq!(raw["shuffle_state"], true);
+    let raw = act(json!({ "action": "repeat", "state": "track" })).await;
+    assert_eq!(
+        (&raw["shuffle_state"], &raw["repeat_state"]),
+        (&json!(true), &json!("track"))
+    );
+    for bad in [
+        json!({ "action": "shuffle", "state": "on" }),
+        json!({ "action": "repeat", "state": "all" }),
+        json!({ "action": "repeat" }),
+    ] {
+        let (status, _) = emu
+            .control(Method::POST, "/_emulator/users/bob/player", Some(bad))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
     let (status, _) = emu
         .control(
             Method::POST,

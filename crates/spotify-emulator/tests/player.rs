@@ -562,3 +562,377 @@ async fn search_tracks_trailing_slashes_and_images() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// `PUT` a player command and return its status and error object (Null for a 204).
+async fn command(emu: &TestEmulator, token: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let response = emu.api(Method::PUT, token, path, body).await;
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (status, body["error"].clone())
+}
+
+fn uris_of(raw: &Value) -> Vec<String> {
+    raw["uris"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn sorted(mut uris: Vec<String>) -> Vec<String> {
+    uris.sort();
+    uris
+}
+
+#[tokio::test]
+async fn shuffle_orders_what_plays_and_repeat_decides_what_follows() {
+    let emu = common::start().await;
+    let erin = emu.login("erin").await.access;
+    let device = emu.device_id(&erin).await;
+    let uris = emu.top_uris(&erin, 20).await;
+
+    // Shuffle off: the given order; the state says so.
+    emu.play(&erin, &device, &uris).await;
+    assert_eq!(uris_of(&emu.raw_player("erin").await), uris);
+    let state = player(&emu, &erin).await;
+    assert_eq!(
+        (
+            &state["shuffle_state"],
+            &state["smart_shuffle"],
+            &state["repeat_state"]
+        ),
+        (&json!(false), &json!(false), &json!("off"))
+    );
+
+    // Shuffle on mid-list: the current track stays, the others are shuffled after it.
+    assert_eq!(
+        command(&emu, &erin, "/v1/me/player/shuffle?state=true", None).await,
+        (204, Value::Null)
+    );
+    let raw = emu.raw_player("erin").await;
+    let shuffled = uris_of(&raw);
+    assert_eq!(shuffled[0], uris[0]);
+    assert_eq!(raw["current_uri"], uris[0].as_str());
+    assert_eq!(sorted(shuffled.clone()), sorted(uris.clone()));
+    assert_ne!(shuffled, uris, "20 tracks shuffled into their own order");
+    assert_eq!(player(&emu, &erin).await["shuffle_state"], true);
+
+    // Playing a list with shuffle on plays it in a random order; an offset plays first.
+    emu.play(&erin, &device, &uris).await;
+    let played = uris_of(&emu.raw_player("erin").await);
+    assert_eq!(sorted(played.clone()), sorted(uris.clone()));
+    assert_ne!(played, uris);
+    assert_eq!(player(&emu, &erin).await["item"]["uri"], played[0].as_str());
+    let offset = command(
+        &emu,
+        &erin,
+        "/v1/me/player/play",
+        Some(json!({ "uris": uris, "offset": { "position": 5 } })),
+    )
+    .await;
+    assert_eq!(offset.0, 204);
+    assert_eq!(player(&emu, &erin).await["item"]["uri"], uris[5].as_str());
+    emu.advance(1_000).await;
+    let next = emu
+        .api(Method::POST, &erin, "/v1/me/player/next", None)
+        .await;
+    assert_eq!(next.status(), StatusCode::NO_CONTENT);
+    let current = player(&emu, &erin).await["item"]["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Shuffle off: back to the given order, going on after the current track.
+    assert_eq!(
+        command(&emu, &erin, "/v1/me/player/shuffle?state=false", None)
+            .await
+            .0,
+        204
+    );
+    let raw = emu.raw_player("erin").await;
+    assert_eq!(uris_of(&raw), uris);
+    assert_eq!(raw["current_uri"], current.as_str());
+    let index = usize::try_from(raw["index"].as_u64().unwrap()).unwrap();
+    assert_eq!(uris[index], current);
+
+    // Repeat track: the track plays again when it ends; next still skips.
+    emu.play(&erin, &device, &uris[..2]).await;
+    assert_eq!(
+        command(&emu, &erin, "/v1/me/player/repeat?state=track", None)
+            .await
+            .0,
+        204
+    );
+    let state = player(&emu, &erin).await;
+    assert_eq!(state["repeat_state"], "track");
+    emu.advance(duration(&state["item"]) + 1_000).await;
+    let state = player(&emu, &erin).await;
+    assert_eq!(state["item"]["uri"], uris[0].as_str());
+    assert_eq!(state["is_playing"], true);
+    assert!(state["progress_ms"].as_i64().unwrap() < 1_000 + DRIFT_MS);
+    let next = emu
+        .api(Method::POST, &erin, "/v1/me/player/next", None)
+        .await;
+    assert_eq!(next.status(), StatusCode::NO_CONTENT);
+    assert_eq!(player(&emu, &erin).await["item"]["uri"], uris[1].as_str());
+
+    // Repeat context: after the last track the list starts over.
+    assert_eq!(
+        command(&emu, &erin, "/v1/me/player/repeat?state=context", None)
+            .await
+            .0,
+        204
+    );
+    let state = player(&emu, &erin).await;
+    assert_eq!(state["repeat_state"], "context");
+    emu.advance(duration(&state["item"]) + 1_000).await;
+    let state = player(&emu, &erin).await;
+    assert_eq!(state["item"]["uri"], uris[0].as_str());
+    assert_eq!(state["is_playing"], true);
+
+    // Repeat off: playback stops at the end of the list again.
+    assert_eq!(
+        command(&emu, &erin, "/v1/me/player/repeat?state=off", None)
+            .await
+            .0,
+        204
+    );
+    emu.advance(1_000_000).await;
+    let state = player(&emu, &erin).await;
+    assert_eq!(
+        (
+            &state["is_playing"],
+            &state["item"]["uri"],
+            &state["repeat_state"]
+        ),
+        (&json!(false), &json!(uris[1]), &json!("off"))
+    );
+    let raw = emu.raw_player("erin").await;
+    assert_eq!(
+        (&raw["shuffle_state"], &raw["repeat_state"]),
+        (&json!(false), &json!("off"))
+    );
+}
+
+#[tokio::test]
+async fn shuffle_and_repeat_refuse_like_the_other_commands() {
+    let emu = common::start().await;
+    let alice = emu.login("alice").await.access;
+    let device = emu.device_id(&alice).await;
+    emu.play(&alice, &device, &emu.top_uris(&alice, 2).await)
+        .await;
+    for (path, message) in [
+        ("/v1/me/player/shuffle", "Required parameter state missing"),
+        (
+            "/v1/me/player/shuffle?state=yes",
+            "Parameter state must be one of the following: true, false",
+        ),
+        ("/v1/me/player/repeat", "Required parameter state missing"),
+        (
+            "/v1/me/player/repeat?state=all",
+            "Parameter state must be one of the following: track, context, off",
+        ),
+    ] {
+        let (status, error) = command(&emu, &alice, path, None).await;
+        assert_eq!(
+            (status, error["message"].as_str()),
+            (400, Some(message)),
+            "{path}"
+        );
+        assert_eq!(error["status"], 400);
+    }
+
+    let dave = emu.login("dave").await.access;
+    let carol = emu.login("carol").await.access;
+    for path in [
+        "/v1/me/player/shuffle?state=true",
+        "/v1/me/player/repeat?state=track",
+    ] {
+        let (status, error) = command(&emu, &dave, path, None).await;
+        assert_eq!(
+            (status, error["reason"].as_str()),
+            (403, Some("PREMIUM_REQUIRED")),
+            "{path}"
+        );
+        let (status, error) = command(&emu, &carol, path, None).await;
+        assert_eq!(
+            (status, error["reason"].as_str()),
+            (404, Some("NO_ACTIVE_DEVICE")),
+            "{path}"
+        );
+    }
+
+    // A device the control API makes restricted refuses commands, shuffle and repeat too.
+    let grace = emu.login("grace").await.access;
+    let device = emu.device_id(&grace).await;
+    emu.play(&grace, &device, &emu.top_uris(&grace, 2).await)
+        .await;
+    let (status, body) = emu
+        .control(
+            Method::POST,
+            &format!("/_emulator/users/grace/devices/{device}"),
+            Some(json!({ "is_restricted": true })),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["is_restricted"]),
+        (StatusCode::OK, &json!(true))
+    );
+    for path in [
+        "/v1/me/player/shuffle?state=true",
+        "/v1/me/player/repeat?state=context",
+        "/v1/me/player/seek?position_ms=0",
+        "/v1/me/player/volume?volume_percent=10",
+        "/v1/me/player/pause",
+    ] {
+        let (status, error) = command(&emu, &grace, path, None).await;
+        assert_eq!(
+            (status, error["reason"].as_str(), error["message"].as_str()),
+            (
+                403,
+                Some("DEVICE_NOT_CONTROLLABLE"),
+                Some("Player command failed: Device is not controllable")
+            ),
+            "{path}"
+        );
+    }
+    let state = player(&emu, &grace).await;
+    assert_eq!(
+        (&state["shuffle_state"], &state["repeat_state"]),
+        (&json!(false), &json!("off"))
+    );
+    assert_eq!(state["device"]["is_restricted"], true);
+}
+
+#[tokio::test]
+async fn seek_volume_and_transfer_follow_spotifys_rules() {
+    let emu = common::start().await;
+    let alice = emu.login("alice").await.access;
+    let device = emu.device_id(&alice).await;
+    let uris = emu.top_uris(&alice, 2).await;
+    emu.play(&alice, &device, &uris).await;
+
+    // Seek: position_ms required and not negative; past the end plays the next track, even
+    // with repeat track on.
+    for path in [
+        "/v1/me/player/seek",
+        "/v1/me/player/seek?position_ms=-1",
+        "/v1/me/player/seek?position_ms=1.5",
+    ] {
+        assert_eq!(command(&emu, &alice, path, None).await.0, 400, "{path}");
+    }
+    command(&emu, &alice, "/v1/me/player/repeat?state=track", None).await;
+    let first = duration(&player(&emu, &alice).await["item"]);
+    let past = format!("/v1/me/player/seek?position_ms={}", first + 10_000);
+    assert_eq!(command(&emu, &alice, &past, None).await.0, 204);
+    let state = player(&emu, &alice).await;
+    assert_eq!(state["item"]["uri"], uris[1].as_str());
+    assert!(state["progress_ms"].as_i64().unwrap() < DRIFT_MS);
+
+    // Volume: 0–100 on a device that supports it, reported by the player.
+    for path in [
+        "/v1/me/player/volume",
+        "/v1/me/player/volume?volume_percent=101",
+        "/v1/me/player/volume?volume_percent=-1",
+        "/v1/me/player/volume?volume_percent=loud",
+    ] {
+        assert_eq!(command(&emu, &alice, path, None).await.0, 400, "{path}");
+    }
+    assert_eq!(
+        command(&emu, &alice, "/v1/me/player/volume?volume_percent=0", None)
+            .await
+            .0,
+        204
+    );
+    let state = player(&emu, &alice).await;
+    assert_eq!(
+        (
+            &state["device"]["volume_percent"],
+            &state["device"]["supports_volume"]
+        ),
+        (&json!(0), &json!(true))
+    );
+
+    // A device made through the control API without volume control refuses volume.
+    let fixed = "00000000000000000000000000000000000f1xed";
+    let (status, body) = emu
+        .control(
+            Method::POST,
+            &format!("/_emulator/users/alice/devices/{fixed}"),
+            Some(json!({ "name": "Fixed-volume Speaker", "type": "Speaker", "supports_volume": false })),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["supports_volume"]),
+        (StatusCode::OK, &json!(false))
+    );
+    let transfer = |body: Value| command(&emu, &alice, "/v1/me/player", Some(body));
+    assert_eq!(
+        transfer(json!({ "device_ids": [fixed], "play": false }))
+            .await
+            .0,
+        204
+    );
+    let state = player(&emu, &alice).await;
+    assert_eq!(state["device"]["id"], fixed);
+    assert_eq!(state["device"]["supports_volume"], false);
+    assert_eq!(
+        state["is_playing"], true,
+        "play false keeps the player playing"
+    );
+    let (status, error) =
+        command(&emu, &alice, "/v1/me/player/volume?volume_percent=50", None).await;
+    assert_eq!(
+        (status, error["reason"].as_str(), error["message"].as_str()),
+        (
+            403,
+            Some("VOLUME_CONTROL_DISALLOW"),
+            Some("Player command failed: Cannot control device volume")
+        )
+    );
+
+    // Transfer: exactly one known device id; `play: true` starts a paused player.
+    command(&emu, &alice, "/v1/me/player/pause", None).await;
+    let (status, _) = transfer(json!({ "device_ids": [device, fixed] })).await;
+    assert_eq!(status, 400);
+    let (status, _) = transfer(json!({ "device_ids": [] })).await;
+    assert_eq!(status, 400);
+    let (status, _) = transfer(json!({ "play": true })).await;
+    assert_eq!(status, 400);
+    let (status, error) = transfer(json!({ "device_ids": ["ffffffff"] })).await;
+    assert_eq!(
+        (status, error["message"].as_str()),
+        (404, Some("Device not found"))
+    );
+    assert_eq!(transfer(json!({ "device_ids": [device] })).await.0, 204);
+    assert_eq!(
+        player(&emu, &alice).await["is_playing"],
+        false,
+        "no play keeps it paused"
+    );
+    assert_eq!(
+        transfer(json!({ "device_ids": [device], "play": true }))
+            .await
+            .0,
+        204
+    );
+    let state = player(&emu, &alice).await;
+    assert_eq!(
+        (&state["device"]["id"], &state["is_playing"]),
+        (&json!(device), &json!(true))
+    );
+    let dave = emu.login("dave").await.access;
+    let (status, error) = command(
+        &emu,
+        &dave,
+        "/v1/me/player",
+        Some(json!({ "device_ids": [device] })),
+    )
+    .await;
+    assert_eq!(
+        (status, error["reason"].as_str()),
+        (403, Some("PREMIUM_REQUIRED"))
+    );
+}

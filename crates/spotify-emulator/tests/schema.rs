@@ -477,3 +477,140 @@ async fn every_web_api_answer_matches_the_spec() {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+type ErrorCase<'a> = (&'a str, &'a str, Option<Value>, u16, Option<&'a str>);
+
+/// Shuffle, repeat, seek, volume and transfer: the player state that reports them, and each
+/// of their error answers, in the spec's shapes.
+#[tokio::test]
+async fn player_modes_and_command_errors_match_the_spec() {
+    let emu = common::start().await;
+    let alice = emu.login("alice").await.access;
+    let device = emu.device_id(&alice).await;
+    let uris = emu.top_uris(&alice, 5).await;
+    emu.play(&alice, &device, &uris).await;
+    for path in [
+        "/v1/me/player/shuffle?state=true",
+        "/v1/me/player/repeat?state=context",
+    ] {
+        let response = emu.api(Method::PUT, &alice, path, None).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{path}");
+        assert!(response.text().await.unwrap().is_empty());
+    }
+    let state = check(
+        &emu,
+        Method::GET,
+        &alice,
+        "/me/player",
+        "/v1/me/player",
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (
+            &state["shuffle_state"],
+            &state["repeat_state"],
+            &state["smart_shuffle"]
+        ),
+        (&json!(true), &json!("context"), &json!(false))
+    );
+    assert_eq!(state["device"]["supports_volume"], true);
+    assert!(state["device"]["volume_percent"].is_u64());
+
+    // Errors: the spec path, the request, its body, and the status and reason expected.
+    let fixed = "0000000000000000000000000000000000000f1x";
+    emu.control(
+        Method::POST,
+        &format!("/_emulator/users/alice/devices/{fixed}"),
+        Some(json!({ "supports_volume": false })),
+    )
+    .await;
+    let cases: [ErrorCase; 8] = [
+        (
+            "/me/player/shuffle",
+            "/v1/me/player/shuffle?state=on",
+            None,
+            400,
+            None,
+        ),
+        ("/me/player/repeat", "/v1/me/player/repeat", None, 400, None),
+        (
+            "/me/player/seek",
+            "/v1/me/player/seek?position_ms=-5",
+            None,
+            400,
+            None,
+        ),
+        (
+            "/me/player/volume",
+            "/v1/me/player/volume?volume_percent=200",
+            None,
+            400,
+            None,
+        ),
+        (
+            "/me/player/volume",
+            &format!("/v1/me/player/volume?volume_percent=5&device_id={fixed}"),
+            None,
+            403,
+            Some("VOLUME_CONTROL_DISALLOW"),
+        ),
+        (
+            "/me/player",
+            "/v1/me/player",
+            Some(json!({ "device_ids": [device, fixed] })),
+            400,
+            None,
+        ),
+        (
+            "/me/player",
+            "/v1/me/player",
+            Some(json!({ "device_ids": ["nope"] })),
+            404,
+            None,
+        ),
+        (
+            "/me/player/repeat",
+            "/v1/me/player/repeat?state=off&device_id=nope",
+            None,
+            404,
+            None,
+        ),
+    ];
+    for (spec_path, url, body, status, reason) in cases {
+        let error = check(&emu, Method::PUT, &alice, spec_path, url, body, status).await;
+        assert_eq!(error["error"]["reason"].as_str(), reason, "{url}");
+    }
+
+    let dave = emu.login("dave").await.access;
+    let carol = emu.login("carol").await.access;
+    for spec_path in ["/me/player/shuffle", "/me/player/repeat"] {
+        let url = if spec_path.ends_with("shuffle") {
+            "/v1/me/player/shuffle?state=false"
+        } else {
+            "/v1/me/player/repeat?state=track"
+        };
+        let error = check(&emu, Method::PUT, &dave, spec_path, url, None, 403).await;
+        assert_eq!(error["error"]["reason"], "PREMIUM_REQUIRED");
+        let error = check(&emu, Method::PUT, &carol, spec_path, url, None, 404).await;
+        assert_eq!(error["error"]["reason"], "NO_ACTIVE_DEVICE");
+    }
+    emu.control(
+        Method::POST,
+        &format!("/_emulator/users/alice/devices/{device}"),
+        Some(json!({ "is_restricted": true })),
+    )
+    .await;
+    let error = check(
+        &emu,
+        Method::PUT,
+        &alice,
+        "/me/player/shuffle",
+        "/v1/me/player/shuffle?state=false",
+        None,
+        403,
+    )
+    .await;
+    assert_eq!(error["error"]["reason"], "DEVICE_NOT_CONTROLLABLE");
+}

@@ -40,6 +40,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/me/player/previous").route(web::post().to(player::previous)))
         .service(resource("/v1/me/player/seek").route(web::put().to(player::seek)))
         .service(resource("/v1/me/player/volume").route(web::put().to(player::volume)))
+        .service(resource("/v1/me/player/shuffle").route(web::put().to(player::shuffle)))
+        .service(resource("/v1/me/player/repeat").route(web::put().to(player::repeat)))
         .service(
             resource("/v1/me/player/queue")
                 .route(web::get().to(player::queue))

@@ -1,7 +1,8 @@
 //! The player endpoints under `/v1/me/player`: reads (state, currently playing, devices,
-//! queue) and commands (play, pause, skip, seek, volume, transfer, add to queue), with
-//! Spotify's Premium, device and parameter rules.
+//! queue) and commands (play, pause, skip, seek, volume, shuffle, repeat, transfer, add to
+//! queue), with Spotify's Premium, device and parameter rules, checked in that order.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,7 +12,7 @@ use super::{Authed, json_ok, params};
 use crate::catalog::TrackIdx;
 use crate::errors::ApiError;
 use crate::ids::is_base62_id;
-use crate::player::PlayContext;
+use crate::player::{PlayContext, Repeat};
 use crate::render::Renderer;
 use crate::state::AppState;
 use crate::world::Live;
@@ -84,12 +85,18 @@ impl Target {
     }
 }
 
-/// The rules every player command shares: scope, Premium, and a controllable device.
-fn command_target(auth: &Authed, live: &Live, device_id: Option<&str>) -> Result<Target, ApiError> {
+/// The first rules every player command shares: scope, then Premium.
+fn command_allowed(auth: &Authed) -> Result<(), ApiError> {
     auth.require_any(&[MODIFY_PLAYBACK])?;
     if !auth.user.profile.premium {
         return Err(ApiError::premium_required());
     }
+    Ok(())
+}
+
+/// The rules every player command shares: scope, Premium, and a controllable device.
+fn command_target(auth: &Authed, live: &Live, device_id: Option<&str>) -> Result<Target, ApiError> {
+    command_allowed(auth)?;
     let active = live
         .player
         .device
@@ -208,24 +215,36 @@ pub(super) async fn play(
             return Ok(HttpResponse::NoContent().finish());
         }
     };
-    let index = match body.offset {
-        None => 0,
+    let start = match body.offset {
+        None => None,
         Some(PlayOffset {
             position: Some(p), ..
-        }) => usize::try_from(p)
-            .ok()
-            .filter(|&i| i < list.len())
-            .ok_or_else(|| ApiError::bad_request("Invalid offset"))?,
+        }) => Some(
+            usize::try_from(p)
+                .ok()
+                .filter(|&i| i < list.len())
+                .ok_or_else(|| ApiError::bad_request("Invalid offset"))?,
+        ),
         Some(PlayOffset { uri: Some(uri), .. }) => {
             let wanted = track_uri(&state, &uri)?;
-            list.iter()
-                .position(|&t| t == wanted)
-                .ok_or_else(|| ApiError::bad_request("Invalid offset"))?
+            Some(
+                list.iter()
+                    .position(|&t| t == wanted)
+                    .ok_or_else(|| ApiError::bad_request("Invalid offset"))?,
+            )
         }
         Some(_) => return Err(ApiError::bad_request("Invalid offset")),
     };
-    live.player
-        .play_list(list, index, position_ms, context, device, now);
+    // With shuffle on, the list plays in a random order (from `offset`, if given).
+    live.player.play_list(
+        list,
+        start,
+        position_ms,
+        context,
+        device,
+        now,
+        &mut rand::rng(),
+    );
     // A start position past the track's end plays the next one, as Spotify does.
     live.player.settle(now, &state.catalog);
     state.changed();
@@ -273,12 +292,24 @@ fn context_tracks(
     ))
 }
 
-/// Runs a command that needs the active device, then answers 204.
+/// What a command needs besides an active device.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// A track loaded in the player (pause, skip, seek): Spotify refuses with "Restriction
+    /// violated" otherwise.
+    Track,
+    /// Only the device (shuffle, repeat).
+    Device,
+}
+
+/// Runs a command on the active device, then answers 204. `action` reads its parameters
+/// itself, so that their 400s come after the scope, Premium and device checks.
 fn on_active_device(
     req: &HttpRequest,
     auth: &Authed,
     state: &AppState,
-    action: impl FnOnce(&mut Live, i64) -> Result<(), ApiError>,
+    needs: Needs,
+    action: impl FnOnce(&mut Live, &HashMap<String, String>, i64) -> Result<(), ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params(req);
     let now = state.clock.now_ms();
@@ -289,12 +320,20 @@ fn on_active_device(
         &live,
         params.get("device_id").map(String::as_str),
     )?)?;
-    if live.player.current.is_none() {
+    if needs == Needs::Track && live.player.current.is_none() {
         return Err(ApiError::restriction_violated());
     }
-    action(&mut live, now)?;
+    action(&mut live, &params, now)?;
     state.changed();
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A required query parameter.
+fn required<'p>(params: &'p HashMap<String, String>, name: &str) -> Result<&'p str, ApiError> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .ok_or_else(|| ApiError::bad_request(format!("Required parameter {name} missing")))
 }
 
 pub(super) async fn pause(
@@ -302,7 +341,7 @@ pub(super) async fn pause(
     auth: Authed,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    on_active_device(&req, &auth, &state, |live, now| {
+    on_active_device(&req, &auth, &state, Needs::Track, |live, _, now| {
         if !live.player.is_playing {
             // Spotify refuses to pause a paused player.
             return Err(ApiError::restriction_violated());
@@ -318,7 +357,7 @@ pub(super) async fn next(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let catalog = Arc::clone(&state.catalog);
-    on_active_device(&req, &auth, &state, |live, now| {
+    on_active_device(&req, &auth, &state, Needs::Track, |live, _, now| {
         live.player.next(now, &catalog);
         Ok(())
     })
@@ -329,55 +368,82 @@ pub(super) async fn previous(
     auth: Authed,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    on_active_device(&req, &auth, &state, |live, now| {
+    on_active_device(&req, &auth, &state, Needs::Track, |live, _, now| {
         live.player.previous(now);
         Ok(())
     })
 }
 
+/// `PUT /me/player/seek?position_ms`: a position past the track's end plays the next one.
 pub(super) async fn seek(
     req: HttpRequest,
     auth: Authed,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let position = match params(&req).get("position_ms") {
-        None => {
-            return Err(ApiError::bad_request(
-                "Required parameter position_ms missing",
-            ));
-        }
-        Some(raw) => raw
-            .parse::<u64>()
-            .map_err(|_| ApiError::bad_request("Invalid position_ms"))?,
-    };
     let catalog = Arc::clone(&state.catalog);
-    on_active_device(&req, &auth, &state, |live, now| {
+    on_active_device(&req, &auth, &state, Needs::Track, |live, params, now| {
+        let position = required(params, "position_ms")?
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad_request("Invalid position_ms"))?;
         live.player.seek(position, now, &catalog);
         Ok(())
     })
 }
 
+/// `PUT /me/player/shuffle?state=true|false`.
+pub(super) async fn shuffle(
+    req: HttpRequest,
+    auth: Authed,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    on_active_device(&req, &auth, &state, Needs::Device, |live, params, now| {
+        let on = match required(params, "state")? {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "Parameter state must be one of the following: true, false",
+                ));
+            }
+        };
+        live.player.set_shuffle(on, now, &mut rand::rng());
+        Ok(())
+    })
+}
+
+/// `PUT /me/player/repeat?state=track|context|off`.
+pub(super) async fn repeat(
+    req: HttpRequest,
+    auth: Authed,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    on_active_device(&req, &auth, &state, Needs::Device, |live, params, now| {
+        let repeat = Repeat::parse(required(params, "state")?).ok_or_else(|| {
+            // Spotify's own wording for this 400.
+            ApiError::bad_request(
+                "Parameter state must be one of the following: track, context, off",
+            )
+        })?;
+        live.player.set_repeat(repeat, now);
+        Ok(())
+    })
+}
+
+/// `PUT /me/player/volume?volume_percent`: on the active device, or on `device_id`.
 pub(super) async fn volume(
     req: HttpRequest,
     auth: Authed,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params(&req);
-    let percent = match params.get("volume_percent") {
-        None => {
-            return Err(ApiError::bad_request(
-                "Required parameter volume_percent missing",
-            ));
-        }
-        Some(raw) => raw
-            .parse::<u8>()
-            .ok()
-            .filter(|v| *v <= 100)
-            .ok_or_else(|| ApiError::bad_request("Invalid volume_percent"))?,
-    };
     let mut live = auth.user.live.lock();
     live.player.settle(state.clock.now_ms(), &state.catalog);
     let target = command_target(&auth, &live, params.get("device_id").map(String::as_str))?;
+    let percent = required(&params, "volume_percent")?
+        .parse::<u8>()
+        .ok()
+        .filter(|v| *v <= 100)
+        .ok_or_else(|| ApiError::bad_request("Invalid volume_percent"))?;
     let id = target.id().to_owned();
     let device = live
         .devices
@@ -385,11 +451,7 @@ pub(super) async fn volume(
         .find(|d| d.id == id)
         .ok_or_else(ApiError::device_not_found)?;
     if !device.supports_volume {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "Player command failed: Cannot control device volume",
-        )
-        .with_reason("VOLUME_CONTROL_DISALLOW"));
+        return Err(ApiError::volume_control_disallowed());
     }
     device.volume_percent = percent;
     state.changed();
@@ -407,6 +469,7 @@ pub(super) async fn transfer(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    command_allowed(&auth)?;
     let body: TransferBody = parse_body(&body)?
         .ok_or_else(|| ApiError::bad_request("Required field device_ids missing"))?;
     let ids = body

@@ -1,16 +1,22 @@
 //! Why a transition was refused.
 
-use crate::ids::UserId;
-use crate::session::{Action, SessionState};
+use crate::action::{Action, Requirement};
+use crate::ids::{QueueEntryId, UserId};
+use crate::permission::Permission;
+use crate::session::SessionState;
 
 /// A refused transition. The session is unchanged whenever one is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
-    /// The actor is a member but not allowed to do this (only the host may).
-    #[error("only the host may {action}")]
+    /// The actor is a member but their role does not allow this (see
+    /// [`Action::requirement`]).
+    #[error("{}", forbidden_message(*action, *permission))]
     Forbidden {
         /// What was attempted.
         action: Action,
+        /// The guest permission that would allow it, when the actor is a guest and one
+        /// would: the host could open it to guests.
+        permission: Option<Permission>,
     },
     /// The session already has `capacity` members.
     #[error("the session is full ({capacity} members)")]
@@ -48,6 +54,12 @@ pub enum SessionError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// No entry of the queue has this id (it never existed or was removed).
+    #[error("the queue has no entry {id}")]
+    EntryNotFound {
+        /// The id asked for.
+        id: QueueEntryId,
+    },
     /// The position is outside the queue.
     #[error("position {position} is outside the queue of {len} entries")]
     InvalidPosition {
@@ -72,7 +84,21 @@ impl SessionError {
             Self::Banned { .. } => "banned",
             Self::InvalidTarget { .. } => "invalid_target",
             Self::InvalidPosition { .. } => "invalid_position",
+            Self::EntryNotFound { .. } => "entry_not_found",
         }
+    }
+}
+
+fn forbidden_message(action: Action, permission: Option<Permission>) -> String {
+    if permission.is_some() {
+        return format!("the host has not allowed guests to {action}");
+    }
+    match action.requirement() {
+        Requirement::Host => format!("only the host may {action}"),
+        Requirement::Moderator | Requirement::Guests(_) => {
+            format!("only the host and co-hosts may {action}")
+        }
+        Requirement::AnyMember => format!("you may only {action} for yourself"),
     }
 }
 
@@ -83,7 +109,7 @@ pub enum RestoreError {
     #[error("member {0} appears twice")]
     DuplicateMember(UserId),
     /// A live session (or an ended one with members) whose host is not exactly the one
-    /// member with the host role.
+    /// member with the host role (co-hosts are fine).
     #[error("the host {0} is not the single member with the host role")]
     HostMismatch(UserId),
     /// A session that is not ended has no members.
@@ -103,7 +129,14 @@ pub enum RestoreError {
     /// Queue, position and device do not fit the state.
     #[error("the queue, position or device does not fit a {0} session")]
     InconsistentPlayback(SessionState),
-    /// The queue holds a track twice or an entry without credits.
-    #[error("the queue holds a duplicate or uncredited entry")]
+    /// The queue holds an entry without credits, or credited twice to one member.
+    #[error("the queue holds an entry without credits or credited twice to one member")]
     InvalidQueue,
+    /// Two queue entries share an id.
+    #[error("queue entry id {0} appears twice")]
+    DuplicateEntryId(QueueEntryId),
+    /// An entry id (or the id counter) is beyond [`crate::session::MAX_ENTRY_ID`], which a
+    /// browser could not read back exactly.
+    #[error("queue entry id {0} is out of range")]
+    EntryIdOutOfRange(QueueEntryId),
 }

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::UserId;
-use crate::member::Member;
+use crate::ids::{DeviceId, QueueEntryId, UserId};
+use crate::member::{Member, Role};
 use crate::settings::Settings;
 use crate::track::QueueEntry;
 
@@ -19,6 +19,10 @@ pub enum LeaveReason {
 }
 
 /// One change to a session. JSON: `{"type": "member_joined", "member": {…}}` and so on.
+///
+/// The queue events (`entry_added`, `entry_updated`, `entry_removed`, `queue_reordered`)
+/// describe a change exactly: applied in order to the queue as it was, they give the
+/// queue as it is (same entries, same ids). The tests check this for every transition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -34,10 +38,19 @@ pub enum Event {
         /// Left or kicked.
         reason: LeaveReason,
     },
-    /// Another member is host now (handed over, or the host left).
+    /// Another member is host now (handed over, or the host left). The new host's role is
+    /// `host` (a co-host who became host is no longer a co-host); a previous host who is
+    /// still a member is a guest now.
     HostChanged {
         /// The new host.
         host: UserId,
+    },
+    /// The host made a member a co-host, or a co-host a guest again.
+    RoleChanged {
+        /// Whose role changed.
+        user_id: UserId,
+        /// Their role now (`co_host` or `guest`; the host changes only by `host_changed`).
+        role: Role,
     },
     /// A member's top tracks changed.
     MemberUpdated {
@@ -57,19 +70,52 @@ pub enum Event {
         /// Who may join again.
         user_id: UserId,
     },
-    /// The host pressed start.
+    /// The session started playing on `device`. The queue, empty until now, holds the
+    /// entries of the start plan ([`crate::Session::plan_start`]) in order: a store
+    /// writes them all. Members woven in after the plan was made follow as `entry_added`
+    /// and `entry_updated` events in the same batch, which apply on top of the plan's
+    /// queue; a consumer that writes [`crate::Session::queue`] as it is after the batch
+    /// must skip those.
     SessionStarted {
-        /// The shuffled queue.
-        queue: Vec<QueueEntry>,
         /// Index of the entry playing now (0).
         position: usize,
+        /// Where it plays.
+        device: DeviceId,
     },
-    /// The queue or the now-playing position changed.
-    Queue {
-        /// The whole queue.
-        queue: Vec<QueueEntry>,
+    /// An entry was inserted at `index`; the entries from `index` on move up by one.
+    EntryAdded {
+        /// The new entry.
+        entry: QueueEntry,
+        /// Its index in the queue now.
+        index: usize,
+    },
+    /// An entry's credits (`added_by`) changed; its place in the queue did not.
+    EntryUpdated {
+        /// The entry as it is now.
+        entry: QueueEntry,
+    },
+    /// An entry left the queue; the entries after it move down by one.
+    EntryRemoved {
+        /// Which entry.
+        id: QueueEntryId,
+    },
+    /// The entries at indices `from..` are now in exactly this order (the same entries as
+    /// before, rearranged).
+    QueueReordered {
+        /// Index of the first entry that may have moved.
+        from: usize,
+        /// Ids of the entries from `from` to the end of the queue, in their new order.
+        order: Vec<QueueEntryId>,
+    },
+    /// Another entry plays now.
+    NowPlaying {
         /// Index of the entry playing now.
         position: usize,
+    },
+    /// Playback moved to another of the host's devices.
+    DeviceChanged {
+        /// Where it plays now.
+        device: DeviceId,
     },
     /// The session is over; nothing more will happen in it.
     SessionEnded,

@@ -175,6 +175,32 @@ impl FromStr for SessionId {
     }
 }
 
+/// Identifies one entry of a session's queue, unique within the session and never reused
+/// (a track may be queued more than once; each time is its own entry). The session hands
+/// them out in increasing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct QueueEntryId(u64);
+
+impl QueueEntryId {
+    /// Wraps a stored number (the session numbers new entries itself).
+    pub const fn new(value: u64) -> Self {
+        Self(value)
+    }
+
+    /// The number inside.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for QueueEntryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 const TRACK_URI_PREFIX: &str = "spotify:track:";
 
 /// A Spotify track URI, always of the form `spotify:track:<id>`; what the player API takes.

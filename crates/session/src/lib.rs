@@ -41,21 +41,25 @@
 //! assert_eq!(refused.unwrap_err().code(), "forbidden");
 //! ```
 
+pub mod action;
 pub mod error;
 pub mod event;
 pub mod ids;
 pub mod invite;
 pub mod member;
+pub mod permission;
 pub mod session;
 pub mod settings;
 pub mod shuffle;
 pub mod track;
 
+pub use action::{Action, Requirement};
 pub use error::{RestoreError, SessionError};
 pub use event::{Event, LeaveReason};
-pub use ids::{DeviceId, ParseIdError, SessionId, TrackId, TrackUri, UserId};
+pub use ids::{DeviceId, ParseIdError, QueueEntryId, SessionId, TrackId, TrackUri, UserId};
 pub use invite::{InviteCode, InviteCodeError};
-pub use member::{Member, NewMember, Role};
-pub use session::{Action, Session, SessionParts, SessionState};
+pub use member::{Member, NewMember, ParseRoleError, Role};
+pub use permission::{ParsePermissionError, Permission, Permissions};
+pub use session::{MAX_ENTRY_ID, Session, SessionParts, SessionState, StartPlan};
 pub use settings::{DEFAULT_CAPACITY, Settings, ShuffleMode};
 pub use track::{QueueEntry, Track};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{TrackId, TrackUri, UserId};
+use crate::ids::{QueueEntryId, TrackId, TrackUri, UserId};
 
 /// A track's metadata, as much as the session pages need to show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,13 +26,16 @@ pub struct Track {
     pub duration_ms: u32,
 }
 
-/// One entry of the session queue: a track and the members who brought it.
+/// One entry of the session queue: a track and the members who brought it. The same track
+/// may be queued more than once; the id tells the entries apart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueEntry {
+    /// Unique within the session, never reused; what events and requests name it by.
+    pub id: QueueEntryId,
     /// The track to play (shared with the top tracks it came from: a track is held once
     /// however many members and queue entries refer to it).
     pub track: Arc<Track>,
-    /// Every member whose top tracks contained it, in join order; never empty.
+    /// The members credited for it, in join order; never empty. The first is its owner.
     pub added_by: Vec<UserId>,
 }
 

@@ -8,6 +8,7 @@ use common::*;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use sesh_session::*;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 /// Users: 0 is the host `alice`, 1 the bystander `bob` (a guest who never acts), the rest
@@ -27,6 +28,13 @@ enum Op {
     Rotate(usize, u64),
     Unban(usize, usize),
     Advance(usize),
+    SetRole(usize, usize, bool),
+    SetPermissions(usize, u16),
+    Reshuffle(usize),
+    SetDevice(usize, u8),
+    RemoveEntry(usize, prop::sample::Index),
+    PlanStart(usize),
+    StartPlanned(usize),
 }
 
 fn track_ids() -> impl Strategy<Value = Vec<u8>> {
@@ -46,8 +54,15 @@ fn op(actors: std::ops::Range<usize>) -> impl Strategy<Value = Op> {
         actors.clone().prop_map(Op::End),
         (actors.clone(), any::<bool>()).prop_map(|(a, r)| Op::SetMode(a, r)),
         (actors.clone(), any::<u64>()).prop_map(|(a, s)| Op::Rotate(a, s)),
-        (actors, anyone_again()).prop_map(|(a, t)| Op::Unban(a, t)),
+        (actors.clone(), anyone_again()).prop_map(|(a, t)| Op::Unban(a, t)),
         (0..8usize).prop_map(Op::Advance),
+        (actors.clone(), anyone_again(), any::<bool>()).prop_map(|(a, t, c)| Op::SetRole(a, t, c)),
+        (actors.clone(), any::<u16>()).prop_map(|(a, p)| Op::SetPermissions(a, p)),
+        actors.clone().prop_map(Op::Reshuffle),
+        (actors.clone(), 0..3u8).prop_map(|(a, d)| Op::SetDevice(a, d)),
+        (actors.clone(), any::<prop::sample::Index>()).prop_map(|(a, i)| Op::RemoveEntry(a, i)),
+        actors.clone().prop_map(Op::PlanStart),
+        actors.prop_map(Op::StartPlanned),
     ]
 }
 
@@ -66,8 +81,20 @@ fn tracks_from(ids: &[u8]) -> Vec<Arc<Track>> {
         .collect()
 }
 
+/// The permissions whose bits are set in `bits` (bit i: `Permission::ALL[i]`).
+fn permissions_from(bits: u16) -> Permissions {
+    Permission::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, p)| p)
+        .collect()
+}
+
+/// Applies `op`; `plan` is where a `PlanStart` keeps its plan for a later `StartPlanned`.
 fn apply(
     session: &mut Session,
+    plan: &mut Option<StartPlan>,
     op: &Op,
     rng: &mut StdRng,
     now: i64,
@@ -98,6 +125,32 @@ fn apply(
         }
         Op::Unban(a, t) => session.unban(&u(*a), &u(*t)),
         Op::Advance(p) => session.advance_to(*p),
+        Op::SetRole(a, t, co_host) => {
+            let role = if *co_host { Role::CoHost } else { Role::Guest };
+            session.set_role(&u(*a), &u(*t), role)
+        }
+        Op::SetPermissions(a, bits) => {
+            session.set_guest_permissions(&u(*a), permissions_from(*bits))
+        }
+        Op::Reshuffle(a) => session.reshuffle(&u(*a), rng),
+        Op::SetDevice(a, d) => session.set_device(&u(*a), DeviceId::new(format!("device-{d}"))),
+        Op::RemoveEntry(a, pick) => {
+            let id = match session.queue() {
+                [] => QueueEntryId::new(1_000),
+                queue => queue[pick.index(queue.len())].id,
+            };
+            session.remove_entry(&u(*a), id)
+        }
+        Op::PlanStart(a) => {
+            *plan = Some(session.plan_start(&u(*a), rng)?);
+            Ok(Vec::new())
+        }
+        Op::StartPlanned(a) => match plan.take() {
+            Some(planned) => {
+                session.start_planned(&u(*a), DeviceId::new(format!("{a}-phone")), planned, rng)
+            }
+            None => session.start(&u(*a), DeviceId::new(format!("{a}-phone")), rng),
+        },
     }
 }
 
@@ -123,11 +176,12 @@ proptest! {
         let mut session = start_session(playing);
         let before = session.clone();
         let mut rng = rng(seed);
+        let mut plan = None;
         for (now, op) in ops.iter().enumerate() {
             if matches!(op, Op::Advance(_)) {
                 continue; // the gateway's report, not a user action
             }
-            if let Err(e) = apply(&mut session, op, &mut rng, now as i64 + 10) {
+            if let Err(e) = apply(&mut session, &mut plan, op, &mut rng, now as i64 + 10) {
                 prop_assert!(e.code() != "", "every refusal has a code");
             }
         }
@@ -142,29 +196,32 @@ proptest! {
         for name in ["alice", "bob"] {
             prop_assert_eq!(session.member(&user(name)), before.member(&user(name)));
         }
-        // Joiners may add tracks to the unplayed part, never reorder or drop anything.
+        // Joiners may add tracks to the unplayed part (and take out only what they brought
+        // themselves), never reorder or drop anything that was there.
         let fixed = if playing { before.position() + 1 } else { 0 };
         prop_assert_eq!(&session.queue()[..fixed], &before.queue()[..fixed]);
-        let old = ids(before.queue());
-        let new = ids(session.queue());
+        let old = entry_ids(before.queue());
+        let new = entry_ids(session.queue());
         let mut rest = new.iter();
         prop_assert!(old.iter().all(|id| rest.any(|n| n == id)), "old queue is a subsequence");
     }
 
     #[test]
-    fn a_ban_lasts_until_the_host_lifts_it(
+    fn a_ban_lasts_until_a_moderator_lifts_it(
         ops in prop::collection::vec(op(0..USERS.len()), 0..40),
         seed in any::<u64>(),
     ) {
         let mut session = lobby_with_bob();
         let mut rng = rng(seed);
+        let mut plan = None;
         for (now, op) in ops.iter().enumerate() {
             let banned_before = session.banned().clone();
-            let host = session.host().clone();
-            let result = apply(&mut session, op, &mut rng, now as i64);
+            let moderator = |a: usize| session.member(&user(USERS[a])).is_some_and(Member::is_moderator);
+            let by_moderator = matches!(op, Op::Unban(a, _) if moderator(*a));
+            let result = apply(&mut session, &mut plan, op, &mut rng, now as i64);
             for user_id in banned_before.keys() {
-                let lifted = matches!(op, Op::Unban(a, t)
-                    if user(USERS[*a]) == host && user(USERS[*t]) == *user_id && result.is_ok());
+                let lifted = by_moderator && matches!(op, Op::Unban(_, t)
+                    if user(USERS[*t]) == *user_id && result.is_ok());
                 // Rotating the invite, joining with any code, anything else: still banned.
                 prop_assert_eq!(session.is_banned(user_id), !lifted, "{:?} after {:?}", user_id, op);
                 prop_assert!(!session.is_member(user_id) || lifted);
@@ -179,9 +236,10 @@ proptest! {
     ) {
         let mut session = lobby_with_bob();
         let mut rng = rng(seed);
+        let mut plan = None;
         for (now, op) in ops.iter().enumerate() {
             let before = session.clone();
-            let kicked = apply(&mut session, op, &mut rng, now as i64).is_ok()
+            let kicked = apply(&mut session, &mut plan, op, &mut rng, now as i64).is_ok()
                 && matches!(op, Op::Kick(..));
             if let (true, Op::Kick(_, t)) = (kicked, op) {
                 let target = user(USERS[*t]);
@@ -238,8 +296,9 @@ proptest! {
         session.end(&user("alice")).unwrap();
         let ended = session.clone();
         let mut rng = rng(seed);
+        let mut plan = None;
         for op in &ops {
-            prop_assert_eq!(apply(&mut session, op, &mut rng, 1), Err(SessionError::SessionEnded));
+            prop_assert_eq!(apply(&mut session, &mut plan, op, &mut rng, 1), Err(SessionError::SessionEnded));
         }
         prop_assert_eq!(session, ended);
     }
@@ -251,6 +310,8 @@ proptest! {
     ) {
         let mut session = lobby_with_bob();
         let mut rng = rng(seed);
+        let mut plan = None;
+        let mut twin_plan = None;
         for (now, op) in ops.iter().enumerate() {
             let before = session.clone();
             let json = serde_json::to_string(&session).unwrap();
@@ -258,8 +319,8 @@ proptest! {
             prop_assert_eq!(&restored, &session);
 
             let mut twin_rng = rng.clone();
-            let result = apply(&mut session, op, &mut rng, now as i64);
-            let twin = apply(&mut restored, op, &mut twin_rng, now as i64);
+            let result = apply(&mut session, &mut plan, op, &mut rng, now as i64);
+            let twin = apply(&mut restored, &mut twin_plan, op, &mut twin_rng, now as i64);
             prop_assert_eq!(&result, &twin);
             prop_assert_eq!(&restored, &session);
             if result.is_err() {
@@ -268,5 +329,221 @@ proptest! {
             // Invariants hold after every step.
             prop_assert!(Session::from_parts(session.clone().into_parts()).is_ok());
         }
+    }
+}
+
+/// Who may do what, written out again independently of `Action::requirement`: the test's
+/// copy of the table in the crate docs.
+fn table_allows(action: Action, role: Role, guests: Permissions) -> Result<(), Option<Permission>> {
+    use Action::*;
+    let guest_permission = match action {
+        View | Leave | SetOwnTopTracks => return Ok(()),
+        Start | End | TransferHost | SetRole | SetPermissions | Transfer | SetShuffleMode => {
+            return if role == Role::Host {
+                Ok(())
+            } else {
+                Err(None)
+            };
+        }
+        Kick | Unban | RotateInvite | Repeat | Reshuffle | RemoveEntry => {
+            return if role == Role::Guest {
+                Err(None)
+            } else {
+                Ok(())
+            };
+        }
+        Skip => Permission::Skip,
+        PauseResume => Permission::PauseResume,
+        Seek => Permission::Seek,
+        Volume => Permission::Volume,
+    };
+    if role != Role::Guest || guests.contains(guest_permission) {
+        Ok(())
+    } else {
+        Err(Some(guest_permission))
+    }
+}
+
+/// Members of a session keyed by entry id: a queue as a map, for comparing contents.
+fn by_id(queue: &[QueueEntry]) -> BTreeMap<QueueEntryId, QueueEntry> {
+    queue.iter().map(|e| (e.id, e.clone())).collect()
+}
+
+proptest! {
+    #[test]
+    fn authorize_agrees_with_the_table(
+        // Per user but alice: not a member, guest or co-host.
+        roles in prop::collection::vec(0..3u8, USERS.len() - 1),
+        bits in any::<u16>(),
+        playing in any::<bool>(),
+        ended in any::<bool>(),
+    ) {
+        let mut session = lobby();
+        let alice = user("alice");
+        for (i, role) in roles.iter().enumerate() {
+            let who = user(USERS[i + 1]);
+            if *role > 0 {
+                session.join(NewMember::new(who.clone(), "x", tracks(&["t1"])), 1, &mut rng(0)).unwrap();
+            }
+            if *role == 2 {
+                session.set_role(&alice, &who, Role::CoHost).unwrap();
+            }
+        }
+        let guests = permissions_from(bits);
+        session.set_guest_permissions(&alice, guests).unwrap();
+        if playing {
+            session.start(&alice, DeviceId::new("phone"), &mut rng(0)).unwrap();
+        }
+        if ended {
+            session.end(&alice).unwrap();
+        }
+        for name in USERS {
+            let who = user(name);
+            for action in Action::ALL {
+                let expected = if ended {
+                    Err(SessionError::SessionEnded)
+                } else {
+                    match session.member(&who) {
+                        None => Err(SessionError::NotAMember { user: who.clone() }),
+                        Some(member) => table_allows(action, member.role, guests)
+                            .map_err(|permission| SessionError::Forbidden { action, permission }),
+                    }
+                };
+                prop_assert_eq!(session.authorize(&who, action), expected.clone(), "{} {:?}", name, action);
+                prop_assert_eq!(session.can(&who, action), expected.is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn events_replay_to_the_queue_and_ids_are_never_reused(
+        ops in prop::collection::vec(op(0..USERS.len()), 0..60),
+        seed in any::<u64>(),
+    ) {
+        let mut session = lobby_with_bob();
+        let mut rng = rng(seed);
+        let mut plan = None;
+        let mut seen: HashSet<QueueEntryId> = HashSet::new();
+        for (now, op) in ops.iter().enumerate() {
+            let before = session.clone();
+            let result = apply(&mut session, &mut plan, op, &mut rng, now as i64);
+            let Ok(events) = result else {
+                prop_assert_eq!(&session, &before, "a refusal changes nothing: {:?}", op);
+                continue;
+            };
+            prop_assert_eq!(
+                replay(before.queue(), &events, &session),
+                session.queue(),
+                "{:?} gave {:?}", op, events
+            );
+            // Position and device follow from the events too.
+            let mut position = before.position();
+            let mut device = before.device().cloned();
+            for event in &events {
+                match event {
+                    Event::SessionStarted { position: p, device: d } => {
+                        position = *p;
+                        device = Some(d.clone());
+                    }
+                    Event::NowPlaying { position: p } => position = *p,
+                    Event::DeviceChanged { device: d } => device = Some(d.clone()),
+                    _ => {}
+                }
+            }
+            prop_assert_eq!(position, session.position(), "{:?}", op);
+            prop_assert_eq!(device.as_ref(), session.device(), "{:?}", op);
+
+            let ids = entry_ids(session.queue());
+            let unique: BTreeSet<_> = ids.iter().collect();
+            prop_assert_eq!(unique.len(), ids.len(), "ids unique in the queue");
+            let old: HashSet<_> = entry_ids(before.queue()).into_iter().collect();
+            let next = session.clone().into_parts().next_entry_id;
+            for id in ids {
+                prop_assert!(id.get() < next, "{} not below the counter {}", id, next);
+                if !old.contains(&id) {
+                    prop_assert!(seen.insert(id), "{} handed out twice", id);
+                }
+            }
+            seen.extend(old);
+        }
+    }
+
+    #[test]
+    fn reshuffle_keeps_what_played_and_redraws_the_rest_fairly(
+        extra in prop::collection::vec(prop::collection::vec(0..20u8, 0..7), 0..5),
+        position_pick in any::<prop::sample::Index>(),
+        random in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let mut session = lobby_with_bob();
+        let alice = user("alice");
+        if random {
+            session.set_shuffle_mode(&alice, ShuffleMode::Random).unwrap();
+        }
+        for (i, ids) in extra.iter().enumerate() {
+            let member = NewMember::new(user(USERS[i + 2]), display_name(i + 2), tracks_from(ids));
+            session.join(member, 10 + i as i64, &mut rng(seed)).unwrap();
+        }
+        session.start(&alice, DeviceId::new("phone"), &mut rng(seed)).unwrap();
+        session.advance_to(position_pick.index(session.queue().len())).unwrap();
+        let before = session.clone();
+        let events = session.reshuffle(&alice, &mut rng(seed.wrapping_add(1))).unwrap();
+        let from = before.position() + 1;
+        prop_assert_eq!(&session.queue()[..from], &before.queue()[..from], "played and playing stay");
+        prop_assert_eq!(session.position(), before.position());
+        prop_assert_eq!(by_id(session.queue()), by_id(before.queue()), "the same entries");
+        prop_assert_eq!(replay(before.queue(), &events, &session), session.queue());
+        match &events[..] {
+            [] => prop_assert_eq!(session.queue(), before.queue()),
+            [Event::QueueReordered { from: f, order }] => {
+                prop_assert_eq!(*f, from);
+                prop_assert_eq!(order, &entry_ids(&session.queue()[from..]));
+            }
+            other => prop_assert!(false, "unexpected events {:?}", other),
+        }
+        if !random {
+            let owners: Vec<&UserId> =
+                session.queue()[from..].iter().map(|e| e.owner().unwrap()).collect();
+            for i in 1..owners.len() {
+                if owners[i - 1] == owners[i] {
+                    prop_assert!(owners[i..].iter().all(|o| o == &owners[i]), "{:?}", owners);
+                }
+            }
+            let mut turns: BTreeMap<&UserId, usize> = BTreeMap::new();
+            for p in 0..owners.len() {
+                let waiting: BTreeSet<&UserId> = owners[p..].iter().copied().collect();
+                let counts: Vec<usize> = waiting.iter().map(|o| turns.get(o).copied().unwrap_or(0)).collect();
+                let spread = counts.iter().max().zip(counts.iter().min()).map(|(a, b)| a - b);
+                prop_assert!(spread.is_none_or(|s| s <= 1), "uneven turns: {:?}", owners);
+                *turns.entry(owners[p]).or_default() += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn stored_sessions_round_trip_with_co_hosts_permissions_and_repeated_tracks(
+        ops in prop::collection::vec(op(0..USERS.len()), 0..40),
+        repeat in any::<prop::sample::Index>(),
+        seed in any::<u64>(),
+    ) {
+        let mut session = lobby_with_bob();
+        let mut rng = rng(seed);
+        let mut plan = None;
+        for (now, op) in ops.iter().enumerate() {
+            let _ = apply(&mut session, &mut plan, op, &mut rng, now as i64);
+        }
+        let json = serde_json::to_string(&session).unwrap();
+        prop_assert_eq!(&serde_json::from_str::<Session>(&json).unwrap(), &session);
+        // The same track queued again (as a later entry) restores too.
+        let mut parts = session.clone().into_parts();
+        if !parts.queue.is_empty() {
+            let mut again = parts.queue[repeat.index(parts.queue.len())].clone();
+            again.id = QueueEntryId::new(parts.next_entry_id);
+            parts.next_entry_id += 1;
+            parts.queue.push(again);
+        }
+        let repeated = Session::from_parts(parts).unwrap();
+        let json = serde_json::to_string(&repeated).unwrap();
+        prop_assert_eq!(serde_json::from_str::<Session>(&json).unwrap(), repeated);
     }
 }

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use common::*;
 use proptest::prelude::*;
 use sesh_session::shuffle::{
-    TRACKS_PER_MEMBER, counted_tracks, fair_queue, merge_late_joiner, random_queue,
+    PlannedEntry, TRACKS_PER_MEMBER, Weave, counted_tracks, fair_order, fair_queue,
+    merge_late_joiner, random_order, random_queue,
 };
 use sesh_session::*;
 
@@ -43,7 +44,7 @@ fn expected_credits(members: &[Member]) -> BTreeMap<String, Vec<UserId>> {
     credits
 }
 
-fn check_contents(queue: &[QueueEntry], members: &[Member]) -> Result<(), TestCaseError> {
+fn check_contents(queue: &[PlannedEntry], members: &[Member]) -> Result<(), TestCaseError> {
     let expected = expected_credits(members);
     let distinct: HashSet<_> = queue.iter().map(|e| &e.track.id).collect();
     prop_assert_eq!(distinct.len(), queue.len(), "no track twice");
@@ -59,8 +60,67 @@ fn check_contents(queue: &[QueueEntry], members: &[Member]) -> Result<(), TestCa
     Ok(())
 }
 
-fn owners(queue: &[QueueEntry]) -> Vec<UserId> {
+fn owners(queue: &[PlannedEntry]) -> Vec<UserId> {
     queue.iter().map(|e| e.owner().unwrap().clone()).collect()
+}
+
+fn entry_owners(queue: &[QueueEntry]) -> Vec<UserId> {
+    queue.iter().map(|e| e.owner().unwrap().clone()).collect()
+}
+
+/// No two in a row while others still have turns to come.
+fn check_no_two_in_a_row(owners: &[UserId]) -> Result<(), TestCaseError> {
+    for i in 1..owners.len() {
+        if owners[i - 1] == owners[i] {
+            // Allowed only once everyone else has run out.
+            prop_assert!(
+                owners[i..].iter().all(|o| o == &owners[i]),
+                "{:?} twice in a row at {} while others still had tracks: {:?}",
+                owners[i],
+                i,
+                owners
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Any two owners with turns still to come have had the same number, give or take one.
+fn check_even_turns(owners: &[UserId]) -> Result<(), TestCaseError> {
+    let mut turns: BTreeMap<&UserId, usize> = BTreeMap::new();
+    for p in 0..owners.len() {
+        let waiting: BTreeSet<&UserId> = owners[p..].iter().collect();
+        let counts: Vec<usize> = waiting
+            .iter()
+            .map(|o| turns.get(o).copied().unwrap_or(0))
+            .collect();
+        let (min, max) = (counts.iter().min(), counts.iter().max());
+        prop_assert!(
+            max.zip(min).is_some_and(|(max, min)| max - min <= 1),
+            "uneven turns before position {}: {:?}",
+            p,
+            owners
+        );
+        *turns.entry(&owners[p]).or_default() += 1;
+    }
+    Ok(())
+}
+
+/// The queue a weave describes, numbering new entries from `next`.
+fn woven(queue: &[QueueEntry], user: &UserId, weave: Weave, mut next: u64) -> Vec<QueueEntry> {
+    let mut queue = queue.to_vec();
+    for index in weave.credit {
+        assert!(!queue[index].is_credited_to(user), "credit twice");
+        queue[index].added_by.push(user.clone());
+    }
+    let mut last = None;
+    for (index, entry) in weave.insert {
+        assert!(last.is_none_or(|last| index > last), "inserts ascending");
+        last = Some(index);
+        queue.insert(index, entry.into_entry(QueueEntryId::new(next)));
+        next += 1;
+    }
+    queue
 }
 
 proptest! {
@@ -82,32 +142,32 @@ proptest! {
     fn fair_queue_never_plays_a_member_twice_in_a_row_while_others_wait(
         members in members(), seed in any::<u64>()
     ) {
-        let owners = owners(&fair_queue(&members, &mut rng(seed)));
-        for i in 1..owners.len() {
-            if owners[i - 1] == owners[i] {
-                // Allowed only once everyone else has run out.
-                prop_assert!(
-                    owners[i..].iter().all(|o| o == &owners[i]),
-                    "{:?} twice in a row at {} while others still had tracks: {:?}",
-                    owners[i], i, owners
-                );
-            }
-        }
+        check_no_two_in_a_row(&owners(&fair_queue(&members, &mut rng(seed))))?;
     }
 
     #[test]
     fn fair_queue_gives_everyone_even_turns(members in members(), seed in any::<u64>()) {
-        let owners = owners(&fair_queue(&members, &mut rng(seed)));
-        let mut turns: BTreeMap<&UserId, usize> = BTreeMap::new();
-        for p in 0..owners.len() {
-            let waiting: BTreeSet<&UserId> = owners[p..].iter().collect();
-            let counts: Vec<usize> =
-                waiting.iter().map(|o| turns.get(o).copied().unwrap_or(0)).collect();
-            let (min, max) = (counts.iter().min(), counts.iter().max());
-            prop_assert!(max.zip(min).is_some_and(|(max, min)| max - min <= 1),
-                "uneven turns before position {}: {:?}", p, owners);
-            *turns.entry(&owners[p]).or_default() += 1;
+        check_even_turns(&owners(&fair_queue(&members, &mut rng(seed))))?;
+    }
+
+    #[test]
+    fn a_fair_reorder_keeps_the_entries_and_the_fairness(
+        members in members(),
+        seed in any::<u64>(),
+        reorder_seed in any::<u64>(),
+    ) {
+        // Any queue the session could hold: a random one (so not fair to begin with).
+        let queue = numbered(random_queue(&members, &mut rng(seed)));
+        for order in [fair_order(&queue, &mut rng(reorder_seed)), random_order(&queue, &mut rng(reorder_seed))] {
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            prop_assert_eq!(sorted, (0..queue.len()).collect::<Vec<_>>(), "a permutation");
         }
+        let order = fair_order(&queue, &mut rng(reorder_seed));
+        let reordered: Vec<QueueEntry> = order.iter().map(|&i| queue[i].clone()).collect();
+        check_no_two_in_a_row(&entry_owners(&reordered))?;
+        check_even_turns(&entry_owners(&reordered))?;
+        prop_assert_eq!(&order, &fair_order(&queue, &mut rng(reorder_seed)), "deterministic");
     }
 
     #[test]
@@ -122,9 +182,9 @@ proptest! {
         // all agreeing would mean the seed is ignored.
         prop_assume!(expected_credits(&members).len() >= 6);
         let fair: HashSet<Vec<String>> =
-            (0..10).map(|s| ids(&fair_queue(&members, &mut rng(seed.wrapping_add(s))))).collect();
+            (0..10).map(|s| planned_ids(&fair_queue(&members, &mut rng(seed.wrapping_add(s))))).collect();
         let random: HashSet<Vec<String>> =
-            (0..10).map(|s| ids(&random_queue(&members, &mut rng(seed.wrapping_add(s))))).collect();
+            (0..10).map(|s| planned_ids(&random_queue(&members, &mut rng(seed.wrapping_add(s))))).collect();
         prop_assert!(fair.len() > 1);
         prop_assert!(random.len() > 1);
     }
@@ -143,12 +203,13 @@ proptest! {
         position_pick in any::<prop::sample::Index>(),
         seed in any::<u64>(),
     ) {
-        let queue = fair_queue(&members, &mut rng(seed));
+        let queue = numbered(fair_queue(&members, &mut rng(seed)));
         let position = if queue.is_empty() { 0 } else { position_pick.index(queue.len()) };
         let names: Vec<String> = joiner_tracks.iter().map(|t| format!("t{t}")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let joiner = member("late", &names);
-        let merged = merge_late_joiner(&queue, position, &joiner, &mut rng(seed));
+        let weave = merge_late_joiner(&queue, position, &joiner, &mut rng(seed));
+        let merged = woven(&queue, &joiner.user_id, weave, queue.len() as u64);
 
         let fixed = (position + 1).min(queue.len());
         prop_assert_eq!(&merged[..fixed], &queue[..fixed], "played entries unchanged");
@@ -213,7 +274,7 @@ fn many_seeds_give_many_orders() {
         member("ben", &["b1", "b2", "b3", "b4", "b5"]),
     ];
     let orders: HashSet<Vec<String>> = (0..50)
-        .map(|seed| ids(&fair_queue(&members, &mut rng(seed))))
+        .map(|seed| planned_ids(&fair_queue(&members, &mut rng(seed))))
         .collect();
     // 2 × 5! × 5! = 28,800 possible orders; 50 seeds should hardly ever collide.
     assert!(orders.len() >= 45, "only {} distinct orders", orders.len());

@@ -1,8 +1,11 @@
 //! The session aggregate: who is in it, who hosts, what plays, and what each may do.
 //!
-//! All state changes go through the transitions in `transitions.rs`; this file holds the
-//! data, the getters and the authorization rule.
+//! All state changes go through the transitions in `transitions.rs` (members, roles,
+//! settings) and `playback.rs` (start and the queue); this file holds the data, the
+//! getters and [`Session::authorize`], the one place the rule table of
+//! [`Action::requirement`] is applied.
 
+mod playback;
 mod restore;
 mod transitions;
 
@@ -11,9 +14,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use restore::SessionParts;
+pub use playback::StartPlan;
+pub use restore::{MAX_ENTRY_ID, SessionParts};
 
-use crate::ids::{DeviceId, SessionId, UserId};
+pub use crate::action::Action;
+use crate::error::SessionError;
+use crate::ids::{DeviceId, QueueEntryId, SessionId, UserId};
 use crate::invite::InviteCode;
 use crate::member::{Member, NewMember, Role};
 use crate::settings::Settings;
@@ -44,59 +50,6 @@ impl fmt::Display for SessionState {
     }
 }
 
-/// Something a user may try to do; see [`Session::can`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// See the session's state (snapshot, WebSocket). Any member.
-    View,
-    /// Leave the session. Any member.
-    Leave,
-    /// Replace one's own top tracks. Any member, for themself only.
-    SetOwnTopTracks,
-    /// Start playing. Host only.
-    Start,
-    /// Play, pause, skip, seek, volume. Host only.
-    Control,
-    /// Remove another member. Host only.
-    Kick,
-    /// End the session. Host only.
-    End,
-    /// Hand the host role to another member. Host only.
-    TransferHost,
-    /// Choose the shuffle mode. Host only.
-    SetShuffleMode,
-    /// Issue a new invite code. Host only.
-    RotateInvite,
-    /// Let a kicked user join again. Host only.
-    Unban,
-}
-
-impl Action {
-    /// Whether only the host may do this.
-    pub fn host_only(self) -> bool {
-        !matches!(self, Self::View | Self::Leave | Self::SetOwnTopTracks)
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::View => "view the session",
-            Self::Leave => "leave",
-            Self::SetOwnTopTracks => "set top tracks",
-            Self::Start => "start the session",
-            Self::Control => "control playback",
-            Self::Kick => "kick members",
-            Self::End => "end the session",
-            Self::TransferHost => "hand over the host role",
-            Self::Unban => "let kicked members back in",
-            Self::SetShuffleMode => "change the shuffle mode",
-            Self::RotateInvite => "issue a new invite",
-        })
-    }
-}
-
 /// A listening session. Serializes (through [`SessionParts`]) so the gateway can persist
 /// it; deserializing checks every invariant, so a restored session behaves exactly like
 /// the one that was stored.
@@ -108,11 +61,14 @@ pub struct Session {
     state: SessionState,
     /// The host; after the last member left, the last host (the session is ended then).
     host: UserId,
-    /// In join order; a member who rejoins goes to the end.
+    /// In join order; a member who rejoins goes to the end. One is the host; any number
+    /// may be co-hosts.
     members: Vec<Member>,
     settings: Settings,
-    /// Empty in the lobby; built by `start`.
+    /// Empty in the lobby; built by `start`. Entry ids are unique and below `next_entry_id`.
     queue: Vec<QueueEntry>,
+    /// The id the next new queue entry gets; only grows, so ids are never reused.
+    next_entry_id: u64,
     /// Index of the now-playing queue entry (0 before start).
     position: usize,
     /// The host's device the queue plays on; set by `start`.
@@ -143,6 +99,7 @@ impl Session {
             members: vec![member_from(host, Role::Host, now_ms)],
             settings,
             queue: Vec::new(),
+            next_entry_id: 0,
             position: 0,
             device: None,
             banned: BTreeMap::new(),
@@ -189,6 +146,16 @@ impl Session {
         &self.queue
     }
 
+    /// The queue entry with this id, if it is in the queue.
+    pub fn entry(&self, id: QueueEntryId) -> Option<&QueueEntry> {
+        self.queue.iter().find(|entry| entry.id == id)
+    }
+
+    /// Where in the queue the entry with this id is, if it is there.
+    pub fn entry_index(&self, id: QueueEntryId) -> Option<usize> {
+        self.queue.iter().position(|entry| entry.id == id)
+    }
+
     /// Index of the now-playing queue entry.
     pub fn position(&self) -> usize {
         self.position
@@ -207,7 +174,7 @@ impl Session {
         self.device.as_ref()
     }
 
-    /// Capacity and shuffle mode.
+    /// Capacity, shuffle mode and what guests may do.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
@@ -223,14 +190,33 @@ impl Session {
         self.banned.contains_key(user)
     }
 
-    /// Whether `user`'s role allows `action`: members may view, leave and set their own
-    /// top tracks; everything else is for the host. Non-members may do nothing. This is
-    /// the role rule only: the transitions also refuse what the session's state forbids
-    /// (e.g. anything at all once ended).
+    /// Whether `actor` may do `action` now, checked in this order: the session has ended
+    /// → `SessionEnded`; `actor` is not a member → `NotAMember`; their role does not allow
+    /// it ([`Action::requirement`], with the session's guest permissions) → `Forbidden`,
+    /// naming the permission a guest lacks when one would allow it.
+    ///
+    /// The one place the rule table is applied: every transition with an actor calls it,
+    /// and the gateway asks it for what is not a transition (playback control, chat).
+    /// Transitions may refuse more after it (the wrong state, a bad target).
+    pub fn authorize(&self, actor: &UserId, action: Action) -> Result<(), SessionError> {
+        self.ensure_not_ended()?;
+        let member = self.member(actor).ok_or_else(|| SessionError::NotAMember {
+            user: actor.clone(),
+        })?;
+        action
+            .check(member.role, self.settings.guest_permissions)
+            .map_err(|permission| SessionError::Forbidden { action, permission })
+    }
+
+    /// Whether [`Session::authorize`] lets `user` do `action` (for the UI).
     pub fn can(&self, user: &UserId, action: Action) -> bool {
-        match self.member(user) {
-            None => false,
-            Some(member) => !action.host_only() || member.is_host(),
+        self.authorize(user, action).is_ok()
+    }
+
+    pub(crate) fn ensure_not_ended(&self) -> Result<(), SessionError> {
+        match self.state {
+            SessionState::Ended => Err(SessionError::SessionEnded),
+            _ => Ok(()),
         }
     }
 
@@ -244,6 +230,7 @@ impl Session {
             members: self.members,
             settings: self.settings,
             queue: self.queue,
+            next_entry_id: self.next_entry_id,
             position: self.position,
             device: self.device,
             banned: self.banned,

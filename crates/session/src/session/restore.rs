@@ -6,11 +6,16 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{Session, SessionState};
 use crate::error::RestoreError;
-use crate::ids::{DeviceId, SessionId, UserId};
+use crate::ids::{DeviceId, QueueEntryId, SessionId, UserId};
 use crate::invite::InviteCode;
 use crate::member::{Member, Role};
 use crate::settings::Settings;
 use crate::track::QueueEntry;
+
+/// The largest queue entry id a session hands out or restores: 2^53 − 1, the largest
+/// integer a browser's JSON parser reads back exactly. No session comes near it (each
+/// transition adds at most a handful of entries), so reaching it means corrupt data.
+pub const MAX_ENTRY_ID: u64 = (1 << 53) - 1;
 
 /// A session's data with public fields: the stored form of a [`Session`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +34,10 @@ pub struct SessionParts {
     pub settings: Settings,
     /// See [`Session::queue`].
     pub queue: Vec<QueueEntry>,
+    /// The id the next new queue entry gets. Sessions stored before entries had ids have
+    /// none (0); restoring raises it above every stored id.
+    #[serde(default)]
+    pub next_entry_id: u64,
     /// See [`Session::position`].
     pub position: usize,
     /// See [`Session::device`].
@@ -69,6 +78,7 @@ impl Session {
     pub fn from_parts(parts: SessionParts) -> Result<Session, RestoreError> {
         check_members(&parts)?;
         check_playback(&parts)?;
+        let next_entry_id = next_entry_id(&parts)?;
         Ok(Session {
             id: parts.id,
             invite_code: parts.invite_code,
@@ -77,6 +87,7 @@ impl Session {
             members: parts.members,
             settings: parts.settings,
             queue: parts.queue,
+            next_entry_id,
             position: parts.position,
             device: parts.device,
             banned: parts.banned,
@@ -121,6 +132,7 @@ fn check_members(parts: &SessionParts) -> Result<(), RestoreError> {
             state => Err(RestoreError::NoMembers(state)),
         };
     }
+    // Exactly one host; co-hosts are ordinary members as far as this goes.
     let mut hosts = parts.members.iter().filter(|m| m.role == Role::Host);
     match (hosts.next(), hosts.next()) {
         (Some(host), None) if host.user_id == parts.host => Ok(()),
@@ -140,13 +152,37 @@ fn check_playback(parts: &SessionParts) -> Result<(), RestoreError> {
     if !consistent {
         return Err(RestoreError::InconsistentPlayback(parts.state));
     }
-    let mut ids = HashSet::new();
-    let valid_queue = parts
-        .queue
-        .iter()
-        .all(|entry| !entry.added_by.is_empty() && ids.insert(&entry.track.id));
+    // A track may be queued more than once; an entry has credits, each member once.
+    let valid_queue = parts.queue.iter().all(|entry| {
+        let mut credited = HashSet::new();
+        !entry.added_by.is_empty() && entry.added_by.iter().all(|user| credited.insert(user))
+    });
     if !valid_queue {
         return Err(RestoreError::InvalidQueue);
     }
+    let mut ids = HashSet::new();
+    for entry in &parts.queue {
+        if entry.id.get() > MAX_ENTRY_ID {
+            return Err(RestoreError::EntryIdOutOfRange(entry.id));
+        }
+        if !ids.insert(entry.id) {
+            return Err(RestoreError::DuplicateEntryId(entry.id));
+        }
+    }
     Ok(())
+}
+
+/// The stored counter, raised above every stored id if it is not (older data has none).
+fn next_entry_id(parts: &SessionParts) -> Result<u64, RestoreError> {
+    let above_all = parts
+        .queue
+        .iter()
+        .map(|entry| entry.id.get().saturating_add(1))
+        .max()
+        .unwrap_or(0);
+    let next = parts.next_entry_id.max(above_all);
+    if next > MAX_ENTRY_ID {
+        return Err(RestoreError::EntryIdOutOfRange(QueueEntryId::new(next)));
+    }
+    Ok(next)
 }

@@ -1,8 +1,10 @@
-//! The transitions of a session. Each either applies completely and returns the events
-//! to fan out, or refuses with a [`SessionError`] and leaves the session untouched.
+//! The transitions about members, roles and settings (the queue's are in `playback.rs`).
+//! Each either applies completely and returns the events to fan out, or refuses with a
+//! [`SessionError`] and leaves the session untouched.
 //!
 //! Checks run in one order everywhere, so the same situation always gives the same
-//! error: ended → actor not a member → not allowed → wrong state → bad target.
+//! error: ended → actor not a member → not allowed ([`Session::authorize`]) → wrong
+//! state → bad target.
 
 use std::sync::Arc;
 
@@ -11,12 +13,13 @@ use rand::Rng;
 use super::{Action, Session, SessionState, member_from};
 use crate::error::SessionError;
 use crate::event::{Event, LeaveReason};
-use crate::ids::{DeviceId, UserId};
+use crate::ids::UserId;
 use crate::invite::InviteCode;
 use crate::member::{NewMember, Role};
+use crate::permission::Permissions;
 use crate::settings::ShuffleMode;
 use crate::shuffle;
-use crate::track::{QueueEntry, Track};
+use crate::track::Track;
 
 impl Session {
     /// Adds a member as a guest.
@@ -24,7 +27,8 @@ impl Session {
     /// Idempotent: an existing member joining again changes nothing and gets no events.
     /// Refused when the session has ended, the user was kicked (`banned`) or it is full.
     /// While playing, the newcomer's tracks are woven into the unplayed part of the queue
-    /// ([`shuffle::merge_late_joiner`]) and a `queue` event follows `member_joined`.
+    /// ([`shuffle::merge_late_joiner`]): `member_joined` is followed by the
+    /// `entry_updated` and `entry_added` events of that.
     pub fn join<R: Rng + ?Sized>(
         &mut self,
         member: NewMember,
@@ -50,20 +54,21 @@ impl Session {
             member: member.clone(),
         }];
         if self.state == SessionState::Playing {
-            let queue = shuffle::merge_late_joiner(&self.queue, self.position, &member, rng);
-            self.replace_queue(queue, &mut events);
+            let weave = shuffle::merge_late_joiner(&self.queue, self.position, &member, rng);
+            self.apply_weave(&member.user_id, weave, &mut events);
         }
         self.members.push(member);
         Ok(events)
     }
 
-    /// Removes a member who leaves by themself.
+    /// Removes a member who leaves by themself. Their tracks stay in the queue.
     ///
-    /// When the host leaves, the longest-present member (earliest `joined_at_ms`, then
-    /// join order) becomes host (`host_changed`); when the last member leaves, the session
-    /// ends (`session_ended`). Their tracks stay in the queue.
+    /// When the host leaves, a successor becomes host (`host_changed`): the co-host who
+    /// joined earliest (`joined_at_ms`, then join order) if there is one, else the member
+    /// who joined earliest. When the last member leaves, the session ends
+    /// (`session_ended`).
     pub fn leave(&mut self, user: &UserId) -> Result<Vec<Event>, SessionError> {
-        self.ensure_not_ended()?;
+        self.authorize(user, Action::Leave)?;
         let index = self.index_of(user)?;
         self.members.remove(index);
         let mut events = vec![Event::MemberLeft {
@@ -74,8 +79,13 @@ impl Session {
             self.state = SessionState::Ended;
             events.push(Event::SessionEnded);
         } else if &self.host == user {
-            // `min_by_key` keeps the first of equal keys, so ties go by join order.
-            if let Some(successor) = self.members.iter_mut().min_by_key(|m| m.joined_at_ms) {
+            // `min_by_key` keeps the first of equal keys, so ties go by join order; guests
+            // sort after every co-host.
+            let successor = self
+                .members
+                .iter_mut()
+                .min_by_key(|m| (m.role != Role::CoHost, m.joined_at_ms));
+            if let Some(successor) = successor {
                 successor.role = Role::Host;
                 self.host = successor.user_id.clone();
                 events.push(Event::HostChanged {
@@ -86,16 +96,23 @@ impl Session {
         Ok(events)
     }
 
-    /// The host removes another member, who then cannot rejoin (whatever the invite code)
-    /// until the host lets them back in ([`Session::unban`]). Their tracks stay in the queue.
+    /// The host or a co-host removes another member, who then cannot rejoin (whatever the
+    /// invite code) until let back in ([`Session::unban`]). Co-hosts may kick guests only;
+    /// the host may kick anyone but themself. Their tracks stay in the queue.
     pub fn kick(&mut self, actor: &UserId, target: &UserId) -> Result<Vec<Event>, SessionError> {
         self.authorize(actor, Action::Kick)?;
         if actor == target {
             return Err(SessionError::InvalidTarget {
-                reason: "the host cannot kick themself; leave instead",
+                reason: "nobody can kick themself; leave instead",
             });
         }
         let index = self.index_of(target)?;
+        let actor_is_host = &self.host == actor;
+        if !actor_is_host && self.members.get(index).is_some_and(|m| m.is_moderator()) {
+            return Err(SessionError::InvalidTarget {
+                reason: "only the host can kick the host or a co-host",
+            });
+        }
         let kicked = self.members.remove(index);
         self.banned.insert(kicked.user_id, kicked.display_name);
         Ok(vec![Event::MemberLeft {
@@ -104,7 +121,8 @@ impl Session {
         }])
     }
 
-    /// The host hands the host role to another member.
+    /// The host hands the host role to another member. The old host becomes a guest; a
+    /// co-host who becomes host is no longer a co-host. Other co-hosts stay co-hosts.
     pub fn transfer_host(
         &mut self,
         actor: &UserId,
@@ -118,7 +136,9 @@ impl Session {
         }
         let index = self.index_of(to)?;
         for member in &mut self.members {
-            member.role = Role::Guest;
+            if member.is_host() {
+                member.role = Role::Guest;
+            }
         }
         if let Some(new_host) = self.members.get_mut(index) {
             new_host.role = Role::Host;
@@ -127,10 +147,63 @@ impl Session {
         Ok(vec![Event::HostChanged { host: to.clone() }])
     }
 
+    /// The host makes a member a co-host or a guest again (`role_changed`). The host role
+    /// itself moves only with [`Session::transfer_host`], so `Role::Host` is refused, as is
+    /// the host changing their own role. The same role again gives no events.
+    pub fn set_role(
+        &mut self,
+        actor: &UserId,
+        target: &UserId,
+        role: Role,
+    ) -> Result<Vec<Event>, SessionError> {
+        self.authorize(actor, Action::SetRole)?;
+        if role == Role::Host {
+            return Err(SessionError::InvalidTarget {
+                reason: "use transfer_host to make someone the host",
+            });
+        }
+        if actor == target {
+            return Err(SessionError::InvalidTarget {
+                reason: "the host cannot change their own role; hand over the host role instead",
+            });
+        }
+        let index = self.index_of(target)?;
+        let Some(member) = self.members.get_mut(index) else {
+            return Err(SessionError::NotAMember {
+                user: target.clone(),
+            });
+        };
+        if member.role == role {
+            return Ok(Vec::new());
+        }
+        member.role = role;
+        Ok(vec![Event::RoleChanged {
+            user_id: target.clone(),
+            role,
+        }])
+    }
+
+    /// The host chooses what guests may do (`settings_changed`); unchanged, no events.
+    pub fn set_guest_permissions(
+        &mut self,
+        actor: &UserId,
+        permissions: Permissions,
+    ) -> Result<Vec<Event>, SessionError> {
+        self.authorize(actor, Action::SetPermissions)?;
+        if self.settings.guest_permissions == permissions {
+            return Ok(Vec::new());
+        }
+        self.settings.guest_permissions = permissions;
+        Ok(vec![Event::SettingsChanged {
+            settings: self.settings,
+        }])
+    }
+
     /// A member replaces their own top tracks (nobody may set another's). Only the first
     /// [`shuffle::TRACKS_PER_MEMBER`] distinct tracks are kept. No change, no events.
     /// While playing, new tracks are woven into the unplayed part of the queue as for a
-    /// late joiner, so a member whose tracks arrive after joining is not left out.
+    /// late joiner, so a member whose tracks arrive after joining is not left out:
+    /// `member_updated` is followed by the `entry_updated` and `entry_added` events of that.
     pub fn set_top_tracks<R: Rng + ?Sized>(
         &mut self,
         actor: &UserId,
@@ -142,6 +215,7 @@ impl Session {
         if actor != user {
             return Err(SessionError::Forbidden {
                 action: Action::SetOwnTopTracks,
+                permission: None,
             });
         }
         let index = self.index_of(user)?;
@@ -161,36 +235,10 @@ impl Session {
             member: member.clone(),
         }];
         if self.state == SessionState::Playing {
-            let queue = shuffle::merge_late_joiner(&self.queue, self.position, &member, rng);
-            self.replace_queue(queue, &mut events);
+            let weave = shuffle::merge_late_joiner(&self.queue, self.position, &member, rng);
+            self.apply_weave(&member.user_id, weave, &mut events);
         }
         Ok(events)
-    }
-
-    /// The host starts the session on `device`: the queue is built from every member's
-    /// top tracks with the session's shuffle mode and plays from position 0.
-    pub fn start<R: Rng + ?Sized>(
-        &mut self,
-        actor: &UserId,
-        device: DeviceId,
-        rng: &mut R,
-    ) -> Result<Vec<Event>, SessionError> {
-        self.authorize(actor, Action::Start)?;
-        if self.state == SessionState::Playing {
-            return Err(SessionError::AlreadyStarted);
-        }
-        let queue = shuffle::build_queue(self.settings.shuffle_mode, &self.members, rng);
-        if queue.is_empty() {
-            return Err(SessionError::NoTracks);
-        }
-        self.state = SessionState::Playing;
-        self.queue = queue;
-        self.position = 0;
-        self.device = Some(device);
-        Ok(vec![Event::SessionStarted {
-            queue: self.queue.clone(),
-            position: self.position,
-        }])
     }
 
     /// The host ends the session, from the lobby or while playing. The queue is kept as
@@ -201,8 +249,8 @@ impl Session {
         Ok(vec![Event::SessionEnded])
     }
 
-    /// The host picks how `start` shuffles; only in the lobby, since it has no effect
-    /// afterwards. The same mode again gives no events.
+    /// The host picks how `start` shuffles; only in the lobby (once playing, `reshuffle`
+    /// uses the mode the session started with). The same mode again gives no events.
     pub fn set_shuffle_mode(
         &mut self,
         actor: &UserId,
@@ -221,8 +269,9 @@ impl Session {
         }])
     }
 
-    /// The host replaces the invite code (the old link stops working once the gateway
-    /// looks codes up by the new one). Kick bans stay: only [`Session::unban`] lifts one.
+    /// The host or a co-host replaces the invite code (the old link stops working once the
+    /// gateway looks codes up by the new one). Kick bans stay: only [`Session::unban`]
+    /// lifts one.
     pub fn rotate_invite(
         &mut self,
         actor: &UserId,
@@ -234,7 +283,7 @@ impl Session {
         Ok(vec![Event::InviteRotated])
     }
 
-    /// The host lets a kicked user join again (with the current invite).
+    /// The host or a co-host lets a kicked user join again (with the current invite).
     pub fn unban(&mut self, actor: &UserId, target: &UserId) -> Result<Vec<Event>, SessionError> {
         self.authorize(actor, Action::Unban)?;
         if self.banned.remove(target).is_none() {
@@ -247,77 +296,10 @@ impl Session {
         }])
     }
 
-    /// The gateway reports which queue entry plays now (it follows the host's player).
-    /// Emits a `queue` event when the position moved, nothing otherwise.
-    pub fn advance_to(&mut self, position: usize) -> Result<Vec<Event>, SessionError> {
-        Ok(if self.move_to(position)? {
-            vec![self.queue_event()]
-        } else {
-            Vec::new()
-        })
-    }
-
-    /// [`Session::advance_to`] without the event: whether the position moved. The event
-    /// carries a copy of the whole queue, which a caller that only needs the new position
-    /// (the gateway, on every track change) should not pay for in a session of thousands.
-    pub fn move_to(&mut self, position: usize) -> Result<bool, SessionError> {
-        self.ensure_not_ended()?;
-        if self.state != SessionState::Playing {
-            return Err(SessionError::NotStarted);
-        }
-        if position >= self.queue.len() {
-            return Err(SessionError::InvalidPosition {
-                position,
-                len: self.queue.len(),
-            });
-        }
-        if position == self.position {
-            return Ok(false);
-        }
-        self.position = position;
-        Ok(true)
-    }
-
-    fn ensure_not_ended(&self) -> Result<(), SessionError> {
-        match self.state {
-            SessionState::Ended => Err(SessionError::SessionEnded),
-            _ => Ok(()),
-        }
-    }
-
-    /// The common checks of an actor's request, in the documented order.
-    fn authorize(&self, actor: &UserId, action: Action) -> Result<(), SessionError> {
-        self.ensure_not_ended()?;
-        if !self.is_member(actor) {
-            return Err(SessionError::NotAMember {
-                user: actor.clone(),
-            });
-        }
-        if !self.can(actor, action) {
-            return Err(SessionError::Forbidden { action });
-        }
-        Ok(())
-    }
-
-    fn index_of(&self, user: &UserId) -> Result<usize, SessionError> {
+    pub(super) fn index_of(&self, user: &UserId) -> Result<usize, SessionError> {
         self.members
             .iter()
             .position(|m| &m.user_id == user)
             .ok_or_else(|| SessionError::NotAMember { user: user.clone() })
-    }
-
-    fn queue_event(&self) -> Event {
-        Event::Queue {
-            queue: self.queue.clone(),
-            position: self.position,
-        }
-    }
-
-    /// Installs a rebuilt queue, announcing it only if it differs.
-    fn replace_queue(&mut self, queue: Vec<QueueEntry>, events: &mut Vec<Event>) {
-        if queue != self.queue {
-            self.queue = queue;
-            events.push(self.queue_event());
-        }
     }
 }

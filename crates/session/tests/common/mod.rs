@@ -3,7 +3,9 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use sesh_session::shuffle::PlannedEntry;
 use sesh_session::*;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 pub fn rng(seed: u64) -> StdRng {
@@ -82,6 +84,81 @@ pub fn playing() -> Session {
     session
 }
 
+/// Track ids of a queue, in order.
 pub fn ids(queue: &[QueueEntry]) -> Vec<String> {
     queue.iter().map(|e| e.track.id.to_string()).collect()
+}
+
+/// Track ids of a planned queue, in order.
+pub fn planned_ids(queue: &[PlannedEntry]) -> Vec<String> {
+    queue.iter().map(|e| e.track.id.to_string()).collect()
+}
+
+/// Entry ids of a queue, in order.
+pub fn entry_ids(queue: &[QueueEntry]) -> Vec<QueueEntryId> {
+    queue.iter().map(|e| e.id).collect()
+}
+
+/// A planned queue numbered 0, 1, 2, … (what the session does on start).
+pub fn numbered(planned: Vec<PlannedEntry>) -> Vec<QueueEntry> {
+    planned
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| e.into_entry(QueueEntryId::new(i as u64)))
+        .collect()
+}
+
+/// What a consumer that knows only the events makes of the queue: `before` with `events`
+/// applied in order, as their docs say.
+///
+/// `session_started` carries no entries (the queue is in the session): it stands for the
+/// start plan's queue, which is `after`'s queue without the entries the same batch's later
+/// `entry_added` events add. Everything else is applied from the events alone.
+pub fn replay(before: &[QueueEntry], events: &[Event], after: &Session) -> Vec<QueueEntry> {
+    let mut queue = before.to_vec();
+    for (i, event) in events.iter().enumerate() {
+        match event {
+            Event::SessionStarted { .. } => {
+                let added_later: HashSet<QueueEntryId> = events[i + 1..]
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::EntryAdded { entry, .. } => Some(entry.id),
+                        _ => None,
+                    })
+                    .collect();
+                queue = after
+                    .queue()
+                    .iter()
+                    .filter(|e| !added_later.contains(&e.id))
+                    .cloned()
+                    .collect();
+            }
+            Event::EntryAdded { entry, index } => {
+                assert!(*index <= queue.len(), "entry_added past the end: {event:?}");
+                queue.insert(*index, entry.clone());
+            }
+            Event::EntryUpdated { entry } => {
+                let slot = queue.iter_mut().find(|e| e.id == entry.id);
+                *slot.expect("entry_updated for an unknown entry") = entry.clone();
+            }
+            Event::EntryRemoved { id } => {
+                let index = queue.iter().position(|e| e.id == *id);
+                queue.remove(index.expect("entry_removed for an unknown entry"));
+            }
+            Event::QueueReordered { from, order } => {
+                let mut rest = queue.split_off(*from);
+                assert_eq!(
+                    rest.len(),
+                    order.len(),
+                    "queue_reordered must cover the rest"
+                );
+                for id in order {
+                    let index = rest.iter().position(|e| e.id == *id);
+                    queue.push(rest.swap_remove(index.expect("reordered an unknown entry")));
+                }
+            }
+            _ => {}
+        }
+    }
+    queue
 }

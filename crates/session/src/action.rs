@@ -1,0 +1,173 @@
+//! What a member may try to do ([`Action`]) and the one table that says who may
+//! ([`Action::requirement`]). [`crate::Session::authorize`] applies it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::member::Role;
+use crate::permission::{Permission, Permissions};
+
+/// Something a user may try to do; [`Action::requirement`] says who may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// See the session's state (snapshot, WebSocket).
+    View,
+    /// Leave the session.
+    Leave,
+    /// Replace one's own top tracks (nobody may set another's).
+    SetOwnTopTracks,
+    /// Start playing.
+    Start,
+    /// Play, pause or resume.
+    PauseResume,
+    /// Skip to the next or previous track.
+    Skip,
+    /// Seek within the playing track.
+    Seek,
+    /// Change the volume.
+    Volume,
+    /// Change the repeat mode.
+    Repeat,
+    /// Move playback to another of the host's devices.
+    Transfer,
+    /// Re-draw the order of the upcoming entries.
+    Reshuffle,
+    /// Remove a member (guests only, unless the host does it).
+    Kick,
+    /// End the session.
+    End,
+    /// Hand the host role to another member.
+    TransferHost,
+    /// Make a member a co-host or a guest again.
+    SetRole,
+    /// Choose what guests may do.
+    SetPermissions,
+    /// Choose the shuffle mode.
+    SetShuffleMode,
+    /// Issue a new invite code.
+    RotateInvite,
+    /// Let a kicked user join again.
+    Unban,
+    /// Take an upcoming entry out of the queue (or one's own credit from it).
+    RemoveEntry,
+}
+
+/// Who may do an [`Action`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Requirement {
+    /// Every member.
+    AnyMember,
+    /// The host and co-hosts.
+    Moderator,
+    /// The host alone.
+    Host,
+    /// The host and co-hosts always; guests when the session's guest permissions hold
+    /// this permission.
+    Guests(Permission),
+}
+
+impl Action {
+    /// Every action, in declaration order.
+    pub const ALL: [Action; 20] = [
+        Self::View,
+        Self::Leave,
+        Self::SetOwnTopTracks,
+        Self::Start,
+        Self::PauseResume,
+        Self::Skip,
+        Self::Seek,
+        Self::Volume,
+        Self::Repeat,
+        Self::Transfer,
+        Self::Reshuffle,
+        Self::Kick,
+        Self::End,
+        Self::TransferHost,
+        Self::SetRole,
+        Self::SetPermissions,
+        Self::SetShuffleMode,
+        Self::RotateInvite,
+        Self::Unban,
+        Self::RemoveEntry,
+    ];
+
+    /// The rule table: who may do this. Some transitions add a rule about the target on
+    /// top (a co-host kicks guests only; a member may remove an entry only they brought).
+    pub const fn requirement(self) -> Requirement {
+        match self {
+            Self::View | Self::Leave | Self::SetOwnTopTracks => Requirement::AnyMember,
+            Self::Start
+            | Self::End
+            | Self::TransferHost
+            | Self::SetRole
+            | Self::SetPermissions
+            | Self::Transfer
+            | Self::SetShuffleMode => Requirement::Host,
+            Self::Kick
+            | Self::Unban
+            | Self::RotateInvite
+            | Self::Repeat
+            | Self::Reshuffle
+            | Self::RemoveEntry => Requirement::Moderator,
+            Self::Skip => Requirement::Guests(Permission::Skip),
+            Self::PauseResume => Requirement::Guests(Permission::PauseResume),
+            Self::Seek => Requirement::Guests(Permission::Seek),
+            Self::Volume => Requirement::Guests(Permission::Volume),
+        }
+    }
+
+    /// Whether a member with `role` may do this when guests hold `guest_permissions`;
+    /// `Err` carries the permission a guest lacks, when one would allow it.
+    pub(crate) fn check(
+        self,
+        role: Role,
+        guest_permissions: Permissions,
+    ) -> Result<(), Option<Permission>> {
+        match (self.requirement(), role) {
+            (Requirement::AnyMember, _)
+            | (Requirement::Host, Role::Host)
+            | (Requirement::Moderator | Requirement::Guests(_), Role::Host | Role::CoHost) => {
+                Ok(())
+            }
+            (Requirement::Guests(permission), Role::Guest) => {
+                if guest_permissions.contains(permission) {
+                    Ok(())
+                } else {
+                    Err(Some(permission))
+                }
+            }
+            (Requirement::Host, Role::CoHost | Role::Guest)
+            | (Requirement::Moderator, Role::Guest) => Err(None),
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::View => "view the session",
+            Self::Leave => "leave",
+            Self::SetOwnTopTracks => "set top tracks",
+            Self::Start => "start the session",
+            Self::PauseResume => "play or pause",
+            Self::Skip => "skip tracks",
+            Self::Seek => "seek",
+            Self::Volume => "change the volume",
+            Self::Repeat => "change the repeat mode",
+            Self::Transfer => "move playback to another device",
+            Self::Reshuffle => "reshuffle the queue",
+            Self::Kick => "kick members",
+            Self::End => "end the session",
+            Self::TransferHost => "hand over the host role",
+            Self::SetRole => "change members' roles",
+            Self::SetPermissions => "change what guests may do",
+            Self::Unban => "let kicked members back in",
+            Self::SetShuffleMode => "change the shuffle mode",
+            Self::RotateInvite => "issue a new invite",
+            Self::RemoveEntry => "remove this queue entry",
+        })
+    }
+}

@@ -1,0 +1,266 @@
+//! What the host may open to guests: [`Permission`] and the set of them, [`Permissions`].
+//!
+//! The host and co-hosts may always do these things; guests only when the session's
+//! [`crate::Settings::guest_permissions`] hold the permission. Which actions need which
+//! permission is [`crate::Action::requirement`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
+
+/// One thing a host may allow guests. Serialized in snake case (`"add_tracks"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Bring tracks into the queue.
+    AddTracks,
+    /// Vote on queue entries.
+    Vote,
+    /// Vote to skip the playing track.
+    VoteSkip,
+    /// Skip to the next or previous track outright.
+    Skip,
+    /// Play, pause and resume.
+    PauseResume,
+    /// Seek within the playing track.
+    Seek,
+    /// Change the volume.
+    Volume,
+    /// Write in the session's chat.
+    Chat,
+    /// See the invite link (to pass it on).
+    ShowInvite,
+}
+
+impl Permission {
+    /// Every permission, in declaration order (the order [`Permissions`] lists them in).
+    pub const ALL: [Permission; 9] = [
+        Self::AddTracks,
+        Self::Vote,
+        Self::VoteSkip,
+        Self::Skip,
+        Self::PauseResume,
+        Self::Seek,
+        Self::Volume,
+        Self::Chat,
+        Self::ShowInvite,
+    ];
+
+    /// The serialized name, e.g. `"vote_skip"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AddTracks => "add_tracks",
+            Self::Vote => "vote",
+            Self::VoteSkip => "vote_skip",
+            Self::Skip => "skip",
+            Self::PauseResume => "pause_resume",
+            Self::Seek => "seek",
+            Self::Volume => "volume",
+            Self::Chat => "chat",
+            Self::ShowInvite => "show_invite",
+        }
+    }
+
+    /// This permission's bit in [`Permissions`].
+    const fn bit(self) -> u16 {
+        1 << self as u16
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Text that names no [`Permission`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown permission `{0}`; expected one of add_tracks, vote, vote_skip, skip, pause_resume, seek, volume, chat, show_invite"
+)]
+pub struct ParsePermissionError(pub String);
+
+impl FromStr for Permission {
+    type Err = ParsePermissionError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .ok_or_else(|| ParsePermissionError(text.to_owned()))
+    }
+}
+
+/// A set of [`Permission`]s. Serialized as a JSON list of their names in declaration order
+/// (`["add_tracks", "vote"]`); an unknown name fails to deserialize, a repeated one counts
+/// once. `Default` is what guests get in a new session: [`Permissions::GUEST_DEFAULT`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = Vec<Permission>)
+)]
+pub struct Permissions(u16);
+
+impl Permissions {
+    /// Nothing allowed.
+    pub const NONE: Permissions = Permissions(0);
+
+    /// What guests may do unless the host decides otherwise: add tracks, vote, vote to
+    /// skip and chat. Playback control and the invite link stay with the host and co-hosts.
+    pub const GUEST_DEFAULT: Permissions = Permissions(
+        Permission::AddTracks.bit()
+            | Permission::Vote.bit()
+            | Permission::VoteSkip.bit()
+            | Permission::Chat.bit(),
+    );
+
+    /// Every permission.
+    pub fn all() -> Permissions {
+        Permission::ALL.into_iter().collect()
+    }
+
+    /// Whether `permission` is in the set.
+    pub const fn contains(self, permission: Permission) -> bool {
+        self.0 & permission.bit() != 0
+    }
+
+    /// Adds `permission`; whether it was missing.
+    pub fn insert(&mut self, permission: Permission) -> bool {
+        let missing = !self.contains(permission);
+        self.0 |= permission.bit();
+        missing
+    }
+
+    /// Takes `permission` out; whether it was there.
+    pub fn remove(&mut self, permission: Permission) -> bool {
+        let present = self.contains(permission);
+        self.0 &= !permission.bit();
+        present
+    }
+
+    /// The set with `permission` added.
+    #[must_use]
+    pub const fn with(self, permission: Permission) -> Permissions {
+        Permissions(self.0 | permission.bit())
+    }
+
+    /// The set without `permission`.
+    #[must_use]
+    pub const fn without(self, permission: Permission) -> Permissions {
+        Permissions(self.0 & !permission.bit())
+    }
+
+    /// Whether nothing is allowed.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The permissions in the set, in declaration order.
+    pub fn iter(self) -> impl Iterator<Item = Permission> {
+        Permission::ALL
+            .into_iter()
+            .filter(move |&p| self.contains(p))
+    }
+}
+
+impl Default for Permissions {
+    fn default() -> Self {
+        Self::GUEST_DEFAULT
+    }
+}
+
+impl fmt::Debug for Permissions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl FromIterator<Permission> for Permissions {
+    fn from_iter<I: IntoIterator<Item = Permission>>(iter: I) -> Self {
+        let mut set = Permissions::NONE;
+        for permission in iter {
+            set.insert(permission);
+        }
+        set
+    }
+}
+
+impl Serialize for Permissions {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.iter().count()))?;
+        for permission in self.iter() {
+            seq.serialize_element(&permission)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Permissions {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct List;
+
+        impl<'de> Visitor<'de> for List {
+            type Value = Permissions;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of permission names")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Permissions, A::Error> {
+                let mut set = Permissions::NONE;
+                while let Some(permission) = seq.next_element::<Permission>()? {
+                    set.insert(permission);
+                }
+                Ok(set)
+            }
+        }
+
+        deserializer.deserialize_seq(List)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_ones_are_refused() {
+        for permission in Permission::ALL {
+            assert_eq!(permission.as_str().parse(), Ok(permission));
+            let json = serde_json::to_string(&permission).unwrap();
+            assert_eq!(json, format!("\"{}\"", permission.as_str()));
+        }
+        assert_eq!(
+            "control".parse::<Permission>(),
+            Err(ParsePermissionError("control".into()))
+        );
+        assert!(serde_json::from_str::<Permission>("\"Skip\"").is_err());
+    }
+
+    #[test]
+    fn a_set_is_a_list_of_names() {
+        let set = Permissions::NONE
+            .with(Permission::Seek)
+            .with(Permission::AddTracks);
+        let json = serde_json::to_string(&set).unwrap();
+        assert_eq!(json, r#"["add_tracks","seek"]"#);
+        let back: Permissions = serde_json::from_str(r#"["seek","add_tracks","seek"]"#).unwrap();
+        assert_eq!(back, set);
+        assert!(serde_json::from_str::<Permissions>(r#"["seek","teleport"]"#).is_err());
+        assert_eq!(
+            Permissions::default().iter().collect::<Vec<_>>(),
+            [
+                Permission::AddTracks,
+                Permission::Vote,
+                Permission::VoteSkip,
+                Permission::Chat
+            ]
+        );
+        assert_eq!(Permissions::all().iter().count(), Permission::ALL.len());
+    }
+}

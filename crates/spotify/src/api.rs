@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::client::ApiCall;
 use crate::models::{
-    CurrentlyPlaying, Device, Devices, Paging, PlayRequest, PlaybackState, Queue, SearchResults,
-    TimeRange, Track, User,
+    CurrentlyPlaying, Device, Devices, Paging, PlayRequest, PlaybackState, Queue, RepeatState,
+    SearchResults, TimeRange, Track, User,
 };
 use crate::{SpotifyClient, SpotifyError, UserAuth};
 
@@ -147,6 +147,34 @@ impl SpotifyClient {
     ) -> Result<(), SpotifyError> {
         let call = ApiCall::new(Method::PUT, "/v1/me/player/volume")
             .query("volume_percent", percent.min(100))
+            .query_opt("device_id", device_id);
+        self.execute(auth, &call).await.map(drop)
+    }
+
+    /// `PUT /v1/me/player/shuffle?state=true|false`: shuffle on or off, on `device_id` or on
+    /// the active device when `None`.
+    pub async fn set_shuffle(
+        &self,
+        auth: &UserAuth,
+        device_id: Option<&str>,
+        state: bool,
+    ) -> Result<(), SpotifyError> {
+        let call = ApiCall::new(Method::PUT, "/v1/me/player/shuffle")
+            .query("state", state)
+            .query_opt("device_id", device_id);
+        self.execute(auth, &call).await.map(drop)
+    }
+
+    /// `PUT /v1/me/player/repeat?state=off|track|context`: the repeat mode, on `device_id` or
+    /// on the active device when `None`.
+    pub async fn set_repeat(
+        &self,
+        auth: &UserAuth,
+        device_id: Option<&str>,
+        state: RepeatState,
+    ) -> Result<(), SpotifyError> {
+        let call = ApiCall::new(Method::PUT, "/v1/me/player/repeat")
+            .query("state", state.as_str())
             .query_opt("device_id", device_id);
         self.execute(auth, &call).await.map(drop)
     }

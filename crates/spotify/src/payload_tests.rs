@@ -48,7 +48,12 @@ fn check(name: &str) {
         "player.json" => {
             let state: PlaybackState = parse(name);
             assert!(state.is_playing);
-            assert_eq!(state.repeat_state, Some(RepeatState::Off));
+            assert_eq!(state.repeat_state, RepeatState::Off);
+            assert!(!state.shuffle_state && !state.smart_shuffle);
+            let device = state.device.as_ref().unwrap();
+            assert_eq!(device.volume_percent, Some(100));
+            // This payload's device has no `supports_volume`: taken as supported.
+            assert!(device.supports_volume);
             assert_eq!(
                 state.device.as_ref().map(|d| d.name.as_str()),
                 Some("Web Player (Firefox)")
@@ -84,7 +89,9 @@ fn check(name: &str) {
             let devices: Devices = parse(name);
             assert_eq!(devices.devices.len(), 2);
             assert_eq!(devices.devices[1].device_type, "Smartphone");
-            assert_eq!(devices.devices[1].supports_volume, Some(false));
+            assert!(devices.devices[0].supports_volume);
+            assert!(!devices.devices[1].supports_volume);
+            assert_eq!(devices.devices[1].volume_percent, Some(100));
             assert!(devices.devices.iter().all(|d| d.is_controllable()));
         }
         "devices_empty.json" => {
@@ -192,7 +199,39 @@ fn unknown_item_types_and_flat_actions_are_tolerated() {
     .unwrap();
     assert_eq!(state.item, Some(PlayableItem::Unknown));
     assert!(state.actions.unwrap().disallows.pausing);
-    assert_eq!(state.repeat_state, Some(RepeatState::Unknown));
+    assert_eq!(
+        state.repeat_state,
+        RepeatState::Off,
+        "an unknown mode reads as off"
+    );
+}
+
+#[test]
+fn player_modes_default_when_absent_or_null() {
+    let state: PlaybackState = serde_json::from_slice(
+        br#"{"is_playing": false, "shuffle_state": null, "repeat_state": null,
+             "device": {"name": "Old speaker", "supports_volume": null, "volume_percent": null}}"#,
+    )
+    .unwrap();
+    assert!(!state.shuffle_state && !state.smart_shuffle);
+    assert_eq!(state.repeat_state, RepeatState::Off);
+    let device = state.device.unwrap();
+    assert!(device.supports_volume);
+    assert_eq!(device.volume_percent, None);
+    let state: PlaybackState = serde_json::from_slice(
+        br#"{"shuffle_state": true, "smart_shuffle": true, "repeat_state": "context"}"#,
+    )
+    .unwrap();
+    assert!(state.shuffle_state && state.smart_shuffle);
+    assert_eq!(state.repeat_state, RepeatState::Context);
+    for mode in [RepeatState::Off, RepeatState::Track, RepeatState::Context] {
+        assert_eq!(
+            serde_json::to_value(mode).unwrap(),
+            serde_json::json!(mode.as_str())
+        );
+        let back: RepeatState = serde_json::from_value(serde_json::json!(mode.as_str())).unwrap();
+        assert_eq!(back, mode);
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Player state, devices, the queue, and the body of a play command.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::catalog::{ExternalUrls, PlayableItem};
 
@@ -24,12 +24,27 @@ pub struct Device {
     /// `Computer`, `Smartphone`, `Speaker`, ...
     #[serde(rename = "type", default)]
     pub device_type: String,
-    /// Current volume, when the device reports one.
+    /// Current volume (0–100), when the device reports one.
     #[serde(default)]
     pub volume_percent: Option<u32>,
-    /// Whether `set_volume` works on it.
-    #[serde(default)]
-    pub supports_volume: Option<bool>,
+    /// Whether `set_volume` works on it; devices that leave it out (older answers, such as
+    /// the one inside the player state) are taken to support it.
+    #[serde(default = "yes", deserialize_with = "true_unless_false")]
+    pub supports_volume: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `supports_volume`: only an explicit `false` is false.
+fn true_unless_false<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(deserializer)?.unwrap_or(true))
+}
+
+/// A flag Spotify may send as `null`: null reads as false.
+fn false_unless_true<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(deserializer)?.unwrap_or(false))
 }
 
 impl Device {
@@ -64,20 +79,43 @@ pub struct Context {
     pub external_urls: ExternalUrls,
 }
 
-/// Repeat mode of the player.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+/// Repeat mode of the player: the `repeat_state` of [`PlaybackState`] and the `state` of
+/// [`SpotifyClient::set_repeat`](crate::SpotifyClient::set_repeat).
+///
+/// Reading is tolerant: `null`, or a mode newer than this client, reads as [`RepeatState::Off`].
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
 pub enum RepeatState {
-    /// No repeat.
+    /// No repeat: playback stops after the last item.
     #[default]
     Off,
     /// Repeat the current track.
     Track,
-    /// Repeat the current context.
+    /// Repeat the current context (album, playlist, list of uris).
     Context,
-    /// A mode newer than this client.
-    #[serde(other)]
-    Unknown,
+}
+
+impl RepeatState {
+    /// Spotify's spelling: `off`, `track` or `context`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Track => "track",
+            Self::Context => "context",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RepeatState {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(
+            match Option::<String>::deserialize(deserializer)?.as_deref() {
+                Some("track") => Self::Track,
+                Some("context") => Self::Context,
+                _ => Self::Off,
+            },
+        )
+    }
 }
 
 /// Player actions that are currently not allowed; absent means allowed.
@@ -157,12 +195,15 @@ pub struct PlaybackState {
     /// What it plays from.
     #[serde(default)]
     pub context: Option<Context>,
-    /// Shuffle on or off.
+    /// Whether shuffle is on; false when absent.
+    #[serde(default, deserialize_with = "false_unless_true")]
+    pub shuffle_state: bool,
+    /// Whether Spotify's smart shuffle (shuffle with recommendations) is on; false when absent.
+    #[serde(default, deserialize_with = "false_unless_true")]
+    pub smart_shuffle: bool,
+    /// Repeat mode; [`RepeatState::Off`] when absent.
     #[serde(default)]
-    pub shuffle_state: Option<bool>,
-    /// Repeat mode.
-    #[serde(default)]
-    pub repeat_state: Option<RepeatState>,
+    pub repeat_state: RepeatState,
     /// Actions currently not allowed.
     #[serde(default)]
     pub actions: Option<Actions>,

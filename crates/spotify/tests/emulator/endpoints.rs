@@ -144,7 +144,7 @@ async fn every_endpoint_round_trips() {
         .into_iter()
         .find(|d| d.is_active)
         .unwrap();
-    if active.supports_volume != Some(false) {
+    if active.supports_volume {
         assert_eq!(active.volume_percent, Some(35));
     }
 

@@ -1,11 +1,13 @@
 //! `sesh-spotify` against `sesh-spotify-emulator` over real HTTP on loopback: the OAuth
-//! flows, token refresh, rate limits, retries and every Web API endpoint.
+//! flows, token refresh, rate limits, retries, every Web API endpoint, and the player's modes
+//! (shuffle, repeat) and device rules (volume, restrictions).
 
 // Helpers outside `#[test]` functions panic on purpose: a panic here is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod endpoints;
 mod oauth_flow;
+mod player_modes;
 mod rate_limits;
 mod refresh;
 mod retries;

@@ -175,6 +175,48 @@ impl TestSpotify {
         );
     }
 
+    /// `POST /_emulator/users/{user}/devices/{device_id}`: adds or changes a device
+    /// (`{"supports_volume": false}`, `{"is_restricted": true}`, ...) and returns it.
+    pub async fn set_device(&self, user: &str, device_id: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(self.control_url(&format!("/_emulator/users/{user}/devices/{device_id}")))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST /_emulator/users/{id}/devices/{device_id}");
+        assert!(
+            response.status().is_success(),
+            "device rejected: {}",
+            response.status()
+        );
+        response.json().await.expect("device JSON")
+    }
+
+    /// `GET /_emulator/users/{user}/player`: the emulator's raw player state.
+    pub async fn raw_player(&self, user: &str) -> Value {
+        self.http
+            .get(self.control_url(&format!("/_emulator/users/{user}/player")))
+            .send()
+            .await
+            .expect("GET /_emulator/users/{id}/player")
+            .json()
+            .await
+            .expect("player JSON")
+    }
+
+    /// `POST /_emulator/clock`: moves the emulator's virtual time forward.
+    pub async fn advance_clock(&self, ms: u64) {
+        let response = self
+            .http
+            .post(self.control_url("/_emulator/clock"))
+            .json(&json!({ "advance_ms": ms }))
+            .send()
+            .await
+            .expect("POST /_emulator/clock");
+        assert!(response.status().is_success());
+    }
+
     /// `DELETE /_emulator/requests`.
     pub async fn clear_requests(&self) {
         let response = self

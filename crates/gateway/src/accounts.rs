@@ -16,10 +16,18 @@ use sesh_session::UserId;
 use sesh_spotify::{SpotifyError, Tokens, UserAuth};
 use tokio::runtime::Handle;
 
-use crate::{
-    db::{Database, DbError},
-    error::ApiError,
-};
+use crate::db::{Database, DbError};
+
+/// Why a user's credentials are not at hand.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Never logged in, logged out, or Spotify revoked the login: log in again.
+    #[error("the Spotify login must be renewed")]
+    ReauthRequired,
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] DbError),
+}
 
 /// The users' Spotify credentials.
 #[derive(Debug, Clone)]
@@ -61,19 +69,19 @@ impl Accounts {
     /// The user's shared credentials, loaded from the database on first use. A user marked as
     /// needing to log in again gets `reauth_required` without a call to Spotify (their refresh
     /// token is dead; retrying it would only spend the app's rate limit) until they log in.
-    pub async fn auth(&self, user: &UserId) -> Result<UserAuth, ApiError> {
+    pub async fn auth(&self, user: &UserId) -> Result<UserAuth, AccountError> {
         if let Some(auth) = self.cache.lock().get(user) {
             return Ok(auth.clone());
         }
         let revoked = self.db.user(user).await?.is_none_or(|u| u.needs_reauth);
         if revoked {
-            return Err(ApiError::Spotify(SpotifyError::ReauthRequired));
+            return Err(AccountError::ReauthRequired);
         }
         let tokens = self
             .db
             .load_tokens(user)
             .await?
-            .ok_or(ApiError::Spotify(SpotifyError::ReauthRequired))?;
+            .ok_or(AccountError::ReauthRequired)?;
         let mut cache = self.cache.lock();
         // Another task may have loaded it meanwhile; keep theirs so there is one UserAuth.
         if let Some(auth) = cache.get(user) {
@@ -199,10 +207,10 @@ mod tests {
             .note_failure(&alice, &fresh, &SpotifyError::ReauthRequired)
             .await;
         assert!(db.user(&alice).await.unwrap().unwrap().needs_reauth);
-        assert_eq!(
-            accounts.auth(&alice).await.unwrap_err().code(),
-            "reauth_required"
-        );
+        assert!(matches!(
+            accounts.auth(&alice).await.unwrap_err(),
+            AccountError::ReauthRequired
+        ));
         // Other failures never evict.
         let again = accounts
             .logged_in(&alice, "Alice", tokens("third"))

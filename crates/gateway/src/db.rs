@@ -1,10 +1,9 @@
 //! SQLite persistence (sqlx, runtime-checked queries): users with encrypted tokens, login
 //! sessions, OAuth states, top tracks, and listening sessions with their members and queue.
 //!
-//! A listening session is stored as a small snapshot (state, host, settings, position, device,
-//! bans) plus its member rows (with the top tracks each brought, in join order) and its queue
-//! rows; a hub is revived from the three. A transition writes the snapshot and only the rows its
-//! events touch, in one transaction, so a join costs one member row however big the session.
+//! A listening session is stored as its row plus its member rows and its queue rows; a hub is
+//! revived from the three. A transition writes the session row and only the rows its events
+//! touch, in one transaction (see `sessions.rs`).
 
 use std::{
     str::FromStr,
@@ -12,13 +11,7 @@ use std::{
 };
 
 use secrecy::{ExposeSecret, SecretString};
-use std::collections::BTreeMap;
-
-use serde::Serialize;
-use sesh_session::{
-    DeviceId, Event, InviteCode, Member, QueueEntry, Role, Session, SessionId, SessionParts,
-    SessionState, Settings, Track, UserId,
-};
+use sesh_session::{SessionId, Track, UserId};
 use sesh_spotify::Tokens;
 use sqlx::{
     Row,
@@ -38,6 +31,9 @@ const READERS: u32 = 7;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 mod logins;
+mod sessions;
+
+pub use crate::read_cache::UserRecord;
 
 pub use logins::{OAuthState, OAuthTake, SWEEP_EVERY, Sweep, spawn_sweeper};
 
@@ -62,6 +58,9 @@ pub enum DbError {
     /// A stored session breaks an invariant of the domain.
     #[error("stored session is inconsistent")]
     Restore(#[from] sesh_session::RestoreError),
+    /// A stored value this version does not know (e.g. a role): refused, never guessed.
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
 }
 
 /// Unix milliseconds now.
@@ -80,17 +79,6 @@ fn to_ms(t: SystemTime) -> i64 {
 
 fn from_ms(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
-}
-
-/// A user as the API shows them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserRecord {
-    /// Spotify user id.
-    pub id: UserId,
-    /// Display name from Spotify.
-    pub display_name: String,
-    /// Their refresh token was revoked: they must log in again.
-    pub needs_reauth: bool,
 }
 
 /// One live session of a user, for `GET /api/me/sessions`.
@@ -379,216 +367,7 @@ impl Database {
         Ok(Some((tracks, fetched_at)))
     }
 
-    // ---- listening sessions ----------------------------------------------------------------
-
-    /// Stores a new session with its host.
-    pub async fn insert_session(&self, session: &Session) -> Result<(), DbError> {
-        let now = now_ms();
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO listening_sessions (id, invite_code, host_id, state, device_id, position,
-                                             last_seq, snapshot, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?8)",
-        )
-        .bind(session.id().to_string())
-        .bind(session.invite_code().as_str())
-        .bind(session.host().as_str())
-        .bind(session.state().to_string())
-        .bind(session.device().map(|d| d.as_str().to_owned()))
-        .bind(session.position() as i64)
-        .bind(snapshot_json(session)?)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        write_members(&mut tx, session).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Writes a session after a transition, in one transaction: the snapshot and columns always,
-    /// the members and the queue when `events` say they changed. `last_seq` is the sequence
-    /// number of the last event that will be sent for this change.
-    pub async fn persist_session(
-        &self,
-        session: &Session,
-        events: &[Event],
-        last_seq: u64,
-    ) -> Result<(), DbError> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "UPDATE listening_sessions SET invite_code = ?2, host_id = ?3, state = ?4, device_id = ?5,
-                    position = ?6, last_seq = MAX(last_seq, ?7), snapshot = ?8, updated_at = ?9
-             WHERE id = ?1",
-        )
-        .bind(session.id().to_string())
-        .bind(session.invite_code().as_str())
-        .bind(session.host().as_str())
-        .bind(session.state().to_string())
-        .bind(session.device().map(|d| d.as_str().to_owned()))
-        .bind(session.position() as i64)
-        .bind(last_seq as i64)
-        .bind(snapshot_json(session)?)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        let queue_changed = events
-            .iter()
-            .any(|e| matches!(e, Event::SessionStarted { .. } | Event::Queue { .. }));
-        // Only the rows the events touch: a join writes one row, not the whole member list.
-        for event in events {
-            match event {
-                Event::MemberJoined { member } | Event::MemberUpdated { member } => {
-                    write_member(&mut tx, session.id(), member).await?;
-                }
-                Event::MemberLeft { user_id, .. } => {
-                    sqlx::query(
-                        "DELETE FROM session_members WHERE session_id = ?1 AND user_id = ?2",
-                    )
-                    .bind(session.id().to_string())
-                    .bind(user_id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Event::HostChanged { .. } => {
-                    sqlx::query(
-                        "UPDATE session_members SET role = CASE WHEN user_id = ?2 THEN 'host' ELSE 'guest' END
-                         WHERE session_id = ?1 AND (role = 'host' OR user_id = ?2)",
-                    )
-                    .bind(session.id().to_string())
-                    .bind(session.host().as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                _ => {}
-            }
-        }
-        if queue_changed {
-            sqlx::query("DELETE FROM queue_entries WHERE session_id = ?1")
-                .bind(session.id().to_string())
-                .execute(&mut *tx)
-                .await?;
-            for (position, entry) in session.queue().iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO queue_entries (session_id, position, track, added_by) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .bind(session.id().to_string())
-                .bind(position as i64)
-                .bind(serde_json::to_string(&entry.track)?)
-                .bind(serde_json::to_string(&entry.added_by)?)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        if events.iter().any(|e| matches!(e, Event::InviteRotated)) {
-            // Rotations are rare: forget every cached invite rather than track the old code.
-            self.invites.clear();
-        }
-        Ok(())
-    }
-
-    /// Stores now-playing positions (see `hub::PositionWriter`): the column and the snapshot's
-    /// `position`, in place, in one transaction. A position the stored queue does not have is
-    /// skipped, so the session always restores.
-    pub async fn save_positions(&self, positions: &[(SessionId, usize)]) -> Result<(), DbError> {
-        let now = now_ms();
-        let mut tx = self.writer.begin().await?;
-        for (id, position) in positions {
-            sqlx::query(
-                "UPDATE listening_sessions
-                 SET position = ?2, snapshot = json_set(snapshot, '$.position', ?2), updated_at = ?3
-                 WHERE id = ?1
-                   AND EXISTS (SELECT 1 FROM queue_entries WHERE session_id = ?1 AND position = ?2)",
-            )
-            .bind(id.to_string())
-            .bind(*position as i64)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Records the last event sequence number of a session (for events that change no state).
-    pub async fn set_last_seq(&self, id: SessionId, last_seq: u64) -> Result<(), DbError> {
-        sqlx::query("UPDATE listening_sessions SET last_seq = MAX(last_seq, ?2) WHERE id = ?1")
-            .bind(id.to_string())
-            .bind(last_seq as i64)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    /// A stored session (snapshot, member rows in join order, queue rows) and its last event
-    /// sequence number. Data no sequence of transitions could have produced is refused
-    /// ([`DbError::Restore`]).
-    pub async fn load_session(&self, id: SessionId) -> Result<Option<(Session, u64)>, DbError> {
-        let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query("SELECT snapshot, last_seq FROM listening_sessions WHERE id = ?1")
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut parts: SessionParts = serde_json::from_str(row.try_get::<&str, _>(0)?)?;
-        let last_seq: i64 = row.try_get(1)?;
-
-        let members = sqlx::query(
-            "SELECT user_id, display_name, role, joined_at, top_tracks FROM session_members
-             WHERE session_id = ?1 ORDER BY ordinal, rowid",
-        )
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-        parts.members = members
-            .iter()
-            .map(|r| {
-                Ok(Member {
-                    user_id: UserId::new(r.try_get::<String, _>(0)?),
-                    display_name: r.try_get(1)?,
-                    role: match r.try_get::<&str, _>(2)? {
-                        "host" => Role::Host,
-                        _ => Role::Guest,
-                    },
-                    joined_at_ms: r.try_get(3)?,
-                    top_tracks: serde_json::from_str(r.try_get::<&str, _>(4)?)?,
-                })
-            })
-            .collect::<Result<_, DbError>>()?;
-
-        let queue = sqlx::query(
-            "SELECT track, added_by FROM queue_entries WHERE session_id = ?1 ORDER BY position",
-        )
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-        parts.queue = queue
-            .iter()
-            .map(|r| {
-                Ok(QueueEntry {
-                    track: serde_json::from_str(r.try_get::<&str, _>(0)?)?,
-                    added_by: serde_json::from_str(r.try_get::<&str, _>(1)?)?,
-                })
-            })
-            .collect::<Result<_, DbError>>()?;
-
-        // A snapshot from before bans kept names lists ids only: the users table knows better.
-        for (user, name) in parts.banned.iter_mut() {
-            if name.as_str() == user.as_str() {
-                let known: Option<String> =
-                    sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?1")
-                        .bind(user.as_str())
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                if let Some(known) = known.filter(|n| !n.is_empty()) {
-                    *name = known;
-                }
-            }
-        }
-
-        let session = Session::from_parts(parts)?;
-        Ok(Some((session, last_seq.max(0) as u64)))
-    }
+    // ---- listening sessions (the rest is in `sessions.rs`) ----------------------------
 
     /// The session an invite code opens.
     pub async fn session_by_invite(&self, code: &str) -> Result<Option<SessionId>, DbError> {
@@ -673,76 +452,4 @@ fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<UserRecord, DbError> {
         display_name: row.try_get(1)?,
         needs_reauth: row.try_get(2)?,
     })
-}
-
-async fn write_members(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    session: &Session,
-) -> Result<(), DbError> {
-    for member in session.members() {
-        write_member(tx, session.id(), member).await?;
-    }
-    Ok(())
-}
-
-/// Inserts or refreshes one member row.
-async fn write_member(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    session: SessionId,
-    member: &Member,
-) -> Result<(), DbError> {
-    // A new row goes to the end of the join order (a member who left and rejoins too: leaving
-    // deleted their row); an existing one keeps its place.
-    sqlx::query(
-        "INSERT INTO session_members (session_id, user_id, display_name, role, joined_at, ordinal,
-                                      top_tracks)
-         VALUES (?1, ?2, ?3, ?4, ?5,
-                 (SELECT COALESCE(MAX(ordinal), 0) + 1 FROM session_members WHERE session_id = ?1),
-                 ?6)
-         ON CONFLICT(session_id, user_id) DO UPDATE SET
-            display_name = excluded.display_name, role = excluded.role,
-            top_tracks = excluded.top_tracks",
-    )
-    .bind(session.to_string())
-    .bind(member.user_id.as_str())
-    .bind(&member.display_name)
-    .bind(match member.role {
-        Role::Host => "host",
-        Role::Guest => "guest",
-    })
-    .bind(member.joined_at_ms)
-    .bind(serde_json::to_string(&member.top_tracks)?)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// The snapshot column: [`SessionParts`]' shape with `members` and `queue` empty (they live in
-/// their rows), serialized from borrowed fields so no part of the session is cloned.
-fn snapshot_json(session: &Session) -> Result<String, DbError> {
-    #[derive(Serialize)]
-    struct Snapshot<'a> {
-        id: SessionId,
-        invite_code: &'a InviteCode,
-        state: SessionState,
-        host: &'a UserId,
-        members: [Member; 0],
-        settings: &'a Settings,
-        queue: [QueueEntry; 0],
-        position: usize,
-        device: Option<&'a DeviceId>,
-        banned: &'a BTreeMap<UserId, String>,
-    }
-    Ok(serde_json::to_string(&Snapshot {
-        id: session.id(),
-        invite_code: session.invite_code(),
-        state: session.state(),
-        host: session.host(),
-        members: [],
-        settings: session.settings(),
-        queue: [],
-        position: session.position(),
-        device: session.device(),
-        banned: session.banned(),
-    })?)
 }

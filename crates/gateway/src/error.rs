@@ -8,6 +8,8 @@ use serde::Serialize;
 use sesh_session::SessionError;
 use sesh_spotify::SpotifyError;
 
+use crate::{accounts::AccountError, hub::HubError, limits::LimitExceeded};
+
 /// An error answered by the HTTP API (and, with the same `code`, as a WebSocket `error` frame).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -146,6 +148,9 @@ impl ApiError {
 /// Codes the API promises for Spotify failures; the rest collapse into a few generic ones.
 fn spotify_code(e: &SpotifyError) -> &'static str {
     match e {
+        SpotifyError::Forbidden { reason, .. } if is_volume_refusal(reason.as_deref()) => {
+            "volume_control_disallowed"
+        }
         SpotifyError::NoActiveDevice { .. } => "no_active_device",
         SpotifyError::PremiumRequired { .. } => "premium_required",
         SpotifyError::RateLimited { .. } => "rate_limited",
@@ -156,8 +161,16 @@ fn spotify_code(e: &SpotifyError) -> &'static str {
     }
 }
 
+/// Spotify's `reason` for a volume command on a device whose volume is fixed.
+fn is_volume_refusal(reason: Option<&str>) -> bool {
+    reason == Some("VOLUME_CONTROL_DISALLOW")
+}
+
 fn spotify_message(e: &SpotifyError) -> String {
     match e {
+        SpotifyError::Forbidden { reason, .. } if is_volume_refusal(reason.as_deref()) => {
+            "this device's volume cannot be changed remotely; use the device itself".into()
+        }
         SpotifyError::NoActiveDevice { .. } => {
             "no active Spotify device: open Spotify on a phone or computer, or pick a device".into()
         }
@@ -208,11 +221,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Client { status, .. } => *status,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Session(e) => match e.code() {
-                "forbidden" | "not_a_member" | "banned" => StatusCode::FORBIDDEN,
-                "invalid_target" | "invalid_position" => StatusCode::BAD_REQUEST,
-                _ => StatusCode::CONFLICT,
-            },
+            Self::Session(e) => session_status(e),
             Self::Spotify(e) => match e {
                 SpotifyError::NoActiveDevice { .. } => StatusCode::CONFLICT,
                 SpotifyError::PremiumRequired { .. } | SpotifyError::Forbidden { .. } => {
@@ -244,6 +253,62 @@ impl ResponseError for ApiError {
             response.insert_header(("Retry-After", retry_after_secs(retry).to_string()));
         }
         response.json(self.body())
+    }
+}
+
+/// The status of a session rule's refusal, by variant (a new variant does not compile until
+/// it has one).
+fn session_status(e: &SessionError) -> StatusCode {
+    match e {
+        SessionError::Forbidden { .. }
+        | SessionError::NotAMember { .. }
+        | SessionError::Banned { .. } => StatusCode::FORBIDDEN,
+        SessionError::InvalidTarget { .. } | SessionError::InvalidPosition { .. } => {
+            StatusCode::BAD_REQUEST
+        }
+        SessionError::EntryNotFound { .. } => StatusCode::NOT_FOUND,
+        SessionError::SessionFull { .. }
+        | SessionError::SessionEnded
+        | SessionError::NoTracks
+        | SessionError::AlreadyStarted
+        | SessionError::NotStarted => StatusCode::CONFLICT,
+    }
+}
+
+impl From<LimitExceeded> for ApiError {
+    fn from(e: LimitExceeded) -> Self {
+        Self::RateLimited {
+            message: e.message.into_owned(),
+            retry_after: e.retry_after,
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::ReauthRequired => Self::Spotify(SpotifyError::ReauthRequired),
+            AccountError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<HubError> for ApiError {
+    fn from(e: HubError) -> Self {
+        match e {
+            HubError::NotFound => Self::not_found("session_not_found", "no such session"),
+            HubError::Session(e) => Self::Session(e),
+            HubError::Spotify(e) => Self::Spotify(e),
+            HubError::Limited(e) => e.into(),
+            HubError::StartInProgress => Self::client(
+                StatusCode::CONFLICT,
+                "start_in_progress",
+                "the session is starting; wait for it",
+            ),
+            HubError::Restarting => Self::unavailable("the session is restarting; try again"),
+            HubError::Storage(e) => e.into(),
+            HubError::Internal(e) => Self::Internal(e),
+        }
     }
 }
 

@@ -26,12 +26,15 @@
 //! waits on a member's socket.
 
 pub mod accounts;
+pub mod app;
 pub mod budget;
 pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod hub;
+pub mod limits;
+pub mod positions;
 pub mod read_cache;
 pub mod request;
 pub mod routes;

@@ -12,7 +12,16 @@ use std::{collections::HashMap, hash::Hash};
 use parking_lot::Mutex;
 use sesh_session::{SessionId, UserId};
 
-use crate::db::UserRecord;
+/// A user as the API shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Spotify user id.
+    pub id: UserId,
+    /// Display name from Spotify.
+    pub display_name: String,
+    /// Their refresh token was revoked: they must log in again.
+    pub needs_reauth: bool,
+}
 
 /// Past this many entries a cache is cleared and fills again from SQLite: a bound on memory,
 /// not an eviction policy (an entry is ~100–200 bytes).

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use sesh_session::UserId;
 
 use crate::{
-    crypto::sha256_hex, db::UserRecord, error::ApiError, settings::ProxyRange, state::AppState,
+    app::AppState, crypto::sha256_hex, db::UserRecord, error::ApiError, settings::ProxyRange,
 };
 
 /// Name of the login cookie over plain HTTP.
@@ -272,24 +272,6 @@ fn content_type(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::CONTENT_TYPE)
         .map(|v| v.to_str().unwrap_or("invalid").to_owned())
-}
-
-/// A required JSON body (extractor); see [`decode_json`] for the answers to bad bodies.
-#[derive(Debug)]
-pub struct JsonBody<T>(pub T);
-
-impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let body = read_body(&req, &mut payload).await?;
-            decode_json(content_type(&req).as_deref(), &body).map(Self)
-        })
-    }
 }
 
 /// An optional JSON body (extractor): empty is `None`, anything else must be valid.

@@ -10,13 +10,16 @@ use url::Url;
 
 use crate::{
     accounts::Accounts,
+    app::AppState,
     budget::RequestBudget,
     crypto::{KeyError, SecretKey, TokenCipher},
     db::{Database, DbError},
-    hub::{HubRegistry, PositionWriter},
+    hub::HubRegistry,
+    limits::Limits,
+    positions::PositionWriter,
     routes,
     settings::Settings,
-    state::{AppState, Core, HubConfig},
+    state::{Core, HubConfig},
 };
 
 pub use crate::demo::DEMO_CLIENT_ID;
@@ -205,6 +208,7 @@ impl Application {
             positions: PositionWriter::spawn(db.clone(), &runtime, shutdown.clone()),
             db,
             spotify,
+            limits: Arc::new(Limits::new(&settings)),
             budget: RequestBudget::new(
                 settings.spotify_budget_per_sec,
                 settings.spotify_budget_per_sec.saturating_mul(2),
@@ -233,7 +237,6 @@ impl Application {
             core: core.clone(),
             hubs: hubs.clone(),
             trusted_proxies: settings.trusted_proxies.clone().into(),
-            limits: Arc::new(routes::limits::Limits::new(&settings)),
         };
 
         let data = web::Data::new(state);

@@ -1,5 +1,5 @@
 //! What every handler, hub and poller shares: the database, the Spotify client, credentials,
-//! the request budget and the tunables.
+//! the request budget, the limits and the tunables. Depends on no hub and no route.
 
 use std::{sync::Arc, time::Duration};
 
@@ -9,11 +9,8 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::{
-    accounts::Accounts,
-    budget::RequestBudget,
-    db::Database,
-    hub::{HubRegistry, PositionWriter},
-    tracks::TrackCache,
+    accounts::Accounts, budget::RequestBudget, db::Database, limits::Limits,
+    positions::PositionWriter, tracks::TrackCache,
 };
 
 /// Tunables of hubs, pollers and sockets (from [`crate::Settings`]).
@@ -63,6 +60,9 @@ pub struct Core {
     pub top_tracks: crate::top_tracks::OneAtATime,
     /// App-wide request budget for pollers.
     pub budget: RequestBudget,
+    /// Sesh's own abuse limits (invite attempts and logins per IP, Spotify calls and sockets
+    /// per user).
+    pub limits: Arc<Limits>,
     /// Tunables.
     pub config: HubConfig,
     /// The URL browsers use.
@@ -81,14 +81,14 @@ impl Core {
     pub async fn load_session(
         &self,
         id: sesh_session::SessionId,
-    ) -> Result<Option<(sesh_session::Session, u64)>, crate::error::ApiError> {
+    ) -> Result<Option<(sesh_session::Session, u64)>, crate::hub::HubError> {
         let Some((session, last_seq)) = self.db.load_session(id).await? else {
             return Ok(None);
         };
         let session = self
             .tracks
             .share_session(session)
-            .map_err(crate::error::ApiError::internal)?;
+            .map_err(crate::hub::HubError::internal)?;
         Ok(Some((session, last_seq)))
     }
 
@@ -101,17 +101,4 @@ impl Core {
     pub fn public_origin(&self) -> String {
         self.public_url.as_str().trim_end_matches('/').to_owned()
     }
-}
-
-/// Application state given to actix handlers.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// Shared services.
-    pub core: Arc<Core>,
-    /// Live session hubs.
-    pub hubs: HubRegistry,
-    /// Proxies whose `X-Forwarded-*` headers are believed (addresses or CIDR ranges).
-    pub trusted_proxies: Arc<[crate::settings::ProxyRange]>,
-    /// Sesh's own abuse limits (invite attempts per IP, sockets per user).
-    pub limits: Arc<crate::routes::limits::Limits>,
 }

@@ -7,7 +7,12 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use sesh_session::{Track, UserId};
 use sesh_spotify::TimeRange;
 
-use crate::{db::now_ms, error::ApiError, state::Core, wire::track_from_spotify};
+use crate::{
+    db::{DbError, now_ms},
+    hub::{HubError, call_spotify},
+    state::Core,
+    wire::track_from_spotify,
+};
 
 /// Tracks per member that go into the queue.
 const TOP_TRACKS: u32 = 5;
@@ -41,13 +46,13 @@ impl OneAtATime {
 /// The user's top tracks: stored ones when fresh, else Spotify's `short_term` (falling back to
 /// `medium_term`), stored for Start. Spotify trouble never blocks a join: the stored (or no)
 /// tracks are used and the failure is logged.
-pub async fn for_user(core: &Core, user: &UserId) -> Result<Vec<Arc<Track>>, ApiError> {
+pub async fn for_user(core: &Core, user: &UserId) -> Result<Vec<Arc<Track>>, DbError> {
     core.top_tracks
         .run(user, stored_or_fetched(core, user))
         .await
 }
 
-async fn stored_or_fetched(core: &Core, user: &UserId) -> Result<Vec<Arc<Track>>, ApiError> {
+async fn stored_or_fetched(core: &Core, user: &UserId) -> Result<Vec<Arc<Track>>, DbError> {
     let stored = core.db.top_tracks(user).await?;
     if let Some((tracks, fetched_at)) = &stored
         && is_fresh(*fetched_at)
@@ -84,19 +89,15 @@ fn is_fresh(fetched_at_ms: i64) -> bool {
     now_ms() - fetched_at_ms < FRESH.as_millis() as i64
 }
 
-async fn fetch(core: &Core, user: &UserId) -> Result<(Vec<Track>, &'static str), ApiError> {
-    let auth = core.accounts.auth(user).await?;
+async fn fetch(core: &Core, user: &UserId) -> Result<(Vec<Track>, &'static str), HubError> {
     for (range, name) in [
         (TimeRange::ShortTerm, "short_term"),
         (TimeRange::MediumTerm, "medium_term"),
     ] {
-        let page = match core.spotify.top_tracks(&auth, range, TOP_TRACKS, 0).await {
-            Ok(page) => page,
-            Err(e) => {
-                core.accounts.note_failure(user, &auth, &e).await;
-                return Err(e.into());
-            }
-        };
+        let page = call_spotify(core, user, |spotify, auth| async move {
+            spotify.top_tracks(&auth, range, TOP_TRACKS, 0).await
+        })
+        .await?;
         let tracks: Vec<Track> = page.items.iter().filter_map(track_from_spotify).collect();
         if !tracks.is_empty() {
             return Ok((tracks, name));

@@ -8,6 +8,7 @@ use sesh_session::{
     DeviceId, LeaveReason, QueueEntry, Role, SessionId, SessionState, Settings, Track, TrackId,
     TrackUri, UserId,
 };
+use sesh_spotify::RepeatState;
 
 /// WebSocket protocol version announced in `welcome`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -185,6 +186,29 @@ pub struct DeviceView {
     pub id: Option<String>,
     /// Device name.
     pub name: String,
+    /// Whether its volume can be set (`volume` commands are refused otherwise).
+    pub supports_volume: bool,
+}
+
+/// What a `playback` event changed (its `changes`), the diff of two observations of the
+/// host's player.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaybackChange {
+    /// Another track (or none).
+    Track,
+    /// Playing ↔ paused.
+    PlayState,
+    /// Another device.
+    Device,
+    /// The device's volume.
+    Volume,
+    /// A jump in the track beyond normal drift.
+    Seek,
+    /// Spotify's own shuffle was switched (Sesh keeps it off: its order is the session's).
+    Shuffle,
+    /// The repeat mode.
+    Repeat,
 }
 
 /// What plays on the host's device (`playback` event, `welcome.playback`).
@@ -207,6 +231,15 @@ pub struct PlaybackView {
     pub added_by_count: usize,
     /// Queue index of the track, when it is from the session's queue.
     pub position: Option<usize>,
+    /// The device's volume (0–100), when it reports one.
+    pub volume_percent: Option<u32>,
+    /// Spotify's own shuffle is on (the host switched it on in Spotify: Sesh's order is then
+    /// not what plays).
+    pub shuffle: bool,
+    /// `off`, `track` or `context`.
+    pub repeat: RepeatState,
+    /// What changed since the previous `playback` (empty: a periodic resync).
+    pub changes: Vec<PlaybackChange>,
 }
 
 /// The health of the session's link to Spotify (`spotify_status` event, `welcome.spotify`).
@@ -323,7 +356,7 @@ pub enum SessionEvent {
         members: Option<Vec<MemberView>>,
     },
     /// What plays changed (or the periodic resync).
-    Playback(PlaybackView),
+    Playback(Box<PlaybackView>),
     /// A member's WebSocket presence changed.
     Presence {
         /// Who.
@@ -333,6 +366,19 @@ pub enum SessionEvent {
     },
     /// The link to Spotify changed health.
     SpotifyStatus(SpotifyStatus),
+    /// A member's role changed (promoted to co-host, or back to guest).
+    RoleChanged {
+        /// Who.
+        user_id: UserId,
+        /// Their role now.
+        role: Role,
+    },
+    /// The session plays on another of the host's devices now (a transfer, or a resume on
+    /// another device).
+    DeviceChanged {
+        /// The device.
+        device: DeviceId,
+    },
     /// The session is over.
     SessionEnded,
 }
@@ -419,16 +465,81 @@ pub enum ClientFrame {
         /// The Spotify device id.
         device_id: String,
     },
-    /// Host: resume.
+    /// Resume.
     Play,
-    /// Host: pause.
+    /// Pause.
     Pause,
-    /// Host: skip forward.
+    /// Skip forward.
     Next,
-    /// Host: skip back.
+    /// Skip back.
     Previous,
+    /// Jump in the current track.
+    Seek(SeekBody),
+    /// Set the device's volume.
+    Volume(VolumeBody),
+    /// Repeat the current track, or not.
+    Repeat(RepeatBody),
+    /// Move playback to another of the host's devices.
+    Transfer(TransferBody),
+    /// Re-draw the fair order of what is next.
+    Reshuffle,
     /// Keep-alive; answered with `pong`.
     Ping,
+}
+
+/// `{"position_ms"}`: the `seek` frame and `POST …/player/seek`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeekBody {
+    /// Milliseconds from the start of the current track.
+    pub position_ms: u32,
+}
+
+/// `{"percent"}` (0–100): the `volume` frame and `POST …/player/volume`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeBody {
+    /// 0–100.
+    #[serde(deserialize_with = "percent")]
+    #[schema(minimum = 0, maximum = 100)]
+    pub percent: u8,
+}
+
+/// `{"state": "off" | "track"}`: the `repeat` frame and `POST …/player/repeat`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatBody {
+    /// `off` or `track`.
+    pub state: crate::hub::RepeatMode,
+}
+
+/// `{"device_id", "play"}`: the `transfer` frame and `POST …/player/transfer`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    /// One of the host's devices (`GET /api/me/devices`).
+    #[serde(deserialize_with = "device_id")]
+    #[schema(value_type = String, min_length = 1, max_length = 256)]
+    pub device_id: DeviceId,
+    /// Start playing there (default: keep playing or paused as now).
+    #[serde(default)]
+    pub play: bool,
+}
+
+fn percent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    let value = u32::deserialize(d)?;
+    u8::try_from(value)
+        .ok()
+        .filter(|p| *p <= 100)
+        .ok_or_else(|| serde::de::Error::custom("percent must be between 0 and 100"))
+}
+
+fn device_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DeviceId, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse::<DeviceId>()
+        .ok()
+        .filter(|_| text.len() <= 256)
+        .ok_or_else(|| serde::de::Error::custom("device_id is not a device id"))
 }
 
 /// Why a client frame was refused before reaching the session.
@@ -461,7 +572,21 @@ impl FrameError {
     }
 }
 
-const KNOWN_TYPES: &[&str] = &["start", "play", "pause", "next", "previous", "ping"];
+const KNOWN_TYPES: &[&str] = &[
+    "start",
+    "play",
+    "pause",
+    "next",
+    "previous",
+    "seek",
+    "volume",
+    "repeat",
+    "transfer",
+    "reshuffle",
+    "ping",
+];
+/// Types whose frames have no field but `type`.
+const FIELDLESS_TYPES: &[&str] = &["play", "pause", "next", "previous", "reshuffle", "ping"];
 
 impl ClientFrame {
     /// Parses a text frame, telling malformed JSON, unknown types and bad fields apart.
@@ -478,7 +603,7 @@ impl ClientFrame {
         }
         // serde ignores extra fields next to the tag of a unit variant even with
         // `deny_unknown_fields`; refuse them here so every type is as strict as `start`.
-        if kind != "start"
+        if FIELDLESS_TYPES.contains(&kind.as_str())
             && let Some(extra) = value
                 .as_object()
                 .and_then(|o| o.keys().find(|k| k.as_str() != "type"))
@@ -534,6 +659,31 @@ pub fn track_from_spotify(track: &sesh_spotify::Track) -> Option<Track> {
         duration_ms: track.duration_ms,
         id,
     })
+}
+
+/// Public preview of an invite (`GET /api/invites/{code}`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct InvitePreview {
+    /// The session.
+    pub session_id: SessionId,
+    /// Its host.
+    pub host: UserRef,
+    /// How many members it has.
+    pub member_count: usize,
+    /// `lobby`, `playing` or `ended`.
+    pub state: SessionState,
+    /// For a logged-in caller only: where they stand in this session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub you: Option<PreviewYou>,
+}
+
+/// Where the logged-in caller of an invite preview stands (`you`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PreviewYou {
+    /// Already a member.
+    pub member: bool,
+    /// Removed by the host: a join is refused (`banned`) until the host lets them back in.
+    pub banned: bool,
 }
 
 #[cfg(test)]
@@ -599,6 +749,7 @@ mod tests {
     fn a_queue_entry_names_the_first_members_who_brought_it_and_counts_them_all() {
         let id = TrackId::new("t");
         let entry = |n: usize| QueueEntry {
+            id: sesh_session::QueueEntryId::new(n as u64),
             track: Arc::new(Track {
                 uri: TrackUri::for_track(&id),
                 id: id.clone(),
@@ -638,6 +789,7 @@ mod tests {
             .map(|i| {
                 let id = TrackId::new(format!("t{i}"));
                 QueueEntry {
+                    id: sesh_session::QueueEntryId::new(i as u64),
                     track: std::sync::Arc::new(Track {
                         uri: TrackUri::for_track(&id),
                         id,

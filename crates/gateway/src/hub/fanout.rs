@@ -97,6 +97,16 @@ impl WorkerHandle {
         })
     }
 
+    /// A handle of no worker (its inbox is gone): for tests of the bookkeeping around it.
+    #[cfg(test)]
+    pub(crate) fn detached() -> WorkerHandle {
+        let (tx, _) = mpsc::unbounded_channel();
+        WorkerHandle {
+            id: NEXT_WORKER.fetch_add(1, Ordering::Relaxed),
+            tx,
+        }
+    }
+
     /// Which worker (stable for the process's life).
     pub fn id(&self) -> usize {
         self.id

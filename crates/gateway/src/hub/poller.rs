@@ -6,10 +6,11 @@ use std::{sync::Arc, time::Duration};
 
 use sesh_session::UserId;
 use sesh_spotify::{PlaybackState, SpotifyError};
+
+use super::{HubError, command::Command, effects};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::HubCommand;
 use crate::{db::now_ms, state::Core};
 
 /// Back-off cap after repeated failures (5xx, timeouts, revoked login).
@@ -21,20 +22,18 @@ const MIN_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The hub's handle on its running poller.
 #[derive(Debug)]
-pub struct PollerHandle {
+pub(super) struct PollerHandle {
     /// Whose player it polls.
     pub host: UserId,
-    /// Which poller this is; reports of older ones are ignored.
-    pub generation: u64,
     cancel: CancellationToken,
     nudge: Arc<Notify>,
 }
 
 impl PollerHandle {
     /// Starts a poller of `host`'s player reporting to `hub`.
-    pub fn spawn(
+    pub(super) fn spawn(
         core: Arc<Core>,
-        hub: mpsc::Sender<HubCommand>,
+        hub: mpsc::Sender<Command>,
         host: UserId,
         generation: u64,
     ) -> Self {
@@ -52,7 +51,6 @@ impl PollerHandle {
         core.runtime.spawn(poller.run());
         Self {
             host,
-            generation,
             cancel,
             nudge,
         }
@@ -72,7 +70,7 @@ impl Drop for PollerHandle {
 
 struct Poller {
     core: Arc<Core>,
-    hub: mpsc::Sender<HubCommand>,
+    hub: mpsc::Sender<Command>,
     host: UserId,
     generation: u64,
     cancel: CancellationToken,
@@ -102,7 +100,7 @@ impl Poller {
                 r = self.poll_once() => r,
             };
             delay = self.next_delay(&result);
-            let report = HubCommand::Observed {
+            let report = Command::Observed {
                 generation: self.generation,
                 result: Box::new(result),
                 at_ms: now_ms(),
@@ -113,21 +111,16 @@ impl Poller {
         }
     }
 
-    async fn poll_once(&self) -> Result<Option<PlaybackState>, SpotifyError> {
-        let auth = match self.core.accounts.auth(&self.host).await {
-            Ok(auth) => auth,
-            Err(_) => return Err(SpotifyError::ReauthRequired),
-        };
-        let result = self.core.spotify.player(&auth).await;
-        if let Err(e) = &result {
-            self.core.accounts.note_failure(&self.host, &auth, e).await;
-        }
-        result
+    async fn poll_once(&self) -> Result<Option<PlaybackState>, HubError> {
+        effects::call(&self.core, &self.host, |spotify, auth| async move {
+            spotify.player(&auth).await
+        })
+        .await
     }
 
     /// About once a second while playing (sooner when the track is about to end), slower while
     /// paused, Spotify's `Retry-After` when rate limited, exponential back-off on failures.
-    fn next_delay(&mut self, result: &Result<Option<PlaybackState>, SpotifyError>) -> Duration {
+    fn next_delay(&mut self, result: &Result<Option<PlaybackState>, HubError>) -> Duration {
         let config = &self.core.config;
         match result {
             Ok(state) => {
@@ -149,7 +142,7 @@ impl Poller {
                     _ => config.poll_paused_interval,
                 }
             }
-            Err(SpotifyError::RateLimited { retry_after, .. }) => {
+            Err(HubError::Spotify(SpotifyError::RateLimited { retry_after, .. })) => {
                 (*retry_after).max(config.poll_interval)
             }
             Err(_) => {

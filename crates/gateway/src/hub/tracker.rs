@@ -1,9 +1,13 @@
-//! Deciding when the host's player changed enough to tell everyone: track, play/pause, device,
-//! or a seek (a progress jump beyond normal drift), plus a periodic resync.
+//! Deciding when the host's player changed enough to tell everyone, and what changed: track,
+//! play/pause, device, volume, shuffle, repeat, or a seek (a progress jump beyond normal
+//! drift), plus a periodic resync.
 
 use std::time::{Duration, Instant};
 
 use sesh_session::TrackId;
+use sesh_spotify::RepeatState;
+
+use crate::wire::PlaybackChange;
 
 /// A progress difference beyond this (after extrapolating) counts as a seek.
 pub const SEEK_THRESHOLD: Duration = Duration::from_millis(2500);
@@ -19,20 +23,34 @@ pub struct Observation {
     pub device: Option<String>,
     /// Progress in the track.
     pub progress_ms: u32,
+    /// The device's volume, when it reports one.
+    pub volume_percent: Option<u32>,
+    /// Spotify's own shuffle.
+    pub shuffle: bool,
+    /// Spotify's repeat mode.
+    pub repeat: RepeatState,
     /// When it was observed.
     pub at: Instant,
 }
 
 /// What changed since the last observation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// Nothing worth an event.
     None,
-    /// Send a `playback` event; `track_changed` when the track differs from the last one.
+    /// Send a `playback` event saying what changed (empty: a periodic resync, or the first
+    /// observation, which counts as a track change).
     Emit {
-        /// The track differs from the previous observation.
-        track_changed: bool,
+        /// What differs from the previous observation.
+        changes: Vec<PlaybackChange>,
     },
+}
+
+impl Change {
+    /// Whether the track differs from the previous observation.
+    pub fn track_changed(&self) -> bool {
+        matches!(self, Self::Emit { changes } if changes.contains(&PlaybackChange::Track))
+    }
 }
 
 /// Remembers the last observation and when the last event went out.
@@ -48,24 +66,37 @@ impl PlaybackTracker {
         *self = Self::default();
     }
 
-    /// Records `now` and says whether to emit.
+    /// Records `now` and says whether to emit, and what changed.
     pub fn observe(&mut self, now: Observation, resync_every: Duration) -> Change {
         let change = match &self.last {
             None => Change::Emit {
-                track_changed: true,
+                changes: vec![PlaybackChange::Track],
             },
             Some(last) => {
-                let track_changed = last.track != now.track;
-                if track_changed || last.is_playing != now.is_playing || last.device != now.device {
-                    Change::Emit { track_changed }
-                } else if is_seek(last, &now)
+                let changes: Vec<PlaybackChange> = [
+                    (last.track != now.track, PlaybackChange::Track),
+                    (last.is_playing != now.is_playing, PlaybackChange::PlayState),
+                    (last.device != now.device, PlaybackChange::Device),
+                    (
+                        last.volume_percent != now.volume_percent,
+                        PlaybackChange::Volume,
+                    ),
+                    (
+                        last.track == now.track && is_seek(last, &now),
+                        PlaybackChange::Seek,
+                    ),
+                    (last.shuffle != now.shuffle, PlaybackChange::Shuffle),
+                    (last.repeat != now.repeat, PlaybackChange::Repeat),
+                ]
+                .into_iter()
+                .filter_map(|(changed, what)| changed.then_some(what))
+                .collect();
+                if !changes.is_empty()
                     || self
                         .last_emit
                         .is_none_or(|t| now.at.saturating_duration_since(t) >= resync_every)
                 {
-                    Change::Emit {
-                        track_changed: false,
-                    }
+                    Change::Emit { changes }
                 } else {
                     Change::None
                 }
@@ -92,6 +123,7 @@ fn is_seek(last: &Observation, now: &Observation) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use PlaybackChange::*;
 
     fn obs(track: &str, playing: bool, progress_ms: u32, at: Instant) -> Observation {
         Observation {
@@ -99,7 +131,16 @@ mod tests {
             is_playing: playing,
             device: Some("d".into()),
             progress_ms,
+            volume_percent: Some(50),
+            shuffle: false,
+            repeat: RepeatState::Off,
             at,
+        }
+    }
+
+    fn emit(changes: &[PlaybackChange]) -> Change {
+        Change::Emit {
+            changes: changes.to_vec(),
         }
     }
 
@@ -111,9 +152,7 @@ mod tests {
         let s = |ms| t0 + Duration::from_millis(ms);
         assert_eq!(
             tracker.observe(obs("a", true, 0, s(0)), resync),
-            Change::Emit {
-                track_changed: true
-            }
+            emit(&[Track])
         );
         // Normal progress: nothing.
         assert_eq!(
@@ -127,9 +166,7 @@ mod tests {
         // Pause.
         assert_eq!(
             tracker.observe(obs("a", false, 2500, s(2500)), resync),
-            Change::Emit {
-                track_changed: false
-            }
+            emit(&[PlayState])
         );
         // Paused, progress still: nothing.
         assert_eq!(
@@ -137,16 +174,14 @@ mod tests {
             Change::None
         );
         // Seek while paused.
-        assert!(matches!(
+        assert_eq!(
             tracker.observe(obs("a", false, 60_000, s(8000)), resync),
-            Change::Emit { .. }
-        ));
-        // Track change.
+            emit(&[Seek])
+        );
+        // Track change (not also a seek).
         assert_eq!(
             tracker.observe(obs("b", true, 0, s(9000)), resync),
-            Change::Emit {
-                track_changed: true
-            }
+            emit(&[Track, PlayState])
         );
         // Resync after 15 s without change.
         assert_eq!(
@@ -155,9 +190,27 @@ mod tests {
         );
         assert_eq!(
             tracker.observe(obs("b", true, 15_000, s(24_000)), resync),
-            Change::Emit {
-                track_changed: false
-            }
+            emit(&[])
         );
+    }
+
+    #[test]
+    fn volume_shuffle_repeat_and_device_are_each_named() {
+        let t0 = Instant::now();
+        let resync = Duration::from_secs(60);
+        let mut tracker = PlaybackTracker::default();
+        tracker.observe(obs("a", true, 0, t0), resync);
+        let at = t0 + Duration::from_secs(1);
+        let mut next = obs("a", true, 1000, at);
+        next.volume_percent = Some(80);
+        next.shuffle = true;
+        next.repeat = RepeatState::Track;
+        next.device = Some("kitchen".into());
+        assert_eq!(
+            tracker.observe(next, resync),
+            emit(&[Device, Volume, Shuffle, Repeat])
+        );
+        assert!(!emit(&[Device]).track_changed());
+        assert!(emit(&[Track]).track_changed());
     }
 }

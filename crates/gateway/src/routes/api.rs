@@ -3,19 +3,17 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use serde::{Deserialize, Serialize};
-use sesh_session::{
-    Action, DeviceId, InviteCode, NewMember, Session, SessionId, Settings, ShuffleMode, UserId,
-};
-use sesh_spotify::PlayRequest;
+use sesh_session::{InviteCode, NewMember, Session, SessionId, Settings, ShuffleMode, UserId};
 
+use super::parse_session_id;
+use crate::hub::{HubHandle, call_spotify};
 use crate::{
+    app::AppState,
     db::now_ms,
     error::{ApiError, ErrorBody},
-    hub::{HubCommand, session_not_found},
-    request::{CurrentUser, JsonBody, MaybeUser, OptionalJsonBody, client_ip},
-    state::AppState,
+    request::{CurrentUser, MaybeUser, OptionalJsonBody, client_ip},
     top_tracks,
-    wire::{MemberView, Page, QueueWindow, SessionView, UserRef},
+    wire::{MemberView, Page, SessionView, UserRef},
 };
 
 /// `GET /api/config`.
@@ -60,16 +58,6 @@ pub struct RotatedInvite {
     pub invite_code: String,
     /// `{public_url}/j/{invite_code}`.
     pub join_url: String,
-}
-
-/// `POST /api/sessions/{id}/start`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Started {
-    /// The queue (whole or its first window).
-    #[serde(flatten)]
-    pub queue: QueueWindow,
-    /// Index of the now-playing entry.
-    pub position: usize,
 }
 
 /// `GET /api/config` (public).
@@ -144,16 +132,11 @@ pub async fn devices(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.check_spotify_call(&user.id)?;
-    let core = &state.core;
-    let auth = core.accounts.auth(&user.id).await?;
-    let devices = match core.spotify.devices(&auth).await {
-        Ok(d) => d,
-        Err(e) => {
-            core.accounts.note_failure(&user.id, &auth, &e).await;
-            return Err(e.into());
-        }
-    };
+    state.core.limits.check_spotify_call(&user.id)?;
+    let devices = call_spotify(&state.core, &user.id, |spotify, auth| async move {
+        spotify.devices(&auth).await
+    })
+    .await?;
     let out: Vec<DeviceOut> = devices
         .into_iter()
         .map(|d| DeviceOut {
@@ -278,7 +261,7 @@ pub async fn create_session(
             format!("you already host {hosting} live sessions: end one before starting another"),
         ));
     }
-    state.limits.check_creation(&user.id)?;
+    state.core.limits.check_creation(&user.id)?;
     let top = top_tracks::for_user(core, &user.id).await?;
     let session = Session::new(
         SessionId::new_v4(),
@@ -287,24 +270,14 @@ pub async fn create_session(
         now_ms(),
         settings,
     );
-    let id = state.hubs.create(session).await?;
-    let view = state
-        .hubs
-        .request(id, |reply| HubCommand::View {
-            user: user.id.clone(),
-            reply,
-        })
-        .await?;
+    let hub = state.hubs.create(session).await?;
+    let id = hub.id();
+    let view = hub.view(&user.id).await?;
     tracing::info!(session = %id, "session created");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/sessions/{id}")))
         .insert_header(NO_STORE)
         .json(view))
-}
-
-/// Parses a session id from the path (unknown shapes are simply not found).
-pub fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
-    raw.parse().map_err(|_| session_not_found())
 }
 
 /// `Cache-Control: no-store`, on every answer that carries an invite code (whoever has the
@@ -334,13 +307,7 @@ pub async fn get_session(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
-    let view = state
-        .hubs
-        .request(id, |reply| HubCommand::View {
-            user: user.id.clone(),
-            reply,
-        })
-        .await?;
+    let view = state.hubs.session(id).view(&user.id).await?;
     Ok(HttpResponse::Ok().insert_header(NO_STORE).json(view))
 }
 
@@ -397,15 +364,13 @@ pub async fn members(
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<MemberView>>, ApiError> {
-    page(&state, user, &path, &query, |user, offset, limit, reply| {
-        HubCommand::Members {
-            user,
-            offset,
-            limit,
-            reply,
-        }
-    })
-    .await
+    let (id, offset, limit) = page_of(&path, &query)?;
+    let page = state
+        .hubs
+        .session(id)
+        .members(&user.id, offset, limit)
+        .await?;
+    Ok(web::Json(page))
 }
 
 /// `GET /api/sessions/{id}/queue?offset=&limit=` → a page of the whole queue.
@@ -432,32 +397,20 @@ pub async fn queue(
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<crate::wire::QueueEntryView>>, ApiError> {
-    page(&state, user, &path, &query, |user, offset, limit, reply| {
-        HubCommand::Queue {
-            user,
-            offset,
-            limit,
-            reply,
-        }
-    })
-    .await
-}
-
-/// A page of one of a session's lists, asked of its hub with `command`.
-async fn page<T>(
-    state: &AppState,
-    user: CurrentUser,
-    path: &str,
-    query: &PageQuery,
-    command: impl Fn(UserId, usize, usize, crate::hub::Reply<Page<T>>) -> HubCommand,
-) -> Result<web::Json<Page<T>>, ApiError> {
-    let id = parse_session_id(path)?;
-    let (offset, limit) = query.checked()?;
+    let (id, offset, limit) = page_of(&path, &query)?;
     let page = state
         .hubs
-        .request(id, |reply| command(user.id.clone(), offset, limit, reply))
+        .session(id)
+        .queue(&user.id, offset, limit)
         .await?;
     Ok(web::Json(page))
+}
+
+/// The session and the page a list request asks for.
+fn page_of(path: &str, query: &PageQuery) -> Result<(SessionId, usize, usize), ApiError> {
+    let id = parse_session_id(path)?;
+    let (offset, limit) = query.checked()?;
+    Ok((id, offset, limit))
 }
 
 /// Looks an invite code up. A client address blocked for wrong codes is refused before the
@@ -469,7 +422,7 @@ async fn session_of_invite(
     code: &str,
 ) -> Result<SessionId, ApiError> {
     let ip = client_ip(req, &state.trusted_proxies);
-    state.limits.check_invite(ip)?;
+    state.core.limits.check_invite(ip)?;
     let found = match code.parse::<InviteCode>() {
         Ok(code) => state.core.db.session_by_invite(code.as_str()).await?,
         Err(_) => None,
@@ -477,7 +430,7 @@ async fn session_of_invite(
     match found {
         Some(id) => Ok(id),
         None => {
-            state.limits.note_wrong_invite(ip)?;
+            state.core.limits.note_wrong_invite(ip)?;
             Err(ApiError::not_found(
                 "invite_not_found",
                 "this invite link is not valid",
@@ -500,7 +453,7 @@ pub const PREVIEW_HEADER: &str = "x-requested-with";
     description = "Public: works without a login. With a valid login cookie the answer also has `you` (is the caller a member, were they removed by the host) and `Cache-Control: no-store`.",
     params(("invite_code" = String, Path, description = "The code in the join link"), ("X-Requested-With" = String, Header, description = "Any value; pages of this site send `sesh`")),
     responses(
-        (status = 200, description = "The preview; `you` only for a logged-in caller", body = crate::hub::InvitePreview),
+        (status = 200, description = "The preview; `you` only for a logged-in caller", body = crate::wire::InvitePreview),
         (status = 400, description = "`header_required`: no `X-Requested-With`", body = ErrorBody),
         (status = 404, description = "`invite_not_found`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many wrong codes from this address (`Retry-After`)", body = ErrorBody),
@@ -523,13 +476,7 @@ pub async fn invite_preview(
     let id = session_of_invite(&state, &req, &path).await?;
     let viewer = user.map(|u| u.id);
     let personal = viewer.is_some();
-    let preview = state
-        .hubs
-        .request(id, |reply| HubCommand::Preview {
-            viewer: viewer.clone(),
-            reply,
-        })
-        .await?;
+    let preview = state.hubs.session(id).preview(viewer.as_ref()).await?;
     let mut answer = HttpResponse::Ok();
     if personal {
         // Says where this login stands: no cache may hand it to someone else.
@@ -567,13 +514,7 @@ pub async fn join(
     let id = session_of_invite(&state, &req, &path).await?;
     let top = top_tracks::for_user(&state.core, &user.id).await?;
     let member = NewMember::new(user.id.clone(), user.display_name.clone(), top);
-    let view = state
-        .hubs
-        .request(id, |reply| HubCommand::Join {
-            member: member.clone(),
-            reply,
-        })
-        .await?;
+    let view = state.hubs.session(id).join(member).await?;
     Ok(HttpResponse::Ok().insert_header(NO_STORE).json(view))
 }
 
@@ -601,13 +542,7 @@ pub async fn leave(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
-    state
-        .hubs
-        .request(id, |reply| HubCommand::Leave {
-            user: user.id.clone(),
-            reply,
-        })
-        .await?;
+    state.hubs.session(id).leave(&user.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -635,31 +570,19 @@ pub async fn kick(
     user: CurrentUser,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    on_member(&state, &user, path, |actor, target, reply| {
-        HubCommand::Kick {
-            actor,
-            target,
-            reply,
-        }
-    })
-    .await
+    let (hub, target) = on_member(&state, path)?;
+    hub.kick(&user.id, &target).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
-/// A host's action on one member (`…/{id}/{action}/{user_id}`), asked of the hub → 204.
-async fn on_member(
+/// The session and the member of a host's action on one member (`…/{id}/{action}/{user_id}`).
+fn on_member(
     state: &AppState,
-    user: &CurrentUser,
     path: web::Path<(String, String)>,
-    command: impl Fn(UserId, UserId, crate::hub::Reply<()>) -> HubCommand,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(HubHandle, UserId), ApiError> {
     let (id, target) = path.into_inner();
     let id = parse_session_id(&id)?;
-    let target = UserId::new(target);
-    state
-        .hubs
-        .request(id, |reply| command(user.id.clone(), target.clone(), reply))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok((state.hubs.session(id), UserId::new(target)))
 }
 
 /// `POST /api/sessions/{id}/unban/{user_id}` (host) → 204: a kicked user may join again.
@@ -686,14 +609,9 @@ pub async fn unban(
     user: CurrentUser,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    on_member(&state, &user, path, |actor, target, reply| {
-        HubCommand::Unban {
-            actor,
-            target,
-            reply,
-        }
-    })
-    .await
+    let (hub, target) = on_member(&state, path)?;
+    hub.unban(&user.id, &target).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /api/sessions/{id}/end` (host) → 204.
@@ -720,13 +638,7 @@ pub async fn end(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
-    state
-        .hubs
-        .request(id, |reply| HubCommand::End {
-            actor: user.id.clone(),
-            reply,
-        })
-        .await?;
+    state.hubs.session(id).end(&user.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -757,14 +669,7 @@ pub async fn rotate_invite(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
     let code = InviteCode::generate(&mut rand::rng());
-    let view = state
-        .hubs
-        .request(id, |reply| HubCommand::RotateInvite {
-            actor: user.id.clone(),
-            code: code.clone(),
-            reply,
-        })
-        .await?;
+    let view = state.hubs.session(id).rotate_invite(&user.id, code).await?;
     tracing::info!(session = %id, "invite rotated");
     Ok(HttpResponse::Ok()
         .insert_header(NO_STORE)
@@ -772,182 +677,6 @@ pub async fn rotate_invite(
             invite_code: view.invite_code,
             join_url: view.join_url,
         }))
-}
-
-/// Body of `POST /api/sessions/{id}/start`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StartBody {
-    device_id: String,
-}
-
-impl StartBody {
-    /// The device id as sent (validate with [`parse_device_id`]).
-    pub fn device_id(&self) -> &str {
-        &self.device_id
-    }
-}
-
-/// Validates a client-sent device id (`400 invalid_device`).
-pub fn parse_device_id(device_id: &str) -> Result<DeviceId, ApiError> {
-    device_id
-        .parse::<DeviceId>()
-        .ok()
-        .filter(|_| !device_id.is_empty() && device_id.len() <= 256)
-        .ok_or_else(|| ApiError::bad_request("invalid_device", "device_id is not a device id"))
-}
-
-/// Starts a session (shared by the HTTP route and the WebSocket `start` frame).
-pub async fn start_session(
-    state: &AppState,
-    id: SessionId,
-    user: &UserId,
-    device_id: &str,
-) -> Result<(QueueWindow, usize), ApiError> {
-    let device = parse_device_id(device_id)?;
-    state.limits.check_spotify_call(user)?;
-    state
-        .hubs
-        .request(id, |reply| HubCommand::Start {
-            actor: user.clone(),
-            device: device.clone(),
-            reply,
-        })
-        .await
-}
-
-/// `POST /api/sessions/{id}/start` `{"device_id"}` (host) → 200 `{"queue": [...],
-/// "queue_offset", "queue_length", "position"}`.
-#[tracing::instrument(skip_all, fields(user = %user.id))]
-#[utoipa::path(
-    post,
-    path = "/api/sessions/{id}/start",
-    tag = "player",
-    summary = "Start playing the fair queue on a device (host)",
-    params(("id" = String, Path, description = "Session id (a UUID)")),
-    request_body(content = StartBody, content_type = "application/json"),
-    responses(
-        (status = 200, body = Started),
-        (status = 400, description = "`invalid_device`, `invalid_json`, `spotify_not_found`", body = ErrorBody),
-        (status = 401, description = "`unauthenticated`, `reauth_required`", body = ErrorBody),
-        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden`, `not_a_member`, `premium_required`", body = ErrorBody),
-        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
-        (status = 409, description = "`already_started`, `session_ended`, `no_tracks`, `no_active_device`", body = ErrorBody),
-        (status = 413, description = "`body_too_large`", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the caller's `SESH_SPOTIFY_USER_RATE`, or Spotify asked to wait (`Retry-After`)", body = ErrorBody),
-        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 502, description = "`spotify_error`: Spotify refused for another reason", body = ErrorBody),
-        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`", body = ErrorBody),
-    ),
-    security(("login_cookie" = [])),
-)]
-pub async fn start(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-    body: JsonBody<StartBody>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_session_id(&path)?;
-    let (queue, position) = start_session(&state, id, &user.id, &body.0.device_id).await?;
-    Ok(HttpResponse::Ok().json(Started { queue, position }))
-}
-
-/// A host player command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PlayerCommand {
-    /// Resume.
-    Play,
-    /// Pause.
-    Pause,
-    /// Skip forward.
-    Next,
-    /// Skip back.
-    Previous,
-}
-
-/// Runs a player command for the host (shared by HTTP and WebSocket).
-pub async fn player_command(
-    state: &AppState,
-    id: SessionId,
-    user: &UserId,
-    command: PlayerCommand,
-) -> Result<(), ApiError> {
-    let target = state
-        .hubs
-        .request(id, |reply| HubCommand::Authorize {
-            user: user.clone(),
-            action: Action::Control,
-            reply,
-        })
-        .await?;
-    // Counted for the caller once authorized, over HTTP and WebSocket alike: each command is
-    // a Spotify call on the app's shared budget.
-    state.limits.check_spotify_call(user)?;
-    if command == PlayerCommand::Play && target.took_over {
-        // The host took their player over: resuming re-issues the session's queue (hub).
-        return state
-            .hubs
-            .request(id, |reply| HubCommand::Resume {
-                actor: user.clone(),
-                device: None,
-                reply,
-            })
-            .await;
-    }
-    let core = &state.core;
-    let auth = core.accounts.auth(&target.host).await?;
-    let device = target.device.as_ref().map(DeviceId::as_str);
-    let result = match command {
-        PlayerCommand::Play => {
-            core.spotify
-                .play(&auth, device, &PlayRequest::resume())
-                .await
-        }
-        PlayerCommand::Pause => core.spotify.pause(&auth, device).await,
-        PlayerCommand::Next => core.spotify.next(&auth, device).await,
-        PlayerCommand::Previous => core.spotify.previous(&auth, device).await,
-    };
-    if let Err(e) = result {
-        core.accounts.note_failure(&target.host, &auth, &e).await;
-        return Err(e.into());
-    }
-    // Everyone sees the effect at the next poll; ask for it now rather than in a second.
-    state.hubs.notify(id, HubCommand::Nudge).await;
-    Ok(())
-}
-
-/// `POST /api/sessions/{id}/player/{play|pause|next|previous}` (host) → 204.
-#[utoipa::path(
-    post,
-    path = "/api/sessions/{id}/player/{command}",
-    tag = "player",
-    summary = "Play, pause, skip or go back (host)",
-    params(("id" = String, Path, description = "Session id (a UUID)"), ("command" = PlayerCommand, Path)),
-    responses(
-        (status = 204, description = "Done; members get a `playback` event"),
-        (status = 400, description = "`spotify_not_found` and other refused requests", body = ErrorBody),
-        (status = 401, description = "`unauthenticated`, `reauth_required`", body = ErrorBody),
-        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden`, `not_a_member`, `premium_required`", body = ErrorBody),
-        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
-        (status = 409, description = "`not_started`, `session_ended`, `no_active_device`", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: the caller's `SESH_SPOTIFY_USER_RATE`, or Spotify asked to wait (`Retry-After`)", body = ErrorBody),
-        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 502, description = "`spotify_error`: Spotify refused for another reason", body = ErrorBody),
-        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`", body = ErrorBody),
-    ),
-    security(("login_cookie" = [])),
-)]
-pub async fn player(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<(String, PlayerCommand)>,
-) -> Result<HttpResponse, ApiError> {
-    let (id, command) = path.into_inner();
-    let id = parse_session_id(&id)?;
-    player_command(&state, id, &user.id, command).await?;
-    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `GET /api/sessions/{id}/qr.svg` → the join link as a QR code (members only).
@@ -973,13 +702,7 @@ pub async fn qr(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
-    let view = state
-        .hubs
-        .request(id, |reply| HubCommand::View {
-            user: user.id.clone(),
-            reply,
-        })
-        .await?;
+    let view = state.hubs.session(id).view(&user.id).await?;
     let code = qrcode::QrCode::new(view.join_url.as_bytes()).map_err(ApiError::internal)?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()

@@ -19,11 +19,11 @@ use serde::Deserialize;
 use sesh_session::UserId;
 
 use crate::{
+    app::AppState,
     crypto::{opaque_token, sha256_hex},
     db::OAuthTake,
     error::{ApiError, ErrorBody},
     request::{CurrentUser, client_ip, cookie_name, login_cookie_name, safe_next},
-    state::AppState,
     top_tracks,
 };
 
@@ -108,6 +108,7 @@ pub async fn login(
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, ApiError> {
     state
+        .core
         .limits
         .check_login(client_ip(&req, &state.trusted_proxies))?;
     let next = match query.next.as_deref() {
@@ -180,6 +181,7 @@ pub async fn callback(
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
     state
+        .core
         .limits
         .check_login(client_ip(&req, &state.trusted_proxies))?;
     let Some(oauth_state) = query
@@ -306,7 +308,10 @@ pub async fn logout(
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
     state.core.db.delete_login(&user.login_hash).await?;
-    let closed = state.limits.close_sockets(&user.id, Some(&user.login_hash));
+    let closed = state
+        .core
+        .limits
+        .close_sockets(&user.id, Some(&user.login_hash));
     tracing::info!(user = %user.id, sockets = closed, "logged out");
     Ok(logged_out(&state))
 }
@@ -332,7 +337,7 @@ pub async fn logout_everywhere(
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
     let logins = state.core.db.delete_logins_of(&user.id).await?;
-    let closed = state.limits.close_sockets(&user.id, None);
+    let closed = state.core.limits.close_sockets(&user.id, None);
     tracing::info!(user = %user.id, logins, sockets = closed, "logged out everywhere");
     Ok(logged_out(&state))
 }

@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, web};
 
 use crate::{
+    app::AppState,
     error::{ApiError, ErrorBody},
-    state::AppState,
 };
 
 /// `{"status": "ok"}`.

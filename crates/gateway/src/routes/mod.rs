@@ -3,9 +3,9 @@
 pub mod api;
 pub mod auth;
 pub mod health;
-pub mod limits;
 pub mod openapi;
 pub mod pages;
+pub mod player;
 pub mod ws;
 
 use actix_web::{
@@ -18,9 +18,10 @@ use actix_web::{
 };
 
 use crate::{
+    app::AppState,
     error::ApiError,
     request::{client_ip, origin_of, same_origin_request},
-    state::{AppState, Core},
+    state::Core,
 };
 
 /// Pages, assets and the health check also answer `HEAD` (monitors and link checkers use
@@ -60,16 +61,45 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/sessions/{id}/unban/{user_id}", web::post().to(api::unban))
                 .route("/sessions/{id}/end", web::post().to(api::end))
                 .route("/sessions/{id}/invite", web::post().to(api::rotate_invite))
-                .route("/sessions/{id}/start", web::post().to(api::start))
+                .route("/sessions/{id}/start", web::post().to(player::start))
+                .route("/sessions/{id}/player/seek", web::post().to(player::seek))
+                .route(
+                    "/sessions/{id}/player/volume",
+                    web::post().to(player::volume),
+                )
+                .route(
+                    "/sessions/{id}/player/repeat",
+                    web::post().to(player::repeat),
+                )
+                .route(
+                    "/sessions/{id}/player/transfer",
+                    web::post().to(player::transfer),
+                )
                 .route(
                     "/sessions/{id}/player/{command}",
-                    web::post().to(api::player),
+                    web::post().to(player::player),
                 )
                 .route("/sessions/{id}/qr.svg", web::get().to(api::qr))
                 .route("/join/{invite_code}", web::post().to(api::join))
                 .route("/invites/{invite_code}", web::get().to(api::invite_preview)),
         )
         .default_service(web::to(not_found));
+}
+
+/// A session id from a path; an id that is not one answers like an unknown session (404).
+pub fn parse_session_id(raw: &str) -> Result<sesh_session::SessionId, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::from(crate::hub::HubError::NotFound))
+}
+
+/// Validates a client-sent device id (`400 invalid_device`).
+pub fn parse_device_id(device_id: &str) -> Result<sesh_session::DeviceId, ApiError> {
+    use sesh_session::DeviceId;
+    device_id
+        .parse::<DeviceId>()
+        .ok()
+        .filter(|_| device_id.len() <= 256)
+        .ok_or_else(|| ApiError::bad_request("invalid_device", "device_id is not a device id"))
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -191,9 +221,10 @@ pub fn security_headers(core: &Core) -> actix_web::middleware::DefaultHeaders {
     headers
 }
 
-/// Turns actix's own JSON extractor errors into our JSON error shape, with the statuses of
-/// [`crate::request::decode_json`] (the API's handlers use [`crate::request::JsonBody`]; this
-/// covers any `web::Json` too).
+/// The limits and answers of every `web::Json` body: our JSON error shape, with the statuses
+/// of [`crate::request::decode_json`] (which the one optional body, `POST /api/sessions`, still
+/// uses: actix's `Option<Json<T>>` turns a malformed body into `None`, which would create a
+/// session with defaults instead of refusing the typo).
 pub fn json_config() -> web::JsonConfig {
     use actix_web::error::JsonPayloadError;
     web::JsonConfig::default()

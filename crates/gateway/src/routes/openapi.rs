@@ -10,7 +10,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
 
-use super::{api, auth, health, pages, ws};
+use super::{api, auth, health, pages, player, ws};
 
 /// The document.
 #[derive(OpenApi)]
@@ -44,14 +44,18 @@ use super::{api, auth, health, pages, ws};
         api::unban,
         api::end,
         api::rotate_invite,
-        api::start,
-        api::player,
+        player::start,
+        player::player,
+        player::seek,
+        player::volume,
+        player::repeat,
+        player::transfer,
         api::qr,
         api::join,
         api::invite_preview,
         openapi_json,
     ),
-    components(schemas(api::PlayerCommand)),
+    components(schemas(player::SimpleCommand)),
     modifiers(&LoginCookie),
     tags(
         (name = "sessions", description = "Creating, viewing and running sessions"),

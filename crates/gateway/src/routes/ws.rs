@@ -11,17 +11,16 @@ use serde::Deserialize;
 use sesh_session::{SessionId, UserId};
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    api::{PlayerCommand, parse_session_id, player_command, start_session},
-    limits::SocketSlot,
-};
+use super::{parse_device_id, parse_session_id};
+use crate::limits::SocketSlot;
 use crate::{
+    app::AppState,
     error::{ApiError, ErrorBody},
     hub::{
-        NewConnection, Outbound, OutboundRx, OutboundTx, Registration, WorkerHandle, outbound_queue,
+        HubError, NewConnection, Outbound, OutboundRx, OutboundTx, PlayerCommand, Registration,
+        Subscriber, WorkerHandle, outbound_queue,
     },
     request::{CurrentUser, origin_allowed, origin_of},
-    state::AppState,
     wire::{ClientFrame, DirectFrame},
 };
 
@@ -83,6 +82,7 @@ pub async fn connect(
     let overflow = state.core.shutdown.child_token();
     // Counted before the upgrade so a refused handshake is a plain 429 the page can show.
     let slot = state
+        .core
         .limits
         .acquire_socket(&user.id, &user.login_hash, overflow.clone())?;
     let (response, session, stream) = actix_ws::handle(&req, body).map_err(|_| {
@@ -90,12 +90,12 @@ pub async fn connect(
     })?;
     let (tx, rx) = outbound_queue(state.core.config.ws_queue);
     let conn = NewConnection {
-        user: user.id.clone(),
+        subscriber: Subscriber::Member(user.id.clone()),
         tx: tx.clone(),
         overflow: overflow.clone(),
         worker: WorkerHandle::current(),
     };
-    let registration = state.hubs.connect(id, conn, query.since).await?;
+    let registration = state.hubs.session(id).connect(conn, query.since).await?;
     tracing::debug!(session = %id, user = %user.id, conn_id = registration.conn_id(), "socket connected");
     let socket = Socket {
         state: state.get_ref().clone(),
@@ -282,42 +282,55 @@ impl Socket {
                 return;
             }
         };
-        let command = match frame {
+        let hub = self.state.hubs.session(self.session_id);
+        let user = self.user.clone();
+        let request = match frame {
             ClientFrame::Ping => {
                 self.direct(DirectFrame::Pong);
                 return;
             }
-            ClientFrame::Start { device_id } => Action::Start(device_id),
-            ClientFrame::Play => Action::Player(PlayerCommand::Play),
-            ClientFrame::Pause => Action::Player(PlayerCommand::Pause),
-            ClientFrame::Next => Action::Player(PlayerCommand::Next),
-            ClientFrame::Previous => Action::Player(PlayerCommand::Previous),
+            ClientFrame::Start { device_id } => match parse_device_id(&device_id) {
+                Ok(device) => Request::Start(device),
+                Err(e) => {
+                    self.direct(error_frame(&e));
+                    return;
+                }
+            },
+            other => match PlayerCommand::from_frame(other) {
+                Some(command) => Request::Player(command),
+                None => return,
+            },
         };
-        // Actions wait on the hub and on Spotify; run them beside the socket so frames keep
-        // flowing meanwhile. Failures come back as `error` frames through our queue.
-        let state = self.state.clone();
-        let (id, user, tx) = (self.session_id, self.user.clone(), self.tx.clone());
+        // Use cases wait on the hub (and it on Spotify); run them beside the socket so frames
+        // keep flowing meanwhile. Failures come back as `error` frames through our queue.
+        let tx = self.tx.clone();
         self.state.core.runtime.spawn(async move {
-            let result = match command {
-                Action::Start(device) => start_session(&state, id, &user, &device).await.map(drop),
-                Action::Player(command) => player_command(&state, id, &user, command).await,
+            let result: Result<(), HubError> = match request {
+                Request::Start(device) => hub.start(&user, device).await.map(drop),
+                Request::Player(command) => hub.player(&user, command).await,
             };
             if let Err(e) = result {
-                let body = e.body().error;
-                let frame = DirectFrame::Error {
-                    code: body.code.to_owned(),
-                    message: body.message,
-                    retry_after_s: body.retry_after_s,
-                };
+                let frame = error_frame(&ApiError::from(e));
                 let _ = tx.try_send(Outbound::Frame(frame.to_json().into()));
             }
         });
     }
 }
 
-enum Action {
-    Start(String),
+/// A use case a client frame asks for.
+enum Request {
+    Start(sesh_session::DeviceId),
     Player(PlayerCommand),
+}
+
+/// The `error` frame of a refusal: the same code and message as the HTTP API's.
+fn error_frame(e: &ApiError) -> DirectFrame {
+    let body = e.body().error;
+    DirectFrame::Error {
+        code: body.code.to_owned(),
+        message: body.message,
+        retry_after_s: body.retry_after_s,
+    }
 }
 
 /// Per-connection token bucket for client frames.

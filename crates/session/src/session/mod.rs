@@ -156,6 +156,12 @@ impl Session {
         self.queue.iter().position(|entry| entry.id == id)
     }
 
+    /// The id the next queue entry will get (above every id the session has used), for
+    /// storage.
+    pub fn next_entry_id(&self) -> u64 {
+        self.next_entry_id
+    }
+
     /// Index of the now-playing queue entry.
     pub fn position(&self) -> usize {
         self.position

@@ -5,6 +5,7 @@
 //! budget is the pollers' business (`budget`); frames per connection are limited in `ws`.
 
 use std::{
+    borrow::Cow,
     collections::HashMap,
     net::{IpAddr, Ipv6Addr},
     num::NonZeroU32,
@@ -23,7 +24,7 @@ use parking_lot::Mutex;
 use sesh_session::UserId;
 use tokio_util::sync::CancellationToken;
 
-use crate::{error::ApiError, settings::Settings};
+use crate::settings::Settings;
 
 /// Above this many tracked client addresses, idle ones are forgotten (bounded memory under a
 /// spray of source addresses).
@@ -35,6 +36,26 @@ const SOCKET_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Bursts of Spotify-reaching requests one user may make (`SESH_SPOTIFY_USER_RATE` is the
 /// sustained rate).
 const SPOTIFY_USER_BURST: u32 = 10;
+
+/// A limit refused a request: what was limited, and when a retry can succeed (answered as
+/// `429 rate_limited` with `Retry-After`, or a WebSocket `error` frame with `retry_after_s`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct LimitExceeded {
+    /// What the user sees.
+    pub message: Cow<'static, str>,
+    /// How long until a retry can succeed.
+    pub retry_after: Duration,
+}
+
+impl LimitExceeded {
+    fn new(message: impl Into<Cow<'static, str>>, retry_after: Duration) -> Self {
+        Self {
+            message: message.into(),
+            retry_after,
+        }
+    }
+}
 
 /// The rates the limits are built with (the settings, or a test's own).
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +85,7 @@ impl LimitRates {
     }
 }
 
-/// The limits, one instance per server (in `AppState`).
+/// The limits, one instance per server (in `Core`).
 #[derive(Debug)]
 pub struct Limits {
     /// Wrong invite codes; `None` when `SESH_INVITE_RATE=0`.
@@ -149,7 +170,7 @@ impl Limits {
     /// blocked for wrong codes (right and wrong codes alike, so a blocked guesser learns
     /// nothing). Right codes never count: nobody can lock a party's network out by making its
     /// members' browsers load good links.
-    pub fn check_invite(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    pub fn check_invite(&self, ip: Option<IpAddr>) -> Result<(), LimitExceeded> {
         let key = client_key(ip);
         let mut blocked = self.invite_blocked.lock();
         let now = Instant::now();
@@ -165,7 +186,7 @@ impl Limits {
 
     /// After an invite code was not found: counts it against the client's address; `429
     /// rate_limited` (and blocked) once the address has used up its budget.
-    pub fn note_wrong_invite(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    pub fn note_wrong_invite(&self, ip: Option<IpAddr>) -> Result<(), LimitExceeded> {
         let Some(limiter) = &self.invites else {
             return Ok(());
         };
@@ -183,37 +204,37 @@ impl Limits {
     }
 
     /// Counts a login start or callback from `ip`; `429 rate_limited` over the budget.
-    pub fn check_login(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    pub fn check_login(&self, ip: Option<IpAddr>) -> Result<(), LimitExceeded> {
         let Some(limiter) = &self.logins else {
             return Ok(());
         };
         let key = client_key(ip);
         check(limiter, &key).map_err(|wait| {
             tracing::info!(client = %key, "login requests rate-limited");
-            ApiError::rate_limited("too many logins from your network; wait a little", wait)
+            LimitExceeded::new("too many logins from your network; wait a little", wait)
         })
     }
 
     /// Counts a request that reaches Spotify on `user`'s behalf (the app's Spotify budget is
     /// shared by everyone); `429 rate_limited` over the user's budget.
-    pub fn check_spotify_call(&self, user: &UserId) -> Result<(), ApiError> {
+    pub fn check_spotify_call(&self, user: &UserId) -> Result<(), LimitExceeded> {
         let Some(limiter) = &self.spotify_calls else {
             return Ok(());
         };
         check(limiter, user).map_err(|wait| {
             tracing::info!(user = %user, "Spotify-reaching requests rate-limited");
-            ApiError::rate_limited("too many player requests; slow down", wait)
+            LimitExceeded::new("too many player requests; slow down", wait)
         })
     }
 
     /// Counts a session creation by `user`; `429 rate_limited` over the hourly budget.
-    pub fn check_creation(&self, user: &UserId) -> Result<(), ApiError> {
+    pub fn check_creation(&self, user: &UserId) -> Result<(), LimitExceeded> {
         let Some(limiter) = &self.creations else {
             return Ok(());
         };
         check(limiter, user).map_err(|wait| {
             tracing::info!(user = %user, "session creations rate-limited");
-            ApiError::rate_limited("too many new sessions this hour; reuse one", wait)
+            LimitExceeded::new("too many new sessions this hour; reuse one", wait)
         })
     }
 
@@ -225,11 +246,11 @@ impl Limits {
         user: &UserId,
         login_hash: &str,
         stop: CancellationToken,
-    ) -> Result<SocketSlot, ApiError> {
+    ) -> Result<SocketSlot, LimitExceeded> {
         let mut sockets = self.sockets.lock();
         let open = sockets.entry(user.clone()).or_default();
         if open.len() >= self.max_sockets_per_user {
-            return Err(ApiError::rate_limited(
+            return Err(LimitExceeded::new(
                 format!(
                     "at most {} live connections per user; close another tab first",
                     self.max_sockets_per_user
@@ -274,8 +295,8 @@ impl Limits {
     }
 }
 
-fn invite_refusal(wait: Duration) -> ApiError {
-    ApiError::rate_limited(
+fn invite_refusal(wait: Duration) -> LimitExceeded {
+    LimitExceeded::new(
         "too many wrong invite links from your network; wait a little",
         wait,
     )
@@ -325,6 +346,7 @@ impl Drop for SocketSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ApiError;
 
     #[test]
     fn only_wrong_invites_count_per_address_and_answer_retry_after() {
@@ -340,14 +362,17 @@ mod tests {
             limits.note_wrong_invite(a).unwrap();
         }
         let refused = limits.note_wrong_invite(a).unwrap_err();
-        assert_eq!(refused.code(), "rate_limited");
-        let wait = refused.retry_after().unwrap();
+        assert_eq!(ApiError::from(refused.clone()).code(), "rate_limited");
+        let wait = refused.retry_after;
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(20),
             "{wait:?}"
         );
         // Blocked now, whatever the code.
-        assert_eq!(limits.check_invite(a).unwrap_err().code(), "rate_limited");
+        assert_eq!(
+            ApiError::from(limits.check_invite(a).unwrap_err()).code(),
+            "rate_limited"
+        );
         limits.check_invite(b).unwrap();
         limits.note_wrong_invite(b).unwrap();
         let unlimited = Limits::with(0, 8);
@@ -386,19 +411,19 @@ mod tests {
         let ip = Some(IpAddr::from([198, 51, 100, 1]));
         limits.check_login(ip).unwrap();
         limits.check_login(ip).unwrap();
-        assert!(limits.check_login(ip).unwrap_err().retry_after().is_some());
+        assert!(limits.check_login(ip).unwrap_err().retry_after > Duration::ZERO);
         let alice = UserId::new("alice");
         for _ in 0..SPOTIFY_USER_BURST {
             limits.check_spotify_call(&alice).unwrap();
         }
         assert_eq!(
-            limits.check_spotify_call(&alice).unwrap_err().code(),
+            ApiError::from(limits.check_spotify_call(&alice).unwrap_err()).code(),
             "rate_limited"
         );
         limits.check_spotify_call(&UserId::new("bob")).unwrap();
         limits.check_creation(&alice).unwrap();
         let refused = limits.check_creation(&alice).unwrap_err();
-        assert!(refused.retry_after().unwrap() > Duration::from_secs(60));
+        assert!(refused.retry_after > Duration::from_secs(60));
     }
 
     #[test]
@@ -408,7 +433,10 @@ mod tests {
         let open = |user: &UserId| limits.acquire_socket(user, "h", CancellationToken::new());
         let one = open(&alice).unwrap();
         let two = open(&alice).unwrap();
-        assert_eq!(open(&alice).unwrap_err().code(), "rate_limited");
+        assert_eq!(
+            ApiError::from(open(&alice).unwrap_err()).code(),
+            "rate_limited"
+        );
         open(&UserId::new("bob")).unwrap();
         drop(one);
         let _three = open(&alice).unwrap();

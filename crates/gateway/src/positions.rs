@@ -4,7 +4,7 @@
 //! A track change is the hottest write Sesh has (every playing session, every few minutes, and
 //! all at once when many hosts skip together). Hubs [`record`](PositionWriter::record) the new
 //! position and broadcast at once; one writer task takes everything recorded so far and stores
-//! it in a single transaction (`UPDATE … SET position`, and the snapshot's `position` in place),
+//! it in a single transaction (`UPDATE … SET position`),
 //! keeping only the latest position per session. SQLite has one writer: one transaction for a
 //! thousand sessions costs about what one costs, where a transaction per session queued them
 //! for seconds.

@@ -1,0 +1,412 @@
+//! Listening sessions in SQLite: the session row (its columns, plus a small JSON of what has
+//! no column: settings, bans, the next queue entry id), one row per member (with the top tracks
+//! they brought, in join order) and one row per queue entry (with its id and position).
+//!
+//! How each domain event is stored is decided in [`write_event`], in one `match` with no
+//! catch-all: a new kind of event does not compile until it says which rows it touches. A
+//! transition writes the session row and only those rows, in one transaction, so a join costs
+//! one member row (plus the entries it wove in), never a rewrite of the members or the queue.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Serialize;
+use sesh_session::{
+    Event, Member, QueueEntry, QueueEntryId, Role, Session, SessionId, SessionParts, Settings,
+    UserId,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{Database, DbError, now_ms};
+
+type Tx<'a> = Transaction<'a, Sqlite>;
+
+impl Database {
+    /// Stores a new session with its host.
+    pub async fn insert_session(&self, session: &Session) -> Result<(), DbError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO listening_sessions (id, invite_code, host_id, state, device_id, position,
+                                             last_seq, snapshot, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?8)",
+        )
+        .bind(session.id().to_string())
+        .bind(session.invite_code().as_str())
+        .bind(session.host().as_str())
+        .bind(session.state().to_string())
+        .bind(session.device().map(|d| d.as_str().to_owned()))
+        .bind(session.position() as i64)
+        .bind(extra_json(session)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for member in session.members() {
+            write_member(&mut tx, session.id(), member).await?;
+        }
+        for (position, entry) in session.queue().iter().enumerate() {
+            insert_entry(&mut tx, session.id(), entry, position).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes a session after a transition, in one transaction: the session row always, and
+    /// the rows `events` touch. `last_seq` is the sequence number of the last frame that will
+    /// be sent for this change.
+    pub async fn persist_session(
+        &self,
+        session: &Session,
+        events: &[Event],
+        last_seq: u64,
+    ) -> Result<(), DbError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "UPDATE listening_sessions SET invite_code = ?2, host_id = ?3, state = ?4, device_id = ?5,
+                    position = ?6, last_seq = MAX(last_seq, ?7), snapshot = ?8, updated_at = ?9
+             WHERE id = ?1",
+        )
+        .bind(session.id().to_string())
+        .bind(session.invite_code().as_str())
+        .bind(session.host().as_str())
+        .bind(session.state().to_string())
+        .bind(session.device().map(|d| d.as_str().to_owned()))
+        .bind(session.position() as i64)
+        .bind(last_seq as i64)
+        .bind(extra_json(session)?)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        // A start that wove in late joiners announces the planned queue and then each entry it
+        // added: the start stores the plan's entries, the later events add theirs.
+        let added_later: HashSet<QueueEntryId> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::EntryAdded { entry, .. } => Some(entry.id),
+                _ => None,
+            })
+            .collect();
+        for event in events {
+            write_event(&mut tx, session, event, &added_later).await?;
+        }
+        tx.commit().await?;
+        if events.iter().any(|e| matches!(e, Event::InviteRotated)) {
+            // Rotations are rare: forget every cached invite rather than track the old code.
+            self.invites.clear();
+        }
+        Ok(())
+    }
+
+    /// Stores now-playing positions (see `hub::PositionWriter`), in one transaction. A position
+    /// the stored queue does not have is skipped, so the session always restores.
+    pub async fn save_positions(&self, positions: &[(SessionId, usize)]) -> Result<(), DbError> {
+        let now = now_ms();
+        let mut tx = self.writer.begin().await?;
+        for (id, position) in positions {
+            sqlx::query(
+                "UPDATE listening_sessions SET position = ?2, updated_at = ?3
+                 WHERE id = ?1
+                   AND EXISTS (SELECT 1 FROM queue_entries WHERE session_id = ?1 AND position = ?2)",
+            )
+            .bind(id.to_string())
+            .bind(*position as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records the last event sequence number of a session (for events that change no state).
+    pub async fn set_last_seq(&self, id: SessionId, last_seq: u64) -> Result<(), DbError> {
+        sqlx::query("UPDATE listening_sessions SET last_seq = MAX(last_seq, ?2) WHERE id = ?1")
+            .bind(id.to_string())
+            .bind(last_seq as i64)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// A stored session (its row, member rows in join order, queue rows in order) and its last
+    /// event sequence number. Data no sequence of transitions could have produced is refused
+    /// ([`DbError::Restore`]), and so is a role this version does not know.
+    pub async fn load_session(&self, id: SessionId) -> Result<Option<(Session, u64)>, DbError> {
+        let mut conn = self.pool.acquire().await?;
+        let row = sqlx::query(
+            "SELECT invite_code, host_id, state, device_id, position, snapshot, last_seq
+             FROM listening_sessions WHERE id = ?1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        // The columns and the JSON of the rest, as one `SessionParts`.
+        let mut parts: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(row.try_get::<&str, _>(5)?)?;
+        let position: i64 = row.try_get(4)?;
+        for (key, value) in [
+            ("id", serde_json::json!(id)),
+            ("invite_code", serde_json::json!(row.try_get::<&str, _>(0)?)),
+            ("host", serde_json::json!(row.try_get::<&str, _>(1)?)),
+            ("state", serde_json::json!(row.try_get::<&str, _>(2)?)),
+            (
+                "device",
+                serde_json::json!(row.try_get::<Option<&str>, _>(3)?),
+            ),
+            ("position", serde_json::json!(position.max(0))),
+            ("members", serde_json::json!([])),
+            ("queue", serde_json::json!([])),
+        ] {
+            parts.insert(key.to_owned(), value);
+        }
+        let mut parts: SessionParts = serde_json::from_value(serde_json::Value::Object(parts))?;
+        let last_seq: i64 = row.try_get(6)?;
+
+        let members = sqlx::query(
+            "SELECT user_id, display_name, role, joined_at, top_tracks FROM session_members
+             WHERE session_id = ?1 ORDER BY ordinal, rowid",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+        parts.members = members
+            .iter()
+            .map(|r| {
+                Ok(Member {
+                    user_id: UserId::new(r.try_get::<String, _>(0)?),
+                    display_name: r.try_get(1)?,
+                    role: r
+                        .try_get::<&str, _>(2)?
+                        .parse::<Role>()
+                        .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                    joined_at_ms: r.try_get(3)?,
+                    top_tracks: serde_json::from_str(r.try_get::<&str, _>(4)?)?,
+                })
+            })
+            .collect::<Result<_, DbError>>()?;
+
+        let queue = sqlx::query(
+            "SELECT entry_id, track, added_by FROM queue_entries
+             WHERE session_id = ?1 ORDER BY position, entry_id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+        parts.queue = queue
+            .iter()
+            .map(|r| {
+                Ok(QueueEntry {
+                    id: QueueEntryId::new(r.try_get::<i64, _>(0)?.max(0) as u64),
+                    track: serde_json::from_str(r.try_get::<&str, _>(1)?)?,
+                    added_by: serde_json::from_str(r.try_get::<&str, _>(2)?)?,
+                })
+            })
+            .collect::<Result<_, DbError>>()?;
+
+        // A snapshot from before bans kept names lists ids only: the users table knows better.
+        for (user, name) in parts.banned.iter_mut() {
+            if name.as_str() == user.as_str() {
+                let known: Option<String> =
+                    sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?1")
+                        .bind(user.as_str())
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                if let Some(known) = known.filter(|n| !n.is_empty()) {
+                    *name = known;
+                }
+            }
+        }
+
+        let session = Session::from_parts(parts)?;
+        Ok(Some((session, last_seq.max(0) as u64)))
+    }
+}
+
+/// The rows one event touches (the session row is written for every transition).
+async fn write_event(
+    tx: &mut Tx<'_>,
+    session: &Session,
+    event: &Event,
+    added_later: &HashSet<QueueEntryId>,
+) -> Result<(), DbError> {
+    let id = session.id();
+    match event {
+        Event::MemberJoined { member } | Event::MemberUpdated { member } => {
+            write_member(tx, id, member).await?;
+        }
+        Event::MemberLeft { user_id, .. } => {
+            sqlx::query("DELETE FROM session_members WHERE session_id = ?1 AND user_id = ?2")
+                .bind(id.to_string())
+                .bind(user_id.as_str())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Event::HostChanged { host } => {
+            // The new host, and whoever held the role before (now what the session says).
+            let previous: Vec<String> = sqlx::query_scalar(
+                "SELECT user_id FROM session_members WHERE session_id = ?1 AND role = 'host'",
+            )
+            .bind(id.to_string())
+            .fetch_all(&mut **tx)
+            .await?;
+            for user in previous.iter().map(UserId::new).chain([host.clone()]) {
+                if let Some(member) = session.member(&user) {
+                    write_role(tx, id, &user, member.role).await?;
+                }
+            }
+        }
+        Event::RoleChanged { user_id, role } => write_role(tx, id, user_id, *role).await?,
+        Event::SessionStarted { .. } => {
+            // The queue was empty before the start: every planned entry is new, in order.
+            let planned = session
+                .queue()
+                .iter()
+                .filter(|e| !added_later.contains(&e.id));
+            for (position, entry) in planned.enumerate() {
+                insert_entry(tx, id, entry, position).await?;
+            }
+        }
+        Event::EntryAdded { entry, index } => {
+            shift_positions(tx, id, *index, 1).await?;
+            insert_entry(tx, id, entry, *index).await?;
+        }
+        Event::EntryUpdated { entry } => {
+            sqlx::query(
+                "UPDATE queue_entries SET track = ?3, added_by = ?4
+                 WHERE session_id = ?1 AND entry_id = ?2",
+            )
+            .bind(id.to_string())
+            .bind(entry.id.get() as i64)
+            .bind(serde_json::to_string(&entry.track)?)
+            .bind(serde_json::to_string(&entry.added_by)?)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Event::EntryRemoved { id: entry } => {
+            let position: Option<i64> = sqlx::query_scalar(
+                "DELETE FROM queue_entries WHERE session_id = ?1 AND entry_id = ?2 RETURNING position",
+            )
+            .bind(id.to_string())
+            .bind(entry.get() as i64)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some(position) = position {
+                shift_positions(tx, id, position as usize + 1, -1).await?;
+            }
+        }
+        Event::QueueReordered { from, order } => {
+            for (offset, entry) in order.iter().enumerate() {
+                sqlx::query(
+                    "UPDATE queue_entries SET position = ?3 WHERE session_id = ?1 AND entry_id = ?2",
+                )
+                .bind(id.to_string())
+                .bind(entry.get() as i64)
+                .bind((from + offset) as i64)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        // In the session row only.
+        Event::SettingsChanged { .. }
+        | Event::InviteRotated
+        | Event::MemberUnbanned { .. }
+        | Event::NowPlaying { .. }
+        | Event::DeviceChanged { .. }
+        | Event::SessionEnded => {}
+    }
+    Ok(())
+}
+
+/// Moves the entries at `from` and after by `by` places.
+async fn shift_positions(
+    tx: &mut Tx<'_>,
+    session: SessionId,
+    from: usize,
+    by: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE queue_entries SET position = position + ?3 WHERE session_id = ?1 AND position >= ?2",
+    )
+    .bind(session.to_string())
+    .bind(from as i64)
+    .bind(by)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_entry(
+    tx: &mut Tx<'_>,
+    session: SessionId,
+    entry: &QueueEntry,
+    position: usize,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO queue_entries (session_id, entry_id, position, track, added_by)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .bind(session.to_string())
+    .bind(entry.id.get() as i64)
+    .bind(position as i64)
+    .bind(serde_json::to_string(&entry.track)?)
+    .bind(serde_json::to_string(&entry.added_by)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn write_role(
+    tx: &mut Tx<'_>,
+    session: SessionId,
+    user: &UserId,
+    role: Role,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE session_members SET role = ?3 WHERE session_id = ?1 AND user_id = ?2")
+        .bind(session.to_string())
+        .bind(user.as_str())
+        .bind(role.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Inserts or refreshes one member row.
+async fn write_member(tx: &mut Tx<'_>, session: SessionId, member: &Member) -> Result<(), DbError> {
+    // A new row goes to the end of the join order (a member who left and rejoins too: leaving
+    // deleted their row); an existing one keeps its place.
+    sqlx::query(
+        "INSERT INTO session_members (session_id, user_id, display_name, role, joined_at, ordinal,
+                                      top_tracks)
+         VALUES (?1, ?2, ?3, ?4, ?5,
+                 (SELECT COALESCE(MAX(ordinal), 0) + 1 FROM session_members WHERE session_id = ?1),
+                 ?6)
+         ON CONFLICT(session_id, user_id) DO UPDATE SET
+            display_name = excluded.display_name, role = excluded.role,
+            top_tracks = excluded.top_tracks",
+    )
+    .bind(session.to_string())
+    .bind(member.user_id.as_str())
+    .bind(&member.display_name)
+    .bind(member.role.as_str())
+    .bind(member.joined_at_ms)
+    .bind(serde_json::to_string(&member.top_tracks)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The session row's JSON: what has no column of its own (settings, bans, the next queue
+/// entry id), serialized from borrowed fields so no part of the session is cloned.
+fn extra_json(session: &Session) -> Result<String, DbError> {
+    #[derive(Serialize)]
+    struct Extra<'a> {
+        settings: &'a Settings,
+        banned: &'a BTreeMap<UserId, String>,
+        next_entry_id: u64,
+    }
+    Ok(serde_json::to_string(&Extra {
+        settings: session.settings(),
+        banned: session.banned(),
+        next_entry_id: session.next_entry_id(),
+    })?)
+}

@@ -1,0 +1,123 @@
+//! The messages a hub's task receives: requests of the use cases (sent by [`super::HubHandle`]),
+//! and reports of its own poller and background Spotify calls. Private to the hub module.
+
+use sesh_session::{DeviceId, InviteCode, NewMember, StartPlan, UserId};
+use sesh_spotify::{PlaybackState, SpotifyError};
+use tokio::sync::oneshot;
+
+use super::{HubError, NewConnection, PlayerCommand};
+use crate::wire::{InvitePreview, MemberView, Page, QueueEntryView, QueueWindow, SessionView};
+
+/// Where a hub's answer goes.
+pub(super) type Reply<T> = oneshot::Sender<Result<T, HubError>>;
+
+/// A request to a hub, or a report to it.
+#[derive(Debug)]
+pub(super) enum Command {
+    /// The session as `user` (a member) sees it.
+    View {
+        user: UserId,
+        reply: Reply<SessionView>,
+    },
+    /// A page of the members, in join order.
+    Members {
+        user: UserId,
+        offset: usize,
+        limit: usize,
+        reply: Reply<Page<MemberView>>,
+    },
+    /// A page of the queue.
+    Queue {
+        user: UserId,
+        offset: usize,
+        limit: usize,
+        reply: Reply<Page<QueueEntryView>>,
+    },
+    /// The public invite preview; where `viewer` stands, when logged in.
+    Preview {
+        viewer: Option<UserId>,
+        reply: Reply<InvitePreview>,
+    },
+    /// Join (idempotent); the answer is the session as the member sees it.
+    Join {
+        member: NewMember,
+        reply: Reply<SessionView>,
+    },
+    Leave {
+        user: UserId,
+        reply: Reply<()>,
+    },
+    Kick {
+        actor: UserId,
+        target: UserId,
+        reply: Reply<()>,
+    },
+    Unban {
+        actor: UserId,
+        target: UserId,
+        reply: Reply<()>,
+    },
+    End {
+        actor: UserId,
+        reply: Reply<()>,
+    },
+    RotateInvite {
+        actor: UserId,
+        code: InviteCode,
+        reply: Reply<SessionView>,
+    },
+    /// Start on a device (on a playing session the host took over: resume there).
+    Start {
+        actor: UserId,
+        device: DeviceId,
+        reply: Reply<(QueueWindow, usize)>,
+    },
+    /// A command to the session's player.
+    Player {
+        actor: UserId,
+        command: PlayerCommand,
+        reply: Reply<()>,
+    },
+    /// A subscriber connects; `since` asks to resume after that event.
+    Connect {
+        conn: NewConnection,
+        since: Option<u64>,
+        reply: Reply<u64>,
+    },
+    /// A subscriber went away.
+    Disconnect {
+        conn_id: u64,
+    },
+    /// A poller's observation (boxed: a playback state is large).
+    Observed {
+        generation: u64,
+        result: Box<Result<Option<PlaybackState>, HubError>>,
+        at_ms: i64,
+    },
+    /// Spotify answered the `play` of a start.
+    StartPlayed {
+        actor: UserId,
+        device: DeviceId,
+        plan: Box<StartPlan>,
+        result: Result<(), HubError>,
+        reply: Reply<(QueueWindow, usize)>,
+    },
+    /// Spotify answered the `play` of a resume (on `device`, when one was asked for).
+    Resumed {
+        actor: UserId,
+        device: Option<DeviceId>,
+        result: Result<(), HubError>,
+        reply: Reply<(QueueWindow, usize)>,
+    },
+    /// Spotify answered a player command.
+    PlayerDone {
+        actor: UserId,
+        command: PlayerCommand,
+        result: Result<(), HubError>,
+        reply: Reply<()>,
+    },
+    /// A background `play` (queue resync) failed.
+    ResyncFailed {
+        error: SpotifyError,
+    },
+}

@@ -1,0 +1,68 @@
+//! Spotify calls, off the hub's loop. A hub never awaits Spotify: it spawns the call here and
+//! goes on serving joins, connects and snapshots; the result comes back to it as a command
+//! (or, for a call whose outcome changes nothing in the session, straight to the caller).
+//!
+//! [`call`] is the one place the "credentials → call → note a revoked login" sequence is
+//! written; the poller, the routes that read a user's own Spotify data and the hub's effects
+//! all go through it.
+
+use std::{future::Future, sync::Arc};
+
+use sesh_session::UserId;
+use sesh_spotify::{SpotifyClient, UserAuth};
+use tokio::sync::mpsc;
+
+use super::{HubError, command::Command};
+use crate::state::Core;
+
+/// Calls Spotify for `user` with their current credentials; a failure that means the login was
+/// revoked marks them as needing to log in again (see `Accounts::note_failure`).
+pub async fn call<T, Fut>(
+    core: &Core,
+    user: &UserId,
+    call: impl FnOnce(SpotifyClient, UserAuth) -> Fut,
+) -> Result<T, HubError>
+where
+    Fut: Future<Output = Result<T, sesh_spotify::SpotifyError>>,
+{
+    let auth = core.accounts.auth(user).await?;
+    let result = call(core.spotify.clone(), auth.clone()).await;
+    if let Err(e) = &result {
+        core.accounts.note_failure(user, &auth, e).await;
+    }
+    Ok(result?)
+}
+
+/// Runs a hub's Spotify calls in the background and reports their results to it.
+#[derive(Debug, Clone)]
+pub(super) struct Effects {
+    core: Arc<Core>,
+    hub: mpsc::Sender<Command>,
+}
+
+impl Effects {
+    pub(super) fn new(core: Arc<Core>, hub: mpsc::Sender<Command>) -> Self {
+        Self { core, hub }
+    }
+
+    /// Calls Spotify for `user` off the hub's loop; `done` turns the result into the command
+    /// the hub gets back (none: the result went elsewhere, e.g. straight to the caller).
+    pub(super) fn spawn<T, Fut>(
+        &self,
+        user: UserId,
+        request: impl FnOnce(SpotifyClient, UserAuth) -> Fut + Send + 'static,
+        done: impl FnOnce(Result<T, HubError>) -> Option<Command> + Send + 'static,
+    ) where
+        T: Send + 'static,
+        Fut: Future<Output = Result<T, sesh_spotify::SpotifyError>> + Send + 'static,
+    {
+        let (core, hub) = (self.core.clone(), self.hub.clone());
+        self.core.runtime.spawn(async move {
+            let result = call(&core, &user, request).await;
+            if let Some(command) = done(result) {
+                // A hub that unloaded meanwhile has nobody left to tell.
+                let _ = hub.send(command).await;
+            }
+        });
+    }
+}

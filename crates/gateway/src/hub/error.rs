@@ -1,0 +1,53 @@
+//! What a hub answers when a use case fails. No HTTP here: the routes turn a [`HubError`] into
+//! an `ApiError` (status by variant, in `crate::error`), the WebSocket handler into an `error`
+//! frame with the same code.
+
+use sesh_session::SessionError;
+use sesh_spotify::SpotifyError;
+
+use crate::{accounts::AccountError, db::DbError, limits::LimitExceeded};
+
+/// Why a hub refused or failed a request.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// No session has this id.
+    #[error("no such session")]
+    NotFound,
+    /// A rule of the session refused the action (nothing changed).
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// Spotify refused or failed (nothing changed in the session).
+    #[error(transparent)]
+    Spotify(#[from] SpotifyError),
+    /// One of Sesh's own limits (e.g. the caller's Spotify calls per minute).
+    #[error(transparent)]
+    Limited(#[from] LimitExceeded),
+    /// The host is already starting the session: one start at a time.
+    #[error("the session is starting; wait for it")]
+    StartInProgress,
+    /// The hub stopped while answering (it reloads from the database): try again.
+    #[error("the session is restarting; try again")]
+    Restarting,
+    /// The database failed; the change was not made.
+    #[error("storage failed")]
+    Storage(#[from] DbError),
+    /// A stored session that does not restore, and other bugs.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<AccountError> for HubError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::ReauthRequired => Self::Spotify(SpotifyError::ReauthRequired),
+            AccountError::Storage(e) => Self::Storage(e),
+        }
+    }
+}
+
+impl HubError {
+    /// Wraps an unexpected failure.
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+}

@@ -1,0 +1,287 @@
+//! [`HubHandle`]: the use cases of one session, one async method each. The HTTP routes and the
+//! WebSocket handler call these (never each other); each sends one command to the session's
+//! hub and waits for its answer. A hub that just unloaded itself is revived once.
+
+use sesh_session::{DeviceId, InviteCode, NewMember, SessionId, UserId};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    HubError, HubRegistry, Mailbox, NewConnection, PlayerCommand,
+    command::{Command, Reply},
+};
+use crate::wire::{InvitePreview, MemberView, Page, QueueEntryView, QueueWindow, SessionView};
+
+/// A cheap handle on one session's hub.
+#[derive(Debug, Clone)]
+pub struct HubHandle {
+    registry: HubRegistry,
+    id: SessionId,
+}
+
+impl HubHandle {
+    pub(super) fn new(registry: HubRegistry, id: SessionId) -> Self {
+        Self { registry, id }
+    }
+
+    /// The session's id.
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+
+    /// The session as `user` (a member) sees it.
+    pub async fn view(&self, user: &UserId) -> Result<SessionView, HubError> {
+        let user = user.clone();
+        self.request(|reply| Command::View {
+            user: user.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// A page of the members, in join order (`limit` capped at [`super::PAGE_LIMIT_MAX`]).
+    pub async fn members(
+        &self,
+        user: &UserId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<MemberView>, HubError> {
+        self.request(|reply| Command::Members {
+            user: user.clone(),
+            offset,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    /// A page of the queue (`limit` capped at [`super::PAGE_LIMIT_MAX`]).
+    pub async fn queue(
+        &self,
+        user: &UserId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<QueueEntryView>, HubError> {
+        self.request(|reply| Command::Queue {
+            user: user.clone(),
+            offset,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    /// The public preview of the session's invite; where `viewer` stands, when logged in.
+    pub async fn preview(&self, viewer: Option<&UserId>) -> Result<InvitePreview, HubError> {
+        self.request(|reply| Command::Preview {
+            viewer: viewer.cloned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Joins (idempotent); the session as the new member sees it.
+    pub async fn join(&self, member: NewMember) -> Result<SessionView, HubError> {
+        self.request(|reply| Command::Join {
+            member: member.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// `user` leaves.
+    pub async fn leave(&self, user: &UserId) -> Result<(), HubError> {
+        self.request(|reply| Command::Leave {
+            user: user.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// `actor` removes `target` (who may not rejoin until let back in).
+    pub async fn kick(&self, actor: &UserId, target: &UserId) -> Result<(), HubError> {
+        self.request(|reply| Command::Kick {
+            actor: actor.clone(),
+            target: target.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// `actor` lets the removed `target` join again.
+    pub async fn unban(&self, actor: &UserId, target: &UserId) -> Result<(), HubError> {
+        self.request(|reply| Command::Unban {
+            actor: actor.clone(),
+            target: target.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// `actor` ends the session.
+    pub async fn end(&self, actor: &UserId) -> Result<(), HubError> {
+        self.request(|reply| Command::End {
+            actor: actor.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// `actor` replaces the invite code; the session with its new code.
+    pub async fn rotate_invite(
+        &self,
+        actor: &UserId,
+        code: InviteCode,
+    ) -> Result<SessionView, HubError> {
+        self.request(|reply| Command::RotateInvite {
+            actor: actor.clone(),
+            code: code.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// `actor` starts the session on `device` (or, on a playing session the host took over,
+    /// resumes it there): the queue (whole or its window) and the now-playing index.
+    pub async fn start(
+        &self,
+        actor: &UserId,
+        device: DeviceId,
+    ) -> Result<(QueueWindow, usize), HubError> {
+        self.request(|reply| Command::Start {
+            actor: actor.clone(),
+            device: device.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// A command to the session's player, for `actor`.
+    pub async fn player(&self, actor: &UserId, command: PlayerCommand) -> Result<(), HubError> {
+        self.request(|reply| Command::Player {
+            actor: actor.clone(),
+            command: command.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// Registers a subscriber; the answer deregisters it when dropped.
+    pub async fn connect(
+        &self,
+        conn: NewConnection,
+        since: Option<u64>,
+    ) -> Result<Registration, HubError> {
+        for _ in 0..2 {
+            let mailbox = self.registry.mailbox(self.id).await?;
+            let (reply, answer) = oneshot::channel();
+            let command = Command::Connect {
+                conn: conn.clone(),
+                since,
+                reply,
+            };
+            if mailbox.tx.send(command).await.is_err() {
+                self.registry.forget(self.id, &mailbox);
+                continue;
+            }
+            match answer.await {
+                Ok(result) => {
+                    return result.map(|conn_id| Registration { mailbox, conn_id });
+                }
+                Err(_) => self.registry.forget(self.id, &mailbox),
+            }
+        }
+        Err(HubError::Restarting)
+    }
+
+    async fn request<T>(&self, make: impl Fn(Reply<T>) -> Command) -> Result<T, HubError> {
+        for _ in 0..2 {
+            let mailbox = self.registry.mailbox(self.id).await?;
+            let (reply, answer) = oneshot::channel();
+            if mailbox.tx.send(make(reply)).await.is_err() {
+                self.registry.forget(self.id, &mailbox);
+                continue;
+            }
+            match answer.await {
+                Ok(result) => return result,
+                Err(_) => self.registry.forget(self.id, &mailbox),
+            }
+        }
+        Err(HubError::Restarting)
+    }
+}
+
+/// A subscriber registered with its hub: dropping it deregisters the connection, however the
+/// socket's task ends (returns, is cancelled or panics), so no connection outlives its socket
+/// as an "online" ghost that keeps the hub and its poller alive.
+#[derive(Debug)]
+pub struct Registration {
+    mailbox: Mailbox,
+    conn_id: u64,
+}
+
+impl Registration {
+    /// The connection's id within its hub.
+    pub fn conn_id(&self) -> u64 {
+        self.conn_id
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let command = Command::Disconnect {
+            conn_id: self.conn_id,
+        };
+        match self.mailbox.tx.try_send(command) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            // A busy hub: wait for room in the background (a drop cannot wait).
+            Err(mpsc::error::TrySendError::Full(command)) => {
+                let tx = self.mailbox.tx.clone();
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        let _ = tx.send(command).await;
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_dropped_registration_deregisters_even_when_its_task_panics() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let registration = Registration {
+            mailbox: Mailbox { tx },
+            conn_id: 7,
+        };
+        // A socket task that panics while it holds its registration.
+        let task = tokio::spawn(async move {
+            let _registration = registration;
+            panic!("a bug in the socket task");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+        assert!(matches!(
+            rx.recv().await,
+            Some(Command::Disconnect { conn_id: 7 })
+        ));
+
+        // A full command queue: the deregistration waits for room instead of being lost.
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.try_send(Command::Disconnect { conn_id: 1 }).unwrap();
+        drop(Registration {
+            mailbox: Mailbox { tx },
+            conn_id: 2,
+        });
+        assert!(matches!(
+            rx.recv().await,
+            Some(Command::Disconnect { conn_id: 1 })
+        ));
+        assert!(matches!(
+            rx.recv().await,
+            Some(Command::Disconnect { conn_id: 2 })
+        ));
+    }
+}

@@ -1,0 +1,470 @@
+//! The player's use cases of a hub: start, resume, the player's commands, and following the
+//! poller's observations. Every Spotify call goes through `effects` (spawned off the loop);
+//! its result comes back as a command handled here, which is when the session changes.
+
+use std::time::Instant;
+
+use sesh_session::{Action, DeviceId, SessionError, SessionState, UserId};
+use sesh_spotify::{PlayRequest, PlaybackState, SpotifyError};
+
+use super::SessionHub;
+use crate::{
+    hub::{
+        HubError, PlayerCommand, PollerHandle,
+        command::{Command, Reply},
+        follower::{Replay, status_for_error},
+    },
+    wire::{
+        DeviceView, PlaybackView, QueueWindow, SessionEvent, SpotifyState, SpotifyStatus,
+        added_by_listed,
+    },
+};
+
+impl SessionHub {
+    pub(super) async fn handle_playing(&mut self, command: Command) {
+        match command {
+            Command::Start {
+                actor,
+                device,
+                reply,
+            } => {
+                if self.follower.took_over() && self.session().state() == SessionState::Playing {
+                    // Start on a playing session the host took over = resume on that device.
+                    self.resume(actor, Some(device), reply);
+                } else {
+                    self.start(actor, device, reply);
+                }
+            }
+            Command::StartPlayed {
+                actor,
+                device,
+                plan,
+                result,
+                reply,
+            } => {
+                self.starting = false;
+                let result = match result {
+                    Ok(()) => self.started(&actor, device, *plan).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Player {
+                actor,
+                command,
+                reply,
+            } => self.player(actor, command, reply).await,
+            Command::Resumed {
+                actor,
+                device,
+                result,
+                reply,
+            } => {
+                let result = match result {
+                    Ok(()) => self.resumed(&actor, device).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result);
+            }
+            Command::PlayerDone {
+                actor,
+                command,
+                result,
+                reply,
+            } => {
+                let result = match (result, command) {
+                    (Ok(()), PlayerCommand::Transfer { device_id, .. }) => self
+                        .apply(|s| s.set_device(&actor, device_id))
+                        .await
+                        .map(drop),
+                    (result, _) => result,
+                };
+                if result.is_ok() {
+                    self.nudge();
+                }
+                let _ = reply.send(result);
+            }
+            Command::Observed {
+                generation,
+                result,
+                at_ms,
+            } => {
+                if generation == self.poller_generation && self.poller.is_some() {
+                    self.observe(*result, at_ms).await;
+                }
+            }
+            Command::ResyncFailed { error } => {
+                tracing::warn!(session = %self.session_id(), error = %error, "queue resync failed");
+                self.set_status(status_for_error(&error));
+            }
+            other => tracing::error!(?other, "a command reached the wrong handler"),
+        }
+    }
+
+    /// Plans the start (the queue, nothing changed yet) and asks Spotify to play it; the
+    /// session starts when Spotify has accepted ([`Command::StartPlayed`]): if it refuses (no
+    /// Premium, no device), nothing is half-started.
+    fn start(&mut self, actor: UserId, device: DeviceId, reply: Reply<(QueueWindow, usize)>) {
+        if self.starting {
+            let _ = reply.send(Err(HubError::StartInProgress));
+            return;
+        }
+        let plan = match self.session().plan_start(&actor, &mut rand::rng()) {
+            Ok(plan) => plan,
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                return;
+            }
+        };
+        if let Err(e) = self.core.limits.check_spotify_call(&actor) {
+            let _ = reply.send(Err(e.into()));
+            return;
+        }
+        self.starting = true;
+        let uris: Vec<String> = plan.uris().map(ToString::to_string).collect();
+        let target = device.clone();
+        let host = self.session().host().clone();
+        self.effects.spawn(
+            host,
+            move |spotify, auth| async move {
+                // Sesh owns the order: Spotify's own shuffle would scramble it. A device that
+                // is not active yet may refuse the switch; it is then made once it plays.
+                let device = Some(target.as_str());
+                let before = spotify.set_shuffle(&auth, device, false).await;
+                let retry = match before {
+                    Ok(()) => false,
+                    Err(SpotifyError::NoActiveDevice { .. } | SpotifyError::NotFound { .. }) => {
+                        true
+                    }
+                    Err(e) => return Err(e),
+                };
+                spotify
+                    .play(&auth, device, &PlayRequest::uris(uris))
+                    .await?;
+                if retry && let Err(e) = spotify.set_shuffle(&auth, device, false).await {
+                    tracing::warn!(error = %e, "could not switch Spotify's shuffle off");
+                }
+                Ok(())
+            },
+            move |result| {
+                Some(Command::StartPlayed {
+                    actor,
+                    device,
+                    plan: Box::new(plan),
+                    result,
+                    reply,
+                })
+            },
+        );
+    }
+
+    /// Spotify plays the planned queue: the session starts (weaving in whoever joined while
+    /// Spotify answered).
+    async fn started(
+        &mut self,
+        actor: &UserId,
+        device: DeviceId,
+        plan: sesh_session::StartPlan,
+    ) -> Result<(QueueWindow, usize), HubError> {
+        let members_before = self.session().members().len();
+        let events = self
+            .store
+            .apply(|s| s.start_planned(actor, device, plan, &mut rand::rng()))?;
+        self.follower.reset();
+        self.playback = None;
+        self.commit(members_before, &events).await?;
+        if events.iter().any(super::is_queue_event) {
+            // Spotify plays the plan; the queue has more now: it gets the rest at the next
+            // track boundary. The plan's second entry is what Spotify plays next.
+            self.follower.queue_changed(None);
+        }
+        self.set_status(SpotifyStatus::ok());
+        Ok((
+            self.views.queue_window(self.session()),
+            self.session().position(),
+        ))
+    }
+
+    /// The host takes the session back after taking over their player: the remaining queue
+    /// (from the current entry) is played again on `device` (default: the session's), which
+    /// becomes the session's device, and the hub follows the player again. Without a take-over
+    /// this is a plain resume on the session's device.
+    fn resume(
+        &mut self,
+        actor: UserId,
+        device: Option<DeviceId>,
+        reply: Reply<(QueueWindow, usize)>,
+    ) {
+        let session = self.session();
+        let checked = session
+            .authorize(&actor, Action::PauseResume)
+            .and_then(|()| match session.state() {
+                SessionState::Playing => Ok(()),
+                _ => Err(SessionError::NotStarted),
+            })
+            .map_err(HubError::from)
+            .and_then(|()| Ok(self.core.limits.check_spotify_call(&actor)?));
+        if let Err(e) = checked {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        let target = device.clone().or_else(|| session.device().cloned());
+        let request = if self.follower.took_over() {
+            PlayRequest::uris(
+                session.queue()[session.position()..]
+                    .iter()
+                    .map(|e| e.track.uri.to_string()),
+            )
+        } else {
+            PlayRequest::resume()
+        };
+        self.effects.spawn(
+            session.host().clone(),
+            move |spotify, auth| async move {
+                let device = target.as_ref().map(DeviceId::as_str);
+                spotify.play(&auth, device, &request).await
+            },
+            move |result| {
+                Some(Command::Resumed {
+                    actor,
+                    device,
+                    result,
+                    reply,
+                })
+            },
+        );
+    }
+
+    async fn resumed(
+        &mut self,
+        actor: &UserId,
+        device: Option<DeviceId>,
+    ) -> Result<(QueueWindow, usize), HubError> {
+        if let Some(device) = device {
+            self.apply(|s| s.set_device(actor, device)).await?;
+        }
+        if self.follower.took_over() {
+            tracing::info!(session = %self.session_id(), "the host resumed the session");
+        }
+        self.follower.reset();
+        self.set_status(SpotifyStatus::ok());
+        self.nudge();
+        Ok((
+            self.views.queue_window(self.session()),
+            self.session().position(),
+        ))
+    }
+
+    /// A player command: authorized by the session's rules, counted against the caller's
+    /// Spotify budget, then sent to Spotify off the loop (a reshuffle changes only the queue).
+    async fn player(&mut self, actor: UserId, command: PlayerCommand, reply: Reply<()>) {
+        let checked = self
+            .session()
+            .authorize(&actor, command.action())
+            .and_then(|()| match self.session().state() {
+                SessionState::Playing => Ok(()),
+                _ => Err(SessionError::NotStarted),
+            });
+        if let Err(e) = checked {
+            let _ = reply.send(Err(e.into()));
+            return;
+        }
+        match command {
+            PlayerCommand::Reshuffle => {
+                let old_next = self.upcoming_track();
+                let result = self.apply(|s| s.reshuffle(&actor, &mut rand::rng())).await;
+                if let Ok(events) = &result
+                    && !events.is_empty()
+                {
+                    self.follower.queue_changed(old_next);
+                }
+                let _ = reply.send(result.map(drop));
+            }
+            PlayerCommand::Play if self.follower.took_over() => {
+                // After a take-over, play means: the session's remaining queue again.
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                self.resume(actor, None, tx);
+                self.core.runtime.spawn(async move {
+                    let result = match rx.await {
+                        Ok(result) => result.map(drop),
+                        Err(_) => Err(HubError::Restarting),
+                    };
+                    let _ = reply.send(result);
+                });
+            }
+            command => {
+                if let Err(e) = self.core.limits.check_spotify_call(&actor) {
+                    let _ = reply.send(Err(e.into()));
+                    return;
+                }
+                let device = self.session().device().cloned();
+                let sent = command.clone();
+                self.effects.spawn(
+                    self.session().host().clone(),
+                    move |spotify, auth| sent.send(spotify, auth, device),
+                    move |result| {
+                        Some(Command::PlayerDone {
+                            actor,
+                            command,
+                            result,
+                            reply,
+                        })
+                    },
+                );
+            }
+        }
+    }
+
+    /// Polls the player soon (after a command: everyone sees its effect at once).
+    fn nudge(&self) {
+        if let Some(poller) = &self.poller {
+            poller.nudge();
+        }
+    }
+
+    /// One poller per playing session with at least one subscriber, polling the host's player.
+    pub(super) fn update_poller(&mut self) {
+        let wanted = self.session().state() == SessionState::Playing
+            && !self.room.is_empty()
+            && !self.core.shutdown.is_cancelled();
+        let host = self.session().host().clone();
+        let keep = wanted && self.poller.as_ref().is_some_and(|p| p.host == host);
+        if keep {
+            return;
+        }
+        // Dropping the handle cancels the task.
+        self.poller = None;
+        if wanted {
+            self.poller_generation += 1;
+            self.follower.forget_observation();
+            self.poller = Some(PollerHandle::spawn(
+                self.core.clone(),
+                self.tx.clone(),
+                host,
+                self.poller_generation,
+            ));
+        }
+    }
+
+    async fn observe(&mut self, result: Result<Option<PlaybackState>, HubError>, at_ms: i64) {
+        let state = match result {
+            Ok(state) => state,
+            Err(HubError::Spotify(e)) => {
+                self.set_status(status_for_error(&e));
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(session = %self.session_id(), error = %e, "could not poll the player");
+                self.set_status(SpotifyStatus {
+                    state: SpotifyState::Unavailable,
+                    retry_after_s: None,
+                    message: "Spotify is not answering; retrying".to_owned(),
+                });
+                return;
+            }
+        };
+        let followed = self.follower.observe(
+            self.store.session(),
+            state.as_ref(),
+            Instant::now(),
+            self.core.config.playback_resync,
+        );
+        if let Some(replay) = followed.replay {
+            self.spawn_replay(replay);
+        }
+        // The hot path of a playing session: the position moves in memory and reaches the
+        // members in the `playback` event that follows (its `position`), with no `queue` event
+        // (only a long queue's window may move on) and no wait on the database: the position
+        // is stored in the background.
+        if let Some(target) = followed.move_to
+            && self.store.move_to(target)
+        {
+            self.core.positions.record(self.session_id(), target);
+            self.refresh_window();
+        }
+        let entry = followed
+            .position
+            .and_then(|p| self.session().queue().get(p));
+        let device = state.as_ref().and_then(|s| s.device.as_ref());
+        let view = PlaybackView {
+            track: followed.track,
+            is_playing: state.as_ref().is_some_and(|s| s.is_playing),
+            progress_ms: state.as_ref().and_then(|s| s.progress_ms).unwrap_or(0),
+            device: device.map(|d| DeviceView {
+                id: d.id.clone(),
+                name: d.name.clone(),
+                supports_volume: d.supports_volume,
+            }),
+            server_time_ms: at_ms,
+            added_by: entry
+                .map(|e| added_by_listed(&e.added_by))
+                .unwrap_or_default(),
+            added_by_count: entry.map_or(0, |e| e.added_by.len()),
+            position: followed.position,
+            volume_percent: device.and_then(|d| d.volume_percent),
+            shuffle: state.as_ref().is_some_and(|s| s.shuffle_state),
+            repeat: state.as_ref().map(|s| s.repeat_state).unwrap_or_default(),
+            changes: followed.emit.clone().unwrap_or_default(),
+        };
+        self.set_status(self.follower.status());
+        let emit = followed.emit.is_some();
+        self.playback = Some(view);
+        if emit && let Some(view) = &self.playback {
+            let frame = SessionEvent::Playback(Box::new(view.clone()));
+            self.feed.broadcast(&frame);
+        }
+    }
+
+    /// Gives Spotify the session's queue from `replay.from` (after the upcoming part changed),
+    /// in the background.
+    fn spawn_replay(&self, replay: Replay) {
+        let session = self.session();
+        let uris: Vec<String> = session.queue()[replay.from..]
+            .iter()
+            .map(|e| e.track.uri.to_string())
+            .collect();
+        let device = session.device().cloned();
+        let request = PlayRequest {
+            position_ms: replay.position_ms,
+            ..PlayRequest::uris(uris)
+        };
+        self.effects.spawn(
+            session.host().clone(),
+            move |spotify, auth| async move {
+                let device = device.as_ref().map(DeviceId::as_str);
+                spotify.play(&auth, device, &request).await
+            },
+            |result| match result {
+                Ok(()) => None,
+                Err(HubError::Spotify(error)) => Some(Command::ResyncFailed { error }),
+                Err(_) => Some(Command::ResyncFailed {
+                    error: sesh_spotify::SpotifyError::ReauthRequired,
+                }),
+            },
+        );
+    }
+
+    /// After the now-playing entry moved: a long queue's members get a new window before the
+    /// entry leaves (or comes near the end of) the one they hold.
+    fn refresh_window(&mut self) {
+        let (offset, end) = self.window;
+        let position = self.session().position();
+        let length = self.session().queue().len();
+        let margin = (self.core.config.queue_window / 10).max(1);
+        if position >= offset && (end >= length || position + margin < end) {
+            return;
+        }
+        let queue = self.views.queue_window(self.session());
+        self.window = queue.bounds();
+        self.feed
+            .broadcast(&SessionEvent::Queue { queue, position });
+    }
+
+    pub(super) fn set_status(&mut self, status: SpotifyStatus) {
+        if self.status.state == status.state && self.status.retry_after_s == status.retry_after_s {
+            return;
+        }
+        self.status = status.clone();
+        self.feed.broadcast(&SessionEvent::SpotifyStatus(status));
+    }
+}

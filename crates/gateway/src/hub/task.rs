@@ -1,0 +1,464 @@
+//! `SessionHub`: the one task that owns a live session — a loop and the dispatch of its
+//! commands to the use cases. Membership use cases and subscribers are here; the player's
+//! (start, resume, commands, following the poller) are in `playing.rs`. The concerns it
+//! combines live in their own modules: `store`, `feed`, `room`, `views`, `follower`,
+//! `effects`.
+
+use std::sync::Arc;
+
+use bytestring::ByteString;
+use sesh_session::{Event, NewMember, Session, SessionError, SessionId, SessionState, UserId};
+use tokio::sync::mpsc;
+
+use super::{
+    HubError, NewConnection, Outbound, PollerHandle, Slots, Subscriber, command::Command,
+    effects::Effects, feed::Feed, follower::Follower, room::Room, store::Store, views::Views,
+};
+use crate::{
+    state::Core,
+    wire::{
+        MemberView, PROTOCOL_VERSION, Page, PlaybackView, QueueEntryView, SessionEvent,
+        SessionView, SpotifyStatus, Welcome, YouView,
+    },
+};
+
+#[path = "playing.rs"]
+mod playing;
+
+/// Most entries one page of `GET …/members` or `GET …/queue` returns.
+pub const PAGE_LIMIT_MAX: usize = 500;
+
+/// WebSocket close codes the hub asks for.
+pub mod close {
+    /// Normal closure (left, session ended).
+    pub const NORMAL: u16 = 1000;
+    /// The host removed this member.
+    pub const KICKED: u16 = 4001;
+    /// The session's hub stopped (it could not store a change and reloads): reconnect.
+    pub const RESTARTING: u16 = 1012;
+}
+
+pub(super) struct SessionHub {
+    core: Arc<Core>,
+    registry: Slots,
+    store: Store,
+    feed: Feed,
+    room: Room,
+    views: Views,
+    follower: Follower,
+    effects: Effects,
+    /// The last `playback` sent (for welcomes).
+    playback: Option<PlaybackView>,
+    status: SpotifyStatus,
+    poller: Option<PollerHandle>,
+    poller_generation: u64,
+    /// A start's `play` is with Spotify: a second start waits for it.
+    starting: bool,
+    /// `(offset, end)` of the queue window last broadcast: members hold at least this much of
+    /// a long queue, and get a new window before the now-playing entry leaves it.
+    window: (usize, usize),
+    tx: mpsc::Sender<Command>,
+    rx: mpsc::Receiver<Command>,
+}
+
+/// What woke the hub's loop.
+enum Wake {
+    Command(Command),
+    /// The pending `members_summary` is due.
+    Summary,
+    /// Shut down, unload (idle), or every sender is gone.
+    Stop,
+}
+
+impl SessionHub {
+    pub(super) fn new(
+        core: Arc<Core>,
+        registry: Slots,
+        session: Session,
+        last_seq: u64,
+        tx: mpsc::Sender<Command>,
+        rx: mpsc::Receiver<Command>,
+    ) -> Self {
+        let views = Views::new(&core.config, core.public_origin());
+        // A hub loaded from the database starts from the window every welcome of it sends.
+        let window = views.queue_window(&session).bounds();
+        Self {
+            feed: Feed::new(session.id(), last_seq),
+            store: Store::new(core.db.clone(), session, last_seq),
+            room: Room::default(),
+            views,
+            follower: Follower::default(),
+            effects: Effects::new(core.clone(), tx.clone()),
+            playback: None,
+            status: SpotifyStatus::ok(),
+            poller: None,
+            poller_generation: 0,
+            starting: false,
+            window,
+            core,
+            registry,
+            tx,
+            rx,
+        }
+    }
+
+    fn session(&self) -> &Session {
+        self.store.session()
+    }
+
+    pub(super) async fn run(mut self) {
+        let id = self.session().id();
+        self.store.reserve(self.feed.seq()).await;
+        loop {
+            let idle = self.room.is_empty() && !self.starting;
+            let idle_timer = tokio::time::sleep(self.core.config.hub_idle_timeout);
+            let summary_at = self.room.summary_due();
+            let summary_timer =
+                tokio::time::sleep_until(summary_at.unwrap_or_else(tokio::time::Instant::now));
+            let wake = tokio::select! {
+                command = self.rx.recv() => command.map_or(Wake::Stop, Wake::Command),
+                () = self.core.shutdown.cancelled() => Wake::Stop,
+                () = idle_timer, if idle => Wake::Stop,
+                () = summary_timer, if summary_at.is_some() => Wake::Summary,
+            };
+            match wake {
+                Wake::Command(command) => self.handle(command).await,
+                Wake::Summary => self.send_summary(None),
+                Wake::Stop => break,
+            }
+            if self.store.is_broken() {
+                break;
+            }
+            self.update_poller();
+            self.store.reserve(self.feed.seq()).await;
+        }
+        self.poller = None;
+        // Sockets still here (the hub stopped after a failed write) reconnect to a fresh hub;
+        // on shutdown their own 1001 comes first.
+        if !self.room.is_empty() && !self.core.shutdown.is_cancelled() {
+            self.close_all(close::RESTARTING, "session restarting");
+        }
+        // A hub revived from the database must find the position this one reached.
+        self.core.positions.flush().await;
+        // Unregister before the receiver goes away: a request racing with this exit either
+        // fails to send or loses its reply, and the registry then revives a fresh hub from the
+        // database (every change was stored before it was answered).
+        {
+            let mut hubs = self.registry.lock();
+            if hubs
+                .get(&id)
+                .and_then(|slot| slot.get())
+                .is_some_and(|m| m.tx.same_channel(&self.tx))
+            {
+                hubs.remove(&id);
+            }
+        }
+        tracing::debug!(session = %id, "hub unloaded");
+    }
+
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::View { user, reply } => {
+                let _ = reply.send(self.view_for(&user));
+            }
+            Command::Members {
+                user,
+                offset,
+                limit,
+                reply,
+            } => {
+                let page = self.check_member(&user).map(|()| {
+                    Page::of(
+                        self.session().members(),
+                        offset,
+                        limit.min(PAGE_LIMIT_MAX),
+                        |m| self.views.member(m, &self.room),
+                    )
+                });
+                let _ = reply.send(page);
+            }
+            Command::Queue {
+                user,
+                offset,
+                limit,
+                reply,
+            } => {
+                let page = self.check_member(&user).map(|()| {
+                    Page::of(
+                        self.session().queue(),
+                        offset,
+                        limit.min(PAGE_LIMIT_MAX),
+                        |e| QueueEntryView::from(e),
+                    )
+                });
+                let _ = reply.send(page);
+            }
+            Command::Preview { viewer, reply } => {
+                let _ = reply.send(Ok(self.views.preview(self.session(), viewer.as_ref())));
+            }
+            Command::Join { member, reply } => {
+                let user = member.user_id.clone();
+                let result = self.join(member).await;
+                let _ = reply.send(result.and_then(|()| self.view_for(&user)));
+            }
+            Command::Leave { user, reply } => {
+                let result = self.apply(|s| s.leave(&user)).await;
+                if result.is_ok() {
+                    self.close_user(&user, close::NORMAL, "left the session");
+                }
+                let _ = reply.send(result.map(drop));
+            }
+            Command::Kick {
+                actor,
+                target,
+                reply,
+            } => {
+                let result = self.apply(|s| s.kick(&actor, &target)).await;
+                if result.is_ok() {
+                    self.close_user(&target, close::KICKED, "removed by the host");
+                }
+                let _ = reply.send(result.map(drop));
+            }
+            Command::Unban {
+                actor,
+                target,
+                reply,
+            } => {
+                let result = self.apply(|s| s.unban(&actor, &target)).await;
+                let _ = reply.send(result.map(drop));
+            }
+            Command::End { actor, reply } => {
+                let result = self.apply(|s| s.end(&actor)).await;
+                if result.is_ok() {
+                    self.close_all(close::NORMAL, "session ended");
+                }
+                let _ = reply.send(result.map(drop));
+            }
+            Command::RotateInvite { actor, code, reply } => {
+                let result = self.apply(|s| s.rotate_invite(&actor, code)).await;
+                let _ = reply.send(result.and_then(|_| self.view_for(&actor)));
+            }
+            Command::Connect { conn, since, reply } => {
+                // A handshake abandoned while we registered it (the client went away) never
+                // gets its registration guard: deregister here, or it would be a ghost member.
+                if let Err(Ok(conn_id)) = reply.send(self.connect(conn, since)) {
+                    self.disconnect(conn_id);
+                }
+            }
+            Command::Disconnect { conn_id } => self.disconnect(conn_id),
+            // The player's commands and reports.
+            command => self.handle_playing(command).await,
+        }
+    }
+
+    // ---- transitions ---------------------------------------------------------------------
+
+    /// Applies a transition in place, stores it, then tells everyone. A refused transition
+    /// changes nothing; a failed write puts the stored state back and tells nobody.
+    async fn apply(
+        &mut self,
+        transition: impl FnOnce(&mut Session) -> Result<Vec<Event>, SessionError>,
+    ) -> Result<Vec<Event>, HubError> {
+        let members_before = self.session().members().len();
+        let events = self.store.apply(transition)?;
+        self.commit(members_before, &events).await?;
+        Ok(events)
+    }
+
+    /// Stores the session after a transition that produced `events` (the session had
+    /// `members_before` members before it), then tells everyone.
+    async fn commit(&mut self, members_before: usize, events: &[Event]) -> Result<(), HubError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let was_large = self.views.is_large(members_before);
+        let large = self.views.is_large(self.session().members().len());
+        let frames = self
+            .views
+            .frames(events, self.session(), &self.room, was_large);
+        let summary = was_large && !large;
+        let last_seq = self.feed.seq() + frames.len() as u64 + u64::from(summary);
+        self.store
+            .commit(events, last_seq, &self.core.tracks)
+            .await?;
+        for frame in &frames {
+            if let SessionEvent::SessionStarted { queue, .. } | SessionEvent::Queue { queue, .. } =
+                frame
+            {
+                self.window = queue.bounds();
+            }
+            self.feed.broadcast(frame);
+        }
+        if summary {
+            // A session that became small again gets its whole roster in one.
+            self.send_summary(Some(self.views.roster(self.session(), &self.room)));
+        } else if large && events.iter().any(is_roster_event) {
+            self.room.schedule_summary(tokio::time::Instant::now());
+        }
+        Ok(())
+    }
+
+    async fn join(&mut self, member: NewMember) -> Result<(), HubError> {
+        let old_next = self.upcoming_track();
+        let events = self
+            .apply(|s| s.join(member, crate::db::now_ms(), &mut rand::rng()))
+            .await?;
+        if self.session().state() == SessionState::Playing && events.iter().any(is_queue_event) {
+            self.follower.queue_changed(old_next);
+        }
+        Ok(())
+    }
+
+    /// The track Spotify plays after the current one, from the list it was given.
+    fn upcoming_track(&self) -> Option<sesh_session::TrackId> {
+        let s = self.session();
+        s.queue().get(s.position() + 1).map(|e| e.track.id.clone())
+    }
+
+    // ---- views ---------------------------------------------------------------------------
+
+    fn check_member(&self, user: &UserId) -> Result<(), HubError> {
+        if !self.session().is_member(user) {
+            return Err(SessionError::NotAMember { user: user.clone() }.into());
+        }
+        Ok(())
+    }
+
+    fn view_for(&self, user: &UserId) -> Result<SessionView, HubError> {
+        self.check_member(user)?;
+        Ok(self.views.session(self.session(), user, &self.room))
+    }
+
+    fn welcome(&self, you: YouView) -> String {
+        let welcome = Welcome {
+            kind: "welcome",
+            protocol: PROTOCOL_VERSION,
+            seq: self.feed.seq(),
+            recovered: false,
+            session: self.views.session(self.session(), &you.id, &self.room),
+            you,
+            playback: self.playback.clone(),
+            spotify: self.status.clone(),
+        };
+        serde_json::to_string(&welcome).unwrap_or_default()
+    }
+
+    // ---- subscribers ---------------------------------------------------------------------
+
+    fn connect(&mut self, conn: NewConnection, since: Option<u64>) -> Result<u64, HubError> {
+        let you = match conn.user() {
+            Some(user) => {
+                let Some(member) = self.session().member(user) else {
+                    return Err(SessionError::NotAMember { user: user.clone() }.into());
+                };
+                YouView {
+                    id: member.user_id.clone(),
+                    display_name: member.display_name.clone(),
+                    role: member.role,
+                }
+            }
+            // Read-only displays arrive with a later issue (their own first frame).
+            None => {
+                return Err(HubError::internal(anyhow::anyhow!(
+                    "displays are not served yet"
+                )));
+            }
+        };
+        let (conn_id, went_online) = self.room.add(conn.subscriber.clone(), conn.worker.clone());
+        let replay = since
+            .and_then(|since| self.feed.replay_since(since))
+            .filter(|frames| frames.len() < conn.tx.capacity());
+        let first: Vec<ByteString> = match replay {
+            Some(frames) => frames,
+            None => vec![ByteString::from(self.welcome(you))],
+        };
+        for frame in first {
+            // The queue is fresh and larger than what we put in; a failure means it closed.
+            let _ = conn.tx.try_send(Outbound::Frame(frame));
+        }
+        // From here on everything for this connection goes through its worker, after the
+        // frames above.
+        self.feed
+            .attach(conn_id, &conn.worker, conn.tx, conn.overflow);
+        if went_online && let Subscriber::Member(user) = conn.subscriber {
+            self.announce_presence(user, true);
+        }
+        Ok(conn_id)
+    }
+
+    fn disconnect(&mut self, conn_id: u64) {
+        let Some((conn, offline)) = self.room.remove(conn_id) else {
+            return;
+        };
+        self.feed.detach(conn_id, &conn.worker, None);
+        if let Some(user) = offline
+            && self.session().is_member(&user)
+            && self.session().state() != SessionState::Ended
+        {
+            self.announce_presence(user, false);
+        }
+    }
+
+    fn announce_presence(&mut self, user_id: UserId, online: bool) {
+        if self.views.is_large(self.session().members().len()) {
+            self.room.schedule_summary(tokio::time::Instant::now());
+        } else {
+            self.feed
+                .broadcast(&SessionEvent::Presence { user_id, online });
+        }
+    }
+
+    /// Closes (after the frames already queued) every connection of `user`.
+    fn close_user(&mut self, user: &UserId, code: u16, reason: &'static str) {
+        for (id, conn) in self.room.remove_user(user) {
+            self.feed.detach(id, &conn.worker, Some((code, reason)));
+        }
+    }
+
+    fn close_all(&mut self, code: u16, reason: &'static str) {
+        for (id, conn) in self.room.remove_all() {
+            self.feed.detach(id, &conn.worker, Some((code, reason)));
+        }
+    }
+
+    /// Sends the member counts now if they changed since the last summary (and always, with
+    /// the whole roster, when `members` is given).
+    fn send_summary(&mut self, members: Option<Vec<MemberView>>) {
+        let count = self.session().members().len();
+        let Some((member_count, online_count)) = self.room.take_summary(count, members.is_some())
+        else {
+            return;
+        };
+        if self.session().state() == SessionState::Ended {
+            return;
+        }
+        self.feed.broadcast(&SessionEvent::MembersSummary {
+            member_count,
+            online_count,
+            members,
+        });
+    }
+
+    fn session_id(&self) -> SessionId {
+        self.session().id()
+    }
+}
+
+/// Events about one member, which sessions over the roster limit do not announce one by one.
+fn is_roster_event(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::MemberJoined { .. } | Event::MemberLeft { .. } | Event::MemberUpdated { .. }
+    )
+}
+
+/// Events that change the upcoming part of the queue.
+fn is_queue_event(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::EntryAdded { .. }
+            | Event::EntryUpdated { .. }
+            | Event::EntryRemoved { .. }
+            | Event::QueueReordered { .. }
+    )
+}

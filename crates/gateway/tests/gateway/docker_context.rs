@@ -6,8 +6,6 @@
 //! path segment, `**` across any number of segments, a pattern matching a parent directory
 //! matches everything below it, `!` re-includes, and the last matching pattern wins.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 
 fn repo_root() -> PathBuf {

@@ -5,8 +5,6 @@
 //! Nothing here sleeps to wait for a server: ports are bound before anything starts, and every
 //! wait is for a concrete event with a timeout.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
 use base64::Engine;
@@ -550,16 +548,4 @@ pub async fn welcome(ws: &mut Ws) -> Value {
 /// The track id a `playback` frame shows.
 pub fn playback_track(frame: &Value) -> Option<String> {
     frame["track"]["id"].as_str().map(str::to_owned)
-}
-
-/// Everyone in `sockets` gets a frame matching `pred` (skipping others); returns them.
-pub async fn all_receive(
-    sockets: &mut [&mut Ws],
-    pred: impl Fn(&Value) -> bool + Copy,
-) -> Vec<Value> {
-    let mut frames = Vec::new();
-    for ws in sockets.iter_mut() {
-        frames.push(ws.next_matching(pred).await);
-    }
-    frames
 }

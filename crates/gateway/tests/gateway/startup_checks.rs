@@ -3,10 +3,6 @@
 //! (`Application::build`) and through the real `sesh` binary, so the environment variable
 //! names are the ones a self-hoster types.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::{
     net::{SocketAddr, TcpListener},
     process::Stdio,
@@ -17,6 +13,8 @@ use reqwest::StatusCode;
 use sesh_gateway::{Application, Settings, StartupError};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
+
+use crate::common;
 
 /// Settings for demo mode (no client id, no key) in a fresh directory.
 fn demo_settings(dir: &TempDir) -> Settings {

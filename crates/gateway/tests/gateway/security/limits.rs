@@ -5,8 +5,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::common::{spawn_app_with, welcome};
 use super::session_with;
+use crate::common::{spawn_app_with, welcome};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_player_command_flood_over_http_and_the_socket_meets_429s() {

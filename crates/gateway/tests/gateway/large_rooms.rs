@@ -3,13 +3,10 @@
 //! pages that give the rest. The limits are lowered (`SESH_ROSTER_LIMIT=3`,
 //! `SESH_QUEUE_WINDOW=10`) so a handful of users shows what thousands would.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Browser, Ws, spawn_app_with, welcome};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+use crate::common::{Browser, Ws, spawn_app_with, welcome};
 
 /// The next session event (`seq`-numbered frame), skipping resyncs of the same playback and
 /// Spotify status changes.

@@ -2,8 +2,6 @@
 //! with their top tracks and the queue, inside the snapshot) to the current schema keeps every
 //! session exactly as it was, and a join on the upgraded database writes rows, not snapshots.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::str::FromStr;
 
 use sesh_gateway::{

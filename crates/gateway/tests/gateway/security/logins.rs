@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::common::{Browser, Closed, TestApp, WAIT, spawn_app, spawn_app_with, welcome};
 use super::session_with;
+use crate::common::{Browser, Closed, TestApp, WAIT, spawn_app, spawn_app_with, welcome};
 
 fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()

@@ -9,10 +9,6 @@
 //! `scripts/install-deps` installs them and `scripts/test` runs it first. Without them these
 //! tests fail with a message saying so — they never skip themselves.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},
@@ -20,11 +16,12 @@ use std::{
     time::Duration,
 };
 
-use common::{Browser, Closed, TestApp, playback_track, spawn_app_public};
 use reqwest::StatusCode;
 use serde_json::json;
 use sesh_gateway::settings::HumanDuration;
 use tempfile::TempDir;
+
+use crate::common::{self, Browser, Closed, TestApp, playback_track, spawn_app_public};
 
 /// The Nginx binary: `$SESH_NGINX_BIN`, else Debian's.
 fn nginx_bin() -> PathBuf {

@@ -4,15 +4,8 @@
 //! socket), security headers on every route, tokens at rest, and a whole flow logged at
 //! `RUST_LOG=trace` by the real binary without a single secret in the log.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-#[path = "security/frames.rs"]
 mod frames;
-#[path = "security/limits.rs"]
 mod limits;
-#[path = "security/logins.rs"]
 mod logins;
 
 use std::{
@@ -23,7 +16,6 @@ use std::{
 };
 
 use base64::Engine;
-use common::{Browser, CLIENT_ID, CLIENT_SECRET, Closed, spawn_app, spawn_app_with, welcome};
 use reqwest::{StatusCode, cookie::CookieStore};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -36,6 +28,10 @@ use sesh_gateway::{
 use sesh_session::UserId;
 use sesh_spotify_emulator::{AppRegistration, Emulator, EmulatorConfig};
 use tokio_tungstenite::tungstenite;
+
+use crate::common::{
+    self, Browser, CLIENT_ID, CLIENT_SECRET, Closed, spawn_app, spawn_app_with, welcome,
+};
 
 /// Host creates; `guests` join. → (session id, invite code).
 async fn session_with(host: &Browser, guests: &[&Browser]) -> (String, String) {

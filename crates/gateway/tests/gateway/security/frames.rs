@@ -5,8 +5,8 @@ use futures_util::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::OpCode};
 
-use super::common::{Closed, spawn_app, welcome};
 use super::session_with;
+use crate::common::{Closed, spawn_app, welcome};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multibyte_character_at_byte_64_gets_an_error_frame_and_the_socket_stays_usable() {
@@ -58,7 +58,7 @@ async fn a_multibyte_character_at_byte_64_gets_an_error_frame_and_the_socket_sta
 
 /// Sends `count` frames made by `frame` (stopping when the server stops reading) and waits for
 /// the close.
-async fn flood(ws: &mut super::common::Ws, count: usize, frame: impl Fn() -> Message) -> Closed {
+async fn flood(ws: &mut crate::common::Ws, count: usize, frame: impl Fn() -> Message) -> Closed {
     for _ in 0..count {
         if ws.stream.send(frame()).await.is_err() {
             break;

@@ -3,8 +3,6 @@
 //! comes in, nothing panics, and every refusal is a typed error with a documented code and a
 //! 4xx status (or an `error` frame code on the socket).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use actix_web::ResponseError;
 use proptest::prelude::*;
 use serde_json::{Value, json};

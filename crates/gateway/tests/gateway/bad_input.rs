@@ -4,15 +4,12 @@
 //! the documented error shape (the OAuth callback answers a 400 HTML page, as documented), never
 //! a 5xx, and the database is byte-for-byte the same afterwards.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::path::Path;
 
-use common::{Browser, TestApp, spawn_app_with};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use crate::common::{self, Browser, TestApp, spawn_app_with};
 
 /// Every row of every table, rendered with SQLite's `quote()` and sorted: equal dumps mean an
 /// unchanged database.

@@ -21,8 +21,6 @@ use super::{Browser, CLIENT_ID, CLIENT_SECRET, WAIT, start_emulator, test_secret
 pub struct SeshProcess {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
-    /// Its port (kept across restarts).
-    pub port: u16,
     /// The emulator's base URL.
     pub emulator_url: String,
     /// Plain HTTP client (no cookies) for the emulator's control API and health checks.
@@ -70,7 +68,6 @@ impl SeshProcess {
         all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let mut process = Self {
             address,
-            port,
             emulator_url,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

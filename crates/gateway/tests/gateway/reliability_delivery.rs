@@ -3,13 +3,8 @@
 //! Tests that need signals or the process's memory run the real `sesh` binary as a child
 //! process (`common::process`); the others run the app in-process.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Browser, Closed, WAIT, Ws, process::SeshProcess, spawn_app_with, welcome};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -19,6 +14,8 @@ use tokio::{
     net::{TcpSocket, TcpStream},
 };
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::{Browser, Closed, WAIT, Ws, process::SeshProcess, spawn_app_with, welcome};
 
 // ---- helpers -----------------------------------------------------------------------------------
 

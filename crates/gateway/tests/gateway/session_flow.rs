@@ -1,16 +1,15 @@
 //! The acceptance scenarios, end to end: real app on a free port, real emulator, fresh
 //! SQLite file, browsers logging in through the OAuth redirect dance, WebSockets.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
-
-mod common;
-
 use std::time::Duration;
 
-use common::{Browser, Closed, Ws, playback_track, spawn_app, spawn_app_with, welcome};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sesh_gateway::settings::HumanDuration;
+
+use crate::common::{
+    self, Browser, Closed, Ws, playback_track, spawn_app, spawn_app_with, welcome,
+};
 
 /// Host creates, two friends join by link; returns (session id, join_url, invite code).
 async fn create_and_join(host: &Browser, guests: &[&Browser]) -> (String, Value) {

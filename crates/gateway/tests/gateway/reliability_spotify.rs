@@ -2,16 +2,13 @@
 //! limits, expired and revoked tokens, 5xx and slow answers, the host taking their player over,
 //! and a free host. The emulator's request log is the witness of what Sesh sent.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns
-
-mod common;
-
 use std::time::Duration;
 
-use common::{Browser, TestApp, Ws, playback_track, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sesh_gateway::settings::HumanDuration;
+
+use crate::common::{Browser, TestApp, Ws, playback_track, spawn_app_with};
 
 const POLL: Duration = Duration::from_millis(100);
 

@@ -1,0 +1,23 @@
+//! The gateway's integration tests, in one binary so the shared helpers (`common`) and the
+//! dependencies link once: the real app on a free port against the emulator and a fresh SQLite
+//! file, the real `sesh` binary as a child process, and the shipped Nginx templates.
+//!
+//! Each module is one suite; run one with `cargo nextest run -p sesh-gateway -E
+//! 'test(/^security::/)'` or `cargo test -p sesh-gateway --test gateway security::`.
+
+// Helpers outside `#[test]` functions panic on purpose: a panic there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod bad_input;
+mod decoding_props;
+mod docker_context;
+mod large_rooms;
+mod migrations;
+mod nginx;
+mod reliability_delivery;
+mod reliability_spotify;
+mod security;
+mod session_flow;
+mod startup_checks;

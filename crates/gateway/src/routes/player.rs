@@ -22,6 +22,13 @@ pub struct StartBody {
     device_id: String,
 }
 
+impl StartBody {
+    /// The device id as sent (validated by [`parse_device_id`]).
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+}
+
 /// `POST /api/sessions/{id}/start`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Started {

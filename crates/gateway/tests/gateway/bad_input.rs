@@ -702,7 +702,8 @@ async fn a_valid_optional_body_still_works_and_an_empty_one_means_defaults() {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(
         created["settings"],
-        json!({"capacity": 3, "shuffle_mode": "random"})
+        json!({"capacity": 3, "shuffle_mode": "random",
+               "guest_permissions": ["add_tracks", "vote", "vote_skip", "chat"]})
     );
     let (status, created) = alice.post("/api/sessions", None).await;
     assert_eq!(status, StatusCode::CREATED);

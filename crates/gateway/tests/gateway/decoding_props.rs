@@ -9,12 +9,24 @@ use serde_json::{Value, json};
 use sesh_gateway::{
     error::ApiError,
     request::{MAX_JSON_BODY, decode_json, decode_optional_json, safe_next},
-    routes::api::{CreateSession, StartBody, parse_device_id},
+    routes::{api::CreateSession, parse_device_id, player::StartBody},
     settings::{DEFAULT_MAX_CAPACITY, ProxyRange},
     wire::{ClientFrame, DirectFrame, FrameError},
 };
 
-const FRAME_TYPES: &[&str] = &["start", "play", "pause", "next", "previous", "ping"];
+const FRAME_TYPES: &[&str] = &[
+    "start",
+    "play",
+    "pause",
+    "next",
+    "previous",
+    "seek",
+    "volume",
+    "repeat",
+    "transfer",
+    "reshuffle",
+    "ping",
+];
 const FRAME_CODES: &[&str] = &["malformed_frame", "unknown_type", "invalid_frame"];
 const BODY_CODES: &[&str] = &[
     "invalid_json",
@@ -189,10 +201,13 @@ proptest! {
 
     #[test]
     fn valid_frames_always_decode(kind in prop::sample::select(FRAME_TYPES), device in "[A-Za-z0-9]{1,40}") {
-        let frame = if kind == "start" {
-            json!({"type": kind, "device_id": device})
-        } else {
-            json!({"type": kind})
+        let frame = match kind {
+            "start" => json!({"type": kind, "device_id": device}),
+            "seek" => json!({"type": kind, "position_ms": device.len() * 1000}),
+            "volume" => json!({"type": kind, "percent": device.len()}),
+            "repeat" => json!({"type": kind, "state": "track"}),
+            "transfer" => json!({"type": kind, "device_id": device, "play": true}),
+            _ => json!({"type": kind}),
         };
         prop_assert!(ClientFrame::parse(&frame.to_string()).is_ok());
     }

@@ -167,16 +167,30 @@ async fn a_v1_database_keeps_every_session_exactly_after_the_upgrade() {
         assert_eq!(&loaded, original);
         assert_eq!(last_seq, 7);
     }
-    let snapshot: String = sqlx::query("SELECT snapshot FROM listening_sessions WHERE id = ?1")
+    let row = sqlx::query("SELECT snapshot, position FROM listening_sessions WHERE id = ?1")
         .bind(playing.id().to_string())
         .fetch_one(db.pool())
         .await
-        .unwrap()
-        .get(0);
-    let snapshot: serde_json::Value = serde_json::from_str(&snapshot).unwrap();
-    assert_eq!(snapshot["members"], serde_json::json!([]));
-    assert_eq!(snapshot["queue"], serde_json::json!([]));
-    assert_eq!(snapshot["position"], 2);
+        .unwrap();
+    let snapshot: serde_json::Value = serde_json::from_str(row.get::<&str, _>(0)).unwrap();
+    // The row's JSON keeps only what has no column (v4): no members, queue or position in it.
+    for column in [
+        "members",
+        "queue",
+        "position",
+        "state",
+        "host",
+        "invite_code",
+        "device",
+    ] {
+        assert_eq!(
+            snapshot[column],
+            serde_json::Value::Null,
+            "{column}: {snapshot}"
+        );
+    }
+    assert!(snapshot["settings"].is_object(), "{snapshot}");
+    assert_eq!(row.get::<i64, _>(1), 2);
 
     // A join on the upgraded database goes to the end of the join order, with its tracks, and
     // the stored snapshot stays small.

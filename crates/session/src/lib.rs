@@ -4,21 +4,28 @@
 //! every rule can be tested deterministically.
 //!
 //! # Layout
-//! - [`ids`]: newtypes for session, user, track and device ids ([`SessionId`], [`UserId`],
-//!   [`TrackId`], [`TrackUri`], [`DeviceId`]).
+//! - [`ids`]: newtypes for session, user, track, device and queue entry ids ([`SessionId`],
+//!   [`UserId`], [`TrackId`], [`TrackUri`], [`DeviceId`], [`QueueEntryId`]).
 //! - [`invite`]: [`InviteCode`], 128 random bits in URL-safe base64.
-//! - [`track`]: [`Track`] metadata and [`QueueEntry`] (a track and who brought it).
-//! - [`member`]: [`Member`], [`NewMember`] and their [`Role`].
-//! - [`settings`]: per-session [`Settings`] (capacity, [`ShuffleMode`]).
-//! - [`session`]: the [`Session`] aggregate, its transitions (`join`, `leave`, `kick`,
-//!   `transfer_host`, `set_top_tracks`, `start`, `end`, `set_shuffle_mode`,
-//!   `rotate_invite`, `advance_to`), each returning the [`Event`]s to fan out or a
-//!   [`SessionError`], and the role rule [`Session::can`] with [`Action`].
-//! - [`event`]: [`Event`], serialized as `{"type": "member_joined", …}`.
+//! - [`track`]: [`Track`] metadata and [`QueueEntry`] (an id, a track and who brought it).
+//! - [`member`]: [`Member`], [`NewMember`] and their [`Role`] (host, co-host, guest).
+//! - [`permission`]: [`Permission`]s the host may open to guests and the set of them,
+//!   [`Permissions`].
+//! - [`action`]: [`Action`] and the one rule table, [`Action::requirement`] →
+//!   [`Requirement`].
+//! - [`settings`]: per-session [`Settings`] (capacity, [`ShuffleMode`], guest permissions).
+//! - [`session`]: the [`Session`] aggregate and its transitions, each returning the
+//!   [`Event`]s to fan out or a [`SessionError`]: members and roles (`join`, `leave`,
+//!   `kick`, `transfer_host`, `set_role`, `set_guest_permissions`, `set_top_tracks`,
+//!   `end`, `set_shuffle_mode`, `rotate_invite`, `unban`) and playback (`plan_start` and
+//!   `start_planned`, or `start`; `advance_to`/`move_to`, `reshuffle`, `set_device`,
+//!   `remove_entry`). [`Session::authorize`] applies the rule table.
+//! - [`event`]: [`Event`], serialized as `{"type": "member_joined", …}`; the queue events
+//!   describe each change exactly.
 //! - [`error`]: [`SessionError`] with stable [`SessionError::code`]s, and [`RestoreError`]
 //!   for stored sessions that fail validation.
-//! - [`shuffle`]: building the queue (fair round-robin or plain shuffle) and weaving in
-//!   late joiners.
+//! - [`shuffle`]: building the queue (fair round-robin or plain shuffle), re-drawing it,
+//!   and weaving in late joiners.
 //!
 //! # Example
 //! ```
@@ -39,6 +46,11 @@
 //! assert!(matches!(events[..], [Event::MemberJoined { .. }]));
 //! let refused = session.start(&UserId::new("bob"), DeviceId::new("phone"), &mut rng);
 //! assert_eq!(refused.unwrap_err().code(), "forbidden");
+//! // Guests may skip only when the host allows it.
+//! assert_eq!(
+//!     session.authorize(&UserId::new("bob"), Action::Skip),
+//!     Err(SessionError::Forbidden { action: Action::Skip, permission: Some(Permission::Skip) })
+//! );
 //! ```
 
 pub mod action;

@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { collapsedRange, playerExtras } from '../../../web/assets/js/session-state.js';
-import { playback } from './fixtures.js';
+import { SessionModel, collapsedRange, playerExtras } from '../../../web/assets/js/session-state.js';
+import { playback, track, welcome } from './fixtures.js';
 
 describe('the player’s extras', () => {
   it('offers none to a server that sends none of them', () => {
@@ -50,5 +50,24 @@ describe('the phone’s collapsed queue', () => {
 
   it('starts at the beginning when nothing of the queue plays', () => {
     assert.deepEqual(collapsedRange(10, -1), { from: 0, to: 6 });
+  });
+});
+
+describe('a take-over as a guest sees it', () => {
+  it('shows the party’s track on hold, not what the host plays privately', () => {
+    const m = new SessionModel('s1');
+    m.applyWelcome(welcome({ position: 1 }), 0, 0);
+    m.applyEvent({ type: 'playback', seq: 42, track: track('private'), is_playing: true, progress_ms: 5000, server_time_ms: 0, device: { id: 'd1', name: 'Mac' }, added_by: [], position: null }, 0, 0);
+    assert.equal(m.nowPlaying().track.id, 'private', 'before the server calls it a take-over');
+    m.applyEvent({ type: 'spotify_status', seq: 43, state: 'host_took_over', message: 'the host is playing something else in Spotify' }, 0, 0);
+    const np = m.nowPlaying();
+    assert.equal(np.track.id, 't1');
+    assert.equal(np.isPlaying, false);
+    assert.equal(np.fromPlayback, false);
+    assert.equal(m.displayState(), 'paused');
+    // The host sees what they play.
+    m.you.role = 'host';
+    m.session.hostId = 'bob';
+    assert.equal(m.nowPlaying().track.id, 'private');
   });
 });

@@ -560,16 +560,19 @@ export class SessionModel {
    */
   nowPlaying() {
     if (!this.session || this.session.state === 'ended') return null;
-    const index = this.currentIndex();
+    // While the host plays something of their own, guests see the party's track, on hold:
+    // what the host listens to privately is not the party's business.
+    const onHold = this.spotify?.state === 'host_took_over' && !this.isHost() && !Number.isInteger(this.playback?.position);
+    const index = onHold ? this.session.position : this.currentIndex();
     const entry = index >= 0 ? this.entryAt(index) : null;
-    if (this.playback?.track) {
+    if (this.playback?.track && !onHold) {
       const source = this.playback.added_by?.length ? this.playback : entry;
       const ids = addedByIds(source?.added_by);
-      return { track: this.playback.track, addedBy: ids, addedByCount: addedByCount(source, ids), isPlaying: Boolean(this.playback.is_playing), device: this.playback.device };
+      return { track: this.playback.track, addedBy: ids, addedByCount: addedByCount(source, ids), isPlaying: Boolean(this.playback.is_playing), device: this.playback.device, fromPlayback: true };
     }
     if (entry && this.session.state === 'playing') {
       const ids = addedByIds(entry.added_by);
-      return { track: entry.track, addedBy: ids, addedByCount: addedByCount(entry, ids), isPlaying: false, device: null };
+      return { track: entry.track, addedBy: ids, addedByCount: addedByCount(entry, ids), isPlaying: false, device: null, fromPlayback: false };
     }
     return null;
   }

@@ -100,7 +100,7 @@ const RENDERERS = {
   queue: () => renderQueue(),
   invite: () => renderInvite(),
   banned: () => renderRemoved(),
-  spotify: () => { startSpotifyCountdown(); renderSpotifyStatus(); renderNowPlaying(); },
+  spotify: () => { startSpotifyCountdown(); renderSpotifyStatus(); renderHead(); renderNowPlaying(); renderQueue(); },
 };
 
 function onFrame(frame) {
@@ -455,7 +455,7 @@ function paintProgress(now) {
   const duration = Number(np.track.duration_ms) || 0;
   // While the host drags (or steps with the keys) the seek bar, the labels show where it goes.
   const held = seekHeldMs();
-  const position = held ?? (view.playback && view.anchor ? progressAt(view.playback, view.anchor, duration, now) : 0);
+  const position = held ?? (np.fromPlayback && view.playback && view.anchor ? progressAt(view.playback, view.anchor, duration, now) : 0);
   fill.style.transform = `scaleX(${duration > 0 ? Math.min(1, position / duration) : 0})`;
   const second = Math.floor(position / 1000);
   const times = `${np.track.id ?? np.track.uri ?? np.track.name}|${duration}|${second}`;
@@ -985,14 +985,14 @@ function renderQueue() {
     h('span', { class: 'queue-index' }, isCurrent ? icon('play') : String(index + 1)),
     track.image_url ? h('img', { class: 'thumb', src: track.image_url, alt: '', loading: 'lazy', width: 44, height: 44 }) : h('span', { class: 'thumb' }),
     h('span', { class: 'queue-text' },
-      h('span', { class: 'queue-title-row' },
-        h('span', { class: 'queue-title', testid: 'queue-title' }, track.name ?? 'Unknown track',
-          isCurrent ? h('span', { class: 'visually-hidden' }, ' (playing now)') : null),
-        // "Yours": a guest finds the songs they brought (the words say it to screen readers too).
-        mine ? h('span', { class: 'badge badge-you', testid: 'queue-yours' }, 'Yours') : null),
+      h('span', { class: 'queue-title', testid: 'queue-title' }, track.name ?? 'Unknown track',
+        isCurrent ? h('span', { class: 'visually-hidden' }, ' (playing now)') : null),
       h('span', { class: 'queue-sub' }, artists),
       ids.length
         ? h('span', { class: 'queue-by', testid: 'queue-added-by' },
+          // "Yours": a guest finds the songs they brought (the word says it to screen readers
+          // too). On the by-line, so that the title keeps the room on a narrow phone.
+          mine ? h('span', { class: 'badge badge-you', testid: 'queue-yours' }, 'Yours') : null,
           ids.slice(0, 3).map((id) => avatar(id, view.knownName(id) ?? '?')),
           h('span', {}, `from ${view.namesList(ids, addedByCount(entry, ids))}`))
         : null));

@@ -1,6 +1,8 @@
 // DEV ONLY — not used by the tests. Serves web/ with a fake Sesh API + WebSocket so the pages can
 // be looked at before (or without) the real `sesh`. Run: node e2e/dev/mock-server.mjs [port] [lobby|playing]
 // Log in as someone by opening /auth/login?user=bob&next=/s/demo (default alice).
+// MOCK_PLAYER=1 adds the newer player fields (volume, shuffle, repeat); MOCK_SPOTIFY=host_took_over
+// sends that status in the welcome.
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -31,7 +33,11 @@ const session = {
   queue: mode === 'playing' ? queue : [], position: mode === 'playing' ? 2 : 0,
   device: 'dev1',
 };
-const playback = () => ({ track: queue[2].track, is_playing: true, progress_ms: 61000, server_time_ms: Date.now(), device: { id: 'dev1', name: 'Living Room Speaker' }, added_by: queue[2].added_by });
+const extras = process.env.MOCK_PLAYER ? { volume_percent: 62, shuffle: true, repeat: 'track', changes: [] } : {};
+const playback = () => ({ track: queue[2].track, is_playing: true, progress_ms: 61000, server_time_ms: Date.now(), device: { id: 'dev1', name: 'Living Room Speaker', supports_volume: true }, added_by: queue[2].added_by, position: 2, ...extras });
+const spotify = process.env.MOCK_SPOTIFY === 'host_took_over'
+  ? { state: 'host_took_over', message: 'the host is playing something else in Spotify; the host can resume the session' }
+  : { state: 'ok' };
 
 function userOf(req) {
   const m = /sesh_sid=(\w+)/.exec(req.headers.cookie ?? '');
@@ -103,7 +109,7 @@ server.on('upgrade', (req, sock) => {
     sock.write(Buffer.concat([head, data]));
   };
   send({ type: 'welcome', seq: 7, you: { id: me, display_name: users[me], role: me === 'alice' ? 'host' : 'guest' },
-    session, playback: mode === 'playing' ? playback() : null, spotify: { state: 'ok' } });
+    session, playback: mode === 'playing' ? playback() : null, spotify });
   sock.on('data', () => {});
   sock.on('error', () => {});
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 
 /** Emulator users (crates/spotify-emulator): id → the start of the display name on its button. */
-export const USERS = { alice: 'Alice', bob: 'Bob', carol: 'Carol' };
+export const USERS = { alice: 'Alice', bob: 'Bob', carol: 'Carol', erin: 'Erin' };
 
 export const tid = (id) => `[data-testid="${id}"]`;
 

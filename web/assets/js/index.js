@@ -1,7 +1,8 @@
-// Landing page: what Sesh is, log in, start a session, and the user's live sessions.
+// Landing page: what Sesh is, log in, start a session, back to the user's live session, the
+// user's live sessions, and logging out everywhere.
 
 import { getJson, loginUrl, postJson } from './api.js';
-import { byTestId, h, initPage, notifyError } from './ui.js';
+import { byTestId, confirmDialog, h, initPage, isInactive, notifyError, setBusy } from './ui.js';
 import { icon } from './icons.js';
 
 const STATE_LABEL = { lobby: 'Waiting to start', playing: 'Playing', ended: 'Ended' };
@@ -35,9 +36,50 @@ async function showSessions(me) {
     const live = (Array.isArray(sessions) ? sessions : sessions?.sessions ?? []).filter((s) => s.state !== 'ended');
     list.replaceChildren(...live.map((s) => sessionLink(s, me)));
     section.hidden = live.length === 0;
+    showBackLink(live, me);
   } catch (err) {
     notifyError(err, { loginNext: '/' });
   }
+}
+
+/**
+ * "Back to your session" up front: the session the user hosts (the newest listed first), else
+ * the one they joined; "Start a session" then steps back to a secondary button.
+ */
+function showBackLink(live, me) {
+  const back = byTestId('back-to-session');
+  const target = live.find((s) => s.role === 'host' || s.host?.id === me.id) ?? live[0];
+  back.hidden = !target;
+  if (!target) return;
+  back.href = `/s/${encodeURIComponent(target.id)}`;
+  back.dataset.sessionId = target.id;
+  const hosting = target.role === 'host' || target.host?.id === me.id;
+  back.textContent = hosting ? 'Back to your session' : `Back to ${hostName(target.host)}’s session`;
+  byTestId('start-session').className = 'button button-ghost button-large';
+}
+
+/** "Log out everywhere": every login of the user ends, this browser's too (after a confirmation). */
+function wireLogoutEverywhere() {
+  const section = byTestId('account');
+  const button = byTestId('logout-everywhere');
+  section.hidden = false;
+  button.addEventListener('click', async () => {
+    if (isInactive(button)) return;
+    const ok = await confirmDialog({
+      title: 'Log out everywhere?',
+      message: 'Your Sesh login ends in every browser and on every device, this one included. Sessions keep going; log in again to get back to them.',
+      confirmLabel: 'Log out everywhere',
+    });
+    if (!ok) return;
+    setBusy(button, true);
+    try {
+      await postJson('/auth/logout-everywhere');
+      location.assign('/');
+    } catch (err) {
+      setBusy(button, false);
+      notifyError(err, { loginNext: '/' });
+    }
+  });
 }
 
 async function main() {
@@ -67,6 +109,7 @@ async function main() {
       notifyError(err, { loginNext: '/' });
     }
   });
+  wireLogoutEverywhere();
   await showSessions(me);
 }
 

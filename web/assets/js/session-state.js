@@ -100,6 +100,45 @@ export function normalizeDevices(data) {
   }));
 }
 
+/** What the page calls someone who left before it saw their name. */
+export const FORMER_MEMBER = 'a former member';
+
+/** Names a page keeps across reloads, per session: bounded like everything else. */
+export const MAX_REMEMBERED_NAMES = 500;
+
+/**
+ * The player's extra state from a `playback` (newer servers): volume, Spotify's own shuffle
+ * and repeat, and whether the device takes volume commands. `supported` is false for a server
+ * that sends none of it (the page then offers no seek, volume, repeat, reshuffle or transfer).
+ */
+export function playerExtras(playback) {
+  const supported = Boolean(playback) && ('repeat' in playback || 'volume_percent' in playback || 'changes' in playback);
+  const device = playback?.device && typeof playback.device === 'object' ? playback.device : null;
+  const volume = Number.isFinite(playback?.volume_percent) ? Math.min(100, Math.max(0, Math.round(playback.volume_percent))) : null;
+  const repeat = ['off', 'track', 'context'].includes(playback?.repeat) ? playback.repeat : 'off';
+  return {
+    supported,
+    volume,
+    // Volume only where the device says it takes it and Spotify reported a level.
+    canSetVolume: supported && volume !== null && device?.supports_volume !== false,
+    shuffle: playback?.shuffle === true,
+    repeat,
+    changes: Array.isArray(playback?.changes) ? playback.changes : [],
+  };
+}
+
+/**
+ * Which part of the queue a phone shows while collapsed: the now-playing entry and the next
+ * `upcoming`, as indexes of the window held (`from` inclusive, `to` exclusive); null when the
+ * whole window fits anyway.
+ */
+export function collapsedRange(queueLength, currentInWindow, upcoming = 5) {
+  const start = Math.max(0, currentInWindow);
+  const end = Math.min(queueLength, start + 1 + upcoming);
+  if (start === 0 && end >= queueLength) return null;
+  return { from: start, to: end };
+}
+
 export class SessionModel {
   constructor(sessionId) {
     this.sessionId = sessionId;
@@ -127,7 +166,10 @@ export class SessionModel {
   rememberNames(members) {
     for (const m of members ?? []) {
       const id = idOf(m);
-      if (id && m.display_name) this.names.set(id, m.display_name);
+      if (!id || !m.display_name) continue;
+      // Newest last, so that `namesToKeep` drops the longest-unseen first.
+      this.names.delete(id);
+      this.names.set(id, m.display_name);
     }
   }
 
@@ -245,7 +287,7 @@ export class SessionModel {
         if (id === this.you?.id) return { parts: [], outcome: frame.reason === 'kicked' ? 'kicked' : 'left' };
         const complete = this.isRosterComplete();
         // Before the member goes: the name the host's "Removed" list shows.
-        if (frame.reason === 'kicked' && this.isHost()) this.addBanned({ id, display_name: this.memberName(id) });
+        if (frame.reason === 'kicked' && this.isHost()) this.addBanned({ id, display_name: this.knownName(id) ?? id });
         s.members = s.members.filter((m) => m.id !== id);
         if (complete) this.recount();
         return { parts: ['members', 'nowPlaying', 'banned'], outcome: null };
@@ -353,24 +395,69 @@ export class SessionModel {
     return Boolean(this.you && this.session && (this.you.id === this.session.hostId || this.you.role === 'host'));
   }
 
-  /** A member's name; for someone who left, the name they had; their id only for a stranger. */
-  memberName(id) {
+  /**
+   * A member's name; for someone who left, the name they had (also from before a reload, see
+   * `restoreNames`); null for someone this page never saw a name for.
+   */
+  knownName(id) {
     const member = this.session?.members.find((m) => m.id === id);
     if (member) return member.display_name;
     if (this.you?.id === id && this.you.display_name) return this.you.display_name;
-    return this.names.get(id) ?? id;
+    return this.names.get(id) ?? null;
+  }
+
+  /**
+   * A member's name, or — for someone who left before this page saw them (`added_by` holds
+   * only ids, and the server names only current members) — FORMER_MEMBER, never a raw id.
+   */
+  memberName(id) {
+    return this.knownName(id) ?? FORMER_MEMBER;
+  }
+
+  /**
+   * The names this page knows, to keep across a reload (the page stores them): `[id, name]`
+   * pairs, the newest last, at most MAX_REMEMBERED_NAMES.
+   */
+  namesToKeep() {
+    return [...this.names].slice(-MAX_REMEMBERED_NAMES);
+  }
+
+  /** Names kept from before a reload; the server's names (members) win over them. */
+  restoreNames(pairs) {
+    if (!Array.isArray(pairs)) return;
+    for (const pair of pairs.slice(-MAX_REMEMBERED_NAMES)) {
+      if (!Array.isArray(pair) || typeof pair[0] !== 'string' || typeof pair[1] !== 'string' || !pair[1]) continue;
+      if (!this.names.has(pair[0])) this.names.set(pair[0], pair[1]);
+    }
   }
 
   /**
    * "Bob", "you & Carol", "Bob, Carol & Dave"; with `total` above the names listed (the server
    * names the first few who brought a track and counts them all): "Bob, Carol & 68 others".
+   * People whose names this page never learnt are counted: "Bob & 2 former members".
    */
   namesList(ids, total = ids.length) {
-    const names = ids.map((id) => (id === this.you?.id ? 'you' : this.memberName(id)));
-    const others = Math.max(0, total - names.length);
+    const names = [];
+    let unknown = 0;
+    for (const id of ids) {
+      if (id === this.you?.id) names.push('you');
+      else {
+        const name = this.knownName(id);
+        if (name) names.push(name);
+        else unknown += 1;
+      }
+    }
+    if (unknown === 1) names.push(FORMER_MEMBER);
+    else if (unknown > 1) names.push(`${unknown} former members`);
+    const others = Math.max(0, total - ids.length);
     if (others > 0) return `${names.join(', ')} & ${others} ${others === 1 ? 'other' : 'others'}`;
     if (names.length <= 1) return names.join('');
     return `${names.slice(0, -1).join(', ')} & ${names.at(-1)}`;
+  }
+
+  /** Whether the viewer is among those who brought the queue entry (or playback) ("yours"). */
+  isMine(item) {
+    return Boolean(this.you?.id) && addedByIds(item?.added_by).includes(this.you.id);
   }
 
   /** "your", "Bob’s", "Bob & Carol’s", "Alexis’", "Bob & 3 others’". */
@@ -473,16 +560,19 @@ export class SessionModel {
    */
   nowPlaying() {
     if (!this.session || this.session.state === 'ended') return null;
-    const index = this.currentIndex();
+    // While the host plays something of their own, guests see the party's track, on hold:
+    // what the host listens to privately is not the party's business.
+    const onHold = this.spotify?.state === 'host_took_over' && !this.isHost() && !Number.isInteger(this.playback?.position);
+    const index = onHold ? this.session.position : this.currentIndex();
     const entry = index >= 0 ? this.entryAt(index) : null;
-    if (this.playback?.track) {
+    if (this.playback?.track && !onHold) {
       const source = this.playback.added_by?.length ? this.playback : entry;
       const ids = addedByIds(source?.added_by);
-      return { track: this.playback.track, addedBy: ids, addedByCount: addedByCount(source, ids), isPlaying: Boolean(this.playback.is_playing), device: this.playback.device };
+      return { track: this.playback.track, addedBy: ids, addedByCount: addedByCount(source, ids), isPlaying: Boolean(this.playback.is_playing), device: this.playback.device, fromPlayback: true };
     }
     if (entry && this.session.state === 'playing') {
       const ids = addedByIds(entry.added_by);
-      return { track: entry.track, addedBy: ids, addedByCount: addedByCount(entry, ids), isPlaying: false, device: null };
+      return { track: entry.track, addedBy: ids, addedByCount: addedByCount(entry, ids), isPlaying: false, device: null, fromPlayback: false };
     }
     return null;
   }

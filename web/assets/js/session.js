@@ -1,14 +1,18 @@
 // Session page `/s/{id}`: now playing, queue, people, live over the WebSocket; host extras
-// (invite, device picker, Start, player controls, kick and let back in, end).
+// (invite, device picker, Start, player controls and the player's extras — seek, volume,
+// repeat, reshuffle, another device —, taking the session back after a take-over, kick and
+// let back in, end).
 
 import { ApiError, getJson, loginUrl, postJson } from './api.js';
 import { describeError, rateLimitMessage } from './messages.js';
 import { formatTime, progressAt } from './progress.js';
-import { SessionModel, addedByCount, addedByIds, artistNames, normalizeDevices } from './session-state.js';
+import {
+  SessionModel, addedByCount, addedByIds, artistNames, collapsedRange, normalizeDevices, playerExtras,
+} from './session-state.js';
 import { SessionSocket } from './socket.js';
 import { deviceIcon, icon } from './icons.js';
 import {
-  avatar, byTestId, confirmDialog, h, initPage, isInactive, notify, notifyError, setBusy, showStatePanel,
+  avatar, byTestId, choiceDialog, confirmDialog, h, initPage, isInactive, notify, notifyError, setBusy, showStatePanel,
 } from './ui.js';
 
 const sessionId = decodeURIComponent(location.pathname.match(/^\/s\/([^/]+)/)?.[1] ?? '');
@@ -16,6 +20,18 @@ const sessionPath = `/api/sessions/${encodeURIComponent(sessionId)}`;
 
 /** Queue entries one "Show more" fetches (the server allows up to 500 a page). */
 const QUEUE_PAGE = 100;
+
+/** Upcoming entries a phone shows before "Show all N". */
+const QUEUE_UPCOMING_COLLAPSED = 5;
+
+/** One column (phones, small tablets): the queue comes after the people and is collapsed. */
+const narrowScreen = window.matchMedia('(max-width: 899px)');
+
+/** How far an arrow key (and Page Up/Down) moves the seek bar, in seconds. */
+const SEEK_STEP_S = 5;
+const SEEK_PAGE_S = 30;
+/** Arrow presses in a row are sent as one seek this long after the last one. */
+const SEEK_KEY_SETTLE_MS = 400;
 
 /** What the server told us (see session-state.js), plus the page's own bits. */
 const view = Object.assign(new SessionModel(sessionId), {
@@ -26,7 +42,50 @@ const view = Object.assign(new SessionModel(sessionId), {
   selectedDeviceId: null,
   /** Set once the page can no longer follow the session (ended, removed, logged out). */
   closed: false,
+  /** The phone's queue shows everything ("Show all N" pressed). */
+  queueExpanded: false,
+  /**
+   * What the host chose for the music when ending: `stopped`, `playing` (left playing),
+   * `stop_failed` (the pause was refused) or `paused` (it was paused already); null otherwise.
+   */
+  endedMusic: null,
 });
+
+// ---------- names of people who left, across reloads ----------
+
+/**
+ * `added_by` holds only ids and the server names only current members, so the names of people
+ * who left are kept in this browser (per session, bounded) for the tracks they brought.
+ */
+const NAMES_KEY = `sesh:names:${sessionId}`;
+let namesStored = '';
+
+function restoreNames() {
+  try {
+    view.restoreNames(JSON.parse(localStorage.getItem(NAMES_KEY) ?? 'null'));
+  } catch {
+    // Storage off or the entry broken: the page falls back to "a former member".
+  }
+}
+
+function storeNames() {
+  try {
+    const text = JSON.stringify(view.namesToKeep());
+    if (text === namesStored) return;
+    localStorage.setItem(NAMES_KEY, text);
+    namesStored = text;
+  } catch {
+    // Storage full or off: nothing lost but the names after a reload.
+  }
+}
+
+function forgetNames() {
+  try {
+    localStorage.removeItem(NAMES_KEY);
+  } catch {
+    // nothing to forget
+  }
+}
 
 let socket = null;
 const $ = (id) => byTestId(id);
@@ -41,7 +100,7 @@ const RENDERERS = {
   queue: () => renderQueue(),
   invite: () => renderInvite(),
   banned: () => renderRemoved(),
-  spotify: () => { startSpotifyCountdown(); renderSpotifyStatus(); },
+  spotify: () => { startSpotifyCountdown(); renderSpotifyStatus(); renderHead(); renderNowPlaying(); renderQueue(); },
 };
 
 function onFrame(frame) {
@@ -51,6 +110,7 @@ function onFrame(frame) {
   if (frame.type === 'welcome') {
     view.applyWelcome(frame, perfNow, wallNow);
     if (view.session.state === 'ended') endSession();
+    else storeNames();
     startSpotifyCountdown();
     renderAll();
     followWindow();
@@ -73,6 +133,7 @@ function onFrame(frame) {
   }
   if (parts.includes('all')) renderAll();
   else for (const part of parts) RENDERERS[part]();
+  if (parts.includes('members') || parts.includes('all')) storeNames();
   followWindow();
 }
 
@@ -123,6 +184,7 @@ async function showMoreQueue(button) {
 function endSession() {
   if (socket) socket.stop();
   setConnection('ended');
+  forgetNames();
 }
 
 function stopFollowing() {
@@ -163,14 +225,20 @@ function showBlocked(err) {
   });
 }
 
-/** Close code the server uses when the host removed this member (docs/websocket.md). */
+/** Close codes the server uses when the host removed this member, and on a log-out (docs/websocket.md). */
 const CLOSE_KICKED = 4001;
+const CLOSE_LOGGED_OUT = 4003;
 
 /** The server closed an open connection: removed by the host means stop; anything else, retry. */
 function onServerClose(code) {
   if (view.closed) return 'stop';
   if (code === CLOSE_KICKED) {
     removedFromSession('kicked');
+    return 'stop';
+  }
+  if (code === CLOSE_LOGGED_OUT) {
+    // Logged out here or everywhere (from another device): say so rather than retry.
+    showBlocked(new ApiError(401, 'unauthorized', 'logged out'));
     return 'stop';
   }
   if (view.session?.state === 'ended') return 'stop';
@@ -280,7 +348,7 @@ function renderNowPlaying() {
     let text;
     if (s.state === 'ended') {
       title = 'This session has ended';
-      text = 'Thanks for listening together. Start a session of your own any time.';
+      text = endedText();
     } else if (s.state === 'playing') {
       title = 'Starting the music…';
       text = 'Waiting for Spotify to report what plays.';
@@ -294,6 +362,7 @@ function renderNowPlaying() {
     $('lobby-title').textContent = title;
     $('lobby-text').textContent = text;
     lobby.dataset.state = s.state;
+    lobby.dataset.music = s.state === 'ended' && view.endedMusic ? view.endedMusic : '';
     let endedLink = lobby.querySelector('[data-testid="ended-home"]');
     if (s.state === 'ended' && !endedLink) {
       endedLink = h('a', { class: 'button button-primary', href: '/', testid: 'ended-home' }, 'Go to the start page');
@@ -334,33 +403,247 @@ function renderNowPlaying() {
   toggle.dataset.playing = String(np.isPlaying);
   toggle.replaceChildren(icon(np.isPlaying ? 'pause' : 'play'));
 
+  renderPlayerExtras();
   document.title = `${np.isPlaying ? '▶ ' : ''}${track.name} — Sesh`;
   paintProgress(performance.now());
+}
+
+/** What the ended card says about the music: only what the host chose here is known for sure. */
+function endedText() {
+  const device = deviceName(view.playback?.device) ?? deviceName(view.session.device);
+  const on = device ? ` on ${device}` : '';
+  switch (view.endedMusic) {
+    case 'stopped': return 'You ended the session and stopped the music. Thanks for listening together.';
+    case 'paused': return 'You ended the session. The music was already paused.';
+    case 'playing': return `You ended the session. The music keeps playing${on} in Spotify, but Sesh no longer steers it.`;
+    case 'stop_failed': return `You ended the session, but Sesh could not stop the music: it may still be playing${on}. Pause it in Spotify.`;
+    default: return 'Thanks for listening together. Start a session of your own any time.';
+  }
+}
+
+/** The host's seek bar, repeat, volume and device switcher; the repeat state for everyone. */
+function renderPlayerExtras() {
+  const extras = playerExtras(view.playback);
+  const controls = isHost() && view.session.state === 'playing' && extras.supported && view.spotify?.state !== 'host_took_over';
+  $('player-extras').hidden = !controls;
+  $('np-seek').hidden = !controls;
+  $('np-progress').hidden = controls;
+
+  const repeatPill = $('np-repeat');
+  repeatPill.hidden = extras.repeat === 'off';
+  $('np-repeat-text').textContent = extras.repeat === 'track' ? 'Repeating this track' : 'Repeat is on in Spotify';
+  $('control-repeat').setAttribute('aria-pressed', String(extras.repeat !== 'off'));
+  $('shuffle-warning').hidden = !(isHost() && extras.shuffle);
+
+  const volume = $('control-volume');
+  $('volume').hidden = !(controls && extras.canSetVolume);
+  if (extras.canSetVolume && !volumeDragging) {
+    volume.value = String(extras.volume);
+    volume.setAttribute('aria-valuetext', `${extras.volume}%`);
+  }
 }
 
 let frameRequest = 0;
 /** What the time labels show now: repainted when the second, the track or its length changes. */
 let paintedTimes = '';
 
-/** Moves the progress bar; cheap enough for every animation frame. */
+/** Moves the progress bar (and the host's seek bar); cheap enough for every animation frame. */
 function paintProgress(now) {
   const np = view.session && view.session.state !== 'ended' ? view.nowPlaying() : null;
   const fill = $('np-progress-fill');
   if (!np) return;
   const duration = Number(np.track.duration_ms) || 0;
-  const position = view.playback && view.anchor ? progressAt(view.playback, view.anchor, duration, now) : 0;
+  // While the host drags (or steps with the keys) the seek bar, the labels show where it goes.
+  const held = seekHeldMs();
+  const position = held ?? (np.fromPlayback && view.playback && view.anchor ? progressAt(view.playback, view.anchor, duration, now) : 0);
   fill.style.transform = `scaleX(${duration > 0 ? Math.min(1, position / duration) : 0})`;
   const second = Math.floor(position / 1000);
   const times = `${np.track.id ?? np.track.uri ?? np.track.name}|${duration}|${second}`;
   if (times !== paintedTimes) {
     paintedTimes = times;
+    const valueText = `${formatTime(position)} of ${formatTime(duration)}`;
     $('np-elapsed').textContent = formatTime(position);
     $('np-duration').textContent = formatTime(duration);
     const bar = $('np-progress');
     bar.setAttribute('aria-valuemax', String(Math.round(duration / 1000)));
     bar.setAttribute('aria-valuenow', String(second));
-    bar.setAttribute('aria-valuetext', `${formatTime(position)} of ${formatTime(duration)}`);
+    bar.setAttribute('aria-valuetext', valueText);
+    const seek = $('np-seek');
+    seek.max = String(Math.max(0, Math.floor(duration / 1000)));
+    if (held === null) seek.value = String(second);
+    seek.setAttribute('aria-valuetext', valueText);
+    seek.style.setProperty('--fill', `${duration > 0 ? Math.min(100, (position / duration) * 100) : 0}%`);
   }
+}
+
+// ----- host: seek, volume, repeat, reshuffle, another device -----
+
+/** The host holds the seek bar (pointer down, or arrow keys not yet sent): its value wins. */
+let seekDragging = false;
+let seekKeyTimer = null;
+let volumeDragging = false;
+
+/** Where the held seek bar points, in ms; null while nobody holds it. */
+function seekHeldMs() {
+  return seekDragging || seekKeyTimer ? Number($('np-seek').value) * 1000 : null;
+}
+
+/** The player commands of newer servers: `POST …/player/{action}` with the frame's fields. */
+async function playerCommand(action, body, button = null) {
+  if (button && isInactive(button)) return false;
+  if (button) setBusy(button, true);
+  try {
+    await postJson(`${sessionPath}/player/${action}`, body);
+    return true;
+  } catch (err) {
+    notifyError(err);
+    return false;
+  } finally {
+    if (button) setBusy(button, false);
+  }
+}
+
+/** Shows the new position at once; the next `playback` frame confirms or corrects it. */
+function assumePosition(ms) {
+  if (!view.playback) return;
+  const now = performance.now();
+  view.playback = { ...view.playback, progress_ms: ms, server_time_ms: Date.now() };
+  view.anchor = { baseMs: ms, atPerfMs: now };
+}
+
+async function seekTo(ms) {
+  const duration = Number(view.playback?.track?.duration_ms) || 0;
+  const target = Math.max(0, Math.min(Math.round(ms), duration > 0 ? duration - 1 : Math.round(ms)));
+  assumePosition(target);
+  paintedTimes = '';
+  paintProgress(performance.now());
+  if (!(await playerCommand('seek', { position_ms: target }))) {
+    paintedTimes = '';
+  }
+}
+
+function wireSeekBar() {
+  const seek = $('np-seek');
+  const release = () => {
+    if (!seekDragging) return;
+    seekDragging = false;
+    seekTo(Number(seek.value) * 1000);
+  };
+  seek.addEventListener('pointerdown', () => { seekDragging = true; });
+  seek.addEventListener('input', () => {
+    // Dragging (or Home/End): only the labels follow; one seek goes out on release.
+    seekDragging = true;
+    paintedTimes = '';
+    paintProgress(performance.now());
+  });
+  seek.addEventListener('change', release);
+  // A press that did not move the thumb fires no `change`.
+  seek.addEventListener('pointerup', () => setTimeout(() => { if (seekDragging) release(); }, 0));
+  seek.addEventListener('pointercancel', () => { seekDragging = false; });
+  seek.addEventListener('keydown', (e) => {
+    const steps = { ArrowRight: SEEK_STEP_S, ArrowUp: SEEK_STEP_S, ArrowLeft: -SEEK_STEP_S, ArrowDown: -SEEK_STEP_S, PageUp: SEEK_PAGE_S, PageDown: -SEEK_PAGE_S };
+    if (!(e.key in steps)) return;
+    e.preventDefault();
+    const max = Number(seek.max) || 0;
+    seek.value = String(Math.max(0, Math.min(max, Number(seek.value) + steps[e.key])));
+    paintedTimes = '';
+    // Several presses in a row are one seek (the server allows ~10 commands a second).
+    clearTimeout(seekKeyTimer);
+    seekKeyTimer = setTimeout(() => {
+      seekKeyTimer = null;
+      seekTo(Number(seek.value) * 1000);
+    }, SEEK_KEY_SETTLE_MS);
+    paintProgress(performance.now());
+  });
+}
+
+function wireVolume() {
+  const volume = $('control-volume');
+  volume.addEventListener('input', () => {
+    volumeDragging = true;
+    volume.setAttribute('aria-valuetext', `${volume.value}%`);
+  });
+  volume.addEventListener('change', async () => {
+    volumeDragging = false;
+    const percent = Number(volume.value);
+    if (view.playback) view.playback = { ...view.playback, volume_percent: percent };
+    if (!(await playerCommand('volume', { percent }))) renderNowPlaying();
+  });
+}
+
+async function toggleRepeat(button) {
+  if (isInactive(button)) return;
+  const state = playerExtras(view.playback).repeat === 'off' ? 'track' : 'off';
+  if (await playerCommand('repeat', { state }, button)) {
+    if (view.playback) view.playback = { ...view.playback, repeat: state };
+    renderNowPlaying();
+  }
+}
+
+async function reshuffle(button) {
+  if (await playerCommand('reshuffle', undefined, button)) {
+    // The new order arrives as a `queue` event.
+    notify({ kind: 'success', key: 'reshuffle', title: 'Shuffled what’s next', message: 'The track playing now carries on.', timeoutMs: 3000 });
+  }
+}
+
+/** "Play on another device": move the music there (`transfer`, playing). */
+async function switchDevice(button) {
+  if (isInactive(button)) return;
+  const current = view.playback?.device?.id ?? view.session.device;
+  const deviceId = await pickDevice({
+    title: 'Play on another device',
+    message: 'The music moves there and carries on where it is.',
+    confirmLabel: 'Move the music',
+    currentId: current,
+    button,
+  });
+  if (!deviceId) return;
+  await playerCommand('transfer', { device_id: deviceId, play: true }, button);
+}
+
+/**
+ * Asks which of the host's Spotify devices to use, in a dialog (radio buttons; restricted
+ * devices shown disabled, with the reason). Resolves to the device id, or null.
+ */
+async function pickDevice({ title, message, confirmLabel, currentId, button }) {
+  let devices;
+  if (button) setBusy(button, true);
+  try {
+    devices = normalizeDevices(await getJson('/api/me/devices'));
+  } catch (err) {
+    notifyError(err);
+    return null;
+  } finally {
+    if (button) setBusy(button, false);
+  }
+  const usable = devices.filter((d) => !d.is_restricted);
+  let selected = (usable.find((d) => d.id !== currentId && d.is_active) ?? usable.find((d) => d.id !== currentId) ?? usable[0])?.id ?? null;
+  const options = devices.map((d) => deviceOption(d, {
+    group: 'dialog-device',
+    selectedId: selected,
+    detailPrefix: 'dialog-device-detail',
+    current: d.id === currentId,
+    onSelect: (id) => { selected = id; },
+  }));
+  const body = devices.length
+    ? [h('fieldset', { class: 'device-picker' },
+      h('legend', { class: 'visually-hidden' }, 'Your Spotify devices'),
+      h('div', { class: 'device-list', testid: 'dialog-device-list' }, options))]
+    : [h('p', { class: 'device-empty', testid: 'dialog-no-devices' }, 'No Spotify devices found. Open Spotify on your phone, computer or speaker, then try again.')];
+  const checked = options.map((o) => o.querySelector('input')).find((input) => input.checked) ?? null;
+  const answer = await choiceDialog({
+    title,
+    message,
+    body,
+    testid: 'device-dialog',
+    initialFocus: checked,
+    buttons: [
+      { label: 'Cancel', value: null, testid: 'device-dialog-cancel' },
+      { label: confirmLabel, value: 'ok', kind: 'primary', testid: 'device-dialog-ok', disabled: usable.length === 0 },
+    ],
+  });
+  return answer === 'ok' ? selected : null;
 }
 
 function tick(now) {
@@ -372,16 +655,40 @@ function tick(now) {
 function renderSpotifyStatus() {
   const el = $('spotify-status');
   const status = view.spotify;
+  const actions = $('takeover-actions');
+  const tookOver = status?.state === 'host_took_over' && view.session?.state === 'playing';
+  const hadFocus = actions.contains(document.activeElement);
+  actions.hidden = !(tookOver && isHost());
+  if (actions.hidden && hadFocus) {
+    // Taken back: the pressed button is gone; the focus goes to the player it brought back.
+    const toggle = $('player-controls').hidden ? null : $('control-playpause');
+    if (toggle) toggle.focus();
+    else {
+      $('now-playing').setAttribute('tabindex', '-1');
+      $('now-playing').focus();
+    }
+  }
   if (!status || view.session?.state === 'ended') {
     el.hidden = true;
     return;
   }
   el.hidden = false;
   el.dataset.state = status.state;
+  el.dataset.reason = status.state === 'host_took_over' ? takeOverReason(status) : '';
   el.textContent = spotifyStatusText(status);
   if (status.state === 'reauth_required' && isHost()) {
     el.append(' ', h('a', { href: loginUrl(location.pathname), testid: 'spotify-status-login' }, 'Log in with Spotify again'));
   }
+}
+
+/**
+ * Why the host's player left the session: `foreign_playback` (they play something else) or
+ * `playback_gone` (the device stopped or disappeared). The server says so in `reason` when it
+ * does; until then only its message (for the log, never shown) tells the two apart.
+ */
+function takeOverReason(status) {
+  if (status.reason === 'foreign_playback' || status.reason === 'playback_gone') return status.reason;
+  return /stopped|gone|disappeared/i.test(status.message ?? '') ? 'playback_gone' : 'foreign_playback';
 }
 
 function spotifyStatusText(status) {
@@ -393,11 +700,15 @@ function spotifyStatusText(status) {
     case 'unavailable':
       return 'Spotify is not answering right now. Sesh keeps trying.';
     case 'host_took_over':
-      return status.message || 'The host is playing something else on Spotify right now.';
+      if (!isHost()) return 'The host paused the party in Spotify; it will pick up when they resume.';
+      return takeOverReason(status) === 'playback_gone'
+        ? 'Your device stopped playing, so the party is on hold. Resume here, or pick another device to play on.'
+        : 'You’re playing something else in Spotify, so Sesh has stepped back. Resume here to bring the party’s queue back, or play it on another device.';
     case 'reauth_required':
       return isHost() ? 'Your Spotify login has expired, so Sesh cannot follow the music.' : 'The host needs to log in to Spotify again.';
     default:
-      return status.message || 'Spotify has a problem right now.';
+      // The server's own sentence is for the log; people get ours.
+      return 'Spotify has a problem right now. Sesh keeps trying.';
   }
 }
 
@@ -444,19 +755,27 @@ async function loadDevices() {
   return devicesLoading;
 }
 
-function deviceOption(device) {
+/** The lobby's picker: choosing a device enables Start. */
+const LOBBY_PICKER = {
+  group: 'device',
+  detailPrefix: 'device-detail',
+  onSelect: (id) => {
+    view.selectedDeviceId = id;
+    $('start-button').disabled = false;
+  },
+};
+
+/** One radio of a device list (the lobby's picker, or a dialog's with its own `group`). */
+function deviceOption(device, { group, detailPrefix, onSelect, selectedId = view.selectedDeviceId, current = false } = LOBBY_PICKER) {
   const detail = device.is_restricted
     ? (device.restricted_reason || 'Spotify does not allow remote control of this device')
-    : [device.type, device.is_active ? 'active now' : null].filter(Boolean).join(' · ');
+    : [device.type, current ? 'playing the session now' : device.is_active ? 'active now' : null].filter(Boolean).join(' · ');
   const input = h('input', {
-    type: 'radio', name: 'device', value: device.id ?? '',
-    checked: device.id != null && device.id === view.selectedDeviceId,
+    type: 'radio', name: group, value: device.id ?? '',
+    checked: device.id != null && device.id === selectedId,
     disabled: device.is_restricted,
-    'aria-describedby': `device-detail-${device.key}`,
-    onchange: () => {
-      view.selectedDeviceId = device.id;
-      $('start-button').disabled = false;
-    },
+    'aria-describedby': `${detailPrefix}-${device.key}`,
+    onchange: () => onSelect(device.id),
   });
   return h('label', {
     class: 'device-option', testid: 'device-option',
@@ -466,7 +785,7 @@ function deviceOption(device) {
   deviceIcon(device.type),
   h('span', { class: 'device-text' },
     h('span', { class: 'device-name' }, device.name),
-    h('span', { class: 'device-detail', id: `device-detail-${device.key}` }, detail)));
+    h('span', { class: 'device-detail', id: `${detailPrefix}-${device.key}` }, detail)));
 }
 
 function renderDevicePanel() {
@@ -488,7 +807,7 @@ function renderDevicePanel() {
     list.replaceChildren(h('p', { class: 'device-empty', testid: 'no-devices' },
       'No Spotify devices found. Open Spotify on your phone, computer or speaker, then refresh.'));
   } else {
-    list.replaceChildren(...view.devices.map(deviceOption));
+    list.replaceChildren(...view.devices.map((d) => deviceOption(d)));
   }
   $('start-button').disabled = !view.selectedDeviceId;
 }
@@ -525,6 +844,44 @@ async function playerAction(action, button) {
       renderHead();
       renderNowPlaying();
     }
+  } catch (err) {
+    notifyError(err);
+  } finally {
+    setBusy(button, false);
+  }
+}
+
+// ----- host: taking the session back after a take-over -----
+
+/** "Resume here": the queue plays again from the current entry on the session's device. */
+async function resumeHere(button) {
+  if (isInactive(button)) return;
+  setBusy(button, true);
+  try {
+    await postJson(`${sessionPath}/player/play`);
+  } catch (err) {
+    notifyError(err);
+  } finally {
+    setBusy(button, false);
+  }
+}
+
+/** "Resume on another device": the same on a device the host picks, which becomes the session's. */
+async function resumeElsewhere(button) {
+  if (isInactive(button)) return;
+  const deviceId = await pickDevice({
+    title: 'Resume on another device',
+    message: 'The party’s queue carries on from the current track there.',
+    confirmLabel: 'Resume there',
+    currentId: view.session.device,
+    button,
+  });
+  if (!deviceId) return;
+  setBusy(button, true);
+  try {
+    await postJson(`${sessionPath}/start`, { device_id: deviceId });
+    const device = view.devices?.find((d) => d.id === deviceId);
+    view.session.device = device ?? deviceId;
   } catch (err) {
     notifyError(err);
   } finally {
@@ -603,9 +960,14 @@ async function copyInvite() {
 // ----- queue and members -----
 
 function renderQueue() {
-  const { queue, queueOffset, queueLength } = view.session;
+  const { queue, queueOffset, queueLength, position } = view.session;
   const current = view.currentIndex();
   const list = $('queue');
+  // On a phone: the now-playing entry and the next few, then "Show all N".
+  const anchor = (current >= 0 ? current : position) - queueOffset;
+  const collapsible = narrowScreen.matches && view.session.state !== 'ended'
+    ? collapsedRange(queue.length, Math.min(Math.max(anchor, 0), queue.length), QUEUE_UPCOMING_COLLAPSED) : null;
+  const shown = collapsible && !view.queueExpanded ? collapsible : null;
   list.replaceChildren(...queue.map((entry, i) => {
     // Numbers, highlight and "played" are about the whole queue; `queue` may be a window of it.
     const index = queueOffset + i;
@@ -613,10 +975,12 @@ function renderQueue() {
     const ids = addedByIds(entry.added_by);
     const isCurrent = index === current;
     const artists = artistNames(track);
+    const mine = view.isMine(entry);
     return h('li', {
       class: 'queue-item', testid: 'queue-item',
       'aria-current': isCurrent ? 'true' : null,
-      dataset: { trackId: track.id ?? '', index: String(index), played: String(current >= 0 && index < current) },
+      hidden: shown ? i < shown.from || i >= shown.to : false,
+      dataset: { trackId: track.id ?? '', index: String(index), played: String(current >= 0 && index < current), yours: String(mine) },
     },
     h('span', { class: 'queue-index' }, isCurrent ? icon('play') : String(index + 1)),
     track.image_url ? h('img', { class: 'thumb', src: track.image_url, alt: '', loading: 'lazy', width: 44, height: 44 }) : h('span', { class: 'thumb' }),
@@ -626,21 +990,31 @@ function renderQueue() {
       h('span', { class: 'queue-sub' }, artists),
       ids.length
         ? h('span', { class: 'queue-by', testid: 'queue-added-by' },
-          ids.slice(0, 3).map((id) => avatar(id, memberName(id))),
+          // "Yours": a guest finds the songs they brought (the word says it to screen readers
+          // too). On the by-line, so that the title keeps the room on a narrow phone.
+          mine ? h('span', { class: 'badge badge-you', testid: 'queue-yours' }, 'Yours') : null,
+          ids.slice(0, 3).map((id) => avatar(id, view.knownName(id) ?? '?')),
           h('span', {}, `from ${view.namesList(ids, addedByCount(entry, ids))}`))
         : null));
   }));
   list.start = queueOffset + 1;
   const before = $('queue-before');
-  before.hidden = queueOffset === 0 || queue.length === 0;
+  before.hidden = queueOffset === 0 || queue.length === 0 || Boolean(shown);
   before.textContent = `${queueOffset} earlier ${queueOffset === 1 ? 'track' : 'tracks'} not shown`;
+  const toggle = $('queue-toggle');
+  $('queue-collapse').hidden = !collapsible;
+  toggle.setAttribute('aria-expanded', String(!shown));
+  toggle.textContent = shown ? `Show all ${queueLength} ${queueLength === 1 ? 'track' : 'tracks'}` : 'Show fewer';
   const rest = view.queueAfterWindow();
-  $('queue-more').hidden = rest === 0;
+  $('queue-more').hidden = rest === 0 || Boolean(shown);
   $('queue-more-text').textContent = `${rest} more in the queue`;
   $('queue-empty').hidden = queueLength > 0;
   // In the lobby the now-playing card already explains the queue; keep the invite in view.
   $('queue-panel').hidden = view.session.state === 'lobby' && queueLength === 0;
   $('queue-count').textContent = queueLength ? `${queueLength} ${queueLength === 1 ? 'track' : 'tracks'}` : '';
+  // Reshuffling needs something after the track playing now, and a server that offers it.
+  const upcoming = queueLength - Math.max(current, position) - 1;
+  $('queue-tools').hidden = !(isHost() && view.session.state === 'playing' && playerExtras(view.playback).supported && upcoming > 1);
 }
 
 function renderMembers() {
@@ -755,16 +1129,52 @@ function renderFooter() {
   $('leave-session').hidden = isHost() || !live;
 }
 
+/**
+ * "End session": asks whether to stop the music too (a `pause` just before the end; Sesh
+ * stops steering Spotify at the end, it does not stop it), and remembers what happened so the
+ * ended card can say it truthfully.
+ */
 async function endSessionClicked() {
-  const ok = await confirmDialog({
+  // While the host plays something else in Spotify, pausing would stop *their* music.
+  const ours = view.spotify?.state !== 'host_took_over';
+  const playing = ours && view.session.state === 'playing' && Boolean(view.playback?.is_playing);
+  const choice = await choiceDialog({
     title: 'End the session for everyone?',
-    message: 'The music stops being shared and the invite link stops working.',
-    confirmLabel: 'End session',
+    message: playing
+      ? 'The invite link stops working and Sesh stops steering Spotify. Stop the music too?'
+      : 'The invite link stops working and Sesh stops steering Spotify.',
+    buttons: playing
+      ? [
+        { label: 'Cancel', value: null, testid: 'confirm-cancel' },
+        { label: 'End, keep the music playing', value: 'keep', testid: 'end-keep-playing' },
+        { label: 'End and stop the music', value: 'stop', kind: 'danger', testid: 'confirm-ok' },
+      ]
+      : [
+        { label: 'Cancel', value: null, testid: 'confirm-cancel' },
+        { label: 'End session', value: 'end', kind: 'danger', testid: 'confirm-ok' },
+      ],
   });
-  if (!ok) return;
+  if (!choice) return;
+  let music = null;
+  if (choice === 'stop') {
+    try {
+      await postJson(`${sessionPath}/player/pause`);
+      music = 'stopped';
+    } catch (err) {
+      console.warn('could not pause before ending', err);
+      music = 'stop_failed';
+    }
+  } else if (choice === 'keep') {
+    music = 'playing';
+  } else if (view.session.state === 'playing' && ours) {
+    music = 'paused';
+  }
+  // Set before the request: its `session_ended` event may arrive before its answer.
+  view.endedMusic = music;
   try {
     await postJson(`${sessionPath}/end`);
   } catch (err) {
+    view.endedMusic = null;
     notifyError(err);
   }
 }
@@ -802,6 +1212,18 @@ function wireControls() {
   });
   $('np-cover').addEventListener('error', (e) => { e.currentTarget.hidden = true; });
   $('queue-show-more').addEventListener('click', (e) => showMoreQueue(e.currentTarget));
+  $('queue-toggle').addEventListener('click', () => {
+    view.queueExpanded = !view.queueExpanded;
+    renderQueue();
+  });
+  narrowScreen.addEventListener('change', () => { if (view.session) renderQueue(); });
+  $('resume-here').addEventListener('click', (e) => resumeHere(e.currentTarget));
+  $('resume-elsewhere').addEventListener('click', (e) => resumeElsewhere(e.currentTarget));
+  $('control-repeat').addEventListener('click', (e) => toggleRepeat(e.currentTarget));
+  $('control-device').addEventListener('click', (e) => switchDevice(e.currentTarget));
+  $('reshuffle').addEventListener('click', (e) => reshuffle(e.currentTarget));
+  wireSeekBar();
+  wireVolume();
 }
 
 async function main() {
@@ -818,7 +1240,9 @@ async function main() {
   try {
     // The snapshot paints the page at once and tells us early if we may not see it.
     const snapshot = await getJson(sessionPath);
+    restoreNames();
     view.loadSnapshot(snapshot?.session ?? snapshot ?? {}, me);
+    storeNames();
     if (snapshot?.playback) view.setPlayback(snapshot.playback, performance.now(), Date.now());
     renderAll();
     if (view.session.state === 'ended') {

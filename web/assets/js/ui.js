@@ -154,25 +154,31 @@ export function notifyError(err, { loginNext = location.pathname } = {}) {
 // ---------- confirm dialog ----------
 
 /**
- * Asks a yes/no question in a modal <dialog> (keyboard: Esc cancels, focus starts on Cancel;
- * afterwards the focus goes back to where it was, if that is still on the page).
- * @returns {Promise<boolean>}
+ * A modal <dialog> with a title, a message or any `body` nodes, and a row of buttons
+ * (keyboard: Esc cancels, the focus starts on `focus` or the first button; afterwards it goes
+ * back to where it was, if that is still on the page).
+ * @param {{title: string, message?: string, body?: Node[], testid?: string,
+ *          buttons: {label: string, value: any, kind?: 'ghost'|'primary'|'danger', testid?: string, disabled?: boolean}[],
+ *          focus?: number, initialFocus?: HTMLElement|null}} opts `value` is what the promise resolves
+ *   to when that button is pressed; the focus starts on `initialFocus`, else on button `focus`
+ * @returns {Promise<any>} the pressed button's value; null for Esc
  */
-export function confirmDialog({ title, message, confirmLabel, danger = true }) {
+export function choiceDialog({ title, message, body = [], buttons, focus = 0, initialFocus = null, testid = 'confirm-dialog' }) {
   const opener = document.activeElement;
   return new Promise((resolve) => {
-    const cancel = h('button', { type: 'button', class: 'button button-ghost', testid: 'confirm-cancel' }, 'Cancel');
-    const ok = h('button', {
-      type: 'button', class: danger ? 'button button-danger' : 'button button-primary', testid: 'confirm-ok',
-    }, confirmLabel);
     const titleId = `dlg-${Math.random().toString(36).slice(2)}`;
-    const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': titleId, testid: 'confirm-dialog' },
+    let answer = null;
+    const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': titleId, testid });
+    const elements = buttons.map((b) => h('button', {
+      type: 'button', class: `button button-${b.kind ?? 'ghost'}`, testid: b.testid ?? null, disabled: b.disabled ?? false,
+      onclick: () => { answer = b.value; dialog.close(); },
+    }, b.label));
+    dialog.append(...[
       h('h2', { id: titleId }, title),
-      h('p', {}, message),
-      h('div', { class: 'dialog-actions' }, cancel, ok));
-    let answer = false;
-    cancel.addEventListener('click', () => dialog.close());
-    ok.addEventListener('click', () => { answer = true; dialog.close(); });
+      message ? h('p', {}, message) : null,
+      ...body,
+      h('div', { class: 'dialog-actions' }, elements),
+    ].filter(Boolean));
     dialog.addEventListener('close', () => {
       dialog.remove();
       if (opener instanceof HTMLElement && opener.isConnected && opener !== document.body) opener.focus();
@@ -180,8 +186,24 @@ export function confirmDialog({ title, message, confirmLabel, danger = true }) {
     });
     document.body.append(dialog);
     dialog.showModal();
-    cancel.focus();
+    (initialFocus ?? elements[focus] ?? elements[0])?.focus();
   });
+}
+
+/**
+ * Asks a yes/no question in a modal <dialog> (focus starts on Cancel).
+ * @returns {Promise<boolean>}
+ */
+export async function confirmDialog({ title, message, confirmLabel, danger = true }) {
+  const answer = await choiceDialog({
+    title,
+    message,
+    buttons: [
+      { label: 'Cancel', value: false, testid: 'confirm-cancel' },
+      { label: confirmLabel, value: true, kind: danger ? 'danger' : 'primary', testid: 'confirm-ok' },
+    ],
+  });
+  return answer === true;
 }
 
 // ---------- page chrome ----------

@@ -94,6 +94,9 @@ pub fn added_by_listed(all: &[UserId]) -> Vec<UserId> {
 /// A queue entry as members see it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct QueueEntryView {
+    /// The entry's id, unique in the session (a track queued twice is two entries).
+    #[schema(value_type = u64)]
+    pub id: sesh_session::QueueEntryId,
     /// The track.
     #[schema(value_type = Track)]
     pub track: Arc<Track>,
@@ -106,6 +109,7 @@ pub struct QueueEntryView {
 impl From<&QueueEntry> for QueueEntryView {
     fn from(entry: &QueueEntry) -> Self {
         Self {
+            id: entry.id,
             track: entry.track.clone(),
             added_by: added_by_listed(&entry.added_by),
             added_by_count: entry.added_by.len(),
@@ -250,8 +254,22 @@ pub struct SpotifyStatus {
     /// For `rate_limited`: seconds until the next try.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,
+    /// For `host_took_over`: `foreign_playback` (the host plays something else) or
+    /// `playback_gone` (the device stopped or disappeared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<TakeOverReason>,
     /// What members see.
     pub message: String,
+}
+
+/// Why the session stopped steering the host's player (`spotify_status.reason`).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TakeOverReason {
+    /// The host plays something that is not the session's queue.
+    ForeignPlayback,
+    /// The player has nothing loaded any more (the device disappeared or was switched off).
+    PlaybackGone,
 }
 
 impl SpotifyStatus {
@@ -260,6 +278,7 @@ impl SpotifyStatus {
         Self {
             state: SpotifyState::Ok,
             retry_after_s: None,
+            reason: None,
             message: "connected to Spotify".to_owned(),
         }
     }

@@ -14,6 +14,18 @@ const MESSAGES = {
     title: 'Open Spotify on a device first',
     message: 'Start the Spotify app on a phone, computer or speaker, then refresh the device list.',
   },
+  volume_control_disallowed: {
+    title: 'This device sets its own volume',
+    message: 'Spotify cannot change the volume of this speaker or TV from here. Use the device itself.',
+  },
+  start_in_progress: {
+    title: 'The music is already starting',
+    message: 'Spotify is still answering the first Start. Wait a moment.',
+  },
+  entry_not_found: {
+    title: 'That track is no longer in the queue',
+    message: 'The queue changed in the meantime. Look again.',
+  },
   rate_limited: {
     title: 'Spotify asked us to slow down',
     message: 'Try again in a moment.',

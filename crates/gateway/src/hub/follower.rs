@@ -4,6 +4,8 @@
 //! be given the session's remaining queue again, and whether the host took their player over
 //! (played something else, or the device disappeared) — from then on the session stops
 //! steering Spotify until the host resumes.
+//!
+//! (About half of this file is its unit tests.)
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,9 @@ use sesh_spotify::{PlaybackState, RepeatState, SpotifyError};
 use super::tracker::{Change, Observation, PlaybackTracker};
 use sesh_session::Track;
 
-use crate::wire::{PlaybackChange, SpotifyState, SpotifyStatus, track_from_spotify};
+use crate::wire::{
+    PlaybackChange, SpotifyState, SpotifyStatus, TakeOverReason, track_from_spotify,
+};
 
 /// Consecutive empty player answers (no device, nothing loaded) before the follower concludes
 /// the session's playback is gone; one is tolerated because Spotify may briefly answer 204
@@ -21,29 +25,23 @@ use crate::wire::{PlaybackChange, SpotifyState, SpotifyStatus, track_from_spotif
 pub const EMPTY_POLLS_FOR_TAKEOVER: u32 = 2;
 
 /// Why the session stopped steering the host's player.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TakeOver {
-    /// The host plays something that is not the session's queue.
-    ForeignPlayback,
-    /// The player has nothing loaded any more (the device disappeared or was switched off).
-    PlaybackGone,
-}
+pub type TakeOver = TakeOverReason;
 
-impl TakeOver {
-    fn status(self) -> SpotifyStatus {
-        let message = match self {
-            Self::ForeignPlayback => {
-                "the host is playing something else in Spotify; the host can resume the session"
-            }
-            Self::PlaybackGone => {
-                "the session's device stopped playing; the host can resume on a device"
-            }
-        };
-        SpotifyStatus {
-            state: SpotifyState::HostTookOver,
-            retry_after_s: None,
-            message: message.to_owned(),
+/// What members see while the host has taken over.
+fn take_over_status(reason: TakeOver) -> SpotifyStatus {
+    let message = match reason {
+        TakeOver::ForeignPlayback => {
+            "the host is playing something else in Spotify; the host can resume the session"
         }
+        TakeOver::PlaybackGone => {
+            "the session's device stopped playing; the host can resume on a device"
+        }
+    };
+    SpotifyStatus {
+        state: SpotifyState::HostTookOver,
+        retry_after_s: None,
+        reason: Some(reason),
+        message: message.to_owned(),
     }
 }
 
@@ -104,7 +102,7 @@ impl Follower {
     /// The session's link to Spotify as the follower sees it.
     pub fn status(&self) -> SpotifyStatus {
         self.took_over
-            .map_or_else(SpotifyStatus::ok, TakeOver::status)
+            .map_or_else(SpotifyStatus::ok, take_over_status)
     }
 
     /// The upcoming part of the queue changed (a late joiner, a reshuffle) while Spotify plays
@@ -255,17 +253,20 @@ pub fn status_for_error(error: &SpotifyError) -> SpotifyStatus {
             SpotifyStatus {
                 state: SpotifyState::RateLimited,
                 retry_after_s: Some(secs),
+                reason: None,
                 message: format!("Spotify is busy, retrying in {secs} s"),
             }
         }
         SpotifyError::ReauthRequired | SpotifyError::Unauthorized { .. } => SpotifyStatus {
             state: SpotifyState::ReauthRequired,
             retry_after_s: None,
+            reason: None,
             message: "the host must log in to Spotify again".to_owned(),
         },
         _ => SpotifyStatus {
             state: SpotifyState::Unavailable,
             retry_after_s: None,
+            reason: None,
             message: "Spotify is not answering; retrying".to_owned(),
         },
     }
@@ -445,6 +446,7 @@ mod tests {
         );
         assert!(follower.took_over());
         assert_eq!(follower.status().state, SpotifyState::HostTookOver);
+        assert_eq!(follower.status().reason, Some(TakeOver::ForeignPlayback));
         assert_eq!(followed.move_to, None, "no following while taken over");
         assert_eq!(followed.position, None);
         // Back to a queue track: still taken over until the host resumes.

@@ -1,6 +1,10 @@
 //! The player's use cases of a hub: start, resume, the player's commands, and following the
 //! poller's observations. Every Spotify call goes through `effects` (spawned off the loop);
 //! its result comes back as a command handled here, which is when the session changes.
+//!
+//! Why it is longer than ~400 lines: each of the player's use cases has two halves (the
+//! request, and the handling of Spotify's answer when it comes back), kept next to each
+//! other so a command's whole life reads in one place.
 
 use std::time::Instant;
 
@@ -358,6 +362,7 @@ impl SessionHub {
                 self.set_status(SpotifyStatus {
                     state: SpotifyState::Unavailable,
                     retry_after_s: None,
+                    reason: None,
                     message: "Spotify is not answering; retrying".to_owned(),
                 });
                 return;

@@ -3,6 +3,10 @@
 //! (start, resume, commands, following the poller) are in `playing.rs`. The concerns it
 //! combines live in their own modules: `store`, `feed`, `room`, `views`, `follower`,
 //! `effects`.
+//!
+//! Why it is longer than the other modules (~460 lines): it is the one place where a command
+//! meets the session, so each use case's dispatch, reply and close handling sit together;
+//! the logic they call lives in the modules above.
 
 use std::sync::Arc;
 

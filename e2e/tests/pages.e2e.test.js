@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { SeshServer } from '../lib/server.js';
 import { join } from 'node:path';
-import { DESKTOP, PHONE, axeViolations, ensureArtifactsDir, launchChromium, newPerson } from '../lib/browser.js';
+import { DESKTOP, PHONE, SMALL_PHONE, axeViolations, ensureArtifactsDir, launchChromium, newPerson } from '../lib/browser.js';
 import { focusedTestId, looseText, waitUntilIdle } from '../lib/pages.js';
 
 const tid = (id) => `[data-testid="${id}"]`;
@@ -42,6 +42,36 @@ describe('error and edge states of the pages', { timeout: 120_000 }, () => {
     assert.deepEqual(await looseText(page, 'join-root'), []);
     assert.doesNotMatch(await page.locator(tid('join-root')).textContent(), /null/);
     assert.deepEqual(await axeViolations(page), []);
+  });
+
+  it('answers an unknown address with a page in the app’s style', async () => {
+    const { page } = visitor;
+    const response = await page.goto(`${server.url}/nope`);
+    assert.equal(response.status(), 404);
+    const panel = page.locator(tid('not-found'));
+    await panel.waitFor();
+    assert.equal(await page.title(), 'Page not found — Sesh');
+    assert.equal((await page.getByRole('heading', { level: 1 }).textContent()).trim(), 'Page not found');
+    // The way out is a real link, first after the skip link and the brand.
+    const home = page.getByRole('link', { name: 'Go to the start page' });
+    assert.equal(await home.getAttribute('href'), '/');
+    assert.deepEqual(await axeViolations(page), []);
+    await page.screenshot({ path: join(ensureArtifactsDir(), 'not-found-phone.png') });
+    const small = await newPerson(browser, 'small', SMALL_PHONE);
+    try {
+      await small.page.goto(`${server.url}/assets/nope.js`);
+      await small.page.locator(tid('not-found')).waitFor();
+      const overflow = await small.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+      await small.page.screenshot({ path: join(ensureArtifactsDir(), 'not-found-320.png') });
+      assert.deepEqual(small.problems, []);
+    } finally {
+      await small.context.close();
+    }
+    // API addresses stay JSON, even in a browser.
+    const api = await page.goto(`${server.url}/api/nope`);
+    assert.equal(api.status(), 404);
+    assert.equal((await api.json()).error.code, 'not_found');
   });
 
   it('offers to log in on a session page when logged out', async () => {

@@ -102,8 +102,9 @@ pub fn parse_device_id(device_id: &str) -> Result<sesh_session::DeviceId, ApiErr
         .ok_or_else(|| ApiError::bad_request("invalid_device", "device_id is not a device id"))
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("not_found", "no such endpoint"))
+/// Every address no route serves ([`pages::not_found`]: a page for browsers, JSON otherwise).
+async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    pages::not_found(&req)
 }
 
 /// Refuses state-changing requests that do not come from our own pages (CSRF): the `Origin`

@@ -1,9 +1,13 @@
 //! The web front end, embedded from `web/` at build time: pages (`no-cache`) and assets
-//! (`max-age=3600` with an ETag).
+//! (`max-age=3600` with an ETag), and the one "not found" answer of the whole server (a page
+//! for browsers, JSON for API clients).
 
 use actix_web::{
     HttpRequest, HttpResponse,
-    http::header::{self, HeaderValue},
+    http::{
+        StatusCode,
+        header::{self, HeaderValue},
+    },
     web,
 };
 use rust_embed::RustEmbed;
@@ -14,6 +18,73 @@ use crate::error::{ApiError, ErrorBody};
 #[derive(RustEmbed)]
 #[folder = "../../web"]
 struct WebAssets;
+
+/// Whether the client ranks `text/html` above `application/json` in its `Accept` header (a
+/// browser navigating); no header, `*/*` or a tie mean an API client.
+fn prefers_html(req: &HttpRequest) -> bool {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let html = accept_quality(accept, "text", "html");
+    html > 0.0 && html > accept_quality(accept, "application", "json")
+}
+
+/// The quality `accept` gives `kind/sub`: its most specific matching range wins (RFC 9110
+/// §12.5.1), 0 when none matches.
+fn accept_quality(accept: &str, kind: &str, sub: &str) -> f32 {
+    let mut best: Option<(u8, f32)> = None;
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let Some((k, s)) = range.split_once('/') else {
+            continue;
+        };
+        let specificity = match (k, s) {
+            _ if k == kind && s == sub => 2,
+            _ if k == kind && s == "*" => 1,
+            ("*", "*") => 0,
+            _ => continue,
+        };
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0)
+            .clamp(0.0, 1.0);
+        if best.is_none_or(|(spec, _)| specificity > spec) {
+            best = Some((specificity, q));
+        }
+    }
+    best.map_or(0.0, |(_, q)| q)
+}
+
+/// The answer to any address the server does not serve: the "Page not found" page (`404`,
+/// `no-cache`) to a browser asking for a page, else `404 {"error": {"code": "not_found"}}`.
+/// Under `/api/` and `/ws/` it is always JSON, whatever the `Accept`.
+pub fn not_found(req: &HttpRequest) -> HttpResponse {
+    let path = req.path();
+    let api = ["/api", "/ws"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    let page = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    ) && !api
+        && prefers_html(req);
+    match WebAssets::get("404.html") {
+        Some(file) if page => HttpResponse::NotFound()
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .body(file.data.into_owned()),
+        _ => actix_web::ResponseError::error_response(&ApiError::not_found(
+            "not_found",
+            "nothing here: no such page or endpoint",
+        )),
+    }
+}
 
 fn serve(req: &HttpRequest, path: &str, is_page: bool) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::not_found("not_found", "no such page");
@@ -121,10 +192,37 @@ pub async fn session_page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     responses(
         (status = 200, description = "The file, with its content type, `ETag` and `Cache-Control`"),
         (status = 304, description = "Not modified (`If-None-Match`)"),
-        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 404, description = "`not_found`: JSON, or the \"Page not found\" page to a browser (`Accept` ranks `text/html` first)", content(
+            (ErrorBody = "application/json"),
+            (String = "text/html"),
+        )),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
     ),
 )]
-pub async fn asset(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    serve(&req, &format!("assets/{}", path.into_inner()), false)
+pub async fn asset(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    match serve(&req, &format!("assets/{}", path.into_inner()), false) {
+        Ok(response) => response,
+        Err(ApiError::Client { status, .. }) if status == StatusCode::NOT_FOUND => not_found(&req),
+        Err(other) => actix_web::ResponseError::error_response(&other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accept_quality;
+
+    #[test]
+    fn the_most_specific_range_sets_the_quality() {
+        let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        assert_eq!(accept_quality(browser, "text", "html"), 1.0);
+        assert_eq!(accept_quality(browser, "application", "json"), 0.8);
+        assert_eq!(accept_quality("*/*", "text", "html"), 1.0);
+        assert_eq!(accept_quality("application/json", "text", "html"), 0.0);
+        assert_eq!(
+            accept_quality("text/*;q=0.5, text/html;q=0", "text", "html"),
+            0.0
+        );
+        assert_eq!(accept_quality("text/*; q=0.5", "text", "plain"), 0.5);
+        assert_eq!(accept_quality("garbage", "text", "html"), 0.0);
+    }
 }

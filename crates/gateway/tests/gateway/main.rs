@@ -16,6 +16,7 @@ mod docker_context;
 mod large_rooms;
 mod migrations;
 mod nginx;
+mod pages;
 mod player;
 mod reliability_delivery;
 mod reliability_spotify;

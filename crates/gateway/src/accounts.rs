@@ -9,11 +9,11 @@
 //! stored. Logins and evictions take one lock, so neither can slip between the other's check
 //! and write.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, future::Future, sync::Arc};
 
 use parking_lot::Mutex;
 use sesh_session::UserId;
-use sesh_spotify::{SpotifyError, Tokens, UserAuth};
+use sesh_spotify::{SpotifyClient, SpotifyError, Tokens, UserAuth};
 use tokio::runtime::Handle;
 
 use crate::db::{Database, DbError};
@@ -27,6 +27,26 @@ pub enum AccountError {
     /// The database failed.
     #[error(transparent)]
     Storage(#[from] DbError),
+}
+
+/// Why a Spotify call made for a user failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// Spotify refused or failed (a missing or revoked login is `ReauthRequired`).
+    #[error(transparent)]
+    Spotify(#[from] SpotifyError),
+    /// The database failed while loading the credentials.
+    #[error(transparent)]
+    Storage(#[from] DbError),
+}
+
+impl From<AccountError> for CallError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::ReauthRequired => Self::Spotify(SpotifyError::ReauthRequired),
+            AccountError::Storage(e) => Self::Storage(e),
+        }
+    }
 }
 
 /// The users' Spotify credentials.
@@ -91,6 +111,27 @@ impl Accounts {
         self.watch(user.clone(), &auth);
         cache.insert(user.clone(), auth.clone());
         Ok(auth)
+    }
+
+    /// Calls Spotify for `user` with their current credentials; a failure that means the
+    /// login was revoked marks them as needing to log in again ([`Accounts::note_failure`]).
+    /// The one place this sequence is written: the hubs' effects, the poller, top tracks and
+    /// the routes that read a user's own Spotify data all call it.
+    pub async fn call<T, Fut>(
+        &self,
+        spotify: &SpotifyClient,
+        user: &UserId,
+        call: impl FnOnce(SpotifyClient, UserAuth) -> Fut,
+    ) -> Result<T, CallError>
+    where
+        Fut: Future<Output = Result<T, SpotifyError>>,
+    {
+        let auth = self.auth(user).await?;
+        let result = call(spotify.clone(), auth.clone()).await;
+        if let Err(e) = &result {
+            self.note_failure(user, &auth, e).await;
+        }
+        Ok(result?)
     }
 
     /// Records the outcome of a Spotify call made for `user` with the credentials `used`: a

@@ -5,7 +5,24 @@
 
 use sesh_spotify::SpotifyConfig;
 
-use crate::{settings::Settings, startup::StartupError};
+use crate::settings::Settings;
+
+/// Why demo mode did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The demo emulator could not start.
+    #[error("cannot start the demo Spotify emulator: {0}")]
+    Emulator(#[source] std::io::Error),
+    /// The client configuration for it was refused.
+    #[error(transparent)]
+    Spotify(#[from] sesh_spotify::SpotifyError),
+    /// No Spotify app is configured and this build has no demo mode.
+    #[error(
+        "SPOTIFY_CLIENT_ID is not set, and this sesh was built without demo mode (the `demo` \
+         cargo feature): set SPOTIFY_CLIENT_ID (and SESH_SECRET_KEY)"
+    )]
+    NotBuilt,
+}
 
 /// Client id of the app registered with the demo-mode emulator.
 pub const DEMO_CLIENT_ID: &str = "sesh-demo";
@@ -37,7 +54,7 @@ impl DemoSpotify {
 pub async fn start(
     settings: &Settings,
     redirect_uri: String,
-) -> Result<(SpotifyConfig, DemoSpotify), StartupError> {
+) -> Result<(SpotifyConfig, DemoSpotify), DemoError> {
     use sesh_spotify_emulator::{AppRegistration, Emulator, EmulatorConfig};
     let secret = crate::crypto::opaque_token();
     let emulator = Emulator::start(EmulatorConfig {
@@ -54,9 +71,9 @@ pub async fn start(
         ..EmulatorConfig::default()
     })
     .await
-    .map_err(StartupError::Emulator)?;
+    .map_err(DemoError::Emulator)?;
     let base = url::Url::parse(&emulator.base_url())
-        .map_err(|e| StartupError::Emulator(std::io::Error::other(e)))?;
+        .map_err(|e| DemoError::Emulator(std::io::Error::other(e)))?;
     let config = SpotifyConfig::new(
         DEMO_CLIENT_ID,
         Some(secrecy::SecretString::from(secret)),
@@ -71,6 +88,6 @@ pub async fn start(
 pub async fn start(
     _settings: &Settings,
     _redirect_uri: String,
-) -> Result<(SpotifyConfig, DemoSpotify), StartupError> {
-    Err(StartupError::DemoNotBuilt)
+) -> Result<(SpotifyConfig, DemoSpotify), DemoError> {
+    Err(DemoError::NotBuilt)
 }

@@ -8,7 +8,11 @@ use serde::Serialize;
 use sesh_session::SessionError;
 use sesh_spotify::SpotifyError;
 
-use crate::{accounts::AccountError, hub::HubError, limits::LimitExceeded};
+use crate::{
+    accounts::{AccountError, CallError},
+    hub::HubError,
+    limits::LimitExceeded,
+};
 
 /// An error answered by the HTTP API (and, with the same `code`, as a WebSocket `error` frame).
 #[derive(Debug, thiserror::Error)]
@@ -289,6 +293,15 @@ impl From<AccountError> for ApiError {
         match e {
             AccountError::ReauthRequired => Self::Spotify(SpotifyError::ReauthRequired),
             AccountError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<CallError> for ApiError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Spotify(e) => Self::Spotify(e),
+            CallError::Storage(e) => e.into(),
         }
     }
 }

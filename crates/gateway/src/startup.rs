@@ -66,15 +66,9 @@ pub enum StartupError {
     /// The Spotify settings are unusable.
     #[error("invalid Spotify settings: {0}")]
     Spotify(#[from] sesh_spotify::SpotifyError),
-    /// The demo emulator could not start.
-    #[error("cannot start the demo Spotify emulator: {0}")]
-    Emulator(#[source] std::io::Error),
-    /// No Spotify app is configured and this build has no demo mode.
-    #[error(
-        "SPOTIFY_CLIENT_ID is not set, and this sesh was built without demo mode (the `demo` \
-         cargo feature): set SPOTIFY_CLIENT_ID (and SESH_SECRET_KEY)"
-    )]
-    DemoNotBuilt,
+    /// Demo mode was asked for (no Spotify app configured) and could not start.
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
     /// `SESH_PUBLIC_URL` is not usable.
     #[error("invalid public URL: {0}")]
     PublicUrl(String),
@@ -204,7 +198,7 @@ impl Application {
         let core = Arc::new(Core {
             accounts: Accounts::new(db.clone(), runtime.clone()),
             tracks: crate::tracks::TrackCache::default(),
-            top_tracks: crate::top_tracks::OneAtATime::default(),
+            top_tracks: crate::tracks::OneAtATime::default(),
             positions: PositionWriter::spawn(db.clone(), &runtime, shutdown.clone()),
             db,
             spotify,

@@ -57,7 +57,7 @@ pub struct Core {
     /// One shared copy of each track in memory.
     pub tracks: TrackCache,
     /// Members' top-track refreshes, one at a time per user.
-    pub top_tracks: crate::top_tracks::OneAtATime,
+    pub top_tracks: crate::tracks::OneAtATime,
     /// App-wide request budget for pollers.
     pub budget: RequestBudget,
     /// Sesh's own abuse limits (invite attempts and logins per IP, Spotify calls and sockets
@@ -81,14 +81,11 @@ impl Core {
     pub async fn load_session(
         &self,
         id: sesh_session::SessionId,
-    ) -> Result<Option<(sesh_session::Session, u64)>, crate::hub::HubError> {
+    ) -> Result<Option<(sesh_session::Session, u64)>, crate::db::DbError> {
         let Some((session, last_seq)) = self.db.load_session(id).await? else {
             return Ok(None);
         };
-        let session = self
-            .tracks
-            .share_session(session)
-            .map_err(crate::hub::HubError::internal)?;
+        let session = self.tracks.share_session(session)?;
         Ok(Some((session, last_seq)))
     }
 

@@ -2,14 +2,14 @@
 //! background when a user logs in, stored, and read back when they create or join a session, so
 //! that a join normally waits on SQLite only, not on Spotify.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use sesh_session::{Track, UserId};
 use sesh_spotify::TimeRange;
 
 use crate::{
+    accounts::CallError,
     db::{DbError, now_ms},
-    hub::{HubError, call_spotify},
     state::Core,
     wire::track_from_spotify,
 };
@@ -18,30 +18,6 @@ use crate::{
 const TOP_TRACKS: u32 = 5;
 /// Stored top tracks younger than this are reused instead of asking Spotify again.
 const FRESH: Duration = Duration::from_secs(3600);
-
-/// One refresh of a user's top tracks at a time. A join (or session creation) that arrives
-/// while the login's prefetch is still asking Spotify waits for it and uses what it stored,
-/// instead of asking again and storing twice.
-#[derive(Debug, Default)]
-pub struct OneAtATime {
-    locks: parking_lot::Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl OneAtATime {
-    async fn run<T>(&self, user: &UserId, work: impl Future<Output = T>) -> T {
-        let lock = self.locks.lock().entry(user.clone()).or_default().clone();
-        let out = {
-            let _turn = lock.lock().await;
-            work.await
-        };
-        let mut locks = self.locks.lock();
-        // Nobody else holds or waits for it (the map's copy and ours): forget it.
-        if Arc::strong_count(&lock) == 2 {
-            locks.remove(user);
-        }
-        out
-    }
-}
 
 /// The user's top tracks: stored ones when fresh, else Spotify's `short_term` (falling back to
 /// `medium_term`), stored for Start. Spotify trouble never blocks a join: the stored (or no)
@@ -89,15 +65,17 @@ fn is_fresh(fetched_at_ms: i64) -> bool {
     now_ms() - fetched_at_ms < FRESH.as_millis() as i64
 }
 
-async fn fetch(core: &Core, user: &UserId) -> Result<(Vec<Track>, &'static str), HubError> {
+async fn fetch(core: &Core, user: &UserId) -> Result<(Vec<Track>, &'static str), CallError> {
     for (range, name) in [
         (TimeRange::ShortTerm, "short_term"),
         (TimeRange::MediumTerm, "medium_term"),
     ] {
-        let page = call_spotify(core, user, |spotify, auth| async move {
-            spotify.top_tracks(&auth, range, TOP_TRACKS, 0).await
-        })
-        .await?;
+        let page = core
+            .accounts
+            .call(&core.spotify, user, |spotify, auth| async move {
+                spotify.top_tracks(&auth, range, TOP_TRACKS, 0).await
+            })
+            .await?;
         let tracks: Vec<Track> = page.items.iter().filter_map(track_from_spotify).collect();
         if !tracks.is_empty() {
             return Ok((tracks, name));

@@ -9,7 +9,7 @@ use std::{
 };
 
 use parking_lot::Mutex;
-use sesh_session::{Session, Track, TrackId};
+use sesh_session::{Session, Track, TrackId, UserId};
 
 /// Below this many entries the map is never swept.
 const MIN_SWEEP_AT: usize = 1024;
@@ -122,5 +122,30 @@ mod tests {
             .collect();
         assert!(cache.len() <= kept.len(), "{} entries", cache.len());
         assert!(Arc::ptr_eq(&kept[7], &cache.share(track("t7", "x"))));
+    }
+}
+
+/// One refresh of a user's top tracks at a time. A join (or session creation) that arrives
+/// while the login's prefetch is still asking Spotify waits for it and uses what it stored,
+/// instead of asking again and storing twice.
+#[derive(Debug, Default)]
+pub struct OneAtATime {
+    locks: Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl OneAtATime {
+    /// Runs `work` for `user` once the previous run for them is over.
+    pub async fn run<T>(&self, user: &UserId, work: impl Future<Output = T>) -> T {
+        let lock = self.locks.lock().entry(user.clone()).or_default().clone();
+        let out = {
+            let _turn = lock.lock().await;
+            work.await
+        };
+        let mut locks = self.locks.lock();
+        // Nobody else holds or waits for it (the map's copy and ours): forget it.
+        if Arc::strong_count(&lock) == 2 {
+            locks.remove(user);
+        }
+        out
     }
 }

@@ -529,7 +529,18 @@ pub struct VolumeBody {
 #[serde(deny_unknown_fields)]
 pub struct RepeatBody {
     /// `off` or `track`.
-    pub state: crate::hub::RepeatMode,
+    pub state: RepeatMode,
+}
+
+/// Repeat modes a session may ask for. Spotify's `context` (loop the whole list) is left out:
+/// a session's queue ends when its last entry has played.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RepeatMode {
+    /// Play on through the queue.
+    Off,
+    /// Repeat the current track.
+    Track,
 }
 
 /// `{"device_id", "play"}`: the `transfer` frame and `POST …/player/transfer`.

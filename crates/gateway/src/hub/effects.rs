@@ -2,9 +2,8 @@
 //! goes on serving joins, connects and snapshots; the result comes back to it as a command
 //! (or, for a call whose outcome changes nothing in the session, straight to the caller).
 //!
-//! [`call`] is the one place the "credentials → call → note a revoked login" sequence is
-//! written; the poller, the routes that read a user's own Spotify data and the hub's effects
-//! all go through it.
+//! Every call goes through `Accounts::call`, the one place the "credentials → call → note a
+//! revoked login" sequence is written.
 
 use std::{future::Future, sync::Arc};
 
@@ -15,8 +14,8 @@ use tokio::sync::mpsc;
 use super::{HubError, command::Command};
 use crate::state::Core;
 
-/// Calls Spotify for `user` with their current credentials; a failure that means the login was
-/// revoked marks them as needing to log in again (see `Accounts::note_failure`).
+/// Calls Spotify for `user` (see `Accounts::call`, where the credentials → call → note a
+/// revoked login sequence is written once).
 pub async fn call<T, Fut>(
     core: &Core,
     user: &UserId,
@@ -25,12 +24,7 @@ pub async fn call<T, Fut>(
 where
     Fut: Future<Output = Result<T, sesh_spotify::SpotifyError>>,
 {
-    let auth = core.accounts.auth(user).await?;
-    let result = call(core.spotify.clone(), auth.clone()).await;
-    if let Err(e) = &result {
-        core.accounts.note_failure(user, &auth, e).await;
-    }
-    Ok(result?)
+    Ok(core.accounts.call(&core.spotify, user, call).await?)
 }
 
 /// Runs a hub's Spotify calls in the background and reports their results to it.

@@ -5,7 +5,11 @@
 use sesh_session::SessionError;
 use sesh_spotify::SpotifyError;
 
-use crate::{accounts::AccountError, db::DbError, limits::LimitExceeded};
+use crate::{
+    accounts::{AccountError, CallError},
+    db::DbError,
+    limits::LimitExceeded,
+};
 
 /// Why a hub refused or failed a request.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +38,15 @@ pub enum HubError {
     /// A stored session that does not restore, and other bugs.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+}
+
+impl From<CallError> for HubError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Spotify(e) => Self::Spotify(e),
+            CallError::Storage(e) => Self::Storage(e),
+        }
+    }
 }
 
 impl From<AccountError> for HubError {

@@ -36,13 +36,12 @@ use tokio_util::sync::CancellationToken;
 use crate::state::Core;
 use command::Command;
 
-pub use effects::call as call_spotify;
 pub use error::HubError;
 pub use fanout::WorkerHandle;
 pub use feed::{RING_CAPACITY, RING_MAX_BYTES};
 pub use handle::{HubHandle, Registration};
 pub use outbound::{OutboundRx, OutboundTx, QueueError, outbound_queue};
-pub use player::{PlayerCommand, RepeatMode};
+pub use player::PlayerCommand;
 use poller::PollerHandle;
 pub use room::Subscriber;
 pub use task::{PAGE_LIMIT_MAX, close};

@@ -2,22 +2,10 @@
 //! (`POST …/player/seek`) share them: what each needs (its domain [`Action`]) and the Spotify
 //! call it makes.
 
-use serde::Deserialize;
 use sesh_session::{Action, DeviceId};
 use sesh_spotify::{PlayRequest, RepeatState, SpotifyClient, SpotifyError, UserAuth};
 
-use crate::wire::{ClientFrame, RepeatBody, SeekBody, TransferBody, VolumeBody};
-
-/// Repeat modes a session may ask for. Spotify's `context` (loop the whole list) is left out:
-/// a session's queue ends when its last entry has played.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RepeatMode {
-    /// Play on through the queue.
-    Off,
-    /// Repeat the current track.
-    Track,
-}
+use crate::wire::{ClientFrame, RepeatBody, RepeatMode, SeekBody, TransferBody, VolumeBody};
 
 /// One command to the session's player.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,6 +47,7 @@ impl SessionHub {
                 reply,
             } => {
                 self.starting = false;
+                self.in_flight -= 1;
                 let result = match result {
                     Ok(()) => self.started(&actor, device, *plan).await,
                     Err(e) => Err(e),
@@ -64,6 +65,7 @@ impl SessionHub {
                 result,
                 reply,
             } => {
+                self.in_flight -= 1;
                 let result = match result {
                     Ok(()) => self.resumed(&actor, device).await,
                     Err(e) => Err(e),
@@ -76,6 +78,7 @@ impl SessionHub {
                 result,
                 reply,
             } => {
+                self.in_flight -= 1;
                 let result = match (result, command) {
                     (Ok(()), PlayerCommand::Transfer { device_id, .. }) => self
                         .apply(|s| s.set_device(&actor, device_id))
@@ -125,6 +128,7 @@ impl SessionHub {
             return;
         }
         self.starting = true;
+        self.in_flight += 1;
         let uris: Vec<String> = plan.uris().map(ToString::to_string).collect();
         let target = device.clone();
         let host = self.session().host().clone();
@@ -202,6 +206,11 @@ impl SessionHub {
         let session = self.session();
         let checked = session
             .authorize(&actor, Action::PauseResume)
+            // Resuming elsewhere also moves the session to that device.
+            .and_then(|()| match device {
+                Some(_) => session.authorize(&actor, Action::Transfer),
+                None => Ok(()),
+            })
             .and_then(|()| match session.state() {
                 SessionState::Playing => Ok(()),
                 _ => Err(SessionError::NotStarted),
@@ -213,6 +222,7 @@ impl SessionHub {
             return;
         }
         let target = device.clone().or_else(|| session.device().cloned());
+        let host = session.host().clone();
         let request = if self.follower.took_over() {
             PlayRequest::uris(
                 session.queue()[session.position()..]
@@ -222,8 +232,9 @@ impl SessionHub {
         } else {
             PlayRequest::resume()
         };
+        self.in_flight += 1;
         self.effects.spawn(
-            session.host().clone(),
+            host,
             move |spotify, auth| async move {
                 let device = target.as_ref().map(DeviceId::as_str);
                 spotify.play(&auth, device, &request).await
@@ -303,6 +314,7 @@ impl SessionHub {
                 }
                 let device = self.session().device().cloned();
                 let sent = command.clone();
+                self.in_flight += 1;
                 self.effects.spawn(
                     self.session().host().clone(),
                     move |spotify, auth| sent.send(spotify, auth, device),

@@ -58,6 +58,9 @@ pub(super) struct SessionHub {
     poller_generation: u64,
     /// A start's `play` is with Spotify: a second start waits for it.
     starting: bool,
+    /// Spotify calls whose caller waits for the answer: the hub stays loaded until they are
+    /// back (unloading would drop the reply, and the caller's retry would send it twice).
+    in_flight: usize,
     /// `(offset, end)` of the queue window last broadcast: members hold at least this much of
     /// a long queue, and get a new window before the now-playing entry leaves it.
     window: (usize, usize),
@@ -98,6 +101,7 @@ impl SessionHub {
             poller: None,
             poller_generation: 0,
             starting: false,
+            in_flight: 0,
             window,
             core,
             registry,
@@ -114,7 +118,7 @@ impl SessionHub {
         let id = self.session().id();
         self.store.reserve(self.feed.seq()).await;
         loop {
-            let idle = self.room.is_empty() && !self.starting;
+            let idle = self.room.is_empty() && self.in_flight == 0;
             let idle_timer = tokio::time::sleep(self.core.config.hub_idle_timeout);
             let summary_at = self.room.summary_due();
             let summary_timer =

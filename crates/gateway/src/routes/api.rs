@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sesh_session::{InviteCode, NewMember, Session, SessionId, Settings, ShuffleMode, UserId};
 
 use super::parse_session_id;
-use crate::hub::{HubHandle, call_spotify};
+use crate::hub::HubHandle;
 use crate::{
     app::AppState,
     db::now_ms,
@@ -133,10 +133,13 @@ pub async fn devices(
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
     state.core.limits.check_spotify_call(&user.id)?;
-    let devices = call_spotify(&state.core, &user.id, |spotify, auth| async move {
-        spotify.devices(&auth).await
-    })
-    .await?;
+    let core = &state.core;
+    let devices = core
+        .accounts
+        .call(&core.spotify, &user.id, |spotify, auth| async move {
+            spotify.devices(&auth).await
+        })
+        .await?;
     let out: Vec<DeviceOut> = devices
         .into_iter()
         .map(|d| DeviceOut {

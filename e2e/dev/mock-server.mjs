@@ -76,6 +76,7 @@ const server = createServer(async (req, res) => {
   if (p === '/auth/logout') { res.writeHead(204, { 'Set-Cookie': 'sesh_sid=; Path=/; Max-Age=0' }); return res.end(); }
   if (p === '/api/config') return json(res, 200, { demo: true, version: '0.1.0' });
   if (p.startsWith('/api/invites/')) return json(res, 200, { session_id: 'demo', host: { id: 'alice', display_name: users.alice }, member_count: 3, state: session.state });
+  if (p === '/api/me/login') return json(res, 200, me ? { logged_in: true, id: me, display_name: users[me], needs_reauth: false } : { logged_in: false });
   if (!me) return json(res, 401, { error: { code: 'unauthorized', message: 'log in first' } });
   if (p === '/api/me') return json(res, 200, { id: me, display_name: users[me] });
   if (p === '/api/me/sessions') return json(res, 200, [{ id: 'demo', state: session.state, role: me === 'alice' ? 'host' : 'guest', host: { id: 'alice', display_name: users.alice }, member_count: 3 }]);

@@ -150,6 +150,33 @@ describe('error and edge states of the pages', { timeout: 120_000 }, () => {
     }
   });
 
+  it('loads the start and join pages logged out without a failed request', async () => {
+    // An invite to join: the session bob started above.
+    const code = await bob.page.evaluate(async () => {
+      const headers = { Accept: 'application/json' };
+      const [mine] = await (await fetch('/api/me/sessions', { headers })).json();
+      return (await (await fetch(`/api/sessions/${mine.id}`, { headers })).json()).invite_code;
+    });
+    assert.ok(code, 'bob has a session with an invite');
+    const stranger = await newPerson(browser, 'stranger', PHONE);
+    const failures = [];
+    stranger.page.on('console', (msg) => { if (msg.type() === 'error') failures.push(`console: ${msg.text()}`); });
+    stranger.page.on('response', (r) => { if (r.status() >= 400) failures.push(`${r.status()} ${r.url()}`); });
+    stranger.page.on('requestfailed', (r) => failures.push(`failed ${r.url()}`));
+    try {
+      const { page } = stranger;
+      await page.goto(server.url);
+      await page.getByRole('link', { name: 'Log in with Spotify' }).waitFor();
+      await page.goto(`${server.url}/j/${code}`);
+      await page.locator(tid('join-login')).waitFor();
+      await page.locator(tid('join-host')).waitFor();
+      assert.deepEqual(failures, []);
+      assert.deepEqual(stranger.problems, []);
+    } finally {
+      await stranger.context.close();
+    }
+  });
+
   // Last: Spotify's 429 blocks the devices endpoint for the whole app (as Spotify counts per app).
   it('counts a Spotify rate limit down', async () => {
     const { page } = bob;

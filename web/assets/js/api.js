@@ -74,14 +74,14 @@ export async function request(method, path, body) {
 export const getJson = (path) => request('GET', path);
 export const postJson = (path, body) => request('POST', path, body);
 
-/** The signed-in user (`{id, display_name}`), or null when logged out. */
+/**
+ * The signed-in user (`{id, display_name, needs_reauth}`), or null when logged out. Asks
+ * `/api/me/login`, which answers 200 either way: a logged-out visit logs no failed request.
+ */
 export async function currentUser() {
-  try {
-    return await getJson('/api/me');
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) return null;
-    throw err;
-  }
+  const status = await getJson('/api/me/login');
+  if (!status?.logged_in) return null;
+  return { id: status.id, display_name: status.display_name, needs_reauth: Boolean(status.needs_reauth) };
 }
 
 /** The login URL that brings the user back to `path` afterwards. */

@@ -36,6 +36,22 @@ pub struct MeView {
     pub needs_reauth: bool,
 }
 
+/// `GET /api/me/login`: whether the caller is logged in, and as whom.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LoginStatusView {
+    /// Whether the request carries a live login cookie.
+    pub logged_in: bool,
+    /// Spotify user id (only when logged in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<UserId>,
+    /// Display name (only when logged in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Spotify revoked the login: log in again (only when logged in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs_reauth: Option<bool>,
+}
+
 /// One of `GET /api/me/sessions`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MySession {
@@ -96,6 +112,37 @@ pub async fn me(user: CurrentUser) -> HttpResponse {
         id: user.id,
         display_name: user.display_name,
         needs_reauth: user.needs_reauth,
+    })
+}
+
+/// `GET /api/me/login` → whether the caller is logged in: the question every page asks first,
+/// answered without an error (a logged-out visitor is not a failure to show in the console).
+#[utoipa::path(
+    get,
+    path = "/api/me/login",
+    tag = "me",
+    summary = "Whether the caller is logged in, and as whom",
+    responses(
+        (status = 200, description = "`{\"logged_in\": false}`, or `true` with the user's `id`, `display_name` and `needs_reauth`", body = LoginStatusView),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database does not answer", body = ErrorBody),
+    ),
+    security((), ("login_cookie" = [])),
+)]
+pub async fn login_status(MaybeUser(user): MaybeUser) -> HttpResponse {
+    HttpResponse::Ok().json(match user {
+        Some(user) => LoginStatusView {
+            logged_in: true,
+            id: Some(user.id),
+            display_name: Some(user.display_name),
+            needs_reauth: Some(user.needs_reauth),
+        },
+        None => LoginStatusView {
+            logged_in: false,
+            id: None,
+            display_name: None,
+            needs_reauth: None,
+        },
     })
 }
 

@@ -50,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/config", web::get().to(api::config))
                 .route("/openapi.json", web::get().to(openapi::openapi_json))
                 .route("/me", web::get().to(api::me))
+                .route("/me/login", web::get().to(api::login_status))
                 .route("/me/devices", web::get().to(api::devices))
                 .route("/me/sessions", web::get().to(api::my_sessions))
                 .route("/sessions", web::post().to(api::create_session))

@@ -33,6 +33,7 @@ use super::{api, auth, health, pages, player, ws};
         ws::connect,
         api::config,
         api::me,
+        api::login_status,
         api::devices,
         api::my_sessions,
         api::create_session,

@@ -90,3 +90,34 @@ async fn unknown_addresses_answer_a_page_to_browsers_and_json_to_api_clients() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(response.headers()["content-type"], "application/json");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_question_is_answered_without_an_error() {
+    let app = spawn_app().await;
+
+    // Logged out (no cookie, or one naming no login): 200, not 401.
+    let anonymous = crate::common::Browser::new(&app, "nobody");
+    let (status, body) = anonymous.get("/api/me/login").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, serde_json::json!({ "logged_in": false }));
+
+    let alice = app.login("alice").await;
+    let (status, body) = alice.get("/api/me/login").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["logged_in"], true);
+    assert_eq!(body["id"], "alice");
+    assert!(body["display_name"].as_str().is_some_and(|n| !n.is_empty()));
+    assert_eq!(body["needs_reauth"], false);
+    // The same user as `GET /api/me`, which keeps its 401 for the logged out.
+    let (_, me) = alice.get("/api/me").await;
+    assert_eq!(me["display_name"], body["display_name"]);
+    let (status, _) = anonymous.get("/api/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // After a logout the same cookie is logged out again.
+    let (status, _) = alice.post("/auth/logout", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = alice.get("/api/me/login").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["logged_in"], false);
+}

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sesh_session::{
-    DeviceId, LeaveReason, QueueEntry, Role, SessionId, SessionState, Settings, Track, TrackId,
-    TrackUri, UserId,
+    DeviceId, LeaveReason, QueueEntry, Role, SessionId, SessionName, SessionState, Settings, Track,
+    TrackId, TrackUri, UserId,
 };
 use sesh_spotify::RepeatState;
 
@@ -698,6 +698,8 @@ pub struct InvitePreview {
     pub session_id: SessionId,
     /// Its host.
     pub host: UserRef,
+    /// What the host named it (`null`: no name).
+    pub name: Option<SessionName>,
     /// How many members it has.
     pub member_count: usize,
     /// `lobby`, `playing` or `ended`.

@@ -53,6 +53,8 @@ pub enum Action {
     Unban,
     /// Take an upcoming entry out of the queue (or one's own credit from it).
     RemoveEntry,
+    /// Name the session (or take its name away).
+    RenameSession,
 }
 
 /// Who may do an [`Action`].
@@ -71,7 +73,7 @@ pub enum Requirement {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Self::View,
         Self::Leave,
         Self::SetOwnTopTracks,
@@ -92,6 +94,7 @@ impl Action {
         Self::RotateInvite,
         Self::Unban,
         Self::RemoveEntry,
+        Self::RenameSession,
     ];
 
     /// The rule table: who may do this. Some transitions add a rule about the target on
@@ -105,7 +108,8 @@ impl Action {
             | Self::SetRole
             | Self::SetPermissions
             | Self::Transfer
-            | Self::SetShuffleMode => Requirement::Host,
+            | Self::SetShuffleMode
+            | Self::RenameSession => Requirement::Host,
             Self::Kick
             | Self::Unban
             | Self::RotateInvite
@@ -168,6 +172,7 @@ impl fmt::Display for Action {
             Self::SetShuffleMode => "change the shuffle mode",
             Self::RotateInvite => "issue a new invite",
             Self::RemoveEntry => "remove this queue entry",
+            Self::RenameSession => "name the session",
         })
     }
 }

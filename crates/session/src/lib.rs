@@ -13,11 +13,12 @@
 //!   [`Permissions`].
 //! - [`action`]: [`Action`] and the one rule table, [`Action::requirement`] →
 //!   [`Requirement`].
-//! - [`settings`]: per-session [`Settings`] (capacity, [`ShuffleMode`], guest permissions).
+//! - [`settings`]: per-session [`Settings`] (capacity, [`ShuffleMode`], guest permissions,
+//!   the [`SessionName`]).
 //! - [`session`]: the [`Session`] aggregate and its transitions, each returning the
 //!   [`Event`]s to fan out or a [`SessionError`]: members and roles (`join`, `leave`,
 //!   `kick`, `transfer_host`, `set_role`, `set_guest_permissions`, `set_top_tracks`,
-//!   `end`, `set_shuffle_mode`, `rotate_invite`, `unban`) and playback (`plan_start` and
+//!   `end`, `set_shuffle_mode`, `set_name`, `rotate_invite`, `unban`) and playback (`plan_start` and
 //!   `start_planned`, or `start`; `advance_to`/`move_to`, `reshuffle`, `set_device`,
 //!   `remove_entry`). [`Session::authorize`] applies the rule table.
 //! - [`event`]: [`Event`], serialized as `{"type": "member_joined", …}`; the queue events
@@ -73,5 +74,7 @@ pub use invite::{InviteCode, InviteCodeError};
 pub use member::{Member, NewMember, ParseRoleError, Role};
 pub use permission::{ParsePermissionError, Permission, Permissions};
 pub use session::{MAX_ENTRY_ID, Session, SessionParts, SessionState, StartPlan};
-pub use settings::{DEFAULT_CAPACITY, Settings, ShuffleMode};
+pub use settings::{
+    DEFAULT_CAPACITY, MAX_NAME_CHARS, SessionName, SessionNameError, Settings, ShuffleMode,
+};
 pub use track::{QueueEntry, Track};

@@ -19,10 +19,80 @@ pub enum ShuffleMode {
     Random,
 }
 
+/// Most characters in a [`SessionName`], after trimming.
+pub const MAX_NAME_CHARS: usize = 60;
+
+/// What the host calls the session ("Friday at Sam's"): trimmed, 1 to [`MAX_NAME_CHARS`]
+/// characters, no control characters. "No name" is `Option::None`, never an empty name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionName(String);
+
+/// Why a name is not a [`SessionName`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionNameError {
+    /// Nothing but white space.
+    #[error("the name is empty")]
+    Empty,
+    /// Over [`MAX_NAME_CHARS`] characters after trimming.
+    #[error("the name is longer than {MAX_NAME_CHARS} characters")]
+    TooLong,
+    /// A control character (a line break, a tab, …).
+    #[error("the name contains a control character")]
+    ControlCharacter,
+}
+
+impl SessionName {
+    /// A name from what the host typed, trimmed; white space only is "no name" (`Ok(None)`).
+    pub fn parse_optional(raw: &str) -> Result<Option<Self>, SessionNameError> {
+        match Self::try_from(raw.to_owned()) {
+            Err(SessionNameError::Empty) => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SessionName {
+    type Error = SessionNameError;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        let name = raw.trim();
+        if name.is_empty() {
+            Err(SessionNameError::Empty)
+        } else if name.chars().count() > MAX_NAME_CHARS {
+            Err(SessionNameError::TooLong)
+        } else if name.chars().any(char::is_control) {
+            Err(SessionNameError::ControlCharacter)
+        } else if name.len() == raw.len() {
+            Ok(Self(raw))
+        } else {
+            Ok(Self(name.to_owned()))
+        }
+    }
+}
+
+impl From<SessionName> for String {
+    fn from(name: SessionName) -> Self {
+        name.0
+    }
+}
+
+impl std::fmt::Display for SessionName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Settings of one session. Every field has a default, so settings stored before a field
 /// existed still load; a value that is present must be valid (an unknown permission name
 /// is an error, not a default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Settings {
@@ -32,6 +102,8 @@ pub struct Settings {
     pub shuffle_mode: ShuffleMode,
     /// What guests may do besides listening (the host and co-hosts may do all of it).
     pub guest_permissions: Permissions,
+    /// What the host calls the session; `None`: no name (the pages say whose session it is).
+    pub name: Option<SessionName>,
 }
 
 impl Default for Settings {
@@ -40,6 +112,7 @@ impl Default for Settings {
             capacity: DEFAULT_CAPACITY,
             shuffle_mode: ShuffleMode::Fair,
             guest_permissions: Permissions::GUEST_DEFAULT,
+            name: None,
         }
     }
 }

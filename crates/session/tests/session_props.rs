@@ -25,6 +25,7 @@ enum Op {
     Start(usize),
     End(usize),
     SetMode(usize, bool),
+    Rename(usize, Option<u8>),
     Rotate(usize, u64),
     Unban(usize, usize),
     Advance(usize),
@@ -53,6 +54,7 @@ fn op(actors: std::ops::Range<usize>) -> impl Strategy<Value = Op> {
         actors.clone().prop_map(Op::Start),
         actors.clone().prop_map(Op::End),
         (actors.clone(), any::<bool>()).prop_map(|(a, r)| Op::SetMode(a, r)),
+        (actors.clone(), prop::option::of(0..4u8)).prop_map(|(a, n)| Op::Rename(a, n)),
         (actors.clone(), any::<u64>()).prop_map(|(a, s)| Op::Rotate(a, s)),
         (actors.clone(), anyone_again()).prop_map(|(a, t)| Op::Unban(a, t)),
         (0..8usize).prop_map(Op::Advance),
@@ -120,6 +122,10 @@ fn apply(
             };
             session.set_shuffle_mode(&u(*a), mode)
         }
+        Op::Rename(a, name) => session.set_name(
+            &u(*a),
+            name.map(|n| SessionName::try_from(format!("Party {n}")).unwrap()),
+        ),
         Op::Rotate(a, seed) => {
             session.rotate_invite(&u(*a), InviteCode::generate(&mut common::rng(*seed)))
         }
@@ -338,7 +344,8 @@ fn table_allows(action: Action, role: Role, guests: Permissions) -> Result<(), O
     use Action::*;
     let guest_permission = match action {
         View | Leave | SetOwnTopTracks => return Ok(()),
-        Start | End | TransferHost | SetRole | SetPermissions | Transfer | SetShuffleMode => {
+        Start | End | TransferHost | SetRole | SetPermissions | Transfer | SetShuffleMode
+        | RenameSession => {
             return if role == Role::Host {
                 Ok(())
             } else {
@@ -545,5 +552,29 @@ proptest! {
         let repeated = Session::from_parts(parts).unwrap();
         let json = serde_json::to_string(&repeated).unwrap();
         prop_assert_eq!(serde_json::from_str::<Session>(&json).unwrap(), repeated);
+    }
+}
+
+proptest! {
+    /// Whatever the host types, a name that parses is trimmed, 1 to 60 characters with no
+    /// control character, parses again to itself, and survives JSON; one that does not
+    /// parse says which rule it broke.
+    #[test]
+    fn names_that_parse_keep_the_rules(raw in "[ \\t\\na-zé€\\u{7}\\u{1F3B5}]{0,70}") {
+        match SessionName::parse_optional(&raw) {
+            Ok(None) => prop_assert!(raw.trim().is_empty()),
+            Ok(Some(name)) => {
+                let text = name.as_str();
+                prop_assert_eq!(text, raw.trim());
+                prop_assert!((1..=MAX_NAME_CHARS).contains(&text.chars().count()));
+                prop_assert!(!text.chars().any(char::is_control));
+                prop_assert_eq!(SessionName::parse_optional(text).unwrap(), Some(name.clone()));
+                let json = serde_json::to_string(&name).unwrap();
+                prop_assert_eq!(serde_json::from_str::<SessionName>(&json).unwrap(), name);
+            }
+            Err(SessionNameError::TooLong) => prop_assert!(raw.trim().chars().count() > MAX_NAME_CHARS),
+            Err(SessionNameError::ControlCharacter) => prop_assert!(raw.trim().chars().any(char::is_control)),
+            Err(SessionNameError::Empty) => prop_assert!(false, "parse_optional maps empty to None"),
+        }
     }
 }

@@ -392,7 +392,7 @@ fn the_shuffle_mode_is_chosen_by_the_host_in_the_lobby() {
     let events = session
         .set_shuffle_mode(&user("alice"), ShuffleMode::Random)
         .unwrap();
-    let settings = *session.settings();
+    let settings = session.settings().clone();
     assert_eq!(settings.shuffle_mode, ShuffleMode::Random);
     assert_eq!(events, vec![Event::SettingsChanged { settings }]);
     assert!(
@@ -411,6 +411,103 @@ fn the_shuffle_mode_is_chosen_by_the_host_in_the_lobby() {
         code(session.set_shuffle_mode(&user("alice"), ShuffleMode::Fair)),
         "already_started"
     );
+}
+
+#[test]
+fn the_host_alone_names_the_session() {
+    let mut session = lobby_with_bob();
+    session
+        .join(newcomer("carol", &["c1"]), 2_000, &mut rng(3))
+        .unwrap();
+    session
+        .set_role(&user("alice"), &user("carol"), Role::CoHost)
+        .unwrap();
+    assert_eq!(session.settings().name, None);
+    let name = SessionName::parse_optional("  Friday at Sam’s ").unwrap();
+    assert_eq!(
+        name.as_ref().map(SessionName::as_str),
+        Some("Friday at Sam’s")
+    );
+    // Neither a guest nor a co-host may, and nothing changes when they try.
+    for who in ["bob", "carol"] {
+        assert_eq!(
+            session.set_name(&user(who), name.clone()).unwrap_err(),
+            SessionError::Forbidden {
+                action: Action::RenameSession,
+                permission: None,
+            },
+            "{who}"
+        );
+    }
+    assert_eq!(
+        code(session.set_name(&user("zed"), name.clone())),
+        "not_a_member"
+    );
+    assert_eq!(session.settings().name, None);
+
+    let events = session.set_name(&user("alice"), name.clone()).unwrap();
+    assert_eq!(session.settings().name, name);
+    let settings = session.settings().clone();
+    assert_eq!(events, vec![Event::SettingsChanged { settings }]);
+    // The same name again: no event. No name: the name goes.
+    assert!(session.set_name(&user("alice"), name).unwrap().is_empty());
+    let events = session.set_name(&user("alice"), None).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(session.settings().name, None);
+
+    // While playing too; not once ended.
+    session
+        .set_name(
+            &user("alice"),
+            SessionName::parse_optional("Later").unwrap(),
+        )
+        .unwrap();
+    session
+        .start(&user("alice"), DeviceId::new("phone"), &mut rng(4))
+        .unwrap();
+    assert_eq!(session.set_name(&user("alice"), None).unwrap().len(), 1);
+    session.end(&user("alice")).unwrap();
+    assert_eq!(
+        code(session.set_name(&user("alice"), None)),
+        "session_ended"
+    );
+}
+
+#[test]
+fn a_session_name_is_short_printable_text() {
+    use SessionNameError::*;
+    assert_eq!(SessionName::parse_optional("").unwrap(), None);
+    assert_eq!(SessionName::parse_optional(" \u{3000} ").unwrap(), None);
+    let sixty = "é".repeat(MAX_NAME_CHARS);
+    assert_eq!(
+        SessionName::parse_optional(&sixty)
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        sixty
+    );
+    assert_eq!(
+        SessionName::parse_optional(&format!("{sixty}x")),
+        Err(TooLong)
+    );
+    assert_eq!(
+        SessionName::parse_optional(&format!("  {sixty}  "))
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        sixty
+    );
+    assert_eq!(SessionName::parse_optional("a\nb"), Err(ControlCharacter));
+    assert_eq!(
+        SessionName::parse_optional("a\u{7f}"),
+        Err(ControlCharacter)
+    );
+    // Stored settings with a bad name do not load; settings stored before names existed do.
+    assert!(serde_json::from_str::<Settings>(r#"{"name":"a\u0007"}"#).is_err());
+    assert!(serde_json::from_str::<Settings>(r#"{"name":""}"#).is_err());
+    assert_eq!(serde_json::from_str::<Settings>("{}").unwrap().name, None);
+    let named: Settings = serde_json::from_str(r#"{"name":" Party "}"#).unwrap();
+    assert_eq!(named.name.unwrap().as_str(), "Party");
 }
 
 #[test]
@@ -543,6 +640,7 @@ fn the_rule_table_is_as_documented() {
         (Action::SetPermissions, Host),
         (Action::Transfer, Host),
         (Action::SetShuffleMode, Host),
+        (Action::RenameSession, Host),
         (Action::Kick, Moderator),
         (Action::Unban, Moderator),
         (Action::RotateInvite, Moderator),
@@ -980,7 +1078,7 @@ fn guests_do_what_the_host_opens_to_them() {
     );
     assert_eq!(session.authorize(&user("dave"), Action::Skip), Ok(()));
     let events = session.set_guest_permissions(&user("alice"), skip).unwrap();
-    let settings = *session.settings();
+    let settings = session.settings().clone();
     assert_eq!(settings.guest_permissions, skip);
     assert_eq!(events, vec![Event::SettingsChanged { settings }]);
     assert!(

@@ -78,22 +78,28 @@ async function main() {
   const host = invite.host ?? {};
   const hostName = host.display_name || host.id || 'Someone';
   const count = Number(invite.member_count ?? 0);
-  document.title = `Join ${hostName}’s session — Sesh`;
+  const name = typeof invite.name === 'string' && invite.name ? invite.name : null;
+  document.title = name ? `Join “${name}” — Sesh` : `Join ${hostName}’s session — Sesh`;
   const youHost = me && me.id === host.id;
 
   const action = me
     ? h('button', { class: 'button button-primary button-large', type: 'button', testid: 'join-button' }, youHost ? 'Open your session' : 'Join the session')
     : h('a', { class: 'button button-primary button-large', href: loginUrl(location.pathname), testid: 'join-login' }, 'Log in with Spotify to join');
 
-  root.replaceChildren(
+  // replaceChildren would turn a null into the text "null".
+  root.replaceChildren(...[
     avatar(host.id, hostName, { large: true }),
-    h('h1', { testid: 'join-host' }, `${hostName} is hosting`),
+    name ? h('h1', { testid: 'join-name' }, name) : null,
+    name
+      ? h('p', { class: 'join-host', testid: 'join-host' }, `${hostName} is hosting`)
+      : h('h1', { testid: 'join-host' }, `${hostName} is hosting`),
     h('p', { class: 'join-meta', testid: 'join-count' },
       `${count} ${count === 1 ? 'person is' : 'people are'} in${invite.state === 'playing' ? ' · music is playing' : ''}`),
     action,
     h('p', { class: 'fine' }, me
       ? `Joining as ${me.display_name || me.id}. Your top 5 tracks go into the shared queue.`
-      : 'Sesh uses your Spotify top 5 to build the shared queue. Nothing is posted to your account.'));
+      : 'Sesh uses your Spotify top 5 to build the shared queue. Nothing is posted to your account.'),
+  ].filter(Boolean));
 
   if (!me) {
     // After the login round trip this page opens again: join straight away, as asked.

@@ -134,6 +134,10 @@ const MESSAGES = {
     title: 'That track is not in the queue',
     message: 'Reload the page and try again.',
   },
+  invalid_name: {
+    title: 'That name does not work',
+    message: 'Use at most 60 characters, on one line.',
+  },
   invalid_capacity: {
     title: 'That many people do not fit',
     message: 'Choose a smaller number of people.',

@@ -48,6 +48,8 @@ function normalizeSession(raw, previous, fallbackId) {
     state: raw.state ?? 'lobby',
     hostId: hostByRole ?? hostId,
     invite_code: raw.invite_code ?? previous?.invite_code ?? null,
+    /** What the host named the session (null: no name). */
+    name: raw.settings ? (raw.settings.name ?? null) : (previous?.name ?? null),
     join_url: raw.join_url ?? previous?.join_url ?? null,
     // In a big session `members` is only the first of them; the counts are of everyone.
     members,
@@ -338,6 +340,9 @@ export class SessionModel {
         if (complete) this.recount();
         return { parts: ['members'], outcome: null };
       }
+      case 'settings_changed':
+        s.name = frame.settings?.name ?? null;
+        return { parts: ['head'], outcome: null };
       case 'invite_rotated':
         this.setInvite(frame);
         return { parts: ['invite'], outcome: null };
@@ -348,7 +353,7 @@ export class SessionModel {
         s.state = 'ended';
         return { parts: ['all'], outcome: 'ended' };
       default:
-        return none; // settings_changed, or a type this page does not know yet
+        return none; // a type this page does not know yet
     }
   }
 

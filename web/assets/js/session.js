@@ -99,6 +99,7 @@ const RENDERERS = {
   nowPlaying: () => renderNowPlaying(),
   queue: () => renderQueue(),
   invite: () => renderInvite(),
+  head: () => { renderHead(); renderNowPlaying(); },
   banned: () => renderRemoved(),
   spotify: () => { startSpotifyCountdown(); renderSpotifyStatus(); renderHead(); renderNowPlaying(); renderQueue(); },
 };
@@ -318,7 +319,16 @@ const STATE_BADGE = {
 function renderHead() {
   const s = view.session;
   const hostName = memberName(s.hostId) || 'Someone';
-  $('session-title').textContent = isHost() ? 'Your session' : `${hostName}’s session`;
+  const whose = isHost() ? 'Your session' : `${hostName}’s session`;
+  $('session-title').textContent = s.name || whose;
+  const host = $('session-host');
+  host.hidden = !s.name;
+  host.textContent = s.name ? whose : '';
+  const form = $('name-form');
+  form.hidden = !(isHost() && s.state !== 'ended');
+  const input = $('name-input');
+  // Never overwrite what the host is typing.
+  if (!form.hidden && document.activeElement !== input && !input.dataset.dirty) input.value = s.name ?? '';
   const state = view.displayState();
   const [label, cls] = STATE_BADGE[state] ?? [state, ''];
   const badge = $('session-state');
@@ -368,7 +378,7 @@ function renderNowPlaying() {
       endedLink = h('a', { class: 'button button-primary', href: '/', testid: 'ended-home' }, 'Go to the start page');
       lobby.append(h('p', {}, endedLink));
     }
-    document.title = 'Session — Sesh';
+    document.title = s.name ? `${s.name} — Sesh` : 'Session — Sesh';
     return;
   }
 
@@ -404,7 +414,7 @@ function renderNowPlaying() {
   toggle.replaceChildren(icon(np.isPlaying ? 'pause' : 'play'));
 
   renderPlayerExtras();
-  document.title = `${np.isPlaying ? '▶ ' : ''}${track.name} — Sesh`;
+  document.title = `${np.isPlaying ? '▶ ' : ''}${track.name}${s.name ? ` · ${s.name}` : ''} — Sesh`;
   paintProgress(performance.now());
 }
 
@@ -912,6 +922,30 @@ function renderInvite() {
   if (qr.getAttribute('src') !== qrSrc) qr.src = qrSrc;
 }
 
+/** The host's Save of the session's name: the answer is the snapshot; guests get `settings_changed`. */
+async function saveName(event) {
+  event.preventDefault();
+  const button = $('name-save');
+  const input = $('name-input');
+  const status = $('name-status');
+  if (isInactive(button)) return;
+  setBusy(button, true);
+  status.textContent = '';
+  try {
+    const answer = await postJson(`${sessionPath}/name`, { name: input.value });
+    view.session.name = answer?.settings?.name ?? null;
+    delete input.dataset.dirty;
+    input.value = view.session.name ?? '';
+    status.textContent = view.session.name ? 'Saved.' : 'Name removed.';
+    renderHead();
+    renderNowPlaying();
+  } catch (err) {
+    notifyError(err, { loginNext: location.pathname });
+  } finally {
+    setBusy(button, false);
+  }
+}
+
 /** "New invite link": the old link and QR code stop working; members get `invite_rotated`. */
 async function rotateInvite(button) {
   if (isInactive(button)) return;
@@ -1202,6 +1236,11 @@ function wireControls() {
   $('refresh-devices').addEventListener('click', () => loadDevices());
   $('copy-invite').addEventListener('click', copyInvite);
   $('rotate-invite').addEventListener('click', (e) => rotateInvite(e.currentTarget));
+  $('name-form').addEventListener('submit', saveName);
+  $('name-input').addEventListener('input', (e) => {
+    e.currentTarget.dataset.dirty = 'true';
+    $('name-status').textContent = '';
+  });
   $('end-session').addEventListener('click', endSessionClicked);
   $('leave-session').addEventListener('click', leaveClicked);
   $('control-previous').addEventListener('click', (e) => playerAction('previous', e.currentTarget));

@@ -1,7 +1,7 @@
 //! The messages a hub's task receives: requests of the use cases (sent by [`super::HubHandle`]),
 //! and reports of its own poller and background Spotify calls. Private to the hub module.
 
-use sesh_session::{DeviceId, InviteCode, NewMember, StartPlan, UserId};
+use sesh_session::{DeviceId, InviteCode, NewMember, SessionName, StartPlan, UserId};
 use sesh_spotify::{PlaybackState, SpotifyError};
 use tokio::sync::oneshot;
 
@@ -64,6 +64,11 @@ pub(super) enum Command {
     RotateInvite {
         actor: UserId,
         code: InviteCode,
+        reply: Reply<SessionView>,
+    },
+    SetName {
+        actor: UserId,
+        name: Option<SessionName>,
         reply: Reply<SessionView>,
     },
     /// Start on a device (on a playing session the host took over: resume there).

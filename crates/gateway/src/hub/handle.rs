@@ -2,7 +2,7 @@
 //! WebSocket handler call these (never each other); each sends one command to the session's
 //! hub and waits for its answer. A hub that just unloaded itself is revived once.
 
-use sesh_session::{DeviceId, InviteCode, NewMember, SessionId, UserId};
+use sesh_session::{DeviceId, InviteCode, NewMember, SessionId, SessionName, UserId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
@@ -135,6 +135,20 @@ impl HubHandle {
         self.request(|reply| Command::RotateInvite {
             actor: actor.clone(),
             code: code.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// `actor` names the session (`None`: no name); the session with its new name.
+    pub async fn set_name(
+        &self,
+        actor: &UserId,
+        name: Option<SessionName>,
+    ) -> Result<SessionView, HubError> {
+        self.request(|reply| Command::SetName {
+            actor: actor.clone(),
+            name: name.clone(),
             reply,
         })
         .await

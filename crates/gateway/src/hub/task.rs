@@ -246,6 +246,10 @@ impl SessionHub {
                 let result = self.apply(|s| s.rotate_invite(&actor, code)).await;
                 let _ = reply.send(result.and_then(|_| self.view_for(&actor)));
             }
+            Command::SetName { actor, name, reply } => {
+                let result = self.apply(|s| s.set_name(&actor, name)).await;
+                let _ = reply.send(result.and_then(|_| self.view_for(&actor)));
+            }
             Command::Connect { conn, since, reply } => {
                 // A handshake abandoned while we registered it (the client went away) never
                 // gets its registration guard: deregister here, or it would be a ghost member.

@@ -105,7 +105,7 @@ impl Views {
             queue: self.queue_window(session),
             position: session.position(),
             device: session.device().cloned(),
-            settings: *session.settings(),
+            settings: session.settings().clone(),
             banned,
         }
     }
@@ -122,6 +122,7 @@ impl Views {
                 id: session.host().clone(),
                 display_name: host_name,
             },
+            name: session.settings().name.clone(),
             member_count: session.members().len(),
             state: session.state(),
             you: viewer.map(|user| PreviewYou {
@@ -169,7 +170,7 @@ impl Views {
                 },
                 Event::HostChanged { host } => SessionEvent::HostChanged { host: host.clone() },
                 Event::SettingsChanged { settings } => SessionEvent::SettingsChanged {
-                    settings: *settings,
+                    settings: settings.clone(),
                 },
                 Event::InviteRotated => SessionEvent::InviteRotated {
                     invite_code: session.invite_code().to_string(),

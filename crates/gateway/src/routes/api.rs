@@ -3,7 +3,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use serde::{Deserialize, Serialize};
-use sesh_session::{InviteCode, NewMember, Session, SessionId, Settings, ShuffleMode, UserId};
+use sesh_session::{
+    InviteCode, NewMember, Session, SessionId, SessionName, Settings, ShuffleMode, UserId,
+};
 
 use super::parse_session_id;
 use crate::hub::HubHandle;
@@ -242,13 +244,18 @@ pub async fn my_sessions(
 pub struct CreateSession {
     shuffle_mode: Option<ShuffleMode>,
     capacity: Option<usize>,
+    /// What to call the session (see `POST /api/sessions/{id}/name`); empty or absent: no name.
+    name: Option<String>,
 }
 
 impl CreateSession {
     /// The session settings asked for (`400 invalid_capacity` outside `1..=max_capacity`, the
-    /// `SESH_MAX_CAPACITY` setting).
+    /// `SESH_MAX_CAPACITY` setting; `400 invalid_name`).
     pub fn settings(&self, max_capacity: usize) -> Result<Settings, ApiError> {
         let mut settings = Settings::default();
+        if let Some(name) = &self.name {
+            settings.name = parse_name(name)?;
+        }
         if let Some(mode) = self.shuffle_mode {
             settings.shuffle_mode = mode;
         }
@@ -275,7 +282,7 @@ impl CreateSession {
     request_body(content = Option<CreateSession>, description = "Optional settings", content_type = "application/json"),
     responses(
         (status = 201, description = "The snapshot (`Cache-Control: no-store`)", body = SessionView),
-        (status = 400, description = "`invalid_capacity`, `invalid_json`", body = ErrorBody),
+        (status = 400, description = "`invalid_capacity`, `invalid_name`, `invalid_json`", body = ErrorBody),
         (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
         (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site", body = ErrorBody),
         (status = 409, description = "`too_many_sessions`: the caller hosts `SESH_MAX_LIVE_SESSIONS` live sessions", body = ErrorBody),
@@ -690,6 +697,57 @@ pub async fn end(
     let id = parse_session_id(&path)?;
     state.hubs.session(id).end(&user.id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// What the host typed as the session's name: trimmed, empty is "no name" (`400 invalid_name`
+/// over 60 characters or with a control character).
+fn parse_name(raw: &str) -> Result<Option<SessionName>, ApiError> {
+    SessionName::parse_optional(raw)
+        .map_err(|e| ApiError::bad_request("invalid_name", format!("invalid session name: {e}")))
+}
+
+/// Body of `POST /api/sessions/{id}/name`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameBody {
+    /// The new name (trimmed; at most 60 characters, no control characters); `""` or `null`
+    /// takes the name away.
+    name: Option<String>,
+}
+
+/// `POST /api/sessions/{id}/name` `{"name"}` (host) → 200 the snapshot; members get
+/// `settings_changed`.
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/name",
+    tag = "sessions",
+    summary = "Name the session, or take its name away (host)",
+    params(("id" = String, Path, description = "Session id (a UUID)")),
+    request_body(content = RenameBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The snapshot with `settings.name` (`Cache-Control: no-store`)", body = SessionView),
+        (status = 400, description = "`invalid_name`: over 60 characters or a control character; `invalid_json`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden` (not the host), `not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 409, description = "`session_ended`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
+pub async fn rename(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    body: web::Json<RenameBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_session_id(&path)?;
+    let name = parse_name(body.name.as_deref().unwrap_or(""))?;
+    let view = state.hubs.session(id).set_name(&user.id, name).await?;
+    Ok(HttpResponse::Ok().insert_header(NO_STORE).json(view))
 }
 
 /// `POST /api/sessions/{id}/invite` (host) → 200 `{"invite_code", "join_url"}`: a new invite

@@ -62,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/sessions/{id}/unban/{user_id}", web::post().to(api::unban))
                 .route("/sessions/{id}/end", web::post().to(api::end))
                 .route("/sessions/{id}/invite", web::post().to(api::rotate_invite))
+                .route("/sessions/{id}/name", web::post().to(api::rename))
                 .route("/sessions/{id}/start", web::post().to(player::start))
                 .route("/sessions/{id}/player/seek", web::post().to(player::seek))
                 .route(

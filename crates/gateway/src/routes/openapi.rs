@@ -45,6 +45,7 @@ use super::{api, auth, health, pages, player, ws};
         api::unban,
         api::end,
         api::rotate_invite,
+        api::rename,
         player::start,
         player::player,
         player::seek,

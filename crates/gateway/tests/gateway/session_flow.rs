@@ -702,3 +702,85 @@ async fn top_tracks_are_fetched_at_login_so_a_join_waits_on_no_spotify_call() {
         "{started}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_names_the_session_and_the_name_survives_a_restart() {
+    let mut app = spawn_app().await;
+    let alice = app.login("alice").await;
+    let bob = app.login("bob").await;
+
+    // A name at create, trimmed; a bad one refused.
+    let (status, body) = alice
+        .post("/api/sessions", Some(json!({ "name": "x".repeat(61) })))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_name");
+    let (status, created) = alice
+        .post("/api/sessions", Some(json!({ "name": "  Garden party " })))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["settings"]["name"], "Garden party");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let code = created["invite_code"].as_str().unwrap().to_owned();
+    let (status, _) = bob.post(&format!("/api/join/{code}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut ws = bob.ws(&id).await;
+    let hello = welcome(&mut ws).await;
+    assert_eq!(
+        hello["session"]["settings"]["name"], "Garden party",
+        "{hello}"
+    );
+
+    // The host renames; the guest hears it; the invite preview shows it.
+    let rename = format!("/api/sessions/{id}/name");
+    let (status, view) = alice
+        .post(&rename, Some(json!({ "name": "Friday at Sam’s" })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["settings"]["name"], "Friday at Sam’s");
+    let changed = ws.next_of_type("settings_changed").await;
+    assert_eq!(changed["settings"]["name"], "Friday at Sam’s", "{changed}");
+    let address = app.address.clone();
+    let preview = |code: String| {
+        let http = bob.http.clone();
+        let url = format!("{address}/api/invites/{code}");
+        async move {
+            let response = http
+                .get(url)
+                .header("X-Requested-With", "sesh")
+                .send()
+                .await
+                .unwrap();
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    assert_eq!(preview(code.clone()).await["name"], "Friday at Sam’s");
+
+    // Refused: a guest, a bad name (control character, too long); nothing changes.
+    let (status, body) = bob.post(&rename, Some(json!({ "name": "Bob's" }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
+    for bad in [json!({ "name": "a\nb" }), json!({ "name": "é".repeat(61) })] {
+        let (status, body) = alice.post(&rename, Some(bad.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_name");
+    }
+    let (status, body) = alice.post(&rename, Some(json!({ "title": "x" }))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, snapshot) = bob.get(&format!("/api/sessions/{id}")).await;
+    assert_eq!(snapshot["settings"]["name"], "Friday at Sam’s");
+
+    // Stored: the name is there after a restart.
+    drop(ws);
+    app.restart().await;
+    let (status, snapshot) = bob.get(&format!("/api/sessions/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{snapshot}");
+    assert_eq!(snapshot["settings"]["name"], "Friday at Sam’s");
+    assert_eq!(preview(code.clone()).await["name"], "Friday at Sam’s");
+
+    // An empty name takes it away.
+    let (status, view) = alice.post(&rename, Some(json!({ "name": "   " }))).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["settings"]["name"], Value::Null);
+    assert_eq!(preview(code).await["name"], Value::Null);
+}

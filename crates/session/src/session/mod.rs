@@ -234,7 +234,7 @@ impl Session {
             state: self.state,
             host: self.host,
             members: self.members,
-            settings: self.settings,
+            settings: self.settings.clone(),
             queue: self.queue,
             next_entry_id: self.next_entry_id,
             position: self.position,

@@ -17,7 +17,7 @@ use crate::ids::UserId;
 use crate::invite::InviteCode;
 use crate::member::{NewMember, Role};
 use crate::permission::Permissions;
-use crate::settings::ShuffleMode;
+use crate::settings::{SessionName, ShuffleMode};
 use crate::shuffle;
 use crate::track::Track;
 
@@ -195,7 +195,7 @@ impl Session {
         }
         self.settings.guest_permissions = permissions;
         Ok(vec![Event::SettingsChanged {
-            settings: self.settings,
+            settings: self.settings.clone(),
         }])
     }
 
@@ -265,7 +265,23 @@ impl Session {
         }
         self.settings.shuffle_mode = mode;
         Ok(vec![Event::SettingsChanged {
-            settings: self.settings,
+            settings: self.settings.clone(),
+        }])
+    }
+
+    /// The host names the session, or takes its name away (`None`); unchanged, no events.
+    pub fn set_name(
+        &mut self,
+        actor: &UserId,
+        name: Option<SessionName>,
+    ) -> Result<Vec<Event>, SessionError> {
+        self.authorize(actor, Action::RenameSession)?;
+        if self.settings.name == name {
+            return Ok(Vec::new());
+        }
+        self.settings.name = name;
+        Ok(vec![Event::SettingsChanged {
+            settings: self.settings.clone(),
         }])
     }
 

@@ -132,6 +132,16 @@ describe('error and edge states of the pages', { timeout: 120_000 }, () => {
       await page.waitForURL((url) => url.origin === server.emulatorUrl);
       await page.getByRole('button', { name: /^Dave\b/ }).click();
       await page.waitForURL(`${server.url}/`);
+      // The create flow says it plainly before anything is created, next to Start a session.
+      const note = page.locator(tid('premium-note'));
+      assert.equal(await note.isVisible(), true);
+      assert.match(await note.textContent(), /To play music, the host needs Spotify Premium\./);
+      assert.match(await note.textContent(), /Guests can join with a free account/);
+      assert.deepEqual(await axeViolations(page), []);
+      await page.screenshot({ path: join(ensureArtifactsDir(), 'premium-note-phone.png') });
+      await page.setViewportSize(SMALL_PHONE.viewport);
+      await page.screenshot({ path: join(ensureArtifactsDir(), 'premium-note-320.png') });
+      await page.setViewportSize(PHONE.viewport);
       await page.getByRole('button', { name: 'Start a session' }).click();
       await page.waitForURL(/\/s\/[^/]+$/);
       await page.locator(`${tid('device-option')}[data-restricted="false"]`).first().click();
@@ -141,6 +151,10 @@ describe('error and edge states of the pages', { timeout: 120_000 }, () => {
       const notice = page.locator(`${tid('notice')}[data-code="premium_required"]`);
       await notice.waitFor();
       assert.equal((await notice.locator(tid('notice-title')).textContent()).trim(), 'Playback control needs Spotify Premium');
+      // What to do about it: no hand-over of the host role exists, so a Premium friend hosts.
+      const advice = await notice.locator(tid('notice-message')).textContent();
+      assert.match(advice, /plays from the host’s account/);
+      assert.match(advice, /cannot hand the host role to another member yet: ask a friend with Premium to start a session/);
       await waitUntilIdle(page, 'start-button');
       assert.equal(await focusedTestId(page), 'start-button');
       await page.screenshot({ path: join(ensureArtifactsDir(), 'premium-required-phone.png') });

@@ -1,7 +1,7 @@
 // The host's own tools, in real Chromium against the real `sesh` (demo mode): host alice
 // (desktop, then phone sizes), guest carol (phone 390×844), a logged-out visitor (320×640).
 // The host names the session from the keyboard and everyone sees the name: the guest's header
-// and tab, the invite page.
+// and tab, the invite page. The invite's QR code opens full screen and closes with Escape.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -113,6 +113,36 @@ describe('the host’s tools', { timeout: 180_000 }, () => {
     await noOverflow(page);
     await shot(host, 'named-host-320');
     await page.setViewportSize(DESKTOP.viewport);
+  });
+
+  it('shows the invite’s QR code full screen, closable with Escape', async () => {
+    const { page } = host;
+    for (const [size, label] of [[PHONE.viewport, '390'], [SMALL_PHONE.viewport, '320'], [DESKTOP.viewport, 'desktop']]) {
+      await page.setViewportSize(size);
+      const button = page.getByRole('button', { name: 'Show QR' });
+      // From the keyboard.
+      await button.focus();
+      await page.keyboard.press('Enter');
+      const dialog = page.getByRole('dialog', { name: 'Scan to join “Friday at Sam’s”' });
+      await dialog.waitFor();
+      const qr = dialog.getByRole('img', { name: 'QR code of the invite link' });
+      await page.waitForFunction(() => document.querySelector('[data-testid="qr-large"]')?.naturalWidth > 0);
+      assert.equal((await dialog.locator(tid('qr-link')).textContent()).trim(), inviteUrl);
+      // It fills the screen: the code is most of the width on a phone, and all of it is in view.
+      const box = await qr.boundingBox();
+      const { width, height } = size;
+      assert.ok(box.x >= 0 && box.y >= 0 && box.x + box.width <= width && box.y + box.height <= height, JSON.stringify(box));
+      if (width < 500) assert.ok(box.width >= width * 0.8, `QR ${box.width}px wide on a ${width}px screen`);
+      const closeBox = await dialog.getByRole('button', { name: 'Close' }).boundingBox();
+      assert.ok(closeBox.y + closeBox.height <= height, 'Close is on the screen');
+      assert.equal(await focusedTestId(page), 'qr-close');
+      await noOverflow(page);
+      assert.deepEqual(await axeViolations(page), []);
+      await shot(host, `qr-${label}`);
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      assert.equal(await focusedTestId(page), 'show-qr');
+    }
   });
 
   it('had no uncaught errors or CSP violations', () => {

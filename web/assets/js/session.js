@@ -922,6 +922,30 @@ function renderInvite() {
   if (qr.getAttribute('src') !== qrSrc) qr.src = qrSrc;
 }
 
+/**
+ * "Show QR": the invite's QR code as big as the screen allows, with the link under it, for a
+ * room to scan from one phone or laptop. A modal dialog: Escape or Close shuts it and the focus
+ * goes back to the button.
+ */
+function showQrFullScreen() {
+  const url = inviteUrl();
+  if (!url) return;
+  const name = view.session.name;
+  choiceDialog({
+    title: name ? `Scan to join “${name}”` : 'Scan to join',
+    testid: 'qr-dialog',
+    className: 'qr-full',
+    body: [
+      h('img', {
+        class: 'qr-large', testid: 'qr-large', alt: 'QR code of the invite link',
+        src: `${sessionPath}/qr.svg?v=${encodeURIComponent(view.session.invite_code ?? '')}`,
+      }),
+      h('p', { class: 'qr-link', testid: 'qr-link' }, url),
+    ],
+    buttons: [{ label: 'Close', value: null, kind: 'primary', testid: 'qr-close' }],
+  });
+}
+
 /** The host's Save of the session's name: the answer is the snapshot; guests get `settings_changed`. */
 async function saveName(event) {
   event.preventDefault();
@@ -1236,6 +1260,7 @@ function wireControls() {
   $('refresh-devices').addEventListener('click', () => loadDevices());
   $('copy-invite').addEventListener('click', copyInvite);
   $('rotate-invite').addEventListener('click', (e) => rotateInvite(e.currentTarget));
+  $('show-qr').addEventListener('click', showQrFullScreen);
   $('name-form').addEventListener('submit', saveName);
   $('name-input').addEventListener('input', (e) => {
     e.currentTarget.dataset.dirty = 'true';

@@ -159,16 +159,16 @@ export function notifyError(err, { loginNext = location.pathname } = {}) {
  * back to where it was, if that is still on the page).
  * @param {{title: string, message?: string, body?: Node[], testid?: string,
  *          buttons: {label: string, value: any, kind?: 'ghost'|'primary'|'danger', testid?: string, disabled?: boolean}[],
- *          focus?: number, initialFocus?: HTMLElement|null}} opts `value` is what the promise resolves
+ *          focus?: number, initialFocus?: HTMLElement|null, className?: string}} opts `value` is what the promise resolves
  *   to when that button is pressed; the focus starts on `initialFocus`, else on button `focus`
  * @returns {Promise<any>} the pressed button's value; null for Esc
  */
-export function choiceDialog({ title, message, body = [], buttons, focus = 0, initialFocus = null, testid = 'confirm-dialog' }) {
+export function choiceDialog({ title, message, body = [], buttons, focus = 0, initialFocus = null, testid = 'confirm-dialog', className = '' }) {
   const opener = document.activeElement;
   return new Promise((resolve) => {
     const titleId = `dlg-${Math.random().toString(36).slice(2)}`;
     let answer = null;
-    const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': titleId, testid });
+    const dialog = h('dialog', { class: `confirm ${className}`.trim(), 'aria-labelledby': titleId, testid });
     const elements = buttons.map((b) => h('button', {
       type: 'button', class: `button button-${b.kind ?? 'ghost'}`, testid: b.testid ?? null, disabled: b.disabled ?? false,
       onclick: () => { answer = b.value; dialog.close(); },

@@ -1,6 +1,27 @@
 -- Sesh schema v4: queue entries have an identity of their own (a track may be queued more than
 -- once, and an entry is added, updated, moved or removed by its id: one row per change, never a
--- rewrite of the queue), and the session row's JSON no longer repeats what its columns hold.
+-- rewrite of the queue), members may be co-hosts, and the session row's JSON no longer repeats
+-- what its columns hold.
+
+-- Roles: host, co_host, guest (SQLite cannot change a CHECK in place: the table is rebuilt, in
+-- join order).
+CREATE TABLE session_members_v4 (
+    session_id    TEXT NOT NULL REFERENCES listening_sessions(id) ON DELETE CASCADE,
+    user_id       TEXT NOT NULL REFERENCES users(id),
+    display_name  TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('host', 'co_host', 'guest')),
+    joined_at     INTEGER NOT NULL,
+    ordinal       INTEGER NOT NULL DEFAULT 0,
+    top_tracks    TEXT NOT NULL DEFAULT '[]',               -- JSON array of sesh_session::Track
+    PRIMARY KEY (session_id, user_id)
+) STRICT;
+INSERT INTO session_members_v4 (session_id, user_id, display_name, role, joined_at, ordinal, top_tracks)
+SELECT session_id, user_id, display_name, role, joined_at, ordinal, top_tracks
+FROM session_members ORDER BY rowid;
+DROP TABLE session_members;
+ALTER TABLE session_members_v4 RENAME TO session_members;
+CREATE INDEX session_members_user ON session_members(user_id);
+CREATE INDEX session_members_order ON session_members(session_id, ordinal);
 
 CREATE TABLE queue_entries_v4 (
     session_id  TEXT NOT NULL REFERENCES listening_sessions(id) ON DELETE CASCADE,

@@ -549,4 +549,39 @@ mod tests {
         // Never a rewrite: the row of the first entry is still the one written at the start.
         assert_eq!(rowid_of_first(&db).await, written_at_start);
     }
+
+    /// A permission (or role) this version does not know is refused at load, never read as
+    /// something else.
+    #[tokio::test]
+    async fn an_unknown_permission_in_storage_is_an_error_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+        let mut rng = StdRng::seed_from_u64(10);
+        let session = Session::new(
+            SessionId::new_v4(),
+            InviteCode::generate(&mut rng),
+            member("alice", &[]),
+            0,
+            Settings::default(),
+        );
+        db.insert_session(&session).await.unwrap();
+        assert!(db.load_session(session.id()).await.unwrap().is_some());
+        sqlx::query(
+            "UPDATE listening_sessions
+             SET snapshot = json_set(snapshot, '$.settings.guest_permissions', json('[\"fly\"]'))
+             WHERE id = ?1",
+        )
+        .bind(session.id().to_string())
+        .execute(db.pool())
+        .await
+        .unwrap();
+        let loaded = db.load_session(session.id()).await;
+        assert!(matches!(loaded, Err(DbError::Json(_))), "{loaded:?}");
+        // Roles: the table itself refuses one it does not know.
+        let refused = sqlx::query("UPDATE session_members SET role = 'dj' WHERE session_id = ?1")
+            .bind(session.id().to_string())
+            .execute(db.pool())
+            .await;
+        assert!(refused.is_err());
+    }
 }

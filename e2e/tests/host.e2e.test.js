@@ -1,7 +1,8 @@
 // The host's own tools, in real Chromium against the real `sesh` (demo mode): host alice
 // (desktop, then phone sizes), guest carol (phone 390×844), a logged-out visitor (320×640).
 // The host names the session from the keyboard and everyone sees the name: the guest's header
-// and tab, the invite page. The invite's QR code opens full screen and closes with Escape.
+// and tab, the invite page. The invite's QR code opens full screen and closes with Escape. A guest
+// sees in the lobby the tracks she brought.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -60,6 +61,27 @@ describe('the host’s tools', { timeout: 180_000 }, () => {
     // No name yet: the header says whose session it is; guests get no name field.
     assert.equal((await carol.page.locator(tid('session-title')).textContent()).trim(), 'Alice Andersson’s session');
     assert.equal(await carol.page.locator(tid('name-form')).isVisible(), false);
+  });
+
+  it('shows the guest, in the lobby, the tracks she brought', async () => {
+    const { page } = carol;
+    const section = page.getByRole('region', { name: 'Your tracks in the mix' });
+    await section.waitFor();
+    const mine = await page.evaluate(async () => {
+      const id = location.pathname.split('/').pop();
+      return (await (await fetch(`/api/sessions/${id}`)).json()).your_tracks.map((t) => t.name);
+    });
+    assert.ok(mine.length >= 1 && mine.length <= 5, JSON.stringify(mine));
+    const shown = (await section.locator(tid('your-track')).allTextContents()).map((t) => t.trim());
+    assert.equal(shown.length, mine.length);
+    mine.forEach((name, i) => assert.ok(shown[i].startsWith(name), `${shown[i]} is ${name}`));
+    await noOverflow(page);
+    assert.deepEqual(await axeViolations(page), []);
+    await shot(carol, 'your-tracks-390', true);
+    await page.setViewportSize(SMALL_PHONE.viewport);
+    await noOverflow(page);
+    await shot(carol, 'your-tracks-320', true);
+    await page.setViewportSize(PHONE.viewport);
   });
 
   it('the host names the session and everyone sees it', async () => {

@@ -78,6 +78,10 @@ pub struct SessionView {
     /// The host's view only (empty for guests): the users the host removed, who cannot join
     /// again until the host lets them back in, with the names they had when removed.
     pub banned: Vec<UserRef>,
+    /// The viewer's own top tracks, the ones they brought into the session (at most 5, in
+    /// their order; each viewer sees only their own).
+    #[schema(value_type = Vec<Track>)]
+    pub your_tracks: Vec<Arc<Track>>,
 }
 
 /// How many of the members who brought a track are named in `added_by` (the first ones, in join

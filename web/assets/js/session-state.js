@@ -48,6 +48,8 @@ function normalizeSession(raw, previous, fallbackId) {
     state: raw.state ?? 'lobby',
     hostId: hostByRole ?? hostId,
     invite_code: raw.invite_code ?? previous?.invite_code ?? null,
+    /** The viewer's own top tracks, the ones they brought (the snapshot's `your_tracks`). */
+    yourTracks: Array.isArray(raw.your_tracks) ? raw.your_tracks : (previous?.yourTracks ?? []),
     /** What the host named the session (null: no name). */
     name: raw.settings ? (raw.settings.name ?? null) : (previous?.name ?? null),
     join_url: raw.join_url ?? previous?.join_url ?? null,

@@ -371,6 +371,7 @@ function renderNowPlaying() {
     }
     $('lobby-title').textContent = title;
     $('lobby-text').textContent = text;
+    renderYourTracks(s.state === 'lobby' ? s.yourTracks : []);
     lobby.dataset.state = s.state;
     lobby.dataset.music = s.state === 'ended' && view.endedMusic ? view.endedMusic : '';
     let endedLink = lobby.querySelector('[data-testid="ended-home"]');
@@ -1016,6 +1017,17 @@ async function copyInvite() {
 }
 
 // ----- queue and members -----
+
+/** In the lobby: the tracks this member brought, so a guest sees what they add before Start. */
+function renderYourTracks(tracks) {
+  const section = $('your-tracks');
+  section.hidden = tracks.length === 0;
+  $('your-track-list').replaceChildren(...tracks.map((track) => h('li', { class: 'your-track', testid: 'your-track', dataset: { trackId: track.id ?? '' } },
+    track.image_url ? h('img', { class: 'thumb', src: track.image_url, alt: '', loading: 'lazy', width: 40, height: 40 }) : h('span', { class: 'thumb' }),
+    h('span', { class: 'queue-text' },
+      h('span', { class: 'queue-title' }, track.name ?? 'Unknown track'),
+      h('span', { class: 'queue-sub' }, artistNames(track))))));
+}
 
 function renderQueue() {
   const { queue, queueOffset, queueLength, position } = view.session;

@@ -107,6 +107,10 @@ impl Views {
             device: session.device().cloned(),
             settings: session.settings().clone(),
             banned,
+            your_tracks: session
+                .member(viewer)
+                .map(|m| m.top_tracks.clone())
+                .unwrap_or_default(),
         }
     }
 

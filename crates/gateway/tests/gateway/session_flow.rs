@@ -784,3 +784,46 @@ async fn the_host_names_the_session_and_the_name_survives_a_restart() {
     assert_eq!(view["settings"]["name"], Value::Null);
     assert_eq!(preview(code).await["name"], Value::Null);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_member_sees_the_tracks_they_brought() {
+    let app = spawn_app().await;
+    let alice = app.login("alice").await;
+    let bob = app.login("bob").await;
+    let (id, _) = create_and_join(&alice, &[&bob]).await;
+    let ids = |view: &Value| -> Vec<String> {
+        view["your_tracks"]
+            .as_array()
+            .expect("your_tracks")
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // In the lobby, over HTTP and in the welcome.
+    let (status, bobs) = bob.get(&format!("/api/sessions/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{bobs}");
+    let (_, alices) = alice.get(&format!("/api/sessions/{id}")).await;
+    let bob_tracks = ids(&bobs);
+    assert!((1..=5).contains(&bob_tracks.len()), "{bobs}");
+    assert!(bobs["your_tracks"][0]["name"].is_string());
+    assert_ne!(ids(&alices), bob_tracks, "each sees their own");
+    let mut ws = bob.ws(&id).await;
+    let hello = welcome(&mut ws).await;
+    assert_eq!(ids(&hello["session"]), bob_tracks);
+
+    // They are the tracks the queue credits to bob once it is built.
+    let (status, started) = alice.start_on_own_device(&id).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let (_, snapshot) = bob.get(&format!("/api/sessions/{id}")).await;
+    let credited: Vec<String> = snapshot["queue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["added_by"].as_array().unwrap().iter().any(|u| u == "bob"))
+        .map(|e| e["track"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    for track in &bob_tracks {
+        assert!(credited.contains(track), "{track} not credited to bob");
+    }
+}

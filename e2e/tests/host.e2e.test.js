@@ -82,6 +82,8 @@ describe('the host’s tools', { timeout: 180_000 }, () => {
     await noOverflow(page);
     await shot(carol, 'your-tracks-320', true);
     await page.setViewportSize(PHONE.viewport);
+    // The host's lobby card stays short: the device picker follows it.
+    assert.equal(await host.page.locator(tid('your-tracks')).isVisible(), false);
   });
 
   it('the host names the session and everyone sees it', async () => {
@@ -130,10 +132,10 @@ describe('the host’s tools', { timeout: 180_000 }, () => {
     // On phones the field and Save fit.
     await page.setViewportSize(PHONE.viewport);
     await noOverflow(page);
-    await shot(host, 'named-host-390');
+    await shot(host, 'named-host-390', true);
     await page.setViewportSize(SMALL_PHONE.viewport);
     await noOverflow(page);
-    await shot(host, 'named-host-320');
+    await shot(host, 'named-host-320', true);
     await page.setViewportSize(DESKTOP.viewport);
   });
 

@@ -1,4 +1,5 @@
-// The session model's header state (paused is not "playing") and the invite it shows the host.
+// The session model's header state (paused is not "playing", the session's name), the invite it
+// shows the host and the tracks the viewer brought.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -24,6 +25,29 @@ describe('header state', () => {
     m.applyWelcome(welcome(), 0, 0);
     assert.equal(m.nowPlaying().isPlaying, false);
     assert.equal(m.displayState(), 'paused');
+  });
+});
+
+describe('session name', () => {
+  it('takes the name of the snapshot and of settings_changed, and keeps it over a frame without settings', () => {
+    const m = new SessionModel('s1');
+    m.applyWelcome(welcome({ settings: { capacity: 50, shuffle_mode: 'fair', name: 'Garden party' } }), 0, 0);
+    assert.equal(m.session.name, 'Garden party');
+    const r = m.applyEvent({ type: 'settings_changed', seq: 42, settings: { capacity: 50, shuffle_mode: 'fair', name: 'Friday' } }, 0, 0);
+    assert.deepEqual(r.parts, ['head']);
+    assert.equal(m.session.name, 'Friday');
+    m.applyEvent({ type: 'settings_changed', seq: 43, settings: { capacity: 50, shuffle_mode: 'fair', name: null } }, 0, 0);
+    assert.equal(m.session.name, null);
+    m.applyWelcome(welcome({ settings: { capacity: 50, shuffle_mode: 'fair' } }), 0, 0);
+    assert.equal(m.session.name, null);
+  });
+
+  it('lists the tracks the viewer brought, and none from a server that sends none', () => {
+    const m = new SessionModel('s1');
+    m.applyWelcome(welcome({ state: 'lobby', your_tracks: [{ id: 'b1', name: 'Song b1' }] }), 0, 0);
+    assert.deepEqual(m.session.yourTracks.map((t) => t.id), ['b1']);
+    m.applyWelcome(welcome(), 0, 0);
+    assert.ok(Array.isArray(m.session.yourTracks));
   });
 });
 

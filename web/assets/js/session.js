@@ -371,7 +371,8 @@ function renderNowPlaying() {
     }
     $('lobby-title').textContent = title;
     $('lobby-text').textContent = text;
-    renderYourTracks(s.state === 'lobby' ? s.yourTracks : []);
+    // Guests only: the host's lobby card stays short, with the device picker right under it.
+    renderYourTracks(s.state === 'lobby' && !isHost() ? s.yourTracks : []);
     lobby.dataset.state = s.state;
     lobby.dataset.music = s.state === 'ended' && view.endedMusic ? view.endedMusic : '';
     let endedLink = lobby.querySelector('[data-testid="ended-home"]');
@@ -1018,7 +1019,7 @@ async function copyInvite() {
 
 // ----- queue and members -----
 
-/** In the lobby: the tracks this member brought, so a guest sees what they add before Start. */
+/** In the lobby: the tracks a guest brought, so they see what they add before Start. */
 function renderYourTracks(tracks) {
   const section = $('your-tracks');
   section.hidden = tracks.length === 0;

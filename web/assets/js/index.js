@@ -95,7 +95,6 @@ async function main() {
   const welcome = byTestId('welcome');
   welcome.textContent = `Hi ${me.display_name || me.id} — ready when you are.`;
   welcome.hidden = false;
-  start.hidden = false;
   start.addEventListener('click', async () => {
     start.disabled = true;
     start.setAttribute('aria-busy', 'true');
@@ -111,6 +110,9 @@ async function main() {
   });
   wireLogoutEverywhere();
   await showSessions(me);
+  // Shown once its look is settled (primary, or ghost behind "Back to your session"): a button
+  // that changes class while visible fades through colours that fail contrast for a moment.
+  start.hidden = false;
 }
 
 main();

@@ -132,8 +132,10 @@ describe('the player', { timeout: 240_000 }, () => {
   it('seeks once when the host drags the seek bar, and the guest follows', async () => {
     const { page } = host;
     const seek = page.locator(tid('np-seek'));
-    const box = await seek.boundingBox();
+    await seek.scrollIntoViewIfNeeded();
     const duration = seconds(await page.locator(tid('np-duration')).textContent());
+    // Measured last, right before the drag: nothing may move the bar in between.
+    const box = await seek.boundingBox();
     const y = box.y + box.height / 2;
     const sent = await commandsDuring('seek', async () => {
       const value = Number(await seek.inputValue());

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { SeshServer } from '../lib/server.js';
 import { join } from 'node:path';
 import { DESKTOP, PHONE, SMALL_PHONE, axeViolations, ensureArtifactsDir, launchChromium, newPerson } from '../lib/browser.js';
-import { focusedTestId, looseText, waitUntilIdle } from '../lib/pages.js';
+import { focusedTestId, looseText, pickUser, waitUntilIdle } from '../lib/pages.js';
 
 const tid = (id) => `[data-testid="${id}"]`;
 
@@ -151,13 +151,43 @@ describe('error and edge states of the pages', { timeout: 120_000 }, () => {
       const notice = page.locator(`${tid('notice')}[data-code="premium_required"]`);
       await notice.waitFor();
       assert.equal((await notice.locator(tid('notice-title')).textContent()).trim(), 'Playback control needs Spotify Premium');
-      // What to do about it: no hand-over of the host role exists, so a Premium friend hosts.
+      // What to do about it: hand the session to a friend with Premium.
       const advice = await notice.locator(tid('notice-message')).textContent();
       assert.match(advice, /plays from the host’s account/);
-      assert.match(advice, /cannot hand the host role to another member yet: ask a friend with Premium to start a session/);
+      assert.match(advice, /Hand the session to a friend with Premium: “Make host” next to their name/);
       await waitUntilIdle(page, 'start-button');
       assert.equal(await focusedTestId(page), 'start-button');
       await page.screenshot({ path: join(ensureArtifactsDir(), 'premium-required-phone.png') });
+      await notice.getByRole('button', { name: 'Dismiss message' }).click();
+
+      // Erin (Premium) joins; Dave makes her the host, and she starts the music.
+      const erin = await newPerson(browser, 'erin', PHONE);
+      try {
+        await erin.page.goto(await page.locator(tid('invite-link')).inputValue());
+        await erin.page.getByRole('link', { name: 'Log in with Spotify to join' }).click();
+        await pickUser(erin.page, server, 'erin');
+        await erin.page.waitForURL(page.url());
+        const handOver = page.getByRole('button', { name: 'Make host: Erin Eriksson' });
+        await handOver.waitFor();
+        await page.setViewportSize(SMALL_PHONE.viewport);
+        const row = page.locator(`${tid('member')}[data-user-id="erin"]`);
+        const overflow = await row.evaluate((el) => el.scrollWidth - el.clientWidth);
+        assert.ok(overflow <= 0, `the member row overflows by ${overflow}px at 320 px`);
+        assert.deepEqual(await axeViolations(page), []);
+        await row.scrollIntoViewIfNeeded();
+        await page.screenshot({ path: join(ensureArtifactsDir(), 'hand-over-320.png') });
+        await page.setViewportSize(PHONE.viewport);
+        await handOver.click();
+        await page.locator(tid('confirm-ok')).click();
+        await page.locator(`${tid('member')}[data-user-id="erin"][data-role="host"]`).waitFor();
+        assert.equal(await page.getByRole('button', { name: /^Make host:/ }).count(), 0, 'dave hosts no more');
+        await erin.page.locator(`${tid('device-option')}[data-restricted="false"]`).first().click();
+        await erin.page.getByRole('button', { name: 'Start' }).click();
+        await page.waitForFunction(() => (document.querySelector('[data-testid="np-title"]')?.textContent ?? '').trim().length > 0);
+        assert.deepEqual(erin.problems, []);
+      } finally {
+        await erin.context.close();
+      }
       assert.deepEqual(dave.problems, []);
     } finally {
       await dave.context.close();

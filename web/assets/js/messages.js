@@ -8,7 +8,7 @@
 const MESSAGES = {
   premium_required: {
     title: 'Playback control needs Spotify Premium',
-    message: 'Spotify only lets Premium accounts control playback, and the music plays from the host’s account. Sesh cannot hand the host role to another member yet: ask a friend with Premium to start a session and share their link instead.',
+    message: 'Spotify only lets Premium accounts control playback, and the music plays from the host’s account. Hand the session to a friend with Premium: “Make host” next to their name, then they press Start.',
   },
   no_active_device: {
     title: 'Open Spotify on a device first',

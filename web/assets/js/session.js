@@ -1104,6 +1104,14 @@ function renderMembers() {
         onclick: () => kickMember(m),
       }, 'Remove')
       : null;
+    // Before Start the host may hand the session over (a free host to a friend with Premium).
+    const handOver = canKick && !you && s.state === 'lobby'
+      ? h('button', {
+        class: 'button button-ghost button-small', type: 'button', testid: 'hand-over',
+        'aria-label': `Make host: ${m.display_name}`,
+        onclick: () => handOverTo(m),
+      }, 'Make host')
+      : null;
     return h('li', { class: 'member', testid: 'member', dataset: { userId: m.id, online: online === undefined ? 'unknown' : String(Boolean(online)), role: m.id === s.hostId ? 'host' : 'guest' } },
       avatar(m.id, m.display_name, { online: online === undefined ? undefined : Boolean(online) }),
       h('span', { class: 'member-text' },
@@ -1112,13 +1120,27 @@ function renderMembers() {
       h('span', { class: 'member-badges' },
         m.id === s.hostId ? h('span', { class: 'badge badge-host', testid: 'host-badge' }, 'Host') : null,
         you ? h('span', { class: 'badge badge-you' }, 'You') : null),
-      kick);
+      kick || handOver ? h('span', { class: 'member-actions' }, handOver, kick) : null);
   }));
   const hidden = view.hiddenMemberCount();
   $('members-more').hidden = hidden === 0;
   $('members-more').textContent = `and ${hidden} more`;
   const n = s.memberCount;
   $('member-count').textContent = `${n} ${n === 1 ? 'person' : 'people'} · ${s.onlineCount} online`;
+}
+
+async function handOverTo(member) {
+  const ok = await confirmDialog({
+    title: `Make ${member.display_name} the host?`,
+    message: `${member.display_name} starts the music from their Spotify account (it needs Premium) and runs the session from then on. You stay in it as a guest.`,
+    confirmLabel: 'Make host',
+  });
+  if (!ok) return;
+  try {
+    await postJson(`${sessionPath}/host/${encodeURIComponent(member.id)}`);
+  } catch (err) {
+    notifyError(err);
+  }
 }
 
 async function kickMember(member) {

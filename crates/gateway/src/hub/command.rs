@@ -57,6 +57,12 @@ pub(super) enum Command {
         target: UserId,
         reply: Reply<()>,
     },
+    /// Hand the host role to another member (in the lobby).
+    HandOver {
+        actor: UserId,
+        target: UserId,
+        reply: Reply<()>,
+    },
     End {
         actor: UserId,
         reply: Reply<()>,

@@ -117,6 +117,17 @@ impl HubHandle {
         .await
     }
 
+    /// `actor` (the host) hands the host role to `target`. Before Start only: handing over a
+    /// playing session must move its playback to the new host's device, which is not built yet.
+    pub async fn hand_over(&self, actor: &UserId, target: &UserId) -> Result<(), HubError> {
+        self.request(|reply| Command::HandOver {
+            actor: actor.clone(),
+            target: target.clone(),
+            reply,
+        })
+        .await
+    }
+
     /// `actor` ends the session.
     pub async fn end(&self, actor: &UserId) -> Result<(), HubError> {
         self.request(|reply| Command::End {

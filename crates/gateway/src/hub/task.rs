@@ -235,6 +235,18 @@ impl SessionHub {
                 let result = self.apply(|s| s.unban(&actor, &target)).await;
                 let _ = reply.send(result.map(drop));
             }
+            Command::HandOver {
+                actor,
+                target,
+                reply,
+            } => {
+                let result = match self.session().state() {
+                    // The music plays from the host's account: it would not follow the role.
+                    SessionState::Playing => Err(SessionError::AlreadyStarted.into()),
+                    _ => self.apply(|s| s.transfer_host(&actor, &target)).await,
+                };
+                let _ = reply.send(result.map(drop));
+            }
             Command::End { actor, reply } => {
                 let result = self.apply(|s| s.end(&actor)).await;
                 if result.is_ok() {

@@ -671,6 +671,36 @@ pub async fn unban(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `POST /api/sessions/{id}/host/{user_id}` (host, in the lobby) → 204: `user_id` is the host
+/// from now on (for a free host: hand the session to a friend with Premium before Start).
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/host/{user_id}",
+    tag = "sessions",
+    summary = "Hand the host role to another member, before Start (host)",
+    params(("id" = String, Path, description = "Session id (a UUID)"), ("user_id" = String, Path)),
+    responses(
+        (status = 204, description = "Handed over; members get `host_changed`"),
+        (status = 400, description = "`invalid_target`: already the host", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden`, `not_a_member` (the caller, or the member handed to)", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 409, description = "`already_started` (a playing session cannot be handed over yet), `session_ended`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
+pub async fn hand_over(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (hub, target) = on_member(&state, path)?;
+    hub.hand_over(&user.id, &target).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// `POST /api/sessions/{id}/end` (host) → 204.
 #[utoipa::path(
     post,

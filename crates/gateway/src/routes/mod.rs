@@ -60,6 +60,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/sessions/{id}/leave", web::post().to(api::leave))
                 .route("/sessions/{id}/kick/{user_id}", web::post().to(api::kick))
                 .route("/sessions/{id}/unban/{user_id}", web::post().to(api::unban))
+                .route(
+                    "/sessions/{id}/host/{user_id}",
+                    web::post().to(api::hand_over),
+                )
                 .route("/sessions/{id}/end", web::post().to(api::end))
                 .route("/sessions/{id}/invite", web::post().to(api::rotate_invite))
                 .route("/sessions/{id}/name", web::post().to(api::rename))

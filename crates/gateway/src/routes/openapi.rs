@@ -43,6 +43,7 @@ use super::{api, auth, health, pages, player, ws};
         api::leave,
         api::kick,
         api::unban,
+        api::hand_over,
         api::end,
         api::rotate_invite,
         api::rename,

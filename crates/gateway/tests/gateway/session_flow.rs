@@ -827,3 +827,67 @@ async fn each_member_sees_the_tracks_they_brought() {
         assert!(credited.contains(track), "{track} not credited to bob");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_host_hands_the_session_to_a_premium_friend_before_start() {
+    let mut app = spawn_app().await;
+    let dave = app.login("dave").await; // a free account
+    let bob = app.login("bob").await;
+    let (id, created) = create_and_join(&dave, &[&bob]).await;
+    assert_eq!(created["host"], "dave");
+    let mut ws_bob = bob.ws(&id).await;
+    welcome(&mut ws_bob).await;
+
+    // Only the host hands over, only to a member.
+    let (status, body) = bob
+        .post(&format!("/api/sessions/{id}/host/bob"), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
+    let (status, body) = dave
+        .post(&format!("/api/sessions/{id}/host/carol"), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "not_a_member");
+
+    let (status, body) = dave
+        .post(&format!("/api/sessions/{id}/host/bob"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let changed = ws_bob.next_of_type("host_changed").await;
+    assert_eq!(changed["host"], "bob");
+    // Dave may not start any more; bob, with Premium, does.
+    let (status, _) = dave.start_on_own_device(&id).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = bob.start_on_own_device(&id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A playing session is not handed over (its music plays from bob's account).
+    let (status, body) = bob
+        .post(&format!("/api/sessions/{id}/host/dave"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "already_started");
+
+    // Stored: after a restart bob is still the host and dave a guest.
+    drop(ws_bob);
+    app.restart().await;
+    let (status, snapshot) = dave.get(&format!("/api/sessions/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{snapshot}");
+    assert_eq!(snapshot["host"], "bob");
+    let roles: Vec<(String, String)> = snapshot["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap().into(),
+                m["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(roles.contains(&("bob".into(), "host".into())), "{roles:?}");
+    assert!(
+        roles.contains(&("dave".into(), "guest".into())),
+        "{roles:?}"
+    );
+}

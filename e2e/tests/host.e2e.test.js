@@ -169,6 +169,22 @@ describe('the host’s tools', { timeout: 180_000 }, () => {
     }
   });
 
+  it('lets a guest share the invite too (show_invite, on by default), but not replace it', async () => {
+    const { page } = carol;
+    const panel = page.locator(tid('invite-panel'));
+    await panel.waitFor({ state: 'visible' });
+    assert.equal(await page.locator(tid('invite-link')).inputValue(), inviteUrl);
+    assert.equal(await page.locator(tid('rotate-invite')).isVisible(), false, 'only the host makes a new link');
+    await page.getByRole('button', { name: 'Show QR' }).click();
+    const dialog = page.getByRole('dialog', { name: /^Scan to join/ });
+    await dialog.waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="qr-large"]')?.naturalWidth > 0);
+    assert.deepEqual(await axeViolations(page), []);
+    await shot(carol, 'qr-guest-390');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+  });
+
   it('had no uncaught errors or CSP violations', () => {
     assert.deepEqual([...host.problems, ...carol.problems, ...visitor.problems], []);
   });

@@ -111,12 +111,13 @@ impl Permissions {
     pub const NONE: Permissions = Permissions(0);
 
     /// What guests may do unless the host decides otherwise: add tracks, vote, vote to
-    /// skip and chat. Playback control and the invite link stay with the host and co-hosts.
+    /// skip, chat and share the invite. Playback control stays with the host and co-hosts.
     pub const GUEST_DEFAULT: Permissions = Permissions(
         Permission::AddTracks.bit()
             | Permission::Vote.bit()
             | Permission::VoteSkip.bit()
-            | Permission::Chat.bit(),
+            | Permission::Chat.bit()
+            | Permission::ShowInvite.bit(),
     );
 
     /// Every permission.
@@ -258,7 +259,8 @@ mod tests {
                 Permission::AddTracks,
                 Permission::Vote,
                 Permission::VoteSkip,
-                Permission::Chat
+                Permission::Chat,
+                Permission::ShowInvite
             ]
         );
         assert_eq!(Permissions::all().iter().count(), Permission::ALL.len());

@@ -28,13 +28,24 @@ describe('header state', () => {
   });
 });
 
+describe('guest permissions', () => {
+  it('come with the snapshot and with settings_changed (show_invite decides the guest’s invite card)', () => {
+    const m = new SessionModel('s1');
+    m.applyWelcome(welcome({ settings: { capacity: 50, shuffle_mode: 'fair', guest_permissions: ['chat', 'show_invite'] } }), 0, 0);
+    assert.deepEqual(m.session.guestPermissions, ['chat', 'show_invite']);
+    m.applyEvent({ type: 'settings_changed', seq: 42, settings: { capacity: 50, shuffle_mode: 'fair', guest_permissions: ['chat'] } }, 0, 0);
+    assert.deepEqual(m.session.guestPermissions, ['chat']);
+  });
+});
+
 describe('session name', () => {
   it('takes the name of the snapshot and of settings_changed, and keeps it over a frame without settings', () => {
     const m = new SessionModel('s1');
     m.applyWelcome(welcome({ settings: { capacity: 50, shuffle_mode: 'fair', name: 'Garden party' } }), 0, 0);
     assert.equal(m.session.name, 'Garden party');
     const r = m.applyEvent({ type: 'settings_changed', seq: 42, settings: { capacity: 50, shuffle_mode: 'fair', name: 'Friday' } }, 0, 0);
-    assert.deepEqual(r.parts, ['head']);
+    // The header shows the name; the invite card depends on what guests may do.
+    assert.deepEqual(r.parts, ['head', 'invite']);
     assert.equal(m.session.name, 'Friday');
     m.applyEvent({ type: 'settings_changed', seq: 43, settings: { capacity: 50, shuffle_mode: 'fair', name: null } }, 0, 0);
     assert.equal(m.session.name, null);

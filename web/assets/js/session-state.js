@@ -52,6 +52,8 @@ function normalizeSession(raw, previous, fallbackId) {
     yourTracks: Array.isArray(raw.your_tracks) ? raw.your_tracks : (previous?.yourTracks ?? []),
     /** What the host named the session (null: no name). */
     name: raw.settings ? (raw.settings.name ?? null) : (previous?.name ?? null),
+    /** What the host lets guests do (`settings.guest_permissions`), e.g. `show_invite`. */
+    guestPermissions: Array.isArray(raw.settings?.guest_permissions) ? raw.settings.guest_permissions : (previous?.guestPermissions ?? []),
     join_url: raw.join_url ?? previous?.join_url ?? null,
     // In a big session `members` is only the first of them; the counts are of everyone.
     members,
@@ -344,7 +346,8 @@ export class SessionModel {
       }
       case 'settings_changed':
         s.name = frame.settings?.name ?? null;
-        return { parts: ['head'], outcome: null };
+        if (Array.isArray(frame.settings?.guest_permissions)) s.guestPermissions = frame.settings.guest_permissions;
+        return { parts: ['head', 'invite'], outcome: null };
       case 'invite_rotated':
         this.setInvite(frame);
         return { parts: ['invite'], outcome: null };

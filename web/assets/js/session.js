@@ -913,9 +913,12 @@ function inviteUrl() {
 function renderInvite() {
   const panel = $('invite-panel');
   const url = inviteUrl();
-  const show = isHost() && view.session.state !== 'ended' && Boolean(url);
+  // Guests share the invite too while the host lets them (`show_invite`, on by default).
+  const mayShare = isHost() || view.session.guestPermissions.includes('show_invite');
+  const show = mayShare && view.session.state !== 'ended' && Boolean(url);
   panel.hidden = !show;
   if (!show) return;
+  $('rotate-invite').hidden = !isHost();
   const input = $('invite-link');
   if (input.value !== url) input.value = url;
   const qr = $('invite-qr');

@@ -703,7 +703,7 @@ async fn a_valid_optional_body_still_works_and_an_empty_one_means_defaults() {
     assert_eq!(
         created["settings"],
         json!({"capacity": 3, "shuffle_mode": "random",
-               "guest_permissions": ["add_tracks", "vote", "vote_skip", "chat"], "name": null})
+               "guest_permissions": ["add_tracks", "vote", "vote_skip", "chat", "show_invite"], "name": null})
     );
     let (status, created) = alice.post("/api/sessions", None).await;
     assert_eq!(status, StatusCode::CREATED);

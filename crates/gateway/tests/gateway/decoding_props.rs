@@ -27,6 +27,18 @@ const FRAME_TYPES: &[&str] = &[
     "reshuffle",
     "ping",
 ];
+/// The fields a frame of `kind` may carry besides `type`.
+fn frame_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "start" => &["device_id"],
+        "seek" => &["position_ms"],
+        "volume" => &["percent"],
+        "repeat" => &["state"],
+        "transfer" => &["device_id", "play"],
+        _ => &[],
+    }
+}
+
 const FRAME_CODES: &[&str] = &["malformed_frame", "unknown_type", "invalid_frame"];
 const BODY_CODES: &[&str] = &[
     "invalid_json",
@@ -183,8 +195,13 @@ proptest! {
                 prop_assert_eq!(Some(device_id.as_str()), value["device_id"].as_str());
             }
             (Some(kind), Ok(frame)) => {
-                // Field-less commands accept nothing but `type`.
-                prop_assert!(fields.is_empty(), "{kind} with {fields:?} → {frame:?}");
+                // Each type accepts its own fields and nothing else (field-less ones: only
+                // `type`).
+                let allowed = frame_fields(kind);
+                prop_assert!(
+                    fields.iter().all(|f| allowed.contains(&f.as_str())),
+                    "{kind} with {fields:?} → {frame:?}"
+                );
                 prop_assert!(FRAME_TYPES.contains(&kind));
             }
             (Some(kind), Err(FrameError::UnknownType(shown))) => {

@@ -2,7 +2,7 @@
 //! and reports of its own poller and background Spotify calls. Private to the hub module.
 
 use sesh_session::{DeviceId, InviteCode, NewMember, SessionName, StartPlan, UserId};
-use sesh_spotify::{PlaybackState, SpotifyError};
+use sesh_spotify::PlaybackState;
 use tokio::sync::oneshot;
 
 use super::{HubError, NewConnection, PlayerCommand};
@@ -129,6 +129,6 @@ pub(super) enum Command {
     },
     /// A background `play` (queue resync) failed.
     ResyncFailed {
-        error: SpotifyError,
+        error: HubError,
     },
 }

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use sesh_session::{QueueEntry, Session, SessionState, TrackId};
 use sesh_spotify::{PlaybackState, RepeatState, SpotifyError};
 
+use super::HubError;
+
 use super::tracker::{Change, Observation, PlaybackTracker};
 use sesh_session::Track;
 
@@ -245,8 +247,13 @@ pub fn find_in_queue(queue: &[QueueEntry], position: usize, id: &TrackId) -> Opt
         .or_else(|| Some(position).filter(matches))
 }
 
-/// The session's link to Spotify after a failed poll or command.
-pub fn status_for_error(error: &SpotifyError) -> SpotifyStatus {
+/// The session's link to Spotify after a failed poll or call: Spotify's answer when there is
+/// one; anything else (the host's stored credentials could not be read) is "not answering",
+/// never "log in again".
+pub fn status_for_error(error: &HubError) -> SpotifyStatus {
+    let HubError::Spotify(error) = error else {
+        return unavailable();
+    };
     match error {
         SpotifyError::RateLimited { retry_after, .. } => {
             let secs = retry_after.as_secs_f64().ceil() as u64;
@@ -263,12 +270,16 @@ pub fn status_for_error(error: &SpotifyError) -> SpotifyStatus {
             reason: None,
             message: "the host must log in to Spotify again".to_owned(),
         },
-        _ => SpotifyStatus {
-            state: SpotifyState::Unavailable,
-            retry_after_s: None,
-            reason: None,
-            message: "Spotify is not answering; retrying".to_owned(),
-        },
+        _ => unavailable(),
+    }
+}
+
+fn unavailable() -> SpotifyStatus {
+    SpotifyStatus {
+        state: SpotifyState::Unavailable,
+        retry_after_s: None,
+        reason: None,
+        message: "Spotify is not answering; retrying".to_owned(),
     }
 }
 
@@ -467,6 +478,25 @@ mod tests {
         assert!(!follower.took_over());
         follower.observe(&session, None, t0 + Duration::from_secs(1), RESYNC);
         assert!(follower.took_over());
+    }
+
+    #[test]
+    fn a_failed_call_says_log_in_again_only_when_spotify_said_so() {
+        let reauth = status_for_error(&HubError::Spotify(SpotifyError::ReauthRequired));
+        assert_eq!(reauth.state, SpotifyState::ReauthRequired);
+        // The host's stored credentials could not be read: not the host's doing.
+        let storage = status_for_error(&HubError::Storage(crate::db::DbError::Corrupt(
+            "unreadable".into(),
+        )));
+        assert_eq!(storage.state, SpotifyState::Unavailable);
+        let limited = status_for_error(&HubError::Spotify(SpotifyError::RateLimited {
+            retry_after: Duration::from_millis(1500),
+            quota_exceeded: false,
+        }));
+        assert_eq!(
+            (limited.state, limited.retry_after_s),
+            (SpotifyState::RateLimited, Some(2))
+        );
     }
 
     #[test]

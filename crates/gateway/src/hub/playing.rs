@@ -18,10 +18,7 @@ use crate::{
         command::{Command, Reply},
         follower::{Replay, status_for_error},
     },
-    wire::{
-        DeviceView, PlaybackView, QueueWindow, SessionEvent, SpotifyState, SpotifyStatus,
-        added_by_listed,
-    },
+    wire::{QueueWindow, SessionEvent, SpotifyStatus},
 };
 
 impl SessionHub {
@@ -365,18 +362,11 @@ impl SessionHub {
     async fn observe(&mut self, result: Result<Option<PlaybackState>, HubError>, at_ms: i64) {
         let state = match result {
             Ok(state) => state,
-            Err(HubError::Spotify(e)) => {
-                self.set_status(status_for_error(&e));
-                return;
-            }
             Err(e) => {
-                tracing::warn!(session = %self.session_id(), error = %e, "could not poll the player");
-                self.set_status(SpotifyStatus {
-                    state: SpotifyState::Unavailable,
-                    retry_after_s: None,
-                    reason: None,
-                    message: "Spotify is not answering; retrying".to_owned(),
-                });
+                if !matches!(e, HubError::Spotify(_)) {
+                    tracing::warn!(session = %self.session_id(), error = %e, "could not poll the player");
+                }
+                self.set_status(status_for_error(&e));
                 return;
             }
         };
@@ -399,37 +389,16 @@ impl SessionHub {
             self.core.positions.record(self.session_id(), target);
             self.refresh_window();
         }
-        let entry = followed
-            .position
-            .and_then(|p| self.session().queue().get(p));
-        let device = state.as_ref().and_then(|s| s.device.as_ref());
-        let view = PlaybackView {
-            track: followed.track,
-            is_playing: state.as_ref().is_some_and(|s| s.is_playing),
-            progress_ms: state.as_ref().and_then(|s| s.progress_ms).unwrap_or(0),
-            device: device.map(|d| DeviceView {
-                id: d.id.clone(),
-                name: d.name.clone(),
-                supports_volume: d.supports_volume,
-            }),
-            server_time_ms: at_ms,
-            added_by: entry
-                .map(|e| added_by_listed(&e.added_by))
-                .unwrap_or_default(),
-            added_by_count: entry.map_or(0, |e| e.added_by.len()),
-            position: followed.position,
-            volume_percent: device.and_then(|d| d.volume_percent),
-            shuffle: state.as_ref().is_some_and(|s| s.shuffle_state),
-            repeat: state.as_ref().map(|s| s.repeat_state).unwrap_or_default(),
-            changes: followed.emit.clone().unwrap_or_default(),
-        };
-        self.set_status(self.follower.status());
         let emit = followed.emit.is_some();
-        self.playback = Some(view);
-        if emit && let Some(view) = &self.playback {
-            let frame = SessionEvent::Playback(Box::new(view.clone()));
-            self.feed.broadcast(&frame);
+        let view = self
+            .views
+            .playback(self.store.session(), state.as_ref(), followed, at_ms);
+        self.set_status(self.follower.status());
+        if emit {
+            self.feed
+                .broadcast(&SessionEvent::Playback(Box::new(view.clone())));
         }
+        self.playback = Some(view);
     }
 
     /// Gives Spotify the session's queue from `replay.from` (after the upcoming part changed),
@@ -451,13 +420,7 @@ impl SessionHub {
                 let device = device.as_ref().map(DeviceId::as_str);
                 spotify.play(&auth, device, &request).await
             },
-            |result| match result {
-                Ok(()) => None,
-                Err(HubError::Spotify(error)) => Some(Command::ResyncFailed { error }),
-                Err(_) => Some(Command::ResyncFailed {
-                    error: sesh_spotify::SpotifyError::ReauthRequired,
-                }),
-            },
+            |result| result.err().map(|error| Command::ResyncFailed { error }),
         );
     }
 

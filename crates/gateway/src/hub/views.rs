@@ -1,13 +1,16 @@
-//! Pure projections of a session to the wire: what a member, a page or an invite preview
-//! shows, and which frames a batch of domain events becomes. No I/O, no state of its own.
+//! Pure projections of a session to the wire: what a member, a page, an invite preview or
+//! the host's player shows, and which frames a batch of domain events becomes. No I/O, no
+//! state of its own.
 
 use sesh_session::{Event, Member, Session, UserId};
+use sesh_spotify::PlaybackState;
 
-use super::room::Room;
+use super::{follower::Followed, room::Room};
 use crate::{
     state::HubConfig,
     wire::{
-        InvitePreview, MemberView, PreviewYou, QueueWindow, SessionEvent, SessionView, UserRef,
+        DeviceView, InvitePreview, MemberView, PlaybackView, PreviewYou, QueueWindow, SessionEvent,
+        SessionView, UserRef, added_by_listed,
     },
 };
 
@@ -133,6 +136,39 @@ impl Views {
                 member: session.is_member(user),
                 banned: session.is_banned(user),
             }),
+        }
+    }
+
+    /// What members see of the host's player: the observed `state` as the follower read it
+    /// (`followed`), observed at `at_ms`.
+    pub(super) fn playback(
+        &self,
+        session: &Session,
+        state: Option<&PlaybackState>,
+        followed: Followed,
+        at_ms: i64,
+    ) -> PlaybackView {
+        let entry = followed.position.and_then(|p| session.queue().get(p));
+        let device = state.and_then(|s| s.device.as_ref());
+        PlaybackView {
+            track: followed.track,
+            is_playing: state.is_some_and(|s| s.is_playing),
+            progress_ms: state.and_then(|s| s.progress_ms).unwrap_or(0),
+            device: device.map(|d| DeviceView {
+                id: d.id.clone(),
+                name: d.name.clone(),
+                supports_volume: d.supports_volume,
+            }),
+            server_time_ms: at_ms,
+            added_by: entry
+                .map(|e| added_by_listed(&e.added_by))
+                .unwrap_or_default(),
+            added_by_count: entry.map_or(0, |e| e.added_by.len()),
+            position: followed.position,
+            volume_percent: device.and_then(|d| d.volume_percent),
+            shuffle: state.is_some_and(|s| s.shuffle_state),
+            repeat: state.map(|s| s.repeat_state).unwrap_or_default(),
+            changes: followed.emit.unwrap_or_default(),
         }
     }
 

@@ -196,29 +196,26 @@ impl HubHandle {
         conn: NewConnection,
         since: Option<u64>,
     ) -> Result<Registration, HubError> {
-        for _ in 0..2 {
-            let mailbox = self.registry.mailbox(self.id).await?;
-            let (reply, answer) = oneshot::channel();
-            let command = Command::Connect {
+        let (mailbox, answer) = self
+            .request_of(|reply| Command::Connect {
                 conn: conn.clone(),
                 since,
                 reply,
-            };
-            if mailbox.tx.send(command).await.is_err() {
-                self.registry.forget(self.id, &mailbox);
-                continue;
-            }
-            match answer.await {
-                Ok(result) => {
-                    return result.map(|conn_id| Registration { mailbox, conn_id });
-                }
-                Err(_) => self.registry.forget(self.id, &mailbox),
-            }
-        }
-        Err(HubError::Restarting)
+            })
+            .await?;
+        answer.map(|conn_id| Registration { mailbox, conn_id })
     }
 
     async fn request<T>(&self, make: impl Fn(Reply<T>) -> Command) -> Result<T, HubError> {
+        self.request_of(make).await?.1
+    }
+
+    /// Sends a command to the session's hub and waits for its answer, reviving the hub once
+    /// if it just unloaded itself; the answer comes with the mailbox of the hub that gave it.
+    async fn request_of<T>(
+        &self,
+        make: impl Fn(Reply<T>) -> Command,
+    ) -> Result<(Mailbox, Result<T, HubError>), HubError> {
         for _ in 0..2 {
             let mailbox = self.registry.mailbox(self.id).await?;
             let (reply, answer) = oneshot::channel();
@@ -227,7 +224,7 @@ impl HubHandle {
                 continue;
             }
             match answer.await {
-                Ok(result) => return result,
+                Ok(result) => return Ok((mailbox, result)),
                 Err(_) => self.registry.forget(self.id, &mailbox),
             }
         }

@@ -55,6 +55,18 @@ pub enum Action {
     RemoveEntry,
     /// Name the session (or take its name away).
     RenameSession,
+    /// Search Spotify's catalogue for tracks to add (costs a Spotify call).
+    Search,
+    /// Add a track to the queue (the transition adds the host's limits on top).
+    AddTrack,
+    /// Vote an upcoming entry up or down.
+    Vote,
+    /// Vote to skip the playing track.
+    VoteSkip,
+    /// Remove every upcoming entry of a track and refuse it from then on.
+    BanTrack,
+    /// Change the queue's order, the limits on adding, and the lock.
+    SetQueueSettings,
 }
 
 /// Who may do an [`Action`].
@@ -73,7 +85,7 @@ pub enum Requirement {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 27] = [
         Self::View,
         Self::Leave,
         Self::SetOwnTopTracks,
@@ -95,6 +107,12 @@ impl Action {
         Self::Unban,
         Self::RemoveEntry,
         Self::RenameSession,
+        Self::Search,
+        Self::AddTrack,
+        Self::Vote,
+        Self::VoteSkip,
+        Self::BanTrack,
+        Self::SetQueueSettings,
     ];
 
     /// The rule table: who may do this. Some transitions add a rule about the target on
@@ -109,13 +127,18 @@ impl Action {
             | Self::SetPermissions
             | Self::Transfer
             | Self::SetShuffleMode
-            | Self::RenameSession => Requirement::Host,
+            | Self::RenameSession
+            | Self::SetQueueSettings => Requirement::Host,
             Self::Kick
             | Self::Unban
             | Self::RotateInvite
             | Self::Repeat
             | Self::Reshuffle
-            | Self::RemoveEntry => Requirement::Moderator,
+            | Self::RemoveEntry
+            | Self::BanTrack => Requirement::Moderator,
+            Self::Search | Self::AddTrack => Requirement::Guests(Permission::AddTracks),
+            Self::Vote => Requirement::Guests(Permission::Vote),
+            Self::VoteSkip => Requirement::Guests(Permission::VoteSkip),
             Self::Skip => Requirement::Guests(Permission::Skip),
             Self::PauseResume => Requirement::Guests(Permission::PauseResume),
             Self::Seek => Requirement::Guests(Permission::Seek),
@@ -173,6 +196,12 @@ impl fmt::Display for Action {
             Self::RotateInvite => "issue a new invite",
             Self::RemoveEntry => "remove this queue entry",
             Self::RenameSession => "name the session",
+            Self::Search => "search for tracks",
+            Self::AddTrack => "add tracks",
+            Self::Vote => "vote on the queue",
+            Self::VoteSkip => "vote to skip",
+            Self::BanTrack => "ban tracks",
+            Self::SetQueueSettings => "change the queue settings",
         })
     }
 }

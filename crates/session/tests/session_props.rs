@@ -345,14 +345,14 @@ fn table_allows(action: Action, role: Role, guests: Permissions) -> Result<(), O
     let guest_permission = match action {
         View | Leave | SetOwnTopTracks => return Ok(()),
         Start | End | TransferHost | SetRole | SetPermissions | Transfer | SetShuffleMode
-        | RenameSession => {
+        | RenameSession | SetQueueSettings => {
             return if role == Role::Host {
                 Ok(())
             } else {
                 Err(None)
             };
         }
-        Kick | Unban | RotateInvite | Repeat | Reshuffle | RemoveEntry => {
+        Kick | Unban | RotateInvite | Repeat | Reshuffle | RemoveEntry | BanTrack => {
             return if role == Role::Guest {
                 Err(None)
             } else {
@@ -363,6 +363,9 @@ fn table_allows(action: Action, role: Role, guests: Permissions) -> Result<(), O
         PauseResume => Permission::PauseResume,
         Seek => Permission::Seek,
         Volume => Permission::Volume,
+        Search | AddTrack => Permission::AddTracks,
+        Vote => Permission::Vote,
+        VoteSkip => Permission::VoteSkip,
     };
     if role != Role::Guest || guests.contains(guest_permission) {
         Ok(())

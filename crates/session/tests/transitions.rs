@@ -597,7 +597,11 @@ fn roles_decide_what_each_user_can_do() {
                     permission: None
                 })
             ),
-            // None of the playback permissions is open to guests by default.
+            // Adding, voting and voting to skip are open to guests by default; none of the
+            // playback permissions is.
+            Requirement::Guests(permission) if Permissions::GUEST_DEFAULT.contains(permission) => {
+                assert_eq!(guest, Ok(()), "guest: {action:?}")
+            }
             Requirement::Guests(permission) => assert_eq!(
                 guest,
                 Err(SessionError::Forbidden {
@@ -641,12 +645,18 @@ fn the_rule_table_is_as_documented() {
         (Action::Transfer, Host),
         (Action::SetShuffleMode, Host),
         (Action::RenameSession, Host),
+        (Action::SetQueueSettings, Host),
         (Action::Kick, Moderator),
         (Action::Unban, Moderator),
         (Action::RotateInvite, Moderator),
         (Action::Repeat, Moderator),
         (Action::Reshuffle, Moderator),
         (Action::RemoveEntry, Moderator),
+        (Action::BanTrack, Moderator),
+        (Action::Search, Guests(Permission::AddTracks)),
+        (Action::AddTrack, Guests(Permission::AddTracks)),
+        (Action::Vote, Guests(Permission::Vote)),
+        (Action::VoteSkip, Guests(Permission::VoteSkip)),
         (Action::Skip, Guests(Permission::Skip)),
         (Action::PauseResume, Guests(Permission::PauseResume)),
         (Action::Seek, Guests(Permission::Seek)),

@@ -1,7 +1,7 @@
 //! The messages a hub's task receives: requests of the use cases (sent by [`super::HubHandle`]),
 //! and reports of its own poller and background Spotify calls. Private to the hub module.
 
-use sesh_session::{DeviceId, InviteCode, NewMember, SessionName, StartPlan, UserId};
+use sesh_session::{Action, DeviceId, InviteCode, NewMember, SessionName, StartPlan, UserId};
 use sesh_spotify::PlaybackState;
 use tokio::sync::oneshot;
 
@@ -18,6 +18,12 @@ pub(super) enum Command {
     View {
         user: UserId,
         reply: Reply<SessionView>,
+    },
+    /// Whether `user` may do `action` now (for work done outside the hub, such as a search).
+    Authorize {
+        user: UserId,
+        action: Action,
+        reply: Reply<()>,
     },
     /// A page of the members, in join order.
     Members {

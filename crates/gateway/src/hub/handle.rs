@@ -2,7 +2,7 @@
 //! WebSocket handler call these (never each other); each sends one command to the session's
 //! hub and waits for its answer. A hub that just unloaded itself is revived once.
 
-use sesh_session::{DeviceId, InviteCode, NewMember, SessionId, SessionName, UserId};
+use sesh_session::{Action, DeviceId, InviteCode, NewMember, SessionId, SessionName, UserId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
@@ -33,6 +33,17 @@ impl HubHandle {
         let user = user.clone();
         self.request(|reply| Command::View {
             user: user.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// Whether `user` may do `action` now, by the session's rules (`Session::authorize`): for
+    /// work done outside the hub on a member's behalf, such as a search.
+    pub async fn authorize(&self, user: &UserId, action: Action) -> Result<(), HubError> {
+        self.request(|reply| Command::Authorize {
+            user: user.clone(),
+            action,
             reply,
         })
         .await

@@ -169,6 +169,17 @@ impl SessionHub {
             Command::View { user, reply } => {
                 let _ = reply.send(self.view_for(&user));
             }
+            Command::Authorize {
+                user,
+                action,
+                reply,
+            } => {
+                let _ = reply.send(
+                    self.session()
+                        .authorize(&user, action)
+                        .map_err(HubError::from),
+                );
+            }
             Command::Members {
                 user,
                 offset,

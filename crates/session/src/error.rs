@@ -60,6 +60,54 @@ pub enum SessionError {
         /// The id asked for.
         id: QueueEntryId,
     },
+    /// Adding is locked: only the host and co-hosts add now.
+    #[error("the host has locked the queue; only the host and co-hosts can add tracks now")]
+    AddingLocked,
+    /// The host banned this track from the session.
+    #[error("the host has banned this track from the session")]
+    TrackBanned,
+    /// The track is longer than the session allows.
+    #[error("the track is longer than {} minutes, the longest this session takes", max_ms / 60_000)]
+    TrackTooLong {
+        /// The session's limit.
+        max_ms: u32,
+    },
+    /// The track is already in the upcoming queue.
+    #[error("the track is already in the queue; vote for it instead")]
+    AlreadyQueued {
+        /// The entry that has it.
+        id: QueueEntryId,
+    },
+    /// The track played (or plays) within the session's last plays.
+    #[error("the track played within the last {within} tracks; no replays")]
+    RecentlyPlayed {
+        /// The session's no-replay window.
+        within: u32,
+    },
+    /// The member already has as many added tracks waiting as the session allows.
+    #[error("you already have {limit} tracks waiting in the queue; add more once one has played")]
+    MemberQueueFull {
+        /// The session's limit.
+        limit: u32,
+    },
+    /// The entry plays now, has played, or is already handed to Spotify: it cannot move or
+    /// be voted on.
+    #[error(
+        "this entry is playing, has played or is up next already, so it can no longer be voted on"
+    )]
+    EntryPinned {
+        /// Which entry.
+        id: QueueEntryId,
+    },
+    /// A setting is out of its range.
+    #[error("invalid settings: {reason}")]
+    InvalidSettings {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Nothing of the queue plays now.
+    #[error("nothing of the queue is playing")]
+    NothingPlaying,
     /// The position is outside the queue.
     #[error("position {position} is outside the queue of {len} entries")]
     InvalidPosition {
@@ -85,6 +133,15 @@ impl SessionError {
             Self::InvalidTarget { .. } => "invalid_target",
             Self::InvalidPosition { .. } => "invalid_position",
             Self::EntryNotFound { .. } => "entry_not_found",
+            Self::AddingLocked => "adding_locked",
+            Self::TrackBanned => "track_banned",
+            Self::TrackTooLong { .. } => "track_too_long",
+            Self::AlreadyQueued { .. } => "already_queued",
+            Self::RecentlyPlayed { .. } => "recently_played",
+            Self::MemberQueueFull { .. } => "member_queue_full",
+            Self::EntryPinned { .. } => "entry_pinned",
+            Self::InvalidSettings { .. } => "invalid_settings",
+            Self::NothingPlaying => "nothing_playing",
         }
     }
 }
@@ -135,6 +192,10 @@ pub enum RestoreError {
     /// Two queue entries share an id.
     #[error("queue entry id {0} appears twice")]
     DuplicateEntryId(QueueEntryId),
+    /// A vote other than +1 or −1 is stored, the committed entry is not the one after the
+    /// playing one, or skip votes come from non-members.
+    #[error("votes, the committed entry or skip votes do not fit the queue")]
+    InvalidVotes,
     /// An entry id (or the id counter) is beyond [`crate::session::MAX_ENTRY_ID`], which a
     /// browser could not read back exactly.
     #[error("queue entry id {0} is out of range")]

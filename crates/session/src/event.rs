@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DeviceId, QueueEntryId, UserId};
+use crate::ids::{DeviceId, QueueEntryId, TrackId, UserId};
 use crate::member::{Member, Role};
 use crate::settings::Settings;
 use crate::track::QueueEntry;
@@ -20,7 +20,8 @@ pub enum LeaveReason {
 
 /// One change to a session. JSON: `{"type": "member_joined", "member": {…}}` and so on.
 ///
-/// The queue events (`entry_added`, `entry_updated`, `entry_removed`, `queue_reordered`)
+/// The queue events (`entry_added`, `entry_updated`, `entry_removed`, `entry_moved`,
+/// `entry_votes`, `queue_reordered`)
 /// describe a change exactly: applied in order to the queue as it was, they give the
 /// queue as it is (same entries, same ids). The tests check this for every transition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +107,39 @@ pub enum Event {
         from: usize,
         /// Ids of the entries from `from` to the end of the queue, in their new order.
         order: Vec<QueueEntryId>,
+    },
+    /// An entry moved: taken out of the queue, then inserted at `index` (an index of the
+    /// queue without it).
+    EntryMoved {
+        /// Which entry.
+        id: QueueEntryId,
+        /// Where it is now.
+        index: usize,
+    },
+    /// Someone voted on an entry, changed or withdrew their vote.
+    EntryVotes {
+        /// Which entry.
+        id: QueueEntryId,
+        /// Its net votes now.
+        votes: i64,
+    },
+    /// The entry after the playing one was handed to Spotify's queue: it is pinned now.
+    EntryCommitted {
+        /// Which entry.
+        id: QueueEntryId,
+    },
+    /// The skip votes on the playing entry changed.
+    SkipVotes {
+        /// The playing entry.
+        entry_id: QueueEntryId,
+        /// How many members vote to skip it.
+        votes: usize,
+    },
+    /// The host or a co-host banned a track: its upcoming entries left the queue (each
+    /// with its own `entry_removed` before this event) and it cannot be added again.
+    TrackBanned {
+        /// The track.
+        track_id: TrackId,
     },
     /// Another entry plays now.
     NowPlaying {

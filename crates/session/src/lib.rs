@@ -73,8 +73,11 @@ pub use ids::{DeviceId, ParseIdError, QueueEntryId, SessionId, TrackId, TrackUri
 pub use invite::{InviteCode, InviteCodeError};
 pub use member::{Member, NewMember, ParseRoleError, Role};
 pub use permission::{ParsePermissionError, Permission, Permissions};
-pub use session::{MAX_ENTRY_ID, Session, SessionParts, SessionState, StartPlan};
-pub use settings::{
-    DEFAULT_CAPACITY, MAX_NAME_CHARS, SessionName, SessionNameError, Settings, ShuffleMode,
+pub use session::{
+    MAX_ENTRY_ID, Session, SessionParts, SessionState, SkipVote, StartPlan, skip_threshold,
 };
-pub use track::{QueueEntry, Track};
+pub use settings::{
+    DEFAULT_CAPACITY, MAX_NAME_CHARS, QueueOrder, QueueSettingsPatch, SessionName,
+    SessionNameError, Settings, ShuffleMode,
+};
+pub use track::{EntryOrigin, InvalidVote, QueueEntry, Track, Vote};

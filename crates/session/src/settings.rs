@@ -19,6 +19,51 @@ pub enum ShuffleMode {
     Random,
 }
 
+/// How the upcoming queue is ordered while the session plays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum QueueOrder {
+    /// Round-robin by member over everyone's upcoming entries, top tracks and added alike:
+    /// an added entry goes to the end of its owner's next round, so nobody gets two in a row
+    /// while others wait.
+    #[default]
+    Fair,
+    /// Net votes first, then the time added (entry ids grow with time). Adding counts as
+    /// the adder's up vote.
+    Votes,
+}
+
+/// Default of [`Settings::max_queued_per_member`].
+pub const DEFAULT_MAX_QUEUED_PER_MEMBER: u32 = 3;
+/// Default of [`Settings::max_track_ms`]: ten minutes.
+pub const DEFAULT_MAX_TRACK_MS: u32 = 600_000;
+/// Default of [`Settings::no_replay_plays`].
+pub const DEFAULT_NO_REPLAY_PLAYS: u32 = 20;
+/// The range of [`Settings::max_queued_per_member`].
+pub const MAX_QUEUED_PER_MEMBER_RANGE: std::ops::RangeInclusive<u32> = 1..=50;
+/// The range of [`Settings::max_track_ms`]: one minute to an hour.
+pub const MAX_TRACK_MS_RANGE: std::ops::RangeInclusive<u32> = 60_000..=3_600_000;
+/// The range of [`Settings::no_replay_plays`] (0: replays allowed).
+pub const NO_REPLAY_PLAYS_RANGE: std::ops::RangeInclusive<u32> = 0..=1000;
+
+/// A change of the queue settings: the fields given change, the others stay.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettingsPatch {
+    /// Fair or votes.
+    pub queue_order: Option<QueueOrder>,
+    /// See [`Settings::max_queued_per_member`].
+    pub max_queued_per_member: Option<u32>,
+    /// See [`Settings::max_track_ms`].
+    pub max_track_ms: Option<u32>,
+    /// See [`Settings::no_replay_plays`].
+    pub no_replay_plays: Option<u32>,
+    /// See [`Settings::adding_locked`].
+    pub adding_locked: Option<bool>,
+}
+
 /// Most characters in a [`SessionName`], after trimming.
 pub const MAX_NAME_CHARS: usize = 60;
 
@@ -104,6 +149,17 @@ pub struct Settings {
     pub guest_permissions: Permissions,
     /// What the host calls the session; `None`: no name (the pages say whose session it is).
     pub name: Option<SessionName>,
+    /// How the upcoming queue is ordered.
+    pub queue_order: QueueOrder,
+    /// Most added entries a member (other than the host and co-hosts) may have waiting.
+    pub max_queued_per_member: u32,
+    /// Longest track that may be added.
+    pub max_track_ms: u32,
+    /// A track that played (or plays) within this many of the session's last plays may not
+    /// be added again; 0 allows replays.
+    pub no_replay_plays: u32,
+    /// Only the host and co-hosts may add.
+    pub adding_locked: bool,
 }
 
 impl Default for Settings {
@@ -113,6 +169,11 @@ impl Default for Settings {
             shuffle_mode: ShuffleMode::Fair,
             guest_permissions: Permissions::GUEST_DEFAULT,
             name: None,
+            queue_order: QueueOrder::Fair,
+            max_queued_per_member: DEFAULT_MAX_QUEUED_PER_MEMBER,
+            max_track_ms: DEFAULT_MAX_TRACK_MS,
+            no_replay_plays: DEFAULT_NO_REPLAY_PLAYS,
+            adding_locked: false,
         }
     }
 }

@@ -83,6 +83,8 @@ impl PlannedEntry {
             id,
             track: self.track,
             added_by: self.added_by,
+            origin: crate::track::EntryOrigin::TopTracks,
+            votes: Default::default(),
         }
     }
 }

@@ -6,20 +6,22 @@
 //! [`Action::requirement`] is applied.
 
 mod playback;
+mod queue;
 mod restore;
 mod transitions;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 pub use playback::StartPlan;
+pub use queue::{SkipVote, skip_threshold};
 pub use restore::{MAX_ENTRY_ID, SessionParts};
 
 pub use crate::action::Action;
 use crate::error::SessionError;
-use crate::ids::{DeviceId, QueueEntryId, SessionId, UserId};
+use crate::ids::{DeviceId, QueueEntryId, SessionId, TrackId, UserId};
 use crate::invite::InviteCode;
 use crate::member::{Member, NewMember, Role};
 use crate::settings::Settings;
@@ -77,6 +79,16 @@ pub struct Session {
     /// them shows it); only `unban` lets them back in. Ordered so the stored form and the
     /// list are deterministic.
     banned: BTreeMap<UserId, String>,
+    /// The entry handed to Spotify's own queue (always the one after the playing one): it
+    /// is pinned, like the playing one, until it plays.
+    committed: Option<QueueEntryId>,
+    /// Members who voted to skip the playing entry; cleared when another entry plays.
+    skip_votes: BTreeSet<UserId>,
+    /// Whether the skip votes already called for a skip of the playing entry (so one more
+    /// vote does not skip twice).
+    skip_called: bool,
+    /// Tracks the host or a co-host banned from the session.
+    banned_tracks: BTreeSet<TrackId>,
 }
 
 impl Session {
@@ -103,6 +115,10 @@ impl Session {
             position: 0,
             device: None,
             banned: BTreeMap::new(),
+            committed: None,
+            skip_votes: BTreeSet::new(),
+            skip_called: false,
+            banned_tracks: BTreeSet::new(),
         }
     }
 
@@ -180,6 +196,41 @@ impl Session {
         self.device.as_ref()
     }
 
+    /// The entry already handed to Spotify's queue (pinned until it plays), if any.
+    pub fn committed(&self) -> Option<QueueEntryId> {
+        self.committed
+    }
+
+    /// Who voted to skip the playing entry.
+    pub fn skip_votes(&self) -> &BTreeSet<UserId> {
+        &self.skip_votes
+    }
+
+    /// Whether the skip votes called for skipping the playing entry already.
+    pub fn skip_called(&self) -> bool {
+        self.skip_called
+    }
+
+    /// Tracks banned from the session.
+    pub fn banned_tracks(&self) -> &BTreeSet<TrackId> {
+        &self.banned_tracks
+    }
+
+    /// The entry after the playing one: what Spotify should play next.
+    pub fn next_entry(&self) -> Option<&QueueEntry> {
+        match self.state {
+            SessionState::Playing => self.queue.get(self.position + 1),
+            _ => None,
+        }
+    }
+
+    /// Index of the first entry that may still move (after the playing entry and the
+    /// committed one).
+    pub fn movable_from(&self) -> usize {
+        let pinned = self.position + 1 + usize::from(self.committed.is_some());
+        pinned.min(self.queue.len())
+    }
+
     /// Capacity, shuffle mode and what guests may do.
     pub fn settings(&self) -> &Settings {
         &self.settings
@@ -240,6 +291,10 @@ impl Session {
             position: self.position,
             device: self.device,
             banned: self.banned,
+            committed: self.committed,
+            skip_votes: self.skip_votes,
+            skip_called: self.skip_called,
+            banned_tracks: self.banned_tracks,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::error::SessionError;
 use crate::event::Event;
 use crate::ids::{DeviceId, QueueEntryId, SessionId, TrackId, TrackUri, UserId};
 use crate::member::Member;
+use crate::settings::QueueOrder;
 use crate::shuffle::{self, PlannedEntry, Weave};
 use crate::track::QueueEntry;
 
@@ -150,14 +151,21 @@ impl Session {
         if position == self.position {
             return Ok(false);
         }
+        // The committed entry stays pinned only if it is still the next one.
+        if self.committed.is_some() && self.queue.get(position + 1).map(|e| e.id) != self.committed
+        {
+            self.committed = None;
+        }
         self.position = position;
+        self.skip_votes.clear();
+        self.skip_called = false;
         Ok(true)
     }
 
     /// The host or a co-host re-draws the order of the upcoming entries (after the one
     /// playing now) with the session's shuffle mode: in fair mode the same round-robin as
     /// the opening, each entry counting as its owner's turn. Emits one `queue_reordered`
-    /// from `position + 1`; nothing when the order came out the same (always so with
+    /// from [`Session::movable_from`] (the committed entry stays); nothing when the order came out the same (always so with
     /// fewer than two upcoming entries). Only while playing.
     pub fn reshuffle<R: Rng + ?Sized>(
         &mut self,
@@ -166,7 +174,12 @@ impl Session {
     ) -> Result<Vec<Event>, SessionError> {
         self.authorize(actor, Action::Reshuffle)?;
         self.ensure_playing()?;
-        let from = self.position.saturating_add(1).min(self.queue.len());
+        if self.settings.queue_order == QueueOrder::Votes {
+            return Err(SessionError::InvalidTarget {
+                reason: "the queue follows the votes; switch to fair order to reshuffle",
+            });
+        }
+        let from = self.movable_from();
         if self.queue.len() - from < 2 {
             return Ok(Vec::new());
         }
@@ -253,6 +266,9 @@ impl Session {
             }]);
         }
         self.queue.remove(index);
+        if self.committed == Some(id) {
+            self.committed = None;
+        }
         Ok(vec![Event::EntryRemoved { id }])
     }
 
@@ -272,14 +288,18 @@ impl Session {
         }
         for (index, planned) in weave.insert {
             let entry = planned.into_entry(self.fresh_entry_id());
-            let index = index.min(self.queue.len());
+            // Never before a pinned entry; in votes order where the votes put it (no votes).
+            let index = match self.settings.queue_order {
+                QueueOrder::Fair => index.clamp(self.movable_from(), self.queue.len()),
+                QueueOrder::Votes => self.insertion_index(&entry),
+            };
             self.queue.insert(index, entry.clone());
             events.push(Event::EntryAdded { entry, index });
         }
     }
 
     /// A new entry id: the counter, which then moves on (ids are never reused).
-    fn fresh_entry_id(&mut self) -> QueueEntryId {
+    pub(super) fn fresh_entry_id(&mut self) -> QueueEntryId {
         let id = QueueEntryId::new(self.next_entry_id);
         self.next_entry_id = self.next_entry_id.saturating_add(1);
         id
@@ -294,7 +314,15 @@ impl Session {
         Ok(())
     }
 
-    fn ensure_playing(&self) -> Result<(), SessionError> {
+    /// Ends the session: nothing is pinned or voted on any more.
+    pub(super) fn finish(&mut self) {
+        self.state = SessionState::Ended;
+        self.committed = None;
+        self.skip_votes.clear();
+        self.skip_called = false;
+    }
+
+    pub(super) fn ensure_playing(&self) -> Result<(), SessionError> {
         match self.state {
             SessionState::Playing => Ok(()),
             _ => Err(SessionError::NotStarted),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{Session, SessionState};
 use crate::error::RestoreError;
-use crate::ids::{DeviceId, QueueEntryId, SessionId, UserId};
+use crate::ids::{DeviceId, QueueEntryId, SessionId, TrackId, UserId};
 use crate::invite::InviteCode;
 use crate::member::{Member, Role};
 use crate::settings::Settings;
@@ -47,6 +47,18 @@ pub struct SessionParts {
     /// id until the gateway finds a better name.
     #[serde(default, deserialize_with = "banned_from_stored")]
     pub banned: BTreeMap<UserId, String>,
+    /// See [`Session::committed`].
+    #[serde(default)]
+    pub committed: Option<QueueEntryId>,
+    /// See [`Session::skip_votes`].
+    #[serde(default)]
+    pub skip_votes: BTreeSet<UserId>,
+    /// See [`Session::skip_called`].
+    #[serde(default)]
+    pub skip_called: bool,
+    /// See [`Session::banned_tracks`].
+    #[serde(default)]
+    pub banned_tracks: BTreeSet<TrackId>,
 }
 
 /// The two stored forms of [`SessionParts::banned`].
@@ -78,6 +90,7 @@ impl Session {
     pub fn from_parts(parts: SessionParts) -> Result<Session, RestoreError> {
         check_members(&parts)?;
         check_playback(&parts)?;
+        check_votes(&parts)?;
         let next_entry_id = next_entry_id(&parts)?;
         Ok(Session {
             id: parts.id,
@@ -91,6 +104,10 @@ impl Session {
             position: parts.position,
             device: parts.device,
             banned: parts.banned,
+            committed: parts.committed,
+            skip_votes: parts.skip_votes,
+            skip_called: parts.skip_called,
+            banned_tracks: parts.banned_tracks,
         })
     }
 }
@@ -137,6 +154,25 @@ fn check_members(parts: &SessionParts) -> Result<(), RestoreError> {
     match (hosts.next(), hosts.next()) {
         (Some(host), None) if host.user_id == parts.host => Ok(()),
         _ => Err(RestoreError::HostMismatch(parts.host.clone())),
+    }
+}
+
+/// The committed entry is the one after the playing one; skip votes exist only while playing.
+/// (Votes themselves are `Vote`s, so always ±1, and may come from members who left.)
+fn check_votes(parts: &SessionParts) -> Result<(), RestoreError> {
+    let playing = parts.state == SessionState::Playing;
+    let committed_fits = parts.committed.is_none_or(|id| {
+        playing
+            && parts
+                .queue
+                .get(parts.position + 1)
+                .is_some_and(|e| e.id == id)
+    });
+    let skips_fit = playing || (parts.skip_votes.is_empty() && !parts.skip_called);
+    if committed_fits && skips_fit {
+        Ok(())
+    } else {
+        Err(RestoreError::InvalidVotes)
     }
 }
 

@@ -76,7 +76,7 @@ impl Session {
             reason: LeaveReason::Left,
         }];
         if self.members.is_empty() {
-            self.state = SessionState::Ended;
+            self.finish();
             events.push(Event::SessionEnded);
         } else if &self.host == user {
             // `min_by_key` keeps the first of equal keys, so ties go by join order; guests
@@ -245,7 +245,7 @@ impl Session {
     /// a record of what played.
     pub fn end(&mut self, actor: &UserId) -> Result<Vec<Event>, SessionError> {
         self.authorize(actor, Action::End)?;
-        self.state = SessionState::Ended;
+        self.finish();
         Ok(vec![Event::SessionEnded])
     }
 

@@ -1187,6 +1187,8 @@ fn with_queue(session: Session, entries: &[(&str, &[&str])]) -> Session {
             id: QueueEntryId::new(i as u64),
             track: Arc::new(track(track_id)),
             added_by: credits.iter().map(|name| user(name)).collect(),
+            origin: Default::default(),
+            votes: Default::default(),
         })
         .collect();
     parts.position = 0;

@@ -4,8 +4,15 @@ export const track = (id) => ({
   id, uri: `spotify:track:${id}`, name: `Song ${id}`, artists: ['A'], album: 'X', image_url: null, duration_ms: 200_000,
 });
 
-/** Entries `from … to - 1` of a queue whose entry i plays track `t{i}`. */
-export const entries = (from, to) => Array.from({ length: to - from }, (_, k) => ({ track: track(`t${from + k}`), added_by: ['alice'] }));
+/** Entries `from … to - 1` of a queue whose entry i (id i) plays track `t{i}`. */
+export const entries = (from, to) => Array.from({ length: to - from }, (_, k) => ({
+  id: from + k, track: track(`t${from + k}`), added_by: ['alice'], added_by_count: 1, origin: 'top_tracks', votes: 0,
+}));
+
+/** An entry `id` that `user` added after the start (it starts with their up vote). */
+export const added = (id, user, extra = {}) => ({
+  id, track: track(`n${id}`), added_by: [user], added_by_count: 1, origin: 'added', votes: 1, ...extra,
+});
 
 export const member = (id, extra = {}) => ({ id, display_name: id[0].toUpperCase() + id.slice(1), role: id === 'alice' ? 'host' : 'guest', online: true, ...extra });
 

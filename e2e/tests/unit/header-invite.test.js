@@ -44,8 +44,9 @@ describe('session name', () => {
     m.applyWelcome(welcome({ settings: { capacity: 50, shuffle_mode: 'fair', name: 'Garden party' } }), 0, 0);
     assert.equal(m.session.name, 'Garden party');
     const r = m.applyEvent({ type: 'settings_changed', seq: 42, settings: { capacity: 50, shuffle_mode: 'fair', name: 'Friday' } }, 0, 0);
-    // The header shows the name; the invite card depends on what guests may do.
-    assert.deepEqual(r.parts, ['head', 'invite']);
+    // The header shows the name; the invite card, the search, the votes and the vote to skip
+    // depend on what guests may do; the host's form shows the queue's rules.
+    assert.deepEqual(r.parts, ['head', 'invite', 'queue', 'search', 'skip', 'queueSettings']);
     assert.equal(m.session.name, 'Friday');
     m.applyEvent({ type: 'settings_changed', seq: 43, settings: { capacity: 50, shuffle_mode: 'fair', name: null } }, 0, 0);
     assert.equal(m.session.name, null);

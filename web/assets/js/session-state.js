@@ -2,6 +2,10 @@
 // normalised, with no DOM. session.js renders it; the unit tests drive it directly.
 
 import { anchorPlayback } from './progress.js';
+import {
+  applyEntryAdded, applyEntryMoved, applyEntryRemoved, applyEntryUpdated, applyEntryVotes, nextSkip,
+  normalizeQueueSettings, normalizeSkip,
+} from './queue-state.js';
 
 /** A person's id whether the server sent a plain id or an object. */
 export function idOf(person) {
@@ -67,6 +71,14 @@ function normalizeSession(raw, previous, fallbackId) {
     device: raw.device ?? null,
     /** The host's view only: `{id, display_name}` of the users the host removed (empty for guests). */
     banned: normalizeBanned(raw.banned),
+    /** The entry already handed to Spotify ("Up next"): pinned, no votes. */
+    committedId: raw.committed_id ?? null,
+    /** Votes to skip the playing entry (`{entryId, votes, needed, youVoted}`). */
+    skip: normalizeSkip(raw.skip),
+    /** The host's rules for the queue (order, limits, lock, banned tracks). */
+    queueSettings: normalizeQueueSettings(raw.settings, previous?.queueSettings),
+    /** The window no longer matches the server's queue (a change it could not place): fetch it again. */
+    windowStale: false,
   };
 }
 
@@ -111,6 +123,9 @@ export const FORMER_MEMBER = 'a former member';
 
 /** Names a page keeps across reloads, per session: bounded like everything else. */
 export const MAX_REMEMBERED_NAMES = 500;
+
+/** The viewer's own votes the page keeps (entries the window no longer holds included). */
+export const MAX_REMEMBERED_VOTES = 1000;
 
 /**
  * The player's extra state from a `playback` (newer servers): volume, Spotify's own shuffle
@@ -166,6 +181,28 @@ export class SessionModel {
      * leave: the tracks they brought stay in the queue, and `added_by` holds only ids.
      */
     this.names = new Map();
+    /**
+     * The viewer's own vote (1, -1; 0 none) per entry id: `your_vote` comes only with the
+     * snapshot and queue pages, never in broadcast frames.
+     */
+    this.myVotes = new Map();
+    /** Per entry id, how many `entry_votes` came: an answer older than a frame must not undo it. */
+    this.votesSeen = new Map();
+    /** How many `skip_votes` came (the same, for the vote to skip). */
+    this.skipSeen = 0;
+    /** Bumped on every change of the queue window, so that a page fetched meanwhile is known to be old. */
+    this.queueVersion = 0;
+  }
+
+  /** Notes the viewer's votes that came with entries (snapshot, queue page, the add answer). */
+  noteYourVotes(entries) {
+    for (const e of entries ?? []) {
+      if (e?.id == null || ![1, -1, 0].includes(e.your_vote)) continue;
+      this.myVotes.delete(e.id);
+      this.myVotes.set(e.id, e.your_vote);
+    }
+    // Bounded: the oldest go first (entries long played).
+    while (this.myVotes.size > MAX_REMEMBERED_VOTES) this.myVotes.delete(this.myVotes.keys().next().value);
   }
 
   /** Notes the names of `members` (normalised or as sent) for `memberName`. */
@@ -185,6 +222,7 @@ export class SessionModel {
     this.you = { id: me.id, display_name: me.display_name, role: me.id === this.session.hostId ? 'host' : 'guest' };
     this.rememberNames(raw?.members);
     this.rememberNames([this.you]);
+    this.noteYourVotes(raw?.queue);
   }
 
   /** A `welcome` replaces everything we knew. */
@@ -195,6 +233,8 @@ export class SessionModel {
     // A welcome replaces the state, but not the names of members who left before it.
     this.rememberNames(frame.session?.members);
     if (this.you) this.rememberNames([this.you]);
+    this.noteYourVotes(frame.session?.queue);
+    this.queueVersion += 1;
     this.setPlayback(frame.playback ?? null, perfNow, wallNow);
     this.setSpotifyStatus(frame.spotify ?? null, wallNow);
   }
@@ -258,6 +298,25 @@ export class SessionModel {
     const held = queueWindowOf(raw);
     Object.assign(this.session, held);
     this.session.windowSize = Math.max(this.session.windowSize ?? 0, held.queue.length);
+    this.session.windowStale = false;
+    if ('committed_id' in raw) this.session.committedId = raw.committed_id ?? null;
+    this.noteYourVotes(held.queue);
+    this.queueVersion += 1;
+  }
+
+  /** Moves the whole-queue indexes the page keeps (the now-playing position) at `from` or after by `by`. */
+  shiftPositions(from, by) {
+    const s = this.session;
+    if (s.position >= from) s.position = Math.max(0, s.position + by);
+    const reported = this.playback?.position;
+    if (Number.isInteger(reported) && reported >= from) this.playback = { ...this.playback, position: Math.max(0, reported + by) };
+  }
+
+  /** The parts an entry delta changed (none when it changed nothing); marks a window it could not place. */
+  queueDelta({ changed, stale }) {
+    if (stale) this.session.windowStale = true;
+    if (changed || stale) this.queueVersion += 1;
+    return { parts: changed || stale ? ['queue'] : [], outcome: null };
   }
 
   /** The `POST …/start` answer, in case it beats the socket's `session_started`. */
@@ -315,8 +374,10 @@ export class SessionModel {
         const hostId = idOf(frame.host ?? frame.user_id);
         const wasHost = this.isHost();
         s.hostId = hostId;
-        for (const m of s.members) m.role = m.id === hostId ? 'host' : 'guest';
-        if (this.you) this.you.role = this.you.id === hostId ? 'host' : 'guest';
+        // Co-hosts stay co-hosts; the old host becomes a guest.
+        const roleAfter = (id, role) => (id === hostId ? 'host' : role === 'host' ? 'guest' : role);
+        for (const m of s.members) m.role = roleAfter(m.id, m.role);
+        if (this.you) this.you.role = roleAfter(this.you.id, wasHost ? 'host' : (this.you.role ?? 'guest'));
         // Only the host's view lists the removed; a new host gets it from a fresh snapshot.
         if (!this.isHost()) s.banned = [];
         return { parts: ['all'], outcome: !wasHost && this.isHost() ? 'became_host' : null };
@@ -344,10 +405,55 @@ export class SessionModel {
         if (complete) this.recount();
         return { parts: ['members'], outcome: null };
       }
+      case 'role_changed': {
+        const id = idOf(frame.user_id ?? frame.user);
+        const role = ['host', 'co_host', 'guest'].includes(frame.role) ? frame.role : null;
+        if (!id || !role) return none;
+        const member = s.members.find((m) => m.id === id);
+        if (member) member.role = role;
+        if (this.you?.id === id) this.you.role = role;
+        return { parts: ['all'], outcome: null };
+      }
       case 'settings_changed':
-        s.name = frame.settings?.name ?? null;
-        if (Array.isArray(frame.settings?.guest_permissions)) s.guestPermissions = frame.settings.guest_permissions;
-        return { parts: ['head', 'invite'], outcome: null };
+        this.setSettings(frame.settings);
+        // The name is in the header; what guests may do decides the invite, the search, the
+        // votes and the vote to skip; the host's form shows the queue's rules.
+        return { parts: ['head', 'invite', 'queue', 'search', 'skip', 'queueSettings'], outcome: null };
+      case 'entry_added': {
+        const r = applyEntryAdded(s, frame.entry, frame.index, (from, by) => this.shiftPositions(from, by));
+        // An added entry starts with its adder's up vote: when that is the viewer, it is theirs.
+        const entry = frame.entry;
+        if (r.changed && entry?.origin === 'added' && addedByIds(entry.added_by)[0] === this.you?.id && !this.myVotes.has(entry.id)) {
+          this.myVotes.set(entry.id, 1);
+        }
+        return this.queueDelta(r);
+      }
+      case 'entry_removed': {
+        const r = applyEntryRemoved(s, frame.id, (from, by) => this.shiftPositions(from, by));
+        this.myVotes.delete(frame.id);
+        this.votesSeen.delete(frame.id);
+        if (s.committedId === frame.id) s.committedId = null;
+        return this.queueDelta(r);
+      }
+      case 'entry_moved':
+        return this.queueDelta(applyEntryMoved(s, frame.id, frame.index, (from, by) => this.shiftPositions(from, by)));
+      case 'entry_votes':
+        this.votesSeen.set(frame.id, (this.votesSeen.get(frame.id) ?? 0) + 1);
+        return this.queueDelta({ changed: applyEntryVotes(s, frame.id, frame.votes), stale: false });
+      case 'entry_updated':
+        return this.queueDelta({ changed: applyEntryUpdated(s, frame.entry), stale: false });
+      case 'entry_committed':
+        s.committedId = frame.id ?? null;
+        return { parts: ['queue'], outcome: null };
+      case 'skip_votes':
+        this.skipSeen += 1;
+        s.skip = nextSkip(s.skip, frame);
+        return { parts: ['skip'], outcome: null };
+      case 'track_banned':
+        if (typeof frame.track_id === 'string' && !s.queueSettings.bannedTracks.includes(frame.track_id)) {
+          s.queueSettings = { ...s.queueSettings, bannedTracks: [...s.queueSettings.bannedTracks, frame.track_id] };
+        }
+        return { parts: ['search'], outcome: null };
       case 'invite_rotated':
         this.setInvite(frame);
         return { parts: ['invite'], outcome: null };
@@ -403,6 +509,216 @@ export class SessionModel {
 
   isHost() {
     return Boolean(this.you && this.session && (this.you.id === this.session.hostId || this.you.role === 'host'));
+  }
+
+  /** The settings of `settings_changed` or of the host's own PATCH answer (the whole settings). */
+  setSettings(settings) {
+    const s = this.session;
+    if (!s || !settings) return;
+    s.name = settings.name ?? null;
+    if (Array.isArray(settings.guest_permissions)) s.guestPermissions = settings.guest_permissions;
+    s.queueSettings = normalizeQueueSettings(settings, s.queueSettings);
+  }
+
+  // ----- who may do what with the queue (the server decides; the page offers only what it allows) -----
+
+  /** The host or a co-host: they moderate the queue (remove any entry, ban tracks, skip). */
+  isModerator() {
+    return this.isHost() || this.you?.role === 'co_host';
+  }
+
+  /** Whether the viewer holds `permission` (`add_tracks`, `vote`, …): moderators hold them all. */
+  may(permission) {
+    return this.isModerator() || Boolean(this.session?.guestPermissions.includes(permission));
+  }
+
+  /** Search and add: while the music plays, for moderators, and for guests who may unless the host locked adding. */
+  canAdd() {
+    const s = this.session;
+    if (!s || s.state !== 'playing') return false;
+    return this.isModerator() || (this.may('add_tracks') && !s.queueSettings.addingLocked);
+  }
+
+  /** The member who added (or first brought) an entry. */
+  ownerOf(entry) {
+    return addedByIds(entry?.added_by)[0] ?? null;
+  }
+
+  /** The index of the playing entry in the whole queue, or the session's position while nothing is reported. */
+  playingIndex() {
+    const current = this.currentIndex();
+    return current >= 0 ? current : this.session.position;
+  }
+
+  /** The entry that plays now, if the window holds it. */
+  playingEntry() {
+    if (!this.session || this.session.state !== 'playing') return null;
+    return this.entryAt(this.playingIndex()) ?? null;
+  }
+
+  /**
+   * What an entry of the window is to the queue: `played`, `playing`, `committed` (handed to
+   * Spotify: "Up next", pinned) or `upcoming` (votes and moves).
+   */
+  entryRole(entry, index) {
+    const playing = this.playingIndex();
+    if (index < playing) return 'played';
+    if (index === playing) return 'playing';
+    if (entry?.id != null && entry.id === this.session.committedId) return 'committed';
+    return 'upcoming';
+  }
+
+  /** Whether the viewer may vote on the entry (upcoming, and allowed to vote). */
+  canVoteOn(entry, index) {
+    return this.session?.state === 'playing' && this.may('vote') && entry?.id != null && this.entryRole(entry, index) === 'upcoming';
+  }
+
+  /** Remove: moderators any entry still to come, members the ones they added. */
+  canRemove(entry, index) {
+    const role = this.entryRole(entry, index);
+    if (this.session?.state !== 'playing' || entry?.id == null || (role !== 'upcoming' && role !== 'committed')) return false;
+    return this.isModerator() || (entry.origin === 'added' && this.ownerOf(entry) === this.you?.id);
+  }
+
+  /** Ban the track (moderators): every entry of it still to come leaves, and nobody can add it again. */
+  canBan(entry, index) {
+    const role = this.entryRole(entry, index);
+    return this.session?.state === 'playing' && this.isModerator() && entry?.id != null && (role === 'upcoming' || role === 'committed');
+  }
+
+  /** Skip outright (`POST …/player/next`): moderators, guests allowed to skip, and whoever added the playing entry. */
+  canSkipDirectly() {
+    if (this.session?.state !== 'playing') return false;
+    if (this.may('skip')) return true;
+    const entry = this.playingEntry();
+    return entry?.origin === 'added' && this.ownerOf(entry) === this.you?.id;
+  }
+
+  /** Vote to skip: for those who may and cannot skip outright. */
+  canVoteSkip() {
+    return this.session?.state === 'playing' && this.may('vote_skip') && !this.canSkipDirectly() && Boolean(this.playingEntry());
+  }
+
+  /** The votes to skip the playing entry (none yet when the count is of an entry before it). */
+  skipState() {
+    const { skip } = this.session;
+    const playing = this.playingEntry();
+    if (skip.entryId !== null && playing?.id != null && skip.entryId !== playing.id) {
+      return { votes: 0, needed: skip.needed, youVoted: false };
+    }
+    return { votes: skip.votes, needed: skip.needed, youVoted: skip.youVoted };
+  }
+
+  /**
+   * The entry of `trackId` from the playing one on (a search result already in the queue),
+   * with its index and role; null when the window holds none.
+   */
+  queuedEntryOf(trackId) {
+    if (!this.session || !trackId) return null;
+    const { queue, queueOffset } = this.session;
+    const from = this.playingIndex();
+    for (let i = Math.max(0, from - queueOffset); i < queue.length; i += 1) {
+      const entry = queue[i];
+      if (entry.track?.id === trackId) return { entry, index: queueOffset + i, role: this.entryRole(entry, queueOffset + i) };
+    }
+    return null;
+  }
+
+  isBannedTrack(trackId) {
+    return Boolean(this.session?.queueSettings.bannedTracks.includes(trackId));
+  }
+
+  /** The viewer's vote on an entry: 1, -1 or 0. */
+  myVote(entry) {
+    return this.myVotes.get(entry?.id) ?? 0;
+  }
+
+  /**
+   * Shows the viewer's vote at once (the net count follows); the token settles or reverts it.
+   * @returns {object|null} null when the window does not hold the entry
+   */
+  beginVote(id, vote) {
+    const s = this.session;
+    const i = s ? s.queue.findIndex((e) => e.id === id) : -1;
+    if (i < 0) return null;
+    const entry = s.queue[i];
+    const previousVote = this.myVote(entry);
+    const previousVotes = Number.isInteger(entry.votes) ? entry.votes : 0;
+    this.myVotes.set(id, vote);
+    s.queue[i] = { ...entry, votes: previousVotes + vote - previousVote };
+    this.queueVersion += 1;
+    return { id, vote, previousVote, previousVotes, seen: this.votesSeen.get(id) ?? 0 };
+  }
+
+  /** The vote's answer (`{id, votes, your_vote}`): the count too, unless an `entry_votes` told a newer one meanwhile. */
+  settleVote(token, answer) {
+    if (!token) return;
+    if ([1, -1, 0].includes(answer?.your_vote)) this.myVotes.set(token.id, answer.your_vote);
+    if (Number.isInteger(answer?.votes) && (this.votesSeen.get(token.id) ?? 0) === token.seen) {
+      applyEntryVotes(this.session, token.id, answer.votes);
+    }
+  }
+
+  /** A refused vote: the viewer's vote goes back, and the count too unless a frame set it meanwhile. */
+  revertVote(token) {
+    if (!token) return;
+    this.myVotes.set(token.id, token.previousVote);
+    if ((this.votesSeen.get(token.id) ?? 0) === token.seen) applyEntryVotes(this.session, token.id, token.previousVotes);
+  }
+
+  /** Toggles the viewer's vote to skip at once; the token settles or reverts it. */
+  beginSkipVote() {
+    const s = this.session;
+    const now = this.skipState();
+    const playing = this.playingEntry();
+    const token = { previous: { ...s.skip }, entryId: playing?.id ?? s.skip.entryId, seen: this.skipSeen };
+    const youVoted = !now.youVoted;
+    s.skip = { entryId: token.entryId, votes: Math.max(0, now.votes + (youVoted ? 1 : -1)), needed: now.needed, youVoted };
+    return token;
+  }
+
+  /** The answer of `POST …/skip-vote` (`{entry_id, votes, needed, you_voted}`), for the entry still playing. */
+  settleSkipVote(token, answer) {
+    const s = this.session;
+    if (!token || !answer || answer.entry_id !== s.skip.entryId) return;
+    const fresh = this.skipSeen === token.seen;
+    s.skip = {
+      entryId: answer.entry_id,
+      votes: fresh && Number.isInteger(answer.votes) ? answer.votes : s.skip.votes,
+      needed: fresh && Number.isInteger(answer.needed) ? answer.needed : s.skip.needed,
+      youVoted: answer.you_voted === true,
+    };
+  }
+
+  revertSkipVote(token) {
+    const s = this.session;
+    if (!token || s.skip.entryId !== token.entryId) return;
+    if (this.skipSeen === token.seen) s.skip = { ...token.previous };
+    else s.skip = { ...s.skip, youVoted: token.previous.entryId === token.entryId ? token.previous.youVoted : false };
+  }
+
+  /**
+   * The window to fetch again after a change it could not place (`windowStale`): where it
+   * starts, as long as it is (at least the server's window); null when it is fine.
+   */
+  staleWindowPage() {
+    const s = this.session;
+    if (!s?.windowStale) return null;
+    const limit = Math.max(1, Math.min(Math.max(s.queue.length, s.windowSize || 0, 1), 500));
+    const offset = Math.max(0, Math.min(s.queueOffset, Math.max(0, s.queueLength - limit)));
+    return { offset, limit, version: this.queueVersion };
+  }
+
+  /**
+   * The page fetched after `staleWindowPage`: replaces the window unless the queue changed
+   * again while it loaded (then the next fetch is due).
+   * @returns {boolean} whether the window was replaced
+   */
+  replaceStaleWindow(request, page) {
+    const s = this.session;
+    if (!s || !Array.isArray(page?.items) || !Number.isInteger(page.offset) || request.version !== this.queueVersion) return false;
+    this.setQueue({ queue: page.items, queue_offset: page.offset, queue_length: page.total });
+    return true;
   }
 
   /**
@@ -531,6 +847,8 @@ export class SessionModel {
     if (!s || !Array.isArray(page?.items) || page.offset !== s.queueOffset + s.queue.length) return false;
     s.queue = s.queue.concat(page.items);
     if (Number.isInteger(page.total)) s.queueLength = Math.max(page.total, s.queueOffset + s.queue.length);
+    this.noteYourVotes(page.items);
+    this.queueVersion += 1;
     return page.items.length > 0;
   }
 

@@ -17,6 +17,9 @@ pub(crate) struct LoggedRequest {
     pub method: String,
     /// Path without query string or trailing slash.
     pub path: String,
+    /// The raw query string of a Web API request (empty for the accounts service, whose
+    /// parameters are not needed to tell requests apart and may be credentials).
+    pub query: String,
     pub client_id: Option<String>,
     pub user_id: Option<String>,
     pub status: u16,

@@ -200,6 +200,11 @@ async fn gate(
     let at_ms = wall_ms();
     let method = req.method().as_str().to_owned();
     let is_web_api = path.starts_with("/v1");
+    let query = if is_web_api {
+        req.query_string().to_owned()
+    } else {
+        String::new()
+    };
 
     // Who is calling: a valid bearer token names app and user; Basic auth names the app.
     let mut note = None;
@@ -249,6 +254,7 @@ async fn gate(
         at_ms,
         method,
         path,
+        query,
         client_id: note.as_ref().map(|n| n.client_id.to_string()),
         user_id: note.and_then(|n| n.user_id).map(|u| u.to_string()),
         status: response.status().as_u16(),

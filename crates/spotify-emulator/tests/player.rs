@@ -563,6 +563,150 @@ async fn search_tracks_trailing_slashes_and_images() {
     );
 }
 
+/// Every page of a search, following `next` from the first (`limit` 3): the ids in order,
+/// with each page's paging fields checked against the pages around it.
+async fn search_pages(emu: &TestEmulator, token: &str, q: &str) -> (Vec<String>, u64) {
+    let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+    let mut path = format!("/v1/search?q={q}&type=track&market=from_token&limit=3");
+    let (mut ids, mut total, mut previous_href) = (Vec::new(), None, Value::Null);
+    loop {
+        let page = emu.get_json(token, &path).await["tracks"].clone();
+        let offset = page["offset"].as_u64().unwrap();
+        assert_eq!(page["limit"], 3);
+        assert_eq!(offset, ids.len() as u64, "pages follow each other");
+        let href = page["href"].as_str().unwrap();
+        assert!(
+            href.ends_with(&format!("&market=from_token&offset={offset}&limit=3")),
+            "{href}"
+        );
+        if offset > 0 {
+            assert_eq!(href, format!("{}{path}", emu.base), "next led here");
+        }
+        assert_eq!(*total.get_or_insert(page["total"].clone()), page["total"]);
+        if offset == 0 {
+            assert!(page["previous"].is_null());
+        } else {
+            let previous = page["previous"].as_str().unwrap();
+            assert!(
+                previous.contains(&format!("offset={}&limit=3", offset - 3)),
+                "{previous}"
+            );
+            assert_eq!(previous_href.as_str(), Some(previous));
+        }
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        ids.extend(items.iter().map(|t| t["id"].as_str().unwrap().to_owned()));
+        match page["next"].as_str() {
+            Some(next) => {
+                assert_eq!(items.len(), 3, "only the last page is short");
+                previous_href = page["href"].clone();
+                path = next.strip_prefix(&emu.base).unwrap().to_owned();
+            }
+            None => break,
+        }
+    }
+    (ids, total.and_then(|t| t.as_u64()).unwrap())
+}
+
+#[tokio::test]
+async fn search_pages_through_every_match_of_a_name_an_artist_or_an_album() {
+    let emu = common::start().await;
+    let token = emu.login("erin").await.access;
+    let uri = emu.top_uris(&token, 1).await.remove(0);
+    let id = uri.strip_prefix("spotify:track:").unwrap();
+    let track = emu.get_json(&token, &format!("/v1/tracks/{id}")).await;
+    let name = track["name"].as_str().unwrap();
+    let artist = track["artists"][0]["name"].as_str().unwrap();
+    let album = track["album"]["name"].as_str().unwrap();
+    let shouted = format!("{name} {artist}").to_uppercase();
+    for q in [name, artist, album, shouted.as_str()] {
+        let (ids, total) = search_pages(&emu, &token, q).await;
+        assert_eq!(ids.len() as u64, total, "{q:?}: every match, once");
+        assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "{q:?}");
+        assert!(ids.iter().any(|i| i == id), "{q:?} finds the track");
+    }
+    // Each artist has ten tracks of their own (an album, an EP, a single).
+    let (by_artist, _) = search_pages(
+        &emu,
+        &token,
+        &format!("artist:{}", artist.replace(' ', " artist:")),
+    )
+    .await;
+    assert!(by_artist.len() >= 10, "{}", by_artist.len());
+
+    // Past the end: an empty page that still counts everything and links back.
+    let q: String = url::form_urlencoded::byte_serialize(artist.as_bytes()).collect();
+    let total = by_artist.len();
+    let past = emu
+        .get_json(
+            &token,
+            &format!("/v1/search?q={q}&type=track&offset=1000&limit=10"),
+        )
+        .await;
+    assert!(past["tracks"]["items"].as_array().unwrap().is_empty());
+    assert!(past["tracks"]["total"].as_u64().unwrap() >= total as u64);
+    assert!(past["tracks"]["next"].is_null());
+    assert!(
+        past["tracks"]["previous"]
+            .as_str()
+            .unwrap()
+            .contains("offset=990&limit=10")
+    );
+
+    // Markets: a country code or the token's; anything else is refused, as Spotify does.
+    let sweden = emu
+        .get_json(
+            &token,
+            &format!("/v1/search?q={q}&type=track&market=SE&limit=1"),
+        )
+        .await;
+    assert!(
+        sweden["tracks"]["href"]
+            .as_str()
+            .unwrap()
+            .contains("&market=SE&")
+    );
+    for (query, message) in [
+        ("market=se", "Invalid market code"),
+        ("market=SWE", "Invalid market code"),
+        ("market=", "Invalid market code"),
+        ("limit=11", "Invalid limit"),
+        ("limit=0", "Invalid limit"),
+        ("offset=1001", "Invalid offset"),
+        ("offset=-1", "Invalid offset"),
+    ] {
+        let response = emu
+            .get(&token, &format!("/v1/search?q={q}&type=track&{query}"))
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["message"], message, "{query}");
+        assert_eq!(body["error"]["status"], 400);
+    }
+
+    // The request log keeps each Web API request's query string.
+    let (_, log) = emu
+        .control(Method::GET, "/_emulator/requests?path=/v1/search", None)
+        .await;
+    let queries: Vec<&str> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["query"].as_str().unwrap())
+        .collect();
+    assert!(
+        queries.iter().any(|q| q.contains("limit=11")),
+        "{queries:?}"
+    );
+    let (_, tokens) = emu
+        .control(Method::GET, "/_emulator/requests?path=/api/token", None)
+        .await;
+    assert_eq!(
+        tokens["requests"][0]["query"], "",
+        "accounts requests keep no query"
+    );
+}
+
 /// `PUT` a player command and return its status and error object (Null for a 204).
 async fn command(emu: &TestEmulator, token: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let response = emu.api(Method::PUT, token, path, body).await;

@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::client::ApiCall;
 use crate::models::{
-    CurrentlyPlaying, Device, Devices, Paging, PlayRequest, PlaybackState, Queue, RepeatState,
-    SearchResults, TimeRange, Track, User,
+    CurrentlyPlaying, Device, Devices, Market, Paging, PlayRequest, PlaybackState, Queue,
+    RepeatState, SearchResults, TimeRange, Track, User,
 };
 use crate::{SpotifyClient, SpotifyError, UserAuth};
 
@@ -15,6 +15,8 @@ use crate::{SpotifyClient, SpotifyError, UserAuth};
 const TOP_TRACKS_MAX_LIMIT: u32 = 50;
 /// Search `limit` maximum since the February 2026 development-mode change.
 const SEARCH_MAX_LIMIT: u32 = 10;
+/// Search `offset` maximum.
+const SEARCH_MAX_OFFSET: u32 = 1000;
 
 impl SpotifyClient {
     /// `GET /v1/me`: the user's profile.
@@ -215,20 +217,18 @@ impl SpotifyClient {
             .json("GET /v1/me/player/queue")
     }
 
-    /// `GET /v1/search?type=track`: tracks matching `q`. `limit` is clamped to 1..=10, the
-    /// maximum Spotify allows since February 2026.
+    /// `GET /v1/search?type=track`: tracks matching `q` that are available in `market`.
+    /// `limit` is clamped to 1..=10, the maximum Spotify allows since February 2026 (a larger
+    /// one is refused with 400), and `offset` to 0..=1000, Spotify's maximum.
     pub async fn search_tracks(
         &self,
         auth: &UserAuth,
         q: &str,
+        market: Market,
         limit: u32,
         offset: u32,
     ) -> Result<Paging<Track>, SpotifyError> {
-        let call = ApiCall::new(Method::GET, "/v1/search")
-            .query("q", q)
-            .query("type", "track")
-            .query("limit", limit.clamp(1, SEARCH_MAX_LIMIT))
-            .query("offset", offset);
+        let call = search_call(q, market, limit, offset);
         let results: SearchResults = self.execute(auth, &call).await?.json("GET /v1/search")?;
         results.tracks.ok_or_else(|| SpotifyError::InvalidResponse {
             context: "GET /v1/search: no `tracks` in the answer".to_owned(),
@@ -239,5 +239,55 @@ impl SpotifyClient {
     pub async fn track(&self, auth: &UserAuth, id: &str) -> Result<Track, SpotifyError> {
         let call = ApiCall::new(Method::GET, "/v1/tracks/{id}").path_param("id", id);
         self.execute(auth, &call).await?.json("GET /v1/tracks/{id}")
+    }
+}
+
+/// The request of [`SpotifyClient::search_tracks`], with its bounds applied.
+fn search_call(q: &str, market: Market, limit: u32, offset: u32) -> ApiCall {
+    ApiCall::new(Method::GET, "/v1/search")
+        .query("q", q)
+        .query("type", "track")
+        .query("market", market)
+        .query("limit", limit.clamp(1, SEARCH_MAX_LIMIT))
+        .query("offset", offset.min(SEARCH_MAX_OFFSET))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param<'a>(call: &'a ApiCall, name: &str) -> Option<&'a str> {
+        call.query
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_search_never_asks_for_more_than_spotify_allows() {
+        for (asked, sent) in [(0, "1"), (1, "1"), (10, "10"), (11, "10"), (50, "10")] {
+            let call = search_call("love", Market::FromToken, asked, 0);
+            assert_eq!(param(&call, "limit"), Some(sent), "limit {asked}");
+        }
+        let call = search_call("love", Market::FromToken, u32::MAX, u32::MAX);
+        assert_eq!(param(&call, "limit"), Some("10"));
+        assert_eq!(param(&call, "offset"), Some("1000"));
+        assert_eq!(param(&call, "type"), Some("track"));
+        assert_eq!(param(&call, "market"), Some("from_token"));
+        let sweden = Market::country("se").unwrap();
+        assert_eq!(param(&search_call("x", sweden, 5, 3), "market"), Some("SE"));
+        assert_eq!(param(&search_call("x", sweden, 5, 3), "offset"), Some("3"));
+    }
+
+    #[test]
+    fn markets_are_two_letters_or_the_token_s() {
+        assert_eq!(
+            Market::country("SE").map(|m| m.to_string()),
+            Some("SE".into())
+        );
+        for bad in ["", "S", "SWE", "S1", "É1", "from_token"] {
+            assert_eq!(Market::country(bad), None, "{bad:?}");
+        }
+        assert_eq!(Market::FromToken.as_str(), "from_token");
     }
 }

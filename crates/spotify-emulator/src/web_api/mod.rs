@@ -138,6 +138,22 @@ fn int_param(
     }
 }
 
+/// The `market` parameter: an ISO 3166-1 alpha-2 code (two upper-case letters) or
+/// `from_token` (the token's user's country; every token here has a user). Every track is
+/// available everywhere, so a valid market changes nothing but the `href`s.
+fn market_param(params: &HashMap<String, String>) -> Result<Option<&str>, ApiError> {
+    match params.get("market").map(String::as_str) {
+        None => Ok(None),
+        Some(market)
+            if market == "from_token"
+                || (market.len() == 2 && market.bytes().all(|b| b.is_ascii_uppercase())) =>
+        {
+            Ok(Some(market))
+        }
+        Some(_) => Err(ApiError::bad_request("Invalid market code")),
+    }
+}
+
 pub(super) fn json_ok<T: Serialize>(value: &T) -> HttpResponse {
     match serde_json::to_string(value) {
         Ok(body) => HttpResponse::Ok()
@@ -182,8 +198,11 @@ async fn search(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params(&req);
+    // Spotify's own `next`/`previous`/`href` links spell the query `query=`, and following
+    // them works, so both names are read.
     let q = params
         .get("q")
+        .or_else(|| params.get("query"))
         .map(String::as_str)
         .filter(|q| !q.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("No search query"))?;
@@ -201,10 +220,15 @@ async fn search(
             _ => return Err(ApiError::bad_request("Bad search type field")),
         }
     }
+    let market = market_param(&params)?;
     let limit = int_param(&params, "limit", 5, 1..=10)?;
     let offset = int_param(&params, "offset", 0, 0..=1000)?;
     let hits = state.catalog.search(q);
-    let query = serde_urlencoded::to_string([("query", q), ("type", "track")]).unwrap_or_default();
+    let mut echoed = vec![("query", q), ("type", "track")];
+    if let Some(market) = market {
+        echoed.push(("market", market));
+    }
+    let query = serde_urlencoded::to_string(echoed).unwrap_or_default();
     let page = state
         .renderer()
         .paging("/v1/search", &query, &hits, offset, limit);

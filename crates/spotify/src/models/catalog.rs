@@ -291,6 +291,59 @@ pub struct SearchResults {
     pub tracks: Option<Paging<Track>>,
 }
 
+/// Whose country's catalogue a request is answered for (the `market` parameter): what is
+/// available and playable there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Market {
+    /// The country of the user whose token makes the call (`market=from_token`).
+    FromToken,
+    /// One country.
+    Country(CountryCode),
+}
+
+impl Market {
+    /// The market of a country code (`se` or `SE`); `None` unless two ASCII letters.
+    pub fn country(code: &str) -> Option<Self> {
+        CountryCode::new(code).map(Self::Country)
+    }
+
+    /// The query value Spotify expects.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::FromToken => "from_token",
+            Self::Country(code) => code.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for Market {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code: two upper-case ASCII letters (`SE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CountryCode([u8; 2]);
+
+impl CountryCode {
+    /// `code` upper-cased; `None` unless two ASCII letters.
+    pub fn new(code: &str) -> Option<Self> {
+        match *code.as_bytes() {
+            [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                Some(Self([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
+            }
+            _ => None,
+        }
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        // Two ASCII letters by construction, so always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// Period over which top tracks are computed.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]

@@ -6,8 +6,8 @@ mod player;
 mod user;
 
 pub use catalog::{
-    Album, Artist, Episode, ExternalUrls, Image, Paging, PlayableItem, SearchResults, Show,
-    TimeRange, Track, TrackLink,
+    Album, Artist, CountryCode, Episode, ExternalUrls, Image, Market, Paging, PlayableItem,
+    SearchResults, Show, TimeRange, Track, TrackLink,
 };
 pub use player::{
     Actions, Context, CurrentlyPlaying, Device, Devices, Disallows, PlayOffset, PlayRequest,

@@ -2,8 +2,8 @@
 //! next call sees, plus the typed player errors.
 
 use sesh_spotify::{
-    ClientOptions, PlayRequest, PlayableItem, SpotifyClient, SpotifyError, TimeRange, Track,
-    UserAuth,
+    ClientOptions, Market, PlayRequest, PlayableItem, SpotifyClient, SpotifyError, TimeRange,
+    Track, UserAuth,
 };
 
 use crate::support::{PUBLIC_PKCE, TestSpotify};
@@ -162,7 +162,10 @@ async fn every_endpoint_round_trips() {
 
     // Search (limit clamped to Spotify's 10) and single tracks.
     let word = top[0].name.split_whitespace().next().unwrap().to_owned();
-    let found = client.search_tracks(&auth, &word, 50, 0).await.unwrap();
+    let found = client
+        .search_tracks(&auth, &word, Market::FromToken, 50, 0)
+        .await
+        .unwrap();
     assert!(found.limit <= 10 && found.items.len() <= 10);
     assert!(
         !found.items.is_empty(),

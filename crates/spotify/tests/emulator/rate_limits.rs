@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sesh_spotify::SpotifyError;
+use sesh_spotify::{Market, SpotifyError};
 
 use crate::support::{PUBLIC_PKCE, TestSpotify};
 
@@ -72,7 +72,10 @@ async fn an_exhausted_quota_blocks_every_endpoint() {
         }))
         .await;
 
-    let err = client.search_tracks(&auth, "love", 5, 0).await.unwrap_err();
+    let err = client
+        .search_tracks(&auth, "love", Market::FromToken, 5, 0)
+        .await
+        .unwrap_err();
     assert_eq!(retry_after(&err), (Duration::from_secs(120), true));
     assert_eq!(err.reason(), Some("QUOTA_EXCEEDED"));
 

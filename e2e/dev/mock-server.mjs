@@ -2,7 +2,8 @@
 // be looked at before (or without) the real `sesh`. Run: node e2e/dev/mock-server.mjs [port] [lobby|playing]
 // Log in as someone by opening /auth/login?user=bob&next=/s/demo (default alice).
 // MOCK_PLAYER=1 adds the newer player fields (volume, shuffle, repeat); MOCK_SPOTIFY=host_took_over
-// sends that status in the welcome.
+// sends that status in the welcome. The queue has the collaborative fields (ids, votes, an added
+// entry, the committed one, skip votes); /search answers from the same titles.
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -25,6 +26,7 @@ const queue = titles.map((name, i) => ({
     album: `${name} (Deluxe)`, image_url: `http://127.0.0.1:${port}/cover/${i}.svg`, duration_ms: 180000 + i * 7000,
   },
   added_by: [['alice', 'bob', 'carol'][i % 3], ...(i === 4 ? ['carol'] : [])],
+  id: i + 1, origin: i === 5 || i === 7 ? 'added' : 'top_tracks', votes: [0, 0, 0, 0, 2, 1, -1, 3, 0, 0, 0, 1][i], your_vote: i === 4 ? 1 : 0,
 }));
 const session = {
   id: 'demo', state: mode, host: 'alice', invite_code: 'Xy7pQ2mN8vLk',
@@ -32,7 +34,17 @@ const session = {
   members: Object.entries(users).map(([id, display_name], i) => ({ id, display_name, role: i === 0 ? 'host' : 'guest', online: i !== 2 })),
   queue: mode === 'playing' ? queue : [], position: mode === 'playing' ? 2 : 0,
   device: 'dev1',
+  committed_id: mode === 'playing' ? 4 : null,
+  skip: { entry_id: 3, votes: 1, needed: 2, you_voted: false },
+  settings: {
+    capacity: 50, shuffle_mode: 'fair', name: null, guest_permissions: ['add_tracks', 'vote', 'vote_skip', 'chat', 'show_invite'],
+    queue_order: 'fair', max_queued_per_member: 3, max_track_ms: 600000, no_replay_plays: 20, adding_locked: false, banned_tracks: [],
+  },
 };
+const extraTracks = ['Golden Harbor Nights Like These (Extended Radio Edit)', 'Quiet Satellite', 'Hold the Lantern'].map((name, i) => ({
+  id: `x${i}`, uri: `spotify:track:x${i}`, name, artists: ['Mara Lind', 'Kofi Okafor'].slice(0, 1 + (i % 2)), album: name,
+  image_url: `http://127.0.0.1:${port}/cover/${i + 3}.svg`, duration_ms: i === 2 ? 900000 : 201000 + i * 9000,
+}));
 const extras = process.env.MOCK_PLAYER ? { volume_percent: 62, shuffle: true, repeat: 'track', changes: [] } : {};
 const playback = () => ({ track: queue[2].track, is_playing: true, progress_ms: 61000, server_time_ms: Date.now(), device: { id: 'dev1', name: 'Living Room Speaker', supports_volume: true }, added_by: queue[2].added_by, position: 2, ...extras });
 const spotify = process.env.MOCK_SPOTIFY === 'host_took_over'
@@ -92,6 +104,14 @@ const server = createServer(async (req, res) => {
     for (let y = 0; y < 25; y++) for (let x = 0; x < 25; x++) if ((x * 7 + y * 13 + x * y) % 3 === 0) rects += `<rect x="${x}" y="${y}" width="1" height="1"/>`;
     return res.end(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 25 25">${rects}</svg>`);
   }
+  if (p === '/api/sessions/demo/search') {
+    const q = (url.searchParams.get('q') ?? '').toLowerCase();
+    if (q === 'slow') return json(res, 429, { error: { code: 'rate_limited', message: 'Too many searches: at most 20 a minute', retry_after_s: 42 } });
+    const all = [...extraTracks, ...queue.map((e) => e.track)];
+    return json(res, 200, { tracks: all.filter((t) => `${t.name} ${t.artists.join(' ')}`.toLowerCase().includes(q.split(' ')[0])).slice(0, 10) });
+  }
+  if (req.method === 'POST' && p === '/api/sessions/demo/queue') return json(res, 409, { error: { code: 'member_queue_full', message: 'You already have 3 tracks waiting; add more once one of them has played.' } });
+  if (req.method === 'POST' && /\/queue\/\d+\/vote$/.test(p)) return json(res, 200, { id: Number(p.split('/')[5]), votes: 1, your_vote: 1 });
   if (req.method === 'POST' && p === '/api/sessions/demo/start') return json(res, 403, { error: { code: 'premium_required', message: 'premium' } });
   if (req.method === 'POST' && p.startsWith('/api/sessions/demo/player/')) return json(res, 429, { error: { code: 'rate_limited', message: 'slow down', retry_after_s: 7 } });
   return json(res, 404, { error: { code: 'not_found', message: 'nothing here' } });

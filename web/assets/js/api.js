@@ -73,6 +73,8 @@ export async function request(method, path, body) {
 
 export const getJson = (path) => request('GET', path);
 export const postJson = (path, body) => request('POST', path, body);
+export const patchJson = (path, body) => request('PATCH', path, body);
+export const deleteJson = (path) => request('DELETE', path);
 
 /**
  * The signed-in user (`{id, display_name, needs_reauth}`), or null when logged out. Asks

@@ -896,11 +896,13 @@ export class SessionModel {
     if (this.playback?.track && !onHold) {
       const source = this.playback.added_by?.length ? this.playback : entry;
       const ids = addedByIds(source?.added_by);
-      return { track: this.playback.track, addedBy: ids, addedByCount: addedByCount(source, ids), isPlaying: Boolean(this.playback.is_playing), device: this.playback.device, fromPlayback: true };
+      // An entry someone added after the start (not from top tracks) says so.
+      const origin = entry && (!this.playback.track.id || entry.track?.id === this.playback.track.id) ? (entry.origin ?? null) : null;
+      return { track: this.playback.track, addedBy: ids, addedByCount: addedByCount(source, ids), origin, isPlaying: Boolean(this.playback.is_playing), device: this.playback.device, fromPlayback: true };
     }
     if (entry && this.session.state === 'playing') {
       const ids = addedByIds(entry.added_by);
-      return { track: entry.track, addedBy: ids, addedByCount: addedByCount(entry, ids), isPlaying: false, device: null, fromPlayback: false };
+      return { track: entry.track, addedBy: ids, addedByCount: addedByCount(entry, ids), origin: entry.origin ?? null, isPlaying: false, device: null, fromPlayback: false };
     }
     return null;
   }

@@ -1,14 +1,19 @@
 // Session page `/s/{id}`: now playing, queue, people, live over the WebSocket; host extras
 // (invite, device picker, Start, player controls and the player's extras — seek, volume,
 // repeat, reshuffle, another device —, taking the session back after a take-over, kick and
-// let back in, end).
+// let back in, end). The queue's list, votes, vote to skip and rules are in queue-ui.js, the
+// search box in search.js.
 
 import { ApiError, getJson, loginUrl, postJson } from './api.js';
 import { describeError, rateLimitMessage } from './messages.js';
 import { formatTime, progressAt } from './progress.js';
 import {
-  SessionModel, addedByCount, addedByIds, artistNames, collapsedRange, normalizeDevices, playerExtras,
+  SessionModel, artistNames, normalizeDevices, playerExtras,
 } from './session-state.js';
+import {
+  initQueueUi, refreshStaleWindow, renderQueue, renderQueueSettings, renderSkip,
+} from './queue-ui.js';
+import { initSearch, renderSearch } from './search.js';
 import { SessionSocket } from './socket.js';
 import { deviceIcon, icon } from './icons.js';
 import {
@@ -20,9 +25,6 @@ const sessionPath = `/api/sessions/${encodeURIComponent(sessionId)}`;
 
 /** Queue entries one "Show more" fetches (the server allows up to 500 a page). */
 const QUEUE_PAGE = 100;
-
-/** Upcoming entries a phone shows before "Show all N". */
-const QUEUE_UPCOMING_COLLAPSED = 5;
 
 /** One column (phones, small tablets): the queue comes after the people and is collapsed. */
 const narrowScreen = window.matchMedia('(max-width: 899px)');
@@ -97,7 +99,10 @@ const memberName = (id) => view.memberName(id);
 const RENDERERS = {
   members: () => renderMembers(),
   nowPlaying: () => renderNowPlaying(),
-  queue: () => renderQueue(),
+  queue: () => { renderQueue(); renderSearch(); renderSkip(); },
+  search: () => renderSearch(),
+  skip: () => renderSkip(),
+  queueSettings: () => renderQueueSettings(),
   invite: () => renderInvite(),
   head: () => { renderHead(); renderNowPlaying(); },
   banned: () => renderRemoved(),
@@ -136,6 +141,7 @@ function onFrame(frame) {
   else for (const part of parts) RENDERERS[part]();
   if (parts.includes('members') || parts.includes('all')) storeNames();
   followWindow();
+  refreshStaleWindow();
 }
 
 // ---------- the queue window ----------
@@ -302,8 +308,10 @@ function renderAll() {
   renderNowPlaying();
   renderDevicePanel();
   renderQueue();
+  renderSearch();
   renderInvite();
   renderMembers();
+  renderQueueSettings();
   renderRemoved();
   renderFooter();
   renderSpotifyStatus();
@@ -345,6 +353,7 @@ function deviceName(device) {
 
 function renderNowPlaying() {
   const s = view.session;
+  renderSkip();
   const np = s.state === 'ended' ? null : view.nowPlaying();
   const lobby = $('lobby');
   const trackView = $('track-view');
@@ -405,7 +414,9 @@ function renderNowPlaying() {
 
   const addedBy = $('np-added-by');
   addedBy.hidden = np.addedBy.length === 0;
-  $('np-added-by-text').textContent = np.addedBy.length ? `From ${view.possessive(np.addedBy, np.addedByCount)} top 5` : '';
+  $('np-added-by-text').textContent = !np.addedBy.length ? ''
+    : np.origin === 'added' ? `Added by ${view.namesList(np.addedBy.slice(0, 1), 1)}`
+      : `From ${view.possessive(np.addedBy, np.addedByCount)} top 5`;
   const device = deviceName(np.device) ?? deviceName(s.device);
   $('np-device').hidden = !device;
   $('np-device-name').textContent = device ? `On ${device}` : '';
@@ -1033,64 +1044,6 @@ function renderYourTracks(tracks) {
       h('span', { class: 'queue-sub' }, artistNames(track))))));
 }
 
-function renderQueue() {
-  const { queue, queueOffset, queueLength, position } = view.session;
-  const current = view.currentIndex();
-  const list = $('queue');
-  // On a phone: the now-playing entry and the next few, then "Show all N".
-  const anchor = (current >= 0 ? current : position) - queueOffset;
-  const collapsible = narrowScreen.matches && view.session.state !== 'ended'
-    ? collapsedRange(queue.length, Math.min(Math.max(anchor, 0), queue.length), QUEUE_UPCOMING_COLLAPSED) : null;
-  const shown = collapsible && !view.queueExpanded ? collapsible : null;
-  list.replaceChildren(...queue.map((entry, i) => {
-    // Numbers, highlight and "played" are about the whole queue; `queue` may be a window of it.
-    const index = queueOffset + i;
-    const track = entry.track ?? {};
-    const ids = addedByIds(entry.added_by);
-    const isCurrent = index === current;
-    const artists = artistNames(track);
-    const mine = view.isMine(entry);
-    return h('li', {
-      class: 'queue-item', testid: 'queue-item',
-      'aria-current': isCurrent ? 'true' : null,
-      hidden: shown ? i < shown.from || i >= shown.to : false,
-      dataset: { trackId: track.id ?? '', index: String(index), played: String(current >= 0 && index < current), yours: String(mine) },
-    },
-    h('span', { class: 'queue-index' }, isCurrent ? icon('play') : String(index + 1)),
-    track.image_url ? h('img', { class: 'thumb', src: track.image_url, alt: '', loading: 'lazy', width: 44, height: 44 }) : h('span', { class: 'thumb' }),
-    h('span', { class: 'queue-text' },
-      h('span', { class: 'queue-title', testid: 'queue-title' }, track.name ?? 'Unknown track',
-        isCurrent ? h('span', { class: 'visually-hidden' }, ' (playing now)') : null),
-      h('span', { class: 'queue-sub' }, artists),
-      ids.length
-        ? h('span', { class: 'queue-by', testid: 'queue-added-by' },
-          // "Yours": a guest finds the songs they brought (the word says it to screen readers
-          // too). On the by-line, so that the title keeps the room on a narrow phone.
-          mine ? h('span', { class: 'badge badge-you', testid: 'queue-yours' }, 'Yours') : null,
-          ids.slice(0, 3).map((id) => avatar(id, view.knownName(id) ?? '?')),
-          h('span', {}, `from ${view.namesList(ids, addedByCount(entry, ids))}`))
-        : null));
-  }));
-  list.start = queueOffset + 1;
-  const before = $('queue-before');
-  before.hidden = queueOffset === 0 || queue.length === 0 || Boolean(shown);
-  before.textContent = `${queueOffset} earlier ${queueOffset === 1 ? 'track' : 'tracks'} not shown`;
-  const toggle = $('queue-toggle');
-  $('queue-collapse').hidden = !collapsible;
-  toggle.setAttribute('aria-expanded', String(!shown));
-  toggle.textContent = shown ? `Show all ${queueLength} ${queueLength === 1 ? 'track' : 'tracks'}` : 'Show fewer';
-  const rest = view.queueAfterWindow();
-  $('queue-more').hidden = rest === 0 || Boolean(shown);
-  $('queue-more-text').textContent = `${rest} more in the queue`;
-  $('queue-empty').hidden = queueLength > 0;
-  // In the lobby the now-playing card already explains the queue; keep the invite in view.
-  $('queue-panel').hidden = view.session.state === 'lobby' && queueLength === 0;
-  $('queue-count').textContent = queueLength ? `${queueLength} ${queueLength === 1 ? 'track' : 'tracks'}` : '';
-  // Reshuffling needs something after the track playing now, and a server that offers it.
-  const upcoming = queueLength - Math.max(current, position) - 1;
-  $('queue-tools').hidden = !(isHost() && view.session.state === 'playing' && playerExtras(view.playback).supported && upcoming > 1);
-}
-
 function renderMembers() {
   const s = view.session;
   const members = [...s.members].sort((a, b) => Number(b.id === s.hostId) - Number(a.id === s.hostId));
@@ -1294,6 +1247,8 @@ async function leaveClicked() {
 // ---------- start ----------
 
 function wireControls() {
+  initQueueUi({ view, sessionPath, narrowScreen, onQueueChanged: () => renderSearch() });
+  initSearch({ view, sessionPath });
   $('start-button').addEventListener('click', startSession);
   $('refresh-devices').addEventListener('click', () => loadDevices());
   $('copy-invite').addEventListener('click', copyInvite);

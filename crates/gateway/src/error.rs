@@ -271,6 +271,14 @@ fn session_status(e: &SessionError) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         SessionError::EntryNotFound { .. } => StatusCode::NOT_FOUND,
+        SessionError::AddingLocked | SessionError::TrackBanned => StatusCode::FORBIDDEN,
+        SessionError::TrackTooLong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        SessionError::InvalidSettings { .. } => StatusCode::BAD_REQUEST,
+        SessionError::AlreadyQueued { .. }
+        | SessionError::RecentlyPlayed { .. }
+        | SessionError::MemberQueueFull { .. }
+        | SessionError::EntryPinned { .. }
+        | SessionError::NothingPlaying => StatusCode::CONFLICT,
         SessionError::SessionFull { .. }
         | SessionError::SessionEnded
         | SessionError::NoTracks

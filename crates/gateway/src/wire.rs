@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sesh_session::{
-    DeviceId, LeaveReason, QueueEntry, Role, SessionId, SessionName, SessionState, Settings, Track,
-    TrackId, TrackUri, UserId,
+    DeviceId, EntryOrigin, LeaveReason, QueueEntry, Role, SessionId, SessionName, SessionState,
+    Settings, Track, TrackId, TrackUri, UserId,
 };
 use sesh_spotify::RepeatState;
 
@@ -82,6 +82,56 @@ pub struct SessionView {
     /// their order; each viewer sees only their own).
     #[schema(value_type = Vec<Track>)]
     pub your_tracks: Vec<Arc<Track>>,
+    /// The entry already handed to Spotify's queue ("up next", pinned), if any.
+    #[schema(value_type = Option<u64>)]
+    pub committed_id: Option<sesh_session::QueueEntryId>,
+    /// Skip votes on the playing entry.
+    pub skip: SkipView,
+    /// Tracks the host or a co-host banned from the session.
+    #[schema(value_type = Vec<String>)]
+    pub banned_tracks: Vec<TrackId>,
+}
+
+/// `POST /api/sessions/{id}/queue/{entry_id}/vote` (and the caller's view of a `vote` frame).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct VoteAnswer {
+    /// The entry.
+    #[schema(value_type = u64)]
+    pub id: sesh_session::QueueEntryId,
+    /// Its net votes now.
+    pub votes: i64,
+    /// The caller's vote now: 1, −1 or 0.
+    pub your_vote: i8,
+}
+
+/// `POST /api/sessions/{id}/skip-vote`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct SkipAnswer {
+    /// The playing entry.
+    #[schema(value_type = u64)]
+    pub entry_id: sesh_session::QueueEntryId,
+    /// Members voting to skip it.
+    pub votes: usize,
+    /// Votes that skip it, for the members connected now.
+    pub needed: usize,
+    /// Whether the caller votes to skip it now.
+    pub you_voted: bool,
+    /// This vote called for the skip (Spotify is told in the background).
+    pub skipped: bool,
+}
+
+/// The skip votes on the playing entry, as a member sees them.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct SkipView {
+    /// The playing entry (`null` when nothing of the queue plays).
+    #[schema(value_type = Option<u64>)]
+    pub entry_id: Option<sesh_session::QueueEntryId>,
+    /// Members voting to skip it.
+    pub votes: usize,
+    /// Votes that skip it, for the members connected now.
+    pub needed: usize,
+    /// Whether the viewer votes to skip it.
+    pub you_voted: bool,
 }
 
 /// How many of the members who brought a track are named in `added_by` (the first ones, in join
@@ -108,6 +158,16 @@ pub struct QueueEntryView {
     pub added_by: Vec<UserId>,
     /// How many members brought it.
     pub added_by_count: usize,
+    /// `top_tracks` (the opening shuffle, a late joiner) or `added` (by `added_by[0]` while the
+    /// session played).
+    #[schema(value_type = String)]
+    pub origin: EntryOrigin,
+    /// Net votes (up minus down); an added entry starts with its adder's up vote.
+    pub votes: i64,
+    /// The viewer's own vote (1, −1 or 0): in a member's snapshot and HTTP pages only, never in
+    /// frames everyone receives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub your_vote: Option<i8>,
 }
 
 impl From<&QueueEntry> for QueueEntryView {
@@ -117,6 +177,19 @@ impl From<&QueueEntry> for QueueEntryView {
             track: entry.track.clone(),
             added_by: added_by_listed(&entry.added_by),
             added_by_count: entry.added_by.len(),
+            origin: entry.origin,
+            votes: entry.net_votes(),
+            your_vote: None,
+        }
+    }
+}
+
+impl QueueEntryView {
+    /// The entry as `viewer` sees it: with their own vote.
+    pub fn for_viewer(entry: &QueueEntry, viewer: &UserId) -> Self {
+        Self {
+            your_vote: Some(entry.vote_of(viewer)),
+            ..Self::from(entry)
         }
     }
 }
@@ -140,6 +213,16 @@ impl QueueWindow {
     /// has at most `window` entries, else `window` entries starting a tenth of a window before
     /// `position` (so the last few played entries stay in view).
     pub fn around(queue: &[QueueEntry], position: usize, window: usize) -> Self {
+        Self::around_as(queue, position, window, |e| QueueEntryView::from(e))
+    }
+
+    /// [`QueueWindow::around`] with each entry as `view` shows it (a viewer's own votes).
+    pub fn around_as(
+        queue: &[QueueEntry],
+        position: usize,
+        window: usize,
+        view: impl Fn(&QueueEntry) -> QueueEntryView,
+    ) -> Self {
         let window = window.max(1);
         let offset = if queue.len() <= window {
             0
@@ -150,10 +233,7 @@ impl QueueWindow {
         };
         let end = (offset + window).min(queue.len());
         Self {
-            queue: queue[offset..end]
-                .iter()
-                .map(QueueEntryView::from)
-                .collect(),
+            queue: queue[offset..end].iter().map(view).collect(),
             queue_offset: offset,
             queue_length: queue.len(),
         }
@@ -365,6 +445,53 @@ pub enum SessionEvent {
         /// Now-playing index.
         position: usize,
     },
+    /// A member added an entry (or a few came in one change): inserted at `index` of the whole
+    /// queue; the entries from `index` on move up by one.
+    EntryAdded {
+        /// The entry.
+        entry: QueueEntryView,
+        /// Its index in the whole queue.
+        index: usize,
+    },
+    /// An entry left the queue; the entries after it move down by one.
+    EntryRemoved {
+        /// Which entry.
+        id: sesh_session::QueueEntryId,
+    },
+    /// An entry moved: taken out, then inserted at `index` (of the queue without it).
+    EntryMoved {
+        /// Which entry.
+        id: sesh_session::QueueEntryId,
+        /// Its index now.
+        index: usize,
+    },
+    /// An entry's net votes changed.
+    EntryVotes {
+        /// Which entry.
+        id: sesh_session::QueueEntryId,
+        /// Net votes now.
+        votes: i64,
+    },
+    /// The entry after the playing one was handed to Spotify's queue: pinned, up next.
+    EntryCommitted {
+        /// Which entry.
+        id: sesh_session::QueueEntryId,
+    },
+    /// The skip votes on the playing entry changed (or how many are needed, as members come
+    /// and go).
+    SkipVotes {
+        /// The playing entry.
+        entry_id: sesh_session::QueueEntryId,
+        /// Members voting to skip it.
+        votes: usize,
+        /// Votes that skip it, for the members connected now.
+        needed: usize,
+    },
+    /// A track was banned from the session (its upcoming entries were removed just before).
+    TrackBanned {
+        /// The track.
+        track_id: TrackId,
+    },
     /// In a session of more than `SESH_ROSTER_LIMIT` members, joins, leaves and presence are
     /// not announced one by one (that would be O(members²) frames); the counts are, at most
     /// once a second. When such a session shrinks back to the limit, this event carries the
@@ -506,6 +633,25 @@ pub enum ClientFrame {
     Transfer(TransferBody),
     /// Re-draw the fair order of what is next.
     Reshuffle,
+    /// Add a track to the queue: `{"type": "add", "uri": "spotify:track:…"}` (or a link).
+    Add {
+        /// `spotify:track:<id>` or `https://open.spotify.com/track/<id>`.
+        uri: String,
+    },
+    /// Take an upcoming entry out: `{"type": "remove", "entry_id": 7}`.
+    Remove {
+        /// The entry.
+        entry_id: u64,
+    },
+    /// Vote on an upcoming entry: `{"type": "vote", "entry_id": 7, "vote": 1}` (1, −1, 0).
+    Vote {
+        /// The entry.
+        entry_id: u64,
+        /// 1 up, −1 down, 0 withdraw.
+        vote: i8,
+    },
+    /// Toggle the caller's vote to skip the playing track.
+    VoteSkip,
     /// Keep-alive; answered with `pong`.
     Ping,
 }
@@ -617,10 +763,22 @@ const KNOWN_TYPES: &[&str] = &[
     "repeat",
     "transfer",
     "reshuffle",
+    "add",
+    "remove",
+    "vote",
+    "vote_skip",
     "ping",
 ];
 /// Types whose frames have no field but `type`.
-const FIELDLESS_TYPES: &[&str] = &["play", "pause", "next", "previous", "reshuffle", "ping"];
+const FIELDLESS_TYPES: &[&str] = &[
+    "play",
+    "pause",
+    "next",
+    "previous",
+    "reshuffle",
+    "vote_skip",
+    "ping",
+];
 
 impl ClientFrame {
     /// Parses a text frame, telling malformed JSON, unknown types and bad fields apart.
@@ -796,6 +954,8 @@ mod tests {
                 duration_ms: 1,
             }),
             added_by: (0..n).map(|i| UserId::new(format!("u{i}"))).collect(),
+            origin: Default::default(),
+            votes: Default::default(),
         };
         let names = |view: &QueueEntryView| -> Vec<String> {
             view.added_by.iter().map(|u| u.to_string()).collect()
@@ -836,6 +996,8 @@ mod tests {
                         duration_ms: 1,
                     }),
                     added_by: vec![UserId::new("a")],
+                    origin: Default::default(),
+                    votes: Default::default(),
                 }
             })
             .collect();

@@ -7,12 +7,12 @@
 //! transition writes the session row and only those rows, in one transaction, so a join costs
 //! one member row (plus the entries it wove in), never a rewrite of the members or the queue.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Serialize;
 use sesh_session::{
-    Event, Member, QueueEntry, QueueEntryId, Role, Session, SessionId, SessionParts, Settings,
-    UserId,
+    EntryOrigin, Event, Member, QueueEntry, QueueEntryId, Role, Session, SessionId, SessionParts,
+    Settings, TrackId, UserId,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
@@ -186,7 +186,7 @@ impl Database {
             .collect::<Result<_, DbError>>()?;
 
         let queue = sqlx::query(
-            "SELECT entry_id, track, added_by FROM queue_entries
+            "SELECT entry_id, track, added_by, origin, votes FROM queue_entries
              WHERE session_id = ?1 ORDER BY position, entry_id",
         )
         .bind(id.to_string())
@@ -199,6 +199,10 @@ impl Database {
                     id: QueueEntryId::new(r.try_get::<i64, _>(0)?.max(0) as u64),
                     track: serde_json::from_str(r.try_get::<&str, _>(1)?)?,
                     added_by: serde_json::from_str(r.try_get::<&str, _>(2)?)?,
+                    origin: serde_json::from_value(serde_json::Value::String(
+                        r.try_get::<String, _>(3)?,
+                    ))?,
+                    votes: serde_json::from_str(r.try_get::<&str, _>(4)?)?,
                 })
             })
             .collect::<Result<_, DbError>>()?;
@@ -306,8 +310,46 @@ async fn write_event(
                 .await?;
             }
         }
+        Event::EntryMoved { id: entry, index } => {
+            let from: Option<i64> = sqlx::query_scalar(
+                "SELECT position FROM queue_entries WHERE session_id = ?1 AND entry_id = ?2",
+            )
+            .bind(id.to_string())
+            .bind(entry.get() as i64)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some(from) = from {
+                let (from, to) = (from as usize, *index);
+                // Out of the queue (the later entries close the gap), then in at `to`.
+                shift_positions(tx, id, from + 1, -1).await?;
+                shift_positions(tx, id, to, 1).await?;
+                sqlx::query(
+                    "UPDATE queue_entries SET position = ?3 WHERE session_id = ?1 AND entry_id = ?2",
+                )
+                .bind(id.to_string())
+                .bind(entry.get() as i64)
+                .bind(to as i64)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Event::EntryVotes { id: entry, .. } => {
+            if let Some(entry) = session.entry(*entry) {
+                sqlx::query(
+                    "UPDATE queue_entries SET votes = ?3 WHERE session_id = ?1 AND entry_id = ?2",
+                )
+                .bind(id.to_string())
+                .bind(entry.id.get() as i64)
+                .bind(serde_json::to_string(&entry.votes)?)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
         // In the session row only.
         Event::SettingsChanged { .. }
+        | Event::EntryCommitted { .. }
+        | Event::SkipVotes { .. }
+        | Event::TrackBanned { .. }
         | Event::InviteRotated
         | Event::MemberUnbanned { .. }
         | Event::NowPlaying { .. }
@@ -342,14 +384,19 @@ async fn insert_entry(
     position: usize,
 ) -> Result<(), DbError> {
     sqlx::query(
-        "INSERT INTO queue_entries (session_id, entry_id, position, track, added_by)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO queue_entries (session_id, entry_id, position, track, added_by, origin, votes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .bind(session.to_string())
     .bind(entry.id.get() as i64)
     .bind(position as i64)
     .bind(serde_json::to_string(&entry.track)?)
     .bind(serde_json::to_string(&entry.added_by)?)
+    .bind(match entry.origin {
+        EntryOrigin::TopTracks => "top_tracks",
+        EntryOrigin::Added => "added",
+    })
+    .bind(serde_json::to_string(&entry.votes)?)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -403,11 +450,23 @@ fn extra_json(session: &Session) -> Result<String, DbError> {
         settings: &'a Settings,
         banned: &'a BTreeMap<UserId, String>,
         next_entry_id: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        committed: Option<QueueEntryId>,
+        #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+        skip_votes: &'a BTreeSet<UserId>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        skip_called: bool,
+        #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+        banned_tracks: &'a BTreeSet<TrackId>,
     }
     Ok(serde_json::to_string(&Extra {
         settings: session.settings(),
         banned: session.banned(),
         next_entry_id: session.next_entry_id(),
+        committed: session.committed(),
+        skip_votes: session.skip_votes(),
+        skip_called: session.skip_called(),
+        banned_tracks: session.banned_tracks(),
     })?)
 }
 

@@ -1,12 +1,20 @@
 //! The messages a hub's task receives: requests of the use cases (sent by [`super::HubHandle`]),
 //! and reports of its own poller and background Spotify calls. Private to the hub module.
 
-use sesh_session::{Action, DeviceId, InviteCode, NewMember, SessionName, StartPlan, UserId};
+use sesh_session::{
+    Action, DeviceId, InviteCode, NewMember, QueueEntryId, QueueSettingsPatch, SessionName,
+    Settings, StartPlan, Track, TrackId, UserId, Vote,
+};
+use std::sync::Arc;
+
 use sesh_spotify::PlaybackState;
 use tokio::sync::oneshot;
 
 use super::{HubError, NewConnection, PlayerCommand};
-use crate::wire::{InvitePreview, MemberView, Page, QueueEntryView, QueueWindow, SessionView};
+use crate::wire::{
+    InvitePreview, MemberView, Page, QueueEntryView, QueueWindow, SessionView, SkipAnswer,
+    VoteAnswer,
+};
 
 /// Where a hub's answer goes.
 pub(super) type Reply<T> = oneshot::Sender<Result<T, HubError>>;
@@ -83,6 +91,42 @@ pub(super) enum Command {
         name: Option<SessionName>,
         reply: Reply<SessionView>,
     },
+    /// Add a track to the queue: the new entry as the adder sees it, and its index.
+    AddTrack {
+        actor: UserId,
+        track: Arc<Track>,
+        reply: Reply<(QueueEntryView, usize)>,
+    },
+    /// Take an upcoming entry out (or one's own credit from it).
+    RemoveEntry {
+        actor: UserId,
+        entry: QueueEntryId,
+        reply: Reply<()>,
+    },
+    /// Ban the track of an entry.
+    BanTrack {
+        actor: UserId,
+        entry: QueueEntryId,
+        reply: Reply<()>,
+    },
+    /// Vote on an upcoming entry (`None`: withdraw).
+    Vote {
+        actor: UserId,
+        entry: QueueEntryId,
+        vote: Option<Vote>,
+        reply: Reply<VoteAnswer>,
+    },
+    /// Toggle the caller's skip vote on the playing entry.
+    VoteSkip {
+        actor: UserId,
+        reply: Reply<SkipAnswer>,
+    },
+    /// Change the queue settings.
+    QueueSettings {
+        actor: UserId,
+        patch: QueueSettingsPatch,
+        reply: Reply<Settings>,
+    },
     /// Start on a device (on a playing session the host took over: resume there).
     Start {
         actor: UserId,
@@ -132,6 +176,20 @@ pub(super) enum Command {
         command: PlayerCommand,
         result: Result<(), HubError>,
         reply: Reply<()>,
+    },
+    /// The next entry's `POST /me/player/queue` answered.
+    Committed {
+        entry: QueueEntryId,
+        track: TrackId,
+        result: Result<(), HubError>,
+    },
+    /// A skip (forward or back) answered; `pending`: the entry it handed to Spotify's queue
+    /// first.
+    Skipped {
+        actor: UserId,
+        pending: Option<(QueueEntryId, TrackId)>,
+        result: Result<(), HubError>,
+        reply: Option<Reply<()>>,
     },
     /// A background `play` (queue resync) failed.
     ResyncFailed {

@@ -1,7 +1,7 @@
 //! Following the host's player: what each poll means for the session. A plain struct with no
 //! I/O and no clock of its own (the observation carries its `Instant`): it decides whether to
-//! tell everyone (and what changed), whether the queue's position moved, whether Spotify must
-//! be given the session's remaining queue again, and whether the host took their player over
+//! tell everyone (and what changed), whether the queue's position moved, when the next entry
+//! goes to Spotify's queue (and when Spotify must get it with `PUT play` instead), and whether the host took their player over
 //! (played something else, or the device disappeared) — from then on the session stops
 //! steering Spotify until the host resumes.
 //!
@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use sesh_session::{QueueEntry, Session, SessionState, TrackId};
+use sesh_session::{QueueEntry, QueueEntryId, Session, SessionState, TrackId};
 use sesh_spotify::{PlaybackState, RepeatState, SpotifyError};
 
 use super::HubError;
@@ -47,6 +47,10 @@ fn take_over_status(reason: TakeOver) -> SpotifyStatus {
     }
 }
 
+/// How long before the playing track ends the next entry is handed to Spotify's queue: late,
+/// so votes and adds still count, early enough that a poll a second lands inside it.
+pub const COMMIT_LEAD_MS: u32 = 15_000;
+
 /// What a poll means for the session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Followed {
@@ -54,39 +58,52 @@ pub struct Followed {
     pub track: Option<Track>,
     /// Move the session's now-playing position here (the player moved on).
     pub move_to: Option<usize>,
-    /// Give Spotify the session's queue from this index (a pending re-sync at a track
-    /// boundary), starting `position_ms` into it when it is the track that plays now.
+    /// Give Spotify this queue entry with `PUT play` (the fallback: the entry committed to
+    /// Spotify's queue was removed or moved away, or playback stopped at a track's end with
+    /// nothing committed).
     pub replay: Option<Replay>,
+    /// Hand this entry (the one after the playing one) to Spotify's queue now.
+    pub commit: Option<QueueEntryId>,
     /// Tell everyone, with what changed; `None`: not worth an event.
     pub emit: Option<Vec<PlaybackChange>>,
     /// Queue index of what plays (after `move_to`), when it is from the queue.
     pub position: Option<usize>,
 }
 
-/// Re-issue `play` with the remaining queue.
+/// Re-issue `play` with one entry of the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Replay {
-    /// First queue index to play.
+    /// The queue index to play.
     pub from: usize,
     /// Where in that track to start (it is already playing).
     pub position_ms: Option<u32>,
 }
 
 /// The follower of one session's player.
+///
+/// How Sesh feeds Spotify: `PUT play` with one track (the playing entry), and the next entry
+/// handed to Spotify's own queue (`POST /me/player/queue`) [`COMMIT_LEAD_MS`] before the
+/// playing one ends, so Spotify's own transition has no gap and the order stays Sesh's until
+/// the last moment. The follower decides when to commit, notices when the committed track
+/// plays (the session moves on), and falls back to `PUT play` when Spotify is about to play
+/// something the session no longer wants there.
 #[derive(Debug, Default)]
 pub struct Follower {
     tracker: PlaybackTracker,
     took_over: Option<TakeOver>,
     /// Consecutive empty player answers (see [`EMPTY_POLLS_FOR_TAKEOVER`]).
     empty_polls: u32,
-    /// The upcoming part of the queue changed while Spotify still has the old list: what
-    /// Spotify will play next from the old list (a natural advance looks like this). At the
-    /// next track boundary Spotify gets the new remaining queue.
-    resync: Option<Option<TrackId>>,
+    /// The entry handed to Spotify's queue and its track, until Spotify plays it.
+    pending: Option<(QueueEntryId, TrackId)>,
+    /// A commit call is on its way to Spotify.
+    committing: bool,
+    /// The position whose track ended with nothing committed, already replayed from.
+    replayed_after: Option<usize>,
 }
 
 impl Follower {
-    /// Starts over: the session (re)started or resumed on a device it now steers.
+    /// Starts over: the session (re)started or resumed on a device it now steers (a `PUT
+    /// play` of one track: whatever Spotify had queued before is no longer expected).
     pub fn reset(&mut self) {
         *self = Self::default();
     }
@@ -107,14 +124,25 @@ impl Follower {
             .map_or_else(SpotifyStatus::ok, take_over_status)
     }
 
-    /// The upcoming part of the queue changed (a late joiner, a reshuffle) while Spotify plays
-    /// the old list, whose next track is `old_next`: Spotify gets the new remaining queue at
-    /// the next track boundary, so nothing is cut. Nothing to do while the host took over
-    /// (a resume sends the whole remaining queue anyway).
-    pub fn queue_changed(&mut self, old_next: Option<TrackId>) {
-        if self.took_over.is_none() && self.resync.is_none() {
-            self.resync = Some(old_next);
-        }
+    /// A commit call for `entry` is on its way (no second one until it answers).
+    pub fn committing(&mut self) {
+        self.committing = true;
+    }
+
+    /// Spotify's queue has `entry` (playing `track`) now: it plays next.
+    pub fn committed(&mut self, entry: QueueEntryId, track: TrackId) {
+        self.committing = false;
+        self.pending = Some((entry, track));
+    }
+
+    /// The commit call failed: the next poll may try again.
+    pub fn commit_failed(&mut self) {
+        self.committing = false;
+    }
+
+    /// Whether an entry is in Spotify's queue (or on its way there).
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some() || self.committing
     }
 
     /// What the player's `state`, observed at `at`, means for `session`.
@@ -149,12 +177,45 @@ impl Follower {
             state.is_some_and(|s| s.item.is_some()),
             observation.track.as_ref(),
         );
-        let (mut move_to, mut replay) = (None, None);
-        if self.took_over.is_none()
+        let (mut move_to, mut replay, mut commit) = (None, None, None);
+        let steering = self.took_over.is_none() && session.state() == SessionState::Playing;
+        if steering
             && change.track_changed()
             && let Some(id) = &observation.track
         {
-            (move_to, replay) = self.follow(session, id, observation.progress_ms);
+            (move_to, replay) = self.follow(session, id);
+        }
+        let current = session.queue().get(session.position());
+        let on_current = current.is_some_and(|e| observation.track.as_ref() == Some(&e.track.id));
+        if steering && move_to.is_none() && replay.is_none() && on_current {
+            let duration = track.as_ref().map_or(0, |t| t.duration_ms);
+            let remaining = duration.saturating_sub(observation.progress_ms);
+            let next = session.next_entry();
+            if observation.is_playing {
+                self.replayed_after = None;
+                // Repeating the track: the queue waits (Spotify would hold the commit too, but
+                // votes stay live longer this way).
+                if observation.repeat == RepeatState::Off
+                    && remaining <= COMMIT_LEAD_MS
+                    && !self.has_pending()
+                    && session.committed().is_none()
+                {
+                    commit = next.map(|e| e.id);
+                }
+            } else if remaining <= 2_000
+                && duration > 0
+                && !self.has_pending()
+                && next.is_some()
+                && self.replayed_after != Some(session.position())
+            {
+                // Stopped at the end with nothing in Spotify's queue (a commit missed or
+                // failed): play the next entry.
+                self.replayed_after = Some(session.position());
+                replay = Some(Replay {
+                    from: session.position() + 1,
+                    position_ms: None,
+                });
+            }
         }
         // The session's current entry when it is the one playing (always so after following),
         // else wherever the track is in the queue.
@@ -169,6 +230,7 @@ impl Follower {
             track,
             move_to,
             replay,
+            commit,
             emit: match change {
                 Change::Emit { changes } => Some(changes),
                 Change::None => None,
@@ -178,18 +240,23 @@ impl Follower {
     }
 
     /// Notices the host taking their player over: something that is not in the session's queue
-    /// plays, or the player stays empty (device gone).
+    /// (nor the track Sesh handed to Spotify's queue) plays, or the player stays empty (device
+    /// gone).
     fn detect_take_over(&mut self, session: &Session, has_item: bool, track: Option<&TrackId>) {
         if self.took_over.is_some() || session.state() != SessionState::Playing {
             return;
         }
+        let ours = |id: &TrackId| {
+            self.pending.as_ref().is_some_and(|(_, t)| t == id)
+                || session.queue().iter().any(|e| e.track.id == *id)
+        };
         let reason = match (has_item, track) {
             // Nothing loaded (204: no active device) or no item.
             (false, _) => {
                 self.empty_polls += 1;
                 (self.empty_polls >= EMPTY_POLLS_FOR_TAKEOVER).then_some(TakeOver::PlaybackGone)
             }
-            (true, Some(id)) if session.queue().iter().any(|e| e.track.id == *id) => {
+            (true, Some(id)) if ours(id) => {
                 self.empty_polls = 0;
                 None
             }
@@ -199,41 +266,37 @@ impl Follower {
         if let Some(reason) = reason {
             tracing::info!(session = %session.id(), ?reason, "the host took over playback; the session stops steering Spotify");
             self.took_over = Some(reason);
-            self.resync = None;
+            self.pending = None;
         }
     }
 
     /// Where the session's position goes now that the player plays `id`, and whether Spotify
-    /// must get the new remaining queue (after a change of the upcoming part: the track that
-    /// was playing has finished, nothing is cut).
-    fn follow(
-        &mut self,
-        session: &Session,
-        id: &TrackId,
-        progress_ms: u32,
-    ) -> (Option<usize>, Option<Replay>) {
-        if session.state() != SessionState::Playing {
-            return (None, None);
-        }
+    /// must be given the next entry instead (the committed one was removed or moved).
+    fn follow(&mut self, session: &Session, id: &TrackId) -> (Option<usize>, Option<Replay>) {
         let queue = session.queue();
         let position = session.position();
         if queue.get(position).is_some_and(|e| e.track.id == *id) {
             return (None, None); // still the current entry (first observation, or a restart)
         }
-        let target = match &self.resync {
-            Some(old_next) if old_next.as_ref() == Some(id) => {
-                (position + 1 < queue.len()).then_some(position + 1)
+        let next = position + 1;
+        if let Some((entry, _)) = self.pending.take_if(|(_, track)| track == id) {
+            // Spotify plays what Sesh handed it: normally the next entry.
+            if queue.get(next).is_some_and(|e| e.id == entry) {
+                return (Some(next), None);
             }
-            _ => find_in_queue(queue, position, id),
-        };
-        let Some(target) = target else {
-            return (None, None);
-        };
-        let replay = self.resync.take().map(|_| Replay {
-            from: target,
-            position_ms: (queue[target].track.id == *id).then_some(progress_ms),
-        });
-        (Some(target), replay)
+            // It left the queue (or moved) since: the session plays its next entry instead.
+            return match queue.get(next) {
+                Some(_) => (
+                    Some(next),
+                    Some(Replay {
+                        from: next,
+                        position_ms: None,
+                    }),
+                ),
+                None => (None, None),
+            };
+        }
+        (find_in_queue(queue, position, id), None)
     }
 }
 
@@ -390,51 +453,127 @@ mod tests {
         );
         assert_eq!(followed.move_to, Some(1));
         assert_eq!(followed.position, Some(1));
-        assert_eq!(followed.replay, None, "nothing pending");
+        assert_eq!(followed.replay, None, "nothing to fix");
         assert!(followed.emit.unwrap().contains(&PlaybackChange::Track));
     }
 
     #[test]
-    fn a_changed_upcoming_queue_is_replayed_at_the_next_boundary_only() {
+    fn the_next_entry_is_committed_late_once_and_followed_when_it_plays() {
         let session = playing();
         let mut follower = Follower::default();
         let t0 = Instant::now();
+        let first = id_at(&session, 0);
+        let at = |secs| t0 + Duration::from_secs(secs);
+        let early = follower.observe(
+            &session,
+            Some(&state(Some(&first), true, 180_000)),
+            at(0),
+            RESYNC,
+        );
+        assert_eq!(early.commit, None, "20 s left: votes still count");
+        let due = follower.observe(
+            &session,
+            Some(&state(Some(&first), true, 186_000)),
+            at(6),
+            RESYNC,
+        );
+        let next = session.queue()[1].id;
+        assert_eq!(
+            due.commit,
+            Some(next),
+            "14 s left: hand the next entry to Spotify"
+        );
+        follower.committing();
+        let again = follower.observe(
+            &session,
+            Some(&state(Some(&first), true, 187_000)),
+            at(7),
+            RESYNC,
+        );
+        assert_eq!(again.commit, None, "one commit at a time");
+        follower.committed(next, session.queue()[1].track.id.clone());
+        let played = follower.observe(
+            &session,
+            Some(&state(Some(&id_at(&session, 1)), true, 500)),
+            at(21),
+            RESYNC,
+        );
+        assert_eq!(
+            (played.move_to, played.replay),
+            (Some(1), None),
+            "Spotify's own transition"
+        );
+        assert!(!follower.has_pending());
+    }
+
+    #[test]
+    fn a_committed_entry_that_left_the_queue_is_replaced_by_the_next_one() {
+        let mut session = playing();
+        let mut follower = Follower::default();
+        let t0 = Instant::now();
+        let first = id_at(&session, 0);
         follower.observe(
             &session,
-            Some(&state(Some(&id_at(&session, 0)), true, 0)),
+            Some(&state(Some(&first), true, 190_000)),
             t0,
             RESYNC,
         );
-        // Spotify still has the old list, whose next track is now the fourth entry.
-        let old_next = id_at(&session, 3);
-        follower.queue_changed(Some(TrackId::new(old_next.clone())));
+        let (entry, track) = (session.queue()[1].id, session.queue()[1].track.id.clone());
+        follower.committed(entry, track.clone());
+        session.remove_entry(&UserId::new("alice"), entry).unwrap();
         let followed = follower.observe(
             &session,
-            Some(&state(Some(&old_next), true, 120)),
-            t0 + Duration::from_secs(200),
+            Some(&state(Some(track.as_str()), true, 300)),
+            t0 + Duration::from_secs(12),
             RESYNC,
         );
-        assert!(
-            !follower.took_over(),
-            "a track of the queue is no take-over"
-        );
-        assert_eq!(followed.move_to, Some(1), "the next entry of the new order");
+        assert!(!follower.took_over(), "Sesh put that track there itself");
+        assert_eq!(followed.move_to, Some(1));
         assert_eq!(
             followed.replay,
             Some(Replay {
                 from: 1,
                 position_ms: None
-            }),
-            "the old list's next is not what the new order plays there: start from the beginning"
+            })
         );
-        // Once only.
-        let again = follower.observe(
+    }
+
+    #[test]
+    fn a_track_that_ended_with_nothing_committed_is_followed_by_play_once() {
+        let session = playing();
+        let mut follower = Follower::default();
+        let t0 = Instant::now();
+        let first = id_at(&session, 0);
+        let ended = follower.observe(
             &session,
-            Some(&state(Some(&id_at(&session, 2)), true, 0)),
-            t0 + Duration::from_secs(400),
+            Some(&state(Some(&first), false, 200_000)),
+            t0,
             RESYNC,
         );
-        assert_eq!(again.replay, None);
+        assert_eq!(
+            ended.replay,
+            Some(Replay {
+                from: 1,
+                position_ms: None
+            })
+        );
+        assert_eq!(ended.commit, None);
+        let still = follower.observe(
+            &session,
+            Some(&state(Some(&first), false, 200_000)),
+            t0 + Duration::from_secs(1),
+            RESYNC,
+        );
+        assert_eq!(still.replay, None, "once per track");
+        // Paused in the middle is a pause, not an end.
+        let mut follower = Follower::default();
+        let paused = follower.observe(
+            &session,
+            Some(&state(Some(&first), false, 100_000)),
+            t0,
+            RESYNC,
+        );
+        assert_eq!(paused.replay, None);
     }
 
     #[test]
@@ -448,7 +587,6 @@ mod tests {
             t0,
             RESYNC,
         );
-        follower.queue_changed(None);
         let followed = follower.observe(
             &session,
             Some(&state(Some("podcast-ish"), true, 0)),
@@ -468,7 +606,7 @@ mod tests {
             RESYNC,
         );
         assert_eq!(back.move_to, None);
-        assert_eq!(back.replay, None, "the pending resync was dropped");
+        assert_eq!(back.replay, None, "nothing is replayed while taken over");
         follower.reset();
         assert_eq!(follower.status(), SpotifyStatus::ok());
 

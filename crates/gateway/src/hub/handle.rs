@@ -2,14 +2,22 @@
 //! WebSocket handler call these (never each other); each sends one command to the session's
 //! hub and waits for its answer. A hub that just unloaded itself is revived once.
 
-use sesh_session::{Action, DeviceId, InviteCode, NewMember, SessionId, SessionName, UserId};
+use std::sync::Arc;
+
+use sesh_session::{
+    Action, DeviceId, InviteCode, NewMember, QueueEntryId, QueueSettingsPatch, SessionId,
+    SessionName, Settings, Track, UserId, Vote,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
     HubError, HubRegistry, Mailbox, NewConnection, PlayerCommand,
     command::{Command, Reply},
 };
-use crate::wire::{InvitePreview, MemberView, Page, QueueEntryView, QueueWindow, SessionView};
+use crate::wire::{
+    InvitePreview, MemberView, Page, QueueEntryView, QueueWindow, SessionView, SkipAnswer,
+    VoteAnswer,
+};
 
 /// A cheap handle on one session's hub.
 #[derive(Debug, Clone)]
@@ -171,6 +179,80 @@ impl HubHandle {
         self.request(|reply| Command::SetName {
             actor: actor.clone(),
             name: name.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// `actor` adds `track` (already looked up on Spotify): the new entry (with the adder's
+    /// vote) and its index in the queue.
+    pub async fn add_track(
+        &self,
+        actor: &UserId,
+        track: Arc<Track>,
+    ) -> Result<(QueueEntryView, usize), HubError> {
+        self.request(|reply| Command::AddTrack {
+            actor: actor.clone(),
+            track: track.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// `actor` takes an upcoming entry out of the queue (or their own credit from it).
+    pub async fn remove_entry(&self, actor: &UserId, entry: QueueEntryId) -> Result<(), HubError> {
+        self.request(|reply| Command::RemoveEntry {
+            actor: actor.clone(),
+            entry,
+            reply,
+        })
+        .await
+    }
+
+    /// The host or a co-host bans the track of `entry` from the session.
+    pub async fn ban_track(&self, actor: &UserId, entry: QueueEntryId) -> Result<(), HubError> {
+        self.request(|reply| Command::BanTrack {
+            actor: actor.clone(),
+            entry,
+            reply,
+        })
+        .await
+    }
+
+    /// `actor` votes on `entry` (`None`: withdraws their vote).
+    pub async fn vote(
+        &self,
+        actor: &UserId,
+        entry: QueueEntryId,
+        vote: Option<Vote>,
+    ) -> Result<VoteAnswer, HubError> {
+        self.request(|reply| Command::Vote {
+            actor: actor.clone(),
+            entry,
+            vote,
+            reply,
+        })
+        .await
+    }
+
+    /// `actor` toggles their vote to skip the playing entry.
+    pub async fn vote_skip(&self, actor: &UserId) -> Result<SkipAnswer, HubError> {
+        self.request(|reply| Command::VoteSkip {
+            actor: actor.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// The host changes the queue settings; the settings as they are now.
+    pub async fn queue_settings(
+        &self,
+        actor: &UserId,
+        patch: QueueSettingsPatch,
+    ) -> Result<Settings, HubError> {
+        self.request(|reply| Command::QueueSettings {
+            actor: actor.clone(),
+            patch: patch.clone(),
             reply,
         })
         .await

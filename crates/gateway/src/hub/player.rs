@@ -122,7 +122,8 @@ impl From<TransferBody> for PlayerCommand {
 }
 
 impl PlayerCommand {
-    /// The player command a client frame asks for (`None`: `start` and `ping` are not).
+    /// The player command a client frame asks for (`None`: `start`, `ping` and the queue's
+    /// frames are not).
     pub fn from_frame(frame: ClientFrame) -> Option<Self> {
         Some(match frame {
             ClientFrame::Play => Self::Play,
@@ -134,7 +135,12 @@ impl PlayerCommand {
             ClientFrame::Repeat(body) => body.into(),
             ClientFrame::Transfer(body) => body.into(),
             ClientFrame::Reshuffle => Self::Reshuffle,
-            ClientFrame::Start { .. } | ClientFrame::Ping => return None,
+            ClientFrame::Start { .. }
+            | ClientFrame::Ping
+            | ClientFrame::Add { .. }
+            | ClientFrame::Remove { .. }
+            | ClientFrame::Vote { .. }
+            | ClientFrame::VoteSkip => return None,
         })
     }
 }

@@ -97,6 +97,46 @@ impl SessionHub {
                     self.observe(*result, at_ms).await;
                 }
             }
+            Command::Committed {
+                entry,
+                track,
+                result,
+            } => match result {
+                Ok(()) => {
+                    self.follower.committed(entry, track);
+                    // Pinned now, unless the queue changed while Spotify answered (then the
+                    // follower replaces it when it plays).
+                    if self.session().next_entry().is_some_and(|e| e.id == entry)
+                        && let Err(e) = self.apply(|s| s.commit_next(entry)).await
+                    {
+                        tracing::warn!(session = %self.session_id(), error = %e, "could not pin the committed entry");
+                    }
+                }
+                Err(error) => {
+                    self.follower.commit_failed();
+                    tracing::warn!(session = %self.session_id(), error = %error, "could not hand the next entry to Spotify");
+                    self.set_status(status_for_error(&error));
+                }
+            },
+            Command::Skipped {
+                actor,
+                pending,
+                result,
+                reply,
+            } => {
+                self.in_flight -= 1;
+                if result.is_ok() {
+                    if let Some((entry, track)) = pending {
+                        self.follower.committed(entry, track);
+                    }
+                    self.nudge();
+                } else if let Err(e) = &result {
+                    tracing::info!(session = %self.session_id(), user = %actor, error = %e, "a skip failed");
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(result);
+                }
+            }
             Command::ResyncFailed { error } => {
                 tracing::warn!(session = %self.session_id(), error = %error, "queue resync failed");
                 self.set_status(status_for_error(&error));
@@ -126,7 +166,9 @@ impl SessionHub {
         }
         self.starting = true;
         self.in_flight += 1;
-        let uris: Vec<String> = plan.uris().map(ToString::to_string).collect();
+        // One track: the next goes to Spotify's queue shortly before this one ends (see the
+        // follower), so the order stays the session's until then.
+        let uris: Vec<String> = plan.uris().take(1).map(ToString::to_string).collect();
         let target = device.clone();
         let host = self.session().host().clone();
         self.effects.spawn(
@@ -178,11 +220,6 @@ impl SessionHub {
         self.follower.reset();
         self.playback = None;
         self.commit(members_before, &events).await?;
-        if events.iter().any(super::is_queue_event) {
-            // Spotify plays the plan; the queue has more now: it gets the rest at the next
-            // track boundary. The plan's second entry is what Spotify plays next.
-            self.follower.queue_changed(None);
-        }
         self.set_status(SpotifyStatus::ok());
         Ok((
             self.views.queue_window(self.session()),
@@ -221,11 +258,7 @@ impl SessionHub {
         let target = device.clone().or_else(|| session.device().cloned());
         let host = session.host().clone();
         let request = if self.follower.took_over() {
-            PlayRequest::uris(
-                session.queue()[session.position()..]
-                    .iter()
-                    .map(|e| e.track.uri.to_string()),
-            )
+            PlayRequest::uris(session.now_playing().map(|e| e.track.uri.to_string()))
         } else {
             PlayRequest::resume()
         };
@@ -270,27 +303,31 @@ impl SessionHub {
     /// A player command: authorized by the session's rules, counted against the caller's
     /// Spotify budget, then sent to Spotify off the loop (a reshuffle changes only the queue).
     async fn player(&mut self, actor: UserId, command: PlayerCommand, reply: Reply<()>) {
-        let checked = self
-            .session()
-            .authorize(&actor, command.action())
-            .and_then(|()| match self.session().state() {
-                SessionState::Playing => Ok(()),
-                _ => Err(SessionError::NotStarted),
-            });
+        let session = self.session();
+        let checked = match command {
+            // The playing entry's adder may skip it too.
+            PlayerCommand::Next => session.authorize_skip(&actor),
+            _ => session.authorize(&actor, command.action()),
+        }
+        .and_then(|()| match self.session().state() {
+            SessionState::Playing => Ok(()),
+            _ => Err(SessionError::NotStarted),
+        });
         if let Err(e) = checked {
             let _ = reply.send(Err(e.into()));
             return;
         }
         match command {
             PlayerCommand::Reshuffle => {
-                let old_next = self.upcoming_track();
                 let result = self.apply(|s| s.reshuffle(&actor, &mut rand::rng())).await;
-                if let Ok(events) = &result
-                    && !events.is_empty()
-                {
-                    self.follower.queue_changed(old_next);
-                }
                 let _ = reply.send(result.map(drop));
+            }
+            PlayerCommand::Next | PlayerCommand::Previous if !self.follower.took_over() => {
+                if let Err(e) = self.core.limits.check_spotify_call(&actor) {
+                    let _ = reply.send(Err(e.into()));
+                    return;
+                }
+                self.skip(actor, command == PlayerCommand::Next, Some(reply));
             }
             PlayerCommand::Play if self.follower.took_over() => {
                 // After a take-over, play means: the session's remaining queue again.
@@ -326,6 +363,83 @@ impl SessionHub {
                 );
             }
         }
+    }
+
+    /// Skips forward (`forward`) or back, the session's way: forward, Spotify plays the entry
+    /// in its queue (`POST next`), after handing it the session's next entry first when nothing
+    /// is committed yet; back, Spotify plays the previous entry (`PUT play` with it; at the first
+    /// entry Spotify's `previous` restarts the track). `reply`: the caller waiting, if any (a
+    /// skip the votes called for has none).
+    pub(super) fn skip(&mut self, actor: UserId, forward: bool, reply: Option<Reply<()>>) {
+        let session = self.session();
+        let device = session.device().cloned();
+        let position = session.position();
+        let to_commit = if forward && !self.follower.has_pending() && session.committed().is_none()
+        {
+            session
+                .next_entry()
+                .map(|e| (e.id, e.track.id.clone(), e.track.uri.to_string()))
+        } else {
+            None
+        };
+        let back =
+            (!forward && position > 0).then(|| session.queue()[position - 1].track.uri.to_string());
+        let pending = to_commit
+            .as_ref()
+            .map(|(id, track, _)| (*id, track.clone()));
+        let host = session.host().clone();
+        self.in_flight += 1;
+        self.effects.spawn(
+            host,
+            move |spotify, auth| async move {
+                let device = device.as_ref().map(DeviceId::as_str);
+                if let Some((_, _, uri)) = &to_commit {
+                    spotify.add_to_queue(&auth, uri, device).await?;
+                }
+                match (forward, back) {
+                    (true, _) => spotify.next(&auth, device).await,
+                    (false, Some(uri)) => {
+                        spotify.play(&auth, device, &PlayRequest::uris([uri])).await
+                    }
+                    (false, None) => spotify.previous(&auth, device).await,
+                }
+            },
+            move |result| {
+                Some(Command::Skipped {
+                    actor,
+                    pending,
+                    result,
+                    reply,
+                })
+            },
+        );
+    }
+
+    /// Hands `entry` (the one after the playing one) to Spotify's queue, in the background; it
+    /// is pinned when Spotify has accepted ([`Command::Committed`]).
+    fn spawn_commit(&mut self, entry: sesh_session::QueueEntryId) {
+        let session = self.session();
+        let Some(next) = session.next_entry().filter(|e| e.id == entry) else {
+            return;
+        };
+        let (track, uri) = (next.track.id.clone(), next.track.uri.to_string());
+        let device = session.device().cloned();
+        let host = session.host().clone();
+        self.follower.committing();
+        self.effects.spawn(
+            host,
+            move |spotify, auth| async move {
+                let device = device.as_ref().map(DeviceId::as_str);
+                spotify.add_to_queue(&auth, &uri, device).await
+            },
+            move |result| {
+                Some(Command::Committed {
+                    entry,
+                    track,
+                    result,
+                })
+            },
+        );
     }
 
     /// Polls the player soon (after a command: everyone sees its effect at once).
@@ -379,6 +493,9 @@ impl SessionHub {
         if let Some(replay) = followed.replay {
             self.spawn_replay(replay);
         }
+        if let Some(entry) = followed.commit {
+            self.spawn_commit(entry);
+        }
         // The hot path of a playing session: the position moves in memory and reaches the
         // members in the `playback` event that follows (its `position`), with no `queue` event
         // (only a long queue's window may move on) and no wait on the database: the position
@@ -401,13 +518,15 @@ impl SessionHub {
         self.playback = Some(view);
     }
 
-    /// Gives Spotify the session's queue from `replay.from` (after the upcoming part changed),
-    /// in the background.
+    /// Gives Spotify the entry at `replay.from` with `PUT play` (the fallback when its own
+    /// queue would play the wrong track, or nothing), in the background.
     fn spawn_replay(&self, replay: Replay) {
         let session = self.session();
-        let uris: Vec<String> = session.queue()[replay.from..]
-            .iter()
+        let uris: Vec<String> = session
+            .queue()
+            .get(replay.from)
             .map(|e| e.track.uri.to_string())
+            .into_iter()
             .collect();
         let device = session.device().cloned();
         let request = PlayRequest {

@@ -28,6 +28,8 @@ use crate::{
 
 #[path = "playing.rs"]
 mod playing;
+#[path = "queueing.rs"]
+mod queueing;
 
 /// Most entries one page of `GET …/members` or `GET …/queue` returns.
 pub const PAGE_LIMIT_MAX: usize = 500;
@@ -273,6 +275,35 @@ impl SessionHub {
                 let result = self.apply(|s| s.set_name(&actor, name)).await;
                 let _ = reply.send(result.and_then(|_| self.view_for(&actor)));
             }
+            Command::AddTrack {
+                actor,
+                track,
+                reply,
+            } => Self::answer(reply, self.add_track(&actor, track).await),
+            Command::RemoveEntry {
+                actor,
+                entry,
+                reply,
+            } => Self::answer(reply, self.remove_entry(&actor, entry).await),
+            Command::BanTrack {
+                actor,
+                entry,
+                reply,
+            } => Self::answer(reply, self.ban_track(&actor, entry).await),
+            Command::Vote {
+                actor,
+                entry,
+                vote,
+                reply,
+            } => Self::answer(reply, self.vote(&actor, entry, vote).await),
+            Command::VoteSkip { actor, reply } => {
+                Self::answer(reply, self.vote_skip(&actor).await);
+            }
+            Command::QueueSettings {
+                actor,
+                patch,
+                reply,
+            } => Self::answer(reply, self.queue_settings(&actor, &patch).await),
             Command::Connect { conn, since, reply } => {
                 // A handshake abandoned while we registered it (the client went away) never
                 // gets its registration guard: deregister here, or it would be a ghost member.
@@ -290,7 +321,7 @@ impl SessionHub {
 
     /// Applies a transition in place, stores it, then tells everyone. A refused transition
     /// changes nothing; a failed write puts the stored state back and tells nobody.
-    async fn apply(
+    pub(super) async fn apply(
         &mut self,
         transition: impl FnOnce(&mut Session) -> Result<Vec<Event>, SessionError>,
     ) -> Result<Vec<Event>, HubError> {
@@ -334,20 +365,9 @@ impl SessionHub {
     }
 
     async fn join(&mut self, member: NewMember) -> Result<(), HubError> {
-        let old_next = self.upcoming_track();
-        let events = self
-            .apply(|s| s.join(member, crate::db::now_ms(), &mut rand::rng()))
+        self.apply(|s| s.join(member, crate::db::now_ms(), &mut rand::rng()))
             .await?;
-        if self.session().state() == SessionState::Playing && events.iter().any(is_queue_event) {
-            self.follower.queue_changed(old_next);
-        }
         Ok(())
-    }
-
-    /// The track Spotify plays after the current one, from the list it was given.
-    fn upcoming_track(&self) -> Option<sesh_session::TrackId> {
-        let s = self.session();
-        s.queue().get(s.position() + 1).map(|e| e.track.id.clone())
     }
 
     // ---- views ---------------------------------------------------------------------------
@@ -484,16 +504,5 @@ fn is_roster_event(event: &Event) -> bool {
     matches!(
         event,
         Event::MemberJoined { .. } | Event::MemberLeft { .. } | Event::MemberUpdated { .. }
-    )
-}
-
-/// Events that change the upcoming part of the queue.
-fn is_queue_event(event: &Event) -> bool {
-    matches!(
-        event,
-        Event::EntryAdded { .. }
-            | Event::EntryUpdated { .. }
-            | Event::EntryRemoved { .. }
-            | Event::QueueReordered { .. }
     )
 }

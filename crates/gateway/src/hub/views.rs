@@ -2,15 +2,15 @@
 //! the host's player shows, and which frames a batch of domain events becomes. No I/O, no
 //! state of its own.
 
-use sesh_session::{Event, Member, Session, UserId};
+use sesh_session::{Event, Member, Session, UserId, skip_threshold};
 use sesh_spotify::PlaybackState;
 
 use super::{follower::Followed, room::Room};
 use crate::{
     state::HubConfig,
     wire::{
-        DeviceView, InvitePreview, MemberView, PlaybackView, PreviewYou, QueueWindow, SessionEvent,
-        SessionView, UserRef, added_by_listed,
+        DeviceView, InvitePreview, MemberView, PlaybackView, PreviewYou, QueueEntryView,
+        QueueWindow, SessionEvent, SessionView, SkipView, UserRef, added_by_listed,
     },
 };
 
@@ -105,7 +105,12 @@ impl Views {
             members: self.roster(session, room),
             member_count: session.members().len(),
             online_count: room.online_count(),
-            queue: self.queue_window(session),
+            queue: QueueWindow::around_as(
+                session.queue(),
+                session.position(),
+                self.queue_window,
+                |e| QueueEntryView::for_viewer(e, viewer),
+            ),
             position: session.position(),
             device: session.device().cloned(),
             settings: session.settings().clone(),
@@ -114,6 +119,14 @@ impl Views {
                 .member(viewer)
                 .map(|m| m.top_tracks.clone())
                 .unwrap_or_default(),
+            committed_id: session.committed(),
+            skip: SkipView {
+                entry_id: session.now_playing().map(|e| e.id),
+                votes: session.skip_votes().len(),
+                needed: skip_threshold(room.online_count()),
+                you_voted: session.skip_votes().contains(viewer),
+            },
+            banned_tracks: session.banned_tracks().iter().cloned().collect(),
         }
     }
 
@@ -186,6 +199,10 @@ impl Views {
     ) -> Vec<SessionEvent> {
         let quiet_roster = was_large || self.is_large(session.members().len());
         let mut frames = Vec::with_capacity(events.len());
+        // A few entry changes of the collaborative queue go out one by one (small frames,
+        // whatever the queue's length); a start, a late joiner, a reshuffle or anything bigger
+        // as one `queue` frame with the window.
+        let deltas = deltas_fit(events);
         let mut queue_sent = false;
         for event in events {
             let frame = match event {
@@ -228,9 +245,33 @@ impl Views {
                         device: Some(device.clone()),
                     }
                 }
+                Event::EntryAdded { entry, index } if deltas => SessionEvent::EntryAdded {
+                    entry: QueueEntryView::from(entry),
+                    index: *index,
+                },
+                Event::EntryRemoved { id } if deltas => SessionEvent::EntryRemoved { id: *id },
+                Event::EntryMoved { id, index } if deltas => SessionEvent::EntryMoved {
+                    id: *id,
+                    index: *index,
+                },
+                Event::EntryVotes { id, votes } if deltas => SessionEvent::EntryVotes {
+                    id: *id,
+                    votes: *votes,
+                },
+                Event::EntryCommitted { id } => SessionEvent::EntryCommitted { id: *id },
+                Event::SkipVotes { entry_id, votes } => SessionEvent::SkipVotes {
+                    entry_id: *entry_id,
+                    votes: *votes,
+                    needed: skip_threshold(room.online_count()),
+                },
+                Event::TrackBanned { track_id } => SessionEvent::TrackBanned {
+                    track_id: track_id.clone(),
+                },
                 Event::EntryAdded { .. }
                 | Event::EntryUpdated { .. }
                 | Event::EntryRemoved { .. }
+                | Event::EntryMoved { .. }
+                | Event::EntryVotes { .. }
                 | Event::QueueReordered { .. }
                 | Event::NowPlaying { .. } => {
                     if std::mem::replace(&mut queue_sent, true) {
@@ -250,6 +291,32 @@ impl Views {
         }
         frames
     }
+}
+
+/// Most entry changes in one batch that still go out one by one.
+const MAX_DELTA_FRAMES: usize = 8;
+
+/// Whether a batch's entry changes go out as delta frames: a handful of adds, removals, moves
+/// and vote counts, and nothing that rebuilds the queue (a start, credits of a late joiner, a
+/// reorder, the position moving on) or comes with a member's arrival.
+fn deltas_fit(events: &[Event]) -> bool {
+    let mut deltas = 0;
+    for event in events {
+        match event {
+            Event::EntryAdded { .. }
+            | Event::EntryRemoved { .. }
+            | Event::EntryMoved { .. }
+            | Event::EntryVotes { .. } => deltas += 1,
+            Event::SessionStarted { .. }
+            | Event::EntryUpdated { .. }
+            | Event::QueueReordered { .. }
+            | Event::NowPlaying { .. }
+            | Event::MemberJoined { .. }
+            | Event::MemberUpdated { .. } => return false,
+            _ => {}
+        }
+    }
+    deltas <= MAX_DELTA_FRAMES
 }
 
 #[cfg(test)]

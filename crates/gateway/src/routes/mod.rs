@@ -6,6 +6,7 @@ pub mod health;
 pub mod openapi;
 pub mod pages;
 pub mod player;
+pub mod queue;
 pub mod ws;
 
 use actix_web::{
@@ -57,6 +58,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/sessions/{id}", web::get().to(api::get_session))
                 .route("/sessions/{id}/members", web::get().to(api::members))
                 .route("/sessions/{id}/queue", web::get().to(api::queue))
+                .route("/sessions/{id}/queue", web::post().to(queue::add))
+                .route(
+                    "/sessions/{id}/queue/{entry_id}",
+                    web::delete().to(queue::remove),
+                )
+                .route(
+                    "/sessions/{id}/queue/{entry_id}/ban",
+                    web::post().to(queue::ban),
+                )
+                .route(
+                    "/sessions/{id}/queue/{entry_id}/vote",
+                    web::post().to(queue::vote),
+                )
+                .route("/sessions/{id}/skip-vote", web::post().to(queue::skip_vote))
+                .route("/sessions/{id}/settings", web::patch().to(queue::settings))
                 .route("/sessions/{id}/leave", web::post().to(api::leave))
                 .route("/sessions/{id}/kick/{user_id}", web::post().to(api::kick))
                 .route("/sessions/{id}/unban/{user_id}", web::post().to(api::unban))

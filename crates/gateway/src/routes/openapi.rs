@@ -10,7 +10,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
 
-use super::{api, auth, health, pages, player, ws};
+use super::{api, auth, health, pages, player, queue, ws};
 
 /// The document.
 #[derive(OpenApi)]
@@ -53,6 +53,12 @@ use super::{api, auth, health, pages, player, ws};
         player::volume,
         player::repeat,
         player::transfer,
+        queue::add,
+        queue::remove,
+        queue::ban,
+        queue::vote,
+        queue::skip_vote,
+        queue::settings,
         api::qr,
         api::join,
         api::invite_preview,
@@ -63,6 +69,7 @@ use super::{api, auth, health, pages, player, ws};
     tags(
         (name = "sessions", description = "Creating, viewing and running sessions"),
         (name = "player", description = "The host's Spotify player"),
+        (name = "queue", description = "The collaborative queue: adding, votes, skip votes"),
         (name = "invites", description = "Invite links"),
         (name = "login", description = "The Spotify login"),
         (name = "me", description = "The caller"),
@@ -142,6 +149,10 @@ mod tests {
             let handler = &call[close..call.find(".to(").unwrap()];
             let method = if handler.contains("post()") {
                 "POST"
+            } else if handler.contains("delete()") {
+                "DELETE"
+            } else if handler.contains("patch()") {
+                "PATCH"
             } else {
                 "GET"
             };

@@ -17,8 +17,8 @@ use crate::{
     app::AppState,
     error::{ApiError, ErrorBody},
     hub::{
-        HubError, NewConnection, Outbound, OutboundRx, OutboundTx, PlayerCommand, Registration,
-        Subscriber, WorkerHandle, outbound_queue,
+        NewConnection, Outbound, OutboundRx, OutboundTx, PlayerCommand, Registration, Subscriber,
+        WorkerHandle, outbound_queue,
     },
     request::{CurrentUser, origin_allowed, origin_of},
     wire::{ClientFrame, DirectFrame},
@@ -296,6 +296,18 @@ impl Socket {
                     return;
                 }
             },
+            ClientFrame::Add { uri } => Request::Add(uri),
+            ClientFrame::Remove { entry_id } => {
+                Request::Remove(sesh_session::QueueEntryId::new(entry_id))
+            }
+            ClientFrame::Vote { entry_id, vote } => match super::queue::parse_vote(vote) {
+                Ok(vote) => Request::Vote(sesh_session::QueueEntryId::new(entry_id), vote),
+                Err(e) => {
+                    self.direct(error_frame(&e));
+                    return;
+                }
+            },
+            ClientFrame::VoteSkip => Request::VoteSkip,
             other => match PlayerCommand::from_frame(other) {
                 Some(command) => Request::Player(command),
                 None => return,
@@ -304,13 +316,27 @@ impl Socket {
         // Use cases wait on the hub (and it on Spotify); run them beside the socket so frames
         // keep flowing meanwhile. Failures come back as `error` frames through our queue.
         let tx = self.tx.clone();
+        let state = self.state.clone();
+        let session = self.session_id;
         self.state.core.runtime.spawn(async move {
-            let result: Result<(), HubError> = match request {
-                Request::Start(device) => hub.start(&user, device).await.map(drop),
-                Request::Player(command) => hub.player(&user, command).await,
+            let result: Result<(), ApiError> = match request {
+                Request::Start(device) => {
+                    hub.start(&user, device).await.map(drop).map_err(Into::into)
+                }
+                Request::Player(command) => hub.player(&user, command).await.map_err(Into::into),
+                Request::Add(uri) => super::queue::add_track(&state, &user, session, &uri)
+                    .await
+                    .map(drop),
+                Request::Remove(entry) => hub.remove_entry(&user, entry).await.map_err(Into::into),
+                Request::Vote(entry, vote) => hub
+                    .vote(&user, entry, vote)
+                    .await
+                    .map(drop)
+                    .map_err(Into::into),
+                Request::VoteSkip => hub.vote_skip(&user).await.map(drop).map_err(Into::into),
             };
             if let Err(e) = result {
-                let frame = error_frame(&ApiError::from(e));
+                let frame = error_frame(&e);
                 let _ = tx.try_send(Outbound::Frame(frame.to_json().into()));
             }
         });
@@ -321,6 +347,10 @@ impl Socket {
 enum Request {
     Start(sesh_session::DeviceId),
     Player(PlayerCommand),
+    Add(String),
+    Remove(sesh_session::QueueEntryId),
+    Vote(sesh_session::QueueEntryId, Option<sesh_session::Vote>),
+    VoteSkip,
 }
 
 /// The `error` frame of a refusal: the same code and message as the HTTP API's.

@@ -332,12 +332,11 @@ impl Session {
                 let rounds: Vec<usize> = self.queue[upcoming.clone()]
                     .iter()
                     .map(|e| {
-                        let count = e.owner().map_or(0, |o| {
+                        e.owner().map_or(0, |o| {
                             let c = seen.entry(o).or_default();
                             *c += 1;
                             *c - 1
-                        });
-                        count
+                        })
                     })
                     .collect();
                 let round = owner.and_then(|o| seen.get(o)).copied().unwrap_or(0);

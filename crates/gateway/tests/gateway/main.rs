@@ -18,6 +18,7 @@ mod migrations;
 mod nginx;
 mod pages;
 mod player;
+mod queue;
 mod reliability_delivery;
 mod reliability_spotify;
 mod security;

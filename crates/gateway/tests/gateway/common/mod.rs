@@ -354,6 +354,25 @@ impl Browser {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `method path` with a JSON body (or none) and our `Origin` → (status, JSON or Null).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.address))
+            .header("Origin", &self.address);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// The first device of this user that playback can be sent to.
     pub async fn device_id(&self) -> String {
         let (status, devices) = self.get("/api/me/devices").await;

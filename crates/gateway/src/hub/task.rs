@@ -461,6 +461,20 @@ impl SessionHub {
             self.feed
                 .broadcast(&SessionEvent::Presence { user_id, online });
         }
+        // The skip threshold follows who is connected: members see how many votes it takes
+        // now. (A threshold that drops to the votes already cast does not skip by itself;
+        // the next vote does.)
+        let session = self.session();
+        if let Some(entry) = session.now_playing()
+            && !session.skip_votes().is_empty()
+        {
+            let frame = SessionEvent::SkipVotes {
+                entry_id: entry.id,
+                votes: session.skip_votes().len(),
+                needed: sesh_session::skip_threshold(self.room.online_count()),
+            };
+            self.feed.broadcast(&frame);
+        }
     }
 
     /// Closes (after the frames already queued) every connection of `user`.

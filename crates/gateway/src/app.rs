@@ -11,6 +11,8 @@ pub struct AppState {
     pub core: Arc<Core>,
     /// Live session hubs.
     pub hubs: HubRegistry,
+    /// Members' searches, cached per session.
+    pub searches: Arc<crate::search::SearchCache>,
     /// Proxies whose `X-Forwarded-*` headers are believed (addresses or CIDR ranges).
     pub trusted_proxies: Arc<[crate::settings::ProxyRange]>,
 }

@@ -20,6 +20,7 @@
 //! - [`demo`]: demo mode's in-process simulated Spotify (the `demo` cargo feature).
 //! - [`telemetry`]: tracing subscriber.
 //! - [`top_tracks`]: members' top tracks, prefetched at login and stored.
+//! - [`search`]: members' track searches (cached per session) and pasted track links.
 //!
 //! Invariants: the domain (`sesh-session`) knows nothing of HTTP or SQL; a session's state is
 //! only changed by its hub, and every change is stored before anyone is told; the hub never
@@ -38,6 +39,7 @@ pub mod positions;
 pub mod read_cache;
 pub mod request;
 pub mod routes;
+pub mod search;
 pub mod settings;
 pub mod startup;
 pub mod state;

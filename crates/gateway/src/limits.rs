@@ -1,7 +1,7 @@
 //! Sesh's own abuse limits (shared by every worker), `governor`'s GCRA where a rate is
 //! counted: wrong invite codes and login requests per client address (IPv6 clients by /64,
 //! since they rotate addresses inside it freely), requests that reach Spotify on a user's
-//! behalf and session creations per user, and open WebSockets per user. The app-wide Spotify
+//! behalf, searches and session creations per user, and open WebSockets per user. The app-wide Spotify
 //! budget is the pollers' business (`budget`); frames per connection are limited in `ws`.
 
 use std::{
@@ -68,6 +68,9 @@ pub struct LimitRates {
     pub spotify_user_per_min: u32,
     /// Session creations per user and hour (`SESH_SESSIONS_PER_HOUR`); 0 = unlimited.
     pub sessions_per_hour: u32,
+    /// Searches per user and minute, answered from the cache or not
+    /// (`SESH_SEARCHES_PER_MINUTE`); 0 = unlimited.
+    pub searches_per_min: u32,
     /// Open sockets per user (`SESH_WS_MAX_PER_USER`).
     pub max_sockets_per_user: usize,
 }
@@ -80,6 +83,7 @@ impl LimitRates {
             login_per_min: settings.login_rate_per_min,
             spotify_user_per_min: settings.spotify_user_rate_per_min,
             sessions_per_hour: settings.sessions_per_hour,
+            searches_per_min: settings.searches_per_minute,
             max_sockets_per_user: settings.ws_max_per_user,
         }
     }
@@ -96,6 +100,7 @@ pub struct Limits {
     logins: Option<DefaultKeyedRateLimiter<IpAddr>>,
     spotify_calls: Option<DefaultKeyedRateLimiter<UserId>>,
     creations: Option<DefaultKeyedRateLimiter<UserId>>,
+    searches: Option<DefaultKeyedRateLimiter<UserId>>,
     max_sockets_per_user: usize,
     sockets: Arc<Mutex<SocketMap>>,
 }
@@ -150,6 +155,7 @@ impl Limits {
                 rate.min(NonZeroU32::new(SPOTIFY_USER_BURST).unwrap_or(rate))
             }),
             creations: keyed(rates.sessions_per_hour, Quota::per_hour, as_many),
+            searches: keyed(rates.searches_per_min, Quota::per_minute, as_many),
             max_sockets_per_user: rates.max_sockets_per_user.max(1),
             sockets: Arc::default(),
         }
@@ -162,6 +168,7 @@ impl Limits {
             login_per_min: 0,
             spotify_user_per_min: 0,
             sessions_per_hour: 0,
+            searches_per_min: 0,
             max_sockets_per_user,
         })
     }
@@ -235,6 +242,18 @@ impl Limits {
         check(limiter, user).map_err(|wait| {
             tracing::info!(user = %user, "session creations rate-limited");
             LimitExceeded::new("too many new sessions this hour; reuse one", wait)
+        })
+    }
+
+    /// Counts a search by `user`, whether the cache answers it or Spotify does (what is limited
+    /// is the member's typing, not Spotify's load); `429 rate_limited` over the budget.
+    pub fn check_search(&self, user: &UserId) -> Result<(), LimitExceeded> {
+        let Some(limiter) = &self.searches else {
+            return Ok(());
+        };
+        check(limiter, user).map_err(|wait| {
+            tracing::info!(user = %user, "searches rate-limited");
+            LimitExceeded::new("too many searches; wait a moment", wait)
         })
     }
 
@@ -406,6 +425,7 @@ mod tests {
             login_per_min: 2,
             spotify_user_per_min: 60,
             sessions_per_hour: 1,
+            searches_per_min: 20,
             max_sockets_per_user: 8,
         });
         let ip = Some(IpAddr::from([198, 51, 100, 1]));
@@ -424,6 +444,22 @@ mod tests {
         limits.check_creation(&alice).unwrap();
         let refused = limits.check_creation(&alice).unwrap_err();
         assert!(refused.retry_after > Duration::from_secs(60));
+        // Twenty searches at once, then one every three seconds.
+        for _ in 0..20 {
+            limits.check_search(&alice).unwrap();
+        }
+        let refused = limits.check_search(&alice).unwrap_err();
+        assert_eq!(ApiError::from(refused.clone()).code(), "rate_limited");
+        assert!(
+            refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_secs(3),
+            "{:?}",
+            refused.retry_after
+        );
+        limits.check_search(&UserId::new("bob")).unwrap();
+        let unlimited = Limits::with(0, 8);
+        for _ in 0..1000 {
+            unlimited.check_search(&alice).unwrap();
+        }
     }
 
     #[test]

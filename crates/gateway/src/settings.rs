@@ -317,6 +317,16 @@ pub struct Settings {
         global = true
     )]
     pub sessions_per_hour: u32,
+
+    /// Track searches one member may make per minute (`GET /api/sessions/{id}/search`),
+    /// answered from the cache or not, in bursts of as many; `0` turns the limit off.
+    #[arg(
+        long,
+        env = "SESH_SEARCHES_PER_MINUTE",
+        default_value_t = 20,
+        global = true
+    )]
+    pub searches_per_minute: u32,
 }
 
 impl Settings {

@@ -230,6 +230,7 @@ impl Application {
         let state = AppState {
             core: core.clone(),
             hubs: hubs.clone(),
+            searches: Arc::default(),
             trusted_proxies: settings.trusted_proxies.clone().into(),
         };
 

@@ -57,6 +57,12 @@ impl TrackCache {
         shared
     }
 
+    /// The copy of track `id` that something holds now (a queue entry, a member's top
+    /// tracks, a cached search answer), if any: a track known without asking Spotify.
+    pub fn get(&self, id: &TrackId) -> Option<Arc<Track>> {
+        self.inner.lock().map.get(id).and_then(Weak::upgrade)
+    }
+
     /// [`TrackCache::share`] for a whole list.
     pub fn share_all(&self, tracks: impl IntoIterator<Item = Track>) -> Vec<Arc<Track>> {
         tracks.into_iter().map(|t| self.share(t)).collect()
@@ -115,7 +121,17 @@ mod tests {
         let renamed = cache.share(track("a", "Song (Remastered)"));
         assert!(!Arc::ptr_eq(&a, &renamed));
         assert_eq!(renamed.name, "Song (Remastered)");
+        // The newest copy is the one found by id.
+        assert!(Arc::ptr_eq(
+            &cache.get(&TrackId::new("a")).unwrap(),
+            &renamed
+        ));
         drop((a, again, renamed));
+        assert_eq!(
+            cache.get(&TrackId::new("a")),
+            None,
+            "nobody holds it any more"
+        );
         // Nobody holds them: the next sweep forgets them.
         let kept: Vec<_> = (0..MIN_SWEEP_AT)
             .map(|i| cache.share(track(&format!("t{i}"), "x")))

@@ -139,6 +139,63 @@ impl SpotifyError {
         }
     }
 
+    /// The same failure for a second caller, when several waited on one call (a cache's
+    /// coalesced load): every variant and field, except the transport error of
+    /// [`SpotifyError::Unavailable`], which cannot be copied (the caller that made the call
+    /// holds it, for the log).
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::NoActiveDevice { message } => Self::NoActiveDevice {
+                message: message.clone(),
+            },
+            Self::PremiumRequired { message } => Self::PremiumRequired {
+                message: message.clone(),
+            },
+            Self::RateLimited {
+                retry_after,
+                quota_exceeded,
+            } => Self::RateLimited {
+                retry_after: *retry_after,
+                quota_exceeded: *quota_exceeded,
+            },
+            Self::ReauthRequired => Self::ReauthRequired,
+            Self::Unauthorized { message } => Self::Unauthorized {
+                message: message.clone(),
+            },
+            Self::Forbidden { message, reason } => Self::Forbidden {
+                message: message.clone(),
+                reason: reason.clone(),
+            },
+            Self::NotFound { message } => Self::NotFound {
+                message: message.clone(),
+            },
+            Self::BadRequest { message } => Self::BadRequest {
+                message: message.clone(),
+            },
+            Self::Api {
+                status,
+                message,
+                reason,
+            } => Self::Api {
+                status: *status,
+                message: message.clone(),
+                reason: reason.clone(),
+            },
+            Self::OAuth { error, description } => Self::OAuth {
+                error: error.clone(),
+                description: description.clone(),
+            },
+            Self::Unavailable { status, .. } => Self::Unavailable {
+                status: *status,
+                source: None,
+            },
+            Self::InvalidResponse { context } => Self::InvalidResponse {
+                context: context.clone(),
+            },
+            Self::InvalidConfig(message) => Self::InvalidConfig(message.clone()),
+        }
+    }
+
     /// Maps a non-2xx Web API answer (other than 401 and 429, which the request loop handles)
     /// to its variant.
     pub(crate) fn from_api_status(status: u16, body: &[u8]) -> Self {
@@ -230,6 +287,28 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(err.code(), "premium_required");
+    }
+
+    #[test]
+    fn a_duplicate_says_what_the_original_says() {
+        let forbidden =
+            br#"{"error": {"status": 403, "message": "User not registered", "reason": "UNKNOWN"}}"#;
+        for original in [
+            SpotifyError::from_api_status(403, forbidden),
+            SpotifyError::from_api_status(400, b"not json"),
+            SpotifyError::from_api_status(503, b""),
+            SpotifyError::RateLimited {
+                retry_after: std::time::Duration::from_secs(7),
+                quota_exceeded: true,
+            },
+            SpotifyError::ReauthRequired,
+        ] {
+            let copy = original.duplicate();
+            assert_eq!(copy.code(), original.code());
+            assert_eq!(copy.reason(), original.reason());
+            assert_eq!(copy.to_string(), original.to_string());
+            assert_eq!(format!("{copy:?}"), format!("{original:?}"));
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod openapi;
 pub mod pages;
 pub mod player;
 pub mod queue;
+pub mod search;
 pub mod ws;
 
 use actix_web::{
@@ -102,6 +103,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(player::player),
                 )
                 .route("/sessions/{id}/qr.svg", web::get().to(api::qr))
+                .route("/sessions/{id}/search", web::get().to(search::search))
                 .route("/join/{invite_code}", web::post().to(api::join))
                 .route("/invites/{invite_code}", web::get().to(api::invite_preview)),
         )

@@ -10,7 +10,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
 
-use super::{api, auth, health, pages, player, queue, ws};
+use super::{api, auth, health, pages, player, queue, search, ws};
 
 /// The document.
 #[derive(OpenApi)]
@@ -60,6 +60,7 @@ use super::{api, auth, health, pages, player, queue, ws};
         queue::skip_vote,
         queue::settings,
         api::qr,
+        search::search,
         api::join,
         api::invite_preview,
         openapi_json,

@@ -21,6 +21,7 @@ mod player;
 mod queue;
 mod reliability_delivery;
 mod reliability_spotify;
+mod search;
 mod security;
 mod session_flow;
 mod startup_checks;

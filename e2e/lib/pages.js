@@ -72,3 +72,73 @@ export function looseText(page, testid) {
     .filter((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim() !== '')
     .map((n) => n.textContent), testid);
 }
+
+/**
+ * The host logs in from the landing page (the emulator's picker) and starts a session.
+ * @returns {Promise<{sessionUrl: string, sessionId: string, inviteUrl: string}>}
+ */
+export async function hostStartsSession(server, host, userId = 'alice') {
+  const { page } = host;
+  await page.goto(server.url);
+  await page.getByRole('link', { name: 'Log in with Spotify' }).click();
+  await pickUser(page, server, userId);
+  await page.getByRole('button', { name: 'Start a session' }).click();
+  await page.waitForURL(/\/s\/[^/]+$/);
+  const sessionUrl = page.url();
+  await waitForConnection(host, 'live');
+  const inviteUrl = await page.locator(tid('invite-link')).inputValue();
+  return { sessionUrl, sessionId: new URL(sessionUrl).pathname.split('/').pop(), inviteUrl };
+}
+
+/** A guest opens the invite link, logs in through the picker and is on the live session page. */
+export async function guestJoins(server, guest, userId, { inviteUrl, sessionUrl }) {
+  await guest.page.goto(inviteUrl);
+  await guest.page.getByRole('link', { name: 'Log in with Spotify to join' }).click();
+  await pickUser(guest.page, server, userId);
+  await guest.page.waitForURL(sessionUrl);
+  await waitForConnection(guest, 'live');
+}
+
+/** The host picks the device and presses Start; resolves with the title every page then shows. */
+export async function startTheMusic(host, people, deviceId) {
+  await host.page.locator(`${tid('device-option')}[data-device-id="${deviceId}"]`).click();
+  await host.page.getByRole('button', { name: 'Start' }).click();
+  return sameTitleEverywhere(people);
+}
+
+/**
+ * What of the rows (`rowTestId`) inside `listTestId` sticks out of its row or the viewport,
+ * and whether the page scrolls sideways; hidden rows and screen-reader-only text are skipped
+ * (a title cut short with an ellipsis is fine: it stays inside its box).
+ */
+export function overflowingRows(page, listTestId, rowTestId) {
+  return page.evaluate(([listId, rowId]) => {
+    const viewport = document.documentElement.clientWidth;
+    const found = [];
+    const list = document.querySelector(`[data-testid="${listId}"]`);
+    for (const row of list?.querySelectorAll(`[data-testid="${rowId}"]`) ?? []) {
+      if (row.offsetParent === null) continue;
+      const box = row.getBoundingClientRect();
+      const who = row.dataset.trackId || row.dataset.entryId || row.dataset.userId || rowId;
+      if (row.scrollWidth > row.clientWidth + 0.5) found.push(`${who}: scrollWidth ${row.scrollWidth} > clientWidth ${row.clientWidth}`);
+      for (const el of row.querySelectorAll('*')) {
+        if (el.closest('.visually-hidden')) continue;
+        const r = el.getBoundingClientRect();
+        if (r.width === 0) continue;
+        if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.right > viewport) {
+          found.push(`${who}: ${el.getAttribute('class') || el.tagName} spans ${Math.round(r.left)}–${Math.round(r.right)}, row ${Math.round(box.left)}–${Math.round(box.right)}, viewport ${viewport}`);
+        }
+      }
+    }
+    if (document.documentElement.scrollWidth > viewport) {
+      // Name what sticks out (the innermost elements), to find it.
+      const wide = [...document.body.querySelectorAll('*')]
+        .filter((el) => el.getBoundingClientRect().right > viewport + 0.5)
+        .filter((el, _, all) => !all.some((other) => other !== el && el.contains(other)))
+        .slice(0, 5)
+        .map((el) => `${el.closest('[data-testid]')?.dataset.testid ?? ''} ${el.tagName.toLowerCase()}.${el.getAttribute('class') ?? ''} → ${Math.round(el.getBoundingClientRect().right)}`);
+      found.push(`page: scrollWidth ${document.documentElement.scrollWidth} > ${viewport} (${wide.join('; ')})`);
+    }
+    return found;
+  }, [listTestId, rowTestId]);
+}

@@ -317,6 +317,11 @@ describe('search helpers', () => {
     assert.deepEqual(m.session.queueSettings, { order: 'votes', maxQueuedPerMember: 5, maxTrackMs: 420_000, noReplayPlays: 0, addingLocked: false, bannedTracks: ['x'] });
     m.applyEvent(frame('track_banned', { track_id: 't7' }), 0, 0);
     assert.equal(m.isBannedTrack('t7'), true);
+    // The snapshot lists them beside the settings.
+    const n = small({ banned_tracks: ['t9'] });
+    assert.equal(n.isBannedTrack('t9'), true);
+    n.applyEvent(frame('settings_changed', { settings: { queue_order: 'fair' } }), 0, 0);
+    assert.equal(n.isBannedTrack('t9'), true, 'settings without the list keep it');
   });
 
   it('reads a pasted Spotify track link or URI, and nothing else', () => {

@@ -78,17 +78,32 @@ export function retryText(seconds, now = new Date()) {
   return `Try again at ${at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}.`;
 }
 
+/** How long a card's live region keeps what it said: news briefly, a refusal long enough to read. */
+const SAID_MS = { done: 6000, refused: 20_000 };
+const sayTimers = new Map();
+
 /**
- * Says something in a card's polite live region (the same words again are announced again).
- * `quiet`: for screen readers only, when the screen shows it anyway ("10 tracks found").
+ * Says something in a card's polite live region (the same words again are announced again),
+ * and clears it after a while. `quiet`: for screen readers only, when the screen shows it
+ * anyway ("10 tracks found"); `refused`: a refusal, kept longer.
  */
-export function say(testid, text, { quiet = false } = {}) {
+export function say(testid, text, { quiet = false, refused = false } = {}) {
   const el = $(testid);
   if (!el) return;
+  clearTimeout(sayTimers.get(testid));
   el.textContent = '';
   el.classList.toggle('visually-hidden', quiet);
+  el.dataset.kind = refused ? 'refused' : 'done';
   // A separate task, so that screen readers notice the same sentence twice in a row.
-  setTimeout(() => { el.textContent = text; }, 30);
+  sayTimers.set(testid, setTimeout(() => {
+    el.textContent = text;
+    if (text) sayTimers.set(testid, setTimeout(() => { el.textContent = ''; }, refused ? SAID_MS.refused : SAID_MS.done));
+  }, 30));
+}
+
+/** Says why the server refused (see `refusalText`). */
+export function sayRefusal(testid, err) {
+  say(testid, refusalText(err), { refused: true });
 }
 
 const titleOf = (track) => track?.name ?? 'Unknown track';
@@ -153,7 +168,7 @@ async function castVote(id, vote, button) {
     view.settleVote(token, answer);
   } catch (err) {
     view.revertVote(token);
-    say('queue-status', refusalText(err));
+    sayRefusal('queue-status', err);
   } finally {
     voting.delete(id);
     repaint();
@@ -171,7 +186,7 @@ async function removeEntry(entry, button) {
     // The list changes with the `entry_removed` frame.
     say('queue-status', `Removed “${titleOf(entry.track)}” from the queue.`);
   } catch (err) {
-    say('queue-status', refusalText(err));
+    sayRefusal('queue-status', err);
   } finally {
     removing.delete(entry.id);
     if (button.isConnected) setBusy(button, false);
@@ -193,7 +208,7 @@ async function banTrack(entry, button) {
     await postJson(`${sessionPath}/queue/${encodeURIComponent(entry.id)}/ban`);
     say('queue-status', `Banned “${title}”: nobody can add it again in this session.`);
   } catch (err) {
-    say('queue-status', refusalText(err));
+    sayRefusal('queue-status', err);
   } finally {
     removing.delete(entry.id);
     if (button.isConnected) setBusy(button, false);
@@ -360,7 +375,7 @@ async function voteSkip(button) {
     if (answer?.skipped) say('queue-status', 'Enough votes: skipping this track.');
   } catch (err) {
     view.revertSkipVote(token);
-    say('queue-status', refusalText(err));
+    sayRefusal('queue-status', err);
   } finally {
     skipVoting = false;
     setBusy(button, false);
@@ -374,7 +389,7 @@ async function skipNow(button) {
   try {
     await postJson(`${sessionPath}/player/next`);
   } catch (err) {
-    say('queue-status', refusalText(err));
+    sayRefusal('queue-status', err);
   } finally {
     setBusy(button, false);
   }
@@ -453,7 +468,7 @@ async function saveSettings(event) {
   for (const field of form.querySelectorAll('[aria-invalid]')) field.removeAttribute('aria-invalid');
   if (result.error) {
     result.field.setAttribute('aria-invalid', 'true');
-    say('queue-settings-status', result.error);
+    say('queue-settings-status', result.error, { refused: true });
     result.field.focus();
     return;
   }
@@ -471,7 +486,7 @@ async function saveSettings(event) {
     repaint();
     say('queue-settings-status', 'Saved.');
   } catch (err) {
-    say('queue-settings-status', refusalText(err));
+    sayRefusal('queue-settings-status', err);
   } finally {
     setBusy(button, false);
   }

@@ -8,7 +8,7 @@ import { formatTime } from './progress.js';
 import { parseTrackLink } from './queue-state.js';
 import { addedByCount, addedByIds, artistNames } from './session-state.js';
 import { icon } from './icons.js';
-import { keepingFocus, refusalText, say, voteControls } from './queue-ui.js';
+import { keepingFocus, say, sayRefusal, voteControls } from './queue-ui.js';
 import { byTestId, h, isInactive, setBusy } from './ui.js';
 
 /** Typing settles this long before a search goes out. */
@@ -82,7 +82,7 @@ async function search(query) {
     shown = { query, tracks };
     renderSearch();
     if (tracks.length) say('search-status', `${tracks.length} ${tracks.length === 1 ? 'track' : 'tracks'} found.`, { quiet: true });
-    else say('search-status', `No tracks found for “${query}”.`);
+    else say('search-status', `No tracks found for “${query}”.`, { refused: true });
   } catch (err) {
     if (seq !== searchSeq) return;
     if (err instanceof ApiError && err.code === 'rate_limited' && Number.isFinite(err.retryAfterS)) {
@@ -90,7 +90,7 @@ async function search(query) {
       clearTimeout(blockedTimer);
       blockedTimer = setTimeout(() => onTyped(true), err.retryAfterS * 1000 + 50);
     }
-    say('search-status', refusalText(err));
+    sayRefusal('search-status', err);
   } finally {
     if (seq === searchSeq) results.removeAttribute('aria-busy');
   }
@@ -114,7 +114,7 @@ async function addTrack(uri, trackId, title, button, { clearBox = false } = {}) 
       input.focus();
     }
   } catch (err) {
-    say('search-status', refusalText(err));
+    sayRefusal('search-status', err);
   } finally {
     adding.delete(uri);
     if (button.isConnected) setBusy(button, false);
@@ -161,7 +161,7 @@ function resultRow(track) {
         'aria-busy': adding.has(track.uri) ? 'true' : null, 'aria-disabled': adding.has(track.uri) ? 'true' : null,
         dataset: { focusKey: `search:add:${track.id}` },
         onclick: (e) => addTrack(track.uri, track.id, title, e.currentTarget),
-      }, icon('plus'), h('span', {}, 'Add'));
+      }, icon('plus'), h('span', { class: 'add-label' }, 'Add'));
     }
   }
   return h('li', {
@@ -189,7 +189,15 @@ function linkRow(link) {
       }, icon('plus'), h('span', {}, 'Add this track'))));
 }
 
-/** "2 of 3 left to add · tracks up to 10 min" (guests) — what the host's rules mean for the viewer. */
+/** How many more tracks a guest may add, with `waiting` of theirs still to play and `max` allowed. */
+export function addsLeftText(waiting, max) {
+  const tracks = (n) => `${n} ${n === 1 ? 'track' : 'tracks'}`;
+  if (waiting <= 0) return `You can add up to ${tracks(max)}`;
+  if (waiting >= max) return `${tracks(waiting)} of yours waiting: add more once one plays`;
+  return `You can add ${max - waiting} more (${waiting} waiting)`;
+}
+
+/** "You can add up to 3 tracks · up to 10 min each" — what the host's rules mean for the viewer. */
 function hintText() {
   const q = view.session.queueSettings;
   const longest = `up to ${Math.round(q.maxTrackMs / 60_000)} min each`;
@@ -197,8 +205,7 @@ function hintText() {
   const me = view.you?.id;
   const from = view.playingIndex() + 1;
   const waiting = view.session.queue.filter((e, i) => view.session.queueOffset + i >= from && e.origin === 'added' && view.ownerOf(e) === me).length;
-  const left = Math.max(0, q.maxQueuedPerMember - waiting);
-  return `${left} of ${q.maxQueuedPerMember} tracks left to add · ${longest}`;
+  return `${addsLeftText(waiting, q.maxQueuedPerMember)} · ${longest}`;
 }
 
 /** Shows the card to who may add, with the results marked by what the queue holds now. */

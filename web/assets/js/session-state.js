@@ -76,7 +76,11 @@ function normalizeSession(raw, previous, fallbackId) {
     /** Votes to skip the playing entry (`{entryId, votes, needed, youVoted}`). */
     skip: normalizeSkip(raw.skip),
     /** The host's rules for the queue (order, limits, lock, banned tracks). */
-    queueSettings: normalizeQueueSettings(raw.settings, previous?.queueSettings),
+    // The banned tracks come beside the settings (`banned_tracks` of the session view).
+    queueSettings: normalizeQueueSettings(
+      raw.settings && Array.isArray(raw.banned_tracks) && !raw.settings.banned_tracks ? { ...raw.settings, banned_tracks: raw.banned_tracks } : raw.settings,
+      previous?.queueSettings,
+    ),
     /** The window no longer matches the server's queue (a change it could not place): fetch it again. */
     windowStale: false,
   };

@@ -109,7 +109,10 @@ async fn three_friends_listen_together() {
     app.emulator_post("/_emulator/users/alice/player", json!({"action": "next"}))
         .await;
     let (_, queue) = alice.get(&format!("/api/sessions/{id}")).await;
-    let second = queue["queue"][1]["track"]["id"].as_str().unwrap().to_owned();
+    let second = queue["queue"][1]["track"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(second, first);
     for ws in [&mut ws_alice, &mut ws_bob, &mut ws_carol] {
         let playback = ws

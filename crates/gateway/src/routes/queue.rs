@@ -12,7 +12,7 @@ use crate::{
     app::AppState,
     error::{ApiError, ErrorBody},
     request::CurrentUser,
-    wire::{QueueEntryView, SkipAnswer, VoteAnswer, track_from_spotify},
+    wire::{QueueEntryView, SkipAnswer, VoteAnswer},
 };
 
 /// Longest `uri` accepted (a track link with its tracking parameters fits easily).
@@ -51,88 +51,23 @@ pub struct SettingsAnswer {
     pub settings: Settings,
 }
 
-/// The track a client names: `spotify:track:<id>`, or a link to it on open.spotify.com (with
-/// an `intl-xx/` part or query parameters); `400 invalid_track_uri` otherwise.
+/// The track a client names (`spotify:track:<id>` or an open.spotify.com link, see
+/// [`crate::search::track_id_from_link`]); `400 invalid_track_uri` otherwise.
 pub fn parse_track_ref(raw: &str) -> Result<TrackId, ApiError> {
-    let invalid = || {
-        ApiError::bad_request(
-            "invalid_track_uri",
-            "give a Spotify track: spotify:track:… or https://open.spotify.com/track/…",
-        )
-    };
-    let raw = raw.trim();
-    if raw.chars().count() > MAX_URI_CHARS {
-        return Err(invalid());
-    }
-    let id = if let Some(id) = raw.strip_prefix("spotify:track:") {
-        id
-    } else {
-        let rest = raw
-            .strip_prefix("https://open.spotify.com/")
-            .or_else(|| raw.strip_prefix("http://open.spotify.com/"))
-            .or_else(|| raw.strip_prefix("open.spotify.com/"))
-            .ok_or_else(invalid)?;
-        let rest = rest.split(['?', '#']).next().unwrap_or_default();
-        let mut parts = rest.split('/');
-        let first = parts.next().unwrap_or_default();
-        let kind = if first.starts_with("intl-") {
-            parts.next().unwrap_or_default()
-        } else {
-            first
-        };
-        if kind != "track" {
-            return Err(invalid());
-        }
-        let id = parts.next().unwrap_or_default();
-        if parts.next().is_some_and(|p| !p.is_empty()) {
-            return Err(invalid());
-        }
-        id
-    };
-    let base62 = id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric());
-    if !base62 {
-        return Err(invalid());
-    }
-    Ok(TrackId::new(id))
-}
-
-/// Looks `id` up on Spotify with `user`'s own token (`GET /v1/tracks/{id}`), counted against
-/// their Spotify budget; the track as the session keeps it (shared through the track cache).
-pub async fn resolve_track(
-    state: &AppState,
-    user: &UserId,
-    id: &TrackId,
-) -> Result<std::sync::Arc<sesh_session::Track>, ApiError> {
-    state.core.limits.check_spotify_call(user)?;
-    let track = state
-        .core
-        .accounts
-        .call(&state.core.spotify, user, |spotify, auth| async move {
-            spotify.track(&auth, id.as_str()).await
+    Some(raw)
+        .filter(|raw| raw.chars().count() <= MAX_URI_CHARS)
+        .and_then(crate::search::track_id_from_link)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_track_uri",
+                "give a Spotify track: spotify:track:… or https://open.spotify.com/track/…",
+            )
         })
-        .await
-        .map_err(|e| match e {
-            crate::accounts::CallError::Spotify(sesh_spotify::SpotifyError::NotFound {
-                ..
-            }) => ApiError::client(
-                actix_web::http::StatusCode::NOT_FOUND,
-                "track_not_found",
-                "Spotify has no such track",
-            ),
-            e => e.into(),
-        })?;
-    let track = track_from_spotify(&track).ok_or_else(|| {
-        ApiError::client(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "track_not_found",
-            "that is not a playable track",
-        )
-    })?;
-    Ok(state.core.tracks.share(track))
 }
 
 /// Adds the track `uri` names for `user`: checked against the session's rules first (a refusal
-/// costs no Spotify call), then looked up on Spotify, then added.
+/// costs no Spotify call), then looked up on Spotify (a track Sesh already holds costs none),
+/// then added.
 pub async fn add_track(
     state: &AppState,
     user: &UserId,
@@ -142,7 +77,7 @@ pub async fn add_track(
     let id = parse_track_ref(uri)?;
     let hub = state.hubs.session(session);
     hub.authorize(user, Action::AddTrack).await?;
-    let track = resolve_track(state, user, &id).await?;
+    let track = crate::search::resolve_track(&state.core, user, &id).await?;
     Ok(hub.add_track(user, track).await?)
 }
 

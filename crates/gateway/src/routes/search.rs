@@ -21,8 +21,10 @@ use crate::{
 pub struct SearchParams {
     /// What to look for: a track's, an artist's or an album's name (1–100 characters after
     /// trimming; case and spacing do not matter).
+    #[param(min_length = 1)]
     q: String,
     /// At most this many tracks (at least 1; default and most 10, Spotify's maximum).
+    #[param(minimum = 1)]
     limit: Option<u32>,
 }
 

@@ -41,6 +41,9 @@ describe('the player', { timeout: 240_000 }, () => {
     host.page.on('request', count);
     try {
       await fn();
+      // The emulator may have seen the command before its `request` event reached us: a
+      // round trip to the page brings every event the browser sent before it.
+      await host.page.evaluate(() => null);
     } finally {
       host.page.off('request', count);
     }

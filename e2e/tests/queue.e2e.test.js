@@ -310,6 +310,30 @@ describe('the collaborative queue (issue 17)', { timeout: 300_000 }, () => {
       await shot(carol, `guest-now-playing-${width}`, page.locator(tid('now-playing')));
     }
     assert.deepEqual(await axeViolations(page), []);
+  });
+
+  it('says when to search again after too many searches', async () => {
+    const { page } = bob;
+    // Bob has searched nothing yet: use up his searches of this minute, then type.
+    const statuses = await page.evaluate(async (path) => {
+      const seen = [];
+      for (let i = 0; i < 25 && !seen.includes(429); i += 1) {
+        seen.push((await fetch(`${path}/search?q=${encodeURIComponent(`golden ${i}`)}`, { headers: { 'X-Requested-With': 'sesh' } })).status);
+      }
+      return seen;
+    }, `/api/sessions/${session.sessionId}`);
+    assert.equal(statuses.at(-1), 429, `never limited: ${statuses}`);
+    const answer = page.waitForResponse((r) => r.url().includes('/search?'));
+    await page.getByRole('searchbox', { name: /^Search Spotify/ }).fill(QUERY);
+    const limited = await answer;
+    assert.equal(limited.status(), 429);
+    const retryAfter = Number(limited.headers()['retry-after']);
+    assert.ok(retryAfter > 0, 'Retry-After');
+    const { error } = await limited.json();
+    const status = page.locator(tid('search-status'));
+    await page.waitForFunction((message) => document.querySelector('[data-testid="search-status"]').textContent.includes(message), error.message);
+    assert.match(await status.textContent(), /Try again (in \d+ seconds?|at \d)/);
+    await shot(bob, 'guest-search-limited-320', page.locator(tid('search-panel')));
     for (const person of [host, carol, bob]) assert.deepEqual(person.problems, []);
   });
 });

@@ -189,6 +189,12 @@ describe('a new user’s walk through the pages', { timeout: 240_000 }, () => {
     }
     const before = await title(host.page);
     await inSpotify({ action: 'next' });
+    // Sesh hands Spotify one track at a time: past its end, Sesh plays the next one itself.
+    const deadline = Date.now() + 15_000;
+    while ((await emulatorPlayer()).current_uri === paused.current_uri) {
+      assert.ok(Date.now() < deadline, 'Sesh did not go on to the next track');
+      await new Promise((r) => { setTimeout(r, 100); });
+    }
     await inSpotify({ action: 'seek', position_ms: second * 1000 + 500 });
     await inSpotify({ action: 'pause' });
     const now = await emulatorPlayer();

@@ -16,8 +16,8 @@ describe('queue words', () => {
 
   it('says the server’s own words for a refusal, and when to try again after a rate limit', () => {
     assert.equal(refusalText(new ApiError(409, 'member_queue_full', 'You already have 3 tracks waiting')), 'You already have 3 tracks waiting.');
-    assert.equal(refusalText(new ApiError(429, 'rate_limited', 'Too many searches; at most 20 a minute.', 42)),
-      'Too many searches; at most 20 a minute. Try again in 42 seconds.');
+    assert.equal(refusalText(new ApiError(429, 'rate_limited', 'too many searches; wait a moment', 42)),
+      'Too many searches; wait a moment. Try again in 42 seconds.');
     // No answer at all: our words.
     assert.equal(refusalText(new ApiError(0, 'network', 'network error: offline')), 'Cannot reach Sesh. Check your connection and try again.');
     assert.equal(refusalText(new Error('boom')), 'Something went wrong on our side. Try again in a moment.');

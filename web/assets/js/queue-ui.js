@@ -65,6 +65,8 @@ export function refusalText(err) {
     return `${words.title}. ${words.message}`;
   }
   let text = err.message || describeError(err.code).title;
+  // A sentence on the page (the server writes some for the log, in lower case).
+  text = text.charAt(0).toUpperCase() + text.slice(1);
   if (!/[.!?]$/.test(text)) text += '.';
   if (err.code === 'rate_limited' && Number.isFinite(err.retryAfterS)) text += ` ${retryText(err.retryAfterS)}`;
   return text;
@@ -323,7 +325,7 @@ let windowRefreshing = false;
  * from beyond, say): fetch that window again. A page that crossed another change on its way
  * is dropped and fetched once more.
  */
-export async function refreshStaleWindow() {
+export async function refreshStaleWindow(attempt = 0) {
   const request = view.staleWindowPage();
   if (!request || windowRefreshing || view.closed) return;
   windowRefreshing = true;
@@ -336,7 +338,8 @@ export async function refreshStaleWindow() {
   } finally {
     windowRefreshing = false;
   }
-  if (view.staleWindowPage()) refreshStaleWindow();
+  // A busy queue may outrun a few pages in a row; the next frame tries again after that.
+  if (attempt < 2 && view.staleWindowPage()) refreshStaleWindow(attempt + 1);
 }
 
 // ---------- skip ----------

@@ -274,7 +274,9 @@ impl Session {
 
     /// Credits and inserts what [`shuffle::merge_late_joiner`] decided for `user`, with
     /// fresh ids, pushing the events that describe it: credits first, then the inserts in
-    /// ascending index order (each index counts the inserts before it).
+    /// ascending index order (each index counts the inserts before it). Banned tracks are
+    /// not inserted; in votes order the inserts may follow one `queue_reordered`
+    /// (`restore_votes_order`).
     pub(super) fn apply_weave(&mut self, user: &UserId, weave: Weave, events: &mut Vec<Event>) {
         for index in weave.credit {
             if let Some(entry) = self.queue.get_mut(index)
@@ -286,7 +288,18 @@ impl Session {
                 });
             }
         }
+        if !weave.insert.is_empty() {
+            events.extend(self.restore_votes_order());
+        }
+        let mut skipped = 0;
         for (index, planned) in weave.insert {
+            // A banned track stays out, whoever has it among their top tracks (the later
+            // indexes counted it).
+            if self.banned_tracks.contains(&planned.track.id) {
+                skipped += 1;
+                continue;
+            }
+            let index = index.saturating_sub(skipped);
             let entry = planned.into_entry(self.fresh_entry_id());
             // Never before a pinned entry; in votes order where the votes put it (no votes).
             let index = match self.settings.queue_order {

@@ -5,7 +5,10 @@
 //!
 //! What may move: the entries after [`Session::movable_from`] (the playing entry and the
 //! committed one are pinned). In [`QueueOrder::Votes`] those are always sorted by net votes,
-//! then by id (ids grow with time), so a vote moves at most its own entry.
+//! then by id (ids grow with time), so a vote moves at most its own entry. The one
+//! exception: the host going back in their player brings played entries back among them
+//! (`move_to` has no event to reorder with); the next add, vote or woven-in entry sorts them
+//! first, with one `queue_reordered`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,7 +54,8 @@ impl Session {
     /// The entry belongs to `actor`, carries their up vote, and goes where the order puts it:
     /// in fair order at the end of the owner's next round (round *r* for a member with *r*
     /// upcoming entries), in votes order after every entry with as many net votes or more.
-    /// Never before [`Session::movable_from`]. Emits `entry_added`.
+    /// Never before [`Session::movable_from`]. Emits `entry_added` (in votes order after one
+    /// `queue_reordered` when the host went back in their player since the last sort).
     pub fn add_track(
         &mut self,
         actor: &UserId,
@@ -96,6 +100,7 @@ impl Session {
                 limit: settings.max_queued_per_member,
             });
         }
+        let mut events = self.restore_votes_order();
         let entry = QueueEntry {
             id: self.fresh_entry_id(),
             track,
@@ -105,14 +110,17 @@ impl Session {
         };
         let index = self.insertion_index(&entry);
         self.queue.insert(index, entry.clone());
-        Ok(vec![Event::EntryAdded { entry, index }])
+        events.push(Event::EntryAdded { entry, index });
+        Ok(events)
     }
 
     /// `actor` votes `vote` (`None`: withdraws) on an upcoming entry ([`Action::Vote`]).
     /// Refused for the playing, played and committed entries (`entry_pinned`). Emits
     /// `entry_votes` when the net count changed… or the vote did (changing +1 to nothing and
     /// another member's −1 to +1 are both news to the voter's page); in votes order then
-    /// `entry_moved` when the entry's place changed. The same vote again changes nothing.
+    /// `entry_moved` when the entry's place changed (and before them one `queue_reordered`
+    /// when the host went back in their player since the last sort). The same vote again
+    /// changes nothing.
     pub fn vote(
         &mut self,
         actor: &UserId,
@@ -127,19 +135,20 @@ impl Session {
         if index < self.movable_from() {
             return Err(SessionError::EntryPinned { id });
         }
-        let entry = &mut self.queue[index];
-        let before = entry.votes.get(actor).copied();
-        if before == vote {
+        if self.queue[index].votes.get(actor).copied() == vote {
             return Ok(Vec::new());
         }
+        let mut events = self.restore_votes_order();
+        let index = self.entry_index(id).unwrap_or(index);
+        let entry = &mut self.queue[index];
         match vote {
             Some(vote) => entry.votes.insert(actor.clone(), vote),
             None => entry.votes.remove(actor),
         };
-        let mut events = vec![Event::EntryVotes {
+        events.push(Event::EntryVotes {
             id,
             votes: entry.net_votes(),
-        }];
+        });
         if self.settings.queue_order == QueueOrder::Votes {
             let entry = self.queue.remove(index);
             let to = self.insertion_index(&entry);
@@ -346,6 +355,21 @@ impl Session {
                     .map_or(upcoming.start, |i| upcoming.start + i + 1);
                 after.max(from)
             }
+        }
+    }
+
+    /// In votes order, sorts the movable entries again when they are not (the host went
+    /// back in their player: `move_to` has no event to reorder with, so played entries are
+    /// among them in play order): one `queue_reordered`. Called before an entry is placed
+    /// by its votes, which needs them sorted.
+    pub(super) fn restore_votes_order(&mut self) -> Vec<Event> {
+        let from = self.movable_from();
+        if self.settings.queue_order == QueueOrder::Votes
+            && !self.queue[from..].is_sorted_by_key(votes_key)
+        {
+            self.sort_movable()
+        } else {
+            Vec::new()
         }
     }
 

@@ -4,161 +4,11 @@
 
 mod common;
 
+use common::ops::*;
 use common::*;
 use proptest::prelude::*;
-use rand::rngs::StdRng;
 use sesh_session::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::Arc;
-
-/// Users: 0 is the host `alice`, 1 the bystander `bob` (a guest who never acts), the rest
-/// are guests or outsiders depending on what the sequence does.
-const USERS: [&str; 7] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"];
-
-#[derive(Debug, Clone)]
-enum Op {
-    Join(usize, Vec<u8>),
-    Leave(usize),
-    Kick(usize, usize),
-    Transfer(usize, usize),
-    SetTracks(usize, usize, Vec<u8>),
-    Start(usize),
-    End(usize),
-    SetMode(usize, bool),
-    Rename(usize, Option<u8>),
-    Rotate(usize, u64),
-    Unban(usize, usize),
-    Advance(usize),
-    SetRole(usize, usize, bool),
-    SetPermissions(usize, u16),
-    Reshuffle(usize),
-    SetDevice(usize, u8),
-    RemoveEntry(usize, prop::sample::Index),
-    PlanStart(usize),
-    StartPlanned(usize),
-}
-
-fn track_ids() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(0..12u8, 0..7)
-}
-
-/// Operations whose actor is drawn from `actors` and whose target is anyone.
-fn op(actors: std::ops::Range<usize>) -> impl Strategy<Value = Op> {
-    let anyone = 0..USERS.len();
-    prop_oneof![
-        (actors.clone(), track_ids()).prop_map(|(a, t)| Op::Join(a, t)),
-        actors.clone().prop_map(Op::Leave),
-        (actors.clone(), anyone.clone()).prop_map(|(a, t)| Op::Kick(a, t)),
-        (actors.clone(), anyone.clone()).prop_map(|(a, t)| Op::Transfer(a, t)),
-        (actors.clone(), anyone, track_ids()).prop_map(|(a, u, t)| Op::SetTracks(a, u, t)),
-        actors.clone().prop_map(Op::Start),
-        actors.clone().prop_map(Op::End),
-        (actors.clone(), any::<bool>()).prop_map(|(a, r)| Op::SetMode(a, r)),
-        (actors.clone(), prop::option::of(0..4u8)).prop_map(|(a, n)| Op::Rename(a, n)),
-        (actors.clone(), any::<u64>()).prop_map(|(a, s)| Op::Rotate(a, s)),
-        (actors.clone(), anyone_again()).prop_map(|(a, t)| Op::Unban(a, t)),
-        (0..8usize).prop_map(Op::Advance),
-        (actors.clone(), anyone_again(), any::<bool>()).prop_map(|(a, t, c)| Op::SetRole(a, t, c)),
-        (actors.clone(), any::<u16>()).prop_map(|(a, p)| Op::SetPermissions(a, p)),
-        actors.clone().prop_map(Op::Reshuffle),
-        (actors.clone(), 0..3u8).prop_map(|(a, d)| Op::SetDevice(a, d)),
-        (actors.clone(), any::<prop::sample::Index>()).prop_map(|(a, i)| Op::RemoveEntry(a, i)),
-        actors.clone().prop_map(Op::PlanStart),
-        actors.prop_map(Op::StartPlanned),
-    ]
-}
-
-/// The name user `i` joins with: not their id, so a property can tell the two apart.
-fn display_name(i: usize) -> String {
-    USERS[i].to_uppercase()
-}
-
-fn anyone_again() -> std::ops::Range<usize> {
-    0..USERS.len()
-}
-
-fn tracks_from(ids: &[u8]) -> Vec<Arc<Track>> {
-    ids.iter()
-        .map(|t| Arc::new(track(&format!("t{t}"))))
-        .collect()
-}
-
-/// The permissions whose bits are set in `bits` (bit i: `Permission::ALL[i]`).
-fn permissions_from(bits: u16) -> Permissions {
-    Permission::ALL
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| bits & (1 << i) != 0)
-        .map(|(_, p)| p)
-        .collect()
-}
-
-/// Applies `op`; `plan` is where a `PlanStart` keeps its plan for a later `StartPlanned`.
-fn apply(
-    session: &mut Session,
-    plan: &mut Option<StartPlan>,
-    op: &Op,
-    rng: &mut StdRng,
-    now: i64,
-) -> Result<Vec<Event>, SessionError> {
-    let u = |i: usize| user(USERS[i]);
-    match op {
-        Op::Join(a, t) => session.join(
-            NewMember::new(u(*a), display_name(*a), tracks_from(t)),
-            now,
-            rng,
-        ),
-        Op::Leave(a) => session.leave(&u(*a)),
-        Op::Kick(a, t) => session.kick(&u(*a), &u(*t)),
-        Op::Transfer(a, t) => session.transfer_host(&u(*a), &u(*t)),
-        Op::SetTracks(a, who, t) => session.set_top_tracks(&u(*a), &u(*who), tracks_from(t), rng),
-        Op::Start(a) => session.start(&u(*a), DeviceId::new(format!("{a}-phone")), rng),
-        Op::End(a) => session.end(&u(*a)),
-        Op::SetMode(a, random) => {
-            let mode = if *random {
-                ShuffleMode::Random
-            } else {
-                ShuffleMode::Fair
-            };
-            session.set_shuffle_mode(&u(*a), mode)
-        }
-        Op::Rename(a, name) => session.set_name(
-            &u(*a),
-            name.map(|n| SessionName::try_from(format!("Party {n}")).unwrap()),
-        ),
-        Op::Rotate(a, seed) => {
-            session.rotate_invite(&u(*a), InviteCode::generate(&mut common::rng(*seed)))
-        }
-        Op::Unban(a, t) => session.unban(&u(*a), &u(*t)),
-        Op::Advance(p) => session.advance_to(*p),
-        Op::SetRole(a, t, co_host) => {
-            let role = if *co_host { Role::CoHost } else { Role::Guest };
-            session.set_role(&u(*a), &u(*t), role)
-        }
-        Op::SetPermissions(a, bits) => {
-            session.set_guest_permissions(&u(*a), permissions_from(*bits))
-        }
-        Op::Reshuffle(a) => session.reshuffle(&u(*a), rng),
-        Op::SetDevice(a, d) => session.set_device(&u(*a), DeviceId::new(format!("device-{d}"))),
-        Op::RemoveEntry(a, pick) => {
-            let id = match session.queue() {
-                [] => QueueEntryId::new(1_000),
-                queue => queue[pick.index(queue.len())].id,
-            };
-            session.remove_entry(&u(*a), id)
-        }
-        Op::PlanStart(a) => {
-            *plan = Some(session.plan_start(&u(*a), rng)?);
-            Ok(Vec::new())
-        }
-        Op::StartPlanned(a) => match plan.take() {
-            Some(planned) => {
-                session.start_planned(&u(*a), DeviceId::new(format!("{a}-phone")), planned, rng)
-            }
-            None => session.start(&u(*a), DeviceId::new(format!("{a}-phone")), rng),
-        },
-    }
-}
 
 /// alice hosts, bob is a guest; optionally already playing.
 fn start_session(playing: bool) -> Session {
@@ -182,12 +32,12 @@ proptest! {
         let mut session = start_session(playing);
         let before = session.clone();
         let mut rng = rng(seed);
-        let mut plan = None;
+        let mut scratch = Scratch::default();
         for (now, op) in ops.iter().enumerate() {
-            if matches!(op, Op::Advance(_)) {
+            if op.is_report() {
                 continue; // the gateway's report, not a user action
             }
-            if let Err(e) = apply(&mut session, &mut plan, op, &mut rng, now as i64 + 10) {
+            if let Err(e) = apply(&mut session, &mut scratch, op, &mut rng, now as i64 + 10) {
                 prop_assert!(e.code() != "", "every refusal has a code");
             }
         }
@@ -219,12 +69,12 @@ proptest! {
     ) {
         let mut session = lobby_with_bob();
         let mut rng = rng(seed);
-        let mut plan = None;
+        let mut scratch = Scratch::default();
         for (now, op) in ops.iter().enumerate() {
             let banned_before = session.banned().clone();
             let moderator = |a: usize| session.member(&user(USERS[a])).is_some_and(Member::is_moderator);
             let by_moderator = matches!(op, Op::Unban(a, _) if moderator(*a));
-            let result = apply(&mut session, &mut plan, op, &mut rng, now as i64);
+            let result = apply(&mut session, &mut scratch, op, &mut rng, now as i64);
             for user_id in banned_before.keys() {
                 let lifted = by_moderator && matches!(op, Op::Unban(_, t)
                     if user(USERS[*t]) == *user_id && result.is_ok());
@@ -242,10 +92,10 @@ proptest! {
     ) {
         let mut session = lobby_with_bob();
         let mut rng = rng(seed);
-        let mut plan = None;
+        let mut scratch = Scratch::default();
         for (now, op) in ops.iter().enumerate() {
             let before = session.clone();
-            let kicked = apply(&mut session, &mut plan, op, &mut rng, now as i64).is_ok()
+            let kicked = apply(&mut session, &mut scratch, op, &mut rng, now as i64).is_ok()
                 && matches!(op, Op::Kick(..));
             if let (true, Op::Kick(_, t)) = (kicked, op) {
                 let target = user(USERS[*t]);
@@ -302,9 +152,9 @@ proptest! {
         session.end(&user("alice")).unwrap();
         let ended = session.clone();
         let mut rng = rng(seed);
-        let mut plan = None;
+        let mut scratch = Scratch::default();
         for op in &ops {
-            prop_assert_eq!(apply(&mut session, &mut plan, op, &mut rng, 1), Err(SessionError::SessionEnded));
+            prop_assert_eq!(apply(&mut session, &mut scratch, op, &mut rng, 1), Err(SessionError::SessionEnded));
         }
         prop_assert_eq!(session, ended);
     }
@@ -316,8 +166,8 @@ proptest! {
     ) {
         let mut session = lobby_with_bob();
         let mut rng = rng(seed);
-        let mut plan = None;
-        let mut twin_plan = None;
+        let mut scratch = Scratch::default();
+        let mut twin_scratch = Scratch::default();
         for (now, op) in ops.iter().enumerate() {
             let before = session.clone();
             let json = serde_json::to_string(&session).unwrap();
@@ -325,8 +175,8 @@ proptest! {
             prop_assert_eq!(&restored, &session);
 
             let mut twin_rng = rng.clone();
-            let result = apply(&mut session, &mut plan, op, &mut rng, now as i64);
-            let twin = apply(&mut restored, &mut twin_plan, op, &mut twin_rng, now as i64);
+            let result = apply(&mut session, &mut scratch, op, &mut rng, now as i64);
+            let twin = apply(&mut restored, &mut twin_scratch, op, &mut twin_rng, now as i64);
             prop_assert_eq!(&result, &twin);
             prop_assert_eq!(&restored, &session);
             if result.is_err() {
@@ -432,36 +282,18 @@ proptest! {
     ) {
         let mut session = lobby_with_bob();
         let mut rng = rng(seed);
-        let mut plan = None;
-        let mut seen: HashSet<QueueEntryId> = HashSet::new();
+        let mut scratch = Scratch::default();
+        let mut handed_out: HashSet<QueueEntryId> = HashSet::new();
         for (now, op) in ops.iter().enumerate() {
             let before = session.clone();
-            let result = apply(&mut session, &mut plan, op, &mut rng, now as i64);
+            let result = apply(&mut session, &mut scratch, op, &mut rng, now as i64);
             let Ok(events) = result else {
                 prop_assert_eq!(&session, &before, "a refusal changes nothing: {:?}", op);
                 continue;
             };
-            prop_assert_eq!(
-                replay(before.queue(), &events, &session),
-                session.queue(),
-                "{:?} gave {:?}", op, events
-            );
-            // Position and device follow from the events too.
-            let mut position = before.position();
-            let mut device = before.device().cloned();
-            for event in &events {
-                match event {
-                    Event::SessionStarted { position: p, device: d } => {
-                        position = *p;
-                        device = Some(d.clone());
-                    }
-                    Event::NowPlaying { position: p } => position = *p,
-                    Event::DeviceChanged { device: d } => device = Some(d.clone()),
-                    _ => {}
-                }
-            }
-            prop_assert_eq!(position, session.position(), "{:?}", op);
-            prop_assert_eq!(device.as_ref(), session.device(), "{:?}", op);
+            // The queue, position, device, committed entry, skip votes, settings and banned
+            // tracks all follow from the events.
+            check_events(&before, &events, &session)?;
 
             let ids = entry_ids(session.queue());
             let unique: BTreeSet<_> = ids.iter().collect();
@@ -471,10 +303,10 @@ proptest! {
             for id in ids {
                 prop_assert!(id.get() < next, "{} not below the counter {}", id, next);
                 if !old.contains(&id) {
-                    prop_assert!(seen.insert(id), "{} handed out twice", id);
+                    prop_assert!(handed_out.insert(id), "{} handed out twice", id);
                 }
             }
-            seen.extend(old);
+            handed_out.extend(old);
         }
     }
 
@@ -502,7 +334,7 @@ proptest! {
         prop_assert_eq!(&session.queue()[..from], &before.queue()[..from], "played and playing stay");
         prop_assert_eq!(session.position(), before.position());
         prop_assert_eq!(by_id(session.queue()), by_id(before.queue()), "the same entries");
-        prop_assert_eq!(replay(before.queue(), &events, &session), session.queue());
+        prop_assert_eq!(replay(before.queue(), &events, &session), seen(session.queue()));
         match &events[..] {
             [] => prop_assert_eq!(session.queue(), before.queue()),
             [Event::QueueReordered { from: f, order }] => {
@@ -538,9 +370,9 @@ proptest! {
     ) {
         let mut session = lobby_with_bob();
         let mut rng = rng(seed);
-        let mut plan = None;
+        let mut scratch = Scratch::default();
         for (now, op) in ops.iter().enumerate() {
-            let _ = apply(&mut session, &mut plan, op, &mut rng, now as i64);
+            let _ = apply(&mut session, &mut scratch, op, &mut rng, now as i64);
         }
         let json = serde_json::to_string(&session).unwrap();
         prop_assert_eq!(&serde_json::from_str::<Session>(&json).unwrap(), &session);

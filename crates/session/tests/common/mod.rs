@@ -1,6 +1,8 @@
 //! Builders shared by the integration tests.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod ops;
+
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use sesh_session::shuffle::PlannedEntry;
@@ -108,14 +110,46 @@ pub fn numbered(planned: Vec<PlannedEntry>) -> Vec<QueueEntry> {
         .collect()
 }
 
+/// What a consumer of the events can know of a queue entry: the entry without who voted
+/// how (`entry_votes` carries the net count only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub id: QueueEntryId,
+    pub track: TrackId,
+    pub added_by: Vec<UserId>,
+    pub origin: EntryOrigin,
+    pub votes: i64,
+}
+
+impl From<&QueueEntry> for Seen {
+    fn from(entry: &QueueEntry) -> Self {
+        Seen {
+            id: entry.id,
+            track: entry.track.id.clone(),
+            added_by: entry.added_by.clone(),
+            origin: entry.origin,
+            votes: entry.net_votes(),
+        }
+    }
+}
+
+/// A queue as its events' consumer sees it.
+pub fn seen(queue: &[QueueEntry]) -> Vec<Seen> {
+    queue.iter().map(Seen::from).collect()
+}
+
 /// What a consumer that knows only the events makes of the queue: `before` with `events`
-/// applied in order, as their docs say.
+/// applied in order, as their docs say; compare it with `seen(after.queue())`.
 ///
 /// `session_started` carries no entries (the queue is in the session): it stands for the
 /// start plan's queue, which is `after`'s queue without the entries the same batch's later
 /// `entry_added` events add. Everything else is applied from the events alone.
-pub fn replay(before: &[QueueEntry], events: &[Event], after: &Session) -> Vec<QueueEntry> {
-    let mut queue = before.to_vec();
+pub fn replay(before: &[QueueEntry], events: &[Event], after: &Session) -> Vec<Seen> {
+    let mut queue = seen(before);
+    let index_of = |queue: &[Seen], id: QueueEntryId, what: &str| {
+        let index = queue.iter().position(|e| e.id == id);
+        index.unwrap_or_else(|| panic!("{what} for an unknown entry {id}"))
+    };
     for (i, event) in events.iter().enumerate() {
         match event {
             Event::SessionStarted { .. } => {
@@ -130,20 +164,28 @@ pub fn replay(before: &[QueueEntry], events: &[Event], after: &Session) -> Vec<Q
                     .queue()
                     .iter()
                     .filter(|e| !added_later.contains(&e.id))
-                    .cloned()
+                    .map(Seen::from)
                     .collect();
             }
             Event::EntryAdded { entry, index } => {
                 assert!(*index <= queue.len(), "entry_added past the end: {event:?}");
-                queue.insert(*index, entry.clone());
+                queue.insert(*index, Seen::from(entry));
             }
             Event::EntryUpdated { entry } => {
-                let slot = queue.iter_mut().find(|e| e.id == entry.id);
-                *slot.expect("entry_updated for an unknown entry") = entry.clone();
+                let index = index_of(&queue, entry.id, "entry_updated");
+                queue[index] = Seen::from(entry);
             }
             Event::EntryRemoved { id } => {
-                let index = queue.iter().position(|e| e.id == *id);
-                queue.remove(index.expect("entry_removed for an unknown entry"));
+                queue.remove(index_of(&queue, *id, "entry_removed"));
+            }
+            Event::EntryMoved { id, index } => {
+                let entry = queue.remove(index_of(&queue, *id, "entry_moved"));
+                assert!(*index <= queue.len(), "entry_moved past the end: {event:?}");
+                queue.insert(*index, entry);
+            }
+            Event::EntryVotes { id, votes } => {
+                let index = index_of(&queue, *id, "entry_votes");
+                queue[index].votes = *votes;
             }
             Event::QueueReordered { from, order } => {
                 let mut rest = queue.split_off(*from);

@@ -145,7 +145,7 @@ describe('the collaborative queue (issue 17)', { timeout: 300_000 }, () => {
     assert.equal(await box.inputValue(), '', 'the link is done with');
     await item(host, added.fromLink.id).waitFor({ state: 'attached' });
 
-    // The same track again: the server refuses, and the page says its own words.
+    // The same track again: the server refuses, and the page says its own words (as a sentence).
     await box.fill(`spotify:track:${trackId}`);
     const refusal = page.waitForResponse(isQueuePost);
     await page.getByRole('button', { name: 'Add this track' }).click();
@@ -153,7 +153,7 @@ describe('the collaborative queue (issue 17)', { timeout: 300_000 }, () => {
     assert.equal(refused.status(), 409);
     const { error } = await refused.json();
     assert.equal(error.code, 'already_queued');
-    await page.waitForFunction((message) => document.querySelector('[data-testid="search-status"]').textContent.includes(message), error.message);
+    await page.waitForFunction((message) => document.querySelector('[data-testid="search-status"]').textContent.toLowerCase().includes(message.toLowerCase()), error.message);
     assert.equal(await page.locator(tid('search-status')).getAttribute('role'), 'status');
     await box.fill('');
   });
@@ -331,7 +331,7 @@ describe('the collaborative queue (issue 17)', { timeout: 300_000 }, () => {
     assert.ok(retryAfter > 0, 'Retry-After');
     const { error } = await limited.json();
     const status = page.locator(tid('search-status'));
-    await page.waitForFunction((message) => document.querySelector('[data-testid="search-status"]').textContent.includes(message), error.message);
+    await page.waitForFunction((message) => document.querySelector('[data-testid="search-status"]').textContent.toLowerCase().includes(message.toLowerCase()), error.message);
     assert.match(await status.textContent(), /Try again (in \d+ seconds?|at \d)/);
     await shot(bob, 'guest-search-limited-320', page.locator(tid('search-panel')));
     for (const person of [host, carol, bob]) assert.deepEqual(person.problems, []);

@@ -205,6 +205,7 @@ describe('the collaborative queue (issue 17)', { timeout: 300_000 }, () => {
     const upcomingVotes = async (person) => (await queueOf(person.page)).filter((e) => e.role === 'upcoming').map((e) => e.votes);
     assert.equal(sortedByVotes(await upcomingVotes(carol)), false, 'fair order happens to be by votes already');
     const { page } = host;
+    await page.locator(tid('queue-tools')).waitFor({ state: 'visible' });
     await page.locator(tid('queue-settings-toggle')).click();
     await page.getByRole('radio', { name: /Most votes first/ }).check();
     const patch = page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith('/settings'));
@@ -212,6 +213,8 @@ describe('the collaborative queue (issue 17)', { timeout: 300_000 }, () => {
     assert.deepEqual((await patch).postDataJSON(), { queue_order: 'votes' }, 'only what changed');
     await page.locator(`${tid('queue-settings-status')}:has-text("Saved.")`).waitFor();
     await page.locator(`${tid('queue-settings-summary')}:has-text("Most votes first")`).waitFor();
+    // In votes order the votes decide what is next: no reshuffle on offer (the server refuses it).
+    await page.locator(tid('queue-tools')).waitFor({ state: 'hidden' });
     await shot(host, 'host-rules', page.locator(tid('queue-panel')));
     for (const person of [carol, host]) {
       await person.page.waitForFunction(() => {

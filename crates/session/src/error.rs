@@ -192,8 +192,8 @@ pub enum RestoreError {
     /// Two queue entries share an id.
     #[error("queue entry id {0} appears twice")]
     DuplicateEntryId(QueueEntryId),
-    /// A vote other than +1 or −1 is stored, the committed entry is not the one after the
-    /// playing one, or skip votes come from non-members.
+    /// The committed entry is not the one after the playing one, or a session that does not
+    /// play has skip votes. (Votes are `Vote`s, always ±1; members who left keep theirs.)
     #[error("votes, the committed entry or skip votes do not fit the queue")]
     InvalidVotes,
     /// An entry id (or the id counter) is beyond [`crate::session::MAX_ENTRY_ID`], which a

@@ -313,9 +313,11 @@ export function renderQueue() {
   // In the lobby the now-playing card already explains the queue; keep the invite in view.
   $('queue-panel').hidden = view.session.state === 'lobby' && queueLength === 0;
   $('queue-count').textContent = queueLength ? `${queueLength} ${queueLength === 1 ? 'track' : 'tracks'}` : '';
-  // Reshuffling needs something after the track playing now, and a server that offers it.
+  // Reshuffling needs something after the track playing now, a server that offers it, and the
+  // fair order (in votes order the votes decide what is next; the server refuses a reshuffle).
   const upcoming = queueLength - Math.max(current, position) - 1;
-  $('queue-tools').hidden = !(view.isHost() && view.session.state === 'playing' && playerExtras(view.playback).supported && upcoming > 1);
+  const byVotes = view.session.queueSettings?.order === 'votes';
+  $('queue-tools').hidden = !(view.isHost() && view.session.state === 'playing' && playerExtras(view.playback).supported && upcoming > 1 && !byVotes);
 }
 
 let windowRefreshing = false;

@@ -235,8 +235,10 @@ impl Session {
                 index += 1;
             }
         }
-        self.banned_tracks.insert(track_id.clone());
-        events.push(Event::TrackBanned { track_id });
+        // Banning a banned track again with nothing of it upcoming changes nothing.
+        if self.banned_tracks.insert(track_id.clone()) || !events.is_empty() {
+            events.push(Event::TrackBanned { track_id });
+        }
         Ok(events)
     }
 

@@ -372,6 +372,13 @@ fn check_add(step: &Step) -> Result<(), TestCaseError> {
         "{:?}",
         step.op
     );
+    // The check before the lookup (no length yet) agrees with the add on every refusal but
+    // the length, and never refuses an add that succeeds.
+    let checked = step.before.check_add(&actor, &track.id);
+    match &expected {
+        Err(SessionError::TrackTooLong { .. }) => {}
+        other => prop_assert_eq!(&checked, other, "check_add for {:?}", step.op),
+    }
     if let Ok(events) = step.result {
         // In votes order, after the host went back, a sort may come first.
         let (Some(Event::EntryAdded { entry, index }), sorted) =

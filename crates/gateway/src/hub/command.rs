@@ -91,6 +91,12 @@ pub(super) enum Command {
         name: Option<SessionName>,
         reply: Reply<SessionView>,
     },
+    /// Whether `actor` may add the track `track` now (every rule but its length).
+    CheckAdd {
+        actor: UserId,
+        track: TrackId,
+        reply: Reply<()>,
+    },
     /// Add a track to the queue: the new entry as the adder sees it, and its index.
     AddTrack {
         actor: UserId,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sesh_session::{
     Action, DeviceId, InviteCode, NewMember, QueueEntryId, QueueSettingsPatch, SessionId,
-    SessionName, Settings, Track, UserId, Vote,
+    SessionName, Settings, Track, TrackId, UserId, Vote,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -179,6 +179,17 @@ impl HubHandle {
         self.request(|reply| Command::SetName {
             actor: actor.clone(),
             name: name.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// Whether `actor` may add the track `track` now, by every rule but the track's length
+    /// (unknown before it is looked up): asked before a Spotify call is spent on the lookup.
+    pub async fn check_add(&self, actor: &UserId, track: &TrackId) -> Result<(), HubError> {
+        self.request(|reply| Command::CheckAdd {
+            actor: actor.clone(),
+            track: track.clone(),
             reply,
         })
         .await

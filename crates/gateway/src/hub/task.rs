@@ -275,6 +275,17 @@ impl SessionHub {
                 let result = self.apply(|s| s.set_name(&actor, name)).await;
                 let _ = reply.send(result.and_then(|_| self.view_for(&actor)));
             }
+            Command::CheckAdd {
+                actor,
+                track,
+                reply,
+            } => {
+                let _ = reply.send(
+                    self.session()
+                        .check_add(&actor, &track)
+                        .map_err(HubError::from),
+                );
+            }
             Command::AddTrack {
                 actor,
                 track,

@@ -5,7 +5,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use sesh_session::{Action, QueueEntryId, QueueSettingsPatch, Settings, TrackId, UserId, Vote};
+use sesh_session::{QueueEntryId, QueueSettingsPatch, Settings, TrackId, UserId, Vote};
 
 use super::parse_session_id;
 use crate::{
@@ -65,9 +65,9 @@ pub fn parse_track_ref(raw: &str) -> Result<TrackId, ApiError> {
         })
 }
 
-/// Adds the track `uri` names for `user`: checked against the session's rules first (a refusal
-/// costs no Spotify call), then looked up on Spotify (a track Sesh already holds costs none),
-/// then added.
+/// Adds the track `uri` names for `user`: checked against the session's rules first (every
+/// refusal but a too-long track costs no Spotify call), then looked up on Spotify (a track Sesh
+/// already holds costs none), then added (checked again, with its length).
 pub async fn add_track(
     state: &AppState,
     user: &UserId,
@@ -76,7 +76,7 @@ pub async fn add_track(
 ) -> Result<(QueueEntryView, usize), ApiError> {
     let id = parse_track_ref(uri)?;
     let hub = state.hubs.session(session);
-    hub.authorize(user, Action::AddTrack).await?;
+    hub.check_add(user, &id).await?;
     let track = crate::search::resolve_track(&state.core, user, &id).await?;
     Ok(hub.add_track(user, track).await?)
 }

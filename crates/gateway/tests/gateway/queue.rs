@@ -191,6 +191,7 @@ async fn members_add_in_fair_turns_the_limits_refuse_and_votes_reorder() {
     assert_eq!(add(bob, &p.id, &fresh[4]).await.0, StatusCode::CREATED);
     assert_eq!(add(bob, &p.id, &fresh[5]).await.0, StatusCode::CREATED);
     let (before, _) = queue_of(bob, &p.id).await;
+    app.emulator_clear_requests().await;
     let (status, refused) = add(bob, &p.id, &fresh[6]).await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["error"]["code"], "member_queue_full");
@@ -215,6 +216,19 @@ async fn members_add_in_fair_turns_the_limits_refuse_and_votes_reorder() {
         (status, refused["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_track_uri"))
     );
+    // Refusals known before the lookup cost no Spotify call.
+    let log = app.emulator_get("/_emulator/requests?method=GET").await;
+    let lookups = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/v1/tracks/"))
+        })
+        .count();
+    assert_eq!(lookups, 0, "refused adds looked nothing up");
     // Too long: the host allows one minute at most now.
     let settings = format!("/api/sessions/{}/settings", p.id);
     let (status, body) = bob

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use super::{Action, Session};
 use crate::error::SessionError;
 use crate::event::Event;
-use crate::ids::{QueueEntryId, UserId};
+use crate::ids::{QueueEntryId, TrackId, UserId};
 use crate::settings::{
     MAX_QUEUED_PER_MEMBER_RANGE, MAX_TRACK_MS_RANGE, NO_REPLAY_PLAYS_RANGE, QueueOrder,
     QueueSettingsPatch,
@@ -61,6 +61,35 @@ impl Session {
         actor: &UserId,
         track: Arc<Track>,
     ) -> Result<Vec<Event>, SessionError> {
+        self.refuse_add(actor, &track.id, Some(track.duration_ms))?;
+        let mut events = self.restore_votes_order();
+        let entry = QueueEntry {
+            id: self.fresh_entry_id(),
+            track,
+            added_by: vec![actor.clone()],
+            origin: EntryOrigin::Added,
+            votes: [(actor.clone(), Vote::Up)].into_iter().collect(),
+        };
+        let index = self.insertion_index(&entry);
+        self.queue.insert(index, entry.clone());
+        events.push(Event::EntryAdded { entry, index });
+        Ok(events)
+    }
+
+    /// Whether `actor` may add the track `id` now, by every rule of [`Session::add_track`] but
+    /// the track's length (unknown until it is looked up): what the gateway asks before it
+    /// spends a Spotify call on the lookup. Changes nothing.
+    pub fn check_add(&self, actor: &UserId, id: &TrackId) -> Result<(), SessionError> {
+        self.refuse_add(actor, id, None)
+    }
+
+    /// The rules of adding, in [`Session::add_track`]'s order; the length only when known.
+    fn refuse_add(
+        &self,
+        actor: &UserId,
+        id: &TrackId,
+        duration_ms: Option<u32>,
+    ) -> Result<(), SessionError> {
         self.authorize(actor, Action::AddTrack)?;
         self.ensure_playing()?;
         let moderator = self.is_moderator(actor);
@@ -68,16 +97,16 @@ impl Session {
         if settings.adding_locked && !moderator {
             return Err(SessionError::AddingLocked);
         }
-        if self.banned_tracks.contains(&track.id) {
+        if self.banned_tracks.contains(id) {
             return Err(SessionError::TrackBanned);
         }
-        if track.duration_ms > settings.max_track_ms {
+        if duration_ms.is_some_and(|ms| ms > settings.max_track_ms) {
             return Err(SessionError::TrackTooLong {
                 max_ms: settings.max_track_ms,
             });
         }
         let upcoming = self.queue.get(self.position + 1..).unwrap_or_default();
-        if let Some(entry) = upcoming.iter().find(|e| e.track.id == track.id) {
+        if let Some(entry) = upcoming.iter().find(|e| e.track.id == *id) {
             return Err(SessionError::AlreadyQueued { id: entry.id });
         }
         let window = settings.no_replay_plays as usize;
@@ -85,7 +114,7 @@ impl Session {
         if window > 0
             && self.queue[recent_from..=self.position]
                 .iter()
-                .any(|e| e.track.id == track.id)
+                .any(|e| e.track.id == *id)
         {
             return Err(SessionError::RecentlyPlayed {
                 within: settings.no_replay_plays,
@@ -100,18 +129,7 @@ impl Session {
                 limit: settings.max_queued_per_member,
             });
         }
-        let mut events = self.restore_votes_order();
-        let entry = QueueEntry {
-            id: self.fresh_entry_id(),
-            track,
-            added_by: vec![actor.clone()],
-            origin: EntryOrigin::Added,
-            votes: [(actor.clone(), Vote::Up)].into_iter().collect(),
-        };
-        let index = self.insertion_index(&entry);
-        self.queue.insert(index, entry.clone());
-        events.push(Event::EntryAdded { entry, index });
-        Ok(events)
+        Ok(())
     }
 
     /// `actor` votes `vote` (`None`: withdraws) on an upcoming entry ([`Action::Vote`]).

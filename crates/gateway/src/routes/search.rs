@@ -51,6 +51,7 @@ pub struct SearchAnswer {
         (status = 401, description = "`unauthenticated`, `reauth_required`", body = ErrorBody),
         (status = 403, description = "`not_a_member`, `forbidden` (the host did not let guests add tracks), `banned`, or Spotify refused the caller's account", body = ErrorBody),
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 409, description = "`session_ended`: the session is over", body = ErrorBody),
         (status = 429, description = "`rate_limited`: the caller's `SESH_SEARCHES_PER_MINUTE`, or Spotify asked to wait (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
         (status = 502, description = "`spotify_error`: Spotify refused for another reason", body = ErrorBody),

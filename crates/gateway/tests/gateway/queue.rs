@@ -88,6 +88,15 @@ async fn fresh_tracks(app: &TestApp, queue: &[Value], count: usize) -> Vec<Strin
     unreachable!()
 }
 
+/// `who` votes `value` on the entry `entry` (its JSON id).
+async fn vote(who: &Browser, id: &str, entry: &Value, value: i8) -> (StatusCode, Value) {
+    who.post(
+        &format!("/api/sessions/{id}/queue/{entry}/vote"),
+        Some(json!({ "vote": value })),
+    )
+    .await
+}
+
 async fn add(who: &Browser, id: &str, uri: &str) -> (StatusCode, Value) {
     who.post(
         &format!("/api/sessions/{id}/queue"),
@@ -280,12 +289,7 @@ async fn members_add_in_fair_turns_the_limits_refuse_and_votes_reorder() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let c1_id = after[index_of(&after, c1)]["id"].clone();
-    let (status, voted) = bob
-        .post(
-            &format!("/api/sessions/{}/queue/{c1_id}/vote", p.id),
-            Some(json!({"vote": 1})),
-        )
-        .await;
+    let (status, voted) = vote(bob, &p.id, &c1_id, 1).await;
     assert_eq!(status, StatusCode::OK, "{voted}");
     assert_eq!(
         (voted["votes"].as_i64(), voted["your_vote"].as_i64()),
@@ -306,31 +310,16 @@ async fn members_add_in_fair_turns_the_limits_refuse_and_votes_reorder() {
     assert!(index_of(&queue, c1) < index_of(&queue, a1));
     // The voter's own vote is in their snapshot; withdrawing it reorders back.
     assert_eq!(queue[position + 1]["your_vote"], 1);
-    let (status, voted) = bob
-        .post(
-            &format!("/api/sessions/{}/queue/{c1_id}/vote", p.id),
-            Some(json!({"vote": 0})),
-        )
-        .await;
+    let (status, voted) = vote(bob, &p.id, &c1_id, 0).await;
     assert_eq!((status, voted["votes"].as_i64()), (StatusCode::OK, Some(1)));
-    let (status, bad) = bob
-        .post(
-            &format!("/api/sessions/{}/queue/{c1_id}/vote", p.id),
-            Some(json!({"vote": 2})),
-        )
-        .await;
+    let (status, bad) = vote(bob, &p.id, &c1_id, 2).await;
     assert_eq!(
         (status, bad["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_vote"))
     );
     // The playing entry takes no votes.
     let playing_id = queue[position]["id"].clone();
-    let (status, pinned) = bob
-        .post(
-            &format!("/api/sessions/{}/queue/{playing_id}/vote", p.id),
-            Some(json!({"vote": 1})),
-        )
-        .await;
+    let (status, pinned) = vote(bob, &p.id, &playing_id, 1).await;
     assert_eq!(
         (status, pinned["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("entry_pinned"))
@@ -373,12 +362,7 @@ async fn the_next_entry_is_committed_late_once_and_spotify_moves_on_by_itself() 
         .await;
     assert_eq!(status, StatusCode::OK);
     let chosen = queue[position + 3].clone();
-    let (status, voted) = bob
-        .post(
-            &format!("/api/sessions/{}/queue/{}/vote", p.id, chosen["id"]),
-            Some(json!({"vote": 1})),
-        )
-        .await;
+    let (status, voted) = vote(bob, &p.id, &chosen["id"], 1).await;
     assert_eq!(status, StatusCode::OK, "{voted}");
     let duration = queue[position]["track"]["duration_ms"].as_u64().unwrap();
     app.emulator_post(
@@ -408,12 +392,7 @@ async fn the_next_entry_is_committed_late_once_and_spotify_moves_on_by_itself() 
         "the voted entry is committed: {query}"
     );
     // Pinned: it takes no more votes.
-    let (status, pinned) = bob
-        .post(
-            &format!("/api/sessions/{}/queue/{}/vote", p.id, chosen["id"]),
-            Some(json!({"vote": -1})),
-        )
-        .await;
+    let (status, pinned) = vote(bob, &p.id, &chosen["id"], -1).await;
     assert_eq!(
         (status, pinned["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("entry_pinned"))

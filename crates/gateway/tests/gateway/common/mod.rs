@@ -342,16 +342,7 @@ impl Browser {
 
     /// `POST path` with a JSON body (or none) and our `Origin` → (status, JSON or Null).
     pub async fn post(&self, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .post(format!("{}{path}", self.address))
-            .header("Origin", &self.address);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.send(reqwest::Method::POST, path, body).await
     }
 
     /// `method path` with a JSON body (or none) and our `Origin` → (status, JSON or Null).

@@ -37,6 +37,10 @@ const SOCKET_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// sustained rate).
 const SPOTIFY_USER_BURST: u32 = 10;
 
+/// Most queue changes a member may make at once before `SESH_QUEUE_ACTIONS_PER_MINUTE` paces
+/// them (a few quick votes in a row are fine).
+pub const QUEUE_ACTIONS_BURST: u32 = 20;
+
 /// A limit refused a request: what was limited, and when a retry can succeed (answered as
 /// `429 rate_limited` with `Retry-After`, or a WebSocket `error` frame with `retry_after_s`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,6 +75,10 @@ pub struct LimitRates {
     /// Searches per user and minute, answered from the cache or not
     /// (`SESH_SEARCHES_PER_MINUTE`); 0 = unlimited.
     pub searches_per_min: u32,
+    /// Changes of the queue per user and minute: adds, removals, bans, votes, skip votes and
+    /// queue settings, over HTTP and the WebSocket (`SESH_QUEUE_ACTIONS_PER_MINUTE`); 0 =
+    /// unlimited.
+    pub queue_actions_per_min: u32,
     /// Open sockets per user (`SESH_WS_MAX_PER_USER`).
     pub max_sockets_per_user: usize,
 }
@@ -84,6 +92,7 @@ impl LimitRates {
             spotify_user_per_min: settings.spotify_user_rate_per_min,
             sessions_per_hour: settings.sessions_per_hour,
             searches_per_min: settings.searches_per_minute,
+            queue_actions_per_min: settings.queue_actions_per_minute,
             max_sockets_per_user: settings.ws_max_per_user,
         }
     }
@@ -101,6 +110,7 @@ pub struct Limits {
     spotify_calls: Option<DefaultKeyedRateLimiter<UserId>>,
     creations: Option<DefaultKeyedRateLimiter<UserId>>,
     searches: Option<DefaultKeyedRateLimiter<UserId>>,
+    queue_actions: Option<DefaultKeyedRateLimiter<UserId>>,
     max_sockets_per_user: usize,
     sockets: Arc<Mutex<SocketMap>>,
 }
@@ -156,6 +166,9 @@ impl Limits {
             }),
             creations: keyed(rates.sessions_per_hour, Quota::per_hour, as_many),
             searches: keyed(rates.searches_per_min, Quota::per_minute, as_many),
+            queue_actions: keyed(rates.queue_actions_per_min, Quota::per_minute, |rate| {
+                rate.min(NonZeroU32::new(QUEUE_ACTIONS_BURST).unwrap_or(rate))
+            }),
             max_sockets_per_user: rates.max_sockets_per_user.max(1),
             sockets: Arc::default(),
         }
@@ -169,6 +182,7 @@ impl Limits {
             spotify_user_per_min: 0,
             sessions_per_hour: 0,
             searches_per_min: 0,
+            queue_actions_per_min: 0,
             max_sockets_per_user,
         })
     }
@@ -254,6 +268,20 @@ impl Limits {
         check(limiter, user).map_err(|wait| {
             tracing::info!(user = %user, "searches rate-limited");
             LimitExceeded::new("too many searches; wait a moment", wait)
+        })
+    }
+
+    /// Counts a change of the queue by `user` (an add, a removal, a ban, a vote, a skip vote,
+    /// the queue settings): each is stored and announced to every member, so a member who
+    /// clicks in a loop would make the whole room's traffic; `429 rate_limited` over the
+    /// budget (bursts of [`QUEUE_ACTIONS_BURST`]).
+    pub fn check_queue_action(&self, user: &UserId) -> Result<(), LimitExceeded> {
+        let Some(limiter) = &self.queue_actions else {
+            return Ok(());
+        };
+        check(limiter, user).map_err(|wait| {
+            tracing::info!(user = %user, "queue changes rate-limited");
+            LimitExceeded::new("too many queue changes; slow down", wait)
         })
     }
 
@@ -426,6 +454,7 @@ mod tests {
             spotify_user_per_min: 60,
             sessions_per_hour: 1,
             searches_per_min: 20,
+            queue_actions_per_min: 120,
             max_sockets_per_user: 8,
         });
         let ip = Some(IpAddr::from([198, 51, 100, 1]));

@@ -327,6 +327,17 @@ pub struct Settings {
         global = true
     )]
     pub searches_per_minute: u32,
+
+    /// Changes of the queue one member may make per minute (adds, removals, bans, votes, skip
+    /// votes, queue settings; HTTP and WebSocket together), in bursts of 20; `0` turns the
+    /// limit off.
+    #[arg(
+        long,
+        env = "SESH_QUEUE_ACTIONS_PER_MINUTE",
+        default_value_t = 120,
+        global = true
+    )]
+    pub queue_actions_per_minute: u32,
 }
 
 impl Settings {

@@ -74,6 +74,7 @@ pub async fn add_track(
     session: sesh_session::SessionId,
     uri: &str,
 ) -> Result<(QueueEntryView, usize), ApiError> {
+    state.core.limits.check_queue_action(user)?;
     let id = parse_track_ref(uri)?;
     let hub = state.hubs.session(session);
     hub.check_add(user, &id).await?;
@@ -121,7 +122,7 @@ fn parse_entry_id(raw: &str) -> Result<QueueEntryId, ApiError> {
         (status = 413, description = "`body_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 422, description = "`track_too_long`", body = ErrorBody),
-        (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: over `SESH_QUEUE_ACTIONS_PER_MINUTE` or `SESH_SPOTIFY_USER_RATE`, or Spotify asked to wait (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 502, description = "`spotify_error`", body = ErrorBody),
         (status = 503, description = "`spotify_unavailable` or `unavailable`", body = ErrorBody),
@@ -154,6 +155,7 @@ pub async fn add(
         (status = 403, description = "`csrf`, `forbidden`, `not_a_member`", body = ErrorBody),
         (status = 404, description = "`session_not_found`, `entry_not_found`", body = ErrorBody),
         (status = 409, description = "`not_started`, `session_ended`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: over `SESH_QUEUE_ACTIONS_PER_MINUTE` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ),
@@ -167,6 +169,7 @@ pub async fn remove(
     let (id, entry) = path.into_inner();
     let id = parse_session_id(&id)?;
     let entry = parse_entry_id(&entry)?;
+    state.core.limits.check_queue_action(&user.id)?;
     state.hubs.session(id).remove_entry(&user.id, entry).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -185,6 +188,7 @@ pub async fn remove(
         (status = 403, description = "`csrf`, `forbidden`, `not_a_member`", body = ErrorBody),
         (status = 404, description = "`session_not_found`, `entry_not_found`", body = ErrorBody),
         (status = 409, description = "`not_started`, `session_ended`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: over `SESH_QUEUE_ACTIONS_PER_MINUTE` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ),
@@ -198,6 +202,7 @@ pub async fn ban(
     let (id, entry) = path.into_inner();
     let id = parse_session_id(&id)?;
     let entry = parse_entry_id(&entry)?;
+    state.core.limits.check_queue_action(&user.id)?;
     state.hubs.session(id).ban_track(&user.id, entry).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -220,6 +225,7 @@ pub async fn ban(
         (status = 409, description = "`entry_pinned` (playing, played or up next), `not_started`, `session_ended`", body = ErrorBody),
         (status = 413, description = "`body_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: over `SESH_QUEUE_ACTIONS_PER_MINUTE` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ),
@@ -235,6 +241,7 @@ pub async fn vote(
     let id = parse_session_id(&id)?;
     let entry = parse_entry_id(&entry)?;
     let vote = parse_vote(body.vote)?;
+    state.core.limits.check_queue_action(&user.id)?;
     let answer = state.hubs.session(id).vote(&user.id, entry, vote).await?;
     Ok(HttpResponse::Ok().json(answer))
 }
@@ -253,6 +260,7 @@ pub async fn vote(
         (status = 403, description = "`csrf`, `forbidden` (permission `vote_skip`), `not_a_member`", body = ErrorBody),
         (status = 404, description = "`session_not_found`", body = ErrorBody),
         (status = 409, description = "`not_started`, `session_ended`, `nothing_playing`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: over `SESH_QUEUE_ACTIONS_PER_MINUTE` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ),
@@ -264,6 +272,7 @@ pub async fn skip_vote(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
+    state.core.limits.check_queue_action(&user.id)?;
     let answer = state.hubs.session(id).vote_skip(&user.id).await?;
     Ok(HttpResponse::Ok().json(answer))
 }
@@ -286,6 +295,7 @@ pub async fn skip_vote(
         (status = 409, description = "`session_ended`", body = ErrorBody),
         (status = 413, description = "`body_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: over `SESH_QUEUE_ACTIONS_PER_MINUTE` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ),
@@ -298,6 +308,7 @@ pub async fn settings(
     body: web::Json<QueueSettingsPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
+    state.core.limits.check_queue_action(&user.id)?;
     let settings = state
         .hubs
         .session(id)

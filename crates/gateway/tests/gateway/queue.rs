@@ -496,3 +496,29 @@ async fn three_skip_votes_of_five_connected_skip_once() {
     let (_, view) = p.host.get(&format!("/api/sessions/{}", p.id)).await;
     assert_eq!(view["skip"]["votes"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_changes_are_limited_per_member_over_http_and_the_socket() {
+    let app = common::spawn_app_with(|settings| settings.queue_actions_per_minute = 3).await;
+    let mut p = party(&app, &["bob"]).await;
+    let bob = &p.guests[0];
+    let (queue, position) = queue_of(bob, &p.id).await;
+    let entry = queue[position + 2]["id"].clone();
+    for value in [1, -1, 0] {
+        assert_eq!(vote(bob, &p.id, &entry, value).await.0, StatusCode::OK);
+    }
+    let (status, refused) = vote(bob, &p.id, &entry, 1).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{refused}");
+    assert_eq!(refused["error"]["code"], "rate_limited");
+    // Nothing changed, and the socket shares the budget.
+    let (after, _) = queue_of(bob, &p.id).await;
+    assert_eq!(after[position + 2]["votes"], queue[position + 2]["votes"]);
+    p.sockets[1]
+        .send(json!({"type": "vote", "entry_id": entry, "vote": 1}))
+        .await;
+    let error = p.sockets[1].next_of_type("error").await;
+    assert_eq!(error["code"], "rate_limited");
+    assert!(error["retry_after_s"].as_u64().is_some(), "{error}");
+    // Another member has their own budget.
+    assert_eq!(vote(&p.host, &p.id, &entry, 1).await.0, StatusCode::OK);
+}

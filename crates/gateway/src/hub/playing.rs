@@ -449,14 +449,20 @@ impl SessionHub {
         }
     }
 
-    /// One poller per playing session with at least one subscriber, polling the host's player.
+    /// One poller per playing session with at least one subscriber, polling the host's player;
+    /// with nobody connected, one that only feeds Spotify while there is something to feed
+    /// ([`SessionHub::feeding`]).
     pub(super) fn update_poller(&mut self) {
+        let watched = !self.room.is_empty();
         let wanted = self.session().state() == SessionState::Playing
-            && !self.room.is_empty()
+            && (watched || self.feeding())
             && !self.core.shutdown.is_cancelled();
         let host = self.session().host().clone();
         let keep = wanted && self.poller.as_ref().is_some_and(|p| p.host == host);
         if keep {
+            if let Some(poller) = &self.poller {
+                poller.set_watched(watched);
+            }
             return;
         }
         // Dropping the handle cancels the task.
@@ -464,13 +470,26 @@ impl SessionHub {
         if wanted {
             self.poller_generation += 1;
             self.follower.forget_observation();
-            self.poller = Some(PollerHandle::spawn(
+            let poller = PollerHandle::spawn(
                 self.core.clone(),
                 self.tx.clone(),
                 host,
                 self.poller_generation,
-            ));
+            );
+            poller.set_watched(watched);
+            self.poller = Some(poller);
         }
+    }
+
+    /// Whether Spotify needs the session with nobody connected: it plays (as last seen), the
+    /// session steers it, and an entry comes next. Spotify holds one track at a time, so without
+    /// this the music would stop at the end of the current track when every phone sleeps. A
+    /// paused session, a finished queue or a host who took over need nothing.
+    pub(super) fn feeding(&self) -> bool {
+        self.session().state() == SessionState::Playing
+            && !self.follower.took_over()
+            && self.session().next_entry().is_some()
+            && self.playback.as_ref().is_some_and(|p| p.is_playing)
     }
 
     async fn observe(&mut self, result: Result<Option<PlaybackState>, HubError>, at_ms: i64) {

@@ -1,8 +1,19 @@
-//! `PlaybackPoller`: one task per playing session with at least one connected member. It polls
-//! the host's player within the app-wide budget and reports each result to the hub, which diffs
-//! and fans out. Started and stopped by the hub only.
+//! `PlaybackPoller`: one task per playing session with at least one connected member, or with
+//! nobody connected while the session still has entries to feed to Spotify. It polls the host's
+//! player within the app-wide budget and reports each result to the hub, which diffs and fans
+//! out. Started and stopped by the hub only.
+//!
+//! With nobody watching it only feeds: it wakes shortly before the playing track's end (so the
+//! hub can hand Spotify the next entry) and just after it (so the session follows), about two
+//! polls a track instead of one a second.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use sesh_session::UserId;
 use sesh_spotify::{PlaybackState, SpotifyError};
@@ -19,6 +30,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const END_OF_TRACK_SLACK: Duration = Duration::from_millis(150);
 /// Never poll more often than this, even near the end of a track.
 const MIN_INTERVAL: Duration = Duration::from_millis(200);
+/// With nobody watching, the poll before a track's end comes this long before it: inside the
+/// hub's commit window ([`super::follower::COMMIT_LEAD_MS`]) with a margin for the call.
+const FEED_AHEAD: Duration = Duration::from_secs(12);
 
 /// The hub's handle on its running poller.
 #[derive(Debug)]
@@ -27,6 +41,7 @@ pub(super) struct PollerHandle {
     pub host: UserId,
     cancel: CancellationToken,
     nudge: Arc<Notify>,
+    watched: Arc<AtomicBool>,
 }
 
 impl PollerHandle {
@@ -39,6 +54,7 @@ impl PollerHandle {
     ) -> Self {
         let cancel = core.shutdown.child_token();
         let nudge = Arc::new(Notify::new());
+        let watched = Arc::new(AtomicBool::new(true));
         let poller = Poller {
             core: core.clone(),
             hub,
@@ -46,6 +62,7 @@ impl PollerHandle {
             generation,
             cancel: cancel.clone(),
             nudge: nudge.clone(),
+            watched: watched.clone(),
             failures: 0,
         };
         core.runtime.spawn(poller.run());
@@ -53,6 +70,16 @@ impl PollerHandle {
             host,
             cancel,
             nudge,
+            watched,
+        }
+    }
+
+    /// Whether anyone is connected: polls about once a second; otherwise only around the ends
+    /// of tracks.
+    pub fn set_watched(&self, watched: bool) {
+        if self.watched.swap(watched, Ordering::Relaxed) != watched && watched {
+            // Someone came back: they should see the player now, not at the next track's end.
+            self.nudge.notify_one();
         }
     }
 
@@ -75,6 +102,7 @@ struct Poller {
     generation: u64,
     cancel: CancellationToken,
     nudge: Arc<Notify>,
+    watched: Arc<AtomicBool>,
     failures: u32,
 }
 
@@ -131,10 +159,12 @@ impl Poller {
                             state.item.as_ref().and_then(|i| i.as_track()).map(|t| {
                                 t.duration_ms.saturating_sub(state.progress_ms.unwrap_or(0))
                             });
-                        match remaining {
-                            Some(ms) => config
+                        let watched = self.watched.load(Ordering::Relaxed);
+                        match remaining.map(|ms| Duration::from_millis(u64::from(ms))) {
+                            Some(left) if !watched => feed_delay(left, config.poll_interval),
+                            Some(left) => config
                                 .poll_interval
-                                .min(Duration::from_millis(u64::from(ms)) + END_OF_TRACK_SLACK)
+                                .min(left + END_OF_TRACK_SLACK)
                                 .max(MIN_INTERVAL),
                             None => config.poll_interval,
                         }
@@ -151,5 +181,41 @@ impl Poller {
                 (config.poll_interval * factor).min(MAX_BACKOFF)
             }
         }
+    }
+}
+
+/// With nobody watching: the next poll just inside the commit window, or, once inside it, just
+/// after the track's end; never sooner than `interval`.
+fn feed_delay(left: Duration, interval: Duration) -> Duration {
+    match left.checked_sub(FEED_AHEAD) {
+        Some(until_window) if !until_window.is_zero() => until_window.max(interval),
+        _ => (left + END_OF_TRACK_SLACK).max(interval),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{FEED_AHEAD, feed_delay};
+
+    #[test]
+    fn unwatched_feeding_polls_before_and_after_each_tracks_end_only() {
+        let second = Duration::from_secs(1);
+        let s = Duration::from_secs;
+        // Four minutes left: sleep until twelve seconds before the end.
+        assert_eq!(feed_delay(s(240), second), s(240) - FEED_AHEAD);
+        // Inside the window: sleep past the end.
+        assert_eq!(feed_delay(s(10), second), s(10) + super::END_OF_TRACK_SLACK);
+        // Right at the edge of the window, and never faster than the interval.
+        assert_eq!(
+            feed_delay(FEED_AHEAD, second),
+            FEED_AHEAD + super::END_OF_TRACK_SLACK
+        );
+        assert_eq!(
+            feed_delay(FEED_AHEAD + Duration::from_millis(10), second),
+            second
+        );
+        assert_eq!(feed_delay(Duration::ZERO, second), second);
     }
 }

@@ -120,7 +120,8 @@ impl SessionHub {
         let id = self.session().id();
         self.store.reserve(self.feed.seq()).await;
         loop {
-            let idle = self.room.is_empty() && self.in_flight == 0;
+            // A hub feeding Spotify for nobody stays (its poller lives in it).
+            let idle = self.room.is_empty() && self.in_flight == 0 && !self.feeding();
             let idle_timer = tokio::time::sleep(self.core.config.hub_idle_timeout);
             let summary_at = self.room.summary_due();
             let summary_timer =

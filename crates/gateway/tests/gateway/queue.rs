@@ -522,3 +522,56 @@ async fn queue_changes_are_limited_per_member_over_http_and_the_socket() {
     // Another member has their own budget.
     assert_eq!(vote(&p.host, &p.id, &entry, 1).await.0, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_phone_asleep_spotify_still_gets_the_next_entry() {
+    let app = spawn_app().await;
+    let p = party(&app, &["bob"]).await;
+    let (queue, position) = queue_of(&p.host, &p.id).await;
+    let duration = queue[position]["track"]["duration_ms"].as_u64().unwrap();
+    app.emulator_post(
+        "/_emulator/users/alice/player",
+        json!({"action": "seek", "position_ms": duration - 25_000}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Everyone closes the page (or their phone sleeps) with 23 s to go.
+    drop(p.sockets);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.emulator_clear_requests().await;
+    // Without a watcher the poller sleeps until just inside the last 15 s (real time here: ~10 s),
+    // then hands Spotify the next entry; between the ends of tracks it does not poll.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let commits = loop {
+        let commits = requests(&app, "POST", "/v1/me/player/queue").await;
+        if !commits.is_empty() {
+            break commits;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing was committed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(commits.len(), 1);
+    let polls = requests(&app, "GET", "/v1/me/player").await.len();
+    assert!(polls <= 3, "{polls} polls while feeding for nobody");
+    let before = app.emulator_player("alice").await;
+    let left = before["duration_ms"].as_u64().unwrap() - before["position_ms"].as_u64().unwrap();
+    app.emulator_post("/_emulator/clock", json!({"advance_ms": left + 300}))
+        .await;
+    let player = app.emulator_player("alice").await;
+    assert_eq!(player["current_uri"], queue[position + 1]["track"]["uri"]);
+    assert_eq!(player["is_playing"], true, "the music goes on");
+    // A member who comes back sees the session where Spotify is.
+    let mut ws = p.guests[0].ws(&p.id).await;
+    let next = queue[position + 1]["track"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ws.next_matching(|f| {
+        (f["type"] == "playback" && playback_track(f).as_deref() == Some(next.as_str()))
+            || (f["type"] == "welcome" && f["session"]["position"] == position + 1)
+    })
+    .await;
+}

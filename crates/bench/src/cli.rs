@@ -60,6 +60,10 @@ pub struct RunArgs {
     /// Start latency for a session of 50.
     #[arg(long)]
     pub start: bool,
+    /// The collaborative queue: 200 members voting and adding at 20 operations/s; delivery
+    /// latency and frame sizes at two queue lengths.
+    #[arg(long)]
+    pub queue: bool,
     /// Servers to compare.
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["sesh", "actix", "tungstenite"])]
     pub servers: Vec<ServerKind>,
@@ -115,6 +119,18 @@ pub struct RunArgs {
     /// Seconds of each measurement window (staggered changes, idle CPU, Spotify calls).
     #[arg(long)]
     pub window_s: Option<f64>,
+    /// Members of the `queue` scenario's session.
+    #[arg(long)]
+    pub queue_n: Option<usize>,
+    /// Members of the `queue` scenario's small session (the short queue).
+    #[arg(long)]
+    pub queue_small_n: Option<usize>,
+    /// Queue operations per second in `queue`.
+    #[arg(long)]
+    pub queue_rate: Option<f64>,
+    /// Seconds of operations in `queue` (per queue length).
+    #[arg(long)]
+    pub queue_secs: Option<f64>,
     /// Minimum number of client processes.
     #[arg(long, default_value_t = 1)]
     pub client_procs: usize,
@@ -155,6 +171,14 @@ pub struct Sizes {
     pub start_members: usize,
     /// `start`: repetitions.
     pub start_runs: usize,
+    /// `queue`: members of the big session.
+    pub queue_members: usize,
+    /// `queue`: members of the small session.
+    pub queue_small: usize,
+    /// `queue`: operations per second.
+    pub queue_rate: f64,
+    /// `queue`: seconds of operations per session.
+    pub queue_secs: f64,
 }
 
 impl Sizes {
@@ -175,6 +199,10 @@ impl Sizes {
                 calls_sizes: vec![1, 10],
                 start_members: 10,
                 start_runs: 2,
+                queue_members: 50,
+                queue_small: 5,
+                queue_rate: 20.0,
+                queue_secs: 2.0,
             }
         } else {
             Sizes {
@@ -191,6 +219,10 @@ impl Sizes {
                 calls_sizes: vec![1, 100],
                 start_members: 50,
                 start_runs: 5,
+                queue_members: 200,
+                queue_small: 10,
+                queue_rate: 20.0,
+                queue_secs: 30.0,
             }
         };
         let set = |target: &mut usize, v: Option<usize>| *target = v.unwrap_or(*target);
@@ -198,6 +230,12 @@ impl Sizes {
         set(&mut sizes.room_size, args.room_size);
         set(&mut sizes.big_room, args.big_room_n);
         set(&mut sizes.sessions, args.sessions_n);
+        set(&mut sizes.queue_members, args.queue_n);
+        set(&mut sizes.queue_small, args.queue_small_n);
+        sizes.queue_members = sizes.queue_members.max(2);
+        sizes.queue_small = sizes.queue_small.max(2);
+        sizes.queue_rate = args.queue_rate.unwrap_or(sizes.queue_rate).max(0.1);
+        sizes.queue_secs = args.queue_secs.unwrap_or(sizes.queue_secs);
         sizes.room_size = sizes.room_size.max(2);
         sizes.join_rate = args.join_rate.unwrap_or(sizes.join_rate);
         sizes.join_secs = args.join_secs.unwrap_or(sizes.join_secs);
@@ -221,6 +259,7 @@ impl RunArgs {
             || self.sessions
             || self.calls
             || self.start
+            || self.queue
     }
 
     /// Whether scenario `flag` runs.

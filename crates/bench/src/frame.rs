@@ -58,6 +58,15 @@ pub struct Peek {
     /// `spotify_status.state`.
     #[serde(default)]
     pub state: Option<serde_json::Value>,
+    /// The entry id of `entry_votes` and `entry_removed` (any JSON: other frames use `id` too).
+    #[serde(default)]
+    pub id: Option<serde_json::Value>,
+    /// `entry_votes.votes`.
+    #[serde(default)]
+    pub votes: Option<serde_json::Value>,
+    /// `entry_added.entry` (any JSON, read only for `entry_added`).
+    #[serde(default)]
+    pub entry: Option<serde_json::Value>,
 }
 
 /// The nested playback object.
@@ -97,6 +106,27 @@ impl Peek {
         ))
     }
 
+    /// The queue delta this frame carries, if it is one the `queue` scenario times.
+    pub fn queue_delta(&self) -> Option<crate::client::QueueDelta> {
+        use crate::client::QueueDelta;
+        let id = || self.id.as_ref().and_then(serde_json::Value::as_u64);
+        match self.kind.as_str() {
+            "entry_votes" => Some(QueueDelta::Votes {
+                id: id()?,
+                votes: self.votes.as_ref()?.as_i64()?,
+            }),
+            "entry_removed" => Some(QueueDelta::Removed { id: id()? }),
+            "entry_added" => {
+                let entry = self.entry.as_ref()?;
+                Some(QueueDelta::Added {
+                    id: entry.get("id")?.as_u64()?,
+                    track: entry.get("track")?.get("id")?.as_str()?.to_owned(),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// Whether this is a `spotify_status` frame reporting a rate limit.
     pub fn is_rate_limited_status(&self) -> bool {
         self.kind == "spotify_status"
@@ -126,6 +156,30 @@ mod tests {
         assert_eq!(peek.playback(), Some(("abc", Some(5))));
         let empty = Peek::parse(r#"{"type":"welcome","playback":null}"#).unwrap();
         assert_eq!(empty.playback(), None);
+    }
+
+    #[test]
+    fn peeks_queue_deltas() {
+        use crate::client::QueueDelta;
+        let votes = Peek::parse(r#"{"type":"entry_votes","seq":9,"id":7,"votes":-2}"#).unwrap();
+        assert_eq!(
+            votes.queue_delta(),
+            Some(QueueDelta::Votes { id: 7, votes: -2 })
+        );
+        let added = r#"{"type":"entry_added","seq":3,"index":12,"entry":{"id":40,
+            "track":{"id":"abc","uri":"spotify:track:abc"},"votes":1,"added_by":["u"]}}"#;
+        assert_eq!(
+            Peek::parse(added).unwrap().queue_delta(),
+            Some(QueueDelta::Added {
+                id: 40,
+                track: "abc".into()
+            })
+        );
+        let removed = Peek::parse(r#"{"type":"entry_removed","seq":4,"id":40}"#).unwrap();
+        assert_eq!(removed.queue_delta(), Some(QueueDelta::Removed { id: 40 }));
+        // A string `id` elsewhere must not make the frame unreadable.
+        let other = Peek::parse(r#"{"type":"member_joined","id":"u1"}"#).unwrap();
+        assert_eq!(other.queue_delta(), None);
     }
 
     #[test]

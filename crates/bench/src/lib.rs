@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - [`cli`]: command line and scenario sizes (`--quick` for CI).
-//! - [`scenarios`]: `members`, `big-room`, `join-storm`, `start`, `calls`, `sessions`.
+//! - [`scenarios`]: `members`, `big-room`, `join-storm`, `start`, `calls`, `sessions`, `queue`.
 //! - [`target`]: the servers under test and the "track change" trigger of each.
 //! - [`sesh`]: Sesh as a target — child processes, the OAuth login dance, its API.
 //! - [`baseline`]: the bare actix-ws and tokio-tungstenite broadcast servers.

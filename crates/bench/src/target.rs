@@ -95,6 +95,12 @@ impl BaselineServer {
         format!("ws://{}/ws/rooms/{room}", self.ready.ws)
     }
 
+    /// Broadcasts one frame tagged `tag` to `room`; returns once the server has queued it.
+    pub async fn broadcast(&self, room: u32, tag: &str) -> anyhow::Result<()> {
+        self.control.broadcast(Some(room), tag).await?;
+        Ok(())
+    }
+
     /// A trigger for this server.
     pub fn trigger(&self) -> Trigger {
         Trigger::Baseline {

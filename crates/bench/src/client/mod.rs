@@ -43,6 +43,16 @@ pub enum Command {
         /// Concurrent handshakes.
         max_in_flight: usize,
     },
+    /// Send `text` on socket `id` and answer [`Report::Sent`] with the moment it went out
+    /// (the `queue` scenario's WebSocket operations).
+    Send {
+        /// The socket.
+        id: u32,
+        /// The driver's operation number, echoed in the report.
+        op: u64,
+        /// The text frame.
+        text: String,
+    },
     /// Answer with [`Report::Stats`].
     Stats,
     /// Close every socket politely, answer [`Report::Closed`] and exit.
@@ -66,6 +76,12 @@ pub struct FrameCounts {
     pub rate_limited: u64,
     /// `error` frames.
     pub error: u64,
+    /// `queue` frames (a batch of entry changes as a window of the queue).
+    #[serde(default)]
+    pub queue_window: u64,
+    /// Bytes of every text frame.
+    #[serde(default)]
+    pub bytes: u64,
 }
 
 impl FrameCounts {
@@ -78,7 +94,34 @@ impl FrameCounts {
         self.spotify_status += other.spotify_status;
         self.rate_limited += other.rate_limited;
         self.error += other.error;
+        self.queue_window += other.queue_window;
+        self.bytes += other.bytes;
     }
+}
+
+/// The part of a queue delta frame that names the operation behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum QueueDelta {
+    /// `entry_votes`: entry `id` now has `votes`.
+    Votes {
+        /// Entry id.
+        id: u64,
+        /// Net votes.
+        votes: i64,
+    },
+    /// `entry_added`: entry `id` of track `track`.
+    Added {
+        /// Entry id.
+        id: u64,
+        /// Track id.
+        track: String,
+    },
+    /// `entry_removed`: entry `id`.
+    Removed {
+        /// Entry id.
+        id: u64,
+    },
 }
 
 /// Client process → driver.
@@ -108,6 +151,24 @@ pub enum Report {
         server_ms: Option<i64>,
         /// Receipt time, µs since the Unix epoch.
         recv_us: i64,
+    },
+    /// A socket received a queue delta (`entry_votes`, `entry_added`, `entry_removed`).
+    Queue {
+        /// The socket's id.
+        id: u32,
+        /// What changed, and of which entry or track.
+        delta: QueueDelta,
+        /// The frame's length in bytes.
+        bytes: u32,
+        /// Receipt time, µs since the Unix epoch.
+        recv_us: i64,
+    },
+    /// A [`Command::Send`] went out.
+    Sent {
+        /// The driver's operation number.
+        op: u64,
+        /// When the frame was handed to the socket, µs since the Unix epoch.
+        sent_us: i64,
     },
     /// An open socket was closed by the server or failed.
     Lost {

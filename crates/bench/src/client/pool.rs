@@ -3,7 +3,7 @@
 
 use super::{Command, ConnSpec, FrameCounts, Report};
 use anyhow::Context;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -26,6 +26,8 @@ pub struct ClientPool {
     /// `Change`/`Lost` reports that arrived while waiting for something else.
     stash: VecDeque<Report>,
     next_id: u32,
+    /// The process holding each socket.
+    owner: HashMap<u32, usize>,
 }
 
 /// The result of opening a batch of sockets.
@@ -93,6 +95,7 @@ impl ClientPool {
             reports,
             stash: VecDeque::new(),
             next_id: 0,
+            owner: HashMap::new(),
         })
     }
 
@@ -135,6 +138,7 @@ impl ClientPool {
         let n = self.processes.len();
         let mut shares: Vec<Vec<ConnSpec>> = vec![Vec::new(); n];
         for (i, conn) in conns.into_iter().enumerate() {
+            self.owner.insert(conn.id, i % n);
             shares[i % n].push(conn);
         }
         for (process, share) in shares.into_iter().enumerate() {
@@ -185,6 +189,12 @@ impl ClientPool {
             }
         }
         Ok(outcome)
+    }
+
+    /// Has socket `id` send `text`; its process answers [`Report::Sent`] with `op`.
+    pub async fn send_text(&mut self, id: u32, op: u64, text: String) -> anyhow::Result<()> {
+        let process = *self.owner.get(&id).context("no such socket")?;
+        self.send(process, &Command::Send { id, op, text }).await
     }
 
     /// Sockets open and frames received, summed over the processes.

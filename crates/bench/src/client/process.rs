@@ -4,7 +4,8 @@
 
 use super::{Command, ConnSpec, FrameCounts, Report};
 use crate::frame::{Peek, now_us};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -39,12 +40,15 @@ struct Counters {
     spotify_status: AtomicU64,
     rate_limited: AtomicU64,
     error: AtomicU64,
+    queue_window: AtomicU64,
+    bytes: AtomicU64,
 }
 
 impl Counters {
-    fn count(&self, peek: &Peek) {
+    fn count(&self, peek: &Peek, bytes: usize) {
         let bump = |c: &AtomicU64| c.fetch_add(1, Ordering::Relaxed);
         bump(&self.total);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
         match peek.kind.as_str() {
             "welcome" => bump(&self.welcome),
             "playback" => bump(&self.playback),
@@ -56,6 +60,7 @@ impl Counters {
                 bump(&self.spotify_status)
             }
             "error" => bump(&self.error),
+            "queue" => bump(&self.queue_window),
             _ => 0,
         };
     }
@@ -70,9 +75,14 @@ impl Counters {
             spotify_status: get(&self.spotify_status),
             rate_limited: get(&self.rate_limited),
             error: get(&self.error),
+            queue_window: get(&self.queue_window),
+            bytes: get(&self.bytes),
         }
     }
 }
+
+/// Where [`Command::Send`] hands a socket its frames: (operation number, text).
+type Outbox = mpsc::Sender<(u64, String)>;
 
 /// What every socket task shares.
 #[derive(Clone)]
@@ -81,6 +91,8 @@ struct Ctx {
     counters: Arc<Counters>,
     reports: mpsc::Sender<Report>,
     shutdown: watch::Receiver<bool>,
+    /// Each open socket's outbox for [`Command::Send`].
+    outboxes: Arc<parking_lot::Mutex<HashMap<u32, Outbox>>>,
     /// Dropped by each task when it ends; `Close` waits for the last one.
     _alive: mpsc::Sender<()>,
 }
@@ -99,6 +111,7 @@ async fn serve_driver() -> anyhow::Result<()> {
         counters: Arc::new(Counters::default()),
         reports: report_tx.clone(),
         shutdown: shutdown_rx,
+        outboxes: Arc::default(),
         _alive: alive_tx,
     };
 
@@ -111,6 +124,14 @@ async fn serve_driver() -> anyhow::Result<()> {
                 max_in_flight,
             } => {
                 tokio::spawn(open_all(ctx.clone(), conns, rate_per_s, max_in_flight));
+            }
+            Command::Send { id, op, text } => {
+                let outbox = ctx.outboxes.lock().get(&id).cloned();
+                if let Some(outbox) = outbox
+                    && outbox.try_send((op, text)).is_err()
+                {
+                    tracing::warn!(id, op, "socket outbox full or closed: frame not sent");
+                }
             }
             Command::Stats => {
                 let stats = Report::Stats {
@@ -216,6 +237,8 @@ async fn socket(
     };
     drop(permit);
     ctx.counters.open.fetch_add(1, Ordering::Relaxed);
+    let (outbox_tx, mut outbox) = mpsc::channel::<(u64, String)>(64);
+    ctx.outboxes.lock().insert(id, outbox_tx);
 
     let result = loop {
         tokio::select! {
@@ -223,7 +246,12 @@ async fn socket(
                 Some(Ok(Message::Text(text))) => {
                     let recv_us = now_us();
                     let Some(peek) = Peek::parse(text.as_str()) else { continue };
-                    ctx.counters.count(&peek);
+                    ctx.counters.count(&peek, text.len());
+                    if let Some(delta) = peek.queue_delta() {
+                        let bytes = text.len() as u32;
+                        let _ = ctx.reports.send(Report::Queue { id, delta, bytes, recv_us }).await;
+                        continue;
+                    }
                     if peek.kind != "playback" {
                         continue;
                     }
@@ -240,6 +268,13 @@ async fn socket(
                 Some(Err(err)) => break Err(err.to_string()),
                 None => break Err("connection ended".to_owned()),
             },
+            Some((op, text)) = outbox.recv() => {
+                let sent_us = now_us();
+                if let Err(err) = ws.send(Message::text(text)).await {
+                    break Err(err.to_string());
+                }
+                let _ = ctx.reports.send(Report::Sent { op, sent_us }).await;
+            }
             _ = shutdown.changed() => {
                 let _ = ws.close(None).await;
                 // Drain until the server's close frame so both sides finish cleanly.
@@ -251,6 +286,7 @@ async fn socket(
         }
     };
     ctx.counters.open.fetch_sub(1, Ordering::Relaxed);
+    ctx.outboxes.lock().remove(&id);
     result
 }
 
@@ -302,7 +338,7 @@ async fn open(
                         text.as_str()
                     )));
                 };
-                ctx.counters.count(&peek);
+                ctx.counters.count(&peek, text.len());
                 if peek.kind == "welcome" {
                     let last_track = peek.playback().map(|(track, _)| track.to_owned());
                     let welcome_ms = started.elapsed().as_secs_f64() * 1000.0;

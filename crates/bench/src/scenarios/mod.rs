@@ -3,6 +3,7 @@
 
 mod fanout;
 mod join;
+mod queue;
 mod rooms;
 mod spotify;
 
@@ -71,6 +72,10 @@ impl Env {
                     ("SESH_LOGIN_RATE".to_owned(), "0".to_owned()),
                     ("SESH_SPOTIFY_USER_RATE".to_owned(), "0".to_owned()),
                     ("SESH_SESSIONS_PER_HOUR".to_owned(), "0".to_owned()),
+                    // The `queue` scenario's small session has each member change the queue
+                    // twice a second (its 200-member session, 6 times a minute: under the
+                    // default 120).
+                    ("SESH_QUEUE_ACTIONS_PER_MINUTE".to_owned(), "0".to_owned()),
                     // `big-room` asks for one session of thousands (the default cap is 200).
                     ("SESH_MAX_CAPACITY".to_owned(), "100000".to_owned()),
                 ];
@@ -157,6 +162,9 @@ pub async fn run(args: &RunArgs) -> Report {
     }
     if args.runs(args.start) && env.with_sesh() {
         spotify::start(&mut env).await;
+    }
+    if args.runs(args.queue) {
+        queue::queue(&mut env).await;
     }
     if args.runs(args.calls) && env.with_sesh() {
         spotify::calls(&mut env).await;

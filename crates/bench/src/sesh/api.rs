@@ -287,6 +287,105 @@ impl SeshApi {
         expect_success("end", response).await.map(drop)
     }
 
+    /// `GET /api/sessions/{id}/queue?offset=&limit=`: a page of the whole queue.
+    pub async fn queue_page(
+        &self,
+        cookie: &str,
+        session: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Value, ApiError> {
+        let response = self
+            .http
+            .get(format!(
+                "{}/api/sessions/{session}/queue?offset={offset}&limit={limit}",
+                self.base
+            ))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .map_err(http_err("queue page"))?;
+        expect_success("queue page", response).await
+    }
+
+    /// `POST /api/sessions/{id}/queue {"uri"}`; returns the new entry's id.
+    pub async fn add_track(&self, cookie: &str, session: &str, uri: &str) -> Result<u64, ApiError> {
+        let response = self
+            .post(cookie, &format!("/api/sessions/{session}/queue"))
+            .json(&serde_json::json!({ "uri": uri }))
+            .send()
+            .await
+            .map_err(http_err("add"))?;
+        let body = expect_success("add", response).await?;
+        body.get("entry")
+            .and_then(|e| e.get("id"))
+            .and_then(Value::as_u64)
+            .ok_or(ApiError::Protocol {
+                what: "add",
+                detail: "answer lacks entry.id".into(),
+            })
+    }
+
+    /// `POST /api/sessions/{id}/queue/{entry}/vote {"vote"}`.
+    pub async fn vote(
+        &self,
+        cookie: &str,
+        session: &str,
+        entry: u64,
+        vote: i8,
+    ) -> Result<(), ApiError> {
+        let response = self
+            .post(
+                cookie,
+                &format!("/api/sessions/{session}/queue/{entry}/vote"),
+            )
+            .json(&serde_json::json!({ "vote": vote }))
+            .send()
+            .await
+            .map_err(http_err("vote"))?;
+        expect_success("vote", response).await.map(drop)
+    }
+
+    /// `DELETE /api/sessions/{id}/queue/{entry}`.
+    pub async fn remove_entry(
+        &self,
+        cookie: &str,
+        session: &str,
+        entry: u64,
+    ) -> Result<(), ApiError> {
+        let response = self
+            .http
+            .delete(format!(
+                "{}/api/sessions/{session}/queue/{entry}",
+                self.base
+            ))
+            .header(reqwest::header::COOKIE, cookie)
+            .header(reqwest::header::ORIGIN, &self.public_url)
+            .send()
+            .await
+            .map_err(http_err("remove"))?;
+        expect_success("remove", response).await.map(drop)
+    }
+
+    /// Every track URI among the emulator user's top tracks (all three time ranges).
+    pub async fn emulator_top_uris(&self, user: &str) -> Result<Vec<String>, ApiError> {
+        let response = self
+            .http
+            .get(format!("{}/_emulator/users/{user}", self.emulator))
+            .send()
+            .await
+            .map_err(http_err("emulator user"))?;
+        let body = expect_success("emulator user", response).await?;
+        let ranges = body.get("top_tracks").and_then(Value::as_object);
+        Ok(ranges
+            .into_iter()
+            .flat_map(|r| r.values())
+            .filter_map(Value::as_array)
+            .flatten()
+            .filter_map(|u| u.as_str().map(str::to_owned))
+            .collect())
+    }
+
     /// `GET /healthz` answers 200.
     pub async fn healthy(&self) -> bool {
         matches!(

@@ -3,6 +3,9 @@
 //! delta frame is timed. Run at two queue lengths (a small session, then the big one) for the
 //! frame sizes; the baselines get a trigger at the same rate to a room of the same size.
 
+mod model;
+mod tally;
+
 use super::{Env, Server};
 use crate::client::{ClientPool, ConnSpec, QueueDelta, Report};
 use crate::frame::now_us;
@@ -12,9 +15,11 @@ use crate::sesh::{LiveSession, SeshTarget};
 use crate::stats::Summary;
 use crate::target::ServerKind;
 use anyhow::Context;
+use model::{Key, Model, Op, OpKind, Rng, settle, track_id};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
+use tally::Phase;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -23,284 +28,9 @@ const RECEIPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Entries from the start of the queue left alone: the playing one and the one Spotify holds
 /// are pinned (votes on them are refused), with a margin for a track change during the run.
 const PINNED_MARGIN: usize = 5;
-/// Tracks one member may have queued at once (the session default).
-const MAX_QUEUED_PER_MEMBER: usize = 3;
-
-/// What an operation's receipts are matched by: while an operation is in flight, nothing
-/// else touches its entry (or, for an add, its track).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Votes(u64),
-    Added(String),
-    Removed(u64),
-    Broadcast(String),
-}
-
-impl Key {
-    fn of(delta: &QueueDelta) -> Key {
-        match delta {
-            QueueDelta::Votes { id, .. } => Key::Votes(*id),
-            QueueDelta::Added { track, .. } => Key::Added(track.clone()),
-            QueueDelta::Removed { id } => Key::Removed(*id),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OpKind {
-    Vote,
-    Add,
-    Remove,
-    Broadcast,
-}
-
-/// One operation and what came of it.
-struct Op {
-    kind: OpKind,
-    http: bool,
-    key: Key,
-    /// The adder of an add (to give the entry back to it for removal), or the remover.
-    member: usize,
-    /// An add's track URI, a removal's track (to add again later).
-    track: Option<String>,
-    /// Request sent (HTTP), frame handed to the socket (WebSocket), trigger sent (baseline).
-    start_us: Option<i64>,
-    /// HTTP answer (or the baseline trigger's), µs.
-    answer_us: Option<i64>,
-    /// The entry id an add produced.
-    entry: Option<u64>,
-    /// The net votes the driver expects an `entry_votes` frame to carry.
-    expect_votes: Option<i64>,
-    receipts: Vec<i64>,
-    /// Bytes of each receipt.
-    bytes: Vec<u32>,
-    refused: bool,
-    issued: Instant,
-    open: bool,
-}
-
-/// What one server did at one queue length.
-#[derive(Default)]
-struct Phase {
-    members: usize,
-    queue_len: usize,
-    ops: usize,
-    http_ops: usize,
-    refused: usize,
-    refusals: Vec<String>,
-    /// Answer (HTTP), send (WebSocket) or trigger answer (baseline) → receipt, ms.
-    answer_ms: Vec<f64>,
-    /// Request sent → receipt, ms.
-    request_ms: Vec<f64>,
-    http_answer_ms: Vec<f64>,
-    ws_send_ms: Vec<f64>,
-    /// Per operation: answer → the last member's receipt, ms.
-    last_ms: Vec<f64>,
-    /// HTTP request → answer, ms.
-    http_ms: Vec<f64>,
-    missed: usize,
-    unmatched: usize,
-    votes_mismatch: usize,
-    /// Bytes of the frames received, by frame type.
-    sizes: BTreeMap<&'static str, Vec<u32>>,
-    /// Every byte members received during the operations, per member and operation.
-    bytes_per_member_op: Option<f64>,
-    /// `queue` (window) and `error` frames received during the operations.
-    window_frames: u64,
-    error_frames: u64,
-    rate: f64,
-    cpu_pct: Option<f64>,
-}
-
-impl Phase {
-    fn answer(&self) -> Option<Summary> {
-        Summary::of(&mut self.answer_ms.clone())
-    }
-
-    fn mean_size(&self, kind: &str) -> Option<f64> {
-        let sizes = self.sizes.get(kind)?;
-        (!sizes.is_empty())
-            .then(|| sizes.iter().map(|&b| f64::from(b)).sum::<f64>() / sizes.len() as f64)
-    }
-
-    /// Folds the finished operations into latencies and sizes.
-    fn account(&mut self, ops: &[Op], members: usize, elapsed: Duration) {
-        self.members = members;
-        self.ops = ops.len();
-        self.rate = ops.len() as f64 / elapsed.as_secs_f64().max(1e-3);
-        for op in ops {
-            if op.refused {
-                self.refused += 1;
-                continue;
-            }
-            if op.http {
-                self.http_ops += 1;
-                if let (Some(s), Some(a)) = (op.start_us, op.answer_us) {
-                    self.http_ms.push((a - s) as f64 / 1000.0);
-                }
-            }
-            self.missed += members.saturating_sub(op.receipts.len());
-            let from = op.answer_us.or(op.start_us);
-            let kind = match op.kind {
-                OpKind::Vote => "entry_votes",
-                OpKind::Add => "entry_added",
-                OpKind::Remove => "entry_removed",
-                OpKind::Broadcast => "playback",
-            };
-            if !op.bytes.is_empty() {
-                self.sizes.entry(kind).or_default().extend(&op.bytes);
-            }
-            let mut last: Option<f64> = None;
-            for &recv in &op.receipts {
-                if let Some(from) = from {
-                    let ms = (recv - from) as f64 / 1000.0;
-                    self.answer_ms.push(ms);
-                    if op.http {
-                        self.http_answer_ms.push(ms);
-                    } else {
-                        self.ws_send_ms.push(ms);
-                    }
-                    last = Some(last.map_or(ms, |l: f64| l.max(ms)));
-                }
-                if let Some(start) = op.start_us {
-                    self.request_ms.push((recv - start) as f64 / 1000.0);
-                }
-            }
-            if let Some(last) = last
-                && op.receipts.len() >= members
-            {
-                self.last_ms.push(last);
-            }
-        }
-    }
-
-    fn json(&self) -> Value {
-        let s =
-            |v: &Vec<f64>| serde_json::to_value(Summary::of(&mut v.clone())).unwrap_or(Value::Null);
-        let sizes: BTreeMap<&str, Value> = self
-            .sizes
-            .iter()
-            .map(|(k, v)| {
-                let max = v.iter().max().copied();
-                (
-                    *k,
-                    json!({ "n": v.len(), "mean": self.mean_size(k), "max": max }),
-                )
-            })
-            .collect();
-        json!({
-            "members": self.members,
-            "queue_len": self.queue_len,
-            "ops": self.ops,
-            "http_ops": self.http_ops,
-            "rate_per_s": self.rate,
-            "refused": self.refused,
-            "refusals": self.refusals,
-            "answer_to_recv_ms": s(&self.answer_ms),
-            "request_to_recv_ms": s(&self.request_ms),
-            "http_answer_to_recv_ms": s(&self.http_answer_ms),
-            "ws_send_to_recv_ms": s(&self.ws_send_ms),
-            "answer_to_last_member_ms": s(&self.last_ms),
-            "http_request_ms": s(&self.http_ms),
-            "missed": self.missed,
-            "unmatched": self.unmatched,
-            "votes_mismatch": self.votes_mismatch,
-            "frame_bytes": sizes,
-            "bytes_per_member_op": self.bytes_per_member_op,
-            "window_frames": self.window_frames,
-            "error_frames": self.error_frames,
-            "cpu_pct": self.cpu_pct,
-        })
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so runs pick alike.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 fn cpu_s(pid: Option<u32>) -> Option<f64> {
     pid.and_then(|p| Snapshot::take(p).ok()).map(|s| s.cpu_s)
-}
-
-/// The driver's model of the session's queue, to pick operations that will be accepted and
-/// to know what each should change.
-struct Model {
-    /// Entries that may be voted on, and their net votes.
-    votes: HashMap<u64, i64>,
-    votable: Vec<u64>,
-    /// Each member's vote per entry.
-    mine: HashMap<(usize, u64), i8>,
-    /// Catalog tracks not in the queue (URIs).
-    addable: Vec<String>,
-    /// Entries added by the bench and settled: (adder, entry, track URI).
-    removable: Vec<(usize, u64, String)>,
-    queued_by: Vec<usize>,
-    busy: HashMap<Key, usize>,
-}
-
-impl Model {
-    fn pick_vote(&mut self, rng: &mut Rng, members: usize) -> Option<(usize, u64, i8, i64)> {
-        for _ in 0..20 {
-            let entry = *self.votable.get(rng.below(self.votable.len()))?;
-            if self.busy.contains_key(&Key::Votes(entry)) {
-                continue;
-            }
-            let member = rng.below(members);
-            let current = self.mine.get(&(member, entry)).copied().unwrap_or(0);
-            let vote = match current {
-                0 if rng.unit() < 0.75 => 1,
-                0 => -1,
-                1 if rng.unit() < 0.7 => 0,
-                1 => -1,
-                _ => 0,
-            };
-            let total = self.votes.entry(entry).or_insert(0);
-            *total += i64::from(vote) - i64::from(current);
-            self.mine.insert((member, entry), vote);
-            return Some((member, entry, vote, *total));
-        }
-        None
-    }
-
-    fn pick_add(&mut self, rng: &mut Rng, members: usize) -> Option<(usize, String)> {
-        if self.addable.is_empty() {
-            return None;
-        }
-        let member = (0..20)
-            .map(|_| rng.below(members))
-            .find(|m| self.queued_by[*m] < MAX_QUEUED_PER_MEMBER)?;
-        let uri = self.addable.swap_remove(rng.below(self.addable.len()));
-        self.queued_by[member] += 1;
-        Some((member, uri))
-    }
-
-    fn pick_remove(&mut self, rng: &mut Rng) -> Option<(usize, u64, String)> {
-        if self.removable.is_empty() {
-            return None;
-        }
-        Some(self.removable.swap_remove(rng.below(self.removable.len())))
-    }
-}
-
-fn track_id(uri: &str) -> String {
-    uri.rsplit(':').next().unwrap_or(uri).to_owned()
 }
 
 /// What an HTTP operation's task sends back.
@@ -465,32 +195,6 @@ async fn drive_sesh(
         settle(op, model);
     }
     Ok((ops, elapsed, unmatched, mismatch))
-}
-
-/// Frees an operation's entry (or track) for the next operation and updates the model.
-fn settle(op: &mut Op, model: &mut Model) {
-    if !op.open {
-        return;
-    }
-    op.open = false;
-    model.busy.remove(&op.key);
-    match op.kind {
-        OpKind::Add if op.refused => {
-            model.queued_by[op.member] = model.queued_by[op.member].saturating_sub(1);
-        }
-        OpKind::Add => {
-            if let (Some(entry), Some(uri)) = (op.entry, &op.track) {
-                model.removable.push((op.member, entry, uri.clone()));
-            }
-        }
-        OpKind::Remove if !op.refused => {
-            model.queued_by[op.member] = model.queued_by[op.member].saturating_sub(1);
-            if let Some(uri) = &op.track {
-                model.addable.push(uri.clone());
-            }
-        }
-        _ => {}
-    }
 }
 
 /// One Sesh session of `n` members (users `0..n`): set up, started, operated on, ended.
@@ -868,74 +572,4 @@ pub async fn queue(env: &mut Env) {
         ));
     }
     env.rows(rows);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn op(http: bool, start_us: i64, answer_us: Option<i64>, receipts: Vec<i64>) -> Op {
-        Op {
-            kind: OpKind::Vote,
-            http,
-            key: Key::Votes(1),
-            member: 0,
-            track: None,
-            start_us: Some(start_us),
-            answer_us,
-            entry: None,
-            expect_votes: Some(1),
-            bytes: vec![50; receipts.len()],
-            receipts,
-            refused: false,
-            issued: Instant::now(),
-            open: false,
-        }
-    }
-
-    #[test]
-    fn times_http_ops_from_the_answer_and_socket_ops_from_the_send() {
-        let ops = vec![
-            op(true, 1_000, Some(3_000), vec![4_000, 5_000]),
-            op(false, 10_000, None, vec![12_000]),
-        ];
-        let mut phase = Phase::default();
-        phase.account(&ops, 2, Duration::from_secs(1));
-        assert_eq!(phase.http_answer_ms, vec![1.0, 2.0]);
-        assert_eq!(phase.ws_send_ms, vec![2.0]);
-        assert_eq!(phase.request_ms, vec![3.0, 4.0, 2.0]);
-        // The socket op reached one member of two: one miss, no "last member" sample.
-        assert_eq!((phase.missed, phase.last_ms.clone()), (1, vec![2.0]));
-        assert_eq!(phase.mean_size("entry_votes"), Some(50.0));
-    }
-
-    #[test]
-    fn votes_never_repeat_a_members_vote_and_keep_the_totals() {
-        let mut model = Model {
-            votes: HashMap::from([(7, 0)]),
-            votable: vec![7],
-            mine: HashMap::new(),
-            addable: vec!["spotify:track:a".into()],
-            removable: Vec::new(),
-            queued_by: vec![0; 2],
-            busy: HashMap::new(),
-        };
-        let mut rng = Rng(1);
-        for _ in 0..50 {
-            let (member, entry, vote, total) = model.pick_vote(&mut rng, 2).unwrap();
-            assert_eq!(model.mine[&(member, entry)], vote);
-            let sum: i64 = (0..2)
-                .map(|m| i64::from(model.mine.get(&(m, 7)).copied().unwrap_or(0)))
-                .sum();
-            assert_eq!(total, sum);
-        }
-        model.busy.insert(Key::Votes(7), 0);
-        assert!(model.pick_vote(&mut rng, 2).is_none());
-        let (member, uri) = model.pick_add(&mut rng, 2).unwrap();
-        assert_eq!(
-            (model.queued_by[member], uri.as_str()),
-            (1, "spotify:track:a")
-        );
-        assert!(model.pick_add(&mut rng, 2).is_none());
-    }
 }

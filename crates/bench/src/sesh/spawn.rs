@@ -45,12 +45,17 @@ pub struct SpawnOptions {
     pub sesh_env: Vec<(String, String)>,
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    // Bind-and-release: a tiny race with other processes, acceptable on a bench machine.
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// Two distinct free loopback ports. Both are held until both are known (released one at a
+/// time, the system could hand out the same port twice); bind-and-release still races with
+/// other processes, which `spawn` answers by trying again.
+fn free_ports() -> anyhow::Result<(u16, u16)> {
+    let first = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let second = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok((first.local_addr()?.port(), second.local_addr()?.port()))
 }
+
+/// Start-up attempts before `spawn` gives up (a port taken between choosing and binding it).
+const SPAWN_ATTEMPTS: u32 = 3;
 
 /// Under `cargo run`, brings `sesh` and the emulator up to date with the same profile as
 /// ours (a no-op when they are fresh), so a run never measures stale binaries.
@@ -113,11 +118,26 @@ async fn wait_until(
     Ok(())
 }
 
-/// Starts the emulator, then `sesh` against it, and waits until both answer.
+/// Starts the emulator, then `sesh` against it, and waits until both answer; tries again on
+/// fresh ports when a start fails (a port another process took meanwhile).
 pub async fn spawn(options: &SpawnOptions) -> anyhow::Result<Spawned> {
     if options.sesh_bin.is_none() || options.emulator_bin.is_none() {
         build_if_under_cargo().await?;
     }
+    let mut attempt = 1;
+    loop {
+        match spawn_once(options).await {
+            Ok(spawned) => return Ok(spawned),
+            Err(e) if attempt < SPAWN_ATTEMPTS => {
+                tracing::warn!(attempt, error = %e, "starting the servers failed; trying other ports");
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn spawn_once(options: &SpawnOptions) -> anyhow::Result<Spawned> {
     let sesh_bin = locate("sesh", "sesh-gateway", &options.sesh_bin)?;
     let emulator_bin = locate(
         "sesh-spotify-emulator",
@@ -125,7 +145,7 @@ pub async fn spawn(options: &SpawnOptions) -> anyhow::Result<Spawned> {
         &options.emulator_bin,
     )?;
     let dir = tempfile::tempdir()?;
-    let (sesh_port, emulator_port) = (free_port()?, free_port()?);
+    let (sesh_port, emulator_port) = free_ports()?;
     let sesh_url = format!("http://127.0.0.1:{sesh_port}");
     let emulator_url = format!("http://127.0.0.1:{emulator_port}");
     let http = reqwest::Client::new();

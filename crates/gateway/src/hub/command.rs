@@ -197,8 +197,8 @@ pub(super) enum Command {
         result: Result<(), HubError>,
         reply: Option<Reply<()>>,
     },
-    /// A background `play` (queue resync) failed.
-    ResyncFailed {
-        error: HubError,
+    /// A fallback `play` of the next entry answered.
+    Replayed {
+        result: Result<(), HubError>,
     },
 }

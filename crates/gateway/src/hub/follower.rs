@@ -209,7 +209,7 @@ impl Follower {
                 && self.replayed_after != Some(session.position())
             {
                 // Stopped at the end with nothing in Spotify's queue (a commit missed or
-                // failed): play the next entry.
+                // failed, or the host pressed Next in their own app): play the next entry.
                 self.replayed_after = Some(session.position());
                 replay = Some(Replay {
                     from: session.position() + 1,
@@ -217,6 +217,9 @@ impl Follower {
                 });
             }
         }
+        // The stop a replay is about to end is not news: members see the next entry instead
+        // (and a `playback` frame now would only delay that one behind its own fan-out).
+        let ending = replay.is_some() && move_to.is_none();
         // The session's current entry when it is the one playing (always so after following),
         // else wherever the track is in the queue.
         let current = move_to.unwrap_or(session.position());
@@ -232,8 +235,8 @@ impl Follower {
             replay,
             commit,
             emit: match change {
-                Change::Emit { changes } => Some(changes),
-                Change::None => None,
+                Change::Emit { changes } if !ending => Some(changes),
+                Change::Emit { .. } | Change::None => None,
             },
             position,
         }
@@ -558,6 +561,7 @@ mod tests {
             })
         );
         assert_eq!(ended.commit, None);
+        assert_eq!(ended.emit, None, "the stop being fixed is not announced");
         let still = follower.observe(
             &session,
             Some(&state(Some(&first), false, 200_000)),

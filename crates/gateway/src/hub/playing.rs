@@ -137,10 +137,15 @@ impl SessionHub {
                     let _ = reply.send(result);
                 }
             }
-            Command::ResyncFailed { error } => {
-                tracing::warn!(session = %self.session_id(), error = %error, "queue resync failed");
-                self.set_status(status_for_error(&error));
-            }
+            Command::Replayed { result } => match result {
+                // Poll now: after a stopped player the poller would wait its paused interval,
+                // and members should see the next entry as soon as it plays.
+                Ok(()) => self.nudge(),
+                Err(error) => {
+                    tracing::warn!(session = %self.session_id(), error = %error, "playing the next entry failed");
+                    self.set_status(status_for_error(&error));
+                }
+            },
             other => tracing::error!(?other, "a command reached the wrong handler"),
         }
     }
@@ -558,7 +563,7 @@ impl SessionHub {
                 let device = device.as_ref().map(DeviceId::as_str);
                 spotify.play(&auth, device, &request).await
             },
-            |result| result.err().map(|error| Command::ResyncFailed { error }),
+            |result| Some(Command::Replayed { result }),
         );
     }
 

@@ -195,6 +195,13 @@ impl HubHandle {
         .await
     }
 
+    /// Counts a change of the queue against `actor`'s `SESH_QUEUE_ACTIONS_PER_MINUTE`, for the
+    /// HTTP routes and the socket alike, before the hub is asked (an add counts where it starts,
+    /// `routes::queue::add_track`, before its track is looked up).
+    fn count_queue_change(&self, actor: &UserId) -> Result<(), HubError> {
+        Ok(self.registry.core.limits.check_queue_action(actor)?)
+    }
+
     /// `actor` adds `track` (already looked up on Spotify): the new entry (with the adder's
     /// vote) and its index in the queue.
     pub async fn add_track(
@@ -212,6 +219,7 @@ impl HubHandle {
 
     /// `actor` takes an upcoming entry out of the queue (or their own credit from it).
     pub async fn remove_entry(&self, actor: &UserId, entry: QueueEntryId) -> Result<(), HubError> {
+        self.count_queue_change(actor)?;
         self.request(|reply| Command::RemoveEntry {
             actor: actor.clone(),
             entry,
@@ -222,6 +230,7 @@ impl HubHandle {
 
     /// The host or a co-host bans the track of `entry` from the session.
     pub async fn ban_track(&self, actor: &UserId, entry: QueueEntryId) -> Result<(), HubError> {
+        self.count_queue_change(actor)?;
         self.request(|reply| Command::BanTrack {
             actor: actor.clone(),
             entry,
@@ -237,6 +246,7 @@ impl HubHandle {
         entry: QueueEntryId,
         vote: Option<Vote>,
     ) -> Result<VoteAnswer, HubError> {
+        self.count_queue_change(actor)?;
         self.request(|reply| Command::Vote {
             actor: actor.clone(),
             entry,
@@ -248,6 +258,7 @@ impl HubHandle {
 
     /// `actor` toggles their vote to skip the playing entry.
     pub async fn vote_skip(&self, actor: &UserId) -> Result<SkipAnswer, HubError> {
+        self.count_queue_change(actor)?;
         self.request(|reply| Command::VoteSkip {
             actor: actor.clone(),
             reply,
@@ -261,6 +272,7 @@ impl HubHandle {
         actor: &UserId,
         patch: QueueSettingsPatch,
     ) -> Result<Settings, HubError> {
+        self.count_queue_change(actor)?;
         self.request(|reply| Command::QueueSettings {
             actor: actor.clone(),
             patch: patch.clone(),

@@ -169,7 +169,6 @@ pub async fn remove(
     let (id, entry) = path.into_inner();
     let id = parse_session_id(&id)?;
     let entry = parse_entry_id(&entry)?;
-    state.core.limits.check_queue_action(&user.id)?;
     state.hubs.session(id).remove_entry(&user.id, entry).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -202,7 +201,6 @@ pub async fn ban(
     let (id, entry) = path.into_inner();
     let id = parse_session_id(&id)?;
     let entry = parse_entry_id(&entry)?;
-    state.core.limits.check_queue_action(&user.id)?;
     state.hubs.session(id).ban_track(&user.id, entry).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -241,7 +239,6 @@ pub async fn vote(
     let id = parse_session_id(&id)?;
     let entry = parse_entry_id(&entry)?;
     let vote = parse_vote(body.vote)?;
-    state.core.limits.check_queue_action(&user.id)?;
     let answer = state.hubs.session(id).vote(&user.id, entry, vote).await?;
     Ok(HttpResponse::Ok().json(answer))
 }
@@ -272,7 +269,6 @@ pub async fn skip_vote(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
-    state.core.limits.check_queue_action(&user.id)?;
     let answer = state.hubs.session(id).vote_skip(&user.id).await?;
     Ok(HttpResponse::Ok().json(answer))
 }
@@ -308,7 +304,6 @@ pub async fn settings(
     body: web::Json<QueueSettingsPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
-    state.core.limits.check_queue_action(&user.id)?;
     let settings = state
         .hubs
         .session(id)

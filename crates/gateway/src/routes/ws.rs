@@ -313,16 +313,6 @@ impl Socket {
                 None => return,
             },
         };
-        // Changes of the queue are limited per member across sockets and HTTP (an add counts
-        // in `add_track`).
-        if matches!(
-            request,
-            Request::Remove(_) | Request::Vote(..) | Request::VoteSkip
-        ) && let Err(e) = self.state.core.limits.check_queue_action(&user)
-        {
-            self.direct(error_frame(&e.into()));
-            return;
-        }
         // Use cases wait on the hub (and it on Spotify); run them beside the socket so frames
         // keep flowing meanwhile. Failures come back as `error` frames through our queue.
         let tx = self.tx.clone();

@@ -553,6 +553,7 @@ fn three_skip_votes_of_five_connected_skip_once() {
                 entry_id: playing,
                 votes: 1
             }],
+            entry_id: playing,
             voted: true,
             skip: false
         }

@@ -70,13 +70,11 @@ pub struct Followed {
     pub position: Option<usize>,
 }
 
-/// Re-issue `play` with one entry of the queue.
+/// Re-issue `play` with one entry of the queue, from its start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Replay {
     /// The queue index to play.
     pub from: usize,
-    /// Where in that track to start (it is already playing).
-    pub position_ms: Option<u32>,
 }
 
 /// The follower of one session's player.
@@ -213,7 +211,6 @@ impl Follower {
                 self.replayed_after = Some(session.position());
                 replay = Some(Replay {
                     from: session.position() + 1,
-                    position_ms: None,
                 });
             }
         }
@@ -289,13 +286,7 @@ impl Follower {
             }
             // It left the queue (or moved) since: the session plays its next entry instead.
             return match queue.get(next) {
-                Some(_) => (
-                    Some(next),
-                    Some(Replay {
-                        from: next,
-                        position_ms: None,
-                    }),
-                ),
+                Some(_) => (Some(next), Some(Replay { from: next })),
                 None => (None, None),
             };
         }
@@ -532,13 +523,7 @@ mod tests {
         );
         assert!(!follower.took_over(), "Sesh put that track there itself");
         assert_eq!(followed.move_to, Some(1));
-        assert_eq!(
-            followed.replay,
-            Some(Replay {
-                from: 1,
-                position_ms: None
-            })
-        );
+        assert_eq!(followed.replay, Some(Replay { from: 1 }));
     }
 
     #[test]
@@ -553,13 +538,7 @@ mod tests {
             t0,
             RESYNC,
         );
-        assert_eq!(
-            ended.replay,
-            Some(Replay {
-                from: 1,
-                position_ms: None
-            })
-        );
+        assert_eq!(ended.replay, Some(Replay { from: 1 }));
         assert_eq!(ended.commit, None);
         assert_eq!(ended.emit, None, "the stop being fixed is not announced");
         let still = follower.observe(

@@ -125,13 +125,16 @@ impl SessionHub {
                 reply,
             } => {
                 self.in_flight -= 1;
-                if result.is_ok() {
-                    if let Some((entry, track)) = pending {
-                        self.follower.committed(entry, track);
+                match &result {
+                    Ok(()) => {
+                        if let Some((entry, track)) = pending {
+                            self.follower.committed(entry, track);
+                        }
+                        self.nudge();
                     }
-                    self.nudge();
-                } else if let Err(e) = &result {
-                    tracing::info!(session = %self.session_id(), user = %actor, error = %e, "a skip failed");
+                    Err(e) => {
+                        tracing::info!(session = %self.session_id(), user = %actor, error = %e, "a skip failed");
+                    }
                 }
                 if let Some(reply) = reply {
                     let _ = reply.send(result);
@@ -546,17 +549,13 @@ impl SessionHub {
     /// queue would play the wrong track, or nothing), in the background.
     fn spawn_replay(&self, replay: Replay) {
         let session = self.session();
-        let uris: Vec<String> = session
-            .queue()
-            .get(replay.from)
-            .map(|e| e.track.uri.to_string())
-            .into_iter()
-            .collect();
+        let request = PlayRequest::uris(
+            session
+                .queue()
+                .get(replay.from)
+                .map(|e| e.track.uri.to_string()),
+        );
         let device = session.device().cloned();
-        let request = PlayRequest {
-            position_ms: replay.position_ms,
-            ..PlayRequest::uris(uris)
-        };
         self.effects.spawn(
             session.host().clone(),
             move |spotify, auth| async move {

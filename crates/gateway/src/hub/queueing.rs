@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sesh_session::{QueueEntryId, QueueSettingsPatch, Settings, Track, UserId, Vote};
 
 use super::SessionHub;
-use crate::hub::{HubError, command::Reply};
+use crate::hub::HubError;
 use crate::wire::{QueueEntryView, SkipAnswer, VoteAnswer};
 
 impl SessionHub {
@@ -80,10 +80,9 @@ impl SessionHub {
         })
         .await?;
         let vote = outcome.ok_or_else(|| HubError::internal(anyhow::anyhow!("no skip vote")))?;
-        let session = self.session();
         let answer = SkipAnswer {
-            entry_id: session.now_playing().map_or(QueueEntryId::new(0), |e| e.id),
-            votes: session.skip_votes().len(),
+            entry_id: vote.entry_id,
+            votes: self.session().skip_votes().len(),
             needed: sesh_session::skip_threshold(connected),
             you_voted: vote.voted,
             skipped: vote.skip,
@@ -102,10 +101,5 @@ impl SessionHub {
     ) -> Result<Settings, HubError> {
         self.apply(|s| s.set_queue_settings(actor, patch)).await?;
         Ok(self.session().settings().clone())
-    }
-
-    /// Answers a queue use case's caller.
-    pub(super) fn answer<T>(reply: Reply<T>, result: Result<T, HubError>) {
-        let _ = reply.send(result);
     }
 }

@@ -291,31 +291,41 @@ impl SessionHub {
                 actor,
                 track,
                 reply,
-            } => Self::answer(reply, self.add_track(&actor, track).await),
+            } => {
+                let _ = reply.send(self.add_track(&actor, track).await);
+            }
             Command::RemoveEntry {
                 actor,
                 entry,
                 reply,
-            } => Self::answer(reply, self.remove_entry(&actor, entry).await),
+            } => {
+                let _ = reply.send(self.remove_entry(&actor, entry).await);
+            }
             Command::BanTrack {
                 actor,
                 entry,
                 reply,
-            } => Self::answer(reply, self.ban_track(&actor, entry).await),
+            } => {
+                let _ = reply.send(self.ban_track(&actor, entry).await);
+            }
             Command::Vote {
                 actor,
                 entry,
                 vote,
                 reply,
-            } => Self::answer(reply, self.vote(&actor, entry, vote).await),
+            } => {
+                let _ = reply.send(self.vote(&actor, entry, vote).await);
+            }
             Command::VoteSkip { actor, reply } => {
-                Self::answer(reply, self.vote_skip(&actor).await);
+                let _ = reply.send(self.vote_skip(&actor).await);
             }
             Command::QueueSettings {
                 actor,
                 patch,
                 reply,
-            } => Self::answer(reply, self.queue_settings(&actor, &patch).await),
+            } => {
+                let _ = reply.send(self.queue_settings(&actor, &patch).await);
+            }
             Command::Connect { conn, since, reply } => {
                 // A handshake abandoned while we registered it (the client went away) never
                 // gets its registration guard: deregister here, or it would be a ghost member.

@@ -38,6 +38,8 @@ pub fn skip_threshold(connected: usize) -> usize {
 pub struct SkipVote {
     /// `skip_votes` (the count changed).
     pub events: Vec<Event>,
+    /// The playing entry the vote was for.
+    pub entry_id: QueueEntryId,
     /// Whether the caller now votes to skip.
     pub voted: bool,
     /// This vote reached the threshold: skip the playing entry now (once per entry).
@@ -205,6 +207,7 @@ impl Session {
         }
         Ok(SkipVote {
             events: vec![Event::SkipVotes { entry_id, votes }],
+            entry_id,
             voted,
             skip,
         })

@@ -355,27 +355,21 @@ impl Session {
                 from + self.queue[from..].partition_point(|e| votes_key(e) <= key)
             }
             QueueOrder::Fair => {
-                // Rounds count every upcoming entry (the committed one too): an owner's k-th
-                // upcoming entry is in round k. The new entry joins the owner's next round,
-                // after every entry of that round or an earlier one.
-                let owner = entry.owner();
-                let mut seen: HashMap<&UserId, usize> = HashMap::new();
-                let upcoming = self.position + 1..self.queue.len();
-                let rounds: Vec<usize> = self.queue[upcoming.clone()]
-                    .iter()
-                    .map(|e| {
-                        e.owner().map_or(0, |o| {
-                            let c = seen.entry(o).or_default();
-                            *c += 1;
-                            *c - 1
-                        })
-                    })
-                    .collect();
-                let round = owner.and_then(|o| seen.get(o)).copied().unwrap_or(0);
-                let after = rounds
+                // The new entry joins its owner's next round, after every entry of that round
+                // or an earlier one.
+                let upcoming = self.position + 1;
+                let upcoming_entries = self.queue.get(upcoming..).unwrap_or_default();
+                let round = entry.owner().map_or(0, |owner| {
+                    upcoming_entries
+                        .iter()
+                        .filter(|e| e.owner() == Some(owner))
+                        .count()
+                });
+                let after = self
+                    .upcoming_rounds()
                     .iter()
                     .rposition(|&r| r <= round)
-                    .map_or(upcoming.start, |i| upcoming.start + i + 1);
+                    .map_or(upcoming, |i| upcoming + i + 1);
                 after.max(from)
             }
         }
@@ -407,24 +401,12 @@ impl Session {
         match self.settings.queue_order {
             QueueOrder::Votes => self.queue[from..].sort_by_key(votes_key),
             QueueOrder::Fair => {
-                let mut seen: HashMap<UserId, usize> = HashMap::new();
-                // Rounds as in `insertion_index`, counting the pinned upcoming entries too.
-                for e in &self.queue[self.position + 1..from] {
-                    if let Some(o) = e.owner() {
-                        *seen.entry(o.clone()).or_default() += 1;
-                    }
-                }
-                let mut keyed: Vec<(usize, QueueEntry)> = self
-                    .queue
-                    .drain(from..)
-                    .map(|e| {
-                        let round = e.owner().map_or(0, |o| {
-                            let c = seen.entry(o.clone()).or_default();
-                            *c += 1;
-                            *c - 1
-                        });
-                        (round, e)
-                    })
+                let rounds = self.upcoming_rounds();
+                let pinned = from.saturating_sub(self.position + 1);
+                let mut keyed: Vec<(usize, QueueEntry)> = rounds[pinned..]
+                    .iter()
+                    .copied()
+                    .zip(self.queue.drain(from..))
                     .collect();
                 keyed.sort_by_key(|(round, _)| *round);
                 self.queue.extend(keyed.into_iter().map(|(_, e)| e));
@@ -436,6 +418,26 @@ impl Session {
         } else {
             vec![Event::QueueReordered { from, order }]
         }
+    }
+}
+
+impl Session {
+    /// The round of each upcoming entry, in queue order from `position + 1`: an owner's k-th
+    /// upcoming entry (the committed one too) is in round k, top tracks and adds alike.
+    fn upcoming_rounds(&self) -> Vec<usize> {
+        let mut seen: HashMap<&UserId, usize> = HashMap::new();
+        self.queue
+            .get(self.position + 1..)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| {
+                e.owner().map_or(0, |owner| {
+                    let count = seen.entry(owner).or_default();
+                    *count += 1;
+                    *count - 1
+                })
+            })
+            .collect()
     }
 }
 

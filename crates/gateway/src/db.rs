@@ -22,7 +22,7 @@ use sqlx::{
 
 use crate::{
     crypto::{CryptoError, TokenCipher},
-    read_cache::{InviteCache, LoginCache},
+    read_cache::{DisplayCache, InviteCache, LoginCache},
 };
 
 /// Read connections (writes have their own one, see [`Database`]).
@@ -113,6 +113,7 @@ pub struct Database {
     /// Shared by clones: an invalidation through one must reach all.
     logins: std::sync::Arc<LoginCache>,
     invites: std::sync::Arc<InviteCache>,
+    displays: std::sync::Arc<DisplayCache>,
 }
 
 impl Database {
@@ -149,6 +150,7 @@ impl Database {
             cipher,
             logins: std::sync::Arc::default(),
             invites: std::sync::Arc::default(),
+            displays: std::sync::Arc::default(),
         })
     }
 
@@ -383,6 +385,25 @@ impl Database {
         let id = id.and_then(|id| id.parse().ok());
         if let Some(id) = id {
             self.invites.fill(ticket, code.to_owned(), id);
+        }
+        Ok(id)
+    }
+
+    /// The session a display key shows. A revoked key has no row (and no cached answer: the
+    /// revocation's write forgets it).
+    pub async fn session_by_display(&self, key: &str) -> Result<Option<SessionId>, DbError> {
+        if let Some(id) = self.displays.get(key) {
+            return Ok(Some(id));
+        }
+        let ticket = self.displays.ticket();
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT session_id FROM session_displays WHERE display_key = ?1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        let id = id.and_then(|id| id.parse().ok());
+        if let Some(id) = id {
+            self.displays.fill(ticket, key.to_owned(), id);
         }
         Ok(id)
     }

@@ -270,7 +270,7 @@ fn session_status(e: &SessionError) -> StatusCode {
         SessionError::InvalidTarget { .. } | SessionError::InvalidPosition { .. } => {
             StatusCode::BAD_REQUEST
         }
-        SessionError::EntryNotFound { .. } => StatusCode::NOT_FOUND,
+        SessionError::EntryNotFound { .. } | SessionError::DisplayNotFound => StatusCode::NOT_FOUND,
         SessionError::AddingLocked | SessionError::TrackBanned => StatusCode::FORBIDDEN,
         SessionError::TrackTooLong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         SessionError::InvalidSettings { .. } => StatusCode::BAD_REQUEST,
@@ -278,7 +278,8 @@ fn session_status(e: &SessionError) -> StatusCode {
         | SessionError::RecentlyPlayed { .. }
         | SessionError::MemberQueueFull { .. }
         | SessionError::EntryPinned { .. }
-        | SessionError::NothingPlaying => StatusCode::CONFLICT,
+        | SessionError::NothingPlaying
+        | SessionError::TooManyDisplays { .. } => StatusCode::CONFLICT,
         SessionError::SessionFull { .. }
         | SessionError::SessionEnded
         | SessionError::NoTracks
@@ -325,6 +326,11 @@ impl From<HubError> for ApiError {
                 StatusCode::CONFLICT,
                 "start_in_progress",
                 "the session is starting; wait for it",
+            ),
+            HubError::DisplaysFull { max } => Self::client(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_displays",
+                format!("this session has {max} displays open, the most it may have"),
             ),
             HubError::Restarting => Self::unavailable("the session is restarting; try again"),
             HubError::Storage(e) => e.into(),

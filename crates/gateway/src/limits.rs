@@ -81,6 +81,10 @@ pub struct LimitRates {
     pub queue_actions_per_min: u32,
     /// Open sockets per user (`SESH_WS_MAX_PER_USER`).
     pub max_sockets_per_user: usize,
+    /// Display requests per client and minute (`SESH_DISPLAY_RATE`); 0 = unlimited.
+    pub display_per_min: u32,
+    /// Open display streams per client (`SESH_DISPLAYS_PER_IP`).
+    pub max_displays_per_ip: usize,
 }
 
 impl LimitRates {
@@ -94,6 +98,8 @@ impl LimitRates {
             searches_per_min: settings.searches_per_minute,
             queue_actions_per_min: settings.queue_actions_per_minute,
             max_sockets_per_user: settings.ws_max_per_user,
+            display_per_min: settings.display_rate_per_min,
+            max_displays_per_ip: settings.displays_per_ip,
         }
     }
 }
@@ -113,6 +119,10 @@ pub struct Limits {
     queue_actions: Option<DefaultKeyedRateLimiter<UserId>>,
     max_sockets_per_user: usize,
     sockets: Arc<Mutex<SocketMap>>,
+    displays: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    max_displays_per_ip: usize,
+    /// Open display streams by client address.
+    display_streams: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 /// The key an address is counted under: IPv6 addresses by their /64 (one subscriber's
@@ -171,6 +181,9 @@ impl Limits {
             }),
             max_sockets_per_user: rates.max_sockets_per_user.max(1),
             sockets: Arc::default(),
+            displays: keyed(rates.display_per_min, Quota::per_minute, as_many),
+            max_displays_per_ip: rates.max_displays_per_ip.max(1),
+            display_streams: Arc::default(),
         }
     }
 
@@ -184,6 +197,8 @@ impl Limits {
             searches_per_min: 0,
             queue_actions_per_min: 0,
             max_sockets_per_user,
+            display_per_min: 0,
+            max_displays_per_ip: 20,
         })
     }
 
@@ -336,6 +351,42 @@ impl Limits {
         closed
     }
 
+    /// Every display request (stream, now playing, QR code), before its key is looked up:
+    /// `429 rate_limited` past `SESH_DISPLAY_RATE` a minute from the client's address.
+    pub fn check_display(&self, ip: Option<IpAddr>) -> Result<(), LimitExceeded> {
+        let Some(limiter) = &self.displays else {
+            return Ok(());
+        };
+        check(limiter, &client_key(ip)).map_err(|wait| {
+            LimitExceeded::new(
+                "too many display requests from your network; wait a little",
+                wait,
+            )
+        })
+    }
+
+    /// Reserves one of the client address's display streams, released when the guard drops:
+    /// `429 rate_limited` when `SESH_DISPLAYS_PER_IP` are open.
+    pub fn acquire_display_stream(&self, ip: Option<IpAddr>) -> Result<DisplaySlot, LimitExceeded> {
+        let key = client_key(ip);
+        let mut streams = self.display_streams.lock();
+        let open = streams.entry(key).or_default();
+        if *open >= self.max_displays_per_ip {
+            return Err(LimitExceeded::new(
+                format!(
+                    "at most {} display streams per network; close another display first",
+                    self.max_displays_per_ip
+                ),
+                SOCKET_RETRY_AFTER,
+            ));
+        }
+        *open += 1;
+        Ok(DisplaySlot {
+            key,
+            streams: self.display_streams.clone(),
+        })
+    }
+
     /// Open sockets of `user` (for tests and metrics).
     pub fn open_sockets(&self, user: &UserId) -> usize {
         self.sockets.lock().get(user).map_or(0, Vec::len)
@@ -385,6 +436,25 @@ impl Drop for SocketSlot {
             open.retain(|socket| !Arc::ptr_eq(socket, &self.entry));
             if open.is_empty() {
                 sockets.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// One open display stream of a client address; dropping it frees the slot.
+#[derive(Debug)]
+pub struct DisplaySlot {
+    key: IpAddr,
+    streams: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for DisplaySlot {
+    fn drop(&mut self) {
+        let mut streams = self.streams.lock();
+        if let Some(open) = streams.get_mut(&self.key) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                streams.remove(&self.key);
             }
         }
     }
@@ -456,6 +526,8 @@ mod tests {
             searches_per_min: 20,
             queue_actions_per_min: 120,
             max_sockets_per_user: 8,
+            display_per_min: 0,
+            max_displays_per_ip: 20,
         });
         let ip = Some(IpAddr::from([198, 51, 100, 1]));
         limits.check_login(ip).unwrap();

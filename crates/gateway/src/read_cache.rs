@@ -189,6 +189,9 @@ impl LoginCache {
 /// Invite code → session.
 pub type InviteCache = ReadCache<String, SessionId>;
 
+/// The session behind a display key (each display request).
+pub type DisplayCache = ReadCache<String, SessionId>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

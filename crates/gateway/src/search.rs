@@ -573,6 +573,7 @@ mod resolve_tests {
                     roster_limit: 200,
                     queue_window: 100,
                     ws_queue: 256,
+                    displays_per_session: 500,
                     ws_ping_interval: Duration::from_secs(15),
                     ws_client_timeout: Duration::from_secs(45),
                     poll_interval: Duration::from_secs(1),

@@ -158,6 +158,30 @@ pub struct Settings {
     #[arg(long, env = "SESH_WS_MAX_PER_USER", default_value_t = 8, global = true)]
     pub ws_max_per_user: usize,
 
+    /// Open display streams (`GET /d/{key}/events`) allowed per session; more get
+    /// `503 too_many_displays`.
+    #[arg(
+        long,
+        env = "SESH_DISPLAYS_PER_SESSION",
+        default_value_t = 500,
+        global = true
+    )]
+    pub displays_per_session: usize,
+
+    /// Open display streams allowed per client address (IPv6: per /64); more get 429.
+    #[arg(
+        long,
+        env = "SESH_DISPLAYS_PER_IP",
+        default_value_t = 20,
+        global = true
+    )]
+    pub displays_per_ip: usize,
+
+    /// Display requests (stream, now-playing JSON and text, QR code) allowed per client
+    /// address and minute; `0` turns the limit off.
+    #[arg(long, env = "SESH_DISPLAY_RATE", default_value_t = 300, global = true)]
+    pub display_rate_per_min: u32,
+
     /// Interval between server WebSocket pings (e.g. `15s`, `500ms`).
     #[arg(
         long,
@@ -474,6 +498,9 @@ impl fmt::Debug for Settings {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("invite_rate_per_min", &self.invite_rate_per_min)
             .field("ws_max_per_user", &self.ws_max_per_user)
+            .field("displays_per_session", &self.displays_per_session)
+            .field("displays_per_ip", &self.displays_per_ip)
+            .field("display_rate_per_min", &self.display_rate_per_min)
             .field("ws_ping_interval", &self.ws_ping_interval)
             .field("ws_client_timeout", &self.ws_client_timeout)
             .field("max_capacity", &self.max_capacity)

@@ -212,6 +212,7 @@ impl Application {
                 roster_limit: settings.roster_limit as usize,
                 queue_window: settings.queue_window as usize,
                 ws_queue: settings.ws_queue,
+                displays_per_session: settings.displays_per_session,
                 ws_ping_interval: settings.ws_ping_interval.get(),
                 ws_client_timeout: settings.ws_client_timeout.get(),
                 poll_interval: settings.poll_interval.get(),

@@ -25,6 +25,8 @@ pub struct HubConfig {
     pub queue_window: usize,
     /// Frames buffered per connection before it is dropped.
     pub ws_queue: usize,
+    /// Open display streams per session (`SESH_DISPLAYS_PER_SESSION`).
+    pub displays_per_session: usize,
     /// Server ping interval.
     pub ws_ping_interval: Duration,
     /// Silence after which a client is closed.

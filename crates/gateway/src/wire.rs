@@ -853,6 +853,34 @@ pub fn track_from_spotify(track: &sesh_spotify::Track) -> Option<Track> {
     })
 }
 
+/// One of the session's display keys, as its host sees it (`…/displays`, docs/displays.md).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DisplayView {
+    /// The key (22 URL-safe characters): the secret in the links below.
+    pub key: String,
+    /// What the host called it.
+    pub label: Option<String>,
+    /// Whether its displays see the join link (and show its QR code).
+    pub show_join: bool,
+    /// When it was made (Unix ms).
+    pub created_at_ms: i64,
+    /// The full-screen TV page.
+    pub tv_url: String,
+    /// The stream overlay (a transparent card for OBS).
+    pub overlay_url: String,
+    /// The Server-Sent Events stream.
+    pub events_url: String,
+    /// Streams open with it now.
+    pub open_streams: usize,
+}
+
+/// `GET /api/sessions/{id}/displays`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DisplayList {
+    /// Oldest first.
+    pub displays: Vec<DisplayView>,
+}
+
 /// Public preview of an invite (`GET /api/invites/{code}`).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InvitePreview {

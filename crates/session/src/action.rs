@@ -67,6 +67,8 @@ pub enum Action {
     BanTrack,
     /// Change the queue's order, the limits on adding, and the lock.
     SetQueueSettings,
+    /// Create, list and revoke the session's display keys.
+    ManageDisplays,
 }
 
 /// Who may do an [`Action`].
@@ -85,7 +87,7 @@ pub enum Requirement {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Self::View,
         Self::Leave,
         Self::SetOwnTopTracks,
@@ -113,6 +115,7 @@ impl Action {
         Self::VoteSkip,
         Self::BanTrack,
         Self::SetQueueSettings,
+        Self::ManageDisplays,
     ];
 
     /// The rule table: who may do this. Some transitions add a rule about the target on
@@ -128,7 +131,8 @@ impl Action {
             | Self::Transfer
             | Self::SetShuffleMode
             | Self::RenameSession
-            | Self::SetQueueSettings => Requirement::Host,
+            | Self::SetQueueSettings
+            | Self::ManageDisplays => Requirement::Host,
             Self::Kick
             | Self::Unban
             | Self::RotateInvite
@@ -202,6 +206,7 @@ impl fmt::Display for Action {
             Self::VoteSkip => "vote to skip",
             Self::BanTrack => "ban tracks",
             Self::SetQueueSettings => "change the queue settings",
+            Self::ManageDisplays => "manage the displays",
         })
     }
 }

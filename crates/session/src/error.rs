@@ -108,6 +108,15 @@ pub enum SessionError {
     /// Nothing of the queue plays now.
     #[error("nothing of the queue is playing")]
     NothingPlaying,
+    /// The session holds as many display keys as it may.
+    #[error("a session holds at most {max} display keys; revoke one first")]
+    TooManyDisplays {
+        /// The most there may be ([`crate::MAX_DISPLAYS`]).
+        max: usize,
+    },
+    /// The session has no such display key (never had, or it was revoked).
+    #[error("this display key is not valid (it was revoked, or never existed)")]
+    DisplayNotFound,
     /// The position is outside the queue.
     #[error("position {position} is outside the queue of {len} entries")]
     InvalidPosition {
@@ -142,6 +151,8 @@ impl SessionError {
             Self::EntryPinned { .. } => "entry_pinned",
             Self::InvalidSettings { .. } => "invalid_settings",
             Self::NothingPlaying => "nothing_playing",
+            Self::TooManyDisplays { .. } => "too_many_displays",
+            Self::DisplayNotFound => "display_not_found",
         }
     }
 }
@@ -165,6 +176,9 @@ pub enum RestoreError {
     /// Two members share a user id.
     #[error("member {0} appears twice")]
     DuplicateMember(UserId),
+    /// Two display keys are the same, or there are more than a session may hold.
+    #[error("the display keys are repeated or too many")]
+    InvalidDisplays,
     /// A live session (or an ended one with members) whose host is not exactly the one
     /// member with the host role (co-hosts are fine).
     #[error("the host {0} is not the single member with the host role")]

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::display::{DisplayKey, SessionDisplay};
 use crate::ids::{DeviceId, QueueEntryId, TrackId, UserId};
 use crate::member::{Member, Role};
 use crate::settings::Settings;
@@ -70,6 +71,16 @@ pub enum Event {
     MemberUnbanned {
         /// Who may join again.
         user_id: UserId,
+    },
+    /// The host made a display key.
+    DisplayCreated {
+        /// The key and what it shows.
+        display: SessionDisplay,
+    },
+    /// The host revoked a display key: its displays stop seeing the session.
+    DisplayRevoked {
+        /// The key.
+        key: DisplayKey,
     },
     /// The session started playing on `device`. The queue, empty until now, holds the
     /// entries of the start plan ([`crate::Session::plan_start`]) in order: a store

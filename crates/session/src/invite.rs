@@ -41,9 +41,7 @@ pub enum InviteCodeError {
 impl InviteCode {
     /// A fresh code from a cryptographically secure generator (e.g. `rand::rng()`).
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        let mut bytes = [0u8; INVITE_CODE_BYTES];
-        rng.fill_bytes(&mut bytes);
-        Self(URL_SAFE_NO_PAD.encode(bytes))
+        Self(generate_token(rng))
     }
 
     /// The code as text, as it appears in a join link.
@@ -58,23 +56,36 @@ impl fmt::Display for InviteCode {
     }
 }
 
+/// 128 fresh random bits from `rng` as unpadded URL-safe base64: the form of invite codes and
+/// display keys.
+pub(crate) fn generate_token<R: CryptoRng + ?Sized>(rng: &mut R) -> String {
+    let mut bytes = [0u8; INVITE_CODE_BYTES];
+    rng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Checks that `text` is a token [`generate_token`] could have made.
+pub(crate) fn check_token(text: &str) -> Result<(), InviteCodeError> {
+    let url_safe = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if !text.bytes().all(url_safe) {
+        return Err(InviteCodeError::InvalidCharacter);
+    }
+    if text.len() != INVITE_CODE_LEN {
+        return Err(InviteCodeError::WrongLength { actual: text.len() });
+    }
+    // The last character carries 4 padding bits that must be zero; the strict decoder
+    // rejects other values, so every token has exactly one spelling.
+    match URL_SAFE_NO_PAD.decode(text) {
+        Ok(bytes) if bytes.len() == INVITE_CODE_BYTES => Ok(()),
+        _ => Err(InviteCodeError::Malformed),
+    }
+}
+
 impl FromStr for InviteCode {
     type Err = InviteCodeError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let url_safe = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-        if !text.bytes().all(url_safe) {
-            return Err(InviteCodeError::InvalidCharacter);
-        }
-        if text.len() != INVITE_CODE_LEN {
-            return Err(InviteCodeError::WrongLength { actual: text.len() });
-        }
-        // The last character carries 4 padding bits that must be zero; the strict decoder
-        // rejects other values, so every code has exactly one spelling.
-        match URL_SAFE_NO_PAD.decode(text) {
-            Ok(bytes) if bytes.len() == INVITE_CODE_BYTES => Ok(Self(text.to_owned())),
-            _ => Err(InviteCodeError::Malformed),
-        }
+        check_token(text).map(|()| Self(text.to_owned()))
     }
 }
 

@@ -55,6 +55,7 @@
 //! ```
 
 pub mod action;
+pub mod display;
 pub mod error;
 pub mod event;
 pub mod ids;
@@ -67,6 +68,7 @@ pub mod shuffle;
 pub mod track;
 
 pub use action::{Action, Requirement};
+pub use display::{DisplayKey, MAX_DISPLAYS, SessionDisplay};
 pub use error::{RestoreError, SessionError};
 pub use event::{Event, LeaveReason};
 pub use ids::{DeviceId, ParseIdError, QueueEntryId, SessionId, TrackId, TrackUri, UserId};

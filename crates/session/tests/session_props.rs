@@ -47,6 +47,7 @@ proptest! {
         prop_assert_eq!(session.invite_code(), before.invite_code());
         prop_assert_eq!(session.device(), before.device());
         prop_assert_eq!(session.position(), before.position());
+        prop_assert_eq!(session.displays(), before.displays());
         prop_assert!(!(0..USERS.len()).any(|i| session.is_banned(&user(USERS[i]))));
         // alice and bob never acted: still there, unchanged.
         for name in ["alice", "bob"] {
@@ -195,7 +196,7 @@ fn table_allows(action: Action, role: Role, guests: Permissions) -> Result<(), O
     let guest_permission = match action {
         View | Leave | SetOwnTopTracks => return Ok(()),
         Start | End | TransferHost | SetRole | SetPermissions | Transfer | SetShuffleMode
-        | RenameSession | SetQueueSettings => {
+        | RenameSession | SetQueueSettings | ManageDisplays => {
             return if role == Role::Host {
                 Ok(())
             } else {
@@ -410,6 +411,63 @@ proptest! {
             Err(SessionNameError::TooLong) => prop_assert!(raw.trim().chars().count() > MAX_NAME_CHARS),
             Err(SessionNameError::ControlCharacter) => prop_assert!(raw.trim().chars().any(char::is_control)),
             Err(SessionNameError::Empty) => prop_assert!(false, "parse_optional maps empty to None"),
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn display_keys_are_the_hosts_alone_bounded_unique_and_gone_once_revoked(
+        playing in any::<bool>(),
+        // (actor: alice hosts, bob is a guest, carol is no member; make or revoke; key seed;
+        // which key to revoke, or one the session lacks)
+        steps in prop::collection::vec(
+            (0..3usize, any::<bool>(), 0..40u64, prop::option::weighted(0.8, any::<prop::sample::Index>())),
+            0..80,
+        ),
+    ) {
+        let mut session = start_session(playing);
+        for (actor, make, seed, pick) in steps {
+            let before = session.clone();
+            let who = user(USERS[actor]);
+            let (result, key) = if make {
+                let key = DisplayKey::generate(&mut rng(seed));
+                (session.create_display(&who, key.clone(), None, seed % 2 == 0, 7), key)
+            } else {
+                let key = match (pick, before.displays()) {
+                    (Some(i), keys) if !keys.is_empty() => keys[i.index(keys.len())].key.clone(),
+                    _ => DisplayKey::generate(&mut rng(1000 + seed)),
+                };
+                (session.revoke_display(&who, &key), key)
+            };
+            match &result {
+                Ok(events) => {
+                    prop_assert_eq!(actor, 0, "only the host manages displays");
+                    prop_assert_eq!(events.len(), 1);
+                    if make {
+                        prop_assert_eq!(session.displays().len(), before.displays().len() + 1);
+                        prop_assert!(session.display(&key).is_some_and(|d| d.show_join == (seed % 2 == 0)));
+                    } else {
+                        prop_assert!(session.display(&key).is_none());
+                        prop_assert_eq!(session.displays().len() + 1, before.displays().len());
+                    }
+                }
+                Err(e) => {
+                    prop_assert_eq!(&session, &before, "a refusal changes nothing");
+                    let why = match (actor, make) {
+                        (1, _) => "forbidden",
+                        (2, _) => "not_a_member",
+                        (_, true) if before.displays().len() == MAX_DISPLAYS => "too_many_displays",
+                        (_, true) => "invalid_target",
+                        (_, false) => "display_not_found",
+                    };
+                    prop_assert_eq!(e.code(), why);
+                }
+            }
+            prop_assert!(session.displays().len() <= MAX_DISPLAYS);
+            let keys: HashSet<_> = session.displays().iter().map(|d| &d.key).collect();
+            prop_assert_eq!(keys.len(), session.displays().len(), "keys are unique");
+            prop_assert_eq!(Session::from_parts(session.clone().into_parts()), Ok(session.clone()));
         }
     }
 }

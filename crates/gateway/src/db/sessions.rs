@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Serialize;
 use sesh_session::{
-    EntryOrigin, Event, Member, QueueEntry, QueueEntryId, Role, Session, SessionId, SessionParts,
-    Settings, TrackId, UserId,
+    EntryOrigin, Event, Member, QueueEntry, QueueEntryId, Role, Session, SessionDisplay, SessionId,
+    SessionName, SessionParts, Settings, TrackId, UserId,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
@@ -92,6 +92,11 @@ impl Database {
         if events.iter().any(|e| matches!(e, Event::InviteRotated)) {
             // Rotations are rare: forget every cached invite rather than track the old code.
             self.invites.clear();
+        }
+        for event in events {
+            if let Event::DisplayRevoked { key } = event {
+                self.displays.forget(key.as_str());
+            }
         }
         Ok(())
     }
@@ -203,6 +208,30 @@ impl Database {
                         r.try_get::<String, _>(3)?,
                     ))?,
                     votes: serde_json::from_str(r.try_get::<&str, _>(4)?)?,
+                })
+            })
+            .collect::<Result<_, DbError>>()?;
+
+        let displays = sqlx::query(
+            "SELECT display_key, label, show_join, created_at FROM session_displays
+             WHERE session_id = ?1 ORDER BY created_at, rowid",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+        parts.displays = displays
+            .iter()
+            .map(|r| {
+                let corrupt = |e: &dyn std::fmt::Display| DbError::Corrupt(e.to_string());
+                Ok(SessionDisplay {
+                    key: r.try_get::<&str, _>(0)?.parse().map_err(|e| corrupt(&e))?,
+                    label: r
+                        .try_get::<Option<String>, _>(1)?
+                        .map(SessionName::try_from)
+                        .transpose()
+                        .map_err(|e| corrupt(&e))?,
+                    show_join: r.try_get(2)?,
+                    created_at_ms: r.try_get(3)?,
                 })
             })
             .collect::<Result<_, DbError>>()?;
@@ -355,6 +384,26 @@ async fn write_event(
         | Event::NowPlaying { .. }
         | Event::DeviceChanged { .. }
         | Event::SessionEnded => {}
+        Event::DisplayCreated { display } => {
+            sqlx::query(
+                "INSERT INTO session_displays (display_key, session_id, label, show_join, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(display.key.as_str())
+            .bind(id.to_string())
+            .bind(display.label.as_ref().map(|l| l.as_str().to_owned()))
+            .bind(display.show_join)
+            .bind(display.created_at_ms)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Event::DisplayRevoked { key } => {
+            sqlx::query("DELETE FROM session_displays WHERE display_key = ?1 AND session_id = ?2")
+                .bind(key.as_str())
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
     }
     Ok(())
 }

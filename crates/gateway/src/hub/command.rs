@@ -2,18 +2,18 @@
 //! and reports of its own poller and background Spotify calls. Private to the hub module.
 
 use sesh_session::{
-    Action, DeviceId, InviteCode, NewMember, QueueEntryId, QueueSettingsPatch, SessionName,
-    Settings, StartPlan, Track, TrackId, UserId, Vote,
+    Action, DeviceId, DisplayKey, InviteCode, NewMember, QueueEntryId, QueueSettingsPatch,
+    SessionName, Settings, StartPlan, Track, TrackId, UserId, Vote,
 };
 use std::sync::Arc;
 
 use sesh_spotify::PlaybackState;
 use tokio::sync::oneshot;
 
-use super::{HubError, NewConnection, PlayerCommand};
+use super::{DisplayState, HubError, NewConnection, PlayerCommand};
 use crate::wire::{
-    InvitePreview, MemberView, Page, QueueEntryView, QueueWindow, SessionView, SkipAnswer,
-    VoteAnswer,
+    DisplayView, InvitePreview, MemberView, Page, QueueEntryView, QueueWindow, SessionView,
+    SkipAnswer, VoteAnswer,
 };
 
 /// Where a hub's answer goes.
@@ -80,6 +80,29 @@ pub(super) enum Command {
     End {
         actor: UserId,
         reply: Reply<()>,
+    },
+    /// The host makes a display key.
+    CreateDisplay {
+        actor: UserId,
+        label: Option<SessionName>,
+        show_join: bool,
+        reply: Reply<DisplayView>,
+    },
+    /// The host lists the display keys.
+    ListDisplays {
+        actor: UserId,
+        reply: Reply<Vec<DisplayView>>,
+    },
+    /// The host revokes a display key (its streams end).
+    RevokeDisplay {
+        actor: UserId,
+        key: DisplayKey,
+        reply: Reply<()>,
+    },
+    /// What a display with `key` sees now (now playing, the join link where allowed).
+    DisplayState {
+        key: DisplayKey,
+        reply: Reply<DisplayState>,
     },
     RotateInvite {
         actor: UserId,

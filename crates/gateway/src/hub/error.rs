@@ -29,6 +29,12 @@ pub enum HubError {
     /// The host is already starting the session: one start at a time.
     #[error("the session is starting; wait for it")]
     StartInProgress,
+    /// The session has as many open display streams as it may (`SESH_DISPLAYS_PER_SESSION`).
+    #[error("this session has {max} displays open, the most it may have")]
+    DisplaysFull {
+        /// The limit.
+        max: usize,
+    },
     /// The hub stopped while answering (it reloads from the database): try again.
     #[error("the session is restarting; try again")]
     Restarting,

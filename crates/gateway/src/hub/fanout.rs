@@ -24,7 +24,19 @@ use sesh_session::SessionId;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Outbound, OutboundTx, QueueError};
+use super::{DisplayFrame, Outbound, OutboundTx, QueueError};
+
+/// Which of a session's events a connection gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// A member's socket: the member frames.
+    Member,
+    /// A display: the display events (those for the join link too, with `show_join`).
+    Display {
+        /// The display's key shows the join link.
+        show_join: bool,
+    },
+}
 
 /// What a hub asks a worker to do.
 #[derive(Debug)]
@@ -39,13 +51,22 @@ pub enum FanoutMessage {
         tx: OutboundTx,
         /// Cancelled when the queue overflows (the socket closes with 1008).
         stop: CancellationToken,
+        /// Members' frames or display events.
+        audience: Audience,
     },
-    /// One event frame for every attached connection of the session.
+    /// One event frame for every attached member connection of the session.
     Frame {
         /// The session.
         session: SessionId,
         /// The frame (shared bytes).
         frame: ByteString,
+    },
+    /// One display event for every attached display of the session (that may see it).
+    Display {
+        /// The session.
+        session: SessionId,
+        /// The event (shared bytes).
+        frame: DisplayFrame,
     },
     /// Close one connection after the frames before this message, and detach it.
     Close {
@@ -122,6 +143,7 @@ struct Attached {
     conn_id: u64,
     tx: OutboundTx,
     stop: CancellationToken,
+    audience: Audience,
 }
 
 /// The worker's fan-out task: its sessions' attached connections, fed in the hub's order.
@@ -134,13 +156,28 @@ async fn run(mut rx: mpsc::UnboundedReceiver<FanoutMessage>) {
                 conn_id,
                 tx,
                 stop,
-            } => sessions
-                .entry(session)
-                .or_default()
-                .push(Attached { conn_id, tx, stop }),
+                audience,
+            } => sessions.entry(session).or_default().push(Attached {
+                conn_id,
+                tx,
+                stop,
+                audience,
+            }),
             FanoutMessage::Frame { session, frame } => {
                 if let Some(conns) = sessions.get_mut(&session) {
-                    conns.retain(|c| deliver(c, Outbound::Frame(frame.clone())));
+                    conns.retain(|c| {
+                        c.audience != Audience::Member || deliver(c, Outbound::Frame(frame.clone()))
+                    });
+                }
+            }
+            FanoutMessage::Display { session, frame } => {
+                if let Some(conns) = sessions.get_mut(&session) {
+                    conns.retain(|c| match c.audience {
+                        Audience::Display { show_join } if show_join || !frame.join_only => {
+                            deliver(c, Outbound::Display(frame.clone()))
+                        }
+                        _ => true,
+                    });
                 }
             }
             FanoutMessage::Close {
@@ -189,6 +226,7 @@ mod tests {
     fn text(message: Outbound) -> String {
         match message {
             Outbound::Frame(frame) => frame.to_string(),
+            Outbound::Display(frame) => format!("{} {}", frame.event, frame.data),
             Outbound::Close(code, reason) => format!("close {code} {reason}"),
         }
     }
@@ -212,6 +250,7 @@ mod tests {
                         conn_id,
                         tx: tx.clone(),
                         stop: stop.clone(),
+                        audience: Audience::Member,
                     });
                 }
                 for frame in ["a", "b"] {

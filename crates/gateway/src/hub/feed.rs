@@ -8,7 +8,10 @@ use bytestring::ByteString;
 use sesh_session::SessionId;
 use tokio_util::sync::CancellationToken;
 
-use super::{OutboundTx, WorkerHandle, fanout::FanoutMessage};
+use super::{
+    DisplayFrame, OutboundTx, WorkerHandle,
+    fanout::{Audience, FanoutMessage},
+};
 use crate::wire::SessionEvent;
 
 /// Events kept for `?since=` resumes, at most.
@@ -17,6 +20,14 @@ pub const RING_CAPACITY: usize = 256;
 /// count, so a few large frames (a `queue` in a big room) cannot hold megabytes per session.
 /// The newest frame is always kept; a resume that reaches further back gets a `welcome`.
 pub const RING_MAX_BYTES: usize = 64 * 1024;
+
+/// One worker's share of a session's subscribers.
+#[derive(Debug)]
+struct Holder {
+    worker: WorkerHandle,
+    members: usize,
+    displays: usize,
+}
 
 /// Numbering, replay ring and fan-out of one session.
 #[derive(Debug)]
@@ -30,9 +41,9 @@ pub(super) struct Feed {
     ring: VecDeque<(u64, ByteString)>,
     /// Total length of the frames in `ring`.
     ring_bytes: usize,
-    /// The workers holding this session's subscribers, with how many each holds: an event
-    /// goes to each once.
-    workers: HashMap<usize, (WorkerHandle, usize)>,
+    /// The workers holding this session's subscribers, with how many members and displays
+    /// each holds: an event goes once to each that holds its audience.
+    workers: HashMap<usize, Holder>,
 }
 
 impl Feed {
@@ -69,11 +80,24 @@ impl Feed {
         // Once per worker, never waiting: each worker fills its sockets' queues (a full one
         // means the client cannot keep up: it is told to close with 1008, and its socket's exit
         // disconnects it from here).
-        for (worker, _) in self.workers.values() {
-            worker.send(FanoutMessage::Frame {
+        for holder in self.workers.values().filter(|h| h.members > 0) {
+            holder.worker.send(FanoutMessage::Frame {
                 session: self.session,
                 frame: frame.clone(),
             });
+        }
+    }
+
+    /// Fans out display events (numbered and kept by `Displays`) to the workers holding
+    /// displays of the session.
+    pub(super) fn broadcast_display(&self, frames: &[DisplayFrame]) {
+        for holder in self.workers.values().filter(|h| h.displays > 0) {
+            for frame in frames {
+                holder.worker.send(FanoutMessage::Display {
+                    session: self.session,
+                    frame: frame.clone(),
+                });
+            }
         }
     }
 
@@ -109,17 +133,24 @@ impl Feed {
         worker: &WorkerHandle,
         tx: OutboundTx,
         stop: CancellationToken,
+        audience: Audience,
     ) {
         worker.send(FanoutMessage::Attach {
             session: self.session,
             conn_id,
             tx,
             stop,
+            audience,
         });
-        self.workers
-            .entry(worker.id())
-            .or_insert_with(|| (worker.clone(), 0))
-            .1 += 1;
+        let holder = self.workers.entry(worker.id()).or_insert_with(|| Holder {
+            worker: worker.clone(),
+            members: 0,
+            displays: 0,
+        });
+        match audience {
+            Audience::Member => holder.members += 1,
+            Audience::Display { .. } => holder.displays += 1,
+        }
     }
 
     /// Stops delivering to a subscriber; with `close`, its socket closes after the frames
@@ -128,6 +159,7 @@ impl Feed {
         &mut self,
         conn_id: u64,
         worker: &WorkerHandle,
+        audience: Audience,
         close: Option<(u16, &'static str)>,
     ) {
         let session = self.session;
@@ -140,9 +172,12 @@ impl Feed {
             },
             None => FanoutMessage::Detach { session, conn_id },
         });
-        if let Some((_, count)) = self.workers.get_mut(&worker.id()) {
-            *count -= 1;
-            if *count == 0 {
+        if let Some(holder) = self.workers.get_mut(&worker.id()) {
+            match audience {
+                Audience::Member => holder.members = holder.members.saturating_sub(1),
+                Audience::Display { .. } => holder.displays = holder.displays.saturating_sub(1),
+            }
+            if holder.members + holder.displays == 0 {
                 self.workers.remove(&worker.id());
             }
         }

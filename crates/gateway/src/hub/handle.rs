@@ -5,18 +5,18 @@
 use std::sync::Arc;
 
 use sesh_session::{
-    Action, DeviceId, InviteCode, NewMember, QueueEntryId, QueueSettingsPatch, SessionId,
-    SessionName, Settings, Track, TrackId, UserId, Vote,
+    Action, DeviceId, DisplayKey, InviteCode, NewMember, QueueEntryId, QueueSettingsPatch,
+    SessionId, SessionName, Settings, Track, TrackId, UserId, Vote,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    HubError, HubRegistry, Mailbox, NewConnection, PlayerCommand,
+    DisplayState, HubError, HubRegistry, Mailbox, NewConnection, PlayerCommand,
     command::{Command, Reply},
 };
 use crate::wire::{
-    InvitePreview, MemberView, Page, QueueEntryView, QueueWindow, SessionView, SkipAnswer,
-    VoteAnswer,
+    DisplayView, InvitePreview, MemberView, Page, QueueEntryView, QueueWindow, SessionView,
+    SkipAnswer, VoteAnswer,
 };
 
 /// A cheap handle on one session's hub.
@@ -165,6 +165,50 @@ impl HubHandle {
         self.request(|reply| Command::RotateInvite {
             actor: actor.clone(),
             code: code.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// The host makes a display key (docs/displays.md).
+    pub async fn create_display(
+        &self,
+        actor: &UserId,
+        label: Option<SessionName>,
+        show_join: bool,
+    ) -> Result<DisplayView, HubError> {
+        self.request(|reply| Command::CreateDisplay {
+            actor: actor.clone(),
+            label: label.clone(),
+            show_join,
+            reply,
+        })
+        .await
+    }
+
+    /// The host's display keys, oldest first, with their open streams.
+    pub async fn displays(&self, actor: &UserId) -> Result<Vec<DisplayView>, HubError> {
+        self.request(|reply| Command::ListDisplays {
+            actor: actor.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// The host revokes a display key: its open streams end.
+    pub async fn revoke_display(&self, actor: &UserId, key: &DisplayKey) -> Result<(), HubError> {
+        self.request(|reply| Command::RevokeDisplay {
+            actor: actor.clone(),
+            key: key.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// What a display with `key` sees now (`display_not_found` for a key the session lacks).
+    pub async fn display_state(&self, key: &DisplayKey) -> Result<DisplayState, HubError> {
+        self.request(|reply| Command::DisplayState {
+            key: key.clone(),
             reply,
         })
         .await

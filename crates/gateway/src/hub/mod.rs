@@ -8,9 +8,11 @@
 //! [`room`] (subscribers, presence, roster throttling), [`views`] (pure projections to the
 //! wire), [`follower`] (the poller's observations → decisions), [`effects`] (Spotify calls off
 //! the hub's loop, their results coming back as commands) and [`player`] (the player's
-//! commands). The task never awaits a member or Spotify.
+//! commands), [`displays`] (what read-only displays see, and their replay ring). The task
+//! never awaits a member or Spotify.
 
 mod command;
+mod displays;
 mod effects;
 mod error;
 pub mod fanout;
@@ -36,7 +38,9 @@ use tokio_util::sync::CancellationToken;
 use crate::state::Core;
 use command::Command;
 
+pub use displays::{DisplayFrame, DisplayState, NowPlaying, PlayStatus};
 pub use error::HubError;
+pub use fanout::Audience;
 pub use fanout::WorkerHandle;
 pub use feed::{RING_CAPACITY, RING_MAX_BYTES};
 pub use handle::{HubHandle, Registration};
@@ -54,6 +58,8 @@ const COMMAND_QUEUE: usize = 256;
 pub enum Outbound {
     /// A text frame (shared bytes: serialized once per session).
     Frame(bytestring::ByteString),
+    /// A Server-Sent Event (displays only; members never get one).
+    Display(DisplayFrame),
     /// Close the socket after the frames before it, with this code and reason.
     Close(u16, &'static str),
 }
@@ -76,7 +82,7 @@ impl NewConnection {
     pub fn user(&self) -> Option<&UserId> {
         match &self.subscriber {
             Subscriber::Member(user) => Some(user),
-            Subscriber::Display => None,
+            Subscriber::Display(_) => None,
         }
     }
 }

@@ -111,29 +111,32 @@ pub struct OutboundRx {
 impl OutboundRx {
     /// The next frame, waiting for one. Cancel-safe: a frame is only taken when it is returned.
     pub async fn recv(&mut self) -> Outbound {
-        poll_fn(|cx| {
-            let mut queue = self.shared.queue.lock();
-            match queue.frames.pop_front() {
-                Some(message) => {
-                    if queue.frames.is_empty() && queue.frames.capacity() > KEEP_SLOTS {
-                        queue.frames.shrink_to_fit();
-                    }
-                    Poll::Ready(message)
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The next frame if there is one; otherwise `cx` is woken when one comes (for a
+    /// hand-written stream, such as a display's).
+    pub fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Outbound> {
+        let mut queue = self.shared.queue.lock();
+        match queue.frames.pop_front() {
+            Some(message) => {
+                if queue.frames.is_empty() && queue.frames.capacity() > KEEP_SLOTS {
+                    queue.frames.shrink_to_fit();
                 }
-                None => {
-                    // Under the lock a sender pushes under: it sees this waker and wakes it.
-                    if !queue
-                        .waker
-                        .as_ref()
-                        .is_some_and(|w| w.will_wake(cx.waker()))
-                    {
-                        queue.waker = Some(cx.waker().clone());
-                    }
-                    Poll::Pending
-                }
+                Poll::Ready(message)
             }
-        })
-        .await
+            None => {
+                // Under the lock a sender pushes under: it sees this waker and wakes it.
+                if !queue
+                    .waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+                {
+                    queue.waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
     }
 }
 
@@ -162,6 +165,7 @@ mod tests {
     fn text(message: Outbound) -> String {
         match message {
             Outbound::Frame(frame) => frame.to_string(),
+            Outbound::Display(frame) => frame.data.to_string(),
             Outbound::Close(code, reason) => format!("close {code} {reason}"),
         }
     }

@@ -539,8 +539,7 @@ impl SessionHub {
             .playback(self.store.session(), state.as_ref(), followed, at_ms);
         self.set_status(self.follower.status());
         if emit {
-            self.feed
-                .broadcast(&SessionEvent::Playback(Box::new(view.clone())));
+            self.broadcast(&SessionEvent::Playback(Box::new(view.clone())));
         }
         self.playback = Some(view);
     }
@@ -578,8 +577,7 @@ impl SessionHub {
         }
         let queue = self.views.queue_window(self.session());
         self.window = queue.bounds();
-        self.feed
-            .broadcast(&SessionEvent::Queue { queue, position });
+        self.broadcast(&SessionEvent::Queue { queue, position });
     }
 
     pub(super) fn set_status(&mut self, status: SpotifyStatus) {
@@ -587,6 +585,6 @@ impl SessionHub {
             return;
         }
         self.status = status.clone();
-        self.feed.broadcast(&SessionEvent::SpotifyStatus(status));
+        self.broadcast(&SessionEvent::SpotifyStatus(status));
     }
 }

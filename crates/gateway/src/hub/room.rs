@@ -5,10 +5,10 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use sesh_session::UserId;
+use sesh_session::{DisplayKey, UserId};
 use tokio::time::Instant;
 
-use super::WorkerHandle;
+use super::{WorkerHandle, fanout::Audience};
 
 /// In a session over the roster limit, member counts go out at most this often.
 pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(1);
@@ -18,8 +18,8 @@ pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(1);
 pub enum Subscriber {
     /// A member's socket: counts for their presence.
     Member(UserId),
-    /// A read-only view (a display); never counts as anyone online.
-    Display,
+    /// A read-only view (a display) through this key; never counts as anyone online.
+    Display(DisplayKey),
 }
 
 #[derive(Debug)]
@@ -27,6 +27,8 @@ pub(super) struct Connection {
     pub(super) subscriber: Subscriber,
     /// The worker that delivers to it (see `fanout`).
     pub(super) worker: WorkerHandle,
+    /// What it gets.
+    pub(super) audience: Audience,
 }
 
 /// The subscribers of one session.
@@ -36,6 +38,8 @@ pub(super) struct Room {
     next_conn: u64,
     /// Open sockets per member (presence).
     online: HashMap<UserId, u32>,
+    /// Open display connections per key.
+    displays: HashMap<DisplayKey, usize>,
     /// When the pending `members_summary` goes out.
     summary_at: Option<Instant>,
     /// `(member_count, online_count)` of the last `members_summary`: an unchanged count is not
@@ -45,7 +49,12 @@ pub(super) struct Room {
 
 impl Room {
     /// Adds a subscriber; its id, and whether a member just came online.
-    pub(super) fn add(&mut self, subscriber: Subscriber, worker: WorkerHandle) -> (u64, bool) {
+    pub(super) fn add(
+        &mut self,
+        subscriber: Subscriber,
+        worker: WorkerHandle,
+        audience: Audience,
+    ) -> (u64, bool) {
         self.next_conn += 1;
         let id = self.next_conn;
         let went_online = match &subscriber {
@@ -54,9 +63,19 @@ impl Room {
                 *count += 1;
                 *count == 1
             }
-            Subscriber::Display => false,
+            Subscriber::Display(key) => {
+                *self.displays.entry(key.clone()).or_insert(0) += 1;
+                false
+            }
         };
-        self.conns.insert(id, Connection { subscriber, worker });
+        self.conns.insert(
+            id,
+            Connection {
+                subscriber,
+                worker,
+                audience,
+            },
+        );
         (id, went_online)
     }
 
@@ -64,6 +83,14 @@ impl Room {
     /// with it, if any.
     pub(super) fn remove(&mut self, id: u64) -> Option<(Connection, Option<UserId>)> {
         let conn = self.conns.remove(&id)?;
+        if let Subscriber::Display(key) = &conn.subscriber
+            && let Some(count) = self.displays.get_mut(key)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.displays.remove(key);
+            }
+        }
         let mut offline = None;
         if let Subscriber::Member(user) = &conn.subscriber
             && let Some(count) = self.online.get_mut(user)
@@ -91,9 +118,32 @@ impl Room {
             .collect()
     }
 
+    /// Removes every display connection of `key` (it was revoked).
+    pub(super) fn remove_display(&mut self, key: &DisplayKey) -> Vec<(u64, Connection)> {
+        let ids: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| matches!(&c.subscriber, Subscriber::Display(k) if k == key))
+            .map(|(id, _)| *id)
+            .collect();
+        self.displays.remove(key);
+        ids.into_iter()
+            .filter_map(|id| self.conns.remove(&id).map(|c| (id, c)))
+            .collect()
+    }
+
+    /// Open display connections: of `key`, or of every key.
+    pub(super) fn display_count(&self, key: Option<&DisplayKey>) -> usize {
+        match key {
+            Some(key) => self.displays.get(key).copied().unwrap_or(0),
+            None => self.displays.values().sum(),
+        }
+    }
+
     /// Removes every connection (the session ended, or the hub stops).
     pub(super) fn remove_all(&mut self) -> Vec<(u64, Connection)> {
         self.online.clear();
+        self.displays.clear();
         self.conns.drain().collect()
     }
 
@@ -153,9 +203,10 @@ mod tests {
     fn presence_follows_a_members_first_and_last_socket() {
         let mut room = Room::default();
         let bob = UserId::new("bob");
-        let (first, online) = room.add(Subscriber::Member(bob.clone()), worker());
+        let (first, online) = room.add(Subscriber::Member(bob.clone()), worker(), Audience::Member);
         assert!(online);
-        let (second, online) = room.add(Subscriber::Member(bob.clone()), worker());
+        let (second, online) =
+            room.add(Subscriber::Member(bob.clone()), worker(), Audience::Member);
         assert!(!online, "a second tab is not news");
         assert_ne!(first, second);
         assert_eq!(room.online_count(), 1);
@@ -172,7 +223,7 @@ mod tests {
     #[test]
     fn displays_subscribe_without_being_anyone() {
         let mut room = Room::default();
-        let (id, online) = room.add(Subscriber::Display, worker());
+        let (id, online) = room.add(Subscriber::Display(key(1)), worker(), display());
         assert!(!online);
         assert_eq!(room.online_count(), 0);
         assert!(!room.is_empty());
@@ -183,15 +234,47 @@ mod tests {
     fn removing_a_user_takes_all_their_sockets_and_nobody_elses() {
         let mut room = Room::default();
         let (alice, bob) = (UserId::new("alice"), UserId::new("bob"));
-        room.add(Subscriber::Member(alice.clone()), worker());
-        room.add(Subscriber::Member(bob.clone()), worker());
-        room.add(Subscriber::Member(bob.clone()), worker());
-        room.add(Subscriber::Display, worker());
+        let member = Audience::Member;
+        room.add(Subscriber::Member(alice.clone()), worker(), member);
+        room.add(Subscriber::Member(bob.clone()), worker(), member);
+        room.add(Subscriber::Member(bob.clone()), worker(), member);
+        room.add(Subscriber::Display(key(1)), worker(), display());
         assert_eq!(room.remove_user(&bob).len(), 2);
         assert!(!room.is_online(&bob));
         assert!(room.is_online(&alice));
         assert_eq!(room.remove_all().len(), 2);
         assert!(room.is_empty());
+        assert_eq!(room.display_count(None), 0);
+    }
+
+    fn key(seed: u64) -> DisplayKey {
+        DisplayKey::generate(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed))
+    }
+
+    fn display() -> Audience {
+        Audience::Display { show_join: false }
+    }
+
+    #[test]
+    fn displays_are_counted_per_key_never_online_and_revoked_by_key() {
+        let mut room = Room::default();
+        let (tv, overlay) = (key(1), key(2));
+        let (first, _) = room.add(Subscriber::Display(tv.clone()), worker(), display());
+        room.add(Subscriber::Display(tv.clone()), worker(), display());
+        room.add(Subscriber::Display(overlay.clone()), worker(), display());
+        room.add(
+            Subscriber::Member(UserId::new("a")),
+            worker(),
+            Audience::Member,
+        );
+        assert_eq!(room.online_count(), 1);
+        assert_eq!(room.display_count(Some(&tv)), 2);
+        assert_eq!(room.display_count(None), 3);
+        room.remove(first);
+        assert_eq!(room.display_count(Some(&tv)), 1);
+        assert_eq!(room.remove_display(&tv).len(), 1);
+        assert_eq!(room.display_count(Some(&tv)), 0);
+        assert_eq!(room.display_count(None), 1, "the overlay's stays");
     }
 
     #[test]
@@ -201,7 +284,11 @@ mod tests {
         room.schedule_summary(now);
         room.schedule_summary(now + Duration::from_millis(500));
         assert_eq!(room.summary_due(), Some(now + SUMMARY_INTERVAL));
-        room.add(Subscriber::Member(UserId::new("a")), worker());
+        room.add(
+            Subscriber::Member(UserId::new("a")),
+            worker(),
+            Audience::Member,
+        );
         assert_eq!(room.take_summary(3, false), Some((3, 1)));
         assert_eq!(room.summary_due(), None);
         assert_eq!(room.take_summary(3, false), None, "nothing new");

@@ -15,8 +15,9 @@ use sesh_session::{Event, NewMember, Session, SessionError, SessionId, SessionSt
 use tokio::sync::mpsc;
 
 use super::{
-    HubError, NewConnection, Outbound, PollerHandle, Slots, Subscriber, command::Command,
-    effects::Effects, feed::Feed, follower::Follower, room::Room, store::Store, views::Views,
+    Audience, HubError, NewConnection, Outbound, PollerHandle, Slots, Subscriber, command::Command,
+    displays::Displays, effects::Effects, feed::Feed, follower::Follower, room::Room, store::Store,
+    views::Views,
 };
 use crate::{
     state::Core,
@@ -26,6 +27,8 @@ use crate::{
     },
 };
 
+#[path = "displaying.rs"]
+mod displaying;
 #[path = "playing.rs"]
 mod playing;
 #[path = "queueing.rs"]
@@ -49,6 +52,8 @@ pub(super) struct SessionHub {
     registry: Slots,
     store: Store,
     feed: Feed,
+    /// What displays were told, and their replay ring.
+    displays: Displays,
     room: Room,
     views: Views,
     follower: Follower,
@@ -93,6 +98,7 @@ impl SessionHub {
         let window = views.queue_window(&session).bounds();
         Self {
             feed: Feed::new(session.id(), last_seq),
+            displays: Displays::new(last_seq),
             store: Store::new(core.db.clone(), session, last_seq),
             room: Room::default(),
             views,
@@ -268,6 +274,23 @@ impl SessionHub {
                 }
                 let _ = reply.send(result.map(drop));
             }
+            Command::CreateDisplay {
+                actor,
+                label,
+                show_join,
+                reply,
+            } => {
+                let _ = reply.send(self.create_display(&actor, label, show_join).await);
+            }
+            Command::ListDisplays { actor, reply } => {
+                let _ = reply.send(self.list_displays(&actor));
+            }
+            Command::RevokeDisplay { actor, key, reply } => {
+                let _ = reply.send(self.revoke_display(&actor, &key).await);
+            }
+            Command::DisplayState { key, reply } => {
+                let _ = reply.send(self.display_state(&key));
+            }
             Command::RotateInvite { actor, code, reply } => {
                 let result = self.apply(|s| s.rotate_invite(&actor, code)).await;
                 let _ = reply.send(result.and_then(|_| self.view_for(&actor)));
@@ -375,7 +398,7 @@ impl SessionHub {
             {
                 self.window = queue.bounds();
             }
-            self.feed.broadcast(frame);
+            self.broadcast(frame);
         }
         if summary {
             // A session that became small again gets its whole roster in one.
@@ -434,14 +457,18 @@ impl SessionHub {
                     role: member.role,
                 }
             }
-            // Read-only displays arrive with a later issue (their own first frame).
             None => {
-                return Err(HubError::internal(anyhow::anyhow!(
-                    "displays are not served yet"
-                )));
+                let Subscriber::Display(key) = conn.subscriber.clone() else {
+                    unreachable!("a connection without a user is a display's");
+                };
+                return self.connect_display(conn, key, since);
             }
         };
-        let (conn_id, went_online) = self.room.add(conn.subscriber.clone(), conn.worker.clone());
+        let (conn_id, went_online) = self.room.add(
+            conn.subscriber.clone(),
+            conn.worker.clone(),
+            Audience::Member,
+        );
         let replay = since
             .and_then(|since| self.feed.replay_since(since))
             .filter(|frames| frames.len() < conn.tx.capacity());
@@ -455,8 +482,13 @@ impl SessionHub {
         }
         // From here on everything for this connection goes through its worker, after the
         // frames above.
-        self.feed
-            .attach(conn_id, &conn.worker, conn.tx, conn.overflow);
+        self.feed.attach(
+            conn_id,
+            &conn.worker,
+            conn.tx,
+            conn.overflow,
+            Audience::Member,
+        );
         if went_online && let Subscriber::Member(user) = conn.subscriber {
             self.announce_presence(user, true);
         }
@@ -467,7 +499,7 @@ impl SessionHub {
         let Some((conn, offline)) = self.room.remove(conn_id) else {
             return;
         };
-        self.feed.detach(conn_id, &conn.worker, None);
+        self.feed.detach(conn_id, &conn.worker, conn.audience, None);
         if let Some(user) = offline
             && self.session().is_member(&user)
             && self.session().state() != SessionState::Ended
@@ -480,8 +512,7 @@ impl SessionHub {
         if self.views.is_large(self.session().members().len()) {
             self.room.schedule_summary(tokio::time::Instant::now());
         } else {
-            self.feed
-                .broadcast(&SessionEvent::Presence { user_id, online });
+            self.broadcast(&SessionEvent::Presence { user_id, online });
         }
         // The skip threshold follows who is connected: members see how many votes it takes
         // now. (A threshold that drops to the votes already cast does not skip by itself;
@@ -495,20 +526,22 @@ impl SessionHub {
                 votes: session.skip_votes().len(),
                 needed: sesh_session::skip_threshold(self.room.online_count()),
             };
-            self.feed.broadcast(&frame);
+            self.broadcast(&frame);
         }
     }
 
     /// Closes (after the frames already queued) every connection of `user`.
     fn close_user(&mut self, user: &UserId, code: u16, reason: &'static str) {
         for (id, conn) in self.room.remove_user(user) {
-            self.feed.detach(id, &conn.worker, Some((code, reason)));
+            self.feed
+                .detach(id, &conn.worker, conn.audience, Some((code, reason)));
         }
     }
 
     fn close_all(&mut self, code: u16, reason: &'static str) {
         for (id, conn) in self.room.remove_all() {
-            self.feed.detach(id, &conn.worker, Some((code, reason)));
+            self.feed
+                .detach(id, &conn.worker, conn.audience, Some((code, reason)));
         }
     }
 
@@ -523,7 +556,7 @@ impl SessionHub {
         if self.session().state() == SessionState::Ended {
             return;
         }
-        self.feed.broadcast(&SessionEvent::MembersSummary {
+        self.broadcast(&SessionEvent::MembersSummary {
             member_count,
             online_count,
             members,

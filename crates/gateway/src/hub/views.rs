@@ -2,15 +2,15 @@
 //! the host's player shows, and which frames a batch of domain events becomes. No I/O, no
 //! state of its own.
 
-use sesh_session::{Event, Member, Session, UserId, skip_threshold};
+use sesh_session::{Event, Member, Session, SessionDisplay, UserId, skip_threshold};
 use sesh_spotify::PlaybackState;
 
 use super::{follower::Followed, room::Room};
 use crate::{
     state::HubConfig,
     wire::{
-        DeviceView, InvitePreview, MemberView, PlaybackView, PreviewYou, QueueEntryView,
-        QueueWindow, SessionEvent, SessionView, SkipView, UserRef, added_by_listed,
+        DeviceView, DisplayView, InvitePreview, MemberView, PlaybackView, PreviewYou,
+        QueueEntryView, QueueWindow, SessionEvent, SessionView, SkipView, UserRef, added_by_listed,
     },
 };
 
@@ -42,6 +42,22 @@ impl Views {
             self.public_origin,
             session.invite_code().as_str()
         )
+    }
+
+    /// A display key as the host sees it, with `open_streams` streams open.
+    pub(super) fn display(&self, display: &SessionDisplay, open_streams: usize) -> DisplayView {
+        let key = display.key.as_str();
+        let origin = &self.public_origin;
+        DisplayView {
+            key: key.to_owned(),
+            label: display.label.as_ref().map(|l| l.as_str().to_owned()),
+            show_join: display.show_join,
+            created_at_ms: display.created_at_ms,
+            tv_url: format!("{origin}/tv/{key}"),
+            overlay_url: format!("{origin}/overlay/{key}"),
+            events_url: format!("{origin}/d/{key}/events"),
+            open_streams,
+        }
     }
 
     /// A member as others see them.
@@ -286,6 +302,8 @@ impl Views {
                     device: device.clone(),
                 },
                 Event::SessionEnded => SessionEvent::SessionEnded,
+                // Display keys are the host's to see (over HTTP): never announced to members.
+                Event::DisplayCreated { .. } | Event::DisplayRevoked { .. } => continue,
             };
             frames.push(frame);
         }
@@ -384,6 +402,7 @@ mod tests {
         room.add(
             Subscriber::Member(UserId::new("bob")),
             WorkerHandle::detached(),
+            crate::hub::Audience::Member,
         );
         let frames = views(10).frames(&events, &s, &room, false);
         assert_eq!(frames.len(), 2, "{frames:?}");

@@ -841,15 +841,19 @@ pub async fn qr(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
     let view = state.hubs.session(id).view(&user.id).await?;
-    let code = qrcode::QrCode::new(view.join_url.as_bytes()).map_err(ApiError::internal)?;
-    let svg = code
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(240, 240)
-        .quiet_zone(true)
-        .build();
     // The image is the invite code.
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")
         .insert_header(NO_STORE)
-        .body(svg))
+        .body(qr_svg(&view.join_url)?))
+}
+
+/// `url` as a QR code (SVG).
+pub(super) fn qr_svg(url: &str) -> Result<String, ApiError> {
+    let code = qrcode::QrCode::new(url.as_bytes()).map_err(ApiError::internal)?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build())
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod displays;
 pub mod health;
 pub mod openapi;
 pub mod pages;
@@ -38,6 +39,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", get_or_head().to(pages::index))
         .route("/j/{invite_code}", get_or_head().to(pages::join_page))
         .route("/s/{session_id}", get_or_head().to(pages::session_page))
+        .route("/tv/{key}", get_or_head().to(pages::tv_page))
+        .route("/overlay/{key}", get_or_head().to(pages::overlay_page))
+        .route("/d/{key}/events", web::get().to(displays::events))
+        .route(
+            "/d/{key}/nowplaying.json",
+            get_or_head().to(displays::now_playing_json),
+        )
+        .route(
+            "/d/{key}/nowplaying.txt",
+            get_or_head().to(displays::now_playing_text),
+        )
+        .route("/d/{key}/qr.svg", get_or_head().to(displays::qr))
         .route("/assets/{path:.*}", get_or_head().to(pages::asset))
         .route("/auth/login", web::get().to(auth::login))
         .route("/auth/callback", web::get().to(auth::callback))
@@ -103,6 +116,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(player::player),
                 )
                 .route("/sessions/{id}/qr.svg", web::get().to(api::qr))
+                .route("/sessions/{id}/displays", web::post().to(displays::create))
+                .route("/sessions/{id}/displays", web::get().to(displays::list))
+                .route(
+                    "/sessions/{id}/displays/{key}",
+                    web::delete().to(displays::revoke),
+                )
                 .route("/sessions/{id}/search", web::get().to(search::search))
                 .route("/join/{invite_code}", web::post().to(api::join))
                 .route("/invites/{invite_code}", web::get().to(api::invite_preview)),
@@ -159,7 +178,20 @@ pub async fn csrf_guard(
 /// The path as it may be logged: invite codes are credentials (whoever has one can join), so
 /// the routes that carry one log `…` in its place. Query strings are never logged (OAuth codes).
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    for prefix in ["/j/", "/api/invites/", "/api/join/"] {
+    // Display keys are credentials too (whoever has one sees the session).
+    if let Some(rest) = path.strip_prefix("/api/sessions/")
+        && let Some(at) = rest.find("/displays/")
+    {
+        return format!("/api/sessions/{}/displays/…", &rest[..at]).into();
+    }
+    for prefix in [
+        "/j/",
+        "/api/invites/",
+        "/api/join/",
+        "/d/",
+        "/tv/",
+        "/overlay/",
+    ] {
         if let Some(rest) = path.strip_prefix(prefix)
             && !rest.is_empty()
         {
@@ -301,6 +333,17 @@ mod tests {
         assert_eq!(loggable_path("/api/invites/AbCd1234"), "/api/invites/…");
         assert_eq!(loggable_path("/api/join/AbCd1234"), "/api/join/…");
         assert_eq!(loggable_path("/api/join/AbCd1234/x"), "/api/join/…/x");
+        assert_eq!(loggable_path("/d/AbCd1234/events"), "/d/…/events");
+        assert_eq!(loggable_path("/tv/AbCd1234"), "/tv/…");
+        assert_eq!(loggable_path("/overlay/AbCd1234"), "/overlay/…");
+        assert_eq!(
+            loggable_path("/api/sessions/1/displays/AbCd1234"),
+            "/api/sessions/1/displays/…"
+        );
+        assert_eq!(
+            loggable_path("/api/sessions/1/displays"),
+            "/api/sessions/1/displays"
+        );
         assert_eq!(
             loggable_path("/api/sessions/1/start"),
             "/api/sessions/1/start"

@@ -10,7 +10,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
 
-use super::{api, auth, health, pages, player, queue, search, ws};
+use super::{api, auth, displays, health, pages, player, queue, search, ws};
 
 /// The document.
 #[derive(OpenApi)]
@@ -25,6 +25,8 @@ use super::{api, auth, health, pages, player, queue, search, ws};
         pages::index,
         pages::join_page,
         pages::session_page,
+        pages::tv_page,
+        pages::overlay_page,
         pages::asset,
         auth::login,
         auth::callback,
@@ -60,6 +62,13 @@ use super::{api, auth, health, pages, player, queue, search, ws};
         queue::skip_vote,
         queue::settings,
         api::qr,
+        displays::create,
+        displays::list,
+        displays::revoke,
+        displays::events,
+        displays::now_playing_json,
+        displays::now_playing_text,
+        displays::qr,
         search::search,
         api::join,
         api::invite_preview,
@@ -75,6 +84,7 @@ use super::{api, auth, health, pages, player, queue, search, ws};
         (name = "login", description = "The Spotify login"),
         (name = "me", description = "The caller"),
         (name = "live", description = "The WebSocket"),
+        (name = "displays", description = "Read-only displays: the host's keys, the Server-Sent Events stream, now playing for tools (docs/displays.md)"),
         (name = "pages", description = "The web app"),
         (name = "meta", description = "Health, configuration and this document"),
     ),

@@ -182,6 +182,44 @@ pub async fn session_page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     serve(&req, "session.html", true)
 }
 
+/// `GET /tv/{key}` → the full-screen TV page of a display key (docs/displays.md).
+#[utoipa::path(
+    get,
+    path = "/tv/{key}",
+    tag = "pages",
+    summary = "A display's full-screen TV page",
+    params(("key" = String, Path, description = "The display key")),
+    responses(
+        (status = 200, description = "The page (it reads the key's stream)", content_type = "text/html", body = String),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+    ),
+)]
+pub async fn tv_page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    serve(&req, "tv.html", true)
+}
+
+/// `GET /overlay/{key}` → the stream overlay of a display key (docs/displays.md).
+#[utoipa::path(
+    get,
+    path = "/overlay/{key}",
+    tag = "pages",
+    summary = "A display's stream overlay (transparent, for OBS)",
+    params(
+        ("key" = String, Path, description = "The display key"),
+        ("size" = Option<String>, Query, description = "`s`, `m` (default) or `l`"),
+        ("position" = Option<String>, Query, description = "`top-left`, `top-right`, `bottom-left` (default) or `bottom-right`"),
+        ("theme" = Option<String>, Query, description = "`dark` (default) or `light`"),
+        ("progress" = Option<String>, Query, description = "`0` hides the progress bar"),
+    ),
+    responses(
+        (status = 200, description = "The page (it reads the key's stream)", content_type = "text/html", body = String),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+    ),
+)]
+pub async fn overlay_page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    serve(&req, "overlay.html", true)
+}
+
 /// `GET /assets/{path..}` → `web/assets/{path}`.
 #[utoipa::path(
     get,

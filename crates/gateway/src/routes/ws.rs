@@ -174,6 +174,8 @@ impl Socket {
                                     () = &mut stop => break why(),
                                 }
                             }
+                            // Display events go to displays only.
+                            Outbound::Display(_) => {}
                             Outbound::Close(code, reason) => break Some((code, reason)),
                         },
                         message = stream.next() => {

@@ -12,6 +12,7 @@ mod common;
 
 mod bad_input;
 mod decoding_props;
+mod displays;
 mod docker_context;
 mod large_rooms;
 mod migrations;

@@ -5,6 +5,7 @@
 //! getters and [`Session::authorize`], the one place the rule table of
 //! [`Action::requirement`] is applied.
 
+mod displays;
 mod playback;
 mod queue;
 mod restore;
@@ -20,6 +21,7 @@ pub use queue::{SkipVote, skip_threshold};
 pub use restore::{MAX_ENTRY_ID, SessionParts};
 
 pub use crate::action::Action;
+use crate::display::{DisplayKey, SessionDisplay};
 use crate::error::SessionError;
 use crate::ids::{DeviceId, QueueEntryId, SessionId, TrackId, UserId};
 use crate::invite::InviteCode;
@@ -89,6 +91,8 @@ pub struct Session {
     skip_called: bool,
     /// Tracks the host or a co-host banned from the session.
     banned_tracks: BTreeSet<TrackId>,
+    /// The display keys the host made, oldest first; at most [`crate::MAX_DISPLAYS`].
+    displays: Vec<SessionDisplay>,
 }
 
 impl Session {
@@ -119,6 +123,7 @@ impl Session {
             skip_votes: BTreeSet::new(),
             skip_called: false,
             banned_tracks: BTreeSet::new(),
+            displays: Vec::new(),
         }
     }
 
@@ -216,6 +221,16 @@ impl Session {
         &self.banned_tracks
     }
 
+    /// The display keys, oldest first.
+    pub fn displays(&self) -> &[SessionDisplay] {
+        &self.displays
+    }
+
+    /// The display key `key`, if the session has it.
+    pub fn display(&self, key: &DisplayKey) -> Option<&SessionDisplay> {
+        self.displays.iter().find(|d| &d.key == key)
+    }
+
     /// The entry after the playing one: what Spotify should play next.
     pub fn next_entry(&self) -> Option<&QueueEntry> {
         match self.state {
@@ -295,6 +310,7 @@ impl Session {
             skip_votes: self.skip_votes,
             skip_called: self.skip_called,
             banned_tracks: self.banned_tracks,
+            displays: self.displays,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{Session, SessionState};
+use crate::display::{MAX_DISPLAYS, SessionDisplay};
 use crate::error::RestoreError;
 use crate::ids::{DeviceId, QueueEntryId, SessionId, TrackId, UserId};
 use crate::invite::InviteCode;
@@ -59,6 +60,9 @@ pub struct SessionParts {
     /// See [`Session::banned_tracks`].
     #[serde(default)]
     pub banned_tracks: BTreeSet<TrackId>,
+    /// See [`Session::displays`].
+    #[serde(default)]
+    pub displays: Vec<SessionDisplay>,
 }
 
 /// The two stored forms of [`SessionParts::banned`].
@@ -91,6 +95,7 @@ impl Session {
         check_members(&parts)?;
         check_playback(&parts)?;
         check_votes(&parts)?;
+        check_displays(&parts)?;
         let next_entry_id = next_entry_id(&parts)?;
         Ok(Session {
             id: parts.id,
@@ -108,6 +113,7 @@ impl Session {
             skip_votes: parts.skip_votes,
             skip_called: parts.skip_called,
             banned_tracks: parts.banned_tracks,
+            displays: parts.displays,
         })
     }
 }
@@ -154,6 +160,17 @@ fn check_members(parts: &SessionParts) -> Result<(), RestoreError> {
     match (hosts.next(), hosts.next()) {
         (Some(host), None) if host.user_id == parts.host => Ok(()),
         _ => Err(RestoreError::HostMismatch(parts.host.clone())),
+    }
+}
+
+/// Display keys are unique and at most [`MAX_DISPLAYS`].
+fn check_displays(parts: &SessionParts) -> Result<(), RestoreError> {
+    let mut keys = HashSet::new();
+    let unique = parts.displays.iter().all(|d| keys.insert(&d.key));
+    if unique && parts.displays.len() <= MAX_DISPLAYS {
+        Ok(())
+    } else {
+        Err(RestoreError::InvalidDisplays)
     }
 }
 

@@ -56,6 +56,10 @@ pub enum Op {
     Next,
     /// The gateway reports any entry of the queue playing (the host skipped or went back).
     MoveTo(Index),
+    /// Actor, the key's seed, whether it shows the join link.
+    CreateDisplay(usize, u64, bool),
+    /// Actor, one of the session's keys (`None`: one it does not have).
+    RevokeDisplay(usize, Option<Index>),
 }
 
 impl Op {
@@ -190,10 +194,12 @@ pub fn op(actors: std::ops::Range<usize>) -> impl Strategy<Value = Op> {
         1 => (actors.clone(), target(), vote_value()).prop_map(|(a, t, v)| Op::Vote(a, t, v)),
         1 => (actors.clone(), 0..12usize).prop_map(|(a, n)| Op::VoteSkip(a, n)),
         1 => (actors.clone(), target()).prop_map(|(a, t)| Op::BanTrack(a, t)),
-        1 => (actors, patch()).prop_map(|(a, p)| Op::SetQueueSettings(a, p)),
+        1 => (actors.clone(), patch()).prop_map(|(a, p)| Op::SetQueueSettings(a, p)),
         1 => prop::option::weighted(0.6, any::<Index>()).prop_map(Op::CommitNext),
         1 => Just(Op::Next),
         1 => any::<Index>().prop_map(Op::MoveTo),
+        1 => (actors.clone(), 0..4u64, any::<bool>()).prop_map(|(a, k, j)| Op::CreateDisplay(a, k, j)),
+        1 => (actors, prop::option::weighted(0.8, any::<Index>())).prop_map(|(a, i)| Op::RevokeDisplay(a, i)),
     ]
 }
 
@@ -344,6 +350,22 @@ pub fn apply(
         }
         Op::Next => session.advance_to(session.position() + 1),
         Op::MoveTo(index) => session.advance_to(index.index(session.queue().len().max(1))),
+        Op::CreateDisplay(a, seed, show_join) => session.create_display(
+            &u(*a),
+            DisplayKey::generate(&mut super::rng(*seed)),
+            None,
+            *show_join,
+            now,
+        ),
+        Op::RevokeDisplay(a, pick) => {
+            let key = match (pick, session.displays()) {
+                (Some(index), displays) if !displays.is_empty() => {
+                    displays[index.index(displays.len())].key.clone()
+                }
+                _ => DisplayKey::generate(&mut super::rng(u64::MAX)),
+            };
+            session.revoke_display(&u(*a), &key)
+        }
     }
 }
 

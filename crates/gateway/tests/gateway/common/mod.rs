@@ -22,6 +22,7 @@ use tokio_tungstenite::{
 use tokio_util::sync::CancellationToken;
 
 pub mod process;
+pub mod sse;
 
 /// Client id the test emulator registers.
 pub const CLIENT_ID: &str = "sesh-test";

@@ -481,3 +481,222 @@ impl Displays {
 fn upcoming_data(session: &Session) -> ByteString {
     ByteString::from(serde_json::to_string(&Upcoming::of(session)).unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rand::{SeedableRng, rngs::StdRng};
+    use sesh_session::{
+        DeviceId, InviteCode, NewMember, SessionId, Settings, Track, TrackId, TrackUri,
+    };
+
+    use super::*;
+    use crate::hub::{Audience, WorkerHandle, room::Subscriber};
+
+    fn tracks(prefix: &str) -> Vec<Arc<Track>> {
+        (0..5)
+            .map(|i| {
+                let id = TrackId::new(format!("{prefix}{i}"));
+                Arc::new(Track {
+                    uri: TrackUri::for_track(&id),
+                    id,
+                    name: format!("{prefix} {i}"),
+                    artists: vec!["A".into()],
+                    album: "B".into(),
+                    image_url: None,
+                    duration_ms: 1000,
+                })
+            })
+            .collect()
+    }
+
+    /// alice (Alice) hosts, bob (Bob) joined, playing.
+    fn playing() -> (Session, Room) {
+        let mut rng = StdRng::seed_from_u64(1);
+        let alice = UserId::new("alice");
+        let mut session = Session::new(
+            SessionId::new_v4(),
+            InviteCode::generate(&mut rng),
+            NewMember::new(alice.clone(), "Alice", tracks("a")),
+            0,
+            Settings::default(),
+        );
+        session
+            .join(
+                NewMember::new(UserId::new("bob"), "Bob", tracks("b")),
+                1,
+                &mut rng,
+            )
+            .unwrap();
+        session
+            .start(&alice, DeviceId::new("phone"), &mut rng)
+            .unwrap();
+        let mut room = Room::default();
+        room.add(
+            Subscriber::Member(alice),
+            WorkerHandle::detached(),
+            Audience::Member,
+        );
+        (session, room)
+    }
+
+    fn presence() -> SessionEvent {
+        SessionEvent::Presence {
+            user_id: UserId::new("bob"),
+            online: true,
+        }
+    }
+
+    fn url() -> String {
+        "https://sesh.example/j/new".into()
+    }
+
+    #[test]
+    fn nothing_is_projected_before_a_display_connects() {
+        let (session, room) = playing();
+        let mut displays = Displays::new(0);
+        assert!(
+            displays
+                .follow(1, &presence(), &session, &room, url)
+                .is_empty()
+        );
+        assert_eq!(displays.replay_since(1, 1, false), None);
+    }
+
+    #[test]
+    fn the_snapshot_is_the_public_view_with_names_not_ids() {
+        let (session, room) = playing();
+        let mut displays = Displays::new(0);
+        let snapshot = displays.snapshot(7, &session, &room, None, None, 5);
+        assert_eq!(
+            (snapshot.event, snapshot.id.as_deref()),
+            ("snapshot", Some("7"))
+        );
+        let data: serde_json::Value = serde_json::from_str(&snapshot.data).unwrap();
+        assert_eq!(data["session"]["state"], "playing");
+        assert_eq!(data["now_playing"]["status"], "stopped");
+        assert_eq!(data["members"]["member_count"], 2);
+        assert_eq!(data["members"]["online_count"], 1);
+        assert_eq!(data["join"], serde_json::Value::Null);
+        assert_eq!(
+            data["upcoming_total"].as_u64().unwrap() as usize,
+            session.queue().len() - 1
+        );
+        assert!(data["upcoming"][0]["brought_by"][0].is_string());
+        assert!(!snapshot.data.contains("\"alice\"") && !snapshot.data.contains("\"bob\""));
+        assert!(!snapshot.data.contains(session.invite_code().as_str()));
+        let with_join = displays.snapshot(7, &session, &room, None, Some("https://x/j/c"), 5);
+        assert!(with_join.data.contains("https://x/j/c"));
+    }
+
+    #[test]
+    fn unchanged_parts_are_not_sent_again_and_the_last_event_of_a_seq_carries_its_id() {
+        let (mut session, mut room) = playing();
+        let mut displays = Displays::new(0);
+        displays.snapshot(1, &session, &room, None, None, 0);
+        // Nothing changed for displays: nothing sent.
+        assert!(
+            displays
+                .follow(2, &presence(), &session, &room, url)
+                .is_empty()
+        );
+        room.add(
+            Subscriber::Member(UserId::new("bob")),
+            WorkerHandle::detached(),
+            Audience::Member,
+        );
+        let frames = displays.follow(3, &presence(), &session, &room, url);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(&*frames[0].data, r#"{"member_count":2,"online_count":2}"#);
+        assert_eq!(frames[0].id.as_deref(), Some("3"));
+        // The track changes: the upcoming list moves (no id) and the playback (id) follows.
+        session.advance_to(1).unwrap();
+        let frames = displays.follow(4, &presence(), &session, &room, url);
+        assert!(frames.is_empty(), "presence says nothing of the queue");
+        let queue = SessionEvent::Queue {
+            queue: crate::wire::QueueWindow::around(session.queue(), 1, 100),
+            position: 1,
+        };
+        let frames = displays.follow(5, &queue, &session, &room, url);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].event, "queue");
+        assert!(displays.follow(6, &queue, &session, &room, url).is_empty());
+        // An invite rotation is for keys that show the join link only.
+        let rotated = SessionEvent::InviteRotated {
+            invite_code: "c".into(),
+            join_url: url(),
+        };
+        let frames = displays.follow(7, &rotated, &session, &room, url);
+        assert!(frames[0].join_only);
+        assert_eq!(displays.replay_since(6, 7, false).unwrap(), Vec::new());
+        assert_eq!(displays.replay_since(6, 7, true).unwrap().len(), 1);
+        // Replays: exactly what came after, in order.
+        let after_two: Vec<&str> = displays
+            .replay_since(2, 7, true)
+            .unwrap()
+            .iter()
+            .map(|f| f.event)
+            .collect();
+        assert_eq!(after_two, ["members", "queue", "join"]);
+        // Before the first display, beyond the last event, or from an earlier hub: none.
+        assert_eq!(displays.replay_since(0, 7, true), None);
+        assert_eq!(displays.replay_since(8, 7, true), None);
+        assert_eq!(Displays::new(5).replay_since(5, 7, true), None);
+    }
+
+    #[test]
+    fn the_ring_is_bounded_and_a_resume_from_beyond_it_gets_a_snapshot() {
+        let (session, mut room) = playing();
+        let mut displays = Displays::new(0);
+        displays.snapshot(0, &session, &room, None, None, 0);
+        let bob = UserId::new("bob");
+        for seq in 1..=(DISPLAY_RING_CAPACITY as u64 + 10) {
+            // bob comes and goes: every event changes the counts.
+            let frames = if seq % 2 == 1 {
+                room.add(
+                    Subscriber::Member(bob.clone()),
+                    WorkerHandle::detached(),
+                    Audience::Member,
+                )
+                .0;
+                displays.follow(seq, &presence(), &session, &room, url)
+            } else {
+                room.remove_user(&bob);
+                displays.follow(seq, &presence(), &session, &room, url)
+            };
+            assert_eq!(frames.len(), 1);
+        }
+        let last = DISPLAY_RING_CAPACITY as u64 + 10;
+        assert_eq!(displays.ring.len(), DISPLAY_RING_CAPACITY);
+        assert_eq!(
+            displays.replay_since(5, last, false),
+            None,
+            "older than the ring"
+        );
+        assert_eq!(
+            displays
+                .replay_since(last - 3, last, false)
+                .map(|f| f.len()),
+            Some(3)
+        );
+        assert!(displays.ring_bytes <= DISPLAY_RING_MAX_BYTES);
+    }
+
+    #[test]
+    fn now_playing_reads_as_text() {
+        let (session, _) = playing();
+        let stopped = NowPlaying::of(None, &session, 9);
+        assert_eq!(
+            (stopped.status, stopped.as_text()),
+            (PlayStatus::Stopped, String::new())
+        );
+        let playing = NowPlaying {
+            title: "Midnight City".into(),
+            artists: vec!["M83".into(), "Someone".into()],
+            status: PlayStatus::Paused,
+            ..stopped
+        };
+        assert_eq!(playing.as_text(), "M83, Someone — Midnight City");
+    }
+}

@@ -286,4 +286,74 @@ mod tests {
             })
             .await;
     }
+
+    fn display_frame(event: &'static str, join_only: bool) -> DisplayFrame {
+        DisplayFrame {
+            event,
+            id: None,
+            data: "{}".into(),
+            join_only,
+        }
+    }
+
+    #[tokio::test]
+    async fn display_events_reach_displays_only_the_join_only_where_allowed_and_slow_ones_stop() {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let worker = WorkerHandle::current();
+                let session = SessionId::new_v4();
+                let (member_tx, mut member) = outbound_queue(8);
+                let (tv_tx, mut tv) = outbound_queue(8);
+                let (overlay_tx, mut overlay) = outbound_queue(8);
+                let (slow_tx, _slow) = outbound_queue(1);
+                let stops: Vec<CancellationToken> =
+                    (0..4).map(|_| CancellationToken::new()).collect();
+                let attached = [
+                    (member_tx, Audience::Member),
+                    (tv_tx, Audience::Display { show_join: true }),
+                    (overlay_tx, Audience::Display { show_join: false }),
+                    (slow_tx, Audience::Display { show_join: false }),
+                ];
+                for (conn_id, (tx, audience)) in attached.into_iter().enumerate() {
+                    worker.send(FanoutMessage::Attach {
+                        session,
+                        conn_id: conn_id as u64,
+                        tx,
+                        stop: stops[conn_id].clone(),
+                        audience,
+                    });
+                }
+                worker.send(FanoutMessage::Frame {
+                    session,
+                    frame: "member frame".into(),
+                });
+                for frame in [
+                    display_frame("playback", false),
+                    display_frame("join", true),
+                ] {
+                    worker.send(FanoutMessage::Display { session, frame });
+                }
+                worker.send(FanoutMessage::Display {
+                    session,
+                    frame: display_frame("queue", false),
+                });
+                assert_eq!(text(member.recv().await), "member frame");
+                let mut got = Vec::new();
+                for _ in 0..3 {
+                    got.push(text(tv.recv().await));
+                }
+                assert_eq!(got, ["playback {}", "join {}", "queue {}"]);
+                let mut got = Vec::new();
+                for _ in 0..2 {
+                    got.push(text(overlay.recv().await));
+                }
+                assert_eq!(got, ["playback {}", "queue {}"], "no join for this key");
+                assert!(futures_util::FutureExt::now_or_never(member.recv()).is_none());
+                // The slow display held one event and could not take the next: stopped.
+                assert!(stops[3].is_cancelled());
+                assert!(!stops[..3].iter().any(CancellationToken::is_cancelled));
+            })
+            .await;
+    }
 }

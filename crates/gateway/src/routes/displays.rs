@@ -33,8 +33,6 @@ use crate::{
     wire::{DisplayList, DisplayView},
 };
 
-/// A comment goes out this often on a quiet stream (proxies and browsers keep it open).
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a browser waits before reconnecting a dropped stream (`retry:`).
 pub const RETRY: Duration = Duration::from_secs(2);
 
@@ -278,7 +276,9 @@ pub async fn events(
         _slot: slot,
     };
     let mut response = sse::Sse::from_infallible_stream(stream)
-        .with_keep_alive(KEEP_ALIVE)
+        // A comment as often as sockets are pinged (`SESH_WS_PING_INTERVAL`, 15 s): a proxy's
+        // idle timeout above one is above the other.
+        .with_keep_alive(state.core.config.ws_ping_interval)
         .with_retry_duration(RETRY)
         .respond_to(&req);
     let headers = response.headers_mut();

@@ -544,3 +544,102 @@ async fn over_tls_hsts_is_sent_exactly_once() {
         .collect::<Vec<_>>();
     assert_eq!(hsts, ["max-age=31536000"]);
 }
+
+/// A display's event stream through Nginx (docs/displays.md): unbuffered, so a track change
+/// reaches it within a second of the members' sockets through the same Nginx; and a quiet
+/// stream stays open past Nginx's read timeout thanks to sesh's keep-alive comments (sent every
+/// ping interval; both shortened here: Nginx 2 s, pings 500 ms).
+#[tokio::test]
+async fn a_display_stream_through_nginx_is_live_and_outlives_the_read_timeout() {
+    let (app, _nginx) = sesh_behind_nginx("2s", Duration::from_millis(500)).await;
+    let host = Browser::login(&app, "alice").await;
+    let guest = Browser::login(&app, "bob").await;
+    let (status, session) = host.post("/api/sessions", None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = session["id"].as_str().expect("id").to_owned();
+    let code = session["invite_code"].as_str().expect("code").to_owned();
+    let (status, _) = guest.post(&format!("/api/join/{code}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, display) = host
+        .post(&format!("/api/sessions/{id}/displays"), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{display}");
+    let url = display["events_url"].as_str().expect("events_url");
+    assert!(url.starts_with(&app.address), "through Nginx: {url}");
+    let mut tv = common::sse::open(&common::sse::client(), url, None)
+        .await
+        .expect("the stream opens through Nginx");
+    assert_eq!(tv.headers["content-type"], "text/event-stream");
+    assert!(
+        tv.headers
+            .get("content-encoding")
+            .is_none_or(|e| e == "identity"),
+        "not compressed"
+    );
+    let snapshot = tv.next().await.expect("snapshot");
+    assert_eq!(snapshot.event, "snapshot");
+    assert_eq!(snapshot.data["session"]["state"], "lobby");
+
+    // A lobby is quiet: for twice Nginx's read timeout only comments arrive, and it stays open.
+    let quiet_until = std::time::Instant::now() + Duration::from_secs(4);
+    while std::time::Instant::now() < quiet_until {
+        match tv.next_within(Duration::from_millis(300)).await {
+            Err(()) => {}
+            Ok(Some(event)) => panic!("a quiet lobby sent {event:?}"),
+            Ok(None) => panic!("Nginx cut a quiet stream"),
+        }
+    }
+    assert!(tv.comments >= 4, "keep-alives: {}", tv.comments);
+
+    let mut sockets = vec![host.ws(&id).await, guest.ws(&id).await];
+    for ws in &mut sockets {
+        ws.next_of_type("welcome").await;
+    }
+    let (status, started) = host.start_on_own_device(&id).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let first = started["queue"][0]["track"]["name"]
+        .as_str()
+        .expect("first")
+        .to_owned();
+    let second = started["queue"][1]["track"]["name"]
+        .as_str()
+        .expect("second")
+        .to_owned();
+    loop {
+        if tv.next_named("playback").await.data["title"] == first.as_str() {
+            break;
+        }
+    }
+    // The host skips in their own Spotify app: when do members and the display see it?
+    app.emulator_post("/_emulator/users/alice/player", json!({"action": "next"}))
+        .await;
+    let [host_ws, guest_ws] = &mut sockets[..] else {
+        unreachable!()
+    };
+    let (at_host, at_guest, at_display) = tokio::join!(
+        sees_playback(host_ws, &second),
+        sees_playback(guest_ws, &second),
+        async {
+            loop {
+                if tv.next_named("playback").await.data["title"] == second.as_str() {
+                    return std::time::Instant::now();
+                }
+            }
+        }
+    );
+    let last_member = at_host.max(at_guest);
+    let gap = at_display
+        .saturating_duration_since(last_member)
+        .max(last_member.saturating_duration_since(at_display));
+    assert!(
+        gap < Duration::from_secs(1),
+        "the display saw the change {gap:?} apart from the members"
+    );
+}
+
+/// When `ws` receives the `playback` of the track named `name`.
+async fn sees_playback(ws: &mut common::Ws, name: &str) -> std::time::Instant {
+    ws.next_matching(|f| f["type"] == "playback" && f["track"]["name"] == name)
+        .await;
+    std::time::Instant::now()
+}

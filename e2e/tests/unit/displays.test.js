@@ -128,6 +128,15 @@ describe('the display model', () => {
     assert.notEqual(m.qrVersion, '47');
   });
 
+  it('takes a lobby to have started once a track plays', () => {
+    const m = new DisplayModel();
+    m.apply('snapshot', snapshot({ session: { name: '', state: 'lobby' }, now_playing: stopped }), '3', 0, 0);
+    m.apply('playback', stopped, '4', 0, 0);
+    assert.equal(m.view.session.state, 'lobby');
+    m.apply('playback', nowPlaying(), '5', 0, 0);
+    assert.equal(m.view.session.state, 'playing');
+  });
+
   it('ignores changes before its first snapshot', () => {
     const m = new DisplayModel();
     assert.equal(m.apply('playback', nowPlaying(), '1', 0, 0).trackChanged, false);

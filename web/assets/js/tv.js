@@ -275,6 +275,10 @@ export class DisplayModel {
       case 'playback':
         if (!this.view) break;
         this.view.now_playing = data;
+        // A track plays: the session has started (the stream has no event of its own for that).
+        if (data?.status && data.status !== 'stopped' && this.view.session?.state === 'lobby') {
+          this.view.session = { ...this.view.session, state: 'playing' };
+        }
         this.setNowPlaying(data, perfNow, wallNow);
         break;
       case 'queue':
@@ -432,6 +436,8 @@ function startTv() {
     if (!model.view) return;
     const list = $('tv-upcoming');
     const rows = [...list.children];
+    const section = $('tv-next');
+    section.hidden = false;
     for (const row of rows) row.hidden = false;
     const moreLine = $('tv-upcoming-more');
     const total = Math.max(model.view.upcoming_total, model.view.upcoming.length);
@@ -448,7 +454,10 @@ function startTv() {
       moreLine.textContent = `and ${more} more`;
       if (moreLine.hidden === wasHidden) break;
     }
-    screen.dataset.upcomingShown = String(rows.filter((r) => !r.hidden).length);
+    const shown = rows.filter((r) => !r.hidden).length;
+    screen.dataset.upcomingShown = String(shown);
+    // No room for a single row (a small portrait screen): no empty box either.
+    section.hidden = rows.length > 0 && shown === 0;
   }
 
   function renderJoin() {

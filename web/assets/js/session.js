@@ -2,7 +2,7 @@
 // (invite, device picker, Start, player controls and the player's extras — seek, volume,
 // repeat, reshuffle, another device —, taking the session back after a take-over, kick and
 // let back in, end). The queue's list, votes, vote to skip and rules are in queue-ui.js, the
-// search box in search.js.
+// search box in search.js, the host's display links (TV screen, stream overlay) in displays.js.
 
 import { ApiError, getJson, loginUrl, postJson } from './api.js';
 import { describeError, rateLimitMessage } from './messages.js';
@@ -14,6 +14,7 @@ import {
   initQueueUi, refreshStaleWindow, renderQueue, renderQueueSettings, renderSkip,
 } from './queue-ui.js';
 import { initSearch, renderSearch } from './search.js';
+import { initDisplays, renderDisplays } from './displays.js';
 import { SessionSocket } from './socket.js';
 import { deviceIcon, icon } from './icons.js';
 import {
@@ -197,6 +198,7 @@ function endSession() {
 function stopFollowing() {
   view.closed = true;
   if (socket) socket.stop();
+  renderDisplays({ host: false, ended: true });
   cancelAnimationFrame(frameRequest);
 }
 
@@ -315,6 +317,7 @@ function renderAll() {
   renderRemoved();
   renderFooter();
   renderSpotifyStatus();
+  renderDisplays({ host: isHost(), ended: view.session.state === 'ended' });
 }
 
 const STATE_BADGE = {
@@ -1249,6 +1252,7 @@ async function leaveClicked() {
 function wireControls() {
   initQueueUi({ view, sessionPath, narrowScreen, onQueueChanged: () => renderSearch() });
   initSearch({ view, sessionPath });
+  initDisplays({ sessionPath });
   $('start-button').addEventListener('click', startSession);
   $('refresh-devices').addEventListener('click', () => loadDevices());
   $('copy-invite').addEventListener('click', copyInvite);

@@ -653,18 +653,16 @@ mod tests {
         let bob = UserId::new("bob");
         for seq in 1..=(DISPLAY_RING_CAPACITY as u64 + 10) {
             // bob comes and goes: every event changes the counts.
-            let frames = if seq % 2 == 1 {
+            if seq % 2 == 1 {
                 room.add(
                     Subscriber::Member(bob.clone()),
                     WorkerHandle::detached(),
                     Audience::Member,
-                )
-                .0;
-                displays.follow(seq, &presence(), &session, &room, url)
+                );
             } else {
                 room.remove_user(&bob);
-                displays.follow(seq, &presence(), &session, &room, url)
-            };
+            }
+            let frames = displays.follow(seq, &presence(), &session, &room, url);
             assert_eq!(frames.len(), 1);
         }
         let last = DISPLAY_RING_CAPACITY as u64 + 10;

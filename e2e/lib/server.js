@@ -107,15 +107,6 @@ export class SeshServer {
     this.child = null;
   }
 
-  /**
-   * Kills the process (SIGKILL) and starts it again on the same ports and database, as after
-   * a crash; resolves once it is healthy.
-   */
-  async restart(options) {
-    await this.kill();
-    await this.start(options);
-  }
-
   /** Asks for a graceful stop, then kills if it takes too long. */
   async stop() {
     const child = this.child;

@@ -4,8 +4,8 @@
 // link in the Displays panel (carol sees no panel, and the API refuses her) and copies its TV
 // link from the keyboard. The TV shows what carol's page shows (title, artists, up next with
 // who brought it, the member count, the join QR code) with a moving progress bar, no
-// scrollbar and no cursor; it follows a skip within seconds, and a new invite link (its QR
-// code fetched again). The overlay's page is transparent and its options place and hide what
+// scrollbar and no cursor; it follows a skip within seconds, a new invite link (its QR code
+// fetched again) and a new name of the session. The overlay's page is transparent and its options place and hide what
 // they say. axe checks the TV, the overlay and alice's page with the panel. The server is
 // killed (the TV says "Reconnecting…" in a corner) and started again: the TV's stream comes
 // back by itself with a fresh snapshot. Revoking the link in the panel turns the TV into
@@ -217,6 +217,14 @@ describe('displays: the TV screen and the stream overlay (issue 18)', { timeout:
     await tv.page.waitForFunction(() => document.querySelector('[data-testid="tv-qr"]').complete
       && document.querySelector('[data-testid="tv-qr"]').naturalWidth > 0);
     session.inviteUrl = invite;
+  });
+
+  it('shows the session’s new name when the host names it', async () => {
+    await host.page.locator(tid('name-input')).fill('Friday night');
+    await host.page.locator(tid('name-save')).click();
+    await tv.page.waitForFunction(() => document.querySelector('[data-testid="tv-session-name"]').textContent === 'Friday night',
+      null, { timeout: 5_000 });
+    assert.equal(await tv.page.title(), 'Friday night — Sesh TV');
   });
 
   it('shows the overlay on a transparent page, where its options say', async () => {

@@ -128,13 +128,11 @@ describe('the display model', () => {
     assert.notEqual(m.qrVersion, '47');
   });
 
-  it('takes a lobby to have started once a track plays', () => {
+  it('follows the session’s name and state', () => {
     const m = new DisplayModel();
-    m.apply('snapshot', snapshot({ session: { name: '', state: 'lobby' }, now_playing: stopped }), '3', 0, 0);
-    m.apply('playback', stopped, '4', 0, 0);
-    assert.equal(m.view.session.state, 'lobby');
-    m.apply('playback', nowPlaying(), '5', 0, 0);
-    assert.equal(m.view.session.state, 'playing');
+    m.apply('snapshot', snapshot({ session: { name: null, state: 'lobby' }, now_playing: stopped }), '3', 0, 0);
+    m.apply('session', { name: 'Friday', state: 'playing' }, '4', 0, 0);
+    assert.deepEqual(m.view.session, { name: 'Friday', state: 'playing' });
   });
 
   it('ignores changes before its first snapshot', () => {
@@ -201,8 +199,9 @@ describe('the display stream', () => {
     source.open();
     source.emit('snapshot', { session: {} }, '41');
     source.emit('playback', nowPlaying());
+    source.emit('session', { name: 'Friday', state: 'playing' }, '42');
     assert.deepEqual(states, ['live']);
-    assert.deepEqual(events, [['snapshot', '41'], ['playback', '']]);
+    assert.deepEqual(events, [['snapshot', '41'], ['playback', ''], ['session', '42']]);
   });
 
   it('says “reconnecting” only after a while without a connection, and not after a blip', () => {

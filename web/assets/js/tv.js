@@ -128,7 +128,7 @@ export function membersText(members) {
  * connection), and the ends `ended` (after `session_ended`) and `revoked`.
  */
 export class DisplayFeed {
-  static EVENTS = ['snapshot', 'playback', 'queue', 'members', 'join', 'session_ended'];
+  static EVENTS = ['snapshot', 'playback', 'queue', 'session', 'members', 'join', 'session_ended'];
 
   constructor(key, handlers, {
     EventSourceImpl = globalThis.EventSource, fetchImpl = (...a) => globalThis.fetch(...a),
@@ -275,16 +275,16 @@ export class DisplayModel {
       case 'playback':
         if (!this.view) break;
         this.view.now_playing = data;
-        // A track plays: the session has started (the stream has no event of its own for that).
-        if (data?.status && data.status !== 'stopped' && this.view.session?.state === 'lobby') {
-          this.view.session = { ...this.view.session, state: 'playing' };
-        }
         this.setNowPlaying(data, perfNow, wallNow);
         break;
       case 'queue':
         if (!this.view) break;
         this.view.upcoming = Array.isArray(data.upcoming) ? data.upcoming : [];
         this.view.upcoming_total = Number(data.upcoming_total) || this.view.upcoming.length;
+        break;
+      case 'session':
+        if (!this.view) break;
+        this.view.session = { ...this.view.session, ...data };
         break;
       case 'members':
         if (!this.view) break;
@@ -546,6 +546,12 @@ function startTv() {
         if (model.view) renderUpcoming();
       } else if (name === 'members') {
         if (model.view) renderHead();
+      } else if (name === 'session') {
+        // A new name, or the start (the lobby's words go); the end comes as `session_ended`.
+        if (model.view) {
+          renderHead();
+          renderNowPlaying();
+        }
       } else if (name === 'join') {
         if (model.view) {
           renderJoin();

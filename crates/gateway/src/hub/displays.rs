@@ -484,32 +484,11 @@ fn upcoming_data(session: &Session) -> ByteString {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use rand::{SeedableRng, rngs::StdRng};
-    use sesh_session::{
-        DeviceId, InviteCode, NewMember, SessionId, Settings, Track, TrackId, TrackUri,
-    };
+    use sesh_session::{DeviceId, InviteCode, NewMember, SessionId, Settings};
 
     use super::*;
-    use crate::hub::{Audience, WorkerHandle, room::Subscriber};
-
-    fn tracks(prefix: &str) -> Vec<Arc<Track>> {
-        (0..5)
-            .map(|i| {
-                let id = TrackId::new(format!("{prefix}{i}"));
-                Arc::new(Track {
-                    uri: TrackUri::for_track(&id),
-                    id,
-                    name: format!("{prefix} {i}"),
-                    artists: vec!["A".into()],
-                    album: "B".into(),
-                    image_url: None,
-                    duration_ms: 1000,
-                })
-            })
-            .collect()
-    }
+    use crate::hub::{Audience, WorkerHandle, room::Subscriber, views::tests::tracks};
 
     /// alice (Alice) hosts, bob (Bob) joined, playing.
     fn playing() -> (Session, Room) {

@@ -338,7 +338,7 @@ fn deltas_fit(events: &[Event]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Arc;
 
     use rand::{SeedableRng, rngs::StdRng};
@@ -357,7 +357,8 @@ mod tests {
         }
     }
 
-    fn tracks(prefix: &str) -> Vec<Arc<Track>> {
+    /// Five tracks `{prefix}0`…`{prefix}4` of 1 s (for other modules' tests too).
+    pub(in crate::hub) fn tracks(prefix: &str) -> Vec<Arc<Track>> {
         (0..5)
             .map(|i| {
                 let id = TrackId::new(format!("{prefix}{i}"));

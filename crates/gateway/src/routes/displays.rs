@@ -230,6 +230,7 @@ async fn state_of(
     ),
     responses(
         (status = 200, description = "`text/event-stream`: `snapshot`, then `playback`, `queue`, `members`, `session`, `join`, `session_ended`", content_type = "text/event-stream", body = String),
+        (status = 404, description = "`not_found`: no such route (a key with a `/`)", body = ErrorBody),
         (status = 403, description = "`display_key_invalid`: unknown or revoked key", body = ErrorBody),
         (status = 429, description = "`rate_limited`: `SESH_DISPLAY_RATE`, or `SESH_DISPLAYS_PER_IP` streams open", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
@@ -344,6 +345,7 @@ fn event(frame: DisplayFrame) -> sse::Event {
     params(("key" = String, Path, description = "The display key")),
     responses(
         (status = 200, description = "`Access-Control-Allow-Origin: *`, `Cache-Control: no-store`", body = Object),
+        (status = 404, description = "`not_found`: no such route (a key with a `/`)", body = ErrorBody),
         (status = 403, description = "`display_key_invalid`: unknown or revoked key", body = ErrorBody),
         (status = 429, description = "`rate_limited`: `SESH_DISPLAY_RATE`", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
@@ -377,6 +379,7 @@ pub async fn now_playing_json(
     params(("key" = String, Path, description = "The display key")),
     responses(
         (status = 200, description = "UTF-8 text, `Cache-Control: no-store`", content_type = "text/plain", body = String),
+        (status = 404, description = "`not_found`: no such route (a key with a `/`)", body = ErrorBody),
         (status = 403, description = "`display_key_invalid`: unknown or revoked key", body = ErrorBody),
         (status = 429, description = "`rate_limited`: `SESH_DISPLAY_RATE`", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
@@ -403,6 +406,7 @@ pub async fn now_playing_text(
     params(("key" = String, Path, description = "The display key")),
     responses(
         (status = 200, description = "SVG (`Cache-Control: no-store`)", content_type = "image/svg+xml", body = String),
+        (status = 404, description = "`not_found`: no such route (a key with a `/`)", body = ErrorBody),
         (status = 403, description = "`display_key_invalid`: unknown or revoked key; `join_hidden`: the key does not show the join link", body = ErrorBody),
         (status = 429, description = "`rate_limited`: `SESH_DISPLAY_RATE`", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),

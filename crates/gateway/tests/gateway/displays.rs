@@ -9,49 +9,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common::{
-    self, Browser, TestApp, Ws, playback_track, spawn_app, spawn_app_with,
+    self, Party, TestApp, spawn_app, spawn_app_with,
     sse::{self, Stream},
 };
 
 /// A playing session hosted by alice with bob joined, both on a socket.
-struct Party {
-    id: String,
-    code: String,
-    host: Browser,
-    guest: Browser,
-    sockets: Vec<Ws>,
-}
-
 async fn party(app: &TestApp) -> Party {
-    let host = app.login("alice").await;
-    let (status, created) = host.post("/api/sessions", None).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let code = created["invite_code"].as_str().unwrap().to_owned();
-    let guest = app.login("bob").await;
-    let (status, body) = guest.post(&format!("/api/join/{code}"), None).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let mut sockets = vec![host.ws(&id).await, guest.ws(&id).await];
-    for ws in &mut sockets {
-        ws.next_of_type("welcome").await;
-    }
-    let (status, started) = host.start_on_own_device(&id).await;
-    assert_eq!(status, StatusCode::OK, "{started}");
-    let first = started["queue"][0]["track"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for ws in &mut sockets {
-        ws.next_matching(|f| f["type"] == "playback" && playback_track(f) == Some(first.clone()))
-            .await;
-    }
-    Party {
-        id,
-        code,
-        host,
-        guest,
-        sockets,
-    }
+    common::party(app, &["bob"]).await
 }
 
 /// A new display key of `party` (by its host).
@@ -123,13 +87,12 @@ async fn the_host_manages_keys_and_nobody_else_may() {
 
     let path = format!("/api/sessions/{}/displays", party.id);
     // A guest may neither make, list nor revoke one; nothing changes.
-    let (status, body) = party.guest.post(&path, None).await;
+    let (status, body) = party.guests[0].post(&path, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "forbidden");
-    let (status, _) = party.guest.get(&path).await;
+    let (status, _) = party.guests[0].get(&path).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = party
-        .guest
+    let (status, _) = party.guests[0]
         .send(Method::DELETE, &format!("{path}/{key}"), None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -229,8 +192,7 @@ async fn a_display_sees_the_public_view_live_and_never_a_user_id() {
             .await;
     }
     // bob leaves: the counts change, nothing names him.
-    let (status, _) = party
-        .guest
+    let (status, _) = party.guests[0]
         .post(&format!("/api/sessions/{}/leave", party.id), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -309,8 +271,7 @@ async fn a_resume_gets_exactly_the_missed_events() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let stranger = app.emulator_get("/_emulator/users/gen-1").await;
     let uri = stranger["top_tracks"]["medium_term"][0].as_str().unwrap();
-    let (status, added) = party
-        .guest
+    let (status, added) = party.guests[0]
         .post(
             &format!("/api/sessions/{id}/queue"),
             Some(json!({ "uri": uri })),

@@ -8,54 +8,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{self, Browser, TestApp, Ws, playback_track, spawn_app};
-
-/// A playing session hosted by alice with `guests` joined before the start, everyone on a
-/// socket (welcomed), and the first track playing.
-struct Party {
-    id: String,
-    host: Browser,
-    guests: Vec<Browser>,
-    sockets: Vec<Ws>,
-}
-
-async fn party(app: &TestApp, guests: &[&str]) -> Party {
-    let host = app.login("alice").await;
-    let (status, created) = host.post("/api/sessions", None).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let code = created["invite_code"].as_str().unwrap().to_owned();
-    let mut joined = Vec::new();
-    for name in guests {
-        let guest = app.login(name).await;
-        let (status, body) = guest.post(&format!("/api/join/{code}"), None).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        joined.push(guest);
-    }
-    let mut sockets = vec![host.ws(&id).await];
-    for guest in &joined {
-        sockets.push(guest.ws(&id).await);
-    }
-    for ws in &mut sockets {
-        ws.next_of_type("welcome").await;
-    }
-    let (status, started) = host.start_on_own_device(&id).await;
-    assert_eq!(status, StatusCode::OK, "{started}");
-    let first = started["queue"][0]["track"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for ws in &mut sockets {
-        ws.next_matching(|f| f["type"] == "playback" && playback_track(f) == Some(first.clone()))
-            .await;
-    }
-    Party {
-        id,
-        host,
-        guests: joined,
-        sockets,
-    }
-}
+use crate::common::{self, Browser, TestApp, party, playback_track, spawn_app};
 
 /// The whole queue as `who` sees it.
 async fn queue_of(who: &Browser, id: &str) -> (Vec<Value>, usize) {

@@ -560,3 +560,57 @@ pub async fn welcome(ws: &mut Ws) -> Value {
 pub fn playback_track(frame: &Value) -> Option<String> {
     frame["track"]["id"].as_str().map(str::to_owned)
 }
+
+/// A playing session hosted by alice with `guests` joined before the start, everyone on a
+/// socket (welcomed), and the first track playing.
+pub struct Party {
+    /// The session's id.
+    pub id: String,
+    /// Its invite code.
+    pub code: String,
+    /// alice's browser.
+    pub host: Browser,
+    /// The guests', in `guests` order.
+    pub guests: Vec<Browser>,
+    /// Everyone's socket, the host's first.
+    pub sockets: Vec<Ws>,
+}
+
+pub async fn party(app: &TestApp, guests: &[&str]) -> Party {
+    let host = app.login("alice").await;
+    let (status, created) = host.post("/api/sessions", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let code = created["invite_code"].as_str().unwrap().to_owned();
+    let mut joined = Vec::new();
+    for name in guests {
+        let guest = app.login(name).await;
+        let (status, body) = guest.post(&format!("/api/join/{code}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        joined.push(guest);
+    }
+    let mut sockets = vec![host.ws(&id).await];
+    for guest in &joined {
+        sockets.push(guest.ws(&id).await);
+    }
+    for ws in &mut sockets {
+        ws.next_of_type("welcome").await;
+    }
+    let (status, started) = host.start_on_own_device(&id).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let first = started["queue"][0]["track"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for ws in &mut sockets {
+        ws.next_matching(|f| f["type"] == "playback" && playback_track(f) == Some(first.clone()))
+            .await;
+    }
+    Party {
+        id,
+        code,
+        host,
+        guests: joined,
+        sockets,
+    }
+}

@@ -64,6 +64,10 @@ pub struct RunArgs {
     /// latency and frame sizes at two queue lengths.
     #[arg(long)]
     pub queue: bool,
+    /// One playing session with 5,000 members on WebSockets and 5,000 displays on Server-Sent
+    /// Events: server memory per member and per display, and a track change's delivery to each.
+    #[arg(long)]
+    pub displays: bool,
     /// Servers to compare.
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["sesh", "actix", "tungstenite"])]
     pub servers: Vec<ServerKind>,
@@ -131,6 +135,12 @@ pub struct RunArgs {
     /// Seconds of operations in `queue` (per queue length).
     #[arg(long)]
     pub queue_secs: Option<f64>,
+    /// WebSocket members of the `displays` scenario's session.
+    #[arg(long)]
+    pub displays_members_n: Option<usize>,
+    /// Display streams (`GET /d/{key}/events`) on the `displays` scenario's session.
+    #[arg(long)]
+    pub displays_n: Option<usize>,
     /// Minimum number of client processes.
     #[arg(long, default_value_t = 1)]
     pub client_procs: usize,
@@ -179,6 +189,12 @@ pub struct Sizes {
     pub queue_rate: f64,
     /// `queue`: seconds of operations per session.
     pub queue_secs: f64,
+    /// `displays`: WebSocket members of the session.
+    pub displays_members: usize,
+    /// `displays`: display streams on the session.
+    pub displays: usize,
+    /// `displays`: track changes measured.
+    pub displays_changes: usize,
 }
 
 impl Sizes {
@@ -203,6 +219,9 @@ impl Sizes {
                 queue_small: 5,
                 queue_rate: 20.0,
                 queue_secs: 2.0,
+                displays_members: 100,
+                displays: 100,
+                displays_changes: 2,
             }
         } else {
             Sizes {
@@ -223,6 +242,9 @@ impl Sizes {
                 queue_small: 10,
                 queue_rate: 20.0,
                 queue_secs: 30.0,
+                displays_members: 5_000,
+                displays: 5_000,
+                displays_changes: 5,
             }
         };
         let set = |target: &mut usize, v: Option<usize>| *target = v.unwrap_or(*target);
@@ -232,6 +254,11 @@ impl Sizes {
         set(&mut sizes.sessions, args.sessions_n);
         set(&mut sizes.queue_members, args.queue_n);
         set(&mut sizes.queue_small, args.queue_small_n);
+        set(&mut sizes.displays_members, args.displays_members_n);
+        set(&mut sizes.displays, args.displays_n);
+        // The host is a member; a display needs no login.
+        sizes.displays_members = sizes.displays_members.max(1);
+        sizes.displays = sizes.displays.max(1);
         sizes.queue_members = sizes.queue_members.max(2);
         sizes.queue_small = sizes.queue_small.max(2);
         sizes.queue_rate = args.queue_rate.unwrap_or(sizes.queue_rate).max(0.1);
@@ -260,6 +287,7 @@ impl RunArgs {
             || self.calls
             || self.start
             || self.queue
+            || self.displays
     }
 
     /// Whether scenario `flag` runs.

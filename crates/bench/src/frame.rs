@@ -1,5 +1,6 @@
-//! The frames the benchmark sends and reads: the baselines' `playback`-shaped event and
-//! the cheap peek the clients take at every frame they receive.
+//! The frames the benchmark sends and reads: the baselines' `playback`-shaped event, the
+//! cheap peek the clients take at every frame they receive, and the same for a display's
+//! `snapshot` and `playback` events.
 
 use serde::Deserialize;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -134,6 +135,57 @@ impl Peek {
     }
 }
 
+/// What a display client needs from a `playback` event's data (a now-playing object,
+/// docs/displays.md) or from a `snapshot`'s `now_playing`.
+#[derive(Debug, Deserialize)]
+pub struct NowPlayingPeek {
+    /// The track's title (empty when nothing plays).
+    #[serde(default)]
+    pub title: String,
+    /// Its album.
+    #[serde(default)]
+    pub album: String,
+    /// Its length.
+    #[serde(default)]
+    pub duration_ms: u64,
+    /// `playing`, `paused` or `stopped`.
+    #[serde(default)]
+    pub status: String,
+    /// When the server observed this state (the members' `server_time_ms` of the same poll).
+    #[serde(default)]
+    pub server_time_ms: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SnapshotPeek {
+    #[serde(default)]
+    now_playing: Option<NowPlayingPeek>,
+}
+
+impl NowPlayingPeek {
+    /// The now-playing object of display event `event` with data `data`: a `playback`'s
+    /// data, or a `snapshot`'s `now_playing`; `None` for other events.
+    pub fn of_event(event: &str, data: &str) -> Option<NowPlayingPeek> {
+        match event {
+            "playback" => serde_json::from_str(data).ok(),
+            "snapshot" => serde_json::from_str::<SnapshotPeek>(data).ok()?.now_playing,
+            _ => None,
+        }
+    }
+
+    /// A key that tells tracks apart: displays see no track ids, so the title, album and
+    /// length stand for one. `None` when nothing plays (the members' frames have no track
+    /// then either).
+    pub fn track_key(&self) -> Option<String> {
+        (self.status != "stopped" && !self.title.is_empty()).then(|| {
+            format!(
+                "{}\u{1f}{}\u{1f}{}",
+                self.title, self.album, self.duration_ms
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +232,27 @@ mod tests {
         // A string `id` elsewhere must not make the frame unreadable.
         let other = Peek::parse(r#"{"type":"member_joined","id":"u1"}"#).unwrap();
         assert_eq!(other.queue_delta(), None);
+    }
+
+    #[test]
+    fn peeks_display_events() {
+        let playback = r#"{"title":"Midnight City","artists":["M83"],"album":"Hurry Up",
+            "cover_url":null,"status":"playing","progress_ms":81234,"duration_ms":243960,
+            "server_time_ms":1767225600123,"brought_by":[],"brought_by_count":0}"#;
+        let peek = NowPlayingPeek::of_event("playback", playback).unwrap();
+        assert_eq!(peek.server_time_ms, Some(1_767_225_600_123));
+        let key = peek.track_key().unwrap();
+        let snapshot = format!(r#"{{"session":{{"state":"playing"}},"now_playing":{playback}}}"#);
+        let from_snapshot = NowPlayingPeek::of_event("snapshot", &snapshot).unwrap();
+        assert_eq!(from_snapshot.track_key(), Some(key));
+        let stopped = r#"{"title":"","artists":[],"album":"","status":"stopped","duration_ms":0}"#;
+        assert_eq!(
+            NowPlayingPeek::of_event("playback", stopped)
+                .unwrap()
+                .track_key(),
+            None
+        );
+        assert!(NowPlayingPeek::of_event("queue", r#"{"upcoming":[]}"#).is_none());
     }
 
     #[test]

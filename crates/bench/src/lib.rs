@@ -3,11 +3,13 @@
 //!
 //! # Layout
 //! - [`cli`]: command line and scenario sizes (`--quick` for CI).
-//! - [`scenarios`]: `members`, `big-room`, `join-storm`, `start`, `calls`, `sessions`, `queue`.
+//! - [`scenarios`]: `members`, `big-room`, `join-storm`, `start`, `calls`, `sessions`, `queue`,
+//!   `displays`.
 //! - [`target`]: the servers under test and the "track change" trigger of each.
 //! - [`sesh`]: Sesh as a target — child processes, the OAuth login dance, its API.
 //! - [`baseline`]: the bare actix-ws and tokio-tungstenite broadcast servers.
-//! - [`client`]: load-client processes and the driver's pool of them.
+//! - [`client`]: load-client processes (WebSockets and display streams) and the driver's
+//!   pool of them.
 //! - [`procstat`]: server RSS and CPU from `/proc`; [`stats`]: percentiles;
 //!   [`report`]: table and JSON; [`frame`]: frames and clocks; [`limits`]: open files.
 //!

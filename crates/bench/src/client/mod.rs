@@ -1,22 +1,39 @@
 //! Load clients. The driver spawns `sesh-bench client` processes (one per ~8,000
 //! sockets: each process may hold 20,000 files, and client CPU must not be counted as
 //! the server's) and talks to them in JSON lines: [`Command`]s on their stdin,
-//! [`Report`]s on their stdout.
+//! [`Report`]s on their stdout. A socket is a member's WebSocket or a display's
+//! Server-Sent Events stream ([`ConnKind`]).
 
 mod pool;
 mod process;
+mod sse;
 
 pub use pool::{ClientPool, OpenOutcome};
 pub use process::run;
 
 use serde::{Deserialize, Serialize};
 
-/// One WebSocket a client process should open.
+/// What a socket is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnKind {
+    /// A WebSocket; open once its `welcome` arrives.
+    #[default]
+    WebSocket,
+    /// A display's Server-Sent Events stream (`GET /d/{key}/events`); open once its
+    /// `snapshot` arrives, which plays the `welcome`'s part in the reports.
+    Display,
+}
+
+/// One socket a client process should open.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConnSpec {
     /// Driver-assigned id, unique across every client process.
     pub id: u32,
-    /// `ws://` URL.
+    /// WebSocket or display stream.
+    #[serde(default)]
+    pub kind: ConnKind,
+    /// `ws://` URL (a display: `http://`).
     pub url: String,
     /// `Cookie` header value, e.g. `sesh_sid=...`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,9 +81,9 @@ pub enum Command {
 pub struct FrameCounts {
     /// Every frame.
     pub total: u64,
-    /// `welcome` frames.
+    /// `welcome` frames (and displays' `snapshot` events).
     pub welcome: u64,
-    /// `playback` frames (changes and resyncs).
+    /// `playback` frames (changes and resyncs; displays' `playback` events too).
     pub playback: u64,
     /// `member_joined`, `member_left` and `presence` frames.
     pub membership: u64,
@@ -128,7 +145,7 @@ pub enum QueueDelta {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "ev", rename_all = "snake_case")]
 pub enum Report {
-    /// A socket from [`Command::Open`] got its `welcome` (or failed).
+    /// A socket from [`Command::Open`] got its `welcome` (a display: its `snapshot`), or failed.
     Opened {
         /// The socket's id.
         id: u32,
@@ -138,14 +155,16 @@ pub enum Report {
         /// Duration of the join `POST`, if any, in ms.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         join_ms: Option<f64>,
-        /// From starting the handshake to receiving `welcome`, in ms.
+        /// From starting the handshake (a display: connecting) to receiving `welcome`
+        /// (`snapshot`), in ms.
         welcome_ms: f64,
     },
     /// A socket received a `playback` frame whose track differs from the last one it saw.
     Change {
         /// The socket's id.
         id: u32,
-        /// The new track id (the baselines' broadcast tag).
+        /// The new track id (the baselines' broadcast tag; for a display, its title, album
+        /// and length, since displays see no ids).
         track: String,
         /// The frame's `server_time_ms`.
         server_ms: Option<i64>,

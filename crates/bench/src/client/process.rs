@@ -1,9 +1,11 @@
-//! The client process (`sesh-bench client`): opens the sockets it is told to, timestamps
-//! every track change it receives and reports it to the driver. Single-threaded, so the
-//! clients of one process never take more than one core from the server.
+//! The client process (`sesh-bench client`): opens the sockets it is told to (WebSockets and
+//! display streams), timestamps every track change it receives and reports it to the
+//! driver. Single-threaded, so the clients of one process never take more than one core
+//! from the server.
 
-use super::{Command, ConnSpec, FrameCounts, Report};
-use crate::frame::{Peek, now_us};
+use super::sse::{self, SseEvent};
+use super::{Command, ConnKind, ConnSpec, FrameCounts, Report};
+use crate::frame::{NowPlayingPeek, Peek, now_us};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,6 +63,19 @@ impl Counters {
             }
             "error" => bump(&self.error),
             "queue" => bump(&self.queue_window),
+            _ => 0,
+        };
+    }
+
+    /// Counts a display's event as the frame it stands for (`snapshot` as a `welcome`).
+    fn count_display(&self, event: &SseEvent) {
+        let bump = |c: &AtomicU64| c.fetch_add(1, Ordering::Relaxed);
+        bump(&self.total);
+        self.bytes.fetch_add(event.bytes as u64, Ordering::Relaxed);
+        match event.name.as_str() {
+            "snapshot" => bump(&self.welcome),
+            "playback" => bump(&self.playback),
+            "members" => bump(&self.membership),
             _ => 0,
         };
     }
@@ -218,6 +233,9 @@ async fn socket(
     spec: ConnSpec,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Result<(), String> {
+    if spec.kind == ConnKind::Display {
+        return display(ctx, spec, permit).await;
+    }
     let id = spec.id;
     let mut shutdown = ctx.shutdown.clone();
     let opened = tokio::time::timeout(OPEN_TIMEOUT, open(&ctx, &spec)).await;
@@ -287,6 +305,76 @@ async fn socket(
     };
     ctx.counters.open.fetch_sub(1, Ordering::Relaxed);
     ctx.outboxes.lock().remove(&id);
+    result
+}
+
+/// One display stream from its request to close: open once its `snapshot` arrives, then a
+/// [`Report::Change`] for every `playback` event of another track. Errors after the
+/// snapshot are returned as the reason the stream was lost.
+async fn display(
+    ctx: Ctx,
+    spec: ConnSpec,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Result<(), String> {
+    let id = spec.id;
+    let mut shutdown = ctx.shutdown.clone();
+    let started = Instant::now();
+    let opened = tokio::time::timeout(OPEN_TIMEOUT, async {
+        let mut stream = sse::connect(&spec.url).await.map_err(|e| e.to_string())?;
+        match stream.next_event().await {
+            Ok(Some(event)) if event.name == "snapshot" => {
+                ctx.counters.count_display(&event);
+                let last =
+                    NowPlayingPeek::of_event(&event.name, &event.data).and_then(|n| n.track_key());
+                Ok((stream, last))
+            }
+            Ok(Some(event)) => Err(format!("first event was {:?}", event.name)),
+            Ok(None) => Err("stream ended before its snapshot".to_owned()),
+            Err(err) => Err(err.to_string()),
+        }
+    })
+    .await;
+    let (mut stream, mut last_track) = match opened {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(err)) => return report_failed(&ctx, id, err).await,
+        Err(_) => return report_failed(&ctx, id, "timed out".into()).await,
+    };
+    let welcome_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let report = Report::Opened {
+        id,
+        error: None,
+        join_ms: None,
+        welcome_ms,
+    };
+    let _ = ctx.reports.send(report).await;
+    drop(permit);
+    ctx.counters.open.fetch_add(1, Ordering::Relaxed);
+    let result = loop {
+        tokio::select! {
+            event = stream.next_event() => match event {
+                Ok(Some(event)) => {
+                    let recv_us = now_us();
+                    ctx.counters.count_display(&event);
+                    let Some(now) = NowPlayingPeek::of_event(&event.name, &event.data) else {
+                        continue;
+                    };
+                    if let Some(track) = now.track_key()
+                        && last_track.as_deref() != Some(track.as_str())
+                    {
+                        last_track = Some(track.clone());
+                        let server_ms = now.server_time_ms;
+                        let change = Report::Change { id, track, server_ms, recv_us };
+                        let _ = ctx.reports.send(change).await;
+                    }
+                }
+                Ok(None) => break Err("stream ended by the server".to_owned()),
+                Err(err) => break Err(err.to_string()),
+            },
+            // A display leaves by closing its connection; the server drops the response.
+            _ = shutdown.changed() => break Ok(()),
+        }
+    };
+    ctx.counters.open.fetch_sub(1, Ordering::Relaxed);
     result
 }
 

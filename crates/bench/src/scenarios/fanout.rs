@@ -5,6 +5,7 @@ use crate::client::{ClientPool, Report};
 use crate::frame::now_us;
 use crate::stats::Summary;
 use crate::target::Trigger;
+use std::collections::HashSet;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -33,6 +34,7 @@ impl Tracker {
     /// A tracker for sockets `0..room_of.len()`, where `room_of[id]` is the room of socket
     /// `id`; `dead` sockets (failed to open) are left out.
     pub fn new(room_of: Vec<u32>, rooms: usize, dead: &[u32]) -> Tracker {
+        let dead: HashSet<u32> = dead.iter().copied().collect();
         let mut members = vec![Vec::new(); rooms];
         for (id, room) in room_of.iter().enumerate() {
             if !dead.contains(&(id as u32)) {

@@ -3,7 +3,7 @@
 //! baselines, the socket alone).
 
 use super::{Env, Server};
-use crate::client::{ClientPool, ConnSpec, OpenOutcome};
+use crate::client::{ClientPool, ConnKind, ConnSpec, OpenOutcome};
 use crate::report::{Row, Target};
 use crate::stats::Summary;
 use crate::target::ServerKind;
@@ -31,6 +31,7 @@ async fn measure(env: &mut Env, kind: ServerKind) -> anyhow::Result<Measure> {
             for i in 0..joins {
                 specs.push(ConnSpec {
                     id: pool.next_id(),
+                    kind: ConnKind::WebSocket,
                     url: baseline.room_url(i / per_session),
                     cookie: None,
                     origin: None,

@@ -1,6 +1,7 @@
 //! The scenarios, each run against every selected server with the same clients, and the
 //! orchestration that turns their measurements into report rows.
 
+mod displays;
 mod fanout;
 mod join;
 mod queue;
@@ -52,6 +53,7 @@ impl Server<'_> {
 
 impl Env {
     fn new(args: &RunArgs) -> Env {
+        let sizes = Sizes::resolve(args);
         let location = match (&args.target_url, &args.emulator_url) {
             (Some(url), Some(emulator_url)) => SeshLocation::Running {
                 url: url.trim_end_matches('/').to_owned(),
@@ -59,6 +61,7 @@ impl Env {
                 pid: args.server_pid,
             },
             _ => {
+                let displays_cap = (sizes.displays + 1).max(100_000).to_string();
                 let mut sesh_env = vec![
                     // Fan-out scenarios measure delivery, not the budget: let every poller
                     // poll at its own pace (the `sessions` scenario checks the budget).
@@ -78,6 +81,13 @@ impl Env {
                     ("SESH_QUEUE_ACTIONS_PER_MINUTE".to_owned(), "0".to_owned()),
                     // `big-room` asks for one session of thousands (the default cap is 200).
                     ("SESH_MAX_CAPACITY".to_owned(), "100000".to_owned()),
+                    // `displays` opens thousands of display streams on one session, all from
+                    // 127.0.0.1: the per-address request rate (300 a minute) and stream cap
+                    // (20), and the per-session cap (500), are against abuse, not for one
+                    // address that stands for a crowd of TVs.
+                    ("SESH_DISPLAY_RATE".to_owned(), "0".to_owned()),
+                    ("SESH_DISPLAYS_PER_IP".to_owned(), displays_cap.clone()),
+                    ("SESH_DISPLAYS_PER_SESSION".to_owned(), displays_cap),
                 ];
                 sesh_env.extend(args.sesh_env.iter().cloned());
                 SeshLocation::Spawn(SpawnOptions {
@@ -92,7 +102,7 @@ impl Env {
         servers.sort_by_key(|k| *k != ServerKind::Sesh);
         servers.dedup();
         Env {
-            sizes: Sizes::resolve(args),
+            sizes,
             servers,
             location,
             sesh: None,
@@ -165,6 +175,12 @@ pub async fn run(args: &RunArgs) -> Report {
     }
     if args.runs(args.queue) {
         queue::queue(&mut env).await;
+    }
+    if args.runs(args.displays) && env.with_sesh() {
+        // Its memory figures need a Sesh that no earlier scenario has grown (freed memory
+        // the allocator keeps would take the new connections for free).
+        env.sesh = None;
+        displays::displays(&mut env).await;
     }
     if args.runs(args.calls) && env.with_sesh() {
         spotify::calls(&mut env).await;

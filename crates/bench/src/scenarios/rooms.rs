@@ -4,7 +4,7 @@
 
 use super::fanout::{self, Tracker, drain};
 use super::{Env, Server};
-use crate::client::{ClientPool, ConnSpec, OpenOutcome};
+use crate::client::{ClientPool, ConnKind, ConnSpec, OpenOutcome};
 use crate::frame::now_us;
 use crate::procstat::Snapshot;
 use crate::report::{Row, Target};
@@ -95,6 +95,7 @@ async fn measure(env: &mut Env, kind: ServerKind, plan: &Plan) -> anyhow::Result
                     let id = pool.next_id();
                     specs.push(ConnSpec {
                         id,
+                        kind: ConnKind::WebSocket,
                         url: baseline.room_url(room),
                         cookie: None,
                         origin: None,

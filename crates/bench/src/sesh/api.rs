@@ -287,6 +287,24 @@ impl SeshApi {
         expect_success("end", response).await.map(drop)
     }
 
+    /// `POST /api/sessions/{id}/displays` (the host): a display key for the session.
+    pub async fn create_display(&self, cookie: &str, session: &str) -> Result<String, ApiError> {
+        let response = self
+            .post(cookie, &format!("/api/sessions/{session}/displays"))
+            .json(&serde_json::json!({ "label": "sesh-bench" }))
+            .send()
+            .await
+            .map_err(http_err("create display"))?;
+        let body = expect_success("create display", response).await?;
+        body.get("key")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or(ApiError::Protocol {
+                what: "create display",
+                detail: "answer lacks key".into(),
+            })
+    }
+
     /// `GET /api/sessions/{id}/queue?offset=&limit=`: a page of the whole queue.
     pub async fn queue_page(
         &self,

@@ -8,7 +8,7 @@ mod spawn;
 pub use api::{ApiError, CreatedSession, SeshApi};
 pub use spawn::SpawnOptions;
 
-use crate::client::ConnSpec;
+use crate::client::{ConnKind, ConnSpec};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -215,9 +215,22 @@ impl SeshTarget {
         let ws_base = self.api.base.replacen("http", "ws", 1);
         ConnSpec {
             id,
+            kind: ConnKind::WebSocket,
             url: format!("{ws_base}/ws/sessions/{session}"),
             cookie: Some(self.cookie(user).to_owned()),
             origin: Some(self.api.public_url.clone()),
+            join_url: None,
+        }
+    }
+
+    /// The display stream of `key` (`GET /d/{key}/events`): no login, no origin.
+    pub fn display_spec(&self, id: u32, key: &str) -> ConnSpec {
+        ConnSpec {
+            id,
+            kind: ConnKind::Display,
+            url: format!("{}/d/{key}/events", self.api.base),
+            cookie: None,
+            origin: None,
             join_url: None,
         }
     }

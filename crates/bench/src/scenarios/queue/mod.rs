@@ -7,7 +7,7 @@ mod model;
 mod tally;
 
 use super::{Env, Server};
-use crate::client::{ClientPool, ConnSpec, QueueDelta, Report};
+use crate::client::{ClientPool, ConnKind, ConnSpec, QueueDelta, Report};
 use crate::frame::now_us;
 use crate::procstat::Snapshot;
 use crate::report::{Row, Target};
@@ -330,6 +330,7 @@ async fn baseline_phase(env: &mut Env, kind: ServerKind, n: usize) -> anyhow::Re
     let specs: Vec<ConnSpec> = (0..n)
         .map(|_| ConnSpec {
             id: pool.next_id(),
+            kind: ConnKind::WebSocket,
             url: server.room_url(0),
             cookie: None,
             origin: None,

@@ -466,7 +466,7 @@ function startTv() {
     screen.dataset.join = String(Boolean(join?.url));
     if (!join?.url) return;
     $('tv-join-url').textContent = shortUrl(join.url);
-    const src = `/d/${encodeURIComponent(key)}/qr.svg?v=${encodeURIComponent(model.qrVersion)}`;
+    const src = `/d/${encodeURIComponent(key)}/join-qr.svg?v=${encodeURIComponent(model.qrVersion)}`;
     const qr = $('tv-qr');
     if (qr.getAttribute('src') !== src) qr.src = src;
   }

@@ -88,8 +88,7 @@ impl SessionHub {
                 self.session(),
                 crate::db::now_ms(),
             ),
-            join_url: display
-                .show_join
+            join_url: (display.show_join && self.session().state() != SessionState::Ended)
                 .then(|| self.views.join_url(self.session())),
         })
     }
@@ -121,7 +120,8 @@ impl SessionHub {
         let first = match replay {
             Some(frames) => frames,
             None => {
-                let join = show_join.then(|| self.views.join_url(self.session()));
+                // An ended session's invite opens nothing: no join link to show.
+                let join = (show_join && !ended).then(|| self.views.join_url(self.session()));
                 let session = self.store.session();
                 vec![self.displays.snapshot(
                     seq,

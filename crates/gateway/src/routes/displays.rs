@@ -55,6 +55,7 @@ pub struct CreateDisplay {
 /// `POST /api/sessions/{id}/displays` (host) → 201 the new key and its links.
 #[utoipa::path(
     post,
+    operation_id = "create_display",
     path = "/api/sessions/{id}/displays",
     tag = "displays",
     summary = "Make a display key (host)",
@@ -96,6 +97,7 @@ pub async fn create(
 /// `GET /api/sessions/{id}/displays` (host) → the keys, oldest first.
 #[utoipa::path(
     get,
+    operation_id = "list_displays",
     path = "/api/sessions/{id}/displays",
     tag = "displays",
     summary = "List the display keys (host)",
@@ -126,6 +128,7 @@ pub async fn list(
 /// `DELETE /api/sessions/{id}/displays/{key}` (host) → 204; the key's streams end.
 #[utoipa::path(
     delete,
+    operation_id = "revoke_display",
     path = "/api/sessions/{id}/displays/{key}",
     tag = "displays",
     summary = "Revoke a display key (host); its open streams end",
@@ -221,6 +224,7 @@ async fn state_of(
 /// `GET /d/{key}/events` → the display's Server-Sent Events.
 #[utoipa::path(
     get,
+    operation_id = "display_events",
     path = "/d/{key}/events",
     tag = "displays",
     summary = "A display's live stream (Server-Sent Events; docs/displays.md)",
@@ -339,6 +343,7 @@ fn event(frame: DisplayFrame) -> sse::Event {
 /// `GET /d/{key}/nowplaying.json` → what plays (for OBS tools and scripts).
 #[utoipa::path(
     get,
+    operation_id = "display_now_playing_json",
     path = "/d/{key}/nowplaying.json",
     tag = "displays",
     summary = "What plays, as JSON (any origin may read it)",
@@ -373,6 +378,7 @@ pub async fn now_playing_json(
 /// `GET /d/{key}/nowplaying.txt` → `Artist — Title`.
 #[utoipa::path(
     get,
+    operation_id = "display_now_playing_text",
     path = "/d/{key}/nowplaying.txt",
     tag = "displays",
     summary = "What plays, as `Artist — Title` (empty when nothing plays)",
@@ -397,10 +403,11 @@ pub async fn now_playing_text(
         .body(NowPlaying::as_text(&display.now_playing)))
 }
 
-/// `GET /d/{key}/qr.svg` → the join link as a QR code, for keys that show it.
+/// `GET /d/{key}/join-qr.svg` → the join link as a QR code, for keys that show it.
 #[utoipa::path(
     get,
-    path = "/d/{key}/qr.svg",
+    operation_id = "display_join_qr",
+    path = "/d/{key}/join-qr.svg",
     tag = "displays",
     summary = "The join link as a QR code (keys made with `show_join`)",
     params(("key" = String, Path, description = "The display key")),

@@ -50,7 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/d/{key}/nowplaying.txt",
             get_or_head().to(displays::now_playing_text),
         )
-        .route("/d/{key}/qr.svg", get_or_head().to(displays::qr))
+        .route("/d/{key}/join-qr.svg", get_or_head().to(displays::qr))
         .route("/assets/{path:.*}", get_or_head().to(pages::asset))
         .route("/auth/login", web::get().to(auth::login))
         .route("/auth/callback", web::get().to(auth::callback))

@@ -219,4 +219,21 @@ mod tests {
             }
         }
     }
+
+    /// Tools that follow the document by operation id (API fuzzers, client generators) need
+    /// each to name one operation: two handlers with one function name (`qr`) would share it.
+    #[test]
+    fn operation_ids_are_unique() {
+        let document: serde_json::Value = serde_json::from_str(document()).unwrap();
+        let mut seen = BTreeSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"].as_str().unwrap_or_default();
+                assert!(
+                    !id.is_empty() && seen.insert(id.to_owned()),
+                    "{method} {path}: operation id {id:?} is missing or taken"
+                );
+            }
+        }
+    }
 }

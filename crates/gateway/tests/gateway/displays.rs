@@ -340,7 +340,7 @@ async fn a_revoked_key_ends_its_streams_and_opens_nothing_after() {
     tokio::time::timeout(common::WAIT, tv.ended())
         .await
         .expect("the revoked key's stream ends");
-    for path in ["events", "nowplaying.json", "nowplaying.txt", "qr.svg"] {
+    for path in ["events", "nowplaying.json", "nowplaying.txt", "join-qr.svg"] {
         let response = app
             .http
             .get(format!("{}/d/{k}/{path}", app.address))
@@ -400,7 +400,13 @@ async fn only_a_key_that_shows_the_join_link_sees_it() {
         format!("{}/j/{}", app.address, party.code)
     );
     overlay.next().await.unwrap();
-    let qr = |key: &Value| format!("{}/d/{}/qr.svg", app.address, key["key"].as_str().unwrap());
+    let qr = |key: &Value| {
+        format!(
+            "{}/d/{}/join-qr.svg",
+            app.address,
+            key["key"].as_str().unwrap()
+        )
+    };
     let response = app.http.get(qr(&public)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.text().await.unwrap().contains("<svg"));
@@ -575,7 +581,7 @@ async fn streams_are_limited_per_address_and_per_session() {
 async fn the_end_of_the_session_ends_its_displays() {
     let app = spawn_app().await;
     let party = party(&app).await;
-    let key = display(&party, None).await;
+    let key = display(&party, Some(json!({"show_join": true}))).await;
     let mut tv = stream(&app, &key).await;
     tv.next().await.unwrap();
     let (status, _) = party
@@ -593,6 +599,11 @@ async fn the_end_of_the_session_ends_its_displays() {
     let snapshot = late.next().await.unwrap();
     assert_eq!(snapshot.event, "snapshot");
     assert_eq!(snapshot.data["session"]["state"], "ended");
+    assert_eq!(
+        snapshot.data["join"],
+        Value::Null,
+        "an ended session's link opens nothing"
+    );
     assert_eq!(late.next().await.unwrap().event, "session_ended");
     assert!(late.next().await.is_none());
 }

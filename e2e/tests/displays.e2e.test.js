@@ -161,7 +161,7 @@ describe('displays: the TV screen and the stream overlay (issue 18)', { timeout:
     await page.locator(tid('tv-join')).waitFor();
     assert.equal(await tvText('tv-join-url'), session.inviteUrl.replace(/^https?:\/\//, ''));
     const qr = page.locator(tid('tv-qr'));
-    assert.match(await qr.getAttribute('src'), new RegExp(`^/d/${display.key}/qr\\.svg\\?v=\\d+`));
+    assert.match(await qr.getAttribute('src'), new RegExp(`^/d/${display.key}/join-qr\\.svg\\?v=\\d+`));
     await page.waitForFunction(() => document.querySelector('[data-testid="tv-qr"]').naturalWidth > 0);
 
     // The bar moves between the server's updates.
@@ -213,7 +213,7 @@ describe('displays: the TV screen and the stream overlay (issue 18)', { timeout:
       invite.replace(/^https?:\/\//, ''), { timeout: 5_000 });
     const newSrc = await qr.getAttribute('src');
     assert.notEqual(newSrc, oldSrc, 'the QR code was not fetched again');
-    assert.match(newSrc, new RegExp(`^/d/${display.key}/qr\\.svg\\?v=`));
+    assert.match(newSrc, new RegExp(`^/d/${display.key}/join-qr\\.svg\\?v=`));
     await tv.page.waitForFunction(() => document.querySelector('[data-testid="tv-qr"]').complete
       && document.querySelector('[data-testid="tv-qr"]').naturalWidth > 0);
     session.inviteUrl = invite;

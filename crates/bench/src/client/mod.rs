@@ -96,9 +96,15 @@ pub struct FrameCounts {
     /// `queue` frames (a batch of entry changes as a window of the queue).
     #[serde(default)]
     pub queue_window: u64,
-    /// Bytes of every text frame.
+    /// Bytes of every text frame (and of every display event).
     #[serde(default)]
     pub bytes: u64,
+    /// Display events, of those in `total`.
+    #[serde(default)]
+    pub display_events: u64,
+    /// Bytes of display events, of those in `bytes`.
+    #[serde(default)]
+    pub display_bytes: u64,
 }
 
 impl FrameCounts {
@@ -113,6 +119,8 @@ impl FrameCounts {
         self.error += other.error;
         self.queue_window += other.queue_window;
         self.bytes += other.bytes;
+        self.display_events += other.display_events;
+        self.display_bytes += other.display_bytes;
     }
 }
 

@@ -44,6 +44,8 @@ struct Counters {
     error: AtomicU64,
     queue_window: AtomicU64,
     bytes: AtomicU64,
+    display_events: AtomicU64,
+    display_bytes: AtomicU64,
 }
 
 impl Counters {
@@ -71,7 +73,10 @@ impl Counters {
     fn count_display(&self, event: &SseEvent) {
         let bump = |c: &AtomicU64| c.fetch_add(1, Ordering::Relaxed);
         bump(&self.total);
+        bump(&self.display_events);
         self.bytes.fetch_add(event.bytes as u64, Ordering::Relaxed);
+        self.display_bytes
+            .fetch_add(event.bytes as u64, Ordering::Relaxed);
         match event.name.as_str() {
             "snapshot" => bump(&self.welcome),
             "playback" => bump(&self.playback),
@@ -92,6 +97,8 @@ impl Counters {
             error: get(&self.error),
             queue_window: get(&self.queue_window),
             bytes: get(&self.bytes),
+            display_events: get(&self.display_events),
+            display_bytes: get(&self.display_bytes),
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use super::Env;
 use super::fanout::Tracker;
-use crate::client::{ClientPool, ConnSpec, OpenOutcome, Report};
+use crate::client::{ClientPool, ConnSpec, FrameCounts, OpenOutcome, Report};
 use crate::frame::now_us;
 use crate::procstat::Snapshot;
 use crate::report::{Row, Target};
@@ -44,9 +44,15 @@ struct Measure {
     rss_end: Option<u64>,
     member_changes: Tracker,
     display_changes: Tracker,
+    /// Track changes made.
+    changes: usize,
+    /// The display streams open by the server's own count (`open_streams` of the key).
+    server_open_streams: Option<u64>,
     /// Server CPU per 1,000 frames and events the clients received during the changes.
     cpu_per_1000: Option<f64>,
     deliveries: u64,
+    /// What the clients received during the changes.
+    during: FrameCounts,
 }
 
 fn rss(pid: Option<u32>) -> Option<u64> {
@@ -66,6 +72,32 @@ impl Measure {
 
     fn display_kb(&self) -> Option<f64> {
         kb_each(self.rss_displays, self.rss_members, self.displays.opened)
+    }
+
+    fn changes(&self) -> f64 {
+        self.changes.max(1) as f64
+    }
+
+    /// Bytes a member and a display received per track change (every frame or event).
+    fn bytes_per_change(&self) -> (Option<f64>, Option<f64>) {
+        let changes = self.changes();
+        let members = self.during.bytes - self.during.display_bytes;
+        let per = |bytes: u64, n: usize| (n > 0).then(|| bytes as f64 / n as f64 / changes);
+        (
+            per(members, self.members.opened),
+            per(self.during.display_bytes, self.displays.opened),
+        )
+    }
+
+    /// Frames a member and events a display received per track change.
+    fn messages_per_change(&self) -> (Option<f64>, Option<f64>) {
+        let changes = self.changes();
+        let members = self.during.total - self.during.display_events;
+        let per = |count: u64, n: usize| (n > 0).then(|| count as f64 / n as f64 / changes);
+        (
+            per(members, self.members.opened),
+            per(self.during.display_events, self.displays.opened),
+        )
     }
 }
 
@@ -131,6 +163,13 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
     }
     tokio::time::sleep(SETTLE).await;
     let rss_displays = rss(pid);
+    let server_open_streams = sesh
+        .api
+        .display_streams(sesh.cookie(session.host), &session.id)
+        .await?
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, open)| open);
 
     // One tracker per side, each blind to the other side's sockets.
     let all = (m + d) as u32;
@@ -148,7 +187,7 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
 
     let (cpu_before, frames_before) = (
         pid.and_then(|p| Snapshot::take(p).ok()),
-        pool.stats().await?.1.total,
+        pool.stats().await?.1,
     );
     for change in 0..sizes.displays_changes {
         if change > 0 {
@@ -185,9 +224,16 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
     }
     let (cpu_after, frames_after) = (
         pid.and_then(|p| Snapshot::take(p).ok()),
-        pool.stats().await?.1.total,
+        pool.stats().await?.1,
     );
-    let deliveries = frames_after.saturating_sub(frames_before);
+    let during = FrameCounts {
+        total: frames_after.total - frames_before.total,
+        bytes: frames_after.bytes - frames_before.bytes,
+        display_events: frames_after.display_events - frames_before.display_events,
+        display_bytes: frames_after.display_bytes - frames_before.display_bytes,
+        ..FrameCounts::default()
+    };
+    let deliveries = during.total;
     let cpu_per_1000 = cpu_before
         .zip(cpu_after)
         .filter(|_| deliveries > 0)
@@ -208,8 +254,11 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
         rss_end,
         member_changes,
         display_changes,
+        changes: sizes.displays_changes,
+        server_open_streams,
         cpu_per_1000,
         deliveries,
+        during,
     })
 }
 
@@ -240,7 +289,11 @@ fn details(m: &Measure) -> serde_json::Value {
         "rss_members": m.rss_members,
         "rss_displays": m.rss_displays,
         "rss_end": m.rss_end,
+        "server_open_streams": m.server_open_streams,
         "deliveries_during_changes": m.deliveries,
+        "bytes_during_changes": m.during.bytes,
+        "display_events_during_changes": m.during.display_events,
+        "display_bytes_during_changes": m.during.display_bytes,
     })
 }
 
@@ -361,7 +414,21 @@ pub async fn displays(env: &mut Env) {
                 .map(|(display, member)| display / member),
         ));
     }
+    let (member_bytes, display_bytes) = m.bytes_per_change();
+    let (member_messages, display_messages) = m.messages_per_change();
     rows.extend([
+        sesh(
+            "frames received per member per change",
+            "count",
+            member_messages,
+        ),
+        sesh(
+            "events received per display per change",
+            "count",
+            display_messages,
+        ),
+        sesh("bytes received per member per change", "B", member_bytes),
+        sesh("bytes received per display per change", "B", display_bytes),
         sesh(
             "missed deliveries, members",
             "count",

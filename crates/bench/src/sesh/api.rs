@@ -305,6 +305,33 @@ impl SeshApi {
             })
     }
 
+    /// `GET /api/sessions/{id}/displays` (the host): streams open per key, as the server
+    /// counts them.
+    pub async fn display_streams(
+        &self,
+        cookie: &str,
+        session: &str,
+    ) -> Result<Vec<(String, u64)>, ApiError> {
+        let response = self
+            .http
+            .get(format!("{}/api/sessions/{session}/displays", self.base))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .map_err(http_err("list displays"))?;
+        let body = expect_success("list displays", response).await?;
+        Ok(body
+            .get("displays")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| {
+                let key = d.get("key")?.as_str()?.to_owned();
+                Some((key, d.get("open_streams")?.as_u64()?))
+            })
+            .collect())
+    }
+
     /// `GET /api/sessions/{id}/queue?offset=&limit=`: a page of the whole queue.
     pub async fn queue_page(
         &self,

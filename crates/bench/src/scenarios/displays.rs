@@ -1,8 +1,9 @@
 //! `displays` (issue 18): one playing session with members on WebSockets and displays on
 //! Server-Sent Events (`GET /d/{key}/events`), in one run: the server memory each adds (RSS
 //! after the members connect, then again after the displays connect), and how fast a track
-//! change reaches each (a member's `playback` frame, a display's `playback` event). Sesh
-//! only: the baselines have no displays.
+//! change reaches each (a member's `playback` frame, a display's `playback` event), with the
+//! same changes made to the members alone first (what the displays cost them). Sesh only:
+//! the baselines have no displays.
 
 use super::Env;
 use super::fanout::Tracker;
@@ -38,13 +39,17 @@ struct Measure {
     rss_setup: Option<u64>,
     /// After every member's WebSocket opened.
     rss_members: Option<u64>,
+    /// After the changes with the members alone, just before the displays connect.
+    rss_before_displays: Option<u64>,
     /// After every display's stream opened as well.
     rss_displays: Option<u64>,
     /// After the track changes.
     rss_end: Option<u64>,
+    /// The changes with the members alone (before the displays connect).
+    members_alone: Tracker,
     member_changes: Tracker,
     display_changes: Tracker,
-    /// Track changes made.
+    /// Track changes made (each phase).
     changes: usize,
     /// The display streams open by the server's own count (`open_streams` of the key).
     server_open_streams: Option<u64>,
@@ -71,7 +76,11 @@ impl Measure {
     }
 
     fn display_kb(&self) -> Option<f64> {
-        kb_each(self.rss_displays, self.rss_members, self.displays.opened)
+        kb_each(
+            self.rss_displays,
+            self.rss_before_displays,
+            self.displays.opened,
+        )
     }
 
     fn changes(&self) -> f64 {
@@ -149,6 +158,24 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
     tokio::time::sleep(SETTLE).await;
     let rss_members = rss(pid);
 
+    // The same changes with the members alone first, for what the displays do to them.
+    let trigger = Trigger::Sesh {
+        api: sesh.api.clone(),
+        hosts: Arc::new(vec![SeshTarget::user_name(session.host)]),
+    };
+    let mut members_alone = Tracker::new(vec![0; m], 1, &members.failed_ids);
+    track_changes(
+        &mut pool,
+        &trigger,
+        sizes.displays_changes,
+        first_display,
+        &mut members_alone,
+        &mut Tracker::new(Vec::new(), 1, &[]),
+    )
+    .await?;
+    tokio::time::sleep(SETTLE).await;
+    let rss_before_displays = rss(pid);
+
     let started = Instant::now();
     let displays = pool.open(display_specs, None, 256, timeout(d)).await?;
     let displays_connect_s = started.elapsed().as_secs_f64();
@@ -180,48 +207,20 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
     not_displays.extend(&displays.failed_ids);
     let mut member_changes = Tracker::new(room_of.clone(), 1, &not_members);
     let mut display_changes = Tracker::new(room_of, 1, &not_displays);
-    let trigger = Trigger::Sesh {
-        api: sesh.api.clone(),
-        hosts: Arc::new(vec![SeshTarget::user_name(session.host)]),
-    };
 
     let (cpu_before, frames_before) = (
         pid.and_then(|p| Snapshot::take(p).ok()),
         pool.stats().await?.1,
     );
-    for change in 0..sizes.displays_changes {
-        if change > 0 {
-            tokio::time::sleep(BETWEEN_CHANGES).await;
-        }
-        pool.discard_events();
-        let at = now_us();
-        member_changes.arm(0, at);
-        display_changes.arm(0, at);
-        trigger.room(0).await?;
-        let deadline = tokio::time::Instant::now() + CHANGE_TIMEOUT;
-        while member_changes.outstanding() + display_changes.outstanding() > 0 {
-            let Some(report) = pool.next_event(deadline).await else {
-                break;
-            };
-            let id = match &report {
-                Report::Change { id, .. } | Report::Lost { id, .. } => *id,
-                _ => continue,
-            };
-            if id < first_display {
-                member_changes.on_report(report);
-            } else {
-                display_changes.on_report(report);
-            }
-        }
-        member_changes.finish();
-        display_changes.finish();
-        tracing::info!(
-            change,
-            members_missed = member_changes.missed,
-            displays_missed = display_changes.missed,
-            "track change delivered"
-        );
-    }
+    track_changes(
+        &mut pool,
+        &trigger,
+        sizes.displays_changes,
+        first_display,
+        &mut member_changes,
+        &mut display_changes,
+    )
+    .await?;
     let (cpu_after, frames_after) = (
         pid.and_then(|p| Snapshot::take(p).ok()),
         pool.stats().await?.1,
@@ -250,8 +249,10 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
         rss_before,
         rss_setup,
         rss_members,
+        rss_before_displays,
         rss_displays,
         rss_end,
+        members_alone,
         member_changes,
         display_changes,
         changes: sizes.displays_changes,
@@ -260,6 +261,53 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
         deliveries,
         during,
     })
+}
+
+/// Makes `count` track changes (the host skips in their Spotify app), each timed to every
+/// socket of both trackers; reports of sockets `first_display..` go to `displays`, the others
+/// to `members`.
+async fn track_changes(
+    pool: &mut ClientPool,
+    trigger: &Trigger,
+    count: usize,
+    first_display: u32,
+    members: &mut Tracker,
+    displays: &mut Tracker,
+) -> anyhow::Result<()> {
+    for change in 0..count {
+        if change > 0 {
+            tokio::time::sleep(BETWEEN_CHANGES).await;
+        }
+        pool.discard_events();
+        let at = now_us();
+        members.arm(0, at);
+        displays.arm(0, at);
+        trigger.room(0).await?;
+        let deadline = tokio::time::Instant::now() + CHANGE_TIMEOUT;
+        while members.outstanding() + displays.outstanding() > 0 {
+            let Some(report) = pool.next_event(deadline).await else {
+                break;
+            };
+            let id = match &report {
+                Report::Change { id, .. } | Report::Lost { id, .. } => *id,
+                _ => continue,
+            };
+            if id < first_display {
+                members.on_report(report);
+            } else {
+                displays.on_report(report);
+            }
+        }
+        members.finish();
+        displays.finish();
+        tracing::info!(
+            change,
+            members_missed = members.missed,
+            displays_missed = displays.missed,
+            "track change delivered"
+        );
+    }
+    Ok(())
 }
 
 fn summary_json(s: Option<Summary>) -> serde_json::Value {
@@ -287,6 +335,13 @@ fn details(m: &Measure) -> serde_json::Value {
         "rss_before": m.rss_before,
         "rss_setup": m.rss_setup,
         "rss_members": m.rss_members,
+        "rss_before_displays": m.rss_before_displays,
+        "members_alone": {
+            "change_e2e_ms": summary_json(m.members_alone.e2e()),
+            "change_detect_ms": summary_json(m.members_alone.detect()),
+            "missed": m.members_alone.missed,
+            "unsolicited": m.members_alone.unsolicited,
+        },
         "rss_displays": m.rss_displays,
         "rss_end": m.rss_end,
         "server_open_streams": m.server_open_streams,
@@ -394,6 +449,11 @@ pub async fn displays(env: &mut Env) {
         };
         for (stat, pick) in stats {
             rows.push(sesh(
+                &format!("{measure} {stat}, members alone, before any display{suffix}"),
+                "ms",
+                of(&m.members_alone).as_ref().map(pick),
+            ));
+            rows.push(sesh(
                 &format!("{measure} {stat}, members' WebSockets{suffix}"),
                 "ms",
                 of(members).as_ref().map(pick),
@@ -429,6 +489,12 @@ pub async fn displays(env: &mut Env) {
         ),
         sesh("bytes received per member per change", "B", member_bytes),
         sesh("bytes received per display per change", "B", display_bytes),
+        sesh(
+            "missed deliveries, members alone",
+            "count",
+            Some(m.members_alone.missed as f64),
+        )
+        .target("0", Target::Equals(0.0)),
         sesh(
             "missed deliveries, members",
             "count",

@@ -55,6 +55,9 @@ struct Measure {
     server_open_streams: Option<u64>,
     /// Server CPU per 1,000 frames and events the clients received during the changes.
     cpu_per_1000: Option<f64>,
+    /// Server CPU per change (its pause included): members alone, then with the displays.
+    cpu_per_change_alone: Option<f64>,
+    cpu_per_change: Option<f64>,
     deliveries: u64,
     /// What the clients received during the changes.
     during: FrameCounts,
@@ -62,6 +65,17 @@ struct Measure {
 
 fn rss(pid: Option<u32>) -> Option<u64> {
     pid.and_then(|pid| Snapshot::take(pid).ok()).map(|s| s.rss)
+}
+
+fn cpu_s(pid: Option<u32>) -> Option<f64> {
+    pid.and_then(|pid| Snapshot::take(pid).ok())
+        .map(|s| s.cpu_s)
+}
+
+/// Server CPU ms per change between two readings (changes and the pauses between them).
+fn cpu_per_change(before: Option<f64>, after: Option<f64>, changes: usize) -> Option<f64> {
+    let (before, after) = (before?, after?);
+    (changes > 0).then(|| (after - before) * 1000.0 / changes as f64)
 }
 
 /// `(after − before) / n` in KB.
@@ -164,6 +178,7 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
         hosts: Arc::new(vec![SeshTarget::user_name(session.host)]),
     };
     let mut members_alone = Tracker::new(vec![0; m], 1, &members.failed_ids);
+    let cpu_alone_before = cpu_s(pid);
     track_changes(
         &mut pool,
         &trigger,
@@ -173,6 +188,7 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
         &mut Tracker::new(Vec::new(), 1, &[]),
     )
     .await?;
+    let cpu_alone = cpu_per_change(cpu_alone_before, cpu_s(pid), sizes.displays_changes);
     tokio::time::sleep(SETTLE).await;
     let rss_before_displays = rss(pid);
 
@@ -233,6 +249,11 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
         ..FrameCounts::default()
     };
     let deliveries = during.total;
+    let cpu_with_displays = cpu_per_change(
+        cpu_before.map(|c| c.cpu_s),
+        cpu_after.map(|c| c.cpu_s),
+        sizes.displays_changes,
+    );
     let cpu_per_1000 = cpu_before
         .zip(cpu_after)
         .filter(|_| deliveries > 0)
@@ -258,6 +279,8 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
         changes: sizes.displays_changes,
         server_open_streams,
         cpu_per_1000,
+        cpu_per_change_alone: cpu_alone,
+        cpu_per_change: cpu_with_displays,
         deliveries,
         during,
     })
@@ -507,6 +530,16 @@ pub async fn displays(env: &mut Env) {
             Some(displays.missed as f64),
         )
         .target("0", Target::Equals(0.0)),
+        sesh(
+            "server CPU per track change, members alone",
+            "ms",
+            m.cpu_per_change_alone,
+        ),
+        sesh(
+            "server CPU per track change, members and displays",
+            "ms",
+            m.cpu_per_change,
+        ),
         sesh(
             "server CPU per 1,000 frames and events during the changes",
             "ms",

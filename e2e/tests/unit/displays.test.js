@@ -117,6 +117,19 @@ describe('the display model', () => {
     assert.equal(m.view.session.state, 'ended');
   });
 
+  it('moves the upcoming list up by a change, or takes a whole new one', () => {
+    const m = new DisplayModel();
+    const entry = (id) => ({ entry_id: id, title: `T${id}` });
+    m.apply('snapshot', snapshot({ upcoming: [entry(1), entry(2), entry(3)], upcoming_total: 3 }), '41', 0, 0);
+    m.apply('queue', { drop: 1, append: [entry(4)], upcoming_total: 3 }, '42', 0, 0);
+    assert.deepEqual(m.view.upcoming.map((e) => e.entry_id), [2, 3, 4]);
+    m.apply('queue', { drop: 0, append: [], upcoming_total: 9 }, '43', 0, 0);
+    assert.deepEqual(m.view.upcoming.map((e) => e.entry_id), [2, 3, 4]);
+    assert.equal(m.view.upcoming_total, 9);
+    m.apply('queue', { upcoming: [entry(4), entry(2)], upcoming_total: 2 }, '44', 0, 0);
+    assert.deepEqual(m.view.upcoming.map((e) => e.entry_id), [4, 2]);
+  });
+
   it('changes the QR code’s version with every join event, with or without an id of its own', () => {
     const m = new DisplayModel();
     m.apply('snapshot', snapshot(), '41', 0, 0);

@@ -279,7 +279,14 @@ export class DisplayModel {
         break;
       case 'queue':
         if (!this.view) break;
-        this.view.upcoming = Array.isArray(data.upcoming) ? data.upcoming : [];
+        if (Array.isArray(data.upcoming)) {
+          this.view.upcoming = data.upcoming;
+        } else {
+          // A change of the list it has: the first `drop` entries went, `append` came after.
+          const drop = Math.max(0, Number(data.drop) || 0);
+          const append = Array.isArray(data.append) ? data.append : [];
+          this.view.upcoming = this.view.upcoming.slice(drop).concat(append);
+        }
         this.view.upcoming_total = Number(data.upcoming_total) || this.view.upcoming.length;
         break;
       case 'session':

@@ -185,7 +185,6 @@ struct UpcomingEntry<'a> {
     duration_ms: u32,
     brought_by: Vec<String>,
     brought_by_count: usize,
-    votes: i64,
 }
 
 #[derive(Serialize)]
@@ -222,7 +221,6 @@ impl<'a> Upcoming<'a> {
                     duration_ms: e.track.duration_ms,
                     brought_by: names.list(&e.added_by),
                     brought_by_count: e.added_by.len(),
-                    votes: e.net_votes(),
                 })
                 .collect(),
             upcoming_total: after.len(),
@@ -291,7 +289,7 @@ pub(super) struct Displays {
     ring_bytes: usize,
     /// What the last events said, so an unchanged part is not sent again.
     last_session: Option<SessionInfo>,
-    last_upcoming: Option<ByteString>,
+    last_upcoming: Option<UpcomingState>,
     last_counts: Option<Counts>,
 }
 
@@ -315,7 +313,7 @@ impl Displays {
         }
         self.covered_from = Some(seq);
         self.last_session = Some(SessionInfo::of(session));
-        self.last_upcoming = Some(upcoming_data(session));
+        self.last_upcoming = Some(UpcomingState::of(session));
         self.last_counts = Some(Counts::of(session, room));
     }
 
@@ -335,9 +333,10 @@ impl Displays {
         let mut frames = Vec::new();
         match event {
             SessionEvent::Playback(view) => {
-                self.upcoming_changed(session, &mut frames);
+                // What plays first (what a screen shows largest), then the list moving up.
                 let now = NowPlaying::of(Some(view), session, view.server_time_ms);
                 frames.push(DisplayFrame::new("playback", &now));
+                self.upcoming_changed(session, &mut frames);
             }
             SessionEvent::SessionStarted { .. } | SessionEvent::SettingsChanged { .. } => {
                 self.session_changed(session, &mut frames);
@@ -401,16 +400,19 @@ impl Displays {
     }
 
     fn upcoming_changed(&mut self, session: &Session, frames: &mut Vec<DisplayFrame>) {
-        let data = upcoming_data(session);
-        if self.last_upcoming.as_ref() != Some(&data) {
-            frames.push(DisplayFrame {
-                event: "queue",
-                id: None,
-                data: data.clone(),
-                join_only: false,
-            });
-            self.last_upcoming = Some(data);
-        }
+        let now = UpcomingState::of(session);
+        let data = match &self.last_upcoming {
+            Some(before) if *before == now => return,
+            Some(before) => now.since(before),
+            None => now.whole(),
+        };
+        frames.push(DisplayFrame {
+            event: "queue",
+            id: None,
+            data,
+            join_only: false,
+        });
+        self.last_upcoming = Some(now);
     }
 
     fn keep(&mut self, seq: u64, frame: DisplayFrame) {
@@ -478,8 +480,53 @@ impl Displays {
     }
 }
 
-fn upcoming_data(session: &Session) -> ByteString {
-    ByteString::from(serde_json::to_string(&Upcoming::of(session)).unwrap_or_default())
+/// The upcoming entries displays were last told of, each serialized (as in a `snapshot`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct UpcomingState {
+    entries: Vec<String>,
+    total: usize,
+}
+
+impl UpcomingState {
+    fn of(session: &Session) -> Self {
+        let upcoming = Upcoming::of(session);
+        Self {
+            entries: upcoming
+                .upcoming
+                .iter()
+                .map(|e| serde_json::to_string(e).unwrap_or_default())
+                .collect(),
+            total: upcoming.upcoming_total,
+        }
+    }
+
+    /// `{"upcoming": [...], "upcoming_total": n}`: the whole list.
+    fn whole(&self) -> ByteString {
+        ByteString::from(format!(
+            r#"{{"upcoming":[{}],"upcoming_total":{}}}"#,
+            self.entries.join(","),
+            self.total
+        ))
+    }
+
+    /// The change from `before` to this: `{"drop": k, "append": [...], "upcoming_total": n}`
+    /// when this list is `before` without its first `k` entries and with some after (a track
+    /// change, an add at the end: a few hundred bytes instead of the whole list), else the
+    /// whole list (a reorder, a removal in the middle).
+    fn since(&self, before: &Self) -> ByteString {
+        let kept = (0..before.entries.len()).find_map(|drop| {
+            let kept = &before.entries[drop..];
+            self.entries.starts_with(kept).then_some((drop, kept.len()))
+        });
+        match kept {
+            Some((drop, kept)) => ByteString::from(format!(
+                r#"{{"drop":{drop},"append":[{}],"upcoming_total":{}}}"#,
+                self.entries[kept..].join(","),
+                self.total
+            )),
+            None => self.whole(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -658,6 +705,45 @@ mod tests {
             Some(3)
         );
         assert!(displays.ring_bytes <= DISPLAY_RING_MAX_BYTES);
+    }
+
+    #[test]
+    fn a_track_change_moves_the_list_up_in_a_few_bytes_and_a_reorder_sends_it_whole() {
+        let (mut session, room) = playing();
+        let mut displays = Displays::new(0);
+        let snapshot = displays.snapshot(1, &session, &room, None, None, 0);
+        let snapshot: serde_json::Value = serde_json::from_str(&snapshot.data).unwrap();
+        let mut shown: Vec<serde_json::Value> = snapshot["upcoming"].as_array().unwrap().clone();
+        let queue = |session: &Session| SessionEvent::Queue {
+            queue: crate::wire::QueueWindow::around(session.queue(), session.position(), 100),
+            position: session.position(),
+        };
+        // The next track plays: playback first, then "drop the first".
+        session.advance_to(1).unwrap();
+        let frames = displays.follow(2, &queue(&session), &session, &room, url);
+        let delta: serde_json::Value = serde_json::from_str(&frames[0].data).unwrap();
+        assert_eq!(delta["drop"], 1, "{delta}");
+        assert_eq!(delta["append"], serde_json::json!([]));
+        assert!(frames[0].data.len() < 60, "{}", &*frames[0].data);
+        shown.drain(..1);
+        // Applied to what the display had, it is the list a snapshot now shows.
+        let fresh = displays.snapshot(3, &session, &room, None, None, 0);
+        let fresh: serde_json::Value = serde_json::from_str(&fresh.data).unwrap();
+        assert_eq!(fresh["upcoming"], serde_json::Value::Array(shown));
+        assert_eq!(fresh["upcoming_total"], delta["upcoming_total"]);
+        // A reshuffle of what is upcoming: the whole list.
+        let alice = UserId::new("alice");
+        let mut rng = StdRng::seed_from_u64(9);
+        let reordered = loop {
+            session.reshuffle(&alice, &mut rng).unwrap();
+            let frames = displays.follow(4, &queue(&session), &session, &room, url);
+            if let Some(frame) = frames.first() {
+                break frame.clone();
+            }
+        };
+        let whole: serde_json::Value = serde_json::from_str(&reordered.data).unwrap();
+        assert!(whole["upcoming"].is_array(), "{whole}");
+        assert!(whole.get("drop").is_none());
     }
 
     #[test]

@@ -41,6 +41,18 @@ async fn open(
     sse::open(&sse::client(), &url, last).await
 }
 
+/// Applies a `queue` event to the upcoming list a display keeps: the whole list, or the first
+/// `drop` entries gone and `append` after the rest (docs/displays.md).
+fn apply_queue(shown: &mut Vec<Value>, data: &Value) {
+    if let Some(whole) = data["upcoming"].as_array() {
+        *shown = whole.clone();
+    } else {
+        let drop = data["drop"].as_u64().expect("drop") as usize;
+        shown.drain(..drop.min(shown.len()));
+        shown.extend(data["append"].as_array().expect("append").iter().cloned());
+    }
+}
+
 /// Every Spotify request the emulator saw since its log was cleared, as `METHOD path`.
 async fn spotify_requests(app: &TestApp) -> Vec<String> {
     let log = app.emulator_get("/_emulator/requests").await;
@@ -177,16 +189,32 @@ async fn a_display_sees_the_public_view_live_and_never_a_user_id() {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let next_title = upcoming[0]["title"].as_str().unwrap().to_owned();
-    let playback = loop {
-        let event = tv.next_named("playback").await;
-        if event.data["title"] == next_title.as_str() {
-            break event;
+    let mut shown = upcoming.clone();
+    loop {
+        let event = tv.next().await.unwrap();
+        if event.event == "queue" {
+            apply_queue(&mut shown, &event.data);
         }
-    };
-    assert!(
-        playback.id.is_some(),
-        "the last event of a change carries the id"
-    );
+        if event.event == "playback" && event.data["title"] == next_title.as_str() {
+            // What plays first; then the list moves up, and that last event carries the id.
+            assert!(event.id.is_none(), "{event:?}");
+            let moved = tv.next().await.unwrap();
+            assert_eq!(moved.event, "queue");
+            assert_eq!(
+                moved.data["drop"], 1,
+                "a track change is a small change: {moved:?}"
+            );
+            assert!(
+                moved.id.is_some(),
+                "the last event of a change carries the id"
+            );
+            apply_queue(&mut shown, &moved.data);
+            break;
+        }
+    }
+    // The list a display keeps from the events is the list a new display is given.
+    let fresh = stream(&app, &key).await.next().await.unwrap();
+    assert_eq!(Value::Array(shown), fresh.data["upcoming"]);
     for ws in &mut party.sockets {
         ws.next_matching(|f| f["type"] == "playback" && f["track"]["name"] == next_title.as_str())
             .await;

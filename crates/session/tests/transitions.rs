@@ -646,6 +646,7 @@ fn the_rule_table_is_as_documented() {
         (Action::SetShuffleMode, Host),
         (Action::RenameSession, Host),
         (Action::SetQueueSettings, Host),
+        (Action::ManageDisplays, Host),
         (Action::Kick, Moderator),
         (Action::Unban, Moderator),
         (Action::RotateInvite, Moderator),

@@ -28,6 +28,18 @@ async fn display(party: &Party, body: Option<Value>) -> Value {
     created
 }
 
+/// The host revokes `key`.
+async fn revoke(party: &Party, key: &str) -> (StatusCode, Value) {
+    party
+        .host
+        .send(
+            Method::DELETE,
+            &format!("/api/sessions/{}/displays/{key}", party.id),
+            None,
+        )
+        .await
+}
+
 async fn stream(app: &TestApp, key: &Value) -> Stream {
     open(app, key, None).await.expect("the stream opens")
 }
@@ -356,15 +368,7 @@ async fn a_revoked_key_ends_its_streams_and_opens_nothing_after() {
     tv.next().await.unwrap();
     kept.next().await.unwrap();
     let k = key["key"].as_str().unwrap();
-    let (status, _) = party
-        .host
-        .send(
-            Method::DELETE,
-            &format!("/api/sessions/{}/displays/{k}", party.id),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(revoke(&party, k).await.0, StatusCode::NO_CONTENT);
     tokio::time::timeout(common::WAIT, tv.ended())
         .await
         .expect("the revoked key's stream ends");
@@ -389,14 +393,7 @@ async fn a_revoked_key_ends_its_streams_and_opens_nothing_after() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
     }
-    let (status, body) = party
-        .host
-        .send(
-            Method::DELETE,
-            &format!("/api/sessions/{}/displays/{k}", party.id),
-            None,
-        )
-        .await;
+    let (status, body) = revoke(&party, k).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["error"]["code"], "display_not_found");
     // The other key's display goes on.
@@ -579,18 +576,7 @@ async fn streams_are_limited_per_address_and_per_session() {
         "too_many_displays"
     );
     // A stream the server ends frees its slots at once: the TV's key is revoked.
-    let (status, _) = party
-        .host
-        .send(
-            Method::DELETE,
-            &format!(
-                "/api/sessions/{}/displays/{}",
-                party.id,
-                tv["key"].as_str().unwrap()
-            ),
-            None,
-        )
-        .await;
+    let (status, _) = revoke(&party, tv["key"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let mut a = a;
     while let Some(chunk) = tokio::time::timeout(common::WAIT, a.chunk())

@@ -362,7 +362,13 @@ function renderNowPlaying() {
   const trackView = $('track-view');
   trackView.hidden = !np;
   lobby.hidden = Boolean(np);
-  $('player-controls').hidden = !(np && isHost() && s.state === 'playing');
+  // The host and co-hosts steer; guests too where the host allowed it (the server decides).
+  const maySkip = view.may('skip');
+  const mayPause = view.may('pause_resume');
+  $('player-controls').hidden = !(np && (maySkip || mayPause) && s.state === 'playing');
+  $('control-previous').hidden = !maySkip;
+  $('control-next').hidden = !maySkip;
+  $('control-playpause').hidden = !mayPause;
 
   if (!np) {
     const hostName = memberName(s.hostId);
@@ -1050,13 +1056,18 @@ function renderYourTracks(tracks) {
 function renderMembers() {
   const s = view.session;
   const members = [...s.members].sort((a, b) => Number(b.id === s.hostId) - Number(a.id === s.hostId));
-  const canKick = isHost() && s.state !== 'ended';
+  const live = s.state !== 'ended';
+  const canKick = isHost() && live;
   // A big session announces no presence changes, so its listed members' dots would go stale.
   const presenceLive = view.isRosterComplete();
   $('members').replaceChildren(...members.map((m) => {
     const you = m.id === view.you?.id;
     const online = you ? true : presenceLive ? m.online : undefined;
-    const kick = canKick && !you
+    const isHostRow = m.id === s.hostId;
+    const coHost = !isHostRow && m.role === 'co_host';
+    // The host removes anyone; a co-host removes guests only.
+    const mayRemove = live && !you && !isHostRow && (isHost() || (view.isModerator() && !coHost));
+    const kick = mayRemove
       ? h('button', {
         class: 'button button-ghost button-small', type: 'button', testid: 'kick',
         'aria-label': `Remove ${m.display_name} from the session`,
@@ -1071,21 +1082,39 @@ function renderMembers() {
         onclick: () => handOverTo(m),
       }, 'Make host')
       : null;
-    return h('li', { class: 'member', testid: 'member', dataset: { userId: m.id, online: online === undefined ? 'unknown' : String(Boolean(online)), role: m.id === s.hostId ? 'host' : 'guest' } },
+    // The host appoints co-hosts (they moderate and steer the player, but may not end the
+    // session or appoint others) and makes them guests again.
+    const roleButton = canKick && !you && !isHostRow
+      ? h('button', {
+        class: 'button button-ghost button-small', type: 'button', testid: coHost ? 'make-guest' : 'make-co-host',
+        'aria-label': coHost ? `Make guest: ${m.display_name}` : `Make co-host: ${m.display_name}`,
+        onclick: () => setRole(m, coHost ? 'guest' : 'co_host'),
+      }, coHost ? 'Make guest' : 'Make co-host')
+      : null;
+    return h('li', { class: 'member', testid: 'member', dataset: { userId: m.id, online: online === undefined ? 'unknown' : String(Boolean(online)), role: isHostRow ? 'host' : coHost ? 'co_host' : 'guest' } },
       avatar(m.id, m.display_name, { online: online === undefined ? undefined : Boolean(online) }),
       h('span', { class: 'member-text' },
         h('span', { class: 'member-name', testid: 'member-name' }, m.display_name),
         h('span', { class: 'member-status' }, online ? 'Online' : online === false ? 'Offline' : '')),
       h('span', { class: 'member-badges' },
-        m.id === s.hostId ? h('span', { class: 'badge badge-host', testid: 'host-badge' }, 'Host') : null,
+        isHostRow ? h('span', { class: 'badge badge-host', testid: 'host-badge' }, 'Host') : null,
+        coHost ? h('span', { class: 'badge badge-co-host', testid: 'co-host-badge' }, 'Co-host') : null,
         you ? h('span', { class: 'badge badge-you' }, 'You') : null),
-      kick || handOver ? h('span', { class: 'member-actions' }, handOver, kick) : null);
+      kick || handOver || roleButton ? h('span', { class: 'member-actions' }, handOver, roleButton, kick) : null);
   }));
   const hidden = view.hiddenMemberCount();
   $('members-more').hidden = hidden === 0;
   $('members-more').textContent = `and ${hidden} more`;
   const n = s.memberCount;
   $('member-count').textContent = `${n} ${n === 1 ? 'person' : 'people'} · ${s.onlineCount} online`;
+}
+
+async function setRole(member, role) {
+  try {
+    await postJson(`${sessionPath}/members/${encodeURIComponent(member.id)}/role`, { role });
+  } catch (err) {
+    notifyError(err);
+  }
 }
 
 async function handOverTo(member) {

@@ -2,7 +2,7 @@
 //! and reports of its own poller and background Spotify calls. Private to the hub module.
 
 use sesh_session::{
-    Action, DeviceId, DisplayKey, InviteCode, NewMember, QueueEntryId, QueueSettingsPatch,
+    Action, DeviceId, DisplayKey, InviteCode, NewMember, QueueEntryId, QueueSettingsPatch, Role,
     SessionName, Settings, StartPlan, Track, TrackId, UserId, Vote,
 };
 use std::sync::Arc;
@@ -69,6 +69,13 @@ pub(super) enum Command {
     Unban {
         actor: UserId,
         target: UserId,
+        reply: Reply<()>,
+    },
+    /// The host makes `target` a co-host or a guest again.
+    SetRole {
+        actor: UserId,
+        target: UserId,
+        role: Role,
         reply: Reply<()>,
     },
     /// Hand the host role to another member (in the lobby).

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use sesh_session::{
-    Action, DeviceId, DisplayKey, InviteCode, NewMember, QueueEntryId, QueueSettingsPatch,
+    Action, DeviceId, DisplayKey, InviteCode, NewMember, QueueEntryId, QueueSettingsPatch, Role,
     SessionId, SessionName, Settings, Track, TrackId, UserId, Vote,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -131,6 +131,22 @@ impl HubHandle {
         self.request(|reply| Command::Unban {
             actor: actor.clone(),
             target: target.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// `actor` (the host) makes `target` a co-host, or a guest again.
+    pub async fn set_role(
+        &self,
+        actor: &UserId,
+        target: &UserId,
+        role: Role,
+    ) -> Result<(), HubError> {
+        self.request(|reply| Command::SetRole {
+            actor: actor.clone(),
+            target: target.clone(),
+            role,
             reply,
         })
         .await

@@ -255,6 +255,15 @@ impl SessionHub {
                 let result = self.apply(|s| s.unban(&actor, &target)).await;
                 let _ = reply.send(result.map(drop));
             }
+            Command::SetRole {
+                actor,
+                target,
+                role,
+                reply,
+            } => {
+                let result = self.apply(|s| s.set_role(&actor, &target, role)).await;
+                let _ = reply.send(result.map(drop));
+            }
             Command::HandOver {
                 actor,
                 target,

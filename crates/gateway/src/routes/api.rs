@@ -671,6 +671,49 @@ pub async fn unban(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Body of `POST /api/sessions/{id}/members/{user_id}/role`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    /// `co_host` or `guest` (the host role moves only with a hand-over).
+    #[schema(value_type = String)]
+    role: sesh_session::Role,
+}
+
+/// `POST /api/sessions/{id}/members/{user_id}/role` `{"role"}` (host) → 204: `user_id` is a
+/// co-host (or a guest again); members get `role_changed`.
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/members/{user_id}/role",
+    tag = "sessions",
+    summary = "Make a member a co-host, or a guest again (host)",
+    params(("id" = String, Path, description = "Session id (a UUID)"), ("user_id" = String, Path)),
+    request_body(content = RoleBody, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Done (also when the member had that role); members get `role_changed`"),
+        (status = 400, description = "`invalid_target`: `host` (hand the session over instead), or the host's own role; `invalid_json`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`: no valid login cookie", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden` (not the host: co-hosts may not change roles), `not_a_member` (the caller, or the member named)", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 409, description = "`session_ended`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
+pub async fn set_role(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    body: web::Json<RoleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (hub, target) = on_member(&state, path)?;
+    hub.set_role(&user.id, &target, body.role).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// `POST /api/sessions/{id}/host/{user_id}` (host, in the lobby) → 204: `user_id` is the host
 /// from now on (for a free host: hand the session to a friend with Premium before Start).
 #[utoipa::path(

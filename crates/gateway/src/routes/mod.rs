@@ -91,6 +91,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/sessions/{id}/kick/{user_id}", web::post().to(api::kick))
                 .route("/sessions/{id}/unban/{user_id}", web::post().to(api::unban))
                 .route(
+                    "/sessions/{id}/members/{user_id}/role",
+                    web::post().to(api::set_role),
+                )
+                .route(
                     "/sessions/{id}/host/{user_id}",
                     web::post().to(api::hand_over),
                 )

@@ -45,6 +45,7 @@ use super::{api, auth, displays, health, pages, player, queue, search, ws};
         api::leave,
         api::kick,
         api::unban,
+        api::set_role,
         api::hand_over,
         api::end,
         api::rotate_invite,

@@ -4,52 +4,10 @@
 //! the documented error shape (the OAuth callback answers a 400 HTML page, as documented), never
 //! a 5xx, and the database is byte-for-byte the same afterwards.
 
-use std::path::Path;
-
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{self, Browser, TestApp, spawn_app_with};
-
-/// Every row of every table, rendered with SQLite's `quote()` and sorted: equal dumps mean an
-/// unchanged database.
-async fn dump(db_file: &Path) -> Vec<String> {
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("sqlite://{}?mode=ro", db_file.display()))
-        .await
-        .unwrap();
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert!(tables.len() >= 6, "{tables:?}");
-    let mut out = Vec::new();
-    for table in tables {
-        let columns: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
-                .bind(&table)
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-        let row = columns
-            .iter()
-            .map(|c| format!("quote(\"{c}\")"))
-            .collect::<Vec<_>>()
-            .join(" || ',' || ");
-        let rows: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT {row} FROM \"{table}\" ORDER BY 1"))
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-        out.push(format!("## {table} ({} rows)", rows.len()));
-        out.extend(rows);
-    }
-    pool.close().await;
-    out
-}
+use crate::common::{self, Browser, TestApp, dump, spawn_app_with};
 
 /// One bad request and what it must get.
 struct Case {

@@ -22,6 +22,7 @@ mod player;
 mod queue;
 mod reliability_delivery;
 mod reliability_spotify;
+mod roles;
 mod search;
 mod security;
 mod session_flow;

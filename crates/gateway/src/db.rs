@@ -22,7 +22,7 @@ use sqlx::{
 
 use crate::{
     crypto::{CryptoError, TokenCipher},
-    read_cache::{DisplayCache, InviteCache, LoginCache},
+    read_cache::{DisplayCache, InviteCache, LoginCache, ReadCache},
 };
 
 /// Read connections (writes have their own one, see [`Database`]).
@@ -373,37 +373,44 @@ impl Database {
 
     /// The session an invite code opens.
     pub async fn session_by_invite(&self, code: &str) -> Result<Option<SessionId>, DbError> {
-        if let Some(id) = self.invites.get(code) {
-            return Ok(Some(id));
-        }
-        let ticket = self.invites.ticket();
-        let id: Option<String> =
-            sqlx::query_scalar("SELECT id FROM listening_sessions WHERE invite_code = ?1")
-                .bind(code)
-                .fetch_optional(&self.pool)
-                .await?;
-        let id = id.and_then(|id| id.parse().ok());
-        if let Some(id) = id {
-            self.invites.fill(ticket, code.to_owned(), id);
-        }
-        Ok(id)
+        self.session_by(
+            &self.invites,
+            "SELECT id FROM listening_sessions WHERE invite_code = ?1",
+            code,
+        )
+        .await
     }
 
     /// The session a display key shows. A revoked key has no row (and no cached answer: the
     /// revocation's write forgets it).
     pub async fn session_by_display(&self, key: &str) -> Result<Option<SessionId>, DbError> {
-        if let Some(id) = self.displays.get(key) {
+        self.session_by(
+            &self.displays,
+            "SELECT session_id FROM session_displays WHERE display_key = ?1",
+            key,
+        )
+        .await
+    }
+
+    /// The session `query` finds for the secret `key`, through `cache` (only found sessions
+    /// are cached: unknown keys are bounded by the callers' rate limits instead).
+    async fn session_by(
+        &self,
+        cache: &ReadCache<String, SessionId>,
+        query: &'static str,
+        key: &str,
+    ) -> Result<Option<SessionId>, DbError> {
+        if let Some(id) = cache.get(key) {
             return Ok(Some(id));
         }
-        let ticket = self.displays.ticket();
-        let id: Option<String> =
-            sqlx::query_scalar("SELECT session_id FROM session_displays WHERE display_key = ?1")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
+        let ticket = cache.ticket();
+        let id: Option<String> = sqlx::query_scalar(query)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
         let id = id.and_then(|id| id.parse().ok());
         if let Some(id) = id {
-            self.displays.fill(ticket, key.to_owned(), id);
+            cache.fill(ticket, key.to_owned(), id);
         }
         Ok(id)
     }

@@ -2,7 +2,7 @@
 //! (its first events, then the session's display events through its worker) and its state
 //! for the polling routes. What displays see is `displays.rs`'s.
 
-use sesh_session::{DisplayKey, SessionError, SessionName, SessionState, UserId};
+use sesh_session::{DisplayKey, SessionDisplay, SessionError, SessionName, SessionState, UserId};
 
 use super::super::{
     Audience, HubError, NewConnection, Outbound, displays::DisplayState, displays::Displays,
@@ -67,29 +67,37 @@ impl SessionHub {
         Ok(())
     }
 
-    fn display_view(&self, key: &DisplayKey) -> Result<DisplayView, HubError> {
-        let display = self
+    /// The session's display key `key` (`display_not_found` when it has none such).
+    fn display(&self, key: &DisplayKey) -> Result<&SessionDisplay, HubError> {
+        Ok(self
             .session()
             .display(key)
-            .ok_or(SessionError::DisplayNotFound)?;
+            .ok_or(SessionError::DisplayNotFound)?)
+    }
+
+    /// The join link a display of `display` shows: for keys that show it, while the session's
+    /// invite opens anything (not once it ended).
+    fn join_url_for(&self, display: &SessionDisplay) -> Option<String> {
+        (display.show_join && self.session().state() != SessionState::Ended)
+            .then(|| self.views.join_url(self.session()))
+    }
+
+    fn display_view(&self, key: &DisplayKey) -> Result<DisplayView, HubError> {
+        let display = self.display(key)?;
         Ok(self
             .views
             .display(display, self.room.display_count(Some(key))))
     }
 
     pub(super) fn display_state(&self, key: &DisplayKey) -> Result<DisplayState, HubError> {
-        let display = self
-            .session()
-            .display(key)
-            .ok_or(SessionError::DisplayNotFound)?;
+        let display = self.display(key)?;
         Ok(DisplayState {
             now_playing: NowPlaying::of(
                 self.playback.as_ref(),
                 self.session(),
                 crate::db::now_ms(),
             ),
-            join_url: (display.show_join && self.session().state() != SessionState::Ended)
-                .then(|| self.views.join_url(self.session())),
+            join_url: self.join_url_for(display),
         })
     }
 
@@ -102,11 +110,8 @@ impl SessionHub {
         key: DisplayKey,
         since: Option<u64>,
     ) -> Result<u64, HubError> {
-        let show_join = self
-            .session()
-            .display(&key)
-            .ok_or(SessionError::DisplayNotFound)?
-            .show_join;
+        let display = self.display(&key)?;
+        let (show_join, join) = (display.show_join, self.join_url_for(display));
         let max = self.core.config.displays_per_session;
         if self.room.display_count(None) >= max {
             return Err(HubError::DisplaysFull { max });
@@ -120,8 +125,6 @@ impl SessionHub {
         let first = match replay {
             Some(frames) => frames,
             None => {
-                // An ended session's invite opens nothing: no join link to show.
-                let join = (show_join && !ended).then(|| self.views.join_url(self.session()));
                 let session = self.store.session();
                 vec![self.displays.snapshot(
                     seq,

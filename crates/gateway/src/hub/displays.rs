@@ -8,13 +8,13 @@
 //! the connection between them resumes before all of them. Nothing is projected before the
 //! first display of the hub's life connects: a session nobody displays pays nothing.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use bytestring::ByteString;
 use serde::Serialize;
 use sesh_session::{Session, SessionState, UserId};
 
-use super::room::Room;
+use super::{ring::ReplayRing, room::Room};
 use crate::wire::{PlaybackView, SessionEvent};
 
 /// Upcoming entries displays get (after the playing one).
@@ -40,13 +40,28 @@ pub struct DisplayFrame {
 }
 
 impl DisplayFrame {
+    /// An event of `data` serialized.
     fn new(event: &'static str, data: &impl Serialize) -> Self {
+        Self::raw(
+            event,
+            ByteString::from(serde_json::to_string(data).unwrap_or_default()),
+        )
+    }
+
+    /// An event of JSON already written.
+    fn raw(event: &'static str, data: ByteString) -> Self {
         Self {
             event,
             id: None,
-            data: ByteString::from(serde_json::to_string(data).unwrap_or_default()),
+            data,
             join_only: false,
         }
+    }
+
+    /// This event, the last of its `seq`: it carries the number as its SSE `id`.
+    fn numbered(mut self, seq: u64) -> Self {
+        self.id = Some(ByteString::from(seq.to_string()));
+        self
     }
 
     fn weight(&self) -> usize {
@@ -282,11 +297,9 @@ struct Snapshot<'a> {
 pub(super) struct Displays {
     /// `seq` when this hub was loaded (see `Feed`): an id up to it was sent by an earlier hub.
     loaded_seq: u64,
-    /// Ids from which on the ring has every display event (`None`: no display connected in
-    /// this hub's life, nothing is projected).
-    covered_from: Option<u64>,
-    ring: VecDeque<(u64, DisplayFrame)>,
-    ring_bytes: usize,
+    /// The display events since the first display connected (`None`: none did in this hub's
+    /// life, nothing is projected).
+    ring: Option<ReplayRing<DisplayFrame>>,
     /// What the last events said, so an unchanged part is not sent again.
     last_session: Option<SessionInfo>,
     last_upcoming: Option<UpcomingState>,
@@ -297,9 +310,7 @@ impl Displays {
     pub(super) fn new(loaded_seq: u64) -> Self {
         Self {
             loaded_seq,
-            covered_from: None,
-            ring: VecDeque::new(),
-            ring_bytes: 0,
+            ring: None,
             last_session: None,
             last_upcoming: None,
             last_counts: None,
@@ -308,10 +319,14 @@ impl Displays {
 
     /// From now on (`seq`) every event is projected for displays.
     fn start(&mut self, seq: u64, session: &Session, room: &Room) {
-        if self.covered_from.is_some() {
+        if self.ring.is_some() {
             return;
         }
-        self.covered_from = Some(seq);
+        self.ring = Some(ReplayRing::new(
+            DISPLAY_RING_CAPACITY,
+            DISPLAY_RING_MAX_BYTES,
+            seq,
+        ));
         self.last_session = Some(SessionInfo::of(session));
         self.last_upcoming = Some(UpcomingState::of(session));
         self.last_counts = Some(Counts::of(session, room));
@@ -327,7 +342,7 @@ impl Displays {
         room: &Room,
         join_url: impl FnOnce() -> String,
     ) -> Vec<DisplayFrame> {
-        if self.covered_from.is_none() {
+        if self.ring.is_none() {
             return Vec::new();
         }
         let mut frames = Vec::new();
@@ -371,7 +386,7 @@ impl Displays {
             }
             SessionEvent::SessionEnded => {
                 self.session_changed(session, &mut frames);
-                frames.push(DisplayFrame::new("session_ended", &serde_json::json!({})));
+                frames.push(Self::ended());
             }
             SessionEvent::HostChanged { .. }
             | SessionEvent::MemberUpdated { .. }
@@ -382,11 +397,13 @@ impl Displays {
             | SessionEvent::SpotifyStatus(_)
             | SessionEvent::DeviceChanged { .. } => {}
         }
-        if let Some(last) = frames.last_mut() {
-            last.id = Some(ByteString::from(seq.to_string()));
+        if let Some(last) = frames.pop() {
+            frames.push(last.numbered(seq));
         }
-        for frame in &frames {
-            self.keep(seq, frame.clone());
+        if let Some(ring) = &mut self.ring {
+            for frame in &frames {
+                ring.push(seq, frame.clone(), frame.weight());
+            }
         }
         frames
     }
@@ -406,27 +423,8 @@ impl Displays {
             Some(before) => now.since(before),
             None => now.whole(),
         };
-        frames.push(DisplayFrame {
-            event: "queue",
-            id: None,
-            data,
-            join_only: false,
-        });
+        frames.push(DisplayFrame::raw("queue", data));
         self.last_upcoming = Some(now);
-    }
-
-    fn keep(&mut self, seq: u64, frame: DisplayFrame) {
-        self.ring_bytes += frame.weight();
-        self.ring.push_back((seq, frame));
-        while self.ring.len() > 1
-            && (self.ring.len() > DISPLAY_RING_CAPACITY || self.ring_bytes > DISPLAY_RING_MAX_BYTES)
-        {
-            if let Some((old_seq, old)) = self.ring.pop_front() {
-                self.ring_bytes -= old.weight();
-                // A resume from before `old_seq` would miss it.
-                self.covered_from = self.covered_from.map(|from| from.max(old_seq));
-            }
-        }
     }
 
     /// The events after `since` for a display (with or without the join link), if the ring
@@ -437,17 +435,13 @@ impl Displays {
         seq: u64,
         show_join: bool,
     ) -> Option<Vec<DisplayFrame>> {
-        let from = self.covered_from?;
-        if since <= self.loaded_seq || since < from || since > seq {
+        // From an earlier hub: its ring is gone (and what the display saw may be stale).
+        if since <= self.loaded_seq {
             return None;
         }
-        Some(
-            self.ring
-                .iter()
-                .filter(|(s, f)| *s > since && (show_join || !f.join_only))
-                .map(|(_, f)| f.clone())
-                .collect(),
-        )
+        self.ring
+            .as_ref()?
+            .since(since, seq, |f| show_join || !f.join_only)
     }
 
     /// A display's first event: the whole public view, numbered `seq`; displays are followed
@@ -469,9 +463,7 @@ impl Displays {
             members: Counts::of(session, room),
             join: join_url.map(|url| Join { url }),
         };
-        let mut frame = DisplayFrame::new("snapshot", &snapshot);
-        frame.id = Some(ByteString::from(seq.to_string()));
-        frame
+        DisplayFrame::new("snapshot", &snapshot).numbered(seq)
     }
 
     /// The `session_ended` event an ended session's display gets after its snapshot.
@@ -692,7 +684,8 @@ mod tests {
             assert_eq!(frames.len(), 1);
         }
         let last = DISPLAY_RING_CAPACITY as u64 + 10;
-        assert_eq!(displays.ring.len(), DISPLAY_RING_CAPACITY);
+        let ring = displays.ring.as_ref().unwrap();
+        assert_eq!(ring.len(), DISPLAY_RING_CAPACITY);
         assert_eq!(
             displays.replay_since(5, last, false),
             None,
@@ -704,7 +697,8 @@ mod tests {
                 .map(|f| f.len()),
             Some(3)
         );
-        assert!(displays.ring_bytes <= DISPLAY_RING_MAX_BYTES);
+        let (bytes, summed) = displays.ring.as_ref().unwrap().bytes();
+        assert!(bytes <= DISPLAY_RING_MAX_BYTES && bytes == summed);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! for `?since=` resumes, and handed once per worker that holds subscribers of the session (see
 //! `fanout`), never waiting on anyone.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use bytestring::ByteString;
 use sesh_session::SessionId;
@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     DisplayFrame, OutboundTx, WorkerHandle,
     fanout::{Audience, FanoutMessage},
+    ring::ReplayRing,
 };
 use crate::wire::SessionEvent;
 
@@ -38,9 +39,7 @@ pub(super) struct Feed {
     /// `seq` when this hub was loaded: events up to it were sent by an earlier hub (before a
     /// restart or an unload), whose ring, presence and playback are gone.
     loaded_seq: u64,
-    ring: VecDeque<(u64, ByteString)>,
-    /// Total length of the frames in `ring`.
-    ring_bytes: usize,
+    ring: ReplayRing<ByteString>,
     /// The workers holding this session's subscribers, with how many members and displays
     /// each holds: an event goes once to each that holds its audience.
     workers: HashMap<usize, Holder>,
@@ -53,8 +52,7 @@ impl Feed {
             session,
             seq: last_seq,
             loaded_seq: last_seq,
-            ring: VecDeque::new(),
-            ring_bytes: 0,
+            ring: ReplayRing::new(RING_CAPACITY, RING_MAX_BYTES, last_seq),
             workers: HashMap::new(),
         }
     }
@@ -68,15 +66,7 @@ impl Feed {
     pub(super) fn broadcast(&mut self, event: &SessionEvent) {
         self.seq += 1;
         let frame = ByteString::from(event.to_frame(self.seq));
-        self.ring_bytes += frame.len();
-        self.ring.push_back((self.seq, frame.clone()));
-        while self.ring.len() > 1
-            && (self.ring.len() > RING_CAPACITY || self.ring_bytes > RING_MAX_BYTES)
-        {
-            if let Some((_, old)) = self.ring.pop_front() {
-                self.ring_bytes -= old.len();
-            }
-        }
+        self.ring.push(self.seq, frame.clone(), frame.len());
         // Once per worker, never waiting: each worker fills its sockets' queues (a full one
         // means the client cannot keep up: it is told to close with 1008, and its socket's exit
         // disconnects it from here).
@@ -106,23 +96,10 @@ impl Feed {
     pub(super) fn replay_since(&self, since: u64) -> Option<Vec<ByteString>> {
         // Up to `loaded_seq` the client heard an earlier hub: presence and playback it knows
         // may be stale, and the ring does not reach back. Beyond `seq`: invented.
-        if since <= self.loaded_seq || since > self.seq {
+        if since <= self.loaded_seq {
             return None;
         }
-        if since == self.seq {
-            return Some(Vec::new());
-        }
-        let oldest = self.ring.front()?.0;
-        if since + 1 < oldest {
-            return None;
-        }
-        Some(
-            self.ring
-                .iter()
-                .filter(|(seq, _)| *seq > since)
-                .map(|(_, frame)| frame.clone())
-                .collect(),
-        )
+        self.ring.since(since, self.seq, |_| true)
     }
 
     /// Delivers the session's events to a subscriber's queue from now on (after whatever was
@@ -246,11 +223,9 @@ mod tests {
         for _ in 0..10 {
             feed.broadcast(&big);
         }
-        assert!(feed.ring_bytes <= RING_MAX_BYTES || feed.ring.len() == 1);
+        let (bytes, summed) = feed.ring.bytes();
+        assert!(bytes <= RING_MAX_BYTES || feed.ring.len() == 1);
         assert!(feed.ring.len() < 10);
-        assert_eq!(
-            feed.ring_bytes,
-            feed.ring.iter().map(|(_, f)| f.len()).sum::<usize>()
-        );
+        assert_eq!(bytes, summed);
     }
 }

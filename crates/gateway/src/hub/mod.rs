@@ -4,7 +4,8 @@
 //! [`HubRegistry`] finds (or revives from the database) the task of a session.
 //!
 //! Inside, each concern has its own module: [`store`] (apply → store → restore, sequence
-//! reservation: "stored before told"), [`feed`] (numbering, replay ring, fan-out to workers),
+//! reservation: "stored before told"), [`feed`] (numbering, replay ring — [`ring`], which displays
+//! share — fan-out to workers),
 //! [`room`] (subscribers, presence, roster throttling), [`views`] (pure projections to the
 //! wire), [`follower`] (the poller's observations → decisions), [`effects`] (Spotify calls off
 //! the hub's loop, their results coming back as commands) and [`player`] (the player's
@@ -22,6 +23,7 @@ mod handle;
 mod outbound;
 mod player;
 mod poller;
+mod ring;
 mod room;
 mod store;
 mod task;

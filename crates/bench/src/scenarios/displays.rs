@@ -157,18 +157,8 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
     let first_display = m as u32;
     let timeout = |n: usize| Duration::from_secs(120 + n as u64 / 50);
 
-    let started = Instant::now();
-    let members = pool.open(member_specs, None, 256, timeout(m)).await?;
-    let members_connect_s = started.elapsed().as_secs_f64();
-    tracing::info!(
-        opened = members.opened,
-        failed = members.failed,
-        secs = members_connect_s,
-        "members connected"
-    );
-    if members.opened == 0 {
-        bail!("no member's WebSocket opened: {:?}", members.errors);
-    }
+    let (members, members_connect_s) =
+        open_all(&mut pool, member_specs, timeout(m), "member's WebSocket").await?;
     tokio::time::sleep(SETTLE).await;
     let rss_members = rss(pid);
 
@@ -192,18 +182,8 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
     tokio::time::sleep(SETTLE).await;
     let rss_before_displays = rss(pid);
 
-    let started = Instant::now();
-    let displays = pool.open(display_specs, None, 256, timeout(d)).await?;
-    let displays_connect_s = started.elapsed().as_secs_f64();
-    tracing::info!(
-        opened = displays.opened,
-        failed = displays.failed,
-        secs = displays_connect_s,
-        "displays connected"
-    );
-    if displays.opened == 0 {
-        bail!("no display's stream opened: {:?}", displays.errors);
-    }
+    let (displays, displays_connect_s) =
+        open_all(&mut pool, display_specs, timeout(d), "display's stream").await?;
     tokio::time::sleep(SETTLE).await;
     let rss_displays = rss(pid);
     let server_open_streams = sesh
@@ -289,6 +269,30 @@ async fn measure(env: &mut Env) -> anyhow::Result<Measure> {
 /// Makes `count` track changes (the host skips in their Spotify app), each timed to every
 /// socket of both trackers; reports of sockets `first_display..` go to `displays`, the others
 /// to `members`.
+/// Opens `specs` (256 at a time) and how long it took; an error when not one of them (each a
+/// `what`) opened.
+async fn open_all(
+    pool: &mut ClientPool,
+    specs: Vec<ConnSpec>,
+    timeout: Duration,
+    what: &str,
+) -> anyhow::Result<(OpenOutcome, f64)> {
+    let started = Instant::now();
+    let outcome = pool.open(specs, None, 256, timeout).await?;
+    let secs = started.elapsed().as_secs_f64();
+    tracing::info!(
+        opened = outcome.opened,
+        failed = outcome.failed,
+        secs,
+        what,
+        "connected"
+    );
+    if outcome.opened == 0 {
+        bail!("no {what} opened: {:?}", outcome.errors);
+    }
+    Ok((outcome, secs))
+}
+
 async fn track_changes(
     pool: &mut ClientPool,
     trigger: &Trigger,

@@ -337,9 +337,10 @@ pub async fn create_session(
         .json(view))
 }
 
-/// `Cache-Control: no-store`, on every answer that carries an invite code (whoever has the
-/// code can join: no cache, shared or private, may keep it).
-const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
+/// `Cache-Control: no-store`, on every answer that carries an invite code or a display key
+/// (whoever has one can join or watch: no cache, shared or private, may keep it), and on
+/// answers that change by the second (now playing).
+pub(super) const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
 
 /// `GET /api/sessions/{id}` → the snapshot (members only).
 #[utoipa::path(

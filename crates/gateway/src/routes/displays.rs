@@ -4,6 +4,7 @@
 //! it. Everything a display reads comes from the session's hub: no Spotify call, no write.
 
 use std::{
+    net::IpAddr,
     pin::Pin,
     task::{Context, Poll},
     time::Duration,
@@ -20,7 +21,7 @@ use serde::Deserialize;
 use sesh_session::{DisplayKey, SessionError, SessionId, SessionName};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use super::parse_session_id;
+use super::{api::NO_STORE, parse_session_id};
 use crate::{
     app::AppState,
     error::{ApiError, ErrorBody},
@@ -35,8 +36,6 @@ use crate::{
 
 /// How long a browser waits before reconnecting a dropped stream (`retry:`).
 pub const RETRY: Duration = Duration::from_secs(2);
-
-const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
 
 // ---- the host's keys ---------------------------------------------------------------------
 
@@ -180,14 +179,11 @@ fn invalid_key() -> ApiError {
 /// A display's key and session, after the per-address rate: `403 display_key_invalid` for any
 /// key that opens nothing.
 async fn open(
-    req: &HttpRequest,
+    ip: Option<IpAddr>,
     state: &AppState,
     key: &str,
 ) -> Result<(SessionId, DisplayKey), ApiError> {
-    state
-        .core
-        .limits
-        .check_display(client_ip(req, &state.trusted_proxies))?;
+    state.core.limits.check_display(ip)?;
     let key: DisplayKey = key.parse().map_err(|_| invalid_key())?;
     let id = state
         .core
@@ -212,7 +208,7 @@ async fn state_of(
     state: &AppState,
     key: &str,
 ) -> Result<DisplayState, ApiError> {
-    let (id, key) = open(req, state, key).await?;
+    let (id, key) = open(client_ip(req, &state.trusted_proxies), state, key).await?;
     state
         .hubs
         .session(id)
@@ -246,11 +242,9 @@ pub async fn events(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, key) = open(&req, &state, &path).await?;
-    let slot = state
-        .core
-        .limits
-        .acquire_display_stream(client_ip(&req, &state.trusted_proxies))?;
+    let ip = client_ip(&req, &state.trusted_proxies);
+    let (id, key) = open(ip, &state, &path).await?;
+    let slot = state.core.limits.acquire_display_stream(ip)?;
     // A resume: a browser's EventSource sends the last id it saw by itself.
     let since = req
         .headers()
@@ -287,10 +281,8 @@ pub async fn events(
         .with_retry_duration(RETRY)
         .respond_to(&req);
     let headers = response.headers_mut();
-    headers.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
+    // Over actix-web-lab's `no-cache`: nothing of a stream may be kept.
+    headers.insert(NO_STORE.0, header::HeaderValue::from_static(NO_STORE.1));
     headers.insert(
         header::HeaderName::from_static("x-accel-buffering"),
         header::HeaderValue::from_static("no"),

@@ -106,27 +106,25 @@ impl Room {
 
     /// Removes every connection of `user` (they left or were removed); no presence news.
     pub(super) fn remove_user(&mut self, user: &UserId) -> Vec<(u64, Connection)> {
-        let ids: Vec<u64> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| matches!(&c.subscriber, Subscriber::Member(u) if u == user))
-            .map(|(id, _)| *id)
-            .collect();
         self.online.remove(user);
-        ids.into_iter()
-            .filter_map(|id| self.conns.remove(&id).map(|c| (id, c)))
-            .collect()
+        self.take(|s| matches!(s, Subscriber::Member(u) if u == user))
     }
 
     /// Removes every display connection of `key` (it was revoked).
     pub(super) fn remove_display(&mut self, key: &DisplayKey) -> Vec<(u64, Connection)> {
+        self.displays.remove(key);
+        self.take(|s| matches!(s, Subscriber::Display(k) if k == key))
+    }
+
+    /// Takes out the connections whose subscriber `which` picks (their counts are the
+    /// caller's to settle).
+    fn take(&mut self, which: impl Fn(&Subscriber) -> bool) -> Vec<(u64, Connection)> {
         let ids: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, c)| matches!(&c.subscriber, Subscriber::Display(k) if k == key))
+            .filter(|(_, c)| which(&c.subscriber))
             .map(|(id, _)| *id)
             .collect();
-        self.displays.remove(key);
         ids.into_iter()
             .filter_map(|id| self.conns.remove(&id).map(|c| (id, c)))
             .collect()

@@ -79,4 +79,35 @@ describe('co-hosts', { timeout: 180_000 }, () => {
     await bob.page.locator(tid('player-controls')).waitFor({ state: 'hidden' });
     assert.equal(await bobRow(bob).locator(tid('co-host-badge')).count(), 0);
   });
+
+  it('lets the host open pausing to guests with a switch: bob can pause at once, and not once it is off', async () => {
+    const panel = host.page.locator(tid('guest-controls-panel'));
+    await panel.waitFor();
+    assert.equal(await bob.page.locator(tid('guest-controls-panel')).isVisible(), false);
+    const pause = host.page.locator(tid('guest-control-pause'));
+    assert.equal(await pause.isChecked(), false);
+    assert.equal(await host.page.locator(tid('guest-control-add')).isChecked(), true);
+    // A switch is a labelled checkbox with the switch role, flipped from the keyboard.
+    assert.equal(await host.page.getByRole('switch', { name: 'Pause and resume' }).count(), 1);
+    await pause.focus();
+    await host.page.keyboard.press('Space');
+    await host.page.locator(tid('guest-controls-status')).filter({ hasText: 'Pause and resume: on for guests.' }).waitFor();
+    // Bob's page offers the control without a reload, and it works.
+    await bob.page.locator(tid('player-controls')).waitFor();
+    assert.deepEqual(await axeViolations(host.page), []);
+    await host.page.screenshot({ path: join(artifacts, 'roles-guest-controls.png'), fullPage: true });
+    await bob.page.screenshot({ path: join(artifacts, 'roles-guest-may-pause-phone.png') });
+    const toggle = bob.page.locator(tid('control-playpause'));
+    const before = await toggle.getAttribute('aria-label');
+    await toggle.click();
+    const after = before === 'Pause' ? 'Play' : 'Pause';
+    await host.page.waitForFunction(
+      (label) => document.querySelector('[data-testid="control-playpause"]')?.getAttribute('aria-label') === label,
+      after, { timeout: 10_000 },
+    );
+    // Off again: the control goes from bob's page.
+    await pause.click();
+    await bob.page.locator(tid('player-controls')).waitFor({ state: 'hidden' });
+    assert.equal(await pause.isChecked(), false);
+  });
 });

@@ -144,6 +144,13 @@ impl ApiError {
                 code: self.code(),
                 message: self.message(),
                 retry_after_s: self.retry_after().map(retry_after_secs),
+                permission: match self {
+                    Self::Session(SessionError::Forbidden {
+                        permission: Some(permission),
+                        ..
+                    }) => Some(permission.control_name()),
+                    _ => None,
+                },
             },
         }
     }
@@ -207,7 +214,7 @@ pub struct ErrorBody {
     pub error: ErrorObject,
 }
 
-/// `{"code", "message", "retry_after_s"?}`.
+/// `{"code", "message", "retry_after_s"?, "permission"?}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorObject {
     /// Stable machine-readable code.
@@ -218,6 +225,11 @@ pub struct ErrorObject {
     /// Seconds to wait before retrying (`rate_limited` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,
+    /// `forbidden` only: the guest control (a key of `settings.permissions`, e.g. `pause`)
+    /// the host would have to turn on, when one would allow it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub permission: Option<&'static str>,
 }
 
 impl ResponseError for ApiError {

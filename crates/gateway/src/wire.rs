@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sesh_session::{
-    DeviceId, EntryOrigin, LeaveReason, QueueEntry, Role, SessionId, SessionName, SessionState,
-    Settings, Track, TrackId, TrackUri, UserId,
+    DeviceId, EntryOrigin, GuestControls, LeaveReason, QueueEntry, Role, SessionId, SessionName,
+    SessionState, Settings, Track, TrackId, TrackUri, UserId,
 };
 use sesh_spotify::RepeatState;
 
@@ -73,8 +73,8 @@ pub struct SessionView {
     pub position: usize,
     /// The host's device the queue plays on.
     pub device: Option<DeviceId>,
-    /// Capacity and shuffle mode.
-    pub settings: Settings,
+    /// Capacity, shuffle mode, the queue's rules and the guest controls.
+    pub settings: SettingsView,
     /// The host's view only (empty for guests): the users the host removed, who cannot join
     /// again until the host lets them back in, with the names they had when removed.
     pub banned: Vec<UserRef>,
@@ -384,6 +384,27 @@ pub enum SpotifyState {
     ReauthRequired,
 }
 
+/// A session's settings as members see them: the stored [`Settings`] (whose
+/// `guest_permissions` lists what guests may do) and the same as the host's switches,
+/// `permissions` (`{"add": true, "pause": false, …}`, the form `PATCH …/settings` takes).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct SettingsView {
+    /// The settings.
+    #[serde(flatten)]
+    pub settings: Settings,
+    /// What guests may do, one switch per permission.
+    pub permissions: GuestControls,
+}
+
+impl From<&Settings> for SettingsView {
+    fn from(settings: &Settings) -> Self {
+        Self {
+            permissions: settings.guest_permissions.into(),
+            settings: settings.clone(),
+        }
+    }
+}
+
 /// A session event as sent to every member; serialized once per session with its `seq`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -413,7 +434,7 @@ pub enum SessionEvent {
     /// The host changed the settings.
     SettingsChanged {
         /// The settings now.
-        settings: Settings,
+        settings: SettingsView,
     },
     /// A new invite link replaced the old one.
     InviteRotated {
@@ -585,6 +606,10 @@ pub enum DirectFrame {
         /// For `rate_limited`.
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_after_s: Option<u64>,
+        /// For `forbidden`: the guest control (`settings.permissions` key) that would
+        /// allow it, when the host could open it to guests.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        permission: Option<&'static str>,
     },
     /// Answer to `ping`.
     Pong,
@@ -602,6 +627,7 @@ impl DirectFrame {
             code: code.into(),
             message: message.into(),
             retry_after_s: None,
+            permission: None,
         }
     }
 }

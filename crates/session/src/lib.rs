@@ -74,7 +74,9 @@ pub use event::{Event, LeaveReason};
 pub use ids::{DeviceId, ParseIdError, QueueEntryId, SessionId, TrackId, TrackUri, UserId};
 pub use invite::{InviteCode, InviteCodeError};
 pub use member::{Member, NewMember, ParseRoleError, Role};
-pub use permission::{ParsePermissionError, Permission, Permissions};
+pub use permission::{
+    GuestControls, GuestControlsPatch, ParsePermissionError, Permission, Permissions,
+};
 pub use session::{
     MAX_ENTRY_ID, Session, SessionParts, SessionState, SkipVote, StartPlan, skip_threshold,
 };

@@ -65,6 +65,18 @@ impl Permission {
         }
     }
 
+    /// The permission's name among the guest controls (`settings.permissions`, the
+    /// `PATCH …/settings` body and a `forbidden` refusal): the short form the host's toggles
+    /// use, e.g. `"add"` for [`Permission::AddTracks`] and `"pause"` for
+    /// [`Permission::PauseResume`].
+    pub const fn control_name(self) -> &'static str {
+        match self {
+            Self::AddTracks => "add",
+            Self::PauseResume => "pause",
+            other => other.as_str(),
+        }
+    }
+
     /// This permission's bit in [`Permissions`].
     const fn bit(self) -> u16 {
         1 << self as u16
@@ -225,6 +237,75 @@ impl<'de> Deserialize<'de> for Permissions {
     }
 }
 
+/// Defines [`GuestControls`] and [`GuestControlsPatch`] with one field per [`Permission`],
+/// named by [`Permission::control_name`], so the two cannot drift from the enum.
+macro_rules! guest_controls {
+    ($($field:ident => $permission:ident $(, alias $alias:literal)?;)*) => {
+        /// What guests may do, one switch per [`Permission`] under its
+        /// [`Permission::control_name`]: the `settings.permissions` of the session view.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub struct GuestControls {
+            $(
+                #[doc = concat!("Guests may `", stringify!($permission), "` (see [`Permission`]).")]
+                pub $field: bool,
+            )*
+        }
+
+        /// A change of the guest controls: the switches given change, the others stay. Each
+        /// key is a [`Permission::control_name`] (the full permission name is accepted too);
+        /// an unknown key is refused.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(deny_unknown_fields)]
+        pub struct GuestControlsPatch {
+            $(
+                #[doc = concat!("Open or close `", stringify!($permission), "` to guests.")]
+                #[serde(default, skip_serializing_if = "Option::is_none" $(, alias = $alias)?)]
+                pub $field: Option<bool>,
+            )*
+        }
+
+        impl From<Permissions> for GuestControls {
+            fn from(set: Permissions) -> Self {
+                Self { $($field: set.contains(Permission::$permission),)* }
+            }
+        }
+
+        impl GuestControlsPatch {
+            /// `set` with the switches of this patch applied.
+            #[must_use]
+            pub fn apply(&self, mut set: Permissions) -> Permissions {
+                $(
+                    match self.$field {
+                        Some(true) => { set.insert(Permission::$permission); }
+                        Some(false) => { set.remove(Permission::$permission); }
+                        None => {}
+                    }
+                )*
+                set
+            }
+
+            /// Whether the patch names no switch.
+            pub fn is_empty(&self) -> bool {
+                true $(&& self.$field.is_none())*
+            }
+        }
+    };
+}
+
+guest_controls! {
+    add => AddTracks, alias "add_tracks";
+    vote => Vote;
+    vote_skip => VoteSkip;
+    skip => Skip;
+    pause => PauseResume, alias "pause_resume";
+    seek => Seek;
+    volume => Volume;
+    chat => Chat;
+    show_invite => ShowInvite;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +322,48 @@ mod tests {
             Err(ParsePermissionError("control".into()))
         );
         assert!(serde_json::from_str::<Permission>("\"Skip\"").is_err());
+    }
+
+    #[test]
+    fn the_guest_controls_name_every_permission_by_its_control_name() {
+        let all = serde_json::to_value(GuestControls::from(Permissions::all())).unwrap();
+        let names: Vec<&str> = all
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected: Vec<&str> = Permission::ALL.iter().map(|p| p.control_name()).collect();
+        expected.sort_unstable();
+        let mut names = names;
+        names.sort_unstable();
+        assert_eq!(names, expected);
+        assert!(all.as_object().unwrap().values().all(|v| v == true));
+        let defaults = GuestControls::from(Permissions::GUEST_DEFAULT);
+        assert!(
+            defaults.add && defaults.vote && defaults.chat && !defaults.pause && !defaults.skip
+        );
+    }
+
+    #[test]
+    fn a_controls_patch_changes_only_what_it_names() {
+        let patch: GuestControlsPatch =
+            serde_json::from_str(r#"{"pause": true, "add": false}"#).unwrap();
+        let set = patch.apply(Permissions::GUEST_DEFAULT);
+        assert!(set.contains(Permission::PauseResume));
+        assert!(!set.contains(Permission::AddTracks));
+        assert_eq!(
+            set.without(Permission::PauseResume)
+                .with(Permission::AddTracks),
+            Permissions::GUEST_DEFAULT
+        );
+        let long: GuestControlsPatch =
+            serde_json::from_str(r#"{"pause_resume": true, "add_tracks": false}"#).unwrap();
+        assert_eq!(long, patch);
+        assert!(serde_json::from_str::<GuestControlsPatch>(r#"{"teleport": true}"#).is_err());
+        assert!(serde_json::from_str::<GuestControlsPatch>(r#"{"pause": 1}"#).is_err());
+        assert!(GuestControlsPatch::default().is_empty());
+        assert!(!patch.is_empty());
     }
 
     #[test]

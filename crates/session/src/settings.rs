@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::permission::Permissions;
+use crate::permission::{GuestControlsPatch, Permissions};
 
 /// Members a session holds unless configured otherwise.
 pub const DEFAULT_CAPACITY: usize = 50;
@@ -47,7 +47,8 @@ pub const MAX_TRACK_MS_RANGE: std::ops::RangeInclusive<u32> = 60_000..=3_600_000
 /// The range of [`Settings::no_replay_plays`] (0: replays allowed).
 pub const NO_REPLAY_PLAYS_RANGE: std::ops::RangeInclusive<u32> = 0..=1000;
 
-/// A change of the queue settings: the fields given change, the others stay.
+/// A change of the settings a session's host makes live (`PATCH …/settings`): the queue's
+/// rules and the guest controls. The fields given change, the others stay.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -62,6 +63,8 @@ pub struct QueueSettingsPatch {
     pub no_replay_plays: Option<u32>,
     /// See [`Settings::adding_locked`].
     pub adding_locked: Option<bool>,
+    /// Switches of the guest controls ([`Settings::guest_permissions`]) to turn on or off.
+    pub permissions: Option<GuestControlsPatch>,
 }
 
 /// Most characters in a [`SessionName`], after trimming.

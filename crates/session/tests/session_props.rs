@@ -471,3 +471,72 @@ proptest! {
         }
     }
 }
+
+/// A random change of the guest controls: each switch left alone, turned on or turned off.
+fn controls_patch() -> impl Strategy<Value = GuestControlsPatch> {
+    prop::collection::vec(prop::option::of(any::<bool>()), Permission::ALL.len()).prop_map(|s| {
+        GuestControlsPatch {
+            add: s[0],
+            vote: s[1],
+            vote_skip: s[2],
+            skip: s[3],
+            pause: s[4],
+            seek: s[5],
+            volume: s[6],
+            chat: s[7],
+            show_invite: s[8],
+        }
+    })
+}
+
+proptest! {
+    #[test]
+    fn only_the_host_switches_guest_controls_and_guests_get_exactly_what_is_on(
+        // (actor: 0 alice the host, 1 bob a co-host, 2 carol a guest, 3 dave an outsider; patch)
+        patches in prop::collection::vec((0..4usize, controls_patch()), 1..30),
+        playing in any::<bool>(),
+    ) {
+        let mut session = start_session(playing);
+        let (alice, bob, carol) = (user("alice"), user("bob"), user("carol"));
+        session.join(NewMember::new(carol.clone(), "Carol", tracks(&["c1"])), 2, &mut rng(2)).unwrap();
+        session.set_role(&alice, &bob, Role::CoHost).unwrap();
+        // The model: which permission is on, switched as the host's patches say.
+        let mut on: BTreeMap<Permission, bool> =
+            Permission::ALL.iter().map(|&p| (p, Permissions::GUEST_DEFAULT.contains(p))).collect();
+        for (actor, patch) in patches {
+            let who = user(["alice", "bob", "carol", "dave"][actor]);
+            let before = session.clone();
+            let wire = QueueSettingsPatch { permissions: Some(patch), ..Default::default() };
+            let result = session.set_queue_settings(&who, &wire);
+            if actor == 0 {
+                let events = result.unwrap();
+                let switches = [patch.add, patch.vote, patch.vote_skip, patch.skip, patch.pause,
+                    patch.seek, patch.volume, patch.chat, patch.show_invite];
+                for (permission, switch) in Permission::ALL.into_iter().zip(switches) {
+                    if let Some(value) = switch {
+                        on.insert(permission, value);
+                    }
+                }
+                let changed = session.settings() != before.settings();
+                prop_assert_eq!(events.len(), usize::from(changed));
+                if let Some(Event::SettingsChanged { settings }) = events.first() {
+                    prop_assert_eq!(settings, session.settings());
+                }
+            } else {
+                prop_assert!(result.is_err());
+                prop_assert_eq!(&session, &before);
+            }
+            let guests = session.settings().guest_permissions;
+            for (&permission, &allowed) in &on {
+                prop_assert_eq!(guests.contains(permission), allowed);
+            }
+            let controls = GuestControls::from(guests);
+            prop_assert_eq!(controls.pause, session.can(&carol, Action::PauseResume));
+            prop_assert_eq!(controls.add, session.can(&carol, Action::AddTrack));
+            prop_assert_eq!(controls.skip, session.can(&carol, Action::Skip));
+            prop_assert_eq!(controls.volume, session.can(&carol, Action::Volume));
+            // The co-host is not bound by the guest controls.
+            prop_assert!(session.can(&bob, Action::PauseResume) && session.can(&bob, Action::Skip));
+        }
+    }
+}

@@ -421,8 +421,9 @@ export class SessionModel {
       case 'settings_changed':
         this.setSettings(frame.settings);
         // The name is in the header; what guests may do decides the invite, the search, the
-        // votes and the vote to skip; the host's form shows the queue's rules.
-        return { parts: ['head', 'invite', 'queue', 'search', 'skip', 'queueSettings'], outcome: null };
+        // votes, the vote to skip and the player's controls; the host's forms show the
+        // queue's rules and the guest controls.
+        return { parts: ['head', 'invite', 'queue', 'search', 'skip', 'queueSettings', 'guestControls'], outcome: null };
       case 'entry_added': {
         const r = applyEntryAdded(s, frame.entry, frame.index, (from, by) => this.shiftPositions(from, by));
         // An added entry starts with its adder's up vote: when that is the viewer, it is theirs.

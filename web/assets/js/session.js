@@ -15,6 +15,7 @@ import {
 } from './queue-ui.js';
 import { initSearch, renderSearch } from './search.js';
 import { initDisplays, renderDisplays } from './displays.js';
+import { initGuestControls, renderGuestControls } from './guest-controls.js';
 import { SessionSocket } from './socket.js';
 import { deviceIcon, icon } from './icons.js';
 import {
@@ -104,6 +105,7 @@ const RENDERERS = {
   search: () => renderSearch(),
   skip: () => renderSkip(),
   queueSettings: () => renderQueueSettings(),
+  guestControls: () => renderGuestControls(),
   invite: () => renderInvite(),
   head: () => { renderHead(); renderNowPlaying(); },
   banned: () => renderRemoved(),
@@ -314,6 +316,7 @@ function renderAll() {
   renderInvite();
   renderMembers();
   renderQueueSettings();
+  renderGuestControls();
   renderRemoved();
   renderFooter();
   renderSpotifyStatus();
@@ -1282,6 +1285,7 @@ function wireControls() {
   initQueueUi({ view, sessionPath, narrowScreen, onQueueChanged: () => renderSearch() });
   initSearch({ view, sessionPath });
   initDisplays({ sessionPath });
+  initGuestControls({ view, sessionPath });
   $('start-button').addEventListener('click', startSession);
   $('refresh-devices').addEventListener('click', () => loadDevices());
   $('copy-invite').addEventListener('click', copyInvite);

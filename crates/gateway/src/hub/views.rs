@@ -129,7 +129,7 @@ impl Views {
             ),
             position: session.position(),
             device: session.device().cloned(),
-            settings: session.settings().clone(),
+            settings: session.settings().into(),
             banned,
             your_tracks: session
                 .member(viewer)
@@ -243,7 +243,7 @@ impl Views {
                 },
                 Event::HostChanged { host } => SessionEvent::HostChanged { host: host.clone() },
                 Event::SettingsChanged { settings } => SessionEvent::SettingsChanged {
-                    settings: settings.clone(),
+                    settings: settings.into(),
                 },
                 Event::InviteRotated => SessionEvent::InviteRotated {
                     invite_code: session.invite_code().to_string(),

@@ -5,14 +5,14 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use sesh_session::{QueueEntryId, QueueSettingsPatch, Settings, TrackId, UserId, Vote};
+use sesh_session::{QueueEntryId, QueueSettingsPatch, TrackId, UserId, Vote};
 
 use super::parse_session_id;
 use crate::{
     app::AppState,
     error::{ApiError, ErrorBody},
     request::CurrentUser,
-    wire::{QueueEntryView, SkipAnswer, VoteAnswer},
+    wire::{QueueEntryView, SettingsView, SkipAnswer, VoteAnswer},
 };
 
 /// Longest `uri` accepted (a track link with its tracking parameters fits easily).
@@ -48,7 +48,7 @@ pub struct Added {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SettingsAnswer {
     /// The session's settings now.
-    pub settings: Settings,
+    pub settings: SettingsView,
 }
 
 /// The track a client names (`spotify:track:<id>` or an open.spotify.com link, see
@@ -279,7 +279,7 @@ pub async fn skip_vote(
     patch,
     path = "/api/sessions/{id}/settings",
     tag = "queue",
-    summary = "Change the queue's order, the limits on adding, and the lock (host)",
+    summary = "Change the queue's order, the limits on adding, the lock, and the guest controls (host)",
     params(("id" = String, Path, description = "Session id (a UUID)")),
     request_body(content = QueueSettingsPatch, content_type = "application/json"),
     responses(
@@ -309,7 +309,9 @@ pub async fn settings(
         .session(id)
         .queue_settings(&user.id, body.into_inner())
         .await?;
-    Ok(HttpResponse::Ok().json(SettingsAnswer { settings }))
+    Ok(HttpResponse::Ok().json(SettingsAnswer {
+        settings: (&settings).into(),
+    }))
 }
 
 #[cfg(test)]

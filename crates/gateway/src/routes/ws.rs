@@ -362,6 +362,7 @@ fn error_frame(e: &ApiError) -> DirectFrame {
         code: body.code.to_owned(),
         message: body.message,
         retry_after_s: body.retry_after_s,
+        permission: body.permission,
     }
 }
 

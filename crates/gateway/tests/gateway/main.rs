@@ -14,6 +14,7 @@ mod bad_input;
 mod decoding_props;
 mod displays;
 mod docker_context;
+mod guest_controls;
 mod large_rooms;
 mod migrations;
 mod nginx;

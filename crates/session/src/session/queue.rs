@@ -263,7 +263,8 @@ impl Session {
         Ok(events)
     }
 
-    /// The host changes the queue settings ([`Action::SetQueueSettings`]); only the fields
+    /// The host changes the queue settings ([`Action::SetQueueSettings`]) and the guest
+    /// controls ([`Action::SetPermissions`], `patch.permissions`); only the fields
     /// given change, each checked against its range (`invalid_settings`, nothing changed).
     /// Emits `settings_changed` (nothing when nothing changed); switching the order re-sorts
     /// the movable entries by the new order and emits one `queue_reordered` when that moved
@@ -274,6 +275,9 @@ impl Session {
         patch: &QueueSettingsPatch,
     ) -> Result<Vec<Event>, SessionError> {
         self.authorize(actor, Action::SetQueueSettings)?;
+        if patch.permissions.is_some() {
+            self.authorize(actor, Action::SetPermissions)?;
+        }
         let in_range = |value: Option<u32>, range: &std::ops::RangeInclusive<u32>| {
             value.is_none_or(|v| range.contains(&v))
         };
@@ -307,6 +311,9 @@ impl Session {
         }
         if let Some(v) = patch.adding_locked {
             settings.adding_locked = v;
+        }
+        if let Some(controls) = &patch.permissions {
+            settings.guest_permissions = controls.apply(settings.guest_permissions);
         }
         if settings == self.settings {
             return Ok(Vec::new());

@@ -158,6 +158,7 @@ pub fn patch() -> impl Strategy<Value = QueueSettingsPatch> {
                 max_track_ms,
                 no_replay_plays,
                 adding_locked,
+                permissions: None,
             }
         },
     )

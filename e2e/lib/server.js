@@ -29,9 +29,13 @@ export function seshBinary() {
 }
 
 export class SeshServer {
-  /** @param {string} name used for the copies of the server logs in test-artifacts/logs/ */
-  constructor(name = 'sesh') {
+  /**
+   * @param {string} name used for the copies of the server logs in test-artifacts/logs/
+   * @param {Record<string, string>} settings extra `SESH_*` settings for this server
+   */
+  constructor(name = 'sesh', settings = {}) {
     this.name = name;
+    this.settings = settings;
     this.dir = mkdtempSync(join(tmpdir(), 'sesh-e2e-'));
     mkdirSync(join(this.dir, 'data'), { recursive: true });
     this.child = null;
@@ -62,6 +66,7 @@ export class SeshServer {
       SESH_DATABASE_URL: `sqlite://${join(this.dir, 'sesh.db')}`,
       SESH_DATA_DIR: join(this.dir, 'data'),
       RUST_LOG: process.env.E2E_RUST_LOG ?? 'info',
+      ...this.settings,
     };
   }
 

@@ -580,6 +580,8 @@ mod resolve_tests {
                     poll_paused_interval: Duration::from_secs(5),
                     playback_resync: Duration::from_secs(15),
                     hub_idle_timeout: Duration::from_secs(300),
+                    session_idle_timeout: Duration::from_secs(1800),
+                    session_end_warning: Duration::from_secs(120),
                     login_idle_timeout: Duration::from_secs(3600),
                     max_live_sessions_per_user: 3,
                 },

@@ -285,6 +285,27 @@ pub struct Settings {
     )]
     pub hub_idle_timeout: HumanDuration,
 
+    /// A live session nobody is connected to (no member, no display), or whose music is
+    /// paused, for this long becomes idle: its poller stops, and it ends
+    /// `SESH_SESSION_END_WARNING` later unless a member acts. `0s`: sessions never end by
+    /// themselves.
+    #[arg(
+        long,
+        env = "SESH_SESSION_IDLE_TIMEOUT",
+        default_value = "30m",
+        global = true
+    )]
+    pub session_idle_timeout: HumanDuration,
+
+    /// How long an idle session waits, its members warned, before it ends.
+    #[arg(
+        long,
+        env = "SESH_SESSION_END_WARNING",
+        default_value = "2m",
+        global = true
+    )]
+    pub session_end_warning: HumanDuration,
+
     /// Time allowed for a graceful shutdown.
     #[arg(
         long,
@@ -513,6 +534,8 @@ impl fmt::Debug for Settings {
             .field("spotify_budget_per_sec", &self.spotify_budget_per_sec)
             .field("spotify_timeout", &self.spotify_timeout)
             .field("hub_idle_timeout", &self.hub_idle_timeout)
+            .field("session_idle_timeout", &self.session_idle_timeout)
+            .field("session_end_warning", &self.session_end_warning)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("workers", &self.workers)
             .finish()

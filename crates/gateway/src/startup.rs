@@ -219,6 +219,8 @@ impl Application {
                 poll_paused_interval: settings.poll_paused_interval.get(),
                 playback_resync: settings.playback_resync.get(),
                 hub_idle_timeout: settings.hub_idle_timeout.get(),
+                session_idle_timeout: settings.session_idle_timeout.get(),
+                session_end_warning: settings.session_end_warning.get(),
                 login_idle_timeout: settings.login_idle_timeout.get(),
                 max_live_sessions_per_user: settings.max_live_sessions_per_user as usize,
             },
@@ -228,6 +230,7 @@ impl Application {
             demo,
         });
         let hubs = HubRegistry::new(core.clone());
+        hubs.spawn_idle_sweeper();
         let state = AppState {
             core: core.clone(),
             hubs: hubs.clone(),

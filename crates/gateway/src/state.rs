@@ -39,6 +39,10 @@ pub struct HubConfig {
     pub playback_resync: Duration,
     /// Unload hubs idle this long.
     pub hub_idle_timeout: Duration,
+    /// A session unattended this long becomes idle (`SESH_SESSION_IDLE_TIMEOUT`; zero: never).
+    pub session_idle_timeout: Duration,
+    /// An idle session ends this long after its members were warned (`SESH_SESSION_END_WARNING`).
+    pub session_end_warning: Duration,
     /// A login unused this long ends (`SESH_LOGIN_IDLE_TIMEOUT`).
     pub login_idle_timeout: Duration,
     /// Live sessions one user may host at once (`SESH_MAX_LIVE_SESSIONS`).

@@ -75,6 +75,9 @@ pub struct SessionView {
     pub device: Option<DeviceId>,
     /// Capacity, shuffle mode, the queue's rules and the guest controls.
     pub settings: SettingsView,
+    /// Set while the session is idle (see `session_idle`): when it ends unless a member acts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_ends_at_ms: Option<i64>,
     /// The host's view only (empty for guests): the users the host removed, who cannot join
     /// again until the host lets them back in, with the names they had when removed.
     pub banned: Vec<UserRef>,
@@ -550,6 +553,15 @@ pub enum SessionEvent {
         /// The device.
         device: DeviceId,
     },
+    /// Nobody used the session for `SESH_SESSION_IDLE_TIMEOUT` (nobody connected, or the music
+    /// paused): it stopped following Spotify and ends at `ends_at_ms` unless a member acts (any
+    /// request or frame; the page offers "Keep the session").
+    SessionIdle {
+        /// When it ends (server clock, ms since the epoch).
+        ends_at_ms: i64,
+    },
+    /// A member acted while the session was idle: it is live again.
+    SessionActive,
     /// The session is over.
     SessionEnded,
 }

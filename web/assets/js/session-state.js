@@ -52,6 +52,8 @@ function normalizeSession(raw, previous, fallbackId) {
     state: raw.state ?? 'lobby',
     hostId: hostByRole ?? hostId,
     invite_code: raw.invite_code ?? previous?.invite_code ?? null,
+    /** Set while nobody uses the session (`session_idle`): when it ends, ms since the epoch on the server's clock. */
+    idleEndsAt: Number.isFinite(raw.idle_ends_at_ms) ? raw.idle_ends_at_ms : null,
     /** The viewer's own top tracks, the ones they brought (the snapshot's `your_tracks`). */
     yourTracks: Array.isArray(raw.your_tracks) ? raw.your_tracks : (previous?.yourTracks ?? []),
     /** What the host named the session (null: no name). */
@@ -465,8 +467,15 @@ export class SessionModel {
       case 'spotify_status':
         this.setSpotifyStatus(frame, wallNow);
         return { parts: ['spotify'], outcome: null };
+      case 'session_idle':
+        s.idleEndsAt = Number.isFinite(frame.ends_at_ms) ? frame.ends_at_ms : Date.now();
+        return { parts: ['idle'], outcome: null };
+      case 'session_active':
+        s.idleEndsAt = null;
+        return { parts: ['idle'], outcome: null };
       case 'session_ended':
         s.state = 'ended';
+        s.idleEndsAt = null;
         return { parts: ['all'], outcome: 'ended' };
       default:
         return none; // a type this page does not know yet

@@ -11,7 +11,7 @@ import {
   SessionModel, artistNames, normalizeDevices, playerExtras,
 } from './session-state.js';
 import {
-  initQueueUi, refreshStaleWindow, renderQueue, renderQueueSettings, renderSkip,
+  initQueueUi, refreshStaleWindow, renderQueue, renderQueueSettings, renderSkip, say,
 } from './queue-ui.js';
 import { initSearch, renderSearch } from './search.js';
 import { initDisplays, renderDisplays } from './displays.js';
@@ -106,6 +106,7 @@ const RENDERERS = {
   skip: () => renderSkip(),
   queueSettings: () => renderQueueSettings(),
   guestControls: () => renderGuestControls(),
+  idle: () => renderIdle(),
   invite: () => renderInvite(),
   head: () => { renderHead(); renderNowPlaying(); },
   banned: () => renderRemoved(),
@@ -317,6 +318,7 @@ function renderAll() {
   renderMembers();
   renderQueueSettings();
   renderGuestControls();
+  renderIdle();
   renderRemoved();
   renderFooter();
   renderSpotifyStatus();
@@ -1279,6 +1281,43 @@ async function leaveClicked() {
   }
 }
 
+// ---------- an idle session (nobody used it: it ends soon unless someone keeps it) ----------
+
+let idleAnnounced = null;
+
+function renderIdle() {
+  const s = view.session;
+  const endsAt = s.state === 'ended' ? null : s.idleEndsAt;
+  const banner = $('idle-banner');
+  banner.hidden = endsAt == null;
+  if (endsAt == null) {
+    idleAnnounced = null;
+    return;
+  }
+  const at = new Date(endsAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  $('idle-text').textContent = s.state === 'playing'
+    ? `The music is paused and nobody has done anything for a while, so Sesh stopped following Spotify. The session ends at ${at} unless someone keeps it.`
+    : `Nobody has done anything here for a while. The session ends at ${at} unless someone keeps it.`;
+  // Said once per idle spell, in the polite region (the banner itself is not live).
+  if (idleAnnounced !== endsAt) {
+    idleAnnounced = endsAt;
+    say('idle-status', `This session ends at ${at} unless someone keeps it.`, { quiet: true });
+  }
+}
+
+/** Any request of a member brings an idle session back; the answer's `session_active` hides the banner. */
+async function keepSession(button) {
+  if (isInactive(button)) return;
+  setBusy(button, true);
+  try {
+    await getJson(sessionPath);
+  } catch (err) {
+    notifyError(err);
+  } finally {
+    setBusy(button, false);
+  }
+}
+
 // ---------- start ----------
 
 function wireControls() {
@@ -1287,6 +1326,7 @@ function wireControls() {
   initDisplays({ sessionPath });
   initGuestControls({ view, sessionPath });
   $('start-button').addEventListener('click', startSession);
+  $('keep-session').addEventListener('click', (e) => keepSession(e.currentTarget));
   $('refresh-devices').addEventListener('click', () => loadDevices());
   $('copy-invite').addEventListener('click', copyInvite);
   $('rotate-invite').addEventListener('click', (e) => rotateInvite(e.currentTarget));

@@ -27,8 +27,8 @@ impl Database {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO listening_sessions (id, invite_code, host_id, state, device_id, position,
-                                             last_seq, snapshot, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?8)",
+                                             last_seq, snapshot, created_at, updated_at, active_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?8, ?8)",
         )
         .bind(session.id().to_string())
         .bind(session.invite_code().as_str())
@@ -120,6 +120,35 @@ impl Database {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records when a live session was last used (its hub unloads; see the sweeper in
+    /// `hub::HubRegistry::spawn_idle_sweeper`).
+    pub async fn set_active_at(&self, id: SessionId, at_ms: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE listening_sessions SET active_at = ?2 WHERE id = ?1")
+            .bind(id.to_string())
+            .bind(at_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Up to `limit` live sessions last used before `before_ms`, the longest unused first.
+    pub async fn unattended_sessions(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<SessionId>, DbError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM listening_sessions
+             WHERE state <> 'ended' AND active_at < ?1
+             ORDER BY active_at LIMIT ?2",
+        )
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
     }
 
     /// Records the last event sequence number of a session (for events that change no state).

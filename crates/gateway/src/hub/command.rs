@@ -231,4 +231,31 @@ pub(super) enum Command {
     Replayed {
         result: Result<(), HubError>,
     },
+    /// The registry's sweeper found the session unattended in the database for the idle time
+    /// and the warning: end it unless someone came back (`true`: it ended).
+    ExpireUnattended {
+        reply: Reply<bool>,
+    },
+}
+
+impl Command {
+    /// Whether a member (or someone joining) sent it: the requests and frames that count as
+    /// using the session (the hub's own reports, a subscriber leaving, a display's or the
+    /// invite page's reads, and the sweeper do not).
+    pub(super) fn is_members(&self) -> bool {
+        !matches!(
+            self,
+            Self::Preview { .. }
+                | Self::DisplayState { .. }
+                | Self::Disconnect { .. }
+                | Self::Observed { .. }
+                | Self::StartPlayed { .. }
+                | Self::Resumed { .. }
+                | Self::PlayerDone { .. }
+                | Self::Committed { .. }
+                | Self::Skipped { .. }
+                | Self::Replayed { .. }
+                | Self::ExpireUnattended { .. }
+        ) && !matches!(self, Self::Connect { conn, .. } if conn.user().is_none())
+    }
 }

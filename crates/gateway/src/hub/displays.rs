@@ -395,6 +395,8 @@ impl Displays {
             | SessionEvent::EntryCommitted { .. }
             | SessionEvent::SkipVotes { .. }
             | SessionEvent::SpotifyStatus(_)
+            | SessionEvent::SessionIdle { .. }
+            | SessionEvent::SessionActive
             | SessionEvent::DeviceChanged { .. } => {}
         }
         if let Some(last) = frames.pop() {

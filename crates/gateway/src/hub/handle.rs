@@ -163,6 +163,13 @@ impl HubHandle {
         .await
     }
 
+    /// Ends the session if nobody came back since the sweeper found it unattended in the
+    /// database (`true`: it ended).
+    pub async fn expire_unattended(&self) -> Result<bool, HubError> {
+        self.request(|reply| Command::ExpireUnattended { reply })
+            .await
+    }
+
     /// `actor` ends the session.
     pub async fn end(&self, actor: &UserId) -> Result<(), HubError> {
         self.request(|reply| Command::End {

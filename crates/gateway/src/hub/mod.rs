@@ -20,6 +20,7 @@ pub mod fanout;
 mod feed;
 mod follower;
 mod handle;
+mod lifecycle;
 mod outbound;
 mod player;
 mod poller;
@@ -127,6 +128,74 @@ impl HubRegistry {
     /// The handle of session `id` (its hub is found, or revived, on first use).
     pub fn session(&self, id: SessionId) -> HubHandle {
         HubHandle::new(self.clone(), id)
+    }
+
+    /// Ends the live sessions whose hubs unloaded and that nobody came back to for
+    /// `SESH_SESSION_IDLE_TIMEOUT` and `SESH_SESSION_END_WARNING` (a loaded hub ends its own,
+    /// see `lifecycle.rs`). Looks every quarter of the idle time, at least every minute, at
+    /// most 100 sessions at a time; off when the idle time is zero.
+    pub fn spawn_idle_sweeper(&self) {
+        let config = &self.core.config;
+        if config.session_idle_timeout.is_zero() {
+            return;
+        }
+        let unused_ms =
+            i64::try_from((config.session_idle_timeout + config.session_end_warning).as_millis())
+                .unwrap_or(i64::MAX);
+        let every = (config.session_idle_timeout / 4).clamp(
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(60),
+        );
+        let registry = self.clone();
+        self.core.runtime.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = registry.core.shutdown.cancelled() => break,
+                }
+                registry.sweep_unattended(unused_ms).await;
+            }
+        });
+    }
+
+    async fn sweep_unattended(&self, unused_ms: i64) {
+        let now = crate::db::now_ms();
+        let ids = match self
+            .core
+            .db
+            .unattended_sessions(now.saturating_sub(unused_ms), 100)
+            .await
+        {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for unused sessions");
+                return;
+            }
+        };
+        for id in ids {
+            let loaded = self
+                .hubs
+                .lock()
+                .get(&id)
+                .is_some_and(|slot| slot.initialized());
+            if loaded {
+                continue;
+            }
+            match self.session(id).expire_unattended().await {
+                Ok(true) => {}
+                // Someone is back, or it feeds Spotify: not again until it is unused again.
+                Ok(false) => {
+                    if let Err(e) = self.core.db.set_active_at(id, now).await {
+                        tracing::warn!(session = %id, error = %e, "could not store when the session was last used");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(session = %id, error = %e, "could not end an unused session")
+                }
+            }
+        }
     }
 
     /// How many hubs are loaded (for tests and metrics).

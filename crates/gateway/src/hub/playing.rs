@@ -464,6 +464,7 @@ impl SessionHub {
         let watched = !self.room.is_empty();
         let wanted = self.session().state() == SessionState::Playing
             && (watched || self.feeding())
+            && !self.lifecycle.is_idle()
             && !self.core.shutdown.is_cancelled();
         let host = self.session().host().clone();
         let keep = wanted && self.poller.as_ref().is_some_and(|p| p.host == host);

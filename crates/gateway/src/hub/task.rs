@@ -16,8 +16,8 @@ use tokio::sync::mpsc;
 
 use super::{
     Audience, HubError, NewConnection, Outbound, PollerHandle, Slots, Subscriber, command::Command,
-    displays::Displays, effects::Effects, feed::Feed, follower::Follower, room::Room, store::Store,
-    views::Views,
+    displays::Displays, effects::Effects, feed::Feed, follower::Follower, lifecycle::Lifecycle,
+    room::Room, store::Store, views::Views,
 };
 use crate::{
     state::Core,
@@ -29,6 +29,8 @@ use crate::{
 
 #[path = "displaying.rs"]
 mod displaying;
+#[path = "ending.rs"]
+mod ending;
 #[path = "playing.rs"]
 mod playing;
 #[path = "queueing.rs"]
@@ -58,6 +60,8 @@ pub(super) struct SessionHub {
     views: Views,
     follower: Follower,
     effects: Effects,
+    /// Whether nobody uses the session, and when it goes idle and ends.
+    lifecycle: Lifecycle,
     /// The last `playback` sent (for welcomes).
     playback: Option<PlaybackView>,
     status: SpotifyStatus,
@@ -80,6 +84,8 @@ enum Wake {
     Command(Command),
     /// The pending `members_summary` is due.
     Summary,
+    /// The lifecycle's next step (idle, end) may be due.
+    Lifecycle,
     /// Shut down, unload (idle), or every sender is gone.
     Stop,
 }
@@ -104,6 +110,11 @@ impl SessionHub {
             views,
             follower: Follower::default(),
             effects: Effects::new(core.clone(), tx.clone()),
+            lifecycle: Lifecycle::new(
+                core.config.session_idle_timeout,
+                core.config.session_end_warning,
+                tokio::time::Instant::now(),
+            ),
             playback: None,
             status: SpotifyStatus::ok(),
             poller: None,
@@ -126,21 +137,36 @@ impl SessionHub {
         let id = self.session().id();
         self.store.reserve(self.feed.seq()).await;
         loop {
-            // A hub feeding Spotify for nobody stays (its poller lives in it).
-            let idle = self.room.is_empty() && self.in_flight == 0 && !self.feeding();
+            let live = self.session().state() != SessionState::Ended;
+            self.lifecycle
+                .observe(live && self.unattended(), tokio::time::Instant::now());
+            // A hub feeding Spotify for nobody stays (its poller lives in it), and so does an
+            // idle one until it ends.
+            let idle = self.room.is_empty()
+                && self.in_flight == 0
+                && !self.feeding()
+                && !self.lifecycle.is_idle();
             let idle_timer = tokio::time::sleep(self.core.config.hub_idle_timeout);
             let summary_at = self.room.summary_due();
             let summary_timer =
                 tokio::time::sleep_until(summary_at.unwrap_or_else(tokio::time::Instant::now));
+            let life_at = self.lifecycle.deadline().filter(|_| live);
+            let life_timer =
+                tokio::time::sleep_until(life_at.unwrap_or_else(tokio::time::Instant::now));
             let wake = tokio::select! {
                 command = self.rx.recv() => command.map_or(Wake::Stop, Wake::Command),
                 () = self.core.shutdown.cancelled() => Wake::Stop,
                 () = idle_timer, if idle => Wake::Stop,
                 () = summary_timer, if summary_at.is_some() => Wake::Summary,
+                () = life_timer, if life_at.is_some() => Wake::Lifecycle,
             };
             match wake {
-                Wake::Command(command) => self.handle(command).await,
+                Wake::Command(command) => {
+                    self.note_activity(&command);
+                    self.handle(command).await;
+                }
                 Wake::Summary => self.send_summary(None),
+                Wake::Lifecycle => self.lifecycle_due().await,
                 Wake::Stop => break,
             }
             if self.store.is_broken() {
@@ -150,6 +176,13 @@ impl SessionHub {
             self.store.reserve(self.feed.seq()).await;
         }
         self.poller = None;
+        // The sweeper ends it if nobody comes back (see `ending.rs`).
+        if self.session().state() != SessionState::Ended && !self.store.is_broken() {
+            let since = self.unattended_since_ms();
+            if let Err(e) = self.core.db.set_active_at(id, since).await {
+                tracing::warn!(session = %id, error = %e, "could not store when the session was last used");
+            }
+        }
         // Sockets still here (the hub stopped after a failed write) reconnect to a fresh hub;
         // on shutdown their own 1001 comes first.
         if !self.room.is_empty() && !self.core.shutdown.is_cancelled() {
@@ -367,6 +400,9 @@ impl SessionHub {
             }
             Command::Disconnect { conn_id } => self.disconnect(conn_id),
             // The player's commands and reports.
+            Command::ExpireUnattended { reply } => {
+                let _ = reply.send(self.expire_unattended().await);
+            }
             command => self.handle_playing(command).await,
         }
     }
@@ -435,7 +471,14 @@ impl SessionHub {
 
     fn view_for(&self, user: &UserId) -> Result<SessionView, HubError> {
         self.check_member(user)?;
-        Ok(self.views.session(self.session(), user, &self.room))
+        Ok(self.session_view(user))
+    }
+
+    /// The session as `user` sees it, with what only the hub knows (when an idle one ends).
+    fn session_view(&self, user: &UserId) -> SessionView {
+        let mut view = self.views.session(self.session(), user, &self.room);
+        view.idle_ends_at_ms = self.idle_ends_at_ms();
+        view
     }
 
     fn welcome(&self, you: YouView) -> String {
@@ -444,7 +487,7 @@ impl SessionHub {
             protocol: PROTOCOL_VERSION,
             seq: self.feed.seq(),
             recovered: false,
-            session: self.views.session(self.session(), &you.id, &self.room),
+            session: self.session_view(&you.id),
             you,
             playback: self.playback.clone(),
             spotify: self.status.clone(),

@@ -130,6 +130,7 @@ impl Views {
             position: session.position(),
             device: session.device().cloned(),
             settings: session.settings().into(),
+            idle_ends_at_ms: None,
             banned,
             your_tracks: session
                 .member(viewer)

@@ -16,6 +16,7 @@ mod displays;
 mod docker_context;
 mod guest_controls;
 mod large_rooms;
+mod lifecycle;
 mod migrations;
 mod nginx;
 mod pages;

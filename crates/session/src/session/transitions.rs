@@ -249,6 +249,16 @@ impl Session {
         Ok(vec![Event::SessionEnded])
     }
 
+    /// Ends a session nobody used for the gateway's idle time (no actor: the gateway's
+    /// lifecycle decides when). The queue is kept as a record of what played.
+    pub fn end_idle(&mut self) -> Result<Vec<Event>, SessionError> {
+        if self.state == SessionState::Ended {
+            return Err(SessionError::SessionEnded);
+        }
+        self.finish();
+        Ok(vec![Event::SessionEnded])
+    }
+
     /// The host picks how `start` shuffles; only in the lobby (once playing, `reshuffle`
     /// uses the mode the session started with). The same mode again gives no events.
     pub fn set_shuffle_mode(

@@ -1,6 +1,6 @@
 //! The control API under `/_emulator` (only when enabled): inject faults, act on players as
 //! the user's own Spotify app would, revoke or expire tokens, add and remove devices, move
-//! the virtual clock, and read or reset the request log. Documented in the crate README.
+//! the virtual clock, read users' playlists, and read or reset the request log. Documented in the crate README.
 
 use std::sync::Arc;
 
@@ -31,6 +31,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(get_player))
             .route(web::post().to(player_action)),
     )
+    .service(resource("/_emulator/users/{id}/playlists").route(web::get().to(get_playlists)))
     .service(resource("/_emulator/users/{id}/revoke").route(web::post().to(revoke)))
     .service(resource("/_emulator/users/{id}/expire-tokens").route(web::post().to(expire_tokens)))
     .service(
@@ -155,6 +156,32 @@ async fn get_user(
         "long_term": uris(TimeRange::Long),
     });
     Ok(HttpResponse::Ok().json(summary))
+}
+
+/// `GET /_emulator/users/{id}/playlists`: the user's playlists, oldest first, each with its
+/// track uris in order.
+async fn get_playlists(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let user = user(&state, &path)?;
+    let playlists: Vec<_> = state
+        .playlists
+        .owned_by(&user.profile.id)
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "name": p.name,
+                "description": p.description,
+                "public": p.public,
+                "collaborative": p.collaborative,
+                "snapshot_id": p.snapshot_id(),
+                "uris": p.items.iter().map(|i| state.catalog.tracks[i.track].uri.as_str()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "playlists": playlists })))
 }
 
 /// The raw simulated player, for assertions ("that device plays the queue's first track").

@@ -11,7 +11,8 @@ pub(crate) struct Fault {
     /// HTTP method to match; absent or `*` matches any.
     #[serde(default)]
     pub method: Option<String>,
-    /// Path to match exactly (no query, no trailing slash); a trailing `*` matches a prefix.
+    /// Path to match exactly (no query, no trailing slash); a `*` segment matches any one
+    /// segment (`/v1/playlists/*/items`), a trailing `*` matches a prefix (`/v1/*`).
     pub path: String,
     /// Status to answer with; absent means "answer normally" (with `delay_ms`, a slow answer).
     #[serde(default)]
@@ -40,11 +41,29 @@ impl Fault {
             None | Some("*") => true,
             Some(m) => m.eq_ignore_ascii_case(method),
         };
-        let path_ok = match self.path.strip_suffix('*') {
-            Some(prefix) => path.starts_with(prefix),
-            None => self.path.trim_end_matches('/') == path,
-        };
-        method_ok && path_ok
+        method_ok && path_matches(&self.path, path)
+    }
+}
+
+/// Whether `path` fits `pattern` (see [`Fault::path`]), segment by segment.
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let segment_ok = |(want, got): (&&str, &&str)| *want == "*" || want == got;
+    let got: Vec<&str> = path.split('/').collect();
+    match pattern.strip_suffix('*') {
+        Some(prefix) => {
+            let want: Vec<&str> = prefix.split('/').collect();
+            // The last, possibly partial, segment is a prefix of the path's; more may follow.
+            let Some((last, init)) = want.split_last() else {
+                return true;
+            };
+            got.len() >= want.len()
+                && init.iter().zip(&got).all(segment_ok)
+                && got[init.len()].starts_with(last)
+        }
+        None => {
+            let want: Vec<&str> = pattern.trim_end_matches('/').split('/').collect();
+            want.len() == got.len() && want.iter().zip(&got).all(segment_ok)
+        }
     }
 }
 
@@ -117,5 +136,24 @@ mod tests {
             count: 1,
         });
         assert!(faults.take("POST", "/v1/me/player/next").is_some());
+    }
+
+    #[test]
+    fn a_star_segment_stands_for_one_segment() {
+        for (pattern, path, matches) in [
+            ("/v1/playlists/*/items", "/v1/playlists/abc/items", true),
+            ("/v1/playlists/*/items", "/v1/playlists/abc/tracks", false),
+            ("/v1/playlists/*/items", "/v1/playlists/abc", false),
+            ("/v1/playlists/*/items", "/v1/playlists/a/b/items", false),
+            ("/v1/playlists/*", "/v1/playlists/abc/items", true),
+            ("/v1/*", "/v1/me", true),
+            ("/v1/*", "/v1", false),
+            ("/v1/me*", "/v1/me/player", true),
+            ("/v1/me/player/", "/v1/me/player", true),
+            ("/v1/me/player", "/v1/me/player/devices", false),
+            ("*", "/anything", true),
+        ] {
+            assert_eq!(path_matches(pattern, path), matches, "{pattern} vs {path}");
+        }
     }
 }

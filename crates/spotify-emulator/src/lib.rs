@@ -20,8 +20,10 @@
 //! - [`config`]: `EmulatorConfig`, `AppRegistration`.
 //! - `server`: start/stop, routes, and the gate (request log, faults, rate limit).
 //! - `accounts`: `/authorize` and `/api/token`; `auth`: codes and tokens.
-//! - `web_api`: the `/v1` endpoints (player ones in `web_api::player`); `render`: Spotify-shaped JSON; `errors`: error shapes.
-//! - `world`: users and devices; `player`: the simulated player; `catalog`: invented music;
+//! - `web_api`: the `/v1` endpoints (player ones in `web_api::player`, playlist ones in
+//!   `web_api::playlists`); `render`: Spotify-shaped JSON; `errors`: error shapes.
+//! - `world`: users and devices; `player`: the simulated player; `playlists`: users'
+//!   playlists and their bounds; `catalog`: invented music;
 //!   `images`: generated covers; `clock`: virtual time.
 //! - `persist`: the optional state file (`EmulatorConfig::state_file`) and its debounced writer.
 //! - `control`: the `/_emulator` API; `faults`, `rate_limit`, `request_log` behind it.
@@ -41,6 +43,7 @@ mod ids;
 mod images;
 mod persist;
 mod player;
+mod playlists;
 mod rate_limit;
 mod render;
 mod request_log;

@@ -1,5 +1,5 @@
-//! Optional persistence of the emulator's mutable world (credentials, players, devices, the
-//! virtual clock) in one JSON file, so a restarted emulator continues where it left off, as
+//! Optional persistence of the emulator's mutable world (credentials, players, devices,
+//! playlists, the virtual clock) in one JSON file, so a restarted emulator continues where it left off, as
 //! the real Spotify does across our restarts.
 //!
 //! A change only marks the world dirty (an atomic flag and a wake-up, so the request path
@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use crate::auth::{AuthStore, SavedAuth};
 use crate::clock::wall_ms;
 use crate::player::{Player, SavedPlayer};
+use crate::playlists::{Playlists, SavedPlaylists};
 use crate::state::AppState;
 use crate::world::{Device, Live, User};
 
@@ -50,6 +51,9 @@ struct StateFile {
     auth: SavedAuth,
     /// Users whose devices or player differ from how they started; the rest are rebuilt.
     users: BTreeMap<String, SavedUser>,
+    /// Every playlist; absent in files written before playlists existed.
+    #[serde(default)]
+    playlists: SavedPlaylists,
 }
 
 /// What is read first, so that another version is told apart from a corrupt file.
@@ -95,6 +99,7 @@ struct Restored {
     auth: AuthStore,
     clock_offset_ms: i64,
     users: Vec<(Arc<User>, Live)>,
+    playlists: Playlists,
 }
 
 /// The state file of one emulator and whether the world changed since it was written.
@@ -157,6 +162,7 @@ impl Persistence {
                 for (user, live) in restored.users {
                     *user.live.lock() = live;
                 }
+                state.playlists.replace_with(restored.playlists);
                 tracing::info!(
                     path = %self.path.display(),
                     users,
@@ -232,6 +238,7 @@ fn snapshot(state: &AppState) -> StateFile {
         clock_offset_ms: state.clock.offset_ms(),
         auth,
         users,
+        playlists: state.playlists.save(&state.catalog),
     }
 }
 
@@ -267,8 +274,13 @@ fn decode(bytes: &[u8], state: &AppState) -> Result<Restored, PersistError> {
         };
         users.push((user, live));
     }
+    let playlists = Playlists::restore(file.playlists, &state.catalog, |id| {
+        state.users.get(id).is_some()
+    })
+    .map_err(PersistError::Incompatible)?;
     Ok(Restored {
         auth: AuthStore::restore(file.auth),
+        playlists,
         clock_offset_ms: file.clock_offset_ms,
         users,
     })
@@ -454,6 +466,22 @@ mod tests {
             .auth
             .write()
             .issue_pair("app", "gen-7".into(), "s".into(), true, now, 1_000);
+        let playlist = state
+            .playlists
+            .create(
+                "gen-7",
+                crate::playlists::NewPlaylist {
+                    name: "Kept".into(),
+                    description: None,
+                    public: false,
+                    collaborative: false,
+                },
+            )
+            .unwrap();
+        state
+            .playlists
+            .add(&playlist.id, "gen-7", &[4, 2], None, now)
+            .unwrap();
 
         let bytes = serde_json::to_vec(&snapshot(&state)).unwrap();
         let restored = decode(&bytes, &fresh()).unwrap();
@@ -463,6 +491,10 @@ mod tests {
             panic!("only gen-7 changed");
         };
         assert_eq!(user.profile.id, "gen-7");
+        assert_eq!(
+            restored.playlists.owned_by("gen-7"),
+            state.playlists.owned_by("gen-7")
+        );
         let original = state.users.get("gen-7").unwrap();
         let original = original.live.lock();
         assert_eq!(live.devices, original.devices);

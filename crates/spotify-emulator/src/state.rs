@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::EmulatorConfig;
 use crate::faults::Faults;
 use crate::persist::Persistence;
+use crate::playlists::Playlists;
 use crate::rate_limit::RateLimiter;
 use crate::render::Renderer;
 use crate::request_log::RequestLog;
@@ -23,6 +24,7 @@ pub(crate) struct AppState {
     pub base_url: String,
     pub catalog: Arc<Catalog>,
     pub users: Users,
+    pub playlists: Playlists,
     pub auth: RwLock<AuthStore>,
     pub clock: Clock,
     pub faults: Faults,
@@ -42,6 +44,7 @@ impl AppState {
             base_url,
             users: Users::new(Arc::clone(&catalog)),
             catalog,
+            playlists: Playlists::default(),
             auth: RwLock::new(AuthStore::default()),
             clock: Clock::default(),
             faults: Faults::default(),
@@ -49,7 +52,8 @@ impl AppState {
         }
     }
 
-    /// Notes a change worth keeping across restarts (credentials, players, devices, clock).
+    /// Notes a change worth keeping across restarts (credentials, players, devices,
+    /// playlists, clock).
     /// Reads need not call it: settling a player only catches up with time, which the saved
     /// anchor reproduces.
     pub fn changed(&self) {

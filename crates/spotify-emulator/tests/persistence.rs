@@ -424,3 +424,77 @@ async fn a_missing_file_is_a_first_start_and_is_created_on_the_first_change() {
     assert_eq!(names, ["state.json"]);
     emu.handle.unwrap().shutdown().await;
 }
+
+#[tokio::test]
+async fn playlists_survive_a_restart_and_keep_growing_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("spotify.json");
+    let emu = start_at(&file).await;
+    let alice = emu.login("alice").await;
+    let uris = emu.top_uris(&alice.access, 6).await;
+    let response = emu
+        .api(
+            Method::POST,
+            &alice.access,
+            "/v1/me/playlists",
+            Some(json!({ "name": "Kept", "public": false })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let items = format!("/v1/playlists/{id}/items");
+    let response = emu
+        .api(
+            Method::POST,
+            &alice.access,
+            &items,
+            Some(json!({ "uris": uris[..4] })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (_, before) = emu
+        .control(Method::GET, "/_emulator/users/alice/playlists", None)
+        .await;
+    // Written without waiting for a stop: the writer flushes within its interval.
+    let saved = wait_for_file(&file, |v| {
+        v["playlists"]["playlists"][0]["items"]
+            .as_array()
+            .is_some_and(|i| i.len() == 4)
+    })
+    .await;
+    assert_eq!(saved["playlists"]["playlists"][0]["id"], id.as_str());
+    emu.handle.unwrap().shutdown().await;
+
+    let emu = start_at(&file).await;
+    let (_, after) = emu
+        .control(Method::GET, "/_emulator/users/alice/playlists", None)
+        .await;
+    assert_eq!(after, before);
+    let response = emu
+        .api(
+            Method::POST,
+            &alice.access,
+            &items,
+            Some(json!({ "uris": uris[4..] })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (_, grown) = emu
+        .control(Method::GET, "/_emulator/users/alice/playlists", None)
+        .await;
+    assert_eq!(grown["playlists"][0]["uris"], json!(uris));
+    // A new playlist after the restart gets a new id.
+    let response = emu
+        .api(
+            Method::POST,
+            &alice.access,
+            "/v1/me/playlists",
+            Some(json!({ "name": "Kept", "public": false })),
+        )
+        .await;
+    let second: Value = response.json().await.unwrap();
+    assert_ne!(second["id"], id.as_str());
+}

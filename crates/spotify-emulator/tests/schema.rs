@@ -614,3 +614,124 @@ async fn player_modes_and_command_errors_match_the_spec() {
     .await;
     assert_eq!(error["error"]["reason"], "DEVICE_NOT_CONTROLLABLE");
 }
+
+/// Created playlists, added items, a playlist and its pages of items, and their errors (the
+/// removed `/tracks` routes included), in the spec's shapes.
+#[tokio::test]
+async fn playlist_answers_match_the_spec() {
+    let emu = common::start().await;
+    let scope = "playlist-modify-private playlist-modify-public playlist-read-private";
+    let alice = emu.login_with_scope("alice", scope).await.access;
+    let bob = emu.login_with_scope("bob", scope).await.access;
+    let (_, user) = emu
+        .control(Method::GET, "/_emulator/users/alice", None)
+        .await;
+    let uris: Vec<Value> = user["top_tracks"]["medium_term"].as_array().unwrap()[..5].to_vec();
+
+    let created = check(
+        &emu,
+        Method::POST,
+        &alice,
+        "/me/playlists",
+        "/v1/me/playlists",
+        Some(json!({ "name": "Spec", "description": "checked", "public": false })),
+        201,
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let items = format!("/v1/playlists/{id}/items");
+    let path = "/playlists/{playlist_id}/items";
+    let added = check(
+        &emu,
+        Method::POST,
+        &alice,
+        path,
+        &items,
+        Some(json!({ "uris": uris })),
+        201,
+    )
+    .await;
+    assert_ne!(added["snapshot_id"], created["snapshot_id"]);
+    let page = check(
+        &emu,
+        Method::GET,
+        &alice,
+        path,
+        &format!("{items}?limit=2&offset=1"),
+        None,
+        200,
+    )
+    .await;
+    assert!(page["next"].is_string() && page["previous"].is_string());
+    let playlist = check(
+        &emu,
+        Method::GET,
+        &alice,
+        "/playlists/{playlist_id}",
+        &format!("/v1/playlists/{id}"),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(playlist["items"]["total"], 5);
+    assert_eq!(playlist["images"].as_array().unwrap().len(), 3);
+    // Another user sees it without items; that validates too.
+    check(
+        &emu,
+        Method::GET,
+        &bob,
+        "/playlists/{playlist_id}",
+        &format!("/v1/playlists/{id}"),
+        None,
+        200,
+    )
+    .await;
+
+    let too_many: Vec<Value> = (0..101).map(|_| uris[0].clone()).collect();
+    let cases = [
+        (
+            Method::POST,
+            path,
+            &alice,
+            Some(json!({ "uris": too_many })),
+            400,
+        ),
+        (Method::POST, path, &bob, Some(json!({ "uris": uris })), 403),
+        (Method::GET, path, &bob, None, 403),
+    ];
+    for (method, spec_path, token, body, status) in cases {
+        check(&emu, method, token, spec_path, &items, body, status).await;
+    }
+    check(
+        &emu,
+        Method::POST,
+        &alice,
+        "/me/playlists",
+        "/v1/me/playlists",
+        Some(json!({ "public": false })),
+        400,
+    )
+    .await;
+    check(
+        &emu,
+        Method::GET,
+        &alice,
+        path,
+        "/v1/playlists/0000000000000000000000/items",
+        None,
+        404,
+    )
+    .await;
+    for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
+        check(
+            &emu,
+            method,
+            &alice,
+            "/playlists/{playlist_id}/tracks",
+            &format!("/v1/playlists/{id}/tracks"),
+            None,
+            403,
+        )
+        .await;
+    }
+}

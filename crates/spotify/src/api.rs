@@ -6,8 +6,9 @@ use serde_json::json;
 
 use crate::client::ApiCall;
 use crate::models::{
-    CurrentlyPlaying, Device, Devices, Market, Paging, PlayRequest, PlaybackState, Queue,
-    RepeatState, SearchResults, TimeRange, Track, User,
+    AddPlaylistItems, CreatePlaylist, CurrentlyPlaying, Device, Devices, Market, Paging,
+    PlayRequest, PlaybackState, Playlist, Queue, RepeatState, SearchResults, SnapshotAnswer,
+    SnapshotId, TimeRange, Track, User,
 };
 use crate::{SpotifyClient, SpotifyError, UserAuth};
 
@@ -17,6 +18,8 @@ const TOP_TRACKS_MAX_LIMIT: u32 = 50;
 const SEARCH_MAX_LIMIT: u32 = 10;
 /// Search `offset` maximum.
 const SEARCH_MAX_OFFSET: u32 = 1000;
+/// Items one `POST /v1/playlists/{id}/items` may add.
+pub const PLAYLIST_ITEMS_PER_CALL: usize = 100;
 
 impl SpotifyClient {
     /// `GET /v1/me`: the user's profile.
@@ -235,11 +238,81 @@ impl SpotifyClient {
         })
     }
 
+    /// `POST /v1/me/playlists`: a new, empty playlist of the user's, private unless `public`.
+    /// Needs [`PLAYLIST_MODIFY_PRIVATE`](crate::PLAYLIST_MODIFY_PRIVATE) for a private one
+    /// ([`PLAYLIST_MODIFY_PUBLIC`](crate::PLAYLIST_MODIFY_PUBLIC) for a public one); without
+    /// it Spotify answers [`SpotifyError::InsufficientScope`].
+    ///
+    /// Sent once, never retried (a retry after a lost answer would make a second playlist).
+    pub async fn create_playlist(
+        &self,
+        auth: &UserAuth,
+        name: &str,
+        description: Option<&str>,
+        public: bool,
+    ) -> Result<Playlist, SpotifyError> {
+        let body = CreatePlaylist {
+            name: name.to_owned(),
+            description: description.map(str::to_owned),
+            public,
+            collaborative: false,
+        };
+        let body = serde_json::to_value(&body)
+            .map_err(|e| SpotifyError::InvalidConfig(format!("playlist request: {e}")))?;
+        let call = ApiCall::new(Method::POST, "/v1/me/playlists").json(body);
+        self.execute(auth, &call)
+            .await?
+            .json("POST /v1/me/playlists")
+    }
+
+    /// `POST /v1/playlists/{id}/items`: appends `uris` (track or episode uris) in order and
+    /// answers the playlist's new snapshot id. Spotify takes at most
+    /// [`PLAYLIST_ITEMS_PER_CALL`] per call: more are refused here with
+    /// [`SpotifyError::TooManyPlaylistItems`], unsent; split longer lists into calls.
+    ///
+    /// Uses `/items`: Spotify answers 403 to the old `/tracks` since 2026. Sent once, never
+    /// retried: after a timeout or 5xx the items may or may not be in; read the playlist
+    /// before sending them again.
+    pub async fn add_playlist_items<S: AsRef<str>>(
+        &self,
+        auth: &UserAuth,
+        playlist_id: &str,
+        uris: &[S],
+    ) -> Result<SnapshotId, SpotifyError> {
+        let call = add_items_call(playlist_id, uris)?;
+        let answer: SnapshotAnswer = self
+            .execute(auth, &call)
+            .await?
+            .json("POST /v1/playlists/{playlist_id}/items")?;
+        Ok(answer.snapshot_id)
+    }
+
     /// `GET /v1/tracks/{id}`: one track by its base62 id.
     pub async fn track(&self, auth: &UserAuth, id: &str) -> Result<Track, SpotifyError> {
         let call = ApiCall::new(Method::GET, "/v1/tracks/{id}").path_param("id", id);
         self.execute(auth, &call).await?.json("GET /v1/tracks/{id}")
     }
+}
+
+/// The request of [`SpotifyClient::add_playlist_items`], refused when over Spotify's limit.
+fn add_items_call<S: AsRef<str>>(playlist_id: &str, uris: &[S]) -> Result<ApiCall, SpotifyError> {
+    if uris.len() > PLAYLIST_ITEMS_PER_CALL {
+        return Err(SpotifyError::TooManyPlaylistItems {
+            count: uris.len(),
+            max: PLAYLIST_ITEMS_PER_CALL,
+        });
+    }
+    let body = AddPlaylistItems {
+        uris: uris.iter().map(AsRef::as_ref).collect(),
+        position: None,
+    };
+    let body = serde_json::to_value(&body)
+        .map_err(|e| SpotifyError::InvalidConfig(format!("playlist items: {e}")))?;
+    Ok(
+        ApiCall::new(Method::POST, "/v1/playlists/{playlist_id}/items")
+            .path_param("playlist_id", playlist_id)
+            .json(body),
+    )
 }
 
 /// The request of [`SpotifyClient::search_tracks`], with its bounds applied.
@@ -277,6 +350,30 @@ mod tests {
         let sweden = Market::country("se").unwrap();
         assert_eq!(param(&search_call("x", sweden, 5, 3), "market"), Some("SE"));
         assert_eq!(param(&search_call("x", sweden, 5, 3), "offset"), Some("3"));
+    }
+
+    #[test]
+    fn playlist_items_go_to_items_at_most_a_hundred_at_a_time() {
+        let uris: Vec<String> = (0..101).map(|n| format!("spotify:track:{n:022}")).collect();
+        let call = add_items_call("pl4yl1st", &uris[..100]).unwrap();
+        assert_eq!(call.segments, ["v1", "playlists", "pl4yl1st", "items"]);
+        assert_eq!(call.method, Method::POST);
+        let body = call.body.unwrap();
+        assert_eq!(body["uris"].as_array().unwrap().len(), 100);
+        assert_eq!(body["uris"][0], uris[0].as_str());
+        assert!(body.get("position").is_none(), "appended");
+        let err = add_items_call("pl4yl1st", &uris).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SpotifyError::TooManyPlaylistItems {
+                    count: 101,
+                    max: 100
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.code(), "too_many_playlist_items");
     }
 
     #[test]

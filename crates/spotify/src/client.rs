@@ -470,4 +470,32 @@ mod tests {
         );
         assert!(!format!("{request:?}").contains(request.pkce_verifier.expose_secret()));
     }
+
+    #[test]
+    fn extra_scopes_come_after_the_default_ones_once_each() {
+        let client = SpotifyClient::new(
+            SpotifyConfig::new("my-client", None, "http://127.0.0.1:8080/callback").unwrap(),
+        )
+        .unwrap();
+        let scope_of = |request: crate::AuthRequest| {
+            request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "scope")
+                .map(|(_, v)| v.into_owned())
+                .unwrap()
+        };
+        assert!(!crate::SCOPES.contains(&crate::PLAYLIST_MODIFY_PRIVATE));
+        let extra = [crate::PLAYLIST_MODIFY_PRIVATE, "user-top-read"];
+        let expected = format!(
+            "{} {}",
+            crate::SCOPES.join(" "),
+            crate::PLAYLIST_MODIFY_PRIVATE
+        );
+        assert_eq!(scope_of(client.authorize_url_with_scopes(&extra)), expected);
+        assert_eq!(
+            scope_of(client.authorize_url_with_scopes(&[])),
+            scope_of(client.authorize_url())
+        );
+    }
 }

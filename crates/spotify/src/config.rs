@@ -13,15 +13,23 @@ pub const DEFAULT_ACCOUNTS_URL: &str = "https://accounts.spotify.com";
 /// The real Web API; the client appends `/v1/...`.
 pub const DEFAULT_API_URL: &str = "https://api.spotify.com";
 
-/// The scopes Sesh asks for: reading top tracks and player state, controlling playback, and
-/// `playlist-modify-private` for saving a session as a playlist later.
+/// The scopes Sesh asks for at login: reading top tracks and player state, and controlling
+/// playback. [`PLAYLIST_MODIFY_PRIVATE`] is asked for later, only when a member first saves a
+/// session (see [`SpotifyClient::authorize_url_with_scopes`](crate::SpotifyClient::authorize_url_with_scopes)).
 pub const SCOPES: &[&str] = &[
     "user-top-read",
     "user-read-playback-state",
     "user-modify-playback-state",
     "user-read-currently-playing",
-    "playlist-modify-private",
 ];
+
+/// The scope that creating a private playlist and adding items to it need
+/// ([`SpotifyClient::create_playlist`](crate::SpotifyClient::create_playlist),
+/// [`SpotifyClient::add_playlist_items`](crate::SpotifyClient::add_playlist_items)).
+pub const PLAYLIST_MODIFY_PRIVATE: &str = "playlist-modify-private";
+
+/// The scope that changing a public playlist needs.
+pub const PLAYLIST_MODIFY_PUBLIC: &str = "playlist-modify-public";
 
 /// The registered Spotify app and the base URLs of the accounts service and the Web API.
 ///

@@ -44,6 +44,22 @@ pub enum SpotifyError {
         /// Spotify's message.
         message: String,
     },
+    /// 403 `Insufficient client scope`: the user has not granted a scope this call needs
+    /// (e.g. [`PLAYLIST_MODIFY_PRIVATE`](crate::PLAYLIST_MODIFY_PRIVATE)); send them through
+    /// [`SpotifyClient::authorize_url_with_scopes`](crate::SpotifyClient::authorize_url_with_scopes).
+    #[error("the Spotify login lacks a scope this needs: {message}")]
+    InsufficientScope {
+        /// Spotify's message.
+        message: String,
+    },
+    /// Refused before sending: more playlist items than Spotify takes in one call.
+    #[error("{count} playlist items in one call; Spotify takes at most {max}")]
+    TooManyPlaylistItems {
+        /// How many were given.
+        count: usize,
+        /// The most one call may carry.
+        max: usize,
+    },
     /// 403 for another reason, e.g. a user not on a development-mode app's allow-list.
     #[error("Spotify refused the request: {message}")]
     Forbidden {
@@ -114,6 +130,8 @@ impl SpotifyError {
             Self::RateLimited { .. } => "rate_limited",
             Self::ReauthRequired => "reauth_required",
             Self::Unauthorized { .. } => "spotify_unauthorized",
+            Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::TooManyPlaylistItems { .. } => "too_many_playlist_items",
             Self::Forbidden { .. } => "spotify_forbidden",
             Self::NotFound { .. } => "not_found",
             Self::BadRequest { .. } => "bad_request",
@@ -162,6 +180,13 @@ impl SpotifyError {
             Self::Unauthorized { message } => Self::Unauthorized {
                 message: message.clone(),
             },
+            Self::InsufficientScope { message } => Self::InsufficientScope {
+                message: message.clone(),
+            },
+            Self::TooManyPlaylistItems { count, max } => Self::TooManyPlaylistItems {
+                count: *count,
+                max: *max,
+            },
             Self::Forbidden { message, reason } => Self::Forbidden {
                 message: message.clone(),
                 reason: reason.clone(),
@@ -208,6 +233,7 @@ impl SpotifyError {
             (_, Some(REASON_PREMIUM_REQUIRED)) => Self::PremiumRequired { message },
             (400, _) => Self::BadRequest { message },
             (401, _) => Self::Unauthorized { message },
+            (403, None) if message == INSUFFICIENT_SCOPE => Self::InsufficientScope { message },
             (403, _) => Self::Forbidden { message, reason },
             (404, _) => Self::NotFound { message },
             (500..=599, _) => Self::Unavailable {
@@ -224,6 +250,8 @@ impl SpotifyError {
 }
 
 pub(crate) const REASON_NO_ACTIVE_DEVICE: &str = "NO_ACTIVE_DEVICE";
+/// Spotify's message (there is no `reason`) for a token without the scope a call needs.
+const INSUFFICIENT_SCOPE: &str = "Insufficient client scope";
 pub(crate) const REASON_PREMIUM_REQUIRED: &str = "PREMIUM_REQUIRED";
 pub(crate) const REASON_QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
 
@@ -302,6 +330,10 @@ mod tests {
                 quota_exceeded: true,
             },
             SpotifyError::ReauthRequired,
+            SpotifyError::TooManyPlaylistItems {
+                count: 101,
+                max: 100,
+            },
         ] {
             let copy = original.duplicate();
             assert_eq!(copy.code(), original.code());
@@ -331,6 +363,23 @@ mod tests {
         assert_eq!(
             SpotifyError::from_api_status(418, b"{}").code(),
             "spotify_error"
+        );
+    }
+
+    #[test]
+    fn a_missing_scope_is_its_own_error() {
+        let body = br#"{"error": {"status": 403, "message": "Insufficient client scope"}}"#;
+        let err = SpotifyError::from_api_status(403, body);
+        assert!(
+            matches!(err, SpotifyError::InsufficientScope { .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.code(), "insufficient_scope");
+        assert_eq!(err.duplicate().code(), "insufficient_scope");
+        let other = br#"{"error": {"status": 403, "message": "Forbidden"}}"#;
+        assert_eq!(
+            SpotifyError::from_api_status(403, other).code(),
+            "spotify_forbidden"
         );
     }
 

@@ -15,12 +15,15 @@
 //! ```
 //!
 //! # Layout
-//! - [`config`]: [`SpotifyConfig`] (app + base URLs), [`ClientOptions`], [`RetryPolicy`], [`SCOPES`].
+//! - [`config`]: [`SpotifyConfig`] (app + base URLs), [`ClientOptions`], [`RetryPolicy`],
+//!   [`SCOPES`] and [`PLAYLIST_MODIFY_PRIVATE`] (asked for incrementally).
 //! - `client`: [`SpotifyClient`] and the request loop every Web API call goes through:
 //!   refresh near expiry and once on 401, the rate-limit gate, retries for GETs only.
-//! - `oauth`: [`SpotifyClient::authorize_url`], [`SpotifyClient::exchange_code`] and
-//!   [`SpotifyClient::refresh`] on the `oauth2` crate, with a transport that types 429 and 5xx.
-//! - `api`: one method per Web API endpoint (`me`, `top_tracks`, `player`, `play`, ...).
+//! - `oauth`: [`SpotifyClient::authorize_url`] (and `_with_scopes`),
+//!   [`SpotifyClient::exchange_code`] and [`SpotifyClient::refresh`] on the `oauth2` crate,
+//!   with a transport that types 429 and 5xx.
+//! - `api`: one method per Web API endpoint (`me`, `top_tracks`, `player`, `play`, ...,
+//!   `create_playlist`, `add_playlist_items`).
 //! - `tokens`: [`Tokens`] (redacted `Debug`) and [`UserAuth`], the per-user shared handle with
 //!   single-flight refresh and a watch channel for persisting refreshed tokens.
 //! - `rate_limit`: remembers 429s per endpoint (method + path template) and, for
@@ -44,10 +47,12 @@ mod payload_tests;
 mod rate_limit;
 mod tokens;
 
+pub use api::PLAYLIST_ITEMS_PER_CALL;
 pub use client::SpotifyClient;
 pub(crate) use client::join_path;
 pub use config::{
-    ClientOptions, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, RetryPolicy, SCOPES, SpotifyConfig,
+    ClientOptions, DEFAULT_ACCOUNTS_URL, DEFAULT_API_URL, PLAYLIST_MODIFY_PRIVATE,
+    PLAYLIST_MODIFY_PUBLIC, RetryPolicy, SCOPES, SpotifyConfig,
 };
 pub use error::{AccountsErrorBody, ApiErrorBody, ApiErrorObject, SpotifyError};
 pub use models::*;

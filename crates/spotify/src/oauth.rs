@@ -71,12 +71,28 @@ impl SpotifyClient {
     /// Starts a login: the authorization URL with a fresh CSRF state, a fresh PKCE verifier and
     /// [`SCOPES`].
     pub fn authorize_url(&self) -> AuthRequest {
+        self.authorize_url_with_scopes(&[])
+    }
+
+    /// [`Self::authorize_url`] asking for `extra` scopes on top of [`SCOPES`] (each scope once,
+    /// in that order): incremental consent, e.g. `&[PLAYLIST_MODIFY_PRIVATE]` before a user's
+    /// first playlist. Spotify's token then carries every scope granted so far, so the new
+    /// tokens replace the old ones.
+    ///
+    /// [`PLAYLIST_MODIFY_PRIVATE`]: crate::PLAYLIST_MODIFY_PRIVATE
+    pub fn authorize_url_with_scopes(&self, extra: &[&str]) -> AuthRequest {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut scopes: Vec<&str> = Vec::with_capacity(SCOPES.len() + extra.len());
+        for scope in SCOPES.iter().chain(extra) {
+            if !scopes.contains(scope) {
+                scopes.push(scope);
+            }
+        }
         let mut request = self
             .inner
             .oauth
             .authorize_url(CsrfToken::new_random)
-            .add_scopes(SCOPES.iter().map(|s| Scope::new((*s).to_owned())));
+            .add_scopes(scopes.into_iter().map(|s| Scope::new(s.to_owned())));
         if self.inner.options.pkce {
             request = request.set_pkce_challenge(challenge);
         }

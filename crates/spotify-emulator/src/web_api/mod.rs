@@ -1,7 +1,9 @@
 //! The Web API under `/v1`: routes, bearer authentication and scopes, and the profile, top
-//! tracks, search and track endpoints; the player endpoints live in [`player`].
+//! tracks, search and track endpoints; the player endpoints live in [`player`], the
+//! playlist ones in [`playlists`].
 
 mod player;
+mod playlists;
 
 use std::collections::HashMap;
 use std::future::{Ready, ready};
@@ -9,7 +11,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use serde::Serialize;
 
 use crate::auth::{AccessGrant, AccessLookup};
@@ -46,6 +48,17 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             resource("/v1/me/player/queue")
                 .route(web::get().to(player::queue))
                 .route(web::post().to(player::add_to_queue)),
+        )
+        .service(resource("/v1/me/playlists").route(web::post().to(playlists::create)))
+        .service(resource("/v1/playlists/{id}").route(web::get().to(playlists::get)))
+        .service(
+            resource("/v1/playlists/{id}/items")
+                .route(web::get().to(playlists::items))
+                .route(web::post().to(playlists::add)),
+        )
+        .service(
+            web::resource("/v1/playlists/{id}/tracks")
+                .route(web::route().to(playlists::tracks_removed)),
         )
         .service(resource("/v1/search").route(web::get().to(search)))
         .service(resource("/v1/tracks/{id}").route(web::get().to(track)));
@@ -155,8 +168,17 @@ fn market_param(params: &HashMap<String, String>) -> Result<Option<&str>, ApiErr
 }
 
 pub(super) fn json_ok<T: Serialize>(value: &T) -> HttpResponse {
+    json_answer(HttpResponse::Ok(), value)
+}
+
+/// A 201 with a JSON body (created playlists, added items).
+pub(super) fn json_created<T: Serialize>(value: &T) -> HttpResponse {
+    json_answer(HttpResponse::Created(), value)
+}
+
+fn json_answer<T: Serialize>(mut builder: HttpResponseBuilder, value: &T) -> HttpResponse {
     match serde_json::to_string(value) {
-        Ok(body) => HttpResponse::Ok()
+        Ok(body) => builder
             .content_type("application/json; charset=utf-8")
             .body(body),
         Err(_) => HttpResponse::InternalServerError().finish(),

@@ -133,7 +133,12 @@ impl TestEmulator {
 
     /// Logs `user` in through the authorization-code flow with Basic client auth.
     pub async fn login(&self, user: &str) -> Tokens {
-        let code = self.code_for(user, &[]).await;
+        self.login_with_scope(user, SCOPES).await
+    }
+
+    /// [`Self::login`] granting exactly `scope` (space-separated).
+    pub async fn login_with_scope(&self, user: &str, scope: &str) -> Tokens {
+        let code = self.code_for(user, &[("scope", scope)]).await;
         let response = self
             .token_request(
                 true,

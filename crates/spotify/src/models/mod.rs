@@ -3,6 +3,7 @@
 
 mod catalog;
 mod player;
+mod playlist;
 mod user;
 
 pub use catalog::{
@@ -12,5 +13,9 @@ pub use catalog::{
 pub use player::{
     Actions, Context, CurrentlyPlaying, Device, Devices, Disallows, PlayOffset, PlayRequest,
     PlaybackState, Queue, RepeatState,
+};
+pub(crate) use playlist::SnapshotAnswer;
+pub use playlist::{
+    AddPlaylistItems, CreatePlaylist, Playlist, PlaylistItemsRef, PlaylistOwner, SnapshotId,
 };
 pub use user::{Followers, User};

@@ -90,7 +90,17 @@ impl TestSpotify {
     /// Runs `/authorize` for `user` (auto-approve via `&user=`) and returns the callback's
     /// `code`, after checking the `state` came back unchanged.
     pub async fn authorize(&self, client: &SpotifyClient, user: &str) -> (String, SecretString) {
-        let request = client.authorize_url();
+        self.authorize_with_scopes(client, user, &[]).await
+    }
+
+    /// [`Self::authorize`] asking for `extra` scopes too (incremental consent).
+    pub async fn authorize_with_scopes(
+        &self,
+        client: &SpotifyClient,
+        user: &str,
+        extra: &[&str],
+    ) -> (String, SecretString) {
+        let request = client.authorize_url_with_scopes(extra);
         let mut url = request.url.clone();
         url.query_pairs_mut().append_pair("user", user);
         let response = self.http.get(url).send().await.expect("GET /authorize");
@@ -137,6 +147,33 @@ impl TestSpotify {
 
     pub async fn login(&self, client: &SpotifyClient, user: &str) -> UserAuth {
         UserAuth::new(self.login_tokens(client, user).await)
+    }
+
+    /// [`Self::login`] granting `extra` scopes on top of the default ones.
+    pub async fn login_with_scopes(
+        &self,
+        client: &SpotifyClient,
+        user: &str,
+        extra: &[&str],
+    ) -> UserAuth {
+        let (code, verifier) = self.authorize_with_scopes(client, user, extra).await;
+        let tokens = client
+            .exchange_code(&code, &verifier)
+            .await
+            .expect("code exchange");
+        UserAuth::new(tokens)
+    }
+
+    /// `GET` on the control API, as JSON.
+    pub async fn control_get(&self, path: &str) -> Value {
+        self.http
+            .get(self.control_url(path))
+            .send()
+            .await
+            .expect("control GET")
+            .json()
+            .await
+            .expect("control JSON")
     }
 
     fn control_url(&self, path: &str) -> Url {

@@ -1,6 +1,9 @@
 //! Web API JSON objects built from the world, shaped like Spotify's real answers (field
 //! names, nesting, `href`s on the emulator's own base URL). Fields the spec marks
-//! deprecated are left out, as Spotify leaves them out for new apps.
+//! deprecated are left out, as Spotify leaves them out for new apps. Playlists are in
+//! [`playlist`].
+
+mod playlist;
 
 use serde::Serialize;
 
@@ -147,11 +150,11 @@ pub(crate) struct CurrentlyPlayingJson<'a> {
     is_playing: bool,
 }
 
-/// A `PagingTrackObject`.
+/// A `PagingObject` of `T` (tracks for top tracks and search, playlist items for playlists).
 #[derive(Serialize)]
-pub(crate) struct PagingJson<'a> {
+pub(crate) struct PagingJson<T> {
     href: String,
-    items: Vec<TrackJson<'a>>,
+    items: Vec<T>,
     limit: usize,
     next: Option<String>,
     offset: usize,
@@ -187,14 +190,7 @@ impl<'a> Renderer<'a> {
             external_urls: open_url("album", &album.id),
             href: format!("{}/v1/albums/{}", self.base, album.id),
             id: &album.id,
-            images: COVER_SIZES
-                .iter()
-                .map(|&size| Image {
-                    url: format!("{}/_img/album/{}/{size}", self.base, album.id),
-                    height: Some(size),
-                    width: Some(size),
-                })
-                .collect(),
+            images: self.covers(index),
             is_playable: true,
             name: &album.name,
             release_date: &album.release_date,
@@ -203,6 +199,19 @@ impl<'a> Renderer<'a> {
             kind: "album",
             uri: format!("spotify:album:{}", album.id),
         }
+    }
+
+    /// Album `index`'s covers, widest first.
+    fn covers(&self, index: usize) -> Vec<Image> {
+        let album = &self.catalog.albums[index];
+        COVER_SIZES
+            .iter()
+            .map(|&size| Image {
+                url: format!("{}/_img/album/{}/{size}", self.base, album.id),
+                height: Some(size),
+                width: Some(size),
+            })
+            .collect()
     }
 
     pub fn track(&self, index: TrackIdx) -> TrackJson<'a> {
@@ -235,7 +244,20 @@ impl<'a> Renderer<'a> {
         all: &[TrackIdx],
         offset: usize,
         limit: usize,
-    ) -> PagingJson<'a> {
+    ) -> PagingJson<TrackJson<'a>> {
+        self.page(path, query, all, offset, limit, |&t| self.track(t))
+    }
+
+    /// A page of `all` rendered by `render`, with links as [`Renderer::paging`] makes them.
+    fn page<'b, T, J>(
+        &self,
+        path: &str,
+        query: &str,
+        all: &'b [T],
+        offset: usize,
+        limit: usize,
+        render: impl Fn(&'b T) -> J,
+    ) -> PagingJson<J> {
         let page_url = |offset: usize| {
             let sep = if query.is_empty() { "" } else { "&" };
             format!(
@@ -243,15 +265,9 @@ impl<'a> Renderer<'a> {
                 self.base
             )
         };
-        let items = all
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(|&t| self.track(t))
-            .collect();
         PagingJson {
             href: page_url(offset),
-            items,
+            items: all.iter().skip(offset).take(limit).map(render).collect(),
             limit,
             next: (offset + limit < all.len()).then(|| page_url(offset + limit)),
             offset,

@@ -37,6 +37,7 @@ pub mod hub;
 pub mod limits;
 pub mod positions;
 pub mod read_cache;
+pub mod recap;
 pub mod request;
 pub mod routes;
 pub mod search;

@@ -15,15 +15,30 @@
 //! poll (the track Spotify plays is found in the queue and the position moves to it), and the
 //! queue itself, the members and everything a request changed are still stored before they are
 //! answered. A graceful shutdown and an idle hub's unload [`flush`](PositionWriter::flush).
+//!
+//! Each change is also a *play* (the entry and when it started), the recap's record of what
+//! played: plays are not coalesced, they are appended in the same transaction. What a crash
+//! can lose of them is the same batch; the recap then misses that play's time, not the entry
+//! (it is still in the queue).
 
 use std::{collections::HashMap, sync::Arc};
 
 use parking_lot::Mutex;
-use sesh_session::SessionId;
+use sesh_session::{Play, QueueEntryId, SessionId};
 use tokio::{runtime::Handle, sync::Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::Database;
+
+/// Plays recorded and not yet stored, at most: a writer that cannot store for a long while
+/// drops the oldest rather than grow without bound.
+const MAX_PENDING_PLAYS: usize = 100_000;
+
+#[derive(Debug, Default)]
+struct Pending {
+    positions: HashMap<SessionId, usize>,
+    plays: Vec<(SessionId, Play)>,
+}
 
 /// Background, coalescing store of now-playing positions (cheap to clone).
 #[derive(Debug, Clone)]
@@ -35,7 +50,7 @@ pub struct PositionWriter {
 struct Inner {
     db: Database,
     /// The latest unstored position per session: bounded by the number of live sessions.
-    pending: Mutex<HashMap<SessionId, usize>>,
+    pending: Mutex<Pending>,
     /// Wakes the writer task when something was recorded.
     wake: Notify,
 }
@@ -47,7 +62,7 @@ impl PositionWriter {
         let writer = Self {
             inner: Arc::new(Inner {
                 db,
-                pending: Mutex::new(HashMap::new()),
+                pending: Mutex::new(Pending::default()),
                 wake: Notify::new(),
             }),
         };
@@ -64,26 +79,57 @@ impl PositionWriter {
         writer
     }
 
-    /// Notes that `session` now plays its queue entry `position`; stored shortly after. Never
-    /// waits.
-    pub fn record(&self, session: SessionId, position: usize) {
-        self.inner.pending.lock().insert(session, position);
+    /// Notes that `session` now plays its queue entry `position`, `entry`, since `at_ms`;
+    /// stored shortly after. Never waits.
+    pub fn record(&self, session: SessionId, position: usize, entry: QueueEntryId, at_ms: i64) {
+        {
+            let mut pending = self.inner.pending.lock();
+            pending.positions.insert(session, position);
+            pending.plays.push((
+                session,
+                Play {
+                    entry_id: entry,
+                    started_at_ms: at_ms,
+                },
+            ));
+            let over = pending.plays.len().saturating_sub(MAX_PENDING_PLAYS);
+            if over > 0 {
+                pending.plays.drain(..over);
+                tracing::warn!(
+                    dropped = over,
+                    "too many plays waiting to be stored; dropped the oldest"
+                );
+            }
+        }
         self.inner.wake.notify_one();
     }
 
-    /// Stores every pending position now (one transaction). A failed batch is put back unless
-    /// a newer position was recorded meanwhile, and retried at the next wake-up.
+    /// Notes that `session` started playing `entry` (its first, at position 0) at `at_ms`: a
+    /// play, the position being stored with the start itself.
+    pub fn record_start(&self, session: SessionId, entry: QueueEntryId, at_ms: i64) {
+        self.record(session, 0, entry, at_ms);
+    }
+
+    /// Stores every pending position and play now (one transaction). A failed batch is put
+    /// back (positions unless a newer one was recorded meanwhile; plays before the newer ones)
+    /// and retried at the next wake-up.
     pub async fn flush(&self) {
-        let batch: Vec<(SessionId, usize)> = self.inner.pending.lock().drain().collect();
-        if batch.is_empty() {
+        let (positions, plays) = {
+            let mut pending = self.inner.pending.lock();
+            let positions: Vec<(SessionId, usize)> = pending.positions.drain().collect();
+            (positions, std::mem::take(&mut pending.plays))
+        };
+        if positions.is_empty() && plays.is_empty() {
             return;
         }
-        if let Err(e) = self.inner.db.save_positions(&batch).await {
-            tracing::warn!(error = %e, sessions = batch.len(), "could not store playback positions; will retry");
+        if let Err(e) = self.inner.db.save_positions(&positions, &plays).await {
+            tracing::warn!(error = %e, sessions = positions.len(), "could not store playback positions; will retry");
             let mut pending = self.inner.pending.lock();
-            for (id, position) in batch {
-                pending.entry(id).or_insert(position);
+            for (id, position) in positions {
+                pending.positions.entry(id).or_insert(position);
             }
+            let newer = std::mem::replace(&mut pending.plays, plays);
+            pending.plays.extend(newer);
         }
     }
 }

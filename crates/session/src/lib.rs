@@ -25,6 +25,7 @@
 //!   describe each change exactly.
 //! - [`error`]: [`SessionError`] with stable [`SessionError::code`]s, and [`RestoreError`]
 //!   for stored sessions that fail validation.
+//! - [`recap`]: what a session played ([`Recap`]), from its queue and the recorded [`Play`]s.
 //! - [`shuffle`]: building the queue (fair round-robin or plain shuffle), re-drawing it,
 //!   and weaving in late joiners.
 //!
@@ -62,6 +63,7 @@ pub mod ids;
 pub mod invite;
 pub mod member;
 pub mod permission;
+pub mod recap;
 pub mod session;
 pub mod settings;
 pub mod shuffle;
@@ -77,6 +79,7 @@ pub use member::{Member, NewMember, ParseRoleError, Role};
 pub use permission::{
     GuestControls, GuestControlsPatch, ParsePermissionError, Permission, Permissions,
 };
+pub use recap::{MemberTally, Play, Recap, RecapPlay};
 pub use session::{
     MAX_ENTRY_ID, Session, SessionParts, SessionState, SkipVote, StartPlan, skip_threshold,
 };

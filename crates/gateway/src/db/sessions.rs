@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Serialize;
 use sesh_session::{
-    EntryOrigin, Event, Member, QueueEntry, QueueEntryId, Role, Session, SessionDisplay, SessionId,
-    SessionName, SessionParts, Settings, TrackId, UserId,
+    EntryOrigin, Event, Member, Play, QueueEntry, QueueEntryId, Role, Session, SessionDisplay,
+    SessionId, SessionName, SessionParts, Settings, TrackId, UserId,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
@@ -101,11 +101,26 @@ impl Database {
         Ok(())
     }
 
-    /// Stores now-playing positions (see `hub::PositionWriter`), in one transaction. A position
-    /// the stored queue does not have is skipped, so the session always restores.
-    pub async fn save_positions(&self, positions: &[(SessionId, usize)]) -> Result<(), DbError> {
+    /// Stores now-playing positions and plays (see `PositionWriter`), in one transaction. A
+    /// position the stored queue does not have is skipped, so the session always restores.
+    pub async fn save_positions(
+        &self,
+        positions: &[(SessionId, usize)],
+        plays: &[(SessionId, Play)],
+    ) -> Result<(), DbError> {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
+        for (id, play) in plays {
+            sqlx::query(
+                "INSERT INTO session_plays (session_id, started_at, entry_id)
+                 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM listening_sessions WHERE id = ?1)",
+            )
+            .bind(id.to_string())
+            .bind(play.started_at_ms)
+            .bind(play.entry_id.get() as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
         for (id, position) in positions {
             sqlx::query(
                 "UPDATE listening_sessions SET position = ?2, updated_at = ?3
@@ -120,6 +135,59 @@ impl Database {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// When a session was created and last written (Unix ms): an ended session's last write is
+    /// its end.
+    pub async fn session_times(&self, id: SessionId) -> Result<Option<(i64, i64)>, DbError> {
+        Ok(
+            sqlx::query_as("SELECT created_at, updated_at FROM listening_sessions WHERE id = ?1")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The last `limit` plays of a session, in play order (the recap's).
+    pub async fn plays(&self, id: SessionId, limit: u32) -> Result<Vec<Play>, DbError> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT started_at, entry_id FROM (
+                 SELECT rowid, started_at, entry_id FROM session_plays WHERE session_id = ?1
+                 ORDER BY started_at DESC, rowid DESC LIMIT ?2)
+             ORDER BY started_at, rowid",
+        )
+        .bind(id.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(at, entry)| {
+                Some(Play {
+                    entry_id: QueueEntryId::new(u64::try_from(entry).ok()?),
+                    started_at_ms: at,
+                })
+            })
+            .collect())
+    }
+
+    /// Display names of users (any who ever logged in), for people a session no longer has.
+    pub async fn display_names(
+        &self,
+        ids: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, String>, DbError> {
+        let mut names = std::collections::HashMap::new();
+        for id in ids {
+            let name: Option<String> =
+                sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?1")
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if let Some(name) = name {
+                names.insert(id.clone(), name);
+            }
+        }
+        Ok(names)
     }
 
     /// Records when a live session was last used (its hub unloads; see the sweeper in

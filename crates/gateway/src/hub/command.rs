@@ -231,6 +231,14 @@ pub(super) enum Command {
     Replayed {
         result: Result<(), HubError>,
     },
+    /// The recap of what played as `user` (a member) may see it, from the stored `plays`.
+    Recap {
+        user: UserId,
+        plays: Vec<sesh_session::Play>,
+        created_at_ms: i64,
+        last_write_ms: i64,
+        reply: Reply<crate::recap::RecapView>,
+    },
     /// The registry's sweeper found the session unattended in the database for the idle time
     /// and the warning: end it unless someone came back (`true`: it ended).
     ExpireUnattended {

@@ -163,6 +163,25 @@ impl HubHandle {
         .await
     }
 
+    /// The recap as `user` (a member) sees it, from the stored `plays` and the session row's
+    /// times; members' names only (see [`crate::recap::RecapView::name_others`]).
+    pub async fn recap(
+        &self,
+        user: &UserId,
+        plays: Vec<sesh_session::Play>,
+        created_at_ms: i64,
+        last_write_ms: i64,
+    ) -> Result<crate::recap::RecapView, HubError> {
+        self.request(|reply| Command::Recap {
+            user: user.clone(),
+            plays: plays.clone(),
+            created_at_ms,
+            last_write_ms,
+            reply,
+        })
+        .await
+    }
+
     /// Ends the session if nobody came back since the sweeper found it unattended in the
     /// database (`true`: it ended).
     pub async fn expire_unattended(&self) -> Result<bool, HubError> {

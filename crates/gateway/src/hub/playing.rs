@@ -228,6 +228,11 @@ impl SessionHub {
         self.follower.reset();
         self.playback = None;
         self.commit(members_before, &events).await?;
+        if let Some(first) = self.session().now_playing() {
+            self.core
+                .positions
+                .record_start(self.session_id(), first.id, crate::db::now_ms());
+        }
         self.set_status(SpotifyStatus::ok());
         Ok((
             self.views.queue_window(self.session()),
@@ -530,8 +535,17 @@ impl SessionHub {
         // is stored in the background.
         if let Some(target) = followed.move_to
             && self.store.move_to(target)
+            && let Some(entry) = self.session().now_playing().map(|e| e.id)
         {
-            self.core.positions.record(self.session_id(), target);
+            // When it started: the answer's time less its progress (a change seen late still
+            // starts when it did, so the recap's lengths and skips are the player's).
+            let progress = state
+                .as_ref()
+                .and_then(|s| s.progress_ms)
+                .map_or(0, i64::from);
+            self.core
+                .positions
+                .record(self.session_id(), target, entry, at_ms - progress);
             self.refresh_window();
         }
         let emit = followed.emit.is_some();

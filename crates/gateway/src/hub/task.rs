@@ -400,6 +400,31 @@ impl SessionHub {
             }
             Command::Disconnect { conn_id } => self.disconnect(conn_id),
             // The player's commands and reports.
+            Command::Recap {
+                user,
+                plays,
+                created_at_ms,
+                last_write_ms,
+                reply,
+            } => {
+                let result = self.check_member(&user).map(|()| {
+                    let session = self.session();
+                    let ended = session.state() == SessionState::Ended;
+                    let until = if ended {
+                        last_write_ms
+                    } else {
+                        crate::db::now_ms()
+                    };
+                    let recap = sesh_session::Recap::build(session, &plays, until);
+                    crate::recap::RecapView::new(
+                        session,
+                        &recap,
+                        created_at_ms,
+                        ended.then_some(last_write_ms),
+                    )
+                });
+                let _ = reply.send(result);
+            }
             Command::ExpireUnattended { reply } => {
                 let _ = reply.send(self.expire_unattended().await);
             }

@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod pages;
 pub mod player;
 pub mod queue;
+pub mod recap;
 pub mod search;
 pub mod ws;
 
@@ -39,6 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", get_or_head().to(pages::index))
         .route("/j/{invite_code}", get_or_head().to(pages::join_page))
         .route("/s/{session_id}", get_or_head().to(pages::session_page))
+        .route("/s/{session_id}/recap", get_or_head().to(pages::recap_page))
+        .route("/s/{id}/recap.json", web::get().to(recap::download))
         .route("/tv/{key}", get_or_head().to(pages::tv_page))
         .route("/overlay/{key}", get_or_head().to(pages::overlay_page))
         .route("/d/{key}/events", web::get().to(displays::events))
@@ -72,6 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/sessions/{id}", web::get().to(api::get_session))
                 .route("/sessions/{id}/members", web::get().to(api::members))
                 .route("/sessions/{id}/queue", web::get().to(api::queue))
+                .route("/sessions/{id}/recap", web::get().to(recap::recap))
                 .route("/sessions/{id}/queue", web::post().to(queue::add))
                 .route(
                     "/sessions/{id}/queue/{entry_id}",

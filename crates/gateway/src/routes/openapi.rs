@@ -10,7 +10,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
 
-use super::{api, auth, displays, health, pages, player, queue, search, ws};
+use super::{api, auth, displays, health, pages, player, queue, recap, search, ws};
 
 /// The document.
 #[derive(OpenApi)]
@@ -25,6 +25,7 @@ use super::{api, auth, displays, health, pages, player, queue, search, ws};
         pages::index,
         pages::join_page,
         pages::session_page,
+        pages::recap_page,
         pages::tv_page,
         pages::overlay_page,
         pages::asset,
@@ -42,6 +43,8 @@ use super::{api, auth, displays, health, pages, player, queue, search, ws};
         api::get_session,
         api::members,
         api::queue,
+        recap::recap,
+        recap::download,
         api::leave,
         api::kick,
         api::unban,

@@ -182,6 +182,22 @@ pub async fn session_page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     serve(&req, "session.html", true)
 }
 
+/// `GET /s/{session_id}/recap` → the recap page (it reads `GET /api/sessions/{id}/recap`).
+#[utoipa::path(
+    get,
+    path = "/s/{session_id}/recap",
+    tag = "pages",
+    summary = "A session's recap page (members only: the page asks the API)",
+    params(("session_id" = String, Path)),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
+    ),
+)]
+pub async fn recap_page(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    serve(&req, "recap.html", true)
+}
+
 /// `GET /tv/{key}` → the full-screen TV page of a display key (docs/displays.md).
 #[utoipa::path(
     get,

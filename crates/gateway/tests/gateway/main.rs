@@ -22,6 +22,7 @@ mod nginx;
 mod pages;
 mod player;
 mod queue;
+mod recap;
 mod reliability_delivery;
 mod reliability_spotify;
 mod roles;

@@ -1,0 +1,104 @@
+//! The recap (issue 19): `GET /api/sessions/{id}/recap` (JSON), its download
+//! `GET /s/{id}/recap.json`, and the page `GET /s/{id}/recap` (in `pages`). Members only, live
+//! while the session plays and final once it ended; made from the database and the hub's
+//! memory, never a Spotify call.
+
+use actix_web::{HttpResponse, http::header, web};
+
+use super::{api::NO_STORE, parse_session_id};
+use crate::{
+    app::AppState,
+    error::{ApiError, ErrorBody},
+    recap::{MAX_RECAP_PLAYS, RecapView},
+    request::CurrentUser,
+};
+
+/// `GET /api/sessions/{id}/recap` → 200 the recap (members only).
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+#[utoipa::path(
+    get,
+    path = "/api/sessions/{id}/recap",
+    tag = "sessions",
+    operation_id = "session_recap",
+    summary = "What the session played, who brought it, votes and skips (members only)",
+    params(("id" = String, Path, description = "Session id (a UUID)")),
+    responses(
+        (status = 200, description = "`Cache-Control: no-store`; `session.final` once the session ended", body = RecapView),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
+pub async fn recap(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let view = build(&state, &user, &path).await?;
+    Ok(HttpResponse::Ok().insert_header(NO_STORE).json(view))
+}
+
+/// `GET /s/{id}/recap.json` → the recap as a file to keep (members only).
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+#[utoipa::path(
+    get,
+    path = "/s/{id}/recap.json",
+    tag = "sessions",
+    operation_id = "session_recap_download",
+    summary = "The recap as a JSON file to download (members only)",
+    params(("id" = String, Path, description = "Session id (a UUID)")),
+    responses(
+        (status = 200, description = "`Content-Disposition: attachment`", body = RecapView),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`not_a_member`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
+pub async fn download(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let view = build(&state, &user, &path).await?;
+    let body = serde_json::to_vec_pretty(&view).map_err(|e| ApiError::Internal(e.into()))?;
+    // The name is ours (a UUID), never the session's name: nothing to escape.
+    Ok(HttpResponse::Ok()
+        .insert_header(NO_STORE)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"sesh-recap-{}.json\"",
+                view.session.id
+            ),
+        ))
+        .content_type("application/json")
+        .body(body))
+}
+
+async fn build(state: &AppState, user: &CurrentUser, path: &str) -> Result<RecapView, ApiError> {
+    let id = parse_session_id(path)?;
+    let db = &state.core.db;
+    let (created_at_ms, last_write_ms) = db
+        .session_times(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("session_not_found", "no such session"))?;
+    // Plays recorded a moment ago are still with the background writer.
+    state.core.positions.flush().await;
+    let plays = db.plays(id, MAX_RECAP_PLAYS).await?;
+    let mut view = state
+        .hubs
+        .session(id)
+        .recap(&user.id, plays, created_at_ms, last_write_ms)
+        .await?;
+    let others = view.unnamed();
+    if !others.is_empty() {
+        view.name_others(&db.display_names(&others).await?);
+    }
+    Ok(view)
+}

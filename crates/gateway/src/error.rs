@@ -144,6 +144,10 @@ impl ApiError {
                 code: self.code(),
                 message: self.message(),
                 retry_after_s: self.retry_after().map(retry_after_secs),
+                permission: match self {
+                    Self::Session(SessionError::Forbidden { permission, .. }) => *permission,
+                    _ => None,
+                },
             },
         }
     }
@@ -218,6 +222,10 @@ pub struct ErrorObject {
     /// Seconds to wait before retrying (`rate_limited` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,
+    /// For `forbidden`: the guest permission the host could open to allow it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub permission: Option<sesh_session::Permission>,
 }
 
 impl ResponseError for ApiError {
@@ -266,11 +274,14 @@ fn session_status(e: &SessionError) -> StatusCode {
     match e {
         SessionError::Forbidden { .. }
         | SessionError::NotAMember { .. }
-        | SessionError::Banned { .. } => StatusCode::FORBIDDEN,
+        | SessionError::Banned { .. }
+        | SessionError::Muted => StatusCode::FORBIDDEN,
         SessionError::InvalidTarget { .. } | SessionError::InvalidPosition { .. } => {
             StatusCode::BAD_REQUEST
         }
-        SessionError::EntryNotFound { .. } | SessionError::DisplayNotFound => StatusCode::NOT_FOUND,
+        SessionError::EntryNotFound { .. }
+        | SessionError::DisplayNotFound
+        | SessionError::MessageNotFound { .. } => StatusCode::NOT_FOUND,
         SessionError::AddingLocked | SessionError::TrackBanned => StatusCode::FORBIDDEN,
         SessionError::TrackTooLong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         SessionError::InvalidSettings { .. } => StatusCode::BAD_REQUEST,

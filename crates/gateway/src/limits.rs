@@ -352,7 +352,8 @@ impl Limits {
         let Some(limiter) = &self.reactions else {
             return Ok(());
         };
-        check(limiter, user).map_err(|wait| LimitExceeded::new("Too many reactions; wait a moment", wait))
+        check(limiter, user)
+            .map_err(|wait| LimitExceeded::new("Too many reactions; wait a moment", wait))
     }
 
     /// Reserves one of `user`'s WebSocket slots for a socket of the login `login_hash`, which

@@ -370,7 +370,12 @@ pub struct Settings {
 
     /// Chat messages one session takes per 10 seconds, from all its members; `0` turns the
     /// limit off.
-    #[arg(long, env = "SESH_CHAT_PER_SESSION", default_value_t = 60, global = true)]
+    #[arg(
+        long,
+        env = "SESH_CHAT_PER_SESSION",
+        default_value_t = 60,
+        global = true
+    )]
     pub chat_per_session: u32,
 
     /// Reactions (to messages and to the playing track) one member may toggle per 10

@@ -87,13 +87,18 @@ impl Database {
                     .execute(&self.writer)
                     .await?;
             }
-            ChatChange::React { id: message, reactions } => {
-                sqlx::query("UPDATE chat_messages SET reactions = ?3 WHERE session_id = ?1 AND id = ?2")
-                    .bind(&id)
-                    .bind(message.get() as i64)
-                    .bind(serde_json::to_string(reactions)?)
-                    .execute(&self.writer)
-                    .await?;
+            ChatChange::React {
+                id: message,
+                reactions,
+            } => {
+                sqlx::query(
+                    "UPDATE chat_messages SET reactions = ?3 WHERE session_id = ?1 AND id = ?2",
+                )
+                .bind(&id)
+                .bind(message.get() as i64)
+                .bind(serde_json::to_string(reactions)?)
+                .execute(&self.writer)
+                .await?;
             }
             // A track's reactions last while it plays: not worth a write each.
             ChatChange::ReactTrack { .. } => {}

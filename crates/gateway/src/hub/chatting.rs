@@ -242,7 +242,8 @@ impl SessionHub {
     }
 
     fn broadcast_chat(&mut self, frame: &ChatFrame<'_>) {
-        self.feed.broadcast_unnumbered(ByteString::from(frame.to_json()));
+        self.feed
+            .broadcast_unnumbered(ByteString::from(frame.to_json()));
     }
 
     async fn post_chat(
@@ -254,7 +255,9 @@ impl SessionHub {
             .chat
             .decide_post(self.session(), actor, text, crate::db::now_ms())?;
         let ChatChange::Post(message) = &change else {
-            return Err(HubError::internal(anyhow::anyhow!("a post decided no post")));
+            return Err(HubError::internal(anyhow::anyhow!(
+                "a post decided no post"
+            )));
         };
         let view = ChatMessageView::of(message, None);
         self.store_chat(change).await?;
@@ -277,9 +280,13 @@ impl SessionHub {
         id: ChatMessageId,
         reaction: Reaction,
     ) -> Result<MessageReactions, HubError> {
-        let change = self.chat.decide_react(self.session(), actor, id, reaction)?;
+        let change = self
+            .chat
+            .decide_react(self.session(), actor, id, reaction)?;
         let ChatChange::React { reactions, .. } = &change else {
-            return Err(HubError::internal(anyhow::anyhow!("a reaction decided no reaction")));
+            return Err(HubError::internal(anyhow::anyhow!(
+                "a reaction decided no reaction"
+            )));
         };
         let answer = MessageReactions {
             id,
@@ -310,7 +317,9 @@ impl SessionHub {
             reactions,
         } = &change
         else {
-            return Err(HubError::internal(anyhow::anyhow!("a track reaction decided none")));
+            return Err(HubError::internal(anyhow::anyhow!(
+                "a track reaction decided none"
+            )));
         };
         let answer = TrackReactionsView::of(*entry_id, reactions, actor);
         self.store_chat(change).await?;

@@ -87,7 +87,10 @@ impl Store {
 
     /// Stores a decided change of the chat (its rows are not the session's: nothing to put
     /// back when it fails, the hub applies the change only after this).
-    pub(super) async fn write_chat(&self, change: &sesh_session::ChatChange) -> Result<(), HubError> {
+    pub(super) async fn write_chat(
+        &self,
+        change: &sesh_session::ChatChange,
+    ) -> Result<(), HubError> {
         Ok(self.db.write_chat(self.session.id(), change).await?)
     }
 

@@ -150,7 +150,11 @@ pub async fn delete(
     let (id, message) = path.into_inner();
     let id = parse_session_id(&id)?;
     let message = parse_message_id(&message)?;
-    state.hubs.session(id).delete_chat(&user.id, message).await?;
+    state
+        .hubs
+        .session(id)
+        .delete_chat(&user.id, message)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

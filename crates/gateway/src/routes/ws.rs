@@ -347,7 +347,11 @@ impl Socket {
                     .map(drop)
                     .map_err(Into::into),
                 Request::VoteSkip => hub.vote_skip(&user).await.map(drop).map_err(Into::into),
-                Request::Chat(text) => hub.post_chat(&user, text).await.map(drop).map_err(Into::into),
+                Request::Chat(text) => hub
+                    .post_chat(&user, text)
+                    .await
+                    .map(drop)
+                    .map_err(Into::into),
                 Request::ChatReact(id, reaction) => hub
                     .react_chat(&user, id, reaction)
                     .await

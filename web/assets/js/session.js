@@ -16,6 +16,7 @@ import {
 import { initSearch, renderSearch } from './search.js';
 import { initDisplays, renderDisplays } from './displays.js';
 import { SessionSocket } from './socket.js';
+import { chatSees, initChat } from './chat.js';
 import { deviceIcon, icon } from './icons.js';
 import {
   avatar, byTestId, choiceDialog, confirmDialog, h, initPage, isInactive, notify, notifyError, setBusy, showStatePanel,
@@ -112,6 +113,7 @@ const RENDERERS = {
 
 function onFrame(frame) {
   if (view.closed || !frame) return;
+  if (chatSees(frame)) return; // the chat's own frames (no seq) end there
   const perfNow = performance.now();
   const wallNow = Date.now();
   if (frame.type === 'welcome') {
@@ -1346,6 +1348,7 @@ async function main() {
     }
     notifyError(err);
   }
+  initChat(sessionId);
   socket = new SessionSocket(sessionId, { onFrame, onStatus: setConnection, probe, onServerClose });
   socket.start();
   frameRequest = requestAnimationFrame(tick);

@@ -30,6 +30,7 @@ const READERS: u32 = 7;
 /// How often the WAL is checkpointed (see [`checkpoints`]).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
+mod chat;
 mod logins;
 mod sessions;
 

@@ -278,11 +278,14 @@ fn session_status(e: &SessionError) -> StatusCode {
     match e {
         SessionError::Forbidden { .. }
         | SessionError::NotAMember { .. }
-        | SessionError::Banned { .. } => StatusCode::FORBIDDEN,
+        | SessionError::Banned { .. }
+        | SessionError::Muted => StatusCode::FORBIDDEN,
         SessionError::InvalidTarget { .. } | SessionError::InvalidPosition { .. } => {
             StatusCode::BAD_REQUEST
         }
-        SessionError::EntryNotFound { .. } | SessionError::DisplayNotFound => StatusCode::NOT_FOUND,
+        SessionError::EntryNotFound { .. }
+        | SessionError::DisplayNotFound
+        | SessionError::MessageNotFound { .. } => StatusCode::NOT_FOUND,
         SessionError::AddingLocked | SessionError::TrackBanned => StatusCode::FORBIDDEN,
         SessionError::TrackTooLong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         SessionError::InvalidSettings { .. } => StatusCode::BAD_REQUEST,

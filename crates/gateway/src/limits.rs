@@ -1,7 +1,8 @@
 //! Sesh's own abuse limits (shared by every worker), `governor`'s GCRA where a rate is
 //! counted: wrong invite codes and login requests per client address (IPv6 clients by /64,
 //! since they rotate addresses inside it freely), requests that reach Spotify on a user's
-//! behalf, searches and session creations per user, and open WebSockets per user. The app-wide Spotify
+//! behalf, searches and session creations per user, chat messages per member and per session
+//! and reactions per member, and open WebSockets per user. The app-wide Spotify
 //! budget is the pollers' business (`budget`); frames per connection are limited in `ws`.
 
 use std::{
@@ -21,7 +22,7 @@ use governor::{
     clock::{Clock, DefaultClock},
 };
 use parking_lot::Mutex;
-use sesh_session::UserId;
+use sesh_session::{SessionId, UserId};
 use tokio_util::sync::CancellationToken;
 
 use crate::settings::Settings;
@@ -79,6 +80,12 @@ pub struct LimitRates {
     /// queue settings, over HTTP and the WebSocket (`SESH_QUEUE_ACTIONS_PER_MINUTE`); 0 =
     /// unlimited.
     pub queue_actions_per_min: u32,
+    /// Chat messages per member and 10 s (`SESH_CHAT_PER_MEMBER`); 0 = unlimited.
+    pub chat_per_member: u32,
+    /// Chat messages per session and 10 s (`SESH_CHAT_PER_SESSION`); 0 = unlimited.
+    pub chat_per_session: u32,
+    /// Reactions per member and 10 s (`SESH_REACTIONS_PER_MEMBER`); 0 = unlimited.
+    pub reactions_per_member: u32,
     /// Open sockets per user (`SESH_WS_MAX_PER_USER`).
     pub max_sockets_per_user: usize,
     /// Display requests per client and minute (`SESH_DISPLAY_RATE`); 0 = unlimited.
@@ -97,6 +104,9 @@ impl LimitRates {
             sessions_per_hour: settings.sessions_per_hour,
             searches_per_min: settings.searches_per_minute,
             queue_actions_per_min: settings.queue_actions_per_minute,
+            chat_per_member: settings.chat_per_member,
+            chat_per_session: settings.chat_per_session,
+            reactions_per_member: settings.reactions_per_member,
             max_sockets_per_user: settings.ws_max_per_user,
             display_per_min: settings.display_rate_per_min,
             max_displays_per_ip: settings.displays_per_ip,
@@ -117,6 +127,9 @@ pub struct Limits {
     creations: Option<DefaultKeyedRateLimiter<UserId>>,
     searches: Option<DefaultKeyedRateLimiter<UserId>>,
     queue_actions: Option<DefaultKeyedRateLimiter<UserId>>,
+    chat_members: Option<DefaultKeyedRateLimiter<UserId>>,
+    chat_sessions: Option<DefaultKeyedRateLimiter<SessionId>>,
+    reactions: Option<DefaultKeyedRateLimiter<UserId>>,
     max_sockets_per_user: usize,
     sockets: Arc<Mutex<SocketMap>>,
     displays: Option<DefaultKeyedRateLimiter<IpAddr>>,
@@ -144,6 +157,15 @@ fn keyed<K: std::hash::Hash + Eq + Clone>(
     burst: impl Fn(NonZeroU32) -> NonZeroU32,
 ) -> Option<DefaultKeyedRateLimiter<K>> {
     NonZeroU32::new(rate).map(|rate| RateLimiter::keyed(per(rate).allow_burst(burst(rate))))
+}
+
+/// `rate` per 10 seconds, all of it at once (the chat's limits); `None` for 0.
+fn per_ten_seconds<K: std::hash::Hash + Eq + Clone>(
+    rate: u32,
+) -> Option<DefaultKeyedRateLimiter<K>> {
+    let rate = NonZeroU32::new(rate)?;
+    let quota = Quota::with_period(Duration::from_secs(10) / rate.get())?.allow_burst(rate);
+    Some(RateLimiter::keyed(quota))
 }
 
 /// `limiter`'s verdict for `key`, as the wait until it admits again.
@@ -179,6 +201,9 @@ impl Limits {
             queue_actions: keyed(rates.queue_actions_per_min, Quota::per_minute, |rate| {
                 rate.min(NonZeroU32::new(QUEUE_ACTIONS_BURST).unwrap_or(rate))
             }),
+            chat_members: per_ten_seconds(rates.chat_per_member),
+            chat_sessions: per_ten_seconds(rates.chat_per_session),
+            reactions: per_ten_seconds(rates.reactions_per_member),
             max_sockets_per_user: rates.max_sockets_per_user.max(1),
             sockets: Arc::default(),
             displays: keyed(rates.display_per_min, Quota::per_minute, as_many),
@@ -196,6 +221,9 @@ impl Limits {
             sessions_per_hour: 0,
             searches_per_min: 0,
             queue_actions_per_min: 0,
+            chat_per_member: 0,
+            chat_per_session: 0,
+            reactions_per_member: 0,
             max_sockets_per_user,
             display_per_min: 0,
             max_displays_per_ip: 20,
@@ -298,6 +326,34 @@ impl Limits {
             tracing::info!(user = %user, "queue changes rate-limited");
             LimitExceeded::new("too many queue changes; slow down", wait)
         })
+    }
+
+    /// Counts a chat message by `user` in `session`, against the member's budget first and
+    /// then the session's (a member over their own budget spends none of the room's); `429
+    /// rate_limited` over either.
+    pub fn check_chat(&self, user: &UserId, session: SessionId) -> Result<(), LimitExceeded> {
+        if let Some(limiter) = &self.chat_members {
+            check(limiter, user).map_err(|wait| {
+                tracing::info!(user = %user, "chat messages rate-limited");
+                LimitExceeded::new("You're sending too fast; wait a moment", wait)
+            })?;
+        }
+        if let Some(limiter) = &self.chat_sessions {
+            check(limiter, &session).map_err(|wait| {
+                tracing::info!(session = %session, "a session's chat rate-limited");
+                LimitExceeded::new("The chat is very busy; wait a moment", wait)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Counts a reaction toggled by `user`; `429 rate_limited` over the budget.
+    pub fn check_reaction(&self, user: &UserId) -> Result<(), LimitExceeded> {
+        let Some(limiter) = &self.reactions else {
+            return Ok(());
+        };
+        check(limiter, user)
+            .map_err(|wait| LimitExceeded::new("Too many reactions; wait a moment", wait))
     }
 
     /// Reserves one of `user`'s WebSocket slots for a socket of the login `login_hash`, which
@@ -525,6 +581,9 @@ mod tests {
             sessions_per_hour: 1,
             searches_per_min: 20,
             queue_actions_per_min: 120,
+            chat_per_member: 0,
+            chat_per_session: 0,
+            reactions_per_member: 0,
             max_sockets_per_user: 8,
             display_per_min: 0,
             max_displays_per_ip: 20,

@@ -383,6 +383,31 @@ pub struct Settings {
         global = true
     )]
     pub queue_actions_per_minute: u32,
+
+    /// Chat messages one member may send per 10 seconds (HTTP and WebSocket together); `0`
+    /// turns the limit off.
+    #[arg(long, env = "SESH_CHAT_PER_MEMBER", default_value_t = 5, global = true)]
+    pub chat_per_member: u32,
+
+    /// Chat messages one session takes per 10 seconds, from all its members; `0` turns the
+    /// limit off.
+    #[arg(
+        long,
+        env = "SESH_CHAT_PER_SESSION",
+        default_value_t = 60,
+        global = true
+    )]
+    pub chat_per_session: u32,
+
+    /// Reactions (to messages and to the playing track) one member may toggle per 10
+    /// seconds; `0` turns the limit off.
+    #[arg(
+        long,
+        env = "SESH_REACTIONS_PER_MEMBER",
+        default_value_t = 20,
+        global = true
+    )]
+    pub reactions_per_member: u32,
 }
 
 impl Settings {

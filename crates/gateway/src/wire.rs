@@ -10,6 +10,8 @@ use sesh_session::{
 };
 use sesh_spotify::RepeatState;
 
+pub mod chat;
+
 /// WebSocket protocol version announced in `welcome`.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -24,6 +26,8 @@ pub struct MemberView {
     pub role: Role,
     /// Whether they have a WebSocket open right now.
     pub online: bool,
+    /// Whether a moderator muted them in the chat.
+    pub muted: bool,
 }
 
 /// `{"id", "display_name"}` of a user.
@@ -540,6 +544,13 @@ pub enum SessionEvent {
     },
     /// The link to Spotify changed health.
     SpotifyStatus(SpotifyStatus),
+    /// A moderator muted or unmuted a member in the chat.
+    MemberMuted {
+        /// Who.
+        user_id: UserId,
+        /// Whether their messages are refused now.
+        muted: bool,
+    },
     /// A member's role changed (promoted to co-host, or back to guest).
     RoleChanged {
         /// Who.
@@ -603,6 +614,9 @@ pub struct Welcome {
     pub playback: Option<PlaybackView>,
     /// The link to Spotify.
     pub spotify: SpotifyStatus,
+    /// The newest chat messages (at most [`chat::WELCOME_CHAT_MESSAGES`]) and the playing
+    /// track's reactions.
+    pub chat: chat::ChatPage,
 }
 
 /// A frame for one connection only (not a session event, no `seq`).
@@ -690,6 +704,23 @@ pub enum ClientFrame {
     },
     /// Toggle the caller's vote to skip the playing track.
     VoteSkip,
+    /// Write in the chat: `{"type": "chat", "text": "…"}`.
+    Chat {
+        /// One line, 1–500 characters after trimming.
+        text: String,
+    },
+    /// Toggle a reaction on a chat message: `{"type": "chat_react", "id": 7, "reaction": "👍"}`.
+    ChatReact {
+        /// The message.
+        id: u64,
+        /// One of 👍 ❤️ 😂 🔥 🎉.
+        reaction: sesh_session::Reaction,
+    },
+    /// Toggle a reaction on the playing track: `{"type": "track_react", "reaction": "🔥"}`.
+    TrackReact {
+        /// One of 👍 ❤️ 😂 🔥 🎉.
+        reaction: sesh_session::Reaction,
+    },
     /// Keep-alive; answered with `pong`.
     Ping,
 }
@@ -805,6 +836,9 @@ const KNOWN_TYPES: &[&str] = &[
     "remove",
     "vote",
     "vote_skip",
+    "chat",
+    "chat_react",
+    "track_react",
     "ping",
 ];
 /// Types whose frames have no field but `type`.

@@ -69,6 +69,12 @@ pub enum Action {
     SetQueueSettings,
     /// Create, list and revoke the session's display keys.
     ManageDisplays,
+    /// Write in the chat, and react to its messages and to the playing track.
+    Chat,
+    /// Delete anyone's chat message.
+    DeleteChat,
+    /// Mute a guest in the chat, or unmute them.
+    Mute,
 }
 
 /// Who may do an [`Action`].
@@ -87,7 +93,7 @@ pub enum Requirement {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 31] = [
         Self::View,
         Self::Leave,
         Self::SetOwnTopTracks,
@@ -116,6 +122,9 @@ impl Action {
         Self::BanTrack,
         Self::SetQueueSettings,
         Self::ManageDisplays,
+        Self::Chat,
+        Self::DeleteChat,
+        Self::Mute,
     ];
 
     /// The rule table: who may do this. Some transitions add a rule about the target on
@@ -139,7 +148,10 @@ impl Action {
             | Self::Repeat
             | Self::Reshuffle
             | Self::RemoveEntry
-            | Self::BanTrack => Requirement::Moderator,
+            | Self::BanTrack
+            | Self::DeleteChat
+            | Self::Mute => Requirement::Moderator,
+            Self::Chat => Requirement::Guests(Permission::Chat),
             Self::Search | Self::AddTrack => Requirement::Guests(Permission::AddTracks),
             Self::Vote => Requirement::Guests(Permission::Vote),
             Self::VoteSkip => Requirement::Guests(Permission::VoteSkip),
@@ -207,6 +219,9 @@ impl fmt::Display for Action {
             Self::BanTrack => "ban tracks",
             Self::SetQueueSettings => "change the queue settings",
             Self::ManageDisplays => "manage the displays",
+            Self::Chat => "chat",
+            Self::DeleteChat => "delete chat messages",
+            Self::Mute => "mute members",
         })
     }
 }

@@ -117,6 +117,16 @@ pub enum SessionError {
     /// The session has no such display key (never had, or it was revoked).
     #[error("this display key is not valid (it was revoked, or never existed)")]
     DisplayNotFound,
+    /// A moderator muted this member: their messages and reactions are refused.
+    #[error("a moderator muted you in this session's chat")]
+    Muted,
+    /// The chat has no message with this id (it never existed, was deleted, or is older
+    /// than the history the session keeps).
+    #[error("the chat has no message {id}")]
+    MessageNotFound {
+        /// The id asked for.
+        id: crate::chat::ChatMessageId,
+    },
     /// The position is outside the queue.
     #[error("position {position} is outside the queue of {len} entries")]
     InvalidPosition {
@@ -153,6 +163,8 @@ impl SessionError {
             Self::NothingPlaying => "nothing_playing",
             Self::TooManyDisplays { .. } => "too_many_displays",
             Self::DisplayNotFound => "display_not_found",
+            Self::Muted => "muted",
+            Self::MessageNotFound { .. } => "message_not_found",
         }
     }
 }
@@ -194,6 +206,9 @@ pub enum RestoreError {
         /// Capacity stored.
         capacity: usize,
     },
+    /// The host or a co-host is muted.
+    #[error("{0} is a moderator and muted")]
+    MutedModerator(UserId),
     /// A banned user is also a member.
     #[error("{0} is both banned and a member")]
     BannedMember(UserId),

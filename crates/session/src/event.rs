@@ -54,6 +54,14 @@ pub enum Event {
         /// Their role now (`co_host` or `guest`; the host changes only by `host_changed`).
         role: Role,
     },
+    /// A moderator muted or unmuted a guest in the chat (or a mute was lifted because the
+    /// member became a co-host or the host).
+    MemberMuted {
+        /// Who.
+        user_id: UserId,
+        /// Whether their messages are refused now.
+        muted: bool,
+    },
     /// A member's top tracks changed.
     MemberUpdated {
         /// The member as they are now.

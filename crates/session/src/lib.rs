@@ -13,12 +13,15 @@
 //!   [`Permissions`].
 //! - [`action`]: [`Action`] and the one rule table, [`Action::requirement`] →
 //!   [`Requirement`].
+//! - [`chat`]: the session's chat — [`ChatText`], [`Reaction`]s, and [`Chat`], the last
+//!   messages and their reactions, whose `decide_*` methods check a request (the rule table,
+//!   the mute) without changing anything and whose `apply` makes the change.
 //! - [`settings`]: per-session [`Settings`] (capacity, [`ShuffleMode`], guest permissions,
 //!   the [`SessionName`]).
 //! - [`session`]: the [`Session`] aggregate and its transitions, each returning the
 //!   [`Event`]s to fan out or a [`SessionError`]: members and roles (`join`, `leave`,
 //!   `kick`, `transfer_host`, `set_role`, `set_guest_permissions`, `set_top_tracks`,
-//!   `end`, `set_shuffle_mode`, `set_name`, `rotate_invite`, `unban`) and playback (`plan_start` and
+//!   `end`, `set_shuffle_mode`, `set_name`, `rotate_invite`, `unban`, `set_muted`) and playback (`plan_start` and
 //!   `start_planned`, or `start`; `advance_to`/`move_to`, `reshuffle`, `set_device`,
 //!   `remove_entry`). [`Session::authorize`] applies the rule table.
 //! - [`event`]: [`Event`], serialized as `{"type": "member_joined", …}`; the queue events
@@ -56,6 +59,7 @@
 //! ```
 
 pub mod action;
+pub mod chat;
 pub mod display;
 pub mod error;
 pub mod event;
@@ -70,6 +74,10 @@ pub mod shuffle;
 pub mod track;
 
 pub use action::{Action, Requirement};
+pub use chat::{
+    CHAT_HISTORY, Chat, ChatChange, ChatMessage, ChatMessageId, ChatText, ChatTextError,
+    MAX_CHAT_CHARS, Reaction, Reactions,
+};
 pub use display::{DisplayKey, MAX_DISPLAYS, SessionDisplay};
 pub use error::{RestoreError, SessionError};
 pub use event::{Event, LeaveReason};

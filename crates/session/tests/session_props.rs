@@ -203,7 +203,8 @@ fn table_allows(action: Action, role: Role, guests: Permissions) -> Result<(), O
                 Err(None)
             };
         }
-        Kick | Unban | RotateInvite | Repeat | Reshuffle | RemoveEntry | BanTrack => {
+        Kick | Unban | RotateInvite | Repeat | Reshuffle | RemoveEntry | BanTrack | DeleteChat
+        | Mute => {
             return if role == Role::Guest {
                 Err(None)
             } else {
@@ -217,6 +218,7 @@ fn table_allows(action: Action, role: Role, guests: Permissions) -> Result<(), O
         Search | AddTrack => Permission::AddTracks,
         Vote => Permission::Vote,
         VoteSkip => Permission::VoteSkip,
+        Chat => Permission::Chat,
     };
     if role != Role::Guest || guests.contains(guest_permission) {
         Ok(())

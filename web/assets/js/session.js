@@ -17,6 +17,7 @@ import { initSearch, renderSearch } from './search.js';
 import { initDisplays, renderDisplays } from './displays.js';
 import { initGuestControls, renderGuestControls } from './guest-controls.js';
 import { SessionSocket } from './socket.js';
+import { chatSees, initChat } from './chat.js';
 import { deviceIcon, icon } from './icons.js';
 import {
   avatar, byTestId, choiceDialog, confirmDialog, h, initPage, isInactive, notify, notifyError, setBusy, showStatePanel,
@@ -115,6 +116,7 @@ const RENDERERS = {
 
 function onFrame(frame) {
   if (view.closed || !frame) return;
+  if (chatSees(frame)) return; // the chat's own frames (no seq) end there
   const perfNow = performance.now();
   const wallNow = Date.now();
   if (frame.type === 'welcome') {
@@ -1390,6 +1392,7 @@ async function main() {
     }
     notifyError(err);
   }
+  initChat(sessionId);
   socket = new SessionSocket(sessionId, { onFrame, onStatus: setConnection, probe, onServerClose });
   socket.start();
   frameRequest = requestAnimationFrame(tick);

@@ -1,6 +1,7 @@
 //! Listening sessions in SQLite: the session row (its columns, plus a small JSON of what has
 //! no column: settings, bans, the next queue entry id), one row per member (with the top tracks
-//! they brought, in join order) and one row per queue entry (with its id and position).
+//! they brought, in join order) and one row per queue entry (with its id and position). The
+//! chat's rows are `chat.rs`'s.
 //!
 //! How each domain event is stored is decided in [`write_event`], in one `match` with no
 //! catch-all: a new kind of event does not compile until it says which rows it touches. A
@@ -478,6 +479,7 @@ async fn write_event(
         | Event::TrackBanned { .. }
         | Event::InviteRotated
         | Event::MemberUnbanned { .. }
+        | Event::MemberMuted { .. }
         | Event::NowPlaying { .. }
         | Event::DeviceChanged { .. }
         | Event::SessionEnded => {}
@@ -604,6 +606,8 @@ fn extra_json(session: &Session) -> Result<String, DbError> {
         skip_called: bool,
         #[serde(skip_serializing_if = "BTreeSet::is_empty")]
         banned_tracks: &'a BTreeSet<TrackId>,
+        #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+        muted: &'a BTreeSet<UserId>,
     }
     Ok(serde_json::to_string(&Extra {
         settings: session.settings(),
@@ -613,6 +617,7 @@ fn extra_json(session: &Session) -> Result<String, DbError> {
         skip_votes: session.skip_votes(),
         skip_called: session.skip_called(),
         banned_tracks: session.banned_tracks(),
+        muted: session.muted(),
     })?)
 }
 

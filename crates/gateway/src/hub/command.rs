@@ -185,6 +185,8 @@ pub(super) enum Command {
     Disconnect {
         conn_id: u64,
     },
+    /// A request of the chat (`chatting.rs`).
+    Chat(super::task::chatting::ChatCommand),
     /// A poller's observation (boxed: a playback state is large).
     Observed {
         generation: u64,

@@ -391,6 +391,7 @@ impl Displays {
             SessionEvent::HostChanged { .. }
             | SessionEvent::MemberUpdated { .. }
             | SessionEvent::RoleChanged { .. }
+            | SessionEvent::MemberMuted { .. }
             | SessionEvent::MemberUnbanned { .. }
             | SessionEvent::EntryCommitted { .. }
             | SessionEvent::SkipVotes { .. }

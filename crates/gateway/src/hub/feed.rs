@@ -78,6 +78,17 @@ impl Feed {
         }
     }
 
+    /// Fans out a frame to the members without numbering it or keeping it for resumes (the
+    /// chat's: a busy chat must not push the session's events out of the ring).
+    pub(super) fn broadcast_unnumbered(&self, frame: ByteString) {
+        for holder in self.workers.values().filter(|h| h.members > 0) {
+            holder.worker.send(FanoutMessage::Frame {
+                session: self.session,
+                frame: frame.clone(),
+            });
+        }
+    }
+
     /// Fans out display events (numbered and kept by `Displays`) to the workers holding
     /// displays of the session.
     pub(super) fn broadcast_display(&self, frames: &[DisplayFrame]) {
@@ -216,6 +227,7 @@ mod tests {
                         display_name: "x".repeat(100),
                         role: sesh_session::Role::Guest,
                         online: true,
+                        muted: false,
                     })
                     .collect(),
             ),

@@ -22,7 +22,7 @@ use crate::wire::{
 /// A cheap handle on one session's hub.
 #[derive(Debug, Clone)]
 pub struct HubHandle {
-    registry: HubRegistry,
+    pub(super) registry: HubRegistry,
     id: SessionId,
 }
 
@@ -408,7 +408,10 @@ impl HubHandle {
         answer.map(|conn_id| Registration { mailbox, conn_id })
     }
 
-    async fn request<T>(&self, make: impl Fn(Reply<T>) -> Command) -> Result<T, HubError> {
+    pub(super) async fn request<T>(
+        &self,
+        make: impl Fn(Reply<T>) -> Command,
+    ) -> Result<T, HubError> {
         self.request_of(make).await?.1
     }
 

@@ -9,7 +9,8 @@
 //! [`room`] (subscribers, presence, roster throttling), [`views`] (pure projections to the
 //! wire), [`follower`] (the poller's observations → decisions), [`effects`] (Spotify calls off
 //! the hub's loop, their results coming back as commands) and [`player`] (the player's
-//! commands), [`displays`] (what read-only displays see, and their replay ring). The task
+//! commands), [`displays`] (what read-only displays see, and their replay ring); the use cases
+//! of the queue, the displays and the chat have a file each beside `task.rs`. The task
 //! never awaits a member or Spotify.
 
 mod command;
@@ -34,7 +35,7 @@ mod views;
 use std::{collections::HashMap, sync::Arc};
 
 use parking_lot::Mutex;
-use sesh_session::{Session, SessionId, UserId};
+use sesh_session::{Chat, Session, SessionId, UserId};
 use tokio::sync::{OnceCell, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -51,7 +52,7 @@ pub use outbound::{OutboundRx, OutboundTx, QueueError, outbound_queue};
 pub use player::PlayerCommand;
 use poller::PollerHandle;
 pub use room::Subscriber;
-pub use task::{PAGE_LIMIT_MAX, close};
+pub use task::{PAGE_LIMIT_MAX, chatting::CHAT_PAGE_MAX, close};
 
 /// Commands waiting for a hub beyond this make senders wait (back-pressure, bounded memory).
 const COMMAND_QUEUE: usize = 256;
@@ -119,7 +120,7 @@ impl HubRegistry {
     pub async fn create(&self, session: Session) -> Result<HubHandle, HubError> {
         let id = session.id();
         self.core.db.insert_session(&session).await?;
-        let mailbox = self.spawn(session, 0);
+        let mailbox = self.spawn(session, Chat::default(), 0);
         let slot: Slot = Arc::new(OnceCell::new_with(Some(mailbox)));
         self.hubs.lock().insert(id, slot);
         Ok(self.session(id))
@@ -203,12 +204,13 @@ impl HubRegistry {
         self.hubs.lock().len()
     }
 
-    fn spawn(&self, session: Session, last_seq: u64) -> Mailbox {
+    fn spawn(&self, session: Session, chat: Chat, last_seq: u64) -> Mailbox {
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let hub = task::SessionHub::new(
             self.core.clone(),
             self.hubs.clone(),
             session,
+            chat,
             last_seq,
             tx.clone(),
             rx,
@@ -225,7 +227,8 @@ impl HubRegistry {
                 match self.core.load_session(id).await? {
                     Some((session, last_seq)) => {
                         tracing::debug!(session = %id, "reviving hub from the database");
-                        Ok(self.spawn(session, last_seq))
+                        let chat = self.core.db.load_chat(id).await?;
+                        Ok(self.spawn(session, chat, last_seq))
                     }
                     None => Err(HubError::NotFound),
                 }

@@ -140,7 +140,10 @@ impl PlayerCommand {
             | ClientFrame::Add { .. }
             | ClientFrame::Remove { .. }
             | ClientFrame::Vote { .. }
-            | ClientFrame::VoteSkip => return None,
+            | ClientFrame::VoteSkip
+            | ClientFrame::Chat { .. }
+            | ClientFrame::ChatReact { .. }
+            | ClientFrame::TrackReact { .. } => return None,
         })
     }
 }

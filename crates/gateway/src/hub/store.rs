@@ -85,6 +85,15 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a decided change of the chat (its rows are not the session's: nothing to put
+    /// back when it fails, the hub applies the change only after this).
+    pub(super) async fn write_chat(
+        &self,
+        change: &sesh_session::ChatChange,
+    ) -> Result<(), HubError> {
+        Ok(self.db.write_chat(self.session.id(), change).await?)
+    }
+
     /// The now-playing position moved with the host's player: in memory only; the caller
     /// stores it in the background (`PositionWriter`, which says what a crash can lose and
     /// why that is acceptable). Whether it moved.

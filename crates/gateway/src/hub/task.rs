@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use bytestring::ByteString;
-use sesh_session::{Event, NewMember, Session, SessionError, SessionId, SessionState, UserId};
+use sesh_session::{
+    Chat, Event, NewMember, Session, SessionError, SessionId, SessionState, UserId,
+};
 use tokio::sync::mpsc;
 
 use super::{
@@ -27,6 +29,8 @@ use crate::{
     },
 };
 
+#[path = "chatting.rs"]
+pub(super) mod chatting;
 #[path = "displaying.rs"]
 mod displaying;
 #[path = "ending.rs"]
@@ -56,6 +60,8 @@ pub(super) struct SessionHub {
     feed: Feed,
     /// What displays were told, and their replay ring.
     displays: Displays,
+    /// The chat's last messages (`chatting.rs`), loaded with the session.
+    chat: Chat,
     room: Room,
     views: Views,
     follower: Follower,
@@ -95,6 +101,7 @@ impl SessionHub {
         core: Arc<Core>,
         registry: Slots,
         session: Session,
+        chat: Chat,
         last_seq: u64,
         tx: mpsc::Sender<Command>,
         rx: mpsc::Receiver<Command>,
@@ -105,6 +112,7 @@ impl SessionHub {
         Self {
             feed: Feed::new(session.id(), last_seq),
             displays: Displays::new(last_seq),
+            chat,
             store: Store::new(core.db.clone(), session, last_seq),
             room: Room::default(),
             views,
@@ -233,7 +241,7 @@ impl SessionHub {
                         self.session().members(),
                         offset,
                         limit.min(PAGE_LIMIT_MAX),
-                        |m| self.views.member(m, &self.room),
+                        |m| self.views.member(self.session(), m, &self.room),
                     )
                 });
                 let _ = reply.send(page);
@@ -399,6 +407,7 @@ impl SessionHub {
                 }
             }
             Command::Disconnect { conn_id } => self.disconnect(conn_id),
+            Command::Chat(command) => self.handle_chat(command).await,
             // The player's commands and reports.
             Command::Recap {
                 user,
@@ -513,6 +522,7 @@ impl SessionHub {
             seq: self.feed.seq(),
             recovered: false,
             session: self.session_view(&you.id),
+            chat: self.chat_page(&you.id, None, crate::wire::chat::WELCOME_CHAT_MESSAGES),
             you,
             playback: self.playback.clone(),
             spotify: self.status.clone(),
@@ -550,7 +560,11 @@ impl SessionHub {
             .and_then(|since| self.feed.replay_since(since))
             .filter(|frames| frames.len() < conn.tx.capacity());
         let first: Vec<ByteString> = match replay {
-            Some(frames) => frames,
+            // Chat frames are not replayed: the chat as it is now follows what was missed.
+            Some(mut frames) => {
+                frames.push(self.chat_history(&you.id));
+                frames
+            }
             None => vec![ByteString::from(self.welcome(you))],
         };
         for frame in first {

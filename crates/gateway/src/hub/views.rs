@@ -61,12 +61,13 @@ impl Views {
     }
 
     /// A member as others see them.
-    pub(super) fn member(&self, member: &Member, room: &Room) -> MemberView {
+    pub(super) fn member(&self, session: &Session, member: &Member, room: &Room) -> MemberView {
         MemberView {
             id: member.user_id.clone(),
             display_name: member.display_name.clone(),
             role: member.role,
             online: room.is_online(&member.user_id),
+            muted: session.is_muted(&member.user_id),
         }
     }
 
@@ -82,14 +83,14 @@ impl Views {
             return session
                 .members()
                 .iter()
-                .map(|m| self.member(m, room))
+                .map(|m| self.member(session, m, room))
                 .collect();
         }
         let host = session.members().iter().filter(|m| m.is_host());
         let others = session.members().iter().filter(|m| !m.is_host());
         host.chain(others)
             .take(self.roster_limit)
-            .map(|m| self.member(m, room))
+            .map(|m| self.member(session, m, room))
             .collect()
     }
 
@@ -224,7 +225,7 @@ impl Views {
         for event in events {
             let frame = match event {
                 Event::MemberJoined { member } if !quiet_roster => SessionEvent::MemberJoined {
-                    member: self.member(member, room),
+                    member: self.member(session, member, room),
                 },
                 Event::MemberLeft { user_id, reason } if !quiet_roster => {
                     SessionEvent::MemberLeft {
@@ -233,7 +234,7 @@ impl Views {
                     }
                 }
                 Event::MemberUpdated { member } if !quiet_roster => SessionEvent::MemberUpdated {
-                    member: self.member(member, room),
+                    member: self.member(session, member, room),
                 },
                 Event::MemberJoined { .. }
                 | Event::MemberLeft { .. }
@@ -241,6 +242,10 @@ impl Views {
                 Event::RoleChanged { user_id, role } => SessionEvent::RoleChanged {
                     user_id: user_id.clone(),
                     role: *role,
+                },
+                Event::MemberMuted { user_id, muted } => SessionEvent::MemberMuted {
+                    user_id: user_id.clone(),
+                    muted: *muted,
                 },
                 Event::HostChanged { host } => SessionEvent::HostChanged { host: host.clone() },
                 Event::SettingsChanged { settings } => SessionEvent::SettingsChanged {

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod chat;
 pub mod displays;
 pub mod health;
 pub mod openapi;
@@ -131,6 +132,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::delete().to(displays::revoke),
                 )
                 .route("/sessions/{id}/search", web::get().to(search::search))
+                .route("/sessions/{id}/chat", web::post().to(chat::post))
+                .route("/sessions/{id}/chat", web::get().to(chat::page))
+                .route(
+                    "/sessions/{id}/chat/{message_id}",
+                    web::delete().to(chat::delete),
+                )
+                .route(
+                    "/sessions/{id}/chat/{message_id}/reactions",
+                    web::post().to(chat::react),
+                )
+                .route(
+                    "/sessions/{id}/track-reactions",
+                    web::post().to(chat::react_track),
+                )
+                .route(
+                    "/sessions/{id}/members/{user_id}/mute",
+                    web::post().to(chat::mute),
+                )
                 .route("/join/{invite_code}", web::post().to(api::join))
                 .route("/invites/{invite_code}", web::get().to(api::invite_preview)),
         )

@@ -10,7 +10,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
 
-use super::{api, auth, displays, health, pages, player, queue, recap, search, ws};
+use super::{api, auth, chat, displays, health, pages, player, queue, recap, search, ws};
 
 /// The document.
 #[derive(OpenApi)]
@@ -74,6 +74,12 @@ use super::{api, auth, displays, health, pages, player, queue, recap, search, ws
         displays::now_playing_text,
         displays::qr,
         search::search,
+        chat::post,
+        chat::page,
+        chat::delete,
+        chat::react,
+        chat::react_track,
+        chat::mute,
         api::join,
         api::invite_preview,
         openapi_json,
@@ -84,6 +90,7 @@ use super::{api, auth, displays, health, pages, player, queue, recap, search, ws
         (name = "sessions", description = "Creating, viewing and running sessions"),
         (name = "player", description = "The host's Spotify player"),
         (name = "queue", description = "The collaborative queue: adding, votes, skip votes"),
+        (name = "chat", description = "The session's chat: messages, reactions, moderation"),
         (name = "invites", description = "Invite links"),
         (name = "login", description = "The Spotify login"),
         (name = "me", description = "The caller"),

@@ -310,6 +310,17 @@ impl Socket {
                 }
             },
             ClientFrame::VoteSkip => Request::VoteSkip,
+            ClientFrame::Chat { text } => match super::chat::parse_chat_text(text) {
+                Ok(text) => Request::Chat(text),
+                Err(e) => {
+                    self.direct(error_frame(&e));
+                    return;
+                }
+            },
+            ClientFrame::ChatReact { id, reaction } => {
+                Request::ChatReact(sesh_session::ChatMessageId::new(id), reaction)
+            }
+            ClientFrame::TrackReact { reaction } => Request::TrackReact(reaction),
             other => match PlayerCommand::from_frame(other) {
                 Some(command) => Request::Player(command),
                 None => return,
@@ -336,6 +347,21 @@ impl Socket {
                     .map(drop)
                     .map_err(Into::into),
                 Request::VoteSkip => hub.vote_skip(&user).await.map(drop).map_err(Into::into),
+                Request::Chat(text) => hub
+                    .post_chat(&user, text)
+                    .await
+                    .map(drop)
+                    .map_err(Into::into),
+                Request::ChatReact(id, reaction) => hub
+                    .react_chat(&user, id, reaction)
+                    .await
+                    .map(drop)
+                    .map_err(Into::into),
+                Request::TrackReact(reaction) => hub
+                    .react_track(&user, reaction)
+                    .await
+                    .map(drop)
+                    .map_err(Into::into),
             };
             if let Err(e) = result {
                 let frame = error_frame(&e);
@@ -353,6 +379,9 @@ enum Request {
     Remove(sesh_session::QueueEntryId),
     Vote(sesh_session::QueueEntryId, Option<sesh_session::Vote>),
     VoteSkip,
+    Chat(sesh_session::ChatText),
+    ChatReact(sesh_session::ChatMessageId, sesh_session::Reaction),
+    TrackReact(sesh_session::Reaction),
 }
 
 /// The `error` frame of a refusal: the same code and message as the HTTP API's.

@@ -11,6 +11,7 @@
 mod common;
 
 mod bad_input;
+mod chat;
 mod decoding_props;
 mod displays;
 mod docker_context;

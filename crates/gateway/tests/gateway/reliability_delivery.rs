@@ -233,6 +233,9 @@ async fn a_resume_replays_exactly_the_missed_events_until_the_ring_no_longer_has
         "every missed seq once, in order"
     );
     assert_eq!(replayed, missed);
+    // The chat is not replayed: it follows as it is now (docs/websocket.md, "Chat").
+    let history = ws.next_json().await;
+    assert_eq!(history["type"], "chat_history", "{history}");
     // Then live again: his own presence is the next event.
     let live = ws.next_json().await;
     assert_eq!(seq(&live), now + 1, "{live}");

@@ -6,6 +6,7 @@
 //! [`Action::requirement`] is applied.
 
 mod displays;
+mod muting;
 mod playback;
 mod queue;
 mod restore;
@@ -93,6 +94,8 @@ pub struct Session {
     banned_tracks: BTreeSet<TrackId>,
     /// The display keys the host made, oldest first; at most [`crate::MAX_DISPLAYS`].
     displays: Vec<SessionDisplay>,
+    /// Users muted in the chat (guests, or members who left; never a moderator).
+    muted: BTreeSet<UserId>,
 }
 
 impl Session {
@@ -124,6 +127,7 @@ impl Session {
             skip_called: false,
             banned_tracks: BTreeSet::new(),
             displays: Vec::new(),
+            muted: BTreeSet::new(),
         }
     }
 
@@ -268,7 +272,8 @@ impl Session {
     /// naming the permission a guest lacks when one would allow it.
     ///
     /// The one place the rule table is applied: every transition with an actor calls it,
-    /// and the gateway asks it for what is not a transition (playback control, chat).
+    /// and the gateway asks it for what is not a transition (playback control); the chat
+    /// ([`crate::Chat`]) asks it too.
     /// Transitions may refuse more after it (the wrong state, a bad target).
     pub fn authorize(&self, actor: &UserId, action: Action) -> Result<(), SessionError> {
         self.ensure_not_ended()?;
@@ -311,6 +316,7 @@ impl Session {
             skip_called: self.skip_called,
             banned_tracks: self.banned_tracks,
             displays: self.displays,
+            muted: self.muted,
         }
     }
 }

@@ -63,6 +63,9 @@ pub struct SessionParts {
     /// See [`Session::displays`].
     #[serde(default)]
     pub displays: Vec<SessionDisplay>,
+    /// See [`Session::muted`].
+    #[serde(default)]
+    pub muted: BTreeSet<UserId>,
 }
 
 /// The two stored forms of [`SessionParts::banned`].
@@ -114,6 +117,7 @@ impl Session {
             skip_called: parts.skip_called,
             banned_tracks: parts.banned_tracks,
             displays: parts.displays,
+            muted: parts.muted,
         })
     }
 }
@@ -140,6 +144,9 @@ fn check_members(parts: &SessionParts) -> Result<(), RestoreError> {
         }
         if parts.banned.contains_key(&member.user_id) {
             return Err(RestoreError::BannedMember(member.user_id.clone()));
+        }
+        if member.is_moderator() && parts.muted.contains(&member.user_id) {
+            return Err(RestoreError::MutedModerator(member.user_id.clone()));
         }
     }
     if parts.settings.capacity == 0 || parts.members.len() > parts.settings.capacity {

@@ -91,6 +91,8 @@ impl Session {
                 events.push(Event::HostChanged {
                     host: self.host.clone(),
                 });
+                let host = self.host.clone();
+                self.lift_mute(&host, &mut events);
             }
         }
         Ok(events)
@@ -144,7 +146,9 @@ impl Session {
             new_host.role = Role::Host;
         }
         self.host = to.clone();
-        Ok(vec![Event::HostChanged { host: to.clone() }])
+        let mut events = vec![Event::HostChanged { host: to.clone() }];
+        self.lift_mute(to, &mut events);
+        Ok(events)
     }
 
     /// The host makes a member a co-host or a guest again (`role_changed`). The host role
@@ -177,10 +181,12 @@ impl Session {
             return Ok(Vec::new());
         }
         member.role = role;
-        Ok(vec![Event::RoleChanged {
+        let mut events = vec![Event::RoleChanged {
             user_id: target.clone(),
             role,
-        }])
+        }];
+        self.lift_mute(target, &mut events);
+        Ok(events)
     }
 
     /// The host chooses what guests may do (`settings_changed`); unchanged, no events.

@@ -1,0 +1,108 @@
+//! The session's chat in SQLite: its last [`CHAT_HISTORY`] messages (one row each, with their
+//! reactions) and the next message id on the session row. How each [`ChatChange`] is stored is
+//! [`Database::write_chat`]'s one `match`; the playing track's reactions are kept in memory only.
+
+use sesh_session::{
+    CHAT_HISTORY, Chat, ChatChange, ChatMessage, ChatMessageId, ChatText, SessionId, UserId,
+};
+use sqlx::Row;
+
+use super::{Database, DbError};
+
+impl Database {
+    /// The stored chat of a session (empty for one that never chatted).
+    pub async fn load_chat(&self, id: SessionId) -> Result<Chat, DbError> {
+        let mut conn = self.pool.acquire().await?;
+        let next_id: Option<i64> =
+            sqlx::query_scalar("SELECT chat_next_id FROM listening_sessions WHERE id = ?1")
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
+        let rows = sqlx::query(
+            "SELECT id, author, author_name, text, at_ms, reactions FROM chat_messages
+             WHERE session_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(id.to_string())
+        .bind(CHAT_HISTORY as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+        let messages = rows
+            .iter()
+            .map(|r| {
+                Ok(ChatMessage {
+                    id: ChatMessageId::new(r.try_get::<i64, _>(0)?.max(0) as u64),
+                    author: UserId::new(r.try_get::<String, _>(1)?),
+                    author_name: r.try_get(2)?,
+                    text: ChatText::try_from(r.try_get::<String, _>(3)?)
+                        .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                    at_ms: r.try_get(4)?,
+                    reactions: serde_json::from_str(r.try_get::<&str, _>(5)?)?,
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()?;
+        Ok(Chat::restore(messages, next_id.unwrap_or(0).max(0) as u64))
+    }
+
+    /// Stores a decided change of `session`'s chat, in one transaction: a post inserts its row,
+    /// moves the session's next id on and drops the rows beyond the newest [`CHAT_HISTORY`].
+    pub async fn write_chat(&self, session: SessionId, change: &ChatChange) -> Result<(), DbError> {
+        let id = session.to_string();
+        match change {
+            ChatChange::Post(message) => {
+                let mut tx = self.writer.begin().await?;
+                sqlx::query(
+                    "INSERT INTO chat_messages (session_id, id, author, author_name, text, at_ms, reactions)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .bind(&id)
+                .bind(message.id.get() as i64)
+                .bind(message.author.as_str())
+                .bind(&message.author_name)
+                .bind(message.text.as_str())
+                .bind(message.at_ms)
+                .bind(serde_json::to_string(&message.reactions)?)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE listening_sessions SET chat_next_id = MAX(chat_next_id, ?2) WHERE id = ?1",
+                )
+                .bind(&id)
+                .bind(message.id.get() as i64 + 1)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM chat_messages WHERE session_id = ?1 AND id NOT IN
+                       (SELECT id FROM chat_messages WHERE session_id = ?1 ORDER BY id DESC LIMIT ?2)",
+                )
+                .bind(&id)
+                .bind(CHAT_HISTORY as i64)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            }
+            ChatChange::Delete(message) => {
+                sqlx::query("DELETE FROM chat_messages WHERE session_id = ?1 AND id = ?2")
+                    .bind(&id)
+                    .bind(message.get() as i64)
+                    .execute(&self.writer)
+                    .await?;
+            }
+            ChatChange::React {
+                id: message,
+                reactions,
+            } => {
+                sqlx::query(
+                    "UPDATE chat_messages SET reactions = ?3 WHERE session_id = ?1 AND id = ?2",
+                )
+                .bind(&id)
+                .bind(message.get() as i64)
+                .bind(serde_json::to_string(reactions)?)
+                .execute(&self.writer)
+                .await?;
+            }
+            // A track's reactions last while it plays: not worth a write each.
+            ChatChange::ReactTrack { .. } => {}
+        }
+        Ok(())
+    }
+}

@@ -13,6 +13,8 @@ pub struct AppState {
     pub hubs: HubRegistry,
     /// Members' searches, cached per session.
     pub searches: Arc<crate::search::SearchCache>,
+    /// Playlist saves under way (one per member and session).
+    pub playlist_saves: Arc<crate::playlists::SavesInFlight>,
     /// Proxies whose `X-Forwarded-*` headers are believed (addresses or CIDR ranges).
     pub trusted_proxies: Arc<[crate::settings::ProxyRange]>,
 }

@@ -32,11 +32,13 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 mod chat;
 mod logins;
+mod playlists;
 mod sessions;
 
 pub use crate::read_cache::UserRecord;
 
 pub use logins::{OAuthState, OAuthTake, SWEEP_EVERY, Sweep, spawn_sweeper};
+pub use playlists::SavedPlaylist;
 
 /// Embedded migrations from the repository's `migrations/` folder.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

@@ -168,6 +168,7 @@ fn spotify_code(e: &SpotifyError) -> &'static str {
         SpotifyError::ReauthRequired | SpotifyError::Unauthorized { .. } => "reauth_required",
         SpotifyError::Unavailable { .. } => "spotify_unavailable",
         SpotifyError::NotFound { .. } => "spotify_not_found",
+        SpotifyError::InsufficientScope { .. } => "consent_required",
         _ => "spotify_error",
     }
 }
@@ -203,6 +204,9 @@ fn spotify_message(e: &SpotifyError) -> String {
         }
         SpotifyError::NotFound { .. } => "Spotify does not know that device or item".into(),
         SpotifyError::BadRequest { .. } => "Spotify refused the request".into(),
+        SpotifyError::InsufficientScope { .. } => {
+            "your Spotify login does not allow this yet: log in once more to give Sesh the permission".into()
+        }
         _ => "Spotify answered with an error; try again".into(),
     }
 }
@@ -240,9 +244,9 @@ impl ResponseError for ApiError {
             Self::Session(e) => session_status(e),
             Self::Spotify(e) => match e {
                 SpotifyError::NoActiveDevice { .. } => StatusCode::CONFLICT,
-                SpotifyError::PremiumRequired { .. } | SpotifyError::Forbidden { .. } => {
-                    StatusCode::FORBIDDEN
-                }
+                SpotifyError::PremiumRequired { .. }
+                | SpotifyError::Forbidden { .. }
+                | SpotifyError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
                 SpotifyError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 SpotifyError::ReauthRequired | SpotifyError::Unauthorized { .. } => {
                     StatusCode::UNAUTHORIZED

@@ -35,6 +35,7 @@ pub mod demo;
 pub mod error;
 pub mod hub;
 pub mod limits;
+pub mod playlists;
 pub mod positions;
 pub mod read_cache;
 pub mod recap;

@@ -10,10 +10,33 @@ use sesh_session::{
     EntryOrigin, Recap, Session, SessionId, SessionName, SessionState, Track, UserId,
 };
 
-use crate::wire::UserRef;
+use crate::{app::AppState, error::ApiError, wire::UserRef};
 
 /// Plays a recap reads at most (the newest): about 250 hours of music.
 pub const MAX_RECAP_PLAYS: u32 = 5_000;
+
+/// The recap of session `id` as `user` (a member) sees it: the stored plays (the background
+/// writer's pending ones first), the hub's session, and the last known names of people who
+/// left.
+pub async fn load(state: &AppState, user: &UserId, id: SessionId) -> Result<RecapView, ApiError> {
+    let db = &state.core.db;
+    let (created_at_ms, last_write_ms) = db
+        .session_times(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("session_not_found", "no such session"))?;
+    state.core.positions.flush().await;
+    let plays = db.plays(id, MAX_RECAP_PLAYS).await?;
+    let mut view = state
+        .hubs
+        .session(id)
+        .recap(user, plays, created_at_ms, last_write_ms)
+        .await?;
+    let others = view.unnamed();
+    if !others.is_empty() {
+        view.name_others(&db.display_names(&others).await?);
+    }
+    Ok(view)
+}
 
 /// `GET /api/sessions/{id}/recap` → 200.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

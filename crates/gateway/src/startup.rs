@@ -235,6 +235,7 @@ impl Application {
             core: core.clone(),
             hubs: hubs.clone(),
             searches: Arc::default(),
+            playlist_saves: Arc::default(),
             trusted_proxies: settings.trusted_proxies.clone().into(),
         };
 

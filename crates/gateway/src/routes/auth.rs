@@ -79,10 +79,13 @@ fn loggable_oauth_error(error: &str) -> &str {
     }
 }
 
-/// `?next=/path`.
+/// `?next=/path&consent=playlist`.
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
+    /// Ask Spotify for more than the login needs: `playlist` (create private playlists, for
+    /// saving a session's tracks). Asked for only when the user first needs it.
+    consent: Option<String>,
 }
 
 /// `GET /auth/login?next=/path` → 302 to Spotify's authorize page, with the login-binding
@@ -93,10 +96,13 @@ pub struct LoginQuery {
     path = "/auth/login",
     tag = "login",
     summary = "Start the Spotify login",
-    params(("next" = Option<String>, Query, description = "A path on this site to return to")),
+    params(
+        ("next" = Option<String>, Query, description = "A path on this site to return to"),
+        ("consent" = Option<String>, Query, description = "`playlist`: also ask for permission to create private playlists"),
+    ),
     responses(
         (status = 302, description = "To Spotify's authorize page; sets the one-time `sesh_login` cookie"),
-        (status = 400, description = "`invalid_next`", body = ErrorBody),
+        (status = 400, description = "`invalid_next`, `invalid_consent`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: `SESH_LOGIN_RATE`, or too many pending logins", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
         (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
@@ -121,6 +127,16 @@ pub async fn login(
             ));
         }
     };
+    let extra: &[&str] = match query.consent.as_deref() {
+        None | Some("") => &[],
+        Some("playlist") => &[sesh_spotify::PLAYLIST_MODIFY_PRIVATE],
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_consent",
+                "consent must be `playlist`",
+            ));
+        }
+    };
     let db = &state.core.db;
     if db.pending_oauth_states().await? >= MAX_PENDING_LOGINS {
         tracing::warn!("too many logins in progress; refusing new ones for a while");
@@ -131,7 +147,7 @@ pub async fn login(
     }
     let name = login_cookie_name(&state.core.public_url);
     let nonce = browser_nonce(&req, name);
-    let request = state.core.spotify.authorize_url();
+    let request = state.core.spotify.authorize_url_with_scopes(extra);
     db.save_oauth_state(
         &sha256_hex(&request.state),
         &sha256_hex(&nonce),

@@ -8,6 +8,7 @@ pub mod health;
 pub mod openapi;
 pub mod pages;
 pub mod player;
+pub mod playlist;
 pub mod queue;
 pub mod recap;
 pub mod search;
@@ -77,6 +78,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/sessions/{id}/members", web::get().to(api::members))
                 .route("/sessions/{id}/queue", web::get().to(api::queue))
                 .route("/sessions/{id}/recap", web::get().to(recap::recap))
+                .route("/sessions/{id}/playlist", web::post().to(playlist::save))
                 .route("/sessions/{id}/queue", web::post().to(queue::add))
                 .route(
                     "/sessions/{id}/queue/{entry_id}",

@@ -10,7 +10,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
 
-use super::{api, auth, chat, displays, health, pages, player, queue, recap, search, ws};
+use super::{api, auth, chat, displays, health, pages, player, playlist, queue, recap, search, ws};
 
 /// The document.
 #[derive(OpenApi)]
@@ -45,6 +45,7 @@ use super::{api, auth, chat, displays, health, pages, player, queue, recap, sear
         api::queue,
         recap::recap,
         recap::download,
+        playlist::save,
         api::leave,
         api::kick,
         api::unban,

@@ -9,7 +9,7 @@ use super::{api::NO_STORE, parse_session_id};
 use crate::{
     app::AppState,
     error::{ApiError, ErrorBody},
-    recap::{MAX_RECAP_PLAYS, RecapView},
+    recap::RecapView,
     request::CurrentUser,
 };
 
@@ -82,23 +82,5 @@ pub async fn download(
 }
 
 async fn build(state: &AppState, user: &CurrentUser, path: &str) -> Result<RecapView, ApiError> {
-    let id = parse_session_id(path)?;
-    let db = &state.core.db;
-    let (created_at_ms, last_write_ms) = db
-        .session_times(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("session_not_found", "no such session"))?;
-    // Plays recorded a moment ago are still with the background writer.
-    state.core.positions.flush().await;
-    let plays = db.plays(id, MAX_RECAP_PLAYS).await?;
-    let mut view = state
-        .hubs
-        .session(id)
-        .recap(&user.id, plays, created_at_ms, last_write_ms)
-        .await?;
-    let others = view.unnamed();
-    if !others.is_empty() {
-        view.name_others(&db.display_names(&others).await?);
-    }
-    Ok(view)
+    crate::recap::load(state, &user.id, parse_session_id(path)?).await
 }

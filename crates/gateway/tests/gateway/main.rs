@@ -22,6 +22,7 @@ mod migrations;
 mod nginx;
 mod pages;
 mod player;
+mod playlist;
 mod queue;
 mod recap;
 mod reliability_delivery;

@@ -341,6 +341,16 @@ impl From<HubError> for ApiError {
             HubError::Session(e) => Self::Session(e),
             HubError::Spotify(e) => Self::Spotify(e),
             HubError::Limited(e) => e.into(),
+            HubError::HandOverInProgress => Self::client(
+                StatusCode::CONFLICT,
+                "handover_in_progress",
+                "the session is being handed over; wait for it",
+            ),
+            HubError::DeviceRequired => Self::client(
+                StatusCode::BAD_REQUEST,
+                "device_required",
+                "choose one of your devices to play the session on (device_id)",
+            ),
             HubError::StartInProgress => Self::client(
                 StatusCode::CONFLICT,
                 "start_in_progress",

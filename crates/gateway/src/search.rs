@@ -582,6 +582,7 @@ mod resolve_tests {
                     hub_idle_timeout: Duration::from_secs(300),
                     session_idle_timeout: Duration::from_secs(1800),
                     session_end_warning: Duration::from_secs(120),
+                    host_timeout: Duration::from_secs(600),
                     login_idle_timeout: Duration::from_secs(3600),
                     max_live_sessions_per_user: 3,
                 },

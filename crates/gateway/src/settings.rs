@@ -297,6 +297,12 @@ pub struct Settings {
     )]
     pub session_idle_timeout: HumanDuration,
 
+    /// A playing session whose host has no socket open this long is handed to the
+    /// longest-serving co-host (on their active device); with none, the music pauses and any
+    /// member may take the session over.
+    #[arg(long, env = "SESH_HOST_TIMEOUT", default_value = "10m", global = true)]
+    pub host_timeout: HumanDuration,
+
     /// How long an idle session waits, its members warned, before it ends.
     #[arg(
         long,
@@ -561,6 +567,7 @@ impl fmt::Debug for Settings {
             .field("hub_idle_timeout", &self.hub_idle_timeout)
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("session_end_warning", &self.session_end_warning)
+            .field("host_timeout", &self.host_timeout)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("workers", &self.workers)
             .finish()

@@ -221,6 +221,7 @@ impl Application {
                 hub_idle_timeout: settings.hub_idle_timeout.get(),
                 session_idle_timeout: settings.session_idle_timeout.get(),
                 session_end_warning: settings.session_end_warning.get(),
+                host_timeout: settings.host_timeout.get(),
                 login_idle_timeout: settings.login_idle_timeout.get(),
                 max_live_sessions_per_user: settings.max_live_sessions_per_user as usize,
             },

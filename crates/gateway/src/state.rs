@@ -43,6 +43,8 @@ pub struct HubConfig {
     pub session_idle_timeout: Duration,
     /// An idle session ends this long after its members were warned (`SESH_SESSION_END_WARNING`).
     pub session_end_warning: Duration,
+    /// A playing session's host away this long is succeeded (`SESH_HOST_TIMEOUT`).
+    pub host_timeout: Duration,
     /// A login unused this long ends (`SESH_LOGIN_IDLE_TIMEOUT`).
     pub login_idle_timeout: Duration,
     /// Live sessions one user may host at once (`SESH_MAX_LIVE_SESSIONS`).

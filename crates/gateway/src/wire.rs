@@ -573,6 +573,23 @@ pub enum SessionEvent {
     },
     /// A member acted while the session was idle: it is live again.
     SessionActive,
+    /// The host offered the playing session to `to`, who picks one of their devices to take
+    /// it (`POST …/handover {"to": <themselves>, "device_id"}`).
+    HandoverOffered {
+        /// The host.
+        from: UserId,
+        /// Who may take it.
+        to: UserId,
+    },
+    /// The host has been disconnected for `SESH_HOST_TIMEOUT` and no co-host could take over:
+    /// the music is paused, and any member may take the session over with one of their
+    /// devices.
+    HostAway {
+        /// Since when the host is disconnected (ms since the epoch).
+        since_ms: i64,
+    },
+    /// The host who was away is back.
+    HostBack,
     /// The session is over.
     SessionEnded,
 }

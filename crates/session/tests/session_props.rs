@@ -542,3 +542,54 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn a_gone_host_is_succeeded_by_the_longest_serving_co_host_or_claimed_only_when_gone(
+        // Per user but alice: 0 outsider, 1 guest, 2 co-host; and the join times.
+        roles in prop::collection::vec(0..3u8, USERS.len() - 1),
+        joined in prop::collection::vec(0..1_000i64, USERS.len() - 1),
+        claimer in 0..USERS.len(),
+        gone in any::<bool>(),
+    ) {
+        let mut session = lobby();
+        let alice = user("alice");
+        for (i, role) in roles.iter().enumerate() {
+            let who = user(USERS[i + 1]);
+            if *role > 0 {
+                session.join(NewMember::new(who.clone(), "x", tracks(&["t1"])), joined[i], &mut rng(0)).unwrap();
+            }
+            if *role == 2 {
+                session.set_role(&alice, &who, Role::CoHost).unwrap();
+            }
+        }
+        // The successor: the co-host who joined first (ties: the first in join order).
+        let expected = session.members().iter()
+            .filter(|m| m.role == Role::CoHost)
+            .min_by_key(|m| m.joined_at_ms)
+            .map(|m| m.user_id.clone());
+        prop_assert_eq!(session.successor().map(|m| m.user_id.clone()), expected);
+
+        let who = user(USERS[claimer]);
+        let before = session.clone();
+        let result = session.claim_host(&who, gone);
+        match (before.member(&who), who == alice) {
+            (None, _) => prop_assert!(result.is_err()),
+            (Some(_), true) => prop_assert!(result.is_err()),
+            (Some(_), false) if !gone => {
+                prop_assert_eq!(result, Err(SessionError::Forbidden { action: Action::TransferHost, permission: None }));
+            }
+            (Some(_), false) => {
+                let events = result.unwrap();
+                prop_assert_eq!(&events[0], &Event::HostChanged { host: who.clone() });
+                prop_assert_eq!(session.host(), &who);
+                prop_assert_eq!(session.member(&who).unwrap().role, Role::Host);
+                prop_assert_eq!(session.member(&alice).unwrap().role, Role::Guest);
+                prop_assert_eq!(session.members().iter().filter(|m| m.is_host()).count(), 1);
+            }
+        }
+        if session.host() == &alice {
+            prop_assert_eq!(&session, &before);
+        }
+    }
+}

@@ -78,11 +78,30 @@ pub(super) enum Command {
         role: Role,
         reply: Reply<()>,
     },
-    /// Hand the host role to another member (in the lobby).
+    /// Hand the host role to another member: in the lobby at once; while playing on one of
+    /// `target`'s devices (or offered, for them to pick one), or taken by `target` (an offer,
+    /// a host who is gone). `lobby_only`: the old route, before Start only.
     HandOver {
         actor: UserId,
         target: UserId,
-        reply: Reply<()>,
+        device: Option<DeviceId>,
+        lobby_only: bool,
+        reply: Reply<super::HandOverOutcome>,
+    },
+    /// The new host's `play` answered.
+    HandedOver {
+        from: UserId,
+        to: UserId,
+        device: DeviceId,
+        old_device: Option<DeviceId>,
+        result: Result<(), HubError>,
+        reply: Option<Reply<super::HandOverOutcome>>,
+    },
+    /// The devices of the co-host succeeding a gone host.
+    SuccessorDevices {
+        from: UserId,
+        to: UserId,
+        result: Result<Vec<sesh_spotify::Device>, HubError>,
     },
     End {
         actor: UserId,
@@ -265,6 +284,8 @@ impl Command {
                 | Self::Committed { .. }
                 | Self::Skipped { .. }
                 | Self::Replayed { .. }
+                | Self::HandedOver { .. }
+                | Self::SuccessorDevices { .. }
                 | Self::ExpireUnattended { .. }
         ) && !matches!(self, Self::Connect { conn, .. } if conn.user().is_none())
     }

@@ -398,6 +398,9 @@ impl Displays {
             | SessionEvent::SpotifyStatus(_)
             | SessionEvent::SessionIdle { .. }
             | SessionEvent::SessionActive
+            | SessionEvent::HandoverOffered { .. }
+            | SessionEvent::HostAway { .. }
+            | SessionEvent::HostBack
             | SessionEvent::DeviceChanged { .. } => {}
         }
         if let Some(last) = frames.pop() {

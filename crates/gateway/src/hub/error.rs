@@ -35,6 +35,12 @@ pub enum HubError {
         /// The limit.
         max: usize,
     },
+    /// A hand-over is already under way: one at a time.
+    #[error("the session is being handed over; wait for it")]
+    HandOverInProgress,
+    /// Taking the session over needs one of the taker's devices (`device_id`).
+    #[error("choose one of your devices to play the session on")]
+    DeviceRequired,
     /// The hub stopped while answering (it reloads from the database): try again.
     #[error("the session is restarting; try again")]
     Restarting,

@@ -152,12 +152,35 @@ impl HubHandle {
         .await
     }
 
-    /// `actor` (the host) hands the host role to `target`. Before Start only: handing over a
-    /// playing session must move its playback to the new host's device, which is not built yet.
+    /// `actor` (the host) hands the host role to `target`, before Start only (the older route;
+    /// [`HubHandle::hand_over_playing`] also hands over a playing session).
     pub async fn hand_over(&self, actor: &UserId, target: &UserId) -> Result<(), HubError> {
         self.request(|reply| Command::HandOver {
             actor: actor.clone(),
             target: target.clone(),
+            device: None,
+            lobby_only: true,
+            reply,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// `actor` hands the session to `target`: in the lobby at once; while playing on
+    /// `device` (one of `target`'s), or — without one — offered to `target`, who accepts by
+    /// asking the same with one of their devices. `target` may also take over a session whose
+    /// host is gone.
+    pub async fn hand_over_playing(
+        &self,
+        actor: &UserId,
+        target: &UserId,
+        device: Option<DeviceId>,
+    ) -> Result<super::HandOverOutcome, HubError> {
+        self.request(|reply| Command::HandOver {
+            actor: actor.clone(),
+            target: target.clone(),
+            device: device.clone(),
+            lobby_only: false,
             reply,
         })
         .await

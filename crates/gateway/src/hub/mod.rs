@@ -32,6 +32,8 @@ mod task;
 pub mod tracker;
 mod views;
 
+pub use task::handing::HandOverOutcome;
+
 use std::{collections::HashMap, sync::Arc};
 
 use parking_lot::Mutex;

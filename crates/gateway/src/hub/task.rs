@@ -35,6 +35,8 @@ pub(super) mod chatting;
 mod displaying;
 #[path = "ending.rs"]
 mod ending;
+#[path = "handing.rs"]
+pub mod handing;
 #[path = "playing.rs"]
 mod playing;
 #[path = "queueing.rs"]
@@ -68,6 +70,14 @@ pub(super) struct SessionHub {
     effects: Effects,
     /// Whether nobody uses the session, and when it goes idle and ends.
     lifecycle: Lifecycle,
+    /// The member the host offered the session to (they pick a device to accept).
+    host_offer: Option<UserId>,
+    /// Since when the host of a playing session has no socket open.
+    host_offline_since: Option<tokio::time::Instant>,
+    /// The host was away past `SESH_HOST_TIMEOUT` and nobody took over: any member may.
+    host_gone: bool,
+    /// A hand-over's `play` is with Spotify.
+    handing_over: bool,
     /// The last `playback` sent (for welcomes).
     playback: Option<PlaybackView>,
     status: SpotifyStatus,
@@ -92,6 +102,8 @@ enum Wake {
     Summary,
     /// The lifecycle's next step (idle, end) may be due.
     Lifecycle,
+    /// The host has been away for `SESH_HOST_TIMEOUT`.
+    HostTimeout,
     /// Shut down, unload (idle), or every sender is gone.
     Stop,
 }
@@ -123,6 +135,10 @@ impl SessionHub {
                 core.config.session_end_warning,
                 tokio::time::Instant::now(),
             ),
+            host_offer: None,
+            host_offline_since: None,
+            host_gone: false,
+            handing_over: false,
             playback: None,
             status: SpotifyStatus::ok(),
             poller: None,
@@ -146,8 +162,12 @@ impl SessionHub {
         self.store.reserve(self.feed.seq()).await;
         loop {
             let live = self.session().state() != SessionState::Ended;
-            self.lifecycle
-                .observe(live && self.unattended(), tokio::time::Instant::now());
+            let now = tokio::time::Instant::now();
+            self.lifecycle.observe(live && self.unattended(), now);
+            self.observe_host(now);
+            let host_at = self.host_absence_deadline();
+            let host_timer =
+                tokio::time::sleep_until(host_at.unwrap_or_else(tokio::time::Instant::now));
             // A hub feeding Spotify for nobody stays (its poller lives in it), and so does an
             // idle one until it ends.
             let idle = self.room.is_empty()
@@ -167,6 +187,7 @@ impl SessionHub {
                 () = idle_timer, if idle => Wake::Stop,
                 () = summary_timer, if summary_at.is_some() => Wake::Summary,
                 () = life_timer, if life_at.is_some() => Wake::Lifecycle,
+                () = host_timer, if host_at.is_some() => Wake::HostTimeout,
             };
             match wake {
                 Wake::Command(command) => {
@@ -175,6 +196,7 @@ impl SessionHub {
                 }
                 Wake::Summary => self.send_summary(None),
                 Wake::Lifecycle => self.lifecycle_due().await,
+                Wake::HostTimeout => self.host_timed_out().await,
                 Wake::Stop => break,
             }
             if self.store.is_broken() {
@@ -308,14 +330,26 @@ impl SessionHub {
             Command::HandOver {
                 actor,
                 target,
+                device,
+                lobby_only,
                 reply,
             } => {
-                let result = match self.session().state() {
-                    // The music plays from the host's account: it would not follow the role.
-                    SessionState::Playing => Err(SessionError::AlreadyStarted.into()),
-                    _ => self.apply(|s| s.transfer_host(&actor, &target)).await,
-                };
-                let _ = reply.send(result.map(drop));
+                self.hand_over(actor, target, device, lobby_only, reply)
+                    .await;
+            }
+            Command::HandedOver {
+                from,
+                to,
+                device,
+                old_device,
+                result,
+                reply,
+            } => {
+                self.handed_over(from, to, device, old_device, result, reply)
+                    .await;
+            }
+            Command::SuccessorDevices { from, to, result } => {
+                self.successor_devices(from, to, result).await;
             }
             Command::End { actor, reply } => {
                 let result = self.apply(|s| s.end(&actor)).await;

@@ -8,7 +8,7 @@ use sesh_session::{
 };
 
 use super::parse_session_id;
-use crate::hub::HubHandle;
+use crate::hub::{HandOverOutcome, HubHandle};
 use crate::{
     app::AppState,
     db::now_ms,
@@ -743,6 +743,87 @@ pub async fn hand_over(
     let (hub, target) = on_member(&state, path)?;
     hub.hand_over(&user.id, &target).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Body of `POST /api/sessions/{id}/handover`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandOverBody {
+    /// The member who becomes the host.
+    #[schema(value_type = String)]
+    to: UserId,
+    /// One of `to`'s Spotify devices to play on (while playing). Without it the host offers
+    /// the session: `to` gets `handover_offered` and accepts with one of their devices.
+    device_id: Option<String>,
+}
+
+/// `POST /api/sessions/{id}/handover` → 200 `{"handed_over": true}` or 202 `{"offered": true}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HandOverAnswer {
+    /// `to` is the host now (and, while playing, the music plays on their device).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    handed_over: bool,
+    /// `to` was asked to pick one of their devices.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    offered: bool,
+}
+
+/// `POST /api/sessions/{id}/handover` `{"to", "device_id"?}`: the host hands the session to a
+/// member — while playing, the rest of the queue plays on `to`'s device from the current
+/// position and the old host's device pauses; `to` accepts an offer, or takes over a session
+/// whose host is gone, with one of their devices.
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{id}/handover",
+    tag = "sessions",
+    operation_id = "hand_over_session",
+    summary = "Hand the session to another member, moving the music to their device (host; or the member taking it)",
+    params(("id" = String, Path, description = "Session id (a UUID)")),
+    request_body(content = HandOverBody, content_type = "application/json"),
+    responses(
+        (status = 200, body = HandOverAnswer, description = "Handed over: members get `host_changed` and `device_changed`"),
+        (status = 202, body = HandOverAnswer, description = "Offered: `to` gets `handover_offered`"),
+        (status = 400, description = "`invalid_target`, `invalid_device`, `device_required`, `invalid_json`", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`csrf`, `forbidden`, `not_a_member`, `premium_required` (Spotify plays only for Premium)", body = ErrorBody),
+        (status = 404, description = "`session_not_found`, `spotify_not_found` (no such device)", body = ErrorBody),
+        (status = 409, description = "`handover_in_progress`, `session_ended`, `no_active_device`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+        (status = 502, description = "`spotify_error`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ),
+    security(("login_cookie" = [])),
+)]
+pub async fn hand_over_session(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    body: web::Json<HandOverBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_session_id(&path)?;
+    let body = body.into_inner();
+    let device = body
+        .device_id
+        .as_deref()
+        .map(super::parse_device_id)
+        .transpose()?;
+    let outcome = state
+        .hubs
+        .session(id)
+        .hand_over_playing(&user.id, &body.to, device)
+        .await?;
+    Ok(match outcome {
+        HandOverOutcome::Done => HttpResponse::Ok().json(HandOverAnswer {
+            handed_over: true,
+            offered: false,
+        }),
+        HandOverOutcome::Offered => HttpResponse::Accepted().json(HandOverAnswer {
+            handed_over: false,
+            offered: true,
+        }),
+    })
 }
 
 /// `POST /api/sessions/{id}/end` (host) → 204.

@@ -106,6 +106,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(api::hand_over),
                 )
                 .route("/sessions/{id}/end", web::post().to(api::end))
+                .route(
+                    "/sessions/{id}/handover",
+                    web::post().to(api::hand_over_session),
+                )
                 .route("/sessions/{id}/invite", web::post().to(api::rotate_invite))
                 .route("/sessions/{id}/name", web::post().to(api::rename))
                 .route("/sessions/{id}/start", web::post().to(player::start))

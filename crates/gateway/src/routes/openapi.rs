@@ -51,6 +51,7 @@ use super::{api, auth, chat, displays, health, pages, player, playlist, queue, r
         api::unban,
         api::set_role,
         api::hand_over,
+        api::hand_over_session,
         api::end,
         api::rotate_invite,
         api::rename,

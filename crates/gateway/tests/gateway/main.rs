@@ -16,6 +16,7 @@ mod decoding_props;
 mod displays;
 mod docker_context;
 mod guest_controls;
+mod handover;
 mod large_rooms;
 mod lifecycle;
 mod migrations;

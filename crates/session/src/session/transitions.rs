@@ -130,25 +130,73 @@ impl Session {
         actor: &UserId,
         to: &UserId,
     ) -> Result<Vec<Event>, SessionError> {
+        self.check_transfer_host(actor, to)?;
+        Ok(self.make_host(to))
+    }
+
+    /// Whether `actor` may hand the host role to `to` now ([`Session::transfer_host`]'s
+    /// checks, changing nothing): the gateway asks before it moves the music to `to`'s device.
+    pub fn check_transfer_host(&self, actor: &UserId, to: &UserId) -> Result<(), SessionError> {
         self.authorize(actor, Action::TransferHost)?;
         if actor == to {
             return Err(SessionError::InvalidTarget {
                 reason: "this member is already the host",
             });
         }
-        let index = self.index_of(to)?;
+        self.index_of(to).map(drop)
+    }
+
+    /// A member takes the host role over from a host who is gone: the gateway says so
+    /// (`host_gone`: disconnected longer than it waits, and no co-host could take over).
+    /// Otherwise only the host hands the role on (`forbidden`).
+    pub fn claim_host(
+        &mut self,
+        actor: &UserId,
+        host_gone: bool,
+    ) -> Result<Vec<Event>, SessionError> {
+        self.check_claim_host(actor, host_gone)?;
+        Ok(self.make_host(actor))
+    }
+
+    /// [`Session::claim_host`]'s checks, changing nothing.
+    pub fn check_claim_host(&self, actor: &UserId, host_gone: bool) -> Result<(), SessionError> {
+        self.authorize(actor, Action::View)?;
+        if self.host == *actor {
+            return Err(SessionError::InvalidTarget {
+                reason: "this member is already the host",
+            });
+        }
+        if !host_gone {
+            return Err(SessionError::Forbidden {
+                action: Action::TransferHost,
+                permission: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Who succeeds a host who is gone: the longest-serving co-host (the earliest to join).
+    pub fn successor(&self) -> Option<&crate::member::Member> {
+        self.members
+            .iter()
+            .filter(|m| m.role == Role::CoHost)
+            .min_by_key(|m| m.joined_at_ms)
+    }
+
+    /// `to` (a member) is the host from now on; the previous host, if still a member, a guest.
+    fn make_host(&mut self, to: &UserId) -> Vec<Event> {
         for member in &mut self.members {
             if member.is_host() {
                 member.role = Role::Guest;
             }
-        }
-        if let Some(new_host) = self.members.get_mut(index) {
-            new_host.role = Role::Host;
+            if member.user_id == *to {
+                member.role = Role::Host;
+            }
         }
         self.host = to.clone();
         let mut events = vec![Event::HostChanged { host: to.clone() }];
         self.lift_mute(to, &mut events);
-        Ok(events)
+        events
     }
 
     /// The host makes a member a co-host or a guest again (`role_changed`). The host role

@@ -376,8 +376,19 @@ export class SessionModel {
         if (Number.isInteger(frame.online_count)) s.onlineCount = frame.online_count;
         return { parts: Array.isArray(frame.members) ? ['members', 'nowPlaying', 'queue'] : ['members'], outcome: null };
       }
+      case 'handover_offered':
+        s.handoverOffer = { from: idOf(frame.from), to: idOf(frame.to) };
+        return { parts: ['handover'], outcome: s.handoverOffer.to === this.you?.id ? 'handover_offered' : null };
+      case 'host_away':
+        s.hostAway = Number.isFinite(frame.since_ms) ? frame.since_ms : Date.now();
+        return { parts: ['handover'], outcome: null };
+      case 'host_back':
+        s.hostAway = null;
+        return { parts: ['handover'], outcome: null };
       case 'host_changed': {
         const hostId = idOf(frame.host ?? frame.user_id);
+        s.handoverOffer = null;
+        s.hostAway = null;
         const wasHost = this.isHost();
         s.hostId = hostId;
         // Co-hosts stay co-hosts; the old host becomes a guest.

@@ -789,6 +789,8 @@ pub struct HandOverAnswer {
         (status = 403, description = "`csrf`, `forbidden`, `not_a_member`, `premium_required` (Spotify plays only for Premium)", body = ErrorBody),
         (status = 404, description = "`session_not_found`, `spotify_not_found` (no such device)", body = ErrorBody),
         (status = 409, description = "`handover_in_progress`, `session_ended`, `no_active_device`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 429, description = "`rate_limited`", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 502, description = "`spotify_error`", body = ErrorBody),

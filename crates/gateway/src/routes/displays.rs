@@ -10,6 +10,20 @@ use std::{
     time::Duration,
 };
 
+/// One Server-Sent Event of a display's stream, as the OpenAPI document describes each event of
+/// `text/event-stream` (the fields of the SSE wire format; `data` is the event's JSON).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SseEvent {
+    /// The event's name: `snapshot`, `playback`, `queue`, `members`, `session`, `join`, `session_ended`.
+    pub event: Option<String>,
+    /// Its JSON (docs/displays.md).
+    pub data: Option<String>,
+    /// Its `seq`, for `Last-Event-ID` (on the last event of a change only).
+    pub id: Option<String>,
+    /// How long to wait before reconnecting, in ms (sent once, first).
+    pub retry: Option<u64>,
+}
+
 use actix_web::{
     HttpRequest, HttpResponse, Responder, ResponseError,
     http::{StatusCode, header},
@@ -229,7 +243,7 @@ async fn state_of(
         ("Last-Event-ID" = Option<u64>, Header, description = "The last event id seen, to resume"),
     ),
     responses(
-        (status = 200, description = "`text/event-stream`: `snapshot`, then `playback`, `queue`, `members`, `session`, `join`, `session_ended`", content_type = "text/event-stream", body = String),
+        (status = 200, description = "`text/event-stream`: `snapshot`, then `playback`, `queue`, `members`, `session`, `join`, `session_ended`", content_type = "text/event-stream", body = SseEvent),
         (status = 404, description = "`not_found`: no such route (a key with a `/`)", body = ErrorBody),
         (status = 403, description = "`display_key_invalid`: unknown or revoked key", body = ErrorBody),
         (status = 429, description = "`rate_limited`: `SESH_DISPLAY_RATE`, or `SESH_DISPLAYS_PER_IP` streams open", body = ErrorBody),

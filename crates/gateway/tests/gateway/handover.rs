@@ -16,6 +16,17 @@ fn position(player: &Value) -> i64 {
     player["position_ms"].as_i64().unwrap()
 }
 
+/// Whether `user`'s player pauses within two seconds (the pause is sent in the background).
+async fn paused_soon(app: &TestApp, user: &str) -> bool {
+    for _ in 0..40 {
+        if app.emulator_player(user).await["is_playing"] == false {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 async fn polls_of(app: &TestApp, user: &str) -> usize {
     app.player_polls(user).await
 }
@@ -62,15 +73,7 @@ async fn the_host_hands_a_playing_session_to_bob_who_plays_on_from_the_same_plac
         assert_eq!(changed["host"], "bob");
     }
     // The old host's device is paused (in the background, right after).
-    let mut paused = false;
-    for _ in 0..40 {
-        if app.emulator_player("alice").await["is_playing"] == false {
-            paused = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(paused, "alice's device still plays");
+    assert!(paused_soon(&app, "alice").await, "alice's device still plays");
     // From now on the poller reads bob's player, not alice's.
     app.emulator_clear_requests().await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -181,15 +184,7 @@ async fn without_a_co_host_the_music_pauses_and_any_member_takes_over() {
     drop(sockets.remove(0));
     let away = sockets[0].next_of_type("host_away").await;
     assert!(away["since_ms"].as_i64().is_some(), "{away}");
-    let mut paused = false;
-    for _ in 0..40 {
-        if app.emulator_player("alice").await["is_playing"] == false {
-            paused = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(paused, "the gone host's music still plays");
+    assert!(paused_soon(&app, "alice").await, "the gone host's music still plays");
     let bob_device = p.guests[0].device_id().await;
     let (status, body) = p.guests[0]
         .post(

@@ -176,7 +176,16 @@ function renderForm() {
   const muted = Boolean(state.members.get(state.me)?.muted);
   input.disabled = muted || !state.me;
   send.disabled = muted || !state.me;
-  input.placeholder = muted ? 'A moderator muted you in this chat' : 'Say something to the room';
+  // A phone cuts a long placeholder off: the reason gets a line of its own above the input.
+  input.placeholder = muted ? 'You are muted' : 'Say something to the room';
+  let note = el('chat-muted-note');
+  if (muted && !note) {
+    note = h('p', { class: 'chat-muted-note', id: 'chat-muted-note', testid: 'chat-muted-note' }, 'A moderator muted you in this chat.');
+    input.closest('.chat-row')?.before(note);
+  }
+  if (note) note.hidden = !muted;
+  const described = (input.getAttribute('aria-describedby') ?? '').split(' ').filter((id) => id && id !== 'chat-muted-note');
+  input.setAttribute('aria-describedby', (muted ? ['chat-muted-note', ...described] : described).join(' '));
 }
 
 function reactionButtons(counts = {}, mine = [], label, onPress, testid) {

@@ -402,8 +402,9 @@ function renderNowPlaying() {
     lobby.dataset.music = s.state === 'ended' && view.endedMusic ? view.endedMusic : '';
     let endedLink = lobby.querySelector('[data-testid="ended-home"]');
     if (s.state === 'ended' && !endedLink) {
-      endedLink = h('a', { class: 'button button-primary', href: '/', testid: 'ended-home' }, 'Go to the start page');
-      lobby.append(h('p', {}, endedLink));
+      endedLink = h('a', { class: 'button button-ghost', href: '/', testid: 'ended-home' }, 'Go to the start page');
+      const recap = h('a', { class: 'button button-primary', href: `/s/${encodeURIComponent(sessionId)}/recap`, testid: 'ended-recap' }, 'See what played');
+      lobby.append(h('p', { class: 'ended-links' }, recap, ' ', endedLink));
     }
     document.title = s.name ? `${s.name} — Sesh` : 'Session — Sesh';
     return;
@@ -1213,6 +1214,10 @@ async function loadRemoved() {
 
 function renderFooter() {
   const live = view.session.state !== 'ended';
+  // While it plays, the recap so far sits here, out of the way; once ended, the card leads to it.
+  const recap = $('recap-link');
+  recap.href = `/s/${encodeURIComponent(sessionId)}/recap`;
+  recap.hidden = !live || view.session.state === 'lobby';
   $('end-session').hidden = !(isHost() && live);
   $('leave-session').hidden = isHost() || !live;
 }

@@ -16,6 +16,7 @@ import {
 import { initSearch, renderSearch } from './search.js';
 import { initDisplays, renderDisplays } from './displays.js';
 import { initGuestControls, renderGuestControls } from './guest-controls.js';
+import { initHandover, renderHandover } from './handover.js';
 import { SessionSocket } from './socket.js';
 import { chatSees, initChat } from './chat.js';
 import { deviceIcon, icon } from './icons.js';
@@ -108,6 +109,7 @@ const RENDERERS = {
   queueSettings: () => renderQueueSettings(),
   guestControls: () => renderGuestControls(),
   idle: () => renderIdle(),
+  handover: () => renderHandover(),
   invite: () => renderInvite(),
   head: () => { renderHead(); renderNowPlaying(); },
   banned: () => renderRemoved(),
@@ -321,6 +323,7 @@ function renderAll() {
   renderQueueSettings();
   renderGuestControls();
   renderIdle();
+  renderHandover();
   renderRemoved();
   renderFooter();
   renderSpotifyStatus();
@@ -1082,8 +1085,9 @@ function renderMembers() {
         onclick: () => kickMember(m),
       }, 'Remove')
       : null;
-    // Before Start the host may hand the session over (a free host to a friend with Premium).
-    const handOver = canKick && !you && s.state === 'lobby'
+    // The host hands the session over: before Start at once (a free host to a friend with
+    // Premium); while playing as an offer, the new host picking where the music goes on.
+    const handOver = canKick && !you && (s.state === 'lobby' || s.state === 'playing')
       ? h('button', {
         class: 'button button-ghost button-small', type: 'button', testid: 'hand-over',
         'aria-label': `Make host: ${m.display_name}`,
@@ -1126,14 +1130,22 @@ async function setRole(member, role) {
 }
 
 async function handOverTo(member) {
+  const playing = view.session.state === 'playing';
   const ok = await confirmDialog({
     title: `Make ${member.display_name} the host?`,
-    message: `${member.display_name} starts the music from their Spotify account (it needs Premium) and runs the session from then on. You stay in it as a guest.`,
-    confirmLabel: 'Make host',
+    message: playing
+      ? `${member.display_name} picks one of their devices, the music goes on there from the same place (their Spotify needs Premium), and yours stops. You stay in the session as a guest.`
+      : `${member.display_name} starts the music from their Spotify account (it needs Premium) and runs the session from then on. You stay in it as a guest.`,
+    confirmLabel: playing ? 'Offer the session' : 'Make host',
   });
   if (!ok) return;
   try {
-    await postJson(`${sessionPath}/host/${encodeURIComponent(member.id)}`);
+    if (playing) {
+      await postJson(`${sessionPath}/handover`, { to: member.id });
+      notify({ kind: 'success', key: 'handover', title: `Asked ${member.display_name} to take the session`, message: 'They pick one of their devices; the music moves there.', timeoutMs: 5000 });
+    } else {
+      await postJson(`${sessionPath}/host/${encodeURIComponent(member.id)}`);
+    }
   } catch (err) {
     notifyError(err);
   }
@@ -1332,6 +1344,7 @@ function wireControls() {
   initSearch({ view, sessionPath });
   initDisplays({ sessionPath });
   initGuestControls({ view, sessionPath });
+  initHandover({ view, sessionPath });
   $('start-button').addEventListener('click', startSession);
   $('keep-session').addEventListener('click', (e) => keepSession(e.currentTarget));
   $('refresh-devices').addEventListener('click', () => loadDevices());

@@ -108,9 +108,17 @@ describe('chat', { timeout: 180_000 }, () => {
   it('refuses a burst with a message under the input', async () => {
     const input = bob.page.getByLabel('Message', { exact: true });
     // Five per ten seconds: bob's earlier messages count too, so the sixth at the latest is refused.
+    // Each press waits for its answer (a press while one is on its way is ignored by the page):
+    // the input empties when sent, the error shows when refused.
     for (let i = 0; i < 6; i += 1) {
       await input.fill(`quick ${i}`);
       await input.press('Enter');
+      await bob.page.waitForFunction(() => {
+        const field = document.querySelector('[data-testid="chat-input"]');
+        const error = document.querySelector('[data-testid="chat-error"]')?.textContent ?? '';
+        return field?.value === '' || /sending too fast/.test(error);
+      });
+      if (/sending too fast/.test(await bob.page.locator(tid('chat-error')).textContent() ?? '')) break;
     }
     const error = bob.page.locator(tid('chat-error'));
     await bob.page.waitForFunction(() => /sending too fast/.test(document.querySelector('[data-testid="chat-error"]')?.textContent ?? ''));

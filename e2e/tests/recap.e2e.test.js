@@ -227,6 +227,8 @@ describe('recap', { timeout: 300_000 }, () => {
     await host.page.locator(tid('confirm-ok')).click();
     const toRecap = host.page.locator(tid('ended-recap'));
     assert.equal(await toRecap.textContent(), 'See what played');
+    // Over: the chat stays to read, but nothing more can be written.
+    await host.page.locator(tid('chat-form')).waitFor({ state: 'hidden' });
     await toRecap.scrollIntoViewIfNeeded();
     await host.page.screenshot({ path: join(artifacts, 'recap-ended-card-desktop.png') });
     await toRecap.click();

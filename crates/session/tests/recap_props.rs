@@ -121,7 +121,12 @@ fn without_recorded_plays_a_session_recaps_its_queue_up_to_now_untimed() {
     session.move_to(2).unwrap();
     let recap = Recap::build(&session, &[], 5_000);
     assert_eq!(recap.plays.len(), 3);
-    assert!(recap.plays.iter().all(|p| p.started_at_ms.is_none() && !p.skipped));
+    assert!(
+        recap
+            .plays
+            .iter()
+            .all(|p| p.started_at_ms.is_none() && !p.skipped)
+    );
     assert_eq!(recap.length_ms, None);
     assert!(recap.plays[2].now_playing);
     // A lobby has nothing to recap.

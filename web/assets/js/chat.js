@@ -24,6 +24,8 @@ const state = {
   messages: [],
   more: false,
   track: null,
+  /** The session is over: the chat is kept to read, nothing more is sent. */
+  ended: false,
 };
 
 const el = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -59,6 +61,7 @@ export function chatSees(frame) {
       state.members = new Map((frame.session?.members ?? []).map((m) => [m.id, { role: m.role, muted: Boolean(m.muted), name: m.display_name }]));
       if (state.me && !state.members.has(state.me)) state.members.set(state.me, { role: frame.you.role, muted: false, name: frame.you.display_name });
       state.playing = frame.session?.state === 'playing';
+      state.ended = frame.session?.state === 'ended';
       setHistory(frame.chat);
       return false;
     case 'chat_history':
@@ -124,6 +127,7 @@ export function chatSees(frame) {
       return false;
     case 'session_ended':
       state.playing = false;
+      state.ended = true;
       renderAllOfIt();
       return false;
     default:
@@ -174,8 +178,9 @@ function renderForm() {
   const send = el('chat-send');
   if (!input || !send) return;
   const muted = Boolean(state.members.get(state.me)?.muted);
-  input.disabled = muted || !state.me;
-  send.disabled = muted || !state.me;
+  input.closest('form')?.toggleAttribute('hidden', state.ended);
+  input.disabled = muted || !state.me || state.ended;
+  send.disabled = muted || !state.me || state.ended;
   // A phone cuts a long placeholder off: the reason gets a line of its own above the input.
   input.placeholder = muted ? 'You are muted' : 'Say something to the room';
   let note = el('chat-muted-note');

@@ -73,7 +73,10 @@ async fn the_host_hands_a_playing_session_to_bob_who_plays_on_from_the_same_plac
         assert_eq!(changed["host"], "bob");
     }
     // The old host's device is paused (in the background, right after).
-    assert!(paused_soon(&app, "alice").await, "alice's device still plays");
+    assert!(
+        paused_soon(&app, "alice").await,
+        "alice's device still plays"
+    );
     // From now on the poller reads bob's player, not alice's.
     app.emulator_clear_requests().await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -184,7 +187,10 @@ async fn without_a_co_host_the_music_pauses_and_any_member_takes_over() {
     drop(sockets.remove(0));
     let away = sockets[0].next_of_type("host_away").await;
     assert!(away["since_ms"].as_i64().is_some(), "{away}");
-    assert!(paused_soon(&app, "alice").await, "the gone host's music still plays");
+    assert!(
+        paused_soon(&app, "alice").await,
+        "the gone host's music still plays"
+    );
     let bob_device = p.guests[0].device_id().await;
     let (status, body) = p.guests[0]
         .post(

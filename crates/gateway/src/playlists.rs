@@ -22,7 +22,9 @@ use serde::Serialize;
 use sesh_session::{SessionId, UserId};
 use sesh_spotify::{PLAYLIST_ITEMS_PER_CALL, PLAYLIST_MODIFY_PRIVATE, SpotifyError};
 
-use crate::{app::AppState, db::SavedPlaylist, error::ApiError};
+use crate::{
+    db::SavedPlaylist, error::ApiError, hub::HubRegistry, state::Core, wire::recap::RecapView,
+};
 
 /// The longest a save waits for Spotify's `Retry-After`s, in all, before it answers
 /// `rate_limited` (the next save resumes).
@@ -58,8 +60,14 @@ impl Drop for InFlight<'_> {
 }
 
 /// Saves (or brings up to date) `user`'s playlist of session `id`.
-pub async fn save(state: &AppState, user: &UserId, id: SessionId) -> Result<SaveAnswer, ApiError> {
-    let recap = crate::recap::load(state, user, id).await?;
+pub async fn save(
+    core: &Core,
+    hubs: &HubRegistry,
+    saves: &SavesInFlight,
+    user: &UserId,
+    id: SessionId,
+) -> Result<SaveAnswer, ApiError> {
+    let recap = crate::recap::load(core, hubs, user, id).await?;
     let mut seen = HashSet::new();
     let uris: Vec<String> = recap
         .tracks
@@ -74,23 +82,19 @@ pub async fn save(state: &AppState, user: &UserId, id: SessionId) -> Result<Save
             "nothing has played in this session yet",
         ));
     }
-    let core = &state.core;
     let auth = core.accounts.auth(user).await.map_err(ApiError::from)?;
     if !auth.current().has_scope(PLAYLIST_MODIFY_PRIVATE) {
         return Err(consent_required());
     }
     let key = (user.clone(), id);
-    if !state.playlist_saves.0.lock().insert(key.clone()) {
+    if !saves.0.lock().insert(key.clone()) {
         return Err(ApiError::client(
             StatusCode::CONFLICT,
             "save_in_progress",
             "this playlist is being saved already",
         ));
     }
-    let _in_flight = InFlight {
-        saves: &state.playlist_saves,
-        key,
-    };
+    let _in_flight = InFlight { saves, key };
     core.limits.check_spotify_call(user)?;
 
     let mut waited = Duration::ZERO;
@@ -102,7 +106,7 @@ pub async fn save(state: &AppState, user: &UserId, id: SessionId) -> Result<Save
                 "What played at a Sesh session, in play order ({} tracks when saved).",
                 uris.len()
             );
-            let playlist = with_retries(state, user, &mut waited, |spotify, auth| {
+            let playlist = with_retries(core, user, &mut waited, |spotify, auth| {
                 let (name, description) = (name.clone(), description.clone());
                 async move {
                     spotify
@@ -132,7 +136,7 @@ pub async fn save(state: &AppState, user: &UserId, id: SessionId) -> Result<Save
         let chunk: Arc<[String]> =
             uris[added..uris.len().min(added + PLAYLIST_ITEMS_PER_CALL)].into();
         let playlist_id = saved.playlist_id.clone();
-        with_retries(state, user, &mut waited, |spotify, auth| {
+        with_retries(core, user, &mut waited, |spotify, auth| {
             let (chunk, playlist_id) = (chunk.clone(), playlist_id.clone());
             async move {
                 spotify
@@ -153,7 +157,7 @@ pub async fn save(state: &AppState, user: &UserId, id: SessionId) -> Result<Save
 }
 
 /// "Sesh · {session name} · {date}" (the date the session was created, UTC).
-fn playlist_name(recap: &crate::recap::RecapView) -> String {
+fn playlist_name(recap: &RecapView) -> String {
     let session = &recap.session;
     let name = session.name.as_ref().map_or_else(
         || format!("{}’s session", session.host.display_name),
@@ -180,7 +184,7 @@ fn consent_required() -> ApiError {
 /// One Spotify call for `user` through the app's budget, its `Retry-After`s waited out while
 /// `waited` stays within [`MAX_WAIT`].
 async fn with_retries<T, Fut>(
-    state: &AppState,
+    core: &Core,
     user: &UserId,
     waited: &mut Duration,
     call: impl Fn(sesh_spotify::SpotifyClient, sesh_spotify::UserAuth) -> Fut,
@@ -188,7 +192,6 @@ async fn with_retries<T, Fut>(
 where
     Fut: Future<Output = Result<T, SpotifyError>>,
 {
-    let core = &state.core;
     loop {
         core.budget.acquire().await;
         match core.accounts.call(&core.spotify, user, &call).await {

@@ -11,6 +11,7 @@ use sesh_session::{
 use sesh_spotify::RepeatState;
 
 pub mod chat;
+pub mod recap;
 
 /// WebSocket protocol version announced in `welcome`.
 pub const PROTOCOL_VERSION: u32 = 1;

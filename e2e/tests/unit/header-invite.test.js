@@ -45,8 +45,8 @@ describe('session name', () => {
     assert.equal(m.session.name, 'Garden party');
     const r = m.applyEvent({ type: 'settings_changed', seq: 42, settings: { capacity: 50, shuffle_mode: 'fair', name: 'Friday' } }, 0, 0);
     // The header shows the name; the invite card, the search, the votes and the vote to skip
-    // depend on what guests may do; the host's form shows the queue's rules.
-    assert.deepEqual(r.parts, ['head', 'invite', 'queue', 'search', 'skip', 'queueSettings']);
+    // depend on what guests may do; the host's forms show the queue's rules and the guest controls.
+    assert.deepEqual(r.parts, ['head', 'invite', 'queue', 'search', 'skip', 'queueSettings', 'guestControls']);
     assert.equal(m.session.name, 'Friday');
     m.applyEvent({ type: 'settings_changed', seq: 43, settings: { capacity: 50, shuffle_mode: 'fair', name: null } }, 0, 0);
     assert.equal(m.session.name, null);

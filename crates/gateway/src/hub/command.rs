@@ -258,7 +258,7 @@ pub(super) enum Command {
         plays: Vec<sesh_session::Play>,
         created_at_ms: i64,
         last_write_ms: i64,
-        reply: Reply<crate::recap::RecapView>,
+        reply: Reply<crate::wire::recap::RecapView>,
     },
     /// The registry's sweeper found the session unattended in the database for the idle time
     /// and the warning: end it unless someone came back (`true`: it ended).

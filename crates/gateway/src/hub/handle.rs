@@ -187,14 +187,14 @@ impl HubHandle {
     }
 
     /// The recap as `user` (a member) sees it, from the stored `plays` and the session row's
-    /// times; members' names only (see [`crate::recap::RecapView::name_others`]).
+    /// times; members' names only (see [`crate::wire::recap::RecapView::name_others`]).
     pub async fn recap(
         &self,
         user: &UserId,
         plays: Vec<sesh_session::Play>,
         created_at_ms: i64,
         last_write_ms: i64,
-    ) -> Result<crate::recap::RecapView, HubError> {
+    ) -> Result<crate::wire::recap::RecapView, HubError> {
         self.request(|reply| Command::Recap {
             user: user.clone(),
             plays: plays.clone(),

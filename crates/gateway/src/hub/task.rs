@@ -459,7 +459,7 @@ impl SessionHub {
                         crate::db::now_ms()
                     };
                     let recap = sesh_session::Recap::build(session, &plays, until);
-                    crate::recap::RecapView::new(
+                    crate::wire::recap::RecapView::new(
                         session,
                         &recap,
                         created_at_ms,

@@ -39,6 +39,13 @@ pub async fn save(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_session_id(&path)?;
-    let answer = crate::playlists::save(&state, &user.id, id).await?;
+    let answer = crate::playlists::save(
+        &state.core,
+        &state.hubs,
+        &state.playlist_saves,
+        &user.id,
+        id,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(answer))
 }

@@ -9,8 +9,8 @@ use super::{api::NO_STORE, parse_session_id};
 use crate::{
     app::AppState,
     error::{ApiError, ErrorBody},
-    recap::RecapView,
     request::CurrentUser,
+    wire::recap::RecapView,
 };
 
 /// `GET /api/sessions/{id}/recap` → 200 the recap (members only).
@@ -82,5 +82,5 @@ pub async fn download(
 }
 
 async fn build(state: &AppState, user: &CurrentUser, path: &str) -> Result<RecapView, ApiError> {
-    crate::recap::load(state, &user.id, parse_session_id(path)?).await
+    crate::recap::load(&state.core, &state.hubs, &user.id, parse_session_id(path)?).await
 }

@@ -338,6 +338,19 @@ pub struct PlaybackView {
     pub changes: Vec<PlaybackChange>,
 }
 
+impl PlaybackView {
+    /// Where the track is at `now_ms` (the server's clock): the observed progress, moved on
+    /// by the time since Spotify answered while it plays.
+    pub fn progress_at(&self, now_ms: i64) -> u32 {
+        let elapsed = if self.is_playing {
+            (now_ms - self.server_time_ms).max(0)
+        } else {
+            0
+        };
+        u32::try_from(i64::from(self.progress_ms) + elapsed).unwrap_or(0)
+    }
+}
+
 /// The health of the session's link to Spotify (`spotify_status` event, `welcome.spotify`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SpotifyStatus {
@@ -1001,6 +1014,29 @@ pub struct PreviewYou {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_playing_track_moves_on_from_its_observation_and_a_paused_one_stays() {
+        let mut view = PlaybackView {
+            track: None,
+            is_playing: true,
+            progress_ms: 10_000,
+            device: None,
+            server_time_ms: 1_000_000,
+            added_by: Vec::new(),
+            added_by_count: 0,
+            position: None,
+            volume_percent: None,
+            shuffle: false,
+            repeat: RepeatState::Off,
+            changes: Vec::new(),
+        };
+        assert_eq!(view.progress_at(1_002_500), 12_500);
+        // A clock that reads earlier than the answer does not move it back.
+        assert_eq!(view.progress_at(999_000), 10_000);
+        view.is_playing = false;
+        assert_eq!(view.progress_at(1_060_000), 10_000);
+    }
 
     #[test]
     fn client_frames_parse_and_fail_precisely() {

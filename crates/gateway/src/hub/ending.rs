@@ -40,7 +40,7 @@ impl SessionHub {
         let now = Instant::now();
         match self.lifecycle.due(now) {
             Some(Due::GoIdle { ends_at }) => {
-                let ends_at_ms = now_ms() + wall_ms(ends_at.saturating_duration_since(now));
+                let ends_at_ms = wall_clock_ms(ends_at);
                 tracing::info!(session = %self.session_id(), ends_at_ms, "the session is idle: nobody used it");
                 self.broadcast(&SessionEvent::SessionIdle { ends_at_ms });
             }
@@ -56,16 +56,14 @@ impl SessionHub {
     /// When an idle session ends, on the server's wall clock.
     pub(super) fn idle_ends_at_ms(&self) -> Option<i64> {
         let ends_at = self.lifecycle.ends_at()?;
-        Some(now_ms() + wall_ms(ends_at.saturating_duration_since(Instant::now())))
+        Some(wall_clock_ms(ends_at))
     }
 
     /// Since when (wall clock) nobody used the session, for the database when the hub unloads.
     pub(super) fn unattended_since_ms(&self) -> i64 {
-        let since = self
-            .lifecycle
+        self.lifecycle
             .unattended_since()
-            .unwrap_or_else(Instant::now);
-        now_ms() - wall_ms(Instant::now().saturating_duration_since(since))
+            .map_or_else(now_ms, wall_clock_ms)
     }
 
     /// The sweeper found this session unattended in the database for the idle time and the
@@ -88,6 +86,14 @@ impl SessionHub {
     }
 }
 
-fn wall_ms(duration: std::time::Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+/// The server's wall clock (ms since the epoch) at `at`, a moment of the hub's monotonic clock,
+/// past or future: what members are told of the hub's deadlines.
+pub(super) fn wall_clock_ms(at: Instant) -> i64 {
+    let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let now = Instant::now();
+    if at >= now {
+        now_ms().saturating_add(ms(at - now))
+    } else {
+        now_ms().saturating_sub(ms(now - at))
+    }
 }

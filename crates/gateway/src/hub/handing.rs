@@ -56,10 +56,8 @@ impl SessionHub {
         }
         let host = session.host().clone();
         let by_host = actor == host;
-        let checked = if by_host {
-            session.check_transfer_host(&actor, &target)
-        } else if actor != target {
-            // Only the host hands the session to someone else.
+        // The host hands it over, and only the host hands it to someone else.
+        let checked = if by_host || actor != target {
             session.check_transfer_host(&actor, &target)
         } else if self.host_offer.as_ref() == Some(&target) {
             session.check_transfer_host(&host, &target)
@@ -110,16 +108,10 @@ impl SessionHub {
             .iter()
             .map(|e| e.track.uri.to_string())
             .collect();
-        // Where the music is now: the last observation, moved on by the time since.
-        let position_ms = self.playback.as_ref().map_or(0, |p| {
-            let elapsed = if p.is_playing {
-                (now_ms() - p.server_time_ms).max(0)
-            } else {
-                0
-            };
-            let at = i64::from(p.progress_ms) + elapsed;
-            u32::try_from(at).unwrap_or(0)
-        });
+        let position_ms = self
+            .playback
+            .as_ref()
+            .map_or(0, |p| p.progress_at(now_ms()));
         let old_device = session.device().cloned();
         let request = PlayRequest {
             uris: Some(uris),

@@ -10,10 +10,16 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sesh_gateway::settings::HumanDuration;
 
-use crate::common::{TestApp, party, spawn_app, spawn_app_with};
+use crate::common::{Browser, TestApp, party, spawn_app, spawn_app_with};
 
 fn position(player: &Value) -> i64 {
     player["position_ms"].as_i64().unwrap()
+}
+
+/// `POST …/handover` with `body` as `who`.
+async fn handover(who: &Browser, id: &str, body: Value) -> (StatusCode, Value) {
+    who.post(&format!("/api/sessions/{id}/handover"), Some(body))
+        .await
 }
 
 /// Whether `user`'s player pauses within two seconds (the pause is sent in the background).
@@ -41,21 +47,20 @@ async fn the_host_hands_a_playing_session_to_bob_who_plays_on_from_the_same_plac
     let bob_device = p.guests[0].device_id().await;
 
     // Carol may not hand it to anyone; nothing changes.
-    let (status, body) = p.guests[1]
-        .post(
-            &format!("/api/sessions/{id}/handover"),
-            Some(json!({ "to": "carol", "device_id": bob_device })),
-        )
-        .await;
+    let (status, body) = handover(
+        &p.guests[1],
+        &id,
+        json!({ "to": "carol", "device_id": bob_device }),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
-    let (status, body) = p
-        .host
-        .post(
-            &format!("/api/sessions/{id}/handover"),
-            Some(json!({ "to": "bob", "device_id": bob_device })),
-        )
-        .await;
+    let (status, body) = handover(
+        &p.host,
+        &id,
+        json!({ "to": "bob", "device_id": bob_device }),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["handed_over"], true);
     let bobs = app.emulator_player("bob").await;
@@ -85,13 +90,7 @@ async fn the_host_hands_a_playing_session_to_bob_who_plays_on_from_the_same_plac
     let (_, view) = p.guests[1].get(&format!("/api/sessions/{id}")).await;
     assert_eq!(view["device"], bob_device, "{view}");
     // Alice is a guest now: she may not hand it on.
-    let (status, _) = p
-        .host
-        .post(
-            &format!("/api/sessions/{id}/handover"),
-            Some(json!({ "to": "alice" })),
-        )
-        .await;
+    let (status, _) = handover(&p.host, &id, json!({ "to": "alice" })).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -100,13 +99,7 @@ async fn an_offer_is_accepted_only_by_the_member_it_was_made_to() {
     let app = spawn_app().await;
     let mut p = party(&app, &["bob", "carol"]).await;
     let id = p.id.clone();
-    let (status, body) = p
-        .host
-        .post(
-            &format!("/api/sessions/{id}/handover"),
-            Some(json!({ "to": "bob" })),
-        )
-        .await;
+    let (status, body) = handover(&p.host, &id, json!({ "to": "bob" })).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["offered"], true);
     let offer = p.sockets[1].next_of_type("handover_offered").await;
@@ -117,30 +110,25 @@ async fn an_offer_is_accepted_only_by_the_member_it_was_made_to() {
 
     // Carol cannot take what was offered to bob; bob must name a device.
     let carol_device = p.guests[1].device_id().await;
-    let (status, _) = p.guests[1]
-        .post(
-            &format!("/api/sessions/{id}/handover"),
-            Some(json!({ "to": "carol", "device_id": carol_device })),
-        )
-        .await;
+    let (status, _) = handover(
+        &p.guests[1],
+        &id,
+        json!({ "to": "carol", "device_id": carol_device }),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = p.guests[0]
-        .post(
-            &format!("/api/sessions/{id}/handover"),
-            Some(json!({ "to": "bob" })),
-        )
-        .await;
+    let (status, body) = handover(&p.guests[0], &id, json!({ "to": "bob" })).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("device_required"))
     );
     let bob_device = p.guests[0].device_id().await;
-    let (status, body) = p.guests[0]
-        .post(
-            &format!("/api/sessions/{id}/handover"),
-            Some(json!({ "to": "bob", "device_id": bob_device })),
-        )
-        .await;
+    let (status, body) = handover(
+        &p.guests[0],
+        &id,
+        json!({ "to": "bob", "device_id": bob_device }),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(app.emulator_player("bob").await["is_playing"], true);
     let (_, view) = p.guests[1].get(&format!("/api/sessions/{id}")).await;
@@ -192,12 +180,12 @@ async fn without_a_co_host_the_music_pauses_and_any_member_takes_over() {
         "the gone host's music still plays"
     );
     let bob_device = p.guests[0].device_id().await;
-    let (status, body) = p.guests[0]
-        .post(
-            &format!("/api/sessions/{id}/handover"),
-            Some(json!({ "to": "bob", "device_id": bob_device })),
-        )
-        .await;
+    let (status, body) = handover(
+        &p.guests[0],
+        &id,
+        json!({ "to": "bob", "device_id": bob_device }),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let changed = sockets[0].next_of_type("host_changed").await;
     assert_eq!(changed["host"], "bob");

@@ -169,6 +169,7 @@ fn spotify_code(e: &SpotifyError) -> &'static str {
         SpotifyError::Unavailable { .. } => "spotify_unavailable",
         SpotifyError::NotFound { .. } => "spotify_not_found",
         SpotifyError::InsufficientScope { .. } => "consent_required",
+        SpotifyError::NotRegistered { .. } => "not_registered",
         _ => "spotify_error",
     }
 }
@@ -207,9 +208,13 @@ fn spotify_message(e: &SpotifyError) -> String {
         SpotifyError::InsufficientScope { .. } => {
             "your Spotify login does not allow this yet: log in once more to give Sesh the permission".into()
         }
+        SpotifyError::NotRegistered { .. } => NOT_REGISTERED_MESSAGE.into(),
         _ => "Spotify answered with an error; try again".into(),
     }
 }
+
+/// What a user outside the app's allow-list is told (`not_registered`).
+pub const NOT_REGISTERED_MESSAGE: &str = "this Sesh's Spotify app is in development mode and your Spotify account is not on its list of users: the operator adds you in Spotify's developer dashboard (User Management), or you join as a spectator";
 
 /// `{"error": {...}}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -245,6 +250,7 @@ impl ResponseError for ApiError {
             Self::Spotify(e) => match e {
                 SpotifyError::NoActiveDevice { .. } => StatusCode::CONFLICT,
                 SpotifyError::PremiumRequired { .. }
+                | SpotifyError::NotRegistered { .. }
                 | SpotifyError::Forbidden { .. }
                 | SpotifyError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
                 SpotifyError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

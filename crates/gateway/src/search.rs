@@ -120,6 +120,7 @@ impl FailedCall {
                 SpotifyError::ReauthRequired
                     | SpotifyError::Unauthorized { .. }
                     | SpotifyError::Forbidden { .. }
+                    | SpotifyError::NotRegistered { .. }
                     | SpotifyError::PremiumRequired { .. }
             ),
         }

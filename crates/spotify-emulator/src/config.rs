@@ -63,6 +63,11 @@ pub struct EmulatorConfig {
     /// it exists (an unusable file is moved aside to `<file>.bad`, with a warning); saved at
     /// most every 200 ms after a change, and at stop. `None`: in memory only.
     pub state_file: Option<PathBuf>,
+    /// Start every app in development mode with these users (Spotify user ids) allow-listed;
+    /// anyone else completes OAuth and then gets `403` "User not registered in the Developer
+    /// Dashboard" from the Web API. `None`: no app is in development mode (the control API's
+    /// `PUT /_emulator/apps/{client_id}/dev-mode` can still turn it on).
+    pub dev_mode_users: Option<Vec<String>>,
 }
 
 impl Default for EmulatorConfig {
@@ -75,6 +80,7 @@ impl Default for EmulatorConfig {
             token_ttl: Duration::from_secs(3600),
             workers: 1,
             state_file: None,
+            dev_mode_users: None,
         }
     }
 }

@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::dev_mode::{self, DevMode};
 use crate::errors::{ApiError, REASONS, known_reason};
 use crate::faults::Fault;
 use crate::player::Repeat;
@@ -38,6 +39,11 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         resource("/_emulator/users/{id}/devices/{device_id}")
             .route(web::post().to(set_device))
             .route(web::delete().to(remove_device)),
+    )
+    .service(
+        resource("/_emulator/apps/{client_id}/dev-mode")
+            .route(web::get().to(get_dev_mode))
+            .route(web::put().to(set_dev_mode)),
     )
     .service(
         resource("/_emulator/clock")
@@ -473,6 +479,53 @@ fn remove(state: &AppState, user: &User, device_id: &str) -> Result<HttpResponse
 
 fn clock_json(state: &AppState) -> serde_json::Value {
     json!({ "now_ms": state.clock.now_ms(), "offset_ms": state.clock.offset_ms() })
+}
+
+/// The registered app `client_id`, or 404.
+fn app_id(state: &AppState, client_id: &str) -> Result<(), ApiError> {
+    state
+        .config
+        .app(client_id)
+        .map(drop)
+        .ok_or_else(|| ApiError::not_found(format!("No app {client_id}")))
+}
+
+async fn get_dev_mode(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    app_id(&state, &path)?;
+    Ok(HttpResponse::Ok().json(state.dev_modes.get(&path)))
+}
+
+async fn set_dev_mode(
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    app_id(&state, &path)?;
+    let mode: DevModeBody = json_body(&body)?;
+    let users = mode.users.unwrap_or_default();
+    if users.len() > dev_mode::MAX_USERS {
+        return Err(ApiError::bad_request(format!(
+            "development mode allow-lists at most {} users",
+            dev_mode::MAX_USERS
+        )));
+    }
+    let mode = DevMode {
+        enabled: mode.enabled,
+        users: users.into_iter().collect(),
+    };
+    tracing::info!(client_id = %path, enabled = mode.enabled, users = mode.users.len(), "development mode set");
+    state.dev_modes.set(&path, mode.clone());
+    Ok(HttpResponse::Ok().json(mode))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevModeBody {
+    enabled: bool,
+    users: Option<Vec<String>>,
 }
 
 async fn get_clock(state: web::Data<AppState>) -> HttpResponse {

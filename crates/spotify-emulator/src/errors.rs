@@ -107,6 +107,15 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "Insufficient client scope")
     }
 
+    /// Spotify's answer to a user an app in development mode has not allow-listed (every Web
+    /// API call; the accounts service lets them log in).
+    pub fn user_not_registered() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "User not registered in the Developer Dashboard",
+        )
+    }
+
     pub fn premium_required() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,

@@ -26,6 +26,7 @@
 //!   playlists and their bounds; `catalog`: invented music;
 //!   `images`: generated covers; `clock`: virtual time.
 //! - `persist`: the optional state file (`EmulatorConfig::state_file`) and its debounced writer.
+//! - `dev_mode`: development mode's allow-list per app (a user not on it gets `403`).
 //! - `control`: the `/_emulator` API; `faults`, `rate_limit`, `request_log` behind it.
 //!
 //! Invariant: this crate never depends on `sesh-spotify`; it is the independent party that
@@ -37,6 +38,7 @@ mod catalog;
 mod clock;
 pub mod config;
 mod control;
+mod dev_mode;
 mod errors;
 mod faults;
 mod ids;
@@ -53,4 +55,5 @@ mod web_api;
 mod world;
 
 pub use config::{AppRegistration, EmulatorConfig};
+pub use dev_mode::MAX_USERS as DEV_MODE_MAX_USERS;
 pub use server::{Emulator, EmulatorHandle};

@@ -51,6 +51,10 @@ struct Args {
     /// (created if missing; an unusable one is moved aside to `<file>.bad`).
     #[arg(long, env = "EMULATOR_STATE_FILE")]
     state_file: Option<PathBuf>,
+    /// Put the app in development mode with these users allow-listed (comma-separated
+    /// Spotify user ids, at most five); anyone else gets 403 from the Web API.
+    #[arg(long, env = "EMULATOR_DEV_MODE_USERS", value_delimiter = ',')]
+    dev_mode_users: Option<Vec<String>>,
 }
 
 #[tokio::main]
@@ -74,6 +78,7 @@ async fn main() -> std::io::Result<()> {
         token_ttl: Duration::from_secs(args.token_ttl),
         workers: args.workers,
         state_file: args.state_file,
+        dev_mode_users: args.dev_mode_users,
     };
     let emulator = Emulator::start(config).await?;
     // Logs go to stderr; stdout carries only the base URL, so scripts can read the port

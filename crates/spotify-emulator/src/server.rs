@@ -21,7 +21,7 @@ use crate::faults::Fault;
 use crate::persist::StateWriter;
 use crate::request_log::LoggedRequest;
 use crate::state::AppState;
-use crate::{accounts, control, web_api};
+use crate::{accounts, control, dev_mode, web_api};
 
 /// Which app (and user) a request was made for, noted by whoever first knows it so the
 /// request log can attribute it.
@@ -45,6 +45,18 @@ impl Emulator {
                     tracing::warn!(client_id = %app.client_id, %uri, "registered redirect URI will be refused: {why}");
                 }
             }
+        }
+        if let Some(users) = &config.dev_mode_users
+            && users.len() > dev_mode::MAX_USERS
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "development mode allow-lists at most {} users, not {}",
+                    dev_mode::MAX_USERS,
+                    users.len()
+                ),
+            ));
         }
         let listener = std::net::TcpListener::bind(config.listen)?;
         let addr = listener.local_addr()?;

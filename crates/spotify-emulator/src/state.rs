@@ -8,6 +8,7 @@ use crate::auth::AuthStore;
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::EmulatorConfig;
+use crate::dev_mode::DevModes;
 use crate::faults::Faults;
 use crate::persist::Persistence;
 use crate::playlists::Playlists;
@@ -28,6 +29,8 @@ pub(crate) struct AppState {
     pub auth: RwLock<AuthStore>,
     pub clock: Clock,
     pub faults: Faults,
+    /// Each app's development mode (allow-list).
+    pub dev_modes: DevModes,
     pub limiter: RateLimiter,
     pub log: RequestLog,
     /// The state file, when `config.state_file` is set.
@@ -39,6 +42,10 @@ impl AppState {
         let catalog = Arc::new(Catalog::generate());
         Self {
             persist: config.state_file.clone().map(Persistence::new),
+            dev_modes: DevModes::new(
+                config.apps.iter().map(|a| a.client_id.as_str()),
+                config.dev_mode_users.as_deref(),
+            ),
             limiter: RateLimiter::new(config.rate_limit),
             config,
             base_url,

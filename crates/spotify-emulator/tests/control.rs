@@ -693,3 +693,101 @@ async fn rate_limit_is_per_app_over_a_rolling_window() {
         "refused requests are logged"
     );
 }
+
+#[tokio::test]
+async fn development_mode_lets_in_only_the_allow_listed_users() {
+    let emu = common::start_with(|c| c.dev_mode_users = Some(vec!["alice".into()])).await;
+    // Everyone completes OAuth, as on Spotify; the Web API then refuses who is not listed.
+    let alice = emu.login("alice").await.access;
+    let bob = emu.login("bob").await.access;
+    assert_eq!(emu.get(&alice, "/v1/me").await.status(), StatusCode::OK);
+    for path in [
+        "/v1/me",
+        "/v1/me/player",
+        "/v1/me/top/tracks",
+        "/v1/search?q=a&type=track",
+    ] {
+        let refused = emu.get(&bob, path).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{path}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({ "error": { "status": 403, "message": "User not registered in the Developer Dashboard" } }),
+            "{path}"
+        );
+    }
+    // A bad token is still a 401, never the allow-list's 403.
+    assert_eq!(
+        emu.get("not-a-token", "/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let path = format!("/_emulator/apps/{}/dev-mode", common::CLIENT_ID);
+    let (status, body) = emu.control(Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({ "enabled": true, "users": ["alice"] }));
+    let (status, body) = emu
+        .control(
+            Method::PUT,
+            &path,
+            Some(json!({ "enabled": true, "users": ["bob"] })),
+        )
+        .await;
+    assert_eq!(
+        (status, body["users"].clone()),
+        (StatusCode::OK, json!(["bob"]))
+    );
+    assert_eq!(emu.get(&bob, "/v1/me").await.status(), StatusCode::OK);
+    assert_eq!(
+        emu.get(&alice, "/v1/me").await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // At most five, as in Spotify's dashboard; a refused change changes nothing.
+    let six: Vec<String> = (0..6).map(|i| format!("user{i}")).collect();
+    let (status, _) = emu
+        .control(
+            Method::PUT,
+            &path,
+            Some(json!({ "enabled": true, "users": six })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(emu.get(&bob, "/v1/me").await.status(), StatusCode::OK);
+    let (status, _) = emu
+        .control(
+            Method::PUT,
+            "/_emulator/apps/nobody/dev-mode",
+            Some(json!({ "enabled": false })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Off again: everyone passes.
+    let (status, _) = emu
+        .control(Method::PUT, &path, Some(json!({ "enabled": false })))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(emu.get(&alice, "/v1/me").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn development_mode_is_off_by_default_and_caps_its_list_at_start() {
+    let emu = common::start().await;
+    let bob = emu.login("bob").await.access;
+    assert_eq!(emu.get(&bob, "/v1/me").await.status(), StatusCode::OK);
+    let (_, body) = emu
+        .control(
+            Method::GET,
+            &format!("/_emulator/apps/{}/dev-mode", common::CLIENT_ID),
+            None,
+        )
+        .await;
+    assert_eq!(body, json!({ "enabled": false, "users": [] }));
+    let too_many = sesh_spotify_emulator::Emulator::start(sesh_spotify_emulator::EmulatorConfig {
+        dev_mode_users: Some((0..6).map(|i| format!("user{i}")).collect()),
+        ..sesh_spotify_emulator::EmulatorConfig::default()
+    })
+    .await;
+    assert!(too_many.is_err());
+}

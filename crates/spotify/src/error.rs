@@ -60,7 +60,16 @@ pub enum SpotifyError {
         /// The most one call may carry.
         max: usize,
     },
-    /// 403 for another reason, e.g. a user not on a development-mode app's allow-list.
+    /// 403 "User not registered in the Developer Dashboard": the app is in development mode
+    /// and its owner has not allow-listed this user (Spotify's dashboard → User Management).
+    /// The user logged in fine; every Web API call with their token is refused. Not a
+    /// reason to log in again.
+    #[error("the Spotify user is not on this app's allow-list: {message}")]
+    NotRegistered {
+        /// Spotify's message.
+        message: String,
+    },
+    /// 403 for another reason.
     #[error("Spotify refused the request: {message}")]
     Forbidden {
         /// Spotify's message.
@@ -132,6 +141,7 @@ impl SpotifyError {
             Self::Unauthorized { .. } => "spotify_unauthorized",
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::TooManyPlaylistItems { .. } => "too_many_playlist_items",
+            Self::NotRegistered { .. } => "not_registered",
             Self::Forbidden { .. } => "spotify_forbidden",
             Self::NotFound { .. } => "not_found",
             Self::BadRequest { .. } => "bad_request",
@@ -187,6 +197,9 @@ impl SpotifyError {
                 count: *count,
                 max: *max,
             },
+            Self::NotRegistered { message } => Self::NotRegistered {
+                message: message.clone(),
+            },
             Self::Forbidden { message, reason } => Self::Forbidden {
                 message: message.clone(),
                 reason: reason.clone(),
@@ -234,6 +247,7 @@ impl SpotifyError {
             (400, _) => Self::BadRequest { message },
             (401, _) => Self::Unauthorized { message },
             (403, None) if message == INSUFFICIENT_SCOPE => Self::InsufficientScope { message },
+            (403, None) if is_not_registered(&message) => Self::NotRegistered { message },
             (403, _) => Self::Forbidden { message, reason },
             (404, _) => Self::NotFound { message },
             (500..=599, _) => Self::Unavailable {
@@ -253,6 +267,15 @@ pub(crate) const REASON_NO_ACTIVE_DEVICE: &str = "NO_ACTIVE_DEVICE";
 /// Spotify's message (there is no `reason`) for a token without the scope a call needs.
 const INSUFFICIENT_SCOPE: &str = "Insufficient client scope";
 pub(crate) const REASON_PREMIUM_REQUIRED: &str = "PREMIUM_REQUIRED";
+
+/// Whether a 403's message is development mode's refusal of a user the app has not
+/// allow-listed. Spotify has worded it "User not registered in the Developer Dashboard" and
+/// "Check settings on developer.spotify.com/dashboard, the user may not be registered.";
+/// no other 403 speaks of registration.
+fn is_not_registered(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("not registered") || message.contains("not be registered")
+}
 pub(crate) const REASON_QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
 
 /// The Web API's error body: `{"error": {"status", "message", "reason"?}}`.
@@ -380,6 +403,29 @@ mod tests {
         assert_eq!(
             SpotifyError::from_api_status(403, other).code(),
             "spotify_forbidden"
+        );
+    }
+
+    #[test]
+    fn a_user_outside_the_allow_list_is_its_own_error() {
+        for body in [
+            &br#"{"error": {"status": 403, "message": "User not registered in the Developer Dashboard"}}"#[..],
+            br#"{"error": {"status": 403, "message": "Check settings on developer.spotify.com/dashboard, the user may not be registered."}}"#,
+        ] {
+            let err = SpotifyError::from_api_status(403, body);
+            assert!(matches!(err, SpotifyError::NotRegistered { .. }), "{err:?}");
+            assert_eq!(err.code(), "not_registered");
+            assert_eq!(err.duplicate().code(), "not_registered");
+        }
+        let premium = br#"{"error": {"status": 403, "message": "Player command failed: Premium required", "reason": "PREMIUM_REQUIRED"}}"#;
+        assert_eq!(
+            SpotifyError::from_api_status(403, premium).code(),
+            "premium_required"
+        );
+        let expired = br#"{"error": {"status": 401, "message": "The access token expired"}}"#;
+        assert_eq!(
+            SpotifyError::from_api_status(401, expired).code(),
+            "spotify_unauthorized"
         );
     }
 

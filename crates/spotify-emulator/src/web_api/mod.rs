@@ -112,6 +112,9 @@ fn authenticate(req: &HttpRequest) -> Result<Authed, ApiError> {
         client_id: Arc::clone(&grant.client_id),
         user_id: Some(Arc::clone(&grant.user_id)),
     });
+    if !state.dev_modes.admits(&grant.client_id, &grant.user_id) {
+        return Err(ApiError::user_not_registered());
+    }
     Ok(Authed { user, grant })
 }
 

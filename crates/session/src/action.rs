@@ -87,7 +87,9 @@ pub enum Requirement {
     /// The host alone.
     Host,
     /// The host and co-hosts always; guests when the session's guest permissions hold
-    /// this permission.
+    /// this permission; spectators when, on top, it is one they may be given (chat, the
+    /// invite, votes with [`Permission::SpectatorsVote`], adds with
+    /// [`Permission::SpectatorsAdd`]).
     Guests(Permission),
 }
 
@@ -163,28 +165,53 @@ impl Action {
     }
 
     /// Whether a member with `role` may do this when guests hold `guest_permissions`;
-    /// `Err` carries the permission a guest lacks, when one would allow it.
+    /// `Err` carries the permission a guest (or spectator) lacks, when one would allow it.
     pub(crate) fn check(
         self,
         role: Role,
         guest_permissions: Permissions,
     ) -> Result<(), Option<Permission>> {
+        let granted = |permission: Permission| {
+            if guest_permissions.contains(permission) {
+                Ok(())
+            } else {
+                Err(Some(permission))
+            }
+        };
         match (self.requirement(), role) {
             (Requirement::AnyMember, _)
             | (Requirement::Host, Role::Host)
             | (Requirement::Moderator | Requirement::Guests(_), Role::Host | Role::CoHost) => {
                 Ok(())
             }
-            (Requirement::Guests(permission), Role::Guest) => {
-                if guest_permissions.contains(permission) {
-                    Ok(())
-                } else {
-                    Err(Some(permission))
+            (Requirement::Guests(permission), Role::Guest) => granted(permission),
+            (Requirement::Guests(permission), Role::Spectator) => {
+                match spectators_also_need(permission) {
+                    Some(Some(also)) => granted(permission).and(granted(also)),
+                    Some(None) => granted(permission),
+                    None => Err(None),
                 }
             }
-            (Requirement::Host, Role::CoHost | Role::Guest)
-            | (Requirement::Moderator, Role::Guest) => Err(None),
+            (Requirement::Host, Role::CoHost | Role::Guest | Role::Spectator)
+            | (Requirement::Moderator, Role::Guest | Role::Spectator) => Err(None),
         }
+    }
+}
+
+/// What a spectator needs on top of a guest permission: `None` for one they can never have
+/// (playback control: they have no seat at the host's player), `Some(None)` for one they get
+/// as guests do, `Some(Some(p))` for one that also takes the spectators' switch `p`.
+const fn spectators_also_need(permission: Permission) -> Option<Option<Permission>> {
+    match permission {
+        Permission::Chat | Permission::ShowInvite => Some(None),
+        Permission::Vote | Permission::VoteSkip => Some(Some(Permission::SpectatorsVote)),
+        Permission::AddTracks => Some(Some(Permission::SpectatorsAdd)),
+        Permission::Skip
+        | Permission::PauseResume
+        | Permission::Seek
+        | Permission::Volume
+        | Permission::SpectatorsVote
+        | Permission::SpectatorsAdd => None,
     }
 }
 

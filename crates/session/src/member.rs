@@ -10,8 +10,9 @@ use crate::ids::UserId;
 use crate::track::Track;
 
 /// What a member may do: the host controls the session, co-hosts help run it, guests
-/// listen (and do what the host opens to them, see [`crate::Permissions`]). Serialized as
-/// `"host"`, `"co_host"`, `"guest"`; any other text is refused, never read as a guest.
+/// listen (and do what the host opens to them, see [`crate::Permissions`]), spectators
+/// follow without a Spotify account. Serialized as `"host"`, `"co_host"`, `"guest"`,
+/// `"spectator"`; any other text is refused, never read as a guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -21,8 +22,14 @@ pub enum Role {
     /// A member the host made a moderator: may do what guests may, control playback, kick
     /// and unban guests, rotate the invite and manage the queue.
     CoHost,
-    /// Everyone else.
+    /// Everyone else with a Spotify account.
     Guest,
+    /// Someone who joined with a display name and no Spotify login (the app's Spotify seats
+    /// are taken, or their account is not on its allow-list): sees everything guests see, may
+    /// chat, vote and add only as far as the host opens it to spectators too
+    /// ([`crate::Permission::SpectatorsVote`], [`crate::Permission::SpectatorsAdd`]), never
+    /// controls playback, never becomes host or co-host, and brings no top tracks.
+    Spectator,
 }
 
 impl Role {
@@ -32,12 +39,18 @@ impl Role {
             Self::Host => "host",
             Self::CoHost => "co_host",
             Self::Guest => "guest",
+            Self::Spectator => "spectator",
         }
     }
 
     /// Whether this role moderates the session (the host and co-hosts).
     pub const fn is_moderator(self) -> bool {
         matches!(self, Self::Host | Self::CoHost)
+    }
+
+    /// Whether this role has a Spotify account behind it (everyone but spectators).
+    pub const fn has_spotify(self) -> bool {
+        !matches!(self, Self::Spectator)
     }
 }
 
@@ -49,7 +62,7 @@ impl fmt::Display for Role {
 
 /// Text that names no [`Role`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}`; expected host, co_host or guest")]
+#[error("unknown role `{0}`; expected host, co_host, guest or spectator")]
 pub struct ParseRoleError(pub String);
 
 impl FromStr for Role {
@@ -60,6 +73,7 @@ impl FromStr for Role {
             "host" => Ok(Self::Host),
             "co_host" => Ok(Self::CoHost),
             "guest" => Ok(Self::Guest),
+            "spectator" => Ok(Self::Spectator),
             _ => Err(ParseRoleError(text.to_owned())),
         }
     }
@@ -72,7 +86,7 @@ pub struct Member {
     pub user_id: UserId,
     /// The name shown to the others.
     pub display_name: String,
-    /// Host, co-host or guest; exactly one member of a live session is the host.
+    /// Host, co-host, guest or spectator; exactly one member of a live session is the host.
     pub role: Role,
     /// When they joined (Unix ms); decides who succeeds a host who leaves.
     pub joined_at_ms: i64,
@@ -90,6 +104,11 @@ impl Member {
     /// Whether this member is the host or a co-host.
     pub fn is_moderator(&self) -> bool {
         self.role.is_moderator()
+    }
+
+    /// Whether this member is a spectator (no Spotify account).
+    pub fn is_spectator(&self) -> bool {
+        self.role == Role::Spectator
     }
 }
 
@@ -125,7 +144,7 @@ mod tests {
 
     #[test]
     fn roles_parse_strictly() {
-        for role in [Role::Host, Role::CoHost, Role::Guest] {
+        for role in [Role::Host, Role::CoHost, Role::Guest, Role::Spectator] {
             assert_eq!(role.as_str().parse(), Ok(role));
             assert_eq!(serde_json::to_string(&role).unwrap(), format!("\"{role}\""));
         }

@@ -34,11 +34,16 @@ pub enum Permission {
     Chat,
     /// See the invite link (to pass it on).
     ShowInvite,
+    /// Spectators too may vote and vote to skip, as far as guests may.
+    SpectatorsVote,
+    /// Spectators too may search and add tracks, as far as guests may (their searches and
+    /// adds use the host's Spotify login, under the per-member limits).
+    SpectatorsAdd,
 }
 
 impl Permission {
     /// Every permission, in declaration order (the order [`Permissions`] lists them in).
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 11] = [
         Self::AddTracks,
         Self::Vote,
         Self::VoteSkip,
@@ -48,6 +53,8 @@ impl Permission {
         Self::Volume,
         Self::Chat,
         Self::ShowInvite,
+        Self::SpectatorsVote,
+        Self::SpectatorsAdd,
     ];
 
     /// The serialized name, e.g. `"vote_skip"`.
@@ -62,6 +69,8 @@ impl Permission {
             Self::Volume => "volume",
             Self::Chat => "chat",
             Self::ShowInvite => "show_invite",
+            Self::SpectatorsVote => "spectators_vote",
+            Self::SpectatorsAdd => "spectators_add",
         }
     }
 
@@ -92,7 +101,7 @@ impl fmt::Display for Permission {
 /// Text that names no [`Permission`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown permission `{0}`; expected one of add_tracks, vote, vote_skip, skip, pause_resume, seek, volume, chat, show_invite"
+    "unknown permission `{0}`; expected one of add_tracks, vote, vote_skip, skip, pause_resume, seek, volume, chat, show_invite, spectators_vote, spectators_add"
 )]
 pub struct ParsePermissionError(pub String);
 
@@ -123,13 +132,16 @@ impl Permissions {
     pub const NONE: Permissions = Permissions(0);
 
     /// What guests may do unless the host decides otherwise: add tracks, vote, vote to
-    /// skip, chat and share the invite. Playback control stays with the host and co-hosts.
+    /// skip, chat and share the invite; spectators may vote and chat too, but not add (their
+    /// searches would spend the host's Spotify calls). Playback control stays with the host
+    /// and co-hosts.
     pub const GUEST_DEFAULT: Permissions = Permissions(
         Permission::AddTracks.bit()
             | Permission::Vote.bit()
             | Permission::VoteSkip.bit()
             | Permission::Chat.bit()
-            | Permission::ShowInvite.bit(),
+            | Permission::ShowInvite.bit()
+            | Permission::SpectatorsVote.bit(),
     );
 
     /// Every permission.
@@ -304,6 +316,8 @@ guest_controls! {
     volume => Volume;
     chat => Chat;
     show_invite => ShowInvite;
+    spectators_vote => SpectatorsVote;
+    spectators_add => SpectatorsAdd;
 }
 
 #[cfg(test)]
@@ -383,7 +397,8 @@ mod tests {
                 Permission::Vote,
                 Permission::VoteSkip,
                 Permission::Chat,
-                Permission::ShowInvite
+                Permission::ShowInvite,
+                Permission::SpectatorsVote
             ]
         );
         assert_eq!(Permissions::all().iter().count(), Permission::ALL.len());

@@ -205,7 +205,7 @@ fn table_allows(action: Action, role: Role, guests: Permissions) -> Result<(), O
         }
         Kick | Unban | RotateInvite | Repeat | Reshuffle | RemoveEntry | BanTrack | DeleteChat
         | Mute => {
-            return if role == Role::Guest {
+            return if matches!(role, Role::Guest | Role::Spectator) {
                 Err(None)
             } else {
                 Ok(())
@@ -220,10 +220,23 @@ fn table_allows(action: Action, role: Role, guests: Permissions) -> Result<(), O
         VoteSkip => Permission::VoteSkip,
         Chat => Permission::Chat,
     };
-    if role != Role::Guest || guests.contains(guest_permission) {
-        Ok(())
-    } else {
-        Err(Some(guest_permission))
+    let open = |p: Permission| {
+        if guests.contains(p) {
+            Ok(())
+        } else {
+            Err(Some(p))
+        }
+    };
+    match role {
+        Role::Host | Role::CoHost => Ok(()),
+        Role::Guest => open(guest_permission),
+        // Spectators: never playback control; votes and adds need their own switch too.
+        Role::Spectator => match action {
+            Chat => open(Permission::Chat),
+            Vote | VoteSkip => open(guest_permission).and(open(Permission::SpectatorsVote)),
+            Search | AddTrack => open(Permission::AddTracks).and(open(Permission::SpectatorsAdd)),
+            _ => Err(None),
+        },
     }
 }
 
@@ -235,8 +248,8 @@ fn by_id(queue: &[QueueEntry]) -> BTreeMap<QueueEntryId, QueueEntry> {
 proptest! {
     #[test]
     fn authorize_agrees_with_the_table(
-        // Per user but alice: not a member, guest or co-host.
-        roles in prop::collection::vec(0..3u8, USERS.len() - 1),
+        // Per user but alice: not a member, guest, co-host or spectator.
+        roles in prop::collection::vec(0..4u8, USERS.len() - 1),
         bits in any::<u16>(),
         playing in any::<bool>(),
         ended in any::<bool>(),
@@ -245,7 +258,9 @@ proptest! {
         let alice = user("alice");
         for (i, role) in roles.iter().enumerate() {
             let who = user(USERS[i + 1]);
-            if *role > 0 {
+            if *role == 3 {
+                session.join_spectator(NewMember::new(who.clone(), "x", tracks(&["t1"])), 1).unwrap();
+            } else if *role > 0 {
                 session.join(NewMember::new(who.clone(), "x", tracks(&["t1"])), 1, &mut rng(0)).unwrap();
             }
             if *role == 2 {
@@ -487,6 +502,8 @@ fn controls_patch() -> impl Strategy<Value = GuestControlsPatch> {
             volume: s[6],
             chat: s[7],
             show_invite: s[8],
+            spectators_vote: s[9],
+            spectators_add: s[10],
         }
     })
 }
@@ -502,6 +519,8 @@ proptest! {
         let (alice, bob, carol) = (user("alice"), user("bob"), user("carol"));
         session.join(NewMember::new(carol.clone(), "Carol", tracks(&["c1"])), 2, &mut rng(2)).unwrap();
         session.set_role(&alice, &bob, Role::CoHost).unwrap();
+        let sam = user("erin");
+        session.join_spectator(NewMember::new(sam.clone(), "Sam", Vec::new()), 3).unwrap();
         // The model: which permission is on, switched as the host's patches say.
         let mut on: BTreeMap<Permission, bool> =
             Permission::ALL.iter().map(|&p| (p, Permissions::GUEST_DEFAULT.contains(p))).collect();
@@ -513,7 +532,8 @@ proptest! {
             if actor == 0 {
                 let events = result.unwrap();
                 let switches = [patch.add, patch.vote, patch.vote_skip, patch.skip, patch.pause,
-                    patch.seek, patch.volume, patch.chat, patch.show_invite];
+                    patch.seek, patch.volume, patch.chat, patch.show_invite, patch.spectators_vote,
+                    patch.spectators_add];
                 for (permission, switch) in Permission::ALL.into_iter().zip(switches) {
                     if let Some(value) = switch {
                         on.insert(permission, value);
@@ -539,6 +559,12 @@ proptest! {
             prop_assert_eq!(controls.volume, session.can(&carol, Action::Volume));
             // The co-host is not bound by the guest controls.
             prop_assert!(session.can(&bob, Action::PauseResume) && session.can(&bob, Action::Skip));
+            // A spectator gets what guests get, as far as the spectators' switches open it,
+            // and never playback control.
+            prop_assert_eq!(controls.vote && controls.spectators_vote, session.can(&sam, Action::Vote));
+            prop_assert_eq!(controls.add && controls.spectators_add, session.can(&sam, Action::AddTrack));
+            prop_assert_eq!(controls.chat, session.can(&sam, Action::Chat));
+            prop_assert!(!session.can(&sam, Action::PauseResume) && !session.can(&sam, Action::Skip));
         }
     }
 }

@@ -1455,3 +1455,97 @@ fn stored_settings_without_permissions_get_the_default() {
         Permissions::NONE.with(Permission::Skip)
     );
 }
+
+#[test]
+fn a_spectator_joins_without_tracks_even_while_playing() {
+    let mut session = playing();
+    let queue_before = ids(session.queue());
+    let events = session
+        .join_spectator(newcomer("sam", &["s1", "s2"]), 5_000)
+        .unwrap();
+    assert_eq!(events.len(), 1, "only member_joined, no weave: {events:?}");
+    let sam = session.member(&user("sam")).unwrap();
+    assert_eq!(sam.role, Role::Spectator);
+    assert!(sam.top_tracks.is_empty());
+    assert_eq!(ids(session.queue()), queue_before);
+    assert!(
+        session
+            .join_spectator(newcomer("sam", &[]), 6_000)
+            .unwrap()
+            .is_empty()
+    );
+    // Kicked, a spectator is refused like anyone.
+    session.kick(&user("alice"), &user("sam")).unwrap();
+    assert_eq!(
+        code(session.join_spectator(newcomer("sam", &[]), 7_000)),
+        "banned"
+    );
+}
+
+#[test]
+fn a_spectator_never_runs_the_session() {
+    let mut session = playing();
+    session.join_spectator(newcomer("sam", &[]), 5_000).unwrap();
+    let (alice, sam) = (user("alice"), user("sam"));
+    assert_eq!(
+        code(session.set_role(&alice, &sam, Role::CoHost)),
+        "invalid_target"
+    );
+    assert_eq!(
+        code(session.set_role(&alice, &user("bob"), Role::Spectator)),
+        "invalid_target"
+    );
+    assert_eq!(code(session.transfer_host(&alice, &sam)), "invalid_target");
+    assert_eq!(code(session.claim_host(&sam, true)), "invalid_target");
+    for action in [
+        Action::PauseResume,
+        Action::Skip,
+        Action::Seek,
+        Action::Volume,
+    ] {
+        let mut all = session.clone();
+        all.set_guest_permissions(&alice, Permissions::all())
+            .unwrap();
+        assert!(!all.can(&sam, action), "{action:?}");
+        assert!(all.can(&user("bob"), action), "{action:?}");
+    }
+    // Votes need the spectators' switch on top of the guests' one.
+    assert!(
+        session.can(&sam, Action::Vote),
+        "spectators vote by default"
+    );
+    assert!(!session.can(&sam, Action::AddTrack), "but do not add");
+    session
+        .set_guest_permissions(
+            &alice,
+            Permissions::GUEST_DEFAULT.without(Permission::SpectatorsVote),
+        )
+        .unwrap();
+    assert_eq!(
+        session.authorize(&sam, Action::Vote),
+        Err(SessionError::Forbidden {
+            action: Action::Vote,
+            permission: Some(Permission::SpectatorsVote)
+        })
+    );
+    assert!(session.can(&user("bob"), Action::Vote));
+    assert!(session.can(&sam, Action::Chat));
+}
+
+#[test]
+fn a_host_leaving_only_spectators_behind_ends_the_session() {
+    let mut session = lobby();
+    session.join_spectator(newcomer("sam", &[]), 5_000).unwrap();
+    let events = session.leave(&user("alice")).unwrap();
+    assert!(events.contains(&Event::SessionEnded), "{events:?}");
+    assert_eq!(session.state(), SessionState::Ended);
+
+    // With a guest left, the guest succeeds, never the spectator who came first.
+    let mut session = lobby();
+    session.join_spectator(newcomer("sam", &[]), 500).unwrap();
+    session
+        .join(newcomer("bob", &["b1"]), 1_000, &mut rng(1))
+        .unwrap();
+    session.leave(&user("alice")).unwrap();
+    assert_eq!(session.host(), &user("bob"));
+}

@@ -21,6 +21,9 @@ use crate::settings::{SessionName, ShuffleMode};
 use crate::shuffle;
 use crate::track::Track;
 
+/// Why a spectator is refused the host role.
+const SPECTATORS_CANNOT_HOST: &str = "a spectator has no Spotify account to host the session with";
+
 impl Session {
     /// Adds a member as a guest.
     ///
@@ -35,19 +38,9 @@ impl Session {
         now_ms: i64,
         rng: &mut R,
     ) -> Result<Vec<Event>, SessionError> {
-        self.ensure_not_ended()?;
+        self.admit(&member)?;
         if self.is_member(&member.user_id) {
             return Ok(Vec::new());
-        }
-        if self.is_banned(&member.user_id) {
-            return Err(SessionError::Banned {
-                user: member.user_id,
-            });
-        }
-        if self.members.len() >= self.settings.capacity {
-            return Err(SessionError::SessionFull {
-                capacity: self.settings.capacity,
-            });
         }
         let member = member_from(member, Role::Guest, now_ms);
         let mut events = vec![Event::MemberJoined {
@@ -61,12 +54,50 @@ impl Session {
         Ok(events)
     }
 
+    /// Adds a spectator: a member without a Spotify account ([`Role::Spectator`]), who
+    /// brings no tracks (any given are dropped). The same refusals as [`Session::join`];
+    /// joining again changes nothing.
+    pub fn join_spectator(
+        &mut self,
+        mut member: NewMember,
+        now_ms: i64,
+    ) -> Result<Vec<Event>, SessionError> {
+        self.admit(&member)?;
+        if self.is_member(&member.user_id) {
+            return Ok(Vec::new());
+        }
+        member.top_tracks.clear();
+        let member = member_from(member, Role::Spectator, now_ms);
+        self.members.push(member.clone());
+        Ok(vec![Event::MemberJoined { member }])
+    }
+
+    /// Whether `member` may come in: the session is live, they were not kicked, and it has
+    /// room (someone already in always may).
+    fn admit(&self, member: &NewMember) -> Result<(), SessionError> {
+        self.ensure_not_ended()?;
+        if self.is_member(&member.user_id) {
+            return Ok(());
+        }
+        if self.is_banned(&member.user_id) {
+            return Err(SessionError::Banned {
+                user: member.user_id.clone(),
+            });
+        }
+        if self.members.len() >= self.settings.capacity {
+            return Err(SessionError::SessionFull {
+                capacity: self.settings.capacity,
+            });
+        }
+        Ok(())
+    }
+
     /// Removes a member who leaves by themself. Their tracks stay in the queue.
     ///
     /// When the host leaves, a successor becomes host (`host_changed`): the co-host who
     /// joined earliest (`joined_at_ms`, then join order) if there is one, else the member
-    /// who joined earliest. When the last member leaves, the session ends
-    /// (`session_ended`).
+    /// who joined earliest; never a spectator. When the last member with a Spotify account
+    /// leaves, the session ends (`session_ended`): spectators cannot host it.
     pub fn leave(&mut self, user: &UserId) -> Result<Vec<Event>, SessionError> {
         self.authorize(user, Action::Leave)?;
         let index = self.index_of(user)?;
@@ -75,7 +106,7 @@ impl Session {
             user_id: user.clone(),
             reason: LeaveReason::Left,
         }];
-        if self.members.is_empty() {
+        if self.members.iter().all(|m| m.is_spectator()) {
             self.finish();
             events.push(Event::SessionEnded);
         } else if &self.host == user {
@@ -84,6 +115,7 @@ impl Session {
             let successor = self
                 .members
                 .iter_mut()
+                .filter(|m| !m.is_spectator())
                 .min_by_key(|m| (m.role != Role::CoHost, m.joined_at_ms));
             if let Some(successor) = successor {
                 successor.role = Role::Host;
@@ -143,7 +175,13 @@ impl Session {
                 reason: "this member is already the host",
             });
         }
-        self.index_of(to).map(drop)
+        let index = self.index_of(to)?;
+        if self.members.get(index).is_some_and(|m| m.is_spectator()) {
+            return Err(SessionError::InvalidTarget {
+                reason: SPECTATORS_CANNOT_HOST,
+            });
+        }
+        Ok(())
     }
 
     /// A member takes the host role over from a host who is gone: the gateway says so
@@ -164,6 +202,11 @@ impl Session {
         if self.host == *actor {
             return Err(SessionError::InvalidTarget {
                 reason: "this member is already the host",
+            });
+        }
+        if self.member(actor).is_some_and(|m| m.is_spectator()) {
+            return Err(SessionError::InvalidTarget {
+                reason: SPECTATORS_CANNOT_HOST,
             });
         }
         if !host_gone {
@@ -214,6 +257,11 @@ impl Session {
                 reason: "use transfer_host to make someone the host",
             });
         }
+        if role == Role::Spectator {
+            return Err(SessionError::InvalidTarget {
+                reason: "a member with a Spotify account cannot be made a spectator",
+            });
+        }
         if actor == target {
             return Err(SessionError::InvalidTarget {
                 reason: "the host cannot change their own role; hand over the host role instead",
@@ -225,6 +273,11 @@ impl Session {
                 user: target.clone(),
             });
         };
+        if member.is_spectator() {
+            return Err(SessionError::InvalidTarget {
+                reason: "a spectator has no Spotify account to run the session with",
+            });
+        }
         if member.role == role {
             return Ok(Vec::new());
         }

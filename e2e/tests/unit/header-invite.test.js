@@ -46,7 +46,7 @@ describe('session name', () => {
     const r = m.applyEvent({ type: 'settings_changed', seq: 42, settings: { capacity: 50, shuffle_mode: 'fair', name: 'Friday' } }, 0, 0);
     // The header shows the name; the invite card, the search, the votes and the vote to skip
     // depend on what guests may do; the host's forms show the queue's rules and the guest controls.
-    assert.deepEqual(r.parts, ['head', 'invite', 'queue', 'search', 'skip', 'queueSettings', 'guestControls']);
+    assert.deepEqual(r.parts, ['head', 'invite', 'queue', 'search', 'skip', 'queueSettings', 'guestControls', 'chat']);
     assert.equal(m.session.name, 'Friday');
     m.applyEvent({ type: 'settings_changed', seq: 43, settings: { capacity: 50, shuffle_mode: 'fair', name: null } }, 0, 0);
     assert.equal(m.session.name, null);

@@ -77,13 +77,30 @@ export const patchJson = (path, body) => request('PATCH', path, body);
 export const deleteJson = (path) => request('DELETE', path);
 
 /**
- * The signed-in user (`{id, display_name, needs_reauth}`), or null when logged out. Asks
- * `/api/me/login`, which answers 200 either way: a logged-out visit logs no failed request.
+ * The signed-in user, or null when logged out. Asks `/api/me/login`, which answers 200 either
+ * way: a logged-out visit logs no failed request. A spectator (no Spotify login, a name only)
+ * counts as signed in for the session they watch: `spectating` is that session's id and
+ * `loggedIn` (a Spotify login) is false. `owner`: the operator of this Sesh.
+ * @returns {Promise<{id: string, display_name: string, needs_reauth: boolean, loggedIn: boolean,
+ *   spectating: string|null, owner: boolean}|null>}
  */
 export async function currentUser() {
   const status = await getJson('/api/me/login');
-  if (!status?.logged_in) return null;
-  return { id: status.id, display_name: status.display_name, needs_reauth: Boolean(status.needs_reauth) };
+  const spectating = typeof status?.spectating === 'string' && status.spectating ? status.spectating : null;
+  if (!status?.logged_in && !spectating) return null;
+  return {
+    id: status.id,
+    display_name: status.display_name,
+    needs_reauth: Boolean(status.needs_reauth),
+    loggedIn: Boolean(status.logged_in),
+    spectating,
+    owner: status.owner === true,
+  };
+}
+
+/** Whether `me` watches without a Spotify login (a spectator, and nothing more). */
+export function isSpectatorOnly(me) {
+  return Boolean(me?.spectating) && !me.loggedIn;
 }
 
 /** The login URL that brings the user back to `path` afterwards. */

@@ -26,6 +26,8 @@ const state = {
   track: null,
   /** The session is over: the chat is kept to read, nothing more is sent. */
   ended: false,
+  /** The viewer may send (the host's "Chat" switch, for spectators as for guests). */
+  allowed: true,
 };
 
 const el = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -158,6 +160,16 @@ function amModerator() {
   return role === 'host' || role === 'co_host';
 }
 
+/**
+ * Whether the viewer may chat (session.js asks the model: moderators always, guests and
+ * spectators when the host's switch is on). Without it the messages stay, the input goes.
+ */
+export function setChatAllowed(allowed) {
+  if (state.allowed === Boolean(allowed)) return;
+  state.allowed = Boolean(allowed);
+  renderForm();
+}
+
 function renderAllOfIt() {
   renderLog();
   renderTrack();
@@ -178,7 +190,13 @@ function renderForm() {
   const send = el('chat-send');
   if (!input || !send) return;
   const muted = Boolean(state.members.get(state.me)?.muted);
-  input.closest('form')?.toggleAttribute('hidden', state.ended);
+  input.closest('form')?.toggleAttribute('hidden', state.ended || !state.allowed);
+  let off = el('chat-off-note');
+  if (!state.allowed && !state.ended && !off) {
+    off = h('p', { class: 'empty', testid: 'chat-off-note' }, 'The host turned the chat off.');
+    input.closest('form')?.before(off);
+  }
+  if (off) off.hidden = state.allowed || state.ended;
   input.disabled = muted || !state.me || state.ended;
   send.disabled = muted || !state.me || state.ended;
   // A phone cuts a long placeholder off: the reason gets a line of its own above the input.

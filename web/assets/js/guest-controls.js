@@ -1,5 +1,6 @@
-// The host's guest controls (issue 19): one switch per thing guests may do, applied the
-// moment it is flipped with `PATCH …/settings {"permissions": {key: on}}`. Every member gets
+// The host's guest controls (issue 19): one switch per thing guests may do, and two for what
+// spectators may do on top (vote, add tracks), applied the moment it is flipped with
+// `PATCH …/settings {"permissions": {key: on}}`. Every member gets
 // `settings_changed`, so guests' pages offer or withdraw the control at once; the server
 // refuses a guest's action whose switch is off (`forbidden` with `permission`).
 
@@ -21,7 +22,13 @@ export const GUEST_CONTROLS = [
   ['volume', 'volume', 'Change the volume'],
   ['chat', 'chat', 'Chat'],
   ['show_invite', 'show_invite', 'See and share the invite'],
+  // Spectators (no Spotify account) get what guests get, and these two on top.
+  ['spectators_vote', 'spectators_vote', 'Spectators vote'],
+  ['spectators_add', 'spectators_add', 'Spectators add tracks'],
 ];
+
+/** Switches that open something to spectators only (the others are guests' and spectators'). */
+const FOR_SPECTATORS = new Set(['spectators_vote', 'spectators_add']);
 
 let view = null;
 let sessionPath = '';
@@ -63,7 +70,7 @@ async function flip(input) {
   try {
     const answer = await patchJson(`${sessionPath}/settings`, { permissions: { [key]: on } });
     view.setSettings(answer?.settings);
-    say('guest-controls-status', `${label}: ${on ? 'on' : 'off'} for guests.`);
+    say('guest-controls-status', FOR_SPECTATORS.has(key) ? `${label}: ${on ? 'on' : 'off'}.` : `${label}: ${on ? 'on' : 'off'} for guests.`);
   } catch (err) {
     sayRefusal('guest-controls-status', err);
   } finally {

@@ -25,7 +25,8 @@ export function initHandover(ctx) {
 /** Why the viewer may take the session now: `offered`, `host_away`, or null. */
 function reason() {
   const s = view.session;
-  if (!s || s.state !== 'playing' || view.isHost() || !view.you) return null;
+  // A spectator has no Spotify account to play the music on.
+  if (!s || s.state !== 'playing' || view.isHost() || !view.you || view.isSpectator()) return null;
   if (s.handoverOffer?.to === view.you.id) return 'offered';
   if (s.hostAway) return 'host_away';
   return null;

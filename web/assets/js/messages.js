@@ -74,6 +74,27 @@ const MESSAGES = {
     title: 'The host removed you from this session',
     message: 'You can join again only if the host lets you back in.',
   },
+  not_registered: {
+    title: 'Your Spotify account is not on this Sesh’s list yet',
+    message: 'Spotify lets this Sesh serve only the accounts its operator added. Ask them to add you in Spotify’s developer dashboard (User Management), then log in again — or join as a spectator right now, no Spotify account needed.',
+  },
+  no_seats: {
+    title: 'All Spotify seats are taken',
+    message: 'Spotify lets this Sesh serve only a few accounts, and they are all in use. Join as a spectator right now (no Spotify account needed), or ask the operator to free a seat.',
+  },
+  login_expired: {
+    title: 'Spotify ended your login',
+    message: 'Log in with Spotify again to carry on.',
+    login: true,
+  },
+  invalid_display_name: {
+    title: 'That name does not work',
+    message: 'Use 1 to 40 characters, on one line.',
+  },
+  already_logged_in: {
+    title: 'You are logged in with Spotify',
+    message: 'This browser is logged in with Spotify, so you join with your account instead. Reload the page and press Join.',
+  },
   invite_not_found: {
     title: 'This invite link does not work',
     message: 'It may be mistyped, or the host replaced it. Ask for a new link.',

@@ -4,7 +4,7 @@
 // and "Save as a playlist in my Spotify" (`POST /api/sessions/{id}/playlist`), which first asks
 // Spotify for the permission to create playlists when Sesh does not have it yet.
 
-import { ApiError, getJson, loginUrl, postJson } from './api.js';
+import { ApiError, getJson, isSpectatorOnly, loginUrl, postJson } from './api.js';
 import { describeError } from './messages.js';
 import { formatTime } from './progress.js';
 import { icon } from './icons.js';
@@ -337,6 +337,12 @@ async function main() {
     return;
   }
   page.me = me;
+  // A spectator has no Spotify account to save a playlist in.
+  if (isSpectatorOnly(me)) {
+    $('save-panel').hidden = true;
+    await load(true);
+    return;
+  }
   if (await load(true)) saveIfAsked();
 }
 

@@ -166,6 +166,19 @@ export function collapsedRange(queueLength, currentInWindow, upcoming = 5) {
   return { from: start, to: end };
 }
 
+/**
+ * What a spectator needs on top of a guest permission (the server's rule table): `null` for one
+ * they get as guests do, a permission for one that also takes the spectators' switch; a
+ * permission missing here (playback control) they never get.
+ */
+export const SPECTATORS_ALSO_NEED = Object.freeze({
+  chat: null,
+  show_invite: null,
+  vote: 'spectators_vote',
+  vote_skip: 'spectators_vote',
+  add_tracks: 'spectators_add',
+});
+
 export class SessionModel {
   constructor(sessionId) {
     this.sessionId = sessionId;
@@ -225,7 +238,11 @@ export class SessionModel {
   /** Paints from the HTTP snapshot before the socket's `welcome` arrives. */
   loadSnapshot(raw, me) {
     this.session = normalizeSession(raw ?? {}, this.session, this.sessionId);
-    this.you = { id: me.id, display_name: me.display_name, role: me.id === this.session.hostId ? 'host' : 'guest' };
+    // The snapshot's own row tells the role (a spectator's too); a big session may not list it.
+    const listed = this.session.members.find((m) => m.id === me.id)?.role;
+    const spectating = me.spectating != null && me.spectating === this.session.id;
+    const role = me.id === this.session.hostId ? 'host' : listed ?? (spectating ? 'spectator' : 'guest');
+    this.you = { id: me.id, display_name: me.display_name, role };
     this.rememberNames(raw?.members);
     this.rememberNames([this.you]);
     this.noteYourVotes(raw?.queue);
@@ -435,8 +452,8 @@ export class SessionModel {
         this.setSettings(frame.settings);
         // The name is in the header; what guests may do decides the invite, the search, the
         // votes, the vote to skip and the player's controls; the host's forms show the
-        // queue's rules and the guest controls.
-        return { parts: ['head', 'invite', 'queue', 'search', 'skip', 'queueSettings', 'guestControls'], outcome: null };
+        // queue's rules and the guest controls; the chat's input comes and goes with its switch.
+        return { parts: ['head', 'invite', 'queue', 'search', 'skip', 'queueSettings', 'guestControls', 'chat'], outcome: null };
       case 'entry_added': {
         const r = applyEntryAdded(s, frame.entry, frame.index, (from, by) => this.shiftPositions(from, by));
         // An added entry starts with its adder's up vote: when that is the viewer, it is theirs.
@@ -552,9 +569,22 @@ export class SessionModel {
     return this.isHost() || this.you?.role === 'co_host';
   }
 
-  /** Whether the viewer holds `permission` (`add_tracks`, `vote`, …): moderators hold them all. */
+  /** A spectator: in the session with a name only, no Spotify account (never host or co-host). */
+  isSpectator() {
+    return this.you?.role === 'spectator';
+  }
+
+  /**
+   * Whether the viewer holds `permission` (`add_tracks`, `vote`, …): moderators hold them all,
+   * guests those the host opened; spectators those too, as far as SPECTATORS_ALSO_NEED allows.
+   */
   may(permission) {
-    return this.isModerator() || Boolean(this.session?.guestPermissions.includes(permission));
+    if (this.isModerator()) return true;
+    const granted = (p) => Boolean(this.session?.guestPermissions.includes(p));
+    if (!this.isSpectator()) return granted(permission);
+    if (!Object.hasOwn(SPECTATORS_ALSO_NEED, permission)) return false;
+    const also = SPECTATORS_ALSO_NEED[permission];
+    return granted(permission) && (also === null || granted(also));
   }
 
   /** Search and add: while the music plays, for moderators, and for guests who may unless the host locked adding. */
@@ -613,7 +643,8 @@ export class SessionModel {
 
   /** Skip outright (`POST …/player/next`): moderators, guests allowed to skip, and whoever added the playing entry. */
   canSkipDirectly() {
-    if (this.session?.state !== 'playing') return false;
+    // Spectators never steer the host's player, not even past a track they added.
+    if (this.session?.state !== 'playing' || this.isSpectator()) return false;
     if (this.may('skip')) return true;
     const entry = this.playingEntry();
     return entry?.origin === 'added' && this.ownerOf(entry) === this.you?.id;

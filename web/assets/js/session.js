@@ -18,7 +18,7 @@ import { initDisplays, renderDisplays } from './displays.js';
 import { initGuestControls, renderGuestControls } from './guest-controls.js';
 import { initHandover, renderHandover } from './handover.js';
 import { SessionSocket } from './socket.js';
-import { chatSees, initChat } from './chat.js';
+import { chatSees, initChat, setChatAllowed } from './chat.js';
 import { deviceIcon, icon } from './icons.js';
 import {
   avatar, byTestId, choiceDialog, confirmDialog, h, initPage, isInactive, notify, notifyError, setBusy, showStatePanel,
@@ -108,6 +108,7 @@ const RENDERERS = {
   skip: () => renderSkip(),
   queueSettings: () => renderQueueSettings(),
   guestControls: () => renderGuestControls(),
+  chat: () => setChatAllowed(view.may('chat')),
   idle: () => renderIdle(),
   handover: () => renderHandover(),
   invite: () => renderInvite(),
@@ -328,6 +329,7 @@ function renderAll() {
   renderFooter();
   renderSpotifyStatus();
   renderDisplays({ host: isHost(), ended: view.session.state === 'ended' });
+  setChatAllowed(view.may('chat'));
 }
 
 const STATE_BADGE = {
@@ -347,6 +349,7 @@ function renderHead() {
   host.textContent = s.name ? whose : '';
   const form = $('name-form');
   form.hidden = !(isHost() && s.state !== 'ended');
+  $('spectator-note').hidden = !(view.isSpectator() && s.state !== 'ended');
   const input = $('name-input');
   // Never overwrite what the host is typing.
   if (!form.hidden && document.activeElement !== input && !input.dataset.dirty) input.value = s.name ?? '';
@@ -393,6 +396,9 @@ function renderNowPlaying() {
     } else if (isHost()) {
       title = 'Ready when you are';
       text = 'Invite friends, pick a device to play on and press Start. Everyone’s top 5 tracks are shuffled into one fair queue.';
+    } else if (view.isSpectator()) {
+      title = `Waiting for ${hostName} to start`;
+      text = 'You are in! The music starts when the host presses Start, and you see here what plays.';
     } else {
       title = `Waiting for ${hostName} to start`;
       text = 'You are in! Your top tracks are in the mix. The music starts when the host presses Start.';
@@ -1076,6 +1082,8 @@ function renderMembers() {
     const online = you ? true : presenceLive ? m.online : undefined;
     const isHostRow = m.id === s.hostId;
     const coHost = !isHostRow && m.role === 'co_host';
+    // A spectator has no Spotify account: never host or co-host, so no such buttons for them.
+    const spectator = !isHostRow && m.role === 'spectator';
     // The host removes anyone; a co-host removes guests only.
     const mayRemove = live && !you && !isHostRow && (isHost() || (view.isModerator() && !coHost));
     const kick = mayRemove
@@ -1087,7 +1095,7 @@ function renderMembers() {
       : null;
     // The host hands the session over: before Start at once (a free host to a friend with
     // Premium); while playing as an offer, the new host picking where the music goes on.
-    const handOver = canKick && !you && (s.state === 'lobby' || s.state === 'playing')
+    const handOver = canKick && !you && !spectator && (s.state === 'lobby' || s.state === 'playing')
       ? h('button', {
         class: 'button button-ghost button-small', type: 'button', testid: 'hand-over',
         'aria-label': `Make host: ${m.display_name}`,
@@ -1096,14 +1104,14 @@ function renderMembers() {
       : null;
     // The host appoints co-hosts (they moderate and steer the player, but may not end the
     // session or appoint others) and makes them guests again.
-    const roleButton = canKick && !you && !isHostRow
+    const roleButton = canKick && !you && !isHostRow && !spectator
       ? h('button', {
         class: 'button button-ghost button-small', type: 'button', testid: coHost ? 'make-guest' : 'make-co-host',
         'aria-label': coHost ? `Make guest: ${m.display_name}` : `Make co-host: ${m.display_name}`,
         onclick: () => setRole(m, coHost ? 'guest' : 'co_host'),
       }, coHost ? 'Make guest' : 'Make co-host')
       : null;
-    return h('li', { class: 'member', testid: 'member', dataset: { userId: m.id, online: online === undefined ? 'unknown' : String(Boolean(online)), role: isHostRow ? 'host' : coHost ? 'co_host' : 'guest' } },
+    return h('li', { class: 'member', testid: 'member', dataset: { userId: m.id, online: online === undefined ? 'unknown' : String(Boolean(online)), role: isHostRow ? 'host' : coHost ? 'co_host' : spectator ? 'spectator' : 'guest' } },
       avatar(m.id, m.display_name, { online: online === undefined ? undefined : Boolean(online) }),
       h('span', { class: 'member-text' },
         h('span', { class: 'member-name', testid: 'member-name' }, m.display_name),
@@ -1111,6 +1119,7 @@ function renderMembers() {
       h('span', { class: 'member-badges' },
         isHostRow ? h('span', { class: 'badge badge-host', testid: 'host-badge' }, 'Host') : null,
         coHost ? h('span', { class: 'badge badge-co-host', testid: 'co-host-badge' }, 'Co-host') : null,
+        spectator ? h('span', { class: 'badge badge-spectator', testid: 'spectator-badge' }, 'Spectator') : null,
         you ? h('span', { class: 'badge badge-you' }, 'You') : null),
       kick || handOver || roleButton ? h('span', { class: 'member-actions' }, handOver, roleButton, kick) : null);
   }));

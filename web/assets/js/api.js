@@ -92,7 +92,8 @@ export async function currentUser() {
     id: status.id,
     display_name: status.display_name,
     needs_reauth: Boolean(status.needs_reauth),
-    loggedIn: Boolean(status.logged_in),
+    // The server says `logged_in` for a spectator too; only a Spotify login has no `spectating`.
+    loggedIn: Boolean(status.logged_in) && !spectating,
     spectating,
     owner: status.owner === true,
   };
@@ -100,7 +101,7 @@ export async function currentUser() {
 
 /** Whether `me` watches without a Spotify login (a spectator, and nothing more). */
 export function isSpectatorOnly(me) {
-  return Boolean(me?.spectating) && !me.loggedIn;
+  return Boolean(me?.spectating);
 }
 
 /** The login URL that brings the user back to `path` afterwards. */

@@ -241,7 +241,7 @@ async function main() {
     root.replaceChildren(...header.filter(Boolean),
       h('p', { class: 'seats-note', testid: 'seats-left' }, sentence),
       h('p', { class: 'fine seats-why', testid: 'seats-why' },
-        `Spotify lets this Sesh serve only ${seats.limit} Spotify ${seats.limit === 1 ? 'account' : 'accounts'}, and all are in use. You can still join as a spectator.`),
+        `Spotify lets this Sesh serve only ${seats.limit} Spotify ${seats.limit === 1 ? 'account, and it is' : 'accounts, and all are'} in use. You can still join as a spectator.`),
       spectatorForm(code, { primary: true, hint: SPECTATOR_HINT }));
     return;
   }

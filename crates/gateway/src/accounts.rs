@@ -71,19 +71,34 @@ impl Accounts {
     }
 
     /// After a login: stores the user with their fresh tokens (clearing "log in again") and
-    /// makes these the user's current credentials.
+    /// makes these the user's current credentials — if they hold one of the app's `seats`
+    /// or one is free (`0`: no limit); `None` (nothing stored) when every seat is taken.
     pub async fn logged_in(
         &self,
         user: &UserId,
         display_name: &str,
         tokens: Tokens,
-    ) -> Result<UserAuth, DbError> {
+        seats: u32,
+    ) -> Result<Option<UserAuth>, DbError> {
         let _changes = self.changes.lock().await;
-        self.db.upsert_user(user, display_name, &tokens).await?;
+        if !self
+            .db
+            .upsert_user(user, display_name, &tokens, seats)
+            .await?
+        {
+            return Ok(None);
+        }
         let auth = UserAuth::new(tokens);
         self.watch(user.clone(), &auth);
         self.cache.lock().insert(user.clone(), auth.clone());
-        Ok(auth)
+        Ok(Some(auth))
+    }
+
+    /// Forgets `user`'s credentials held in memory (their seat was freed: the stored ones
+    /// are gone too).
+    pub async fn forget(&self, user: &UserId) {
+        let _changes = self.changes.lock().await;
+        self.cache.lock().remove(user);
     }
 
     /// The user's shared credentials, loaded from the database on first use. A user marked as
@@ -224,15 +239,16 @@ mod tests {
         let (accounts, db, _dir) = accounts().await;
         let alice = UserId::new("alice");
         accounts
-            .logged_in(&alice, "Alice", tokens("old"))
+            .logged_in(&alice, "Alice", tokens("old"), 0)
             .await
             .unwrap();
         // A call picks up the credentials of the first login…
         let in_flight = accounts.auth(&alice).await.unwrap();
         // …alice logs in again meanwhile…
         let fresh = accounts
-            .logged_in(&alice, "Alice", tokens("new"))
+            .logged_in(&alice, "Alice", tokens("new"), 0)
             .await
+            .unwrap()
             .unwrap();
         // …and the old call's refresh token turns out to be revoked.
         accounts
@@ -254,8 +270,9 @@ mod tests {
         ));
         // Other failures never evict.
         let again = accounts
-            .logged_in(&alice, "Alice", tokens("third"))
+            .logged_in(&alice, "Alice", tokens("third"), 0)
             .await
+            .unwrap()
             .unwrap();
         accounts
             .note_failure(

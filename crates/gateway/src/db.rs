@@ -33,12 +33,14 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 mod chat;
 mod logins;
 mod playlists;
+mod seats;
 mod sessions;
 
 pub use crate::read_cache::UserRecord;
 
 pub use logins::{OAuthState, OAuthTake, SWEEP_EVERY, Sweep, spawn_sweeper};
 pub use playlists::SavedPlaylist;
+pub use seats::{SeatHolder, Seating};
 
 /// Embedded migrations from the repository's `migrations/` folder.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -198,19 +200,26 @@ impl Database {
         Ok((access, refresh))
     }
 
-    /// Creates or updates a user after a login, storing fresh tokens and clearing `needs_reauth`.
+    /// Creates or updates a user after a login, storing fresh tokens and clearing
+    /// `needs_reauth` — if they hold one of the app's `seats` Spotify seats or one is free
+    /// (`0`: no limit); whether they did. Without a seat nothing is stored. One statement on
+    /// the one writer, so two logins at once cannot both take the last seat.
     pub async fn upsert_user(
         &self,
         id: &UserId,
         display_name: &str,
         tokens: &Tokens,
-    ) -> Result<(), DbError> {
+        seats: u32,
+    ) -> Result<bool, DbError> {
         let (access, refresh) = self.seal_tokens(id.as_str(), tokens)?;
         let now = now_ms();
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO users (id, display_name, access_token, refresh_token, token_expires_at,
                                 scope, needs_reauth, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7
+             WHERE ?8 = 0
+                OR EXISTS (SELECT 1 FROM users WHERE id = ?1 AND seated = 1)
+                OR (SELECT COUNT(*) FROM users WHERE seated = 1) < ?8
              ON CONFLICT(id) DO UPDATE SET
                 display_name = excluded.display_name,
                 access_token = excluded.access_token,
@@ -218,7 +227,9 @@ impl Database {
                 token_expires_at = excluded.token_expires_at,
                 scope = excluded.scope,
                 needs_reauth = 0,
-                updated_at = excluded.updated_at",
+                seated = 1,
+                updated_at = excluded.updated_at
+             WHERE users.kind = 'spotify'",
         )
         .bind(id.as_str())
         .bind(display_name)
@@ -227,10 +238,11 @@ impl Database {
         .bind(to_ms(tokens.expires_at))
         .bind(&tokens.scope)
         .bind(now)
+        .bind(i64::from(seats))
         .execute(&self.writer)
         .await?;
         self.logins.users.forget(id);
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Stores refreshed tokens.
@@ -294,10 +306,12 @@ impl Database {
 
     /// A user by id.
     pub async fn user(&self, id: &UserId) -> Result<Option<UserRecord>, DbError> {
-        let row = sqlx::query("SELECT id, display_name, needs_reauth FROM users WHERE id = ?1")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, display_name, needs_reauth, spectating FROM users WHERE id = ?1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| user_from_row(&r)).transpose()
     }
 
@@ -477,10 +491,17 @@ async fn checkpoints(pool: SqlitePool) {
     }
 }
 
+/// A user from `id, display_name, needs_reauth, spectating` (the first four columns).
 fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<UserRecord, DbError> {
+    let spectating = row
+        .try_get::<Option<String>, _>(3)?
+        .map(|id| SessionId::from_str(&id))
+        .transpose()
+        .map_err(|_| DbError::Corrupt("a spectator's session id".into()))?;
     Ok(UserRecord {
         id: UserId::new(row.try_get::<String, _>(0)?),
         display_name: row.try_get(1)?,
         needs_reauth: row.try_get(2)?,
+        spectating,
     })
 }

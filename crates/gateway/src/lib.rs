@@ -42,6 +42,7 @@ pub mod recap;
 pub mod request;
 pub mod routes;
 pub mod search;
+pub mod seats;
 pub mod settings;
 pub mod startup;
 pub mod state;

@@ -21,6 +21,8 @@ pub struct UserRecord {
     pub display_name: String,
     /// Their refresh token was revoked: they must log in again.
     pub needs_reauth: bool,
+    /// A spectator (no Spotify account): the one session their login is bound to.
+    pub spectating: Option<SessionId>,
 }
 
 /// Past this many entries a cache is cleared and fills again from SQLite: a bound on memory,
@@ -198,6 +200,7 @@ mod tests {
 
     fn alice(needs_reauth: bool) -> UserRecord {
         UserRecord {
+            spectating: None,
             id: UserId::new("alice"),
             display_name: "Alice".into(),
             needs_reauth,

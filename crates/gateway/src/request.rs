@@ -8,7 +8,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::StatusCode, http::
 use bytes::BytesMut;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
-use sesh_session::UserId;
+use sesh_session::{SessionId, UserId};
 
 use crate::{
     app::AppState, crypto::sha256_hex, db::UserRecord, error::ApiError, settings::ProxyRange,
@@ -44,7 +44,23 @@ pub fn login_cookie_name(public_url: &url::Url) -> &'static str {
     }
 }
 
-/// The logged-in user (extractor; answers 401 when there is none).
+/// Name of a spectator's login cookie over plain HTTP (a spectator has no Spotify login; the
+/// cookie is bound to the one session they spectate).
+pub const SPECTATOR_COOKIE: &str = "sesh_spectator";
+/// Its name over HTTPS (`__Host-`: this host only, `Secure`, path `/`).
+pub const SECURE_SPECTATOR_COOKIE: &str = "__Host-sesh_spectator";
+
+/// The spectator cookie's name for a public URL.
+pub fn spectator_cookie_name(public_url: &url::Url) -> &'static str {
+    if public_url.scheme() == "https" {
+        SECURE_SPECTATOR_COOKIE
+    } else {
+        SPECTATOR_COOKIE
+    }
+}
+
+/// The logged-in user (extractor; answers 401 when there is none): a Spotify login
+/// (`sesh_sid`), else a spectator's (`sesh_spectator`).
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     /// Spotify user id.
@@ -55,6 +71,8 @@ pub struct CurrentUser {
     pub needs_reauth: bool,
     /// Hash of the login cookie (for logout).
     pub login_hash: String,
+    /// A spectator (no Spotify account): the one session they may see and act in.
+    pub spectating: Option<SessionId>,
 }
 
 impl CurrentUser {
@@ -65,6 +83,7 @@ impl CurrentUser {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let cookie = state.as_ref().and_then(|s| {
             req.cookie(cookie_name(&s.core.public_url))
+                .or_else(|| req.cookie(spectator_cookie_name(&s.core.public_url)))
                 .map(|c| c.value().to_owned())
         });
         async move {
@@ -82,13 +101,31 @@ impl CurrentUser {
                      id,
                      display_name,
                      needs_reauth,
+                     spectating,
                  }| Self {
                     id,
                     display_name,
-                    needs_reauth,
+                    // A spectator's row says so only so that no Spotify call is made for it.
+                    needs_reauth: needs_reauth && spectating.is_none(),
                     login_hash,
+                    spectating,
                 },
             ))
+        }
+    }
+}
+
+impl CurrentUser {
+    /// Refuses a spectator (`403 spectator`) where the caller's own Spotify account is needed:
+    /// creating or joining a session with it, their devices, listening along, playlists.
+    pub fn require_spotify(&self) -> Result<(), ApiError> {
+        match self.spectating {
+            None => Ok(()),
+            Some(_) => Err(ApiError::client(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "spectator",
+                "spectators have no Spotify account here: log in with Spotify for this",
+            )),
         }
     }
 }

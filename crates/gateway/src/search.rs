@@ -181,9 +181,11 @@ impl SearchCache {
         core: &Core,
         session: SessionId,
         user: &UserId,
+        payer: &UserId,
         query: &SearchQuery,
     ) -> Result<SearchResults, SearchError> {
         core.limits.check_search(user)?;
+        let user = payer;
         let searches = self.sessions.get_with(session, session_searches);
         let key = (query.clone(), MARKET);
         for _ in 0..MAX_SHARED_ROUNDS {
@@ -586,6 +588,8 @@ mod resolve_tests {
                     host_timeout: Duration::from_secs(600),
                     login_idle_timeout: Duration::from_secs(3600),
                     max_live_sessions_per_user: 3,
+                    spotify_seats: 0,
+                    admins: Vec::new(),
                 },
                 public_url: "http://127.0.0.1:9".parse().unwrap(),
                 runtime,
@@ -629,8 +633,9 @@ mod resolve_tests {
             let id = UserId::new(user);
             self.core
                 .accounts
-                .logged_in(&id, user, tokens)
+                .logged_in(&id, user, tokens, 0)
                 .await
+                .unwrap()
                 .unwrap();
             id
         }

@@ -303,6 +303,18 @@ pub struct Settings {
     #[arg(long, env = "SESH_HOST_TIMEOUT", default_value = "10m", global = true)]
     pub host_timeout: HumanDuration,
 
+    /// How many distinct Spotify users this instance may serve: an app in Spotify's
+    /// development mode serves five allow-listed users (set it to the number you listed in the
+    /// dashboard); `0` means no limit (an app with extended quota). A login past it is offered
+    /// to join as a spectator instead; the owner frees seats.
+    #[arg(long, env = "SESH_SPOTIFY_SEATS", default_value_t = 5, global = true)]
+    pub spotify_seats: u32,
+
+    /// Spotify user ids of the instance's owners (comma-separated), who see and free the
+    /// Spotify seats; empty: the first user who logged in.
+    #[arg(long, env = "SESH_ADMINS", value_delimiter = ',', global = true)]
+    pub admins: Vec<String>,
+
     /// How long an idle session waits, its members warned, before it ends.
     #[arg(
         long,
@@ -425,6 +437,9 @@ impl Settings {
         settings.database_url = database_url.into();
         settings.data_dir = data_dir.into();
         settings.workers = Some(2);
+        // Tests log in more accounts than a development-mode app serves; the seat tests set
+        // their own limit.
+        settings.spotify_seats = 0;
         settings
     }
 
@@ -568,6 +583,8 @@ impl fmt::Debug for Settings {
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("session_end_warning", &self.session_end_warning)
             .field("host_timeout", &self.host_timeout)
+            .field("spotify_seats", &self.spotify_seats)
+            .field("admins", &self.admins)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("workers", &self.workers)
             .finish()

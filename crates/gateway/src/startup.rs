@@ -4,6 +4,7 @@
 use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{App, HttpServer, dev::Server, middleware, web};
+use sesh_session::UserId;
 use sesh_spotify::{ClientOptions, SpotifyClient, SpotifyConfig};
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -224,6 +225,14 @@ impl Application {
                 host_timeout: settings.host_timeout.get(),
                 login_idle_timeout: settings.login_idle_timeout.get(),
                 max_live_sessions_per_user: settings.max_live_sessions_per_user as usize,
+                spotify_seats: settings.spotify_seats,
+                admins: settings
+                    .admins
+                    .iter()
+                    .map(|id| id.trim())
+                    .filter(|id| !id.is_empty())
+                    .map(UserId::new)
+                    .collect(),
             },
             public_url: public_url.clone(),
             runtime,

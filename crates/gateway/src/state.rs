@@ -3,6 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use sesh_session::UserId;
 use sesh_spotify::SpotifyClient;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
@@ -49,6 +50,10 @@ pub struct HubConfig {
     pub login_idle_timeout: Duration,
     /// Live sessions one user may host at once (`SESH_MAX_LIVE_SESSIONS`).
     pub max_live_sessions_per_user: usize,
+    /// Distinct Spotify users served (`SESH_SPOTIFY_SEATS`; 0: no limit).
+    pub spotify_seats: u32,
+    /// The instance's owners (`SESH_ADMINS`; empty: the first user who logged in).
+    pub admins: Vec<UserId>,
 }
 
 /// Shared services (one per process, behind an `Arc`).

@@ -1000,6 +1000,21 @@ pub struct InvitePreview {
     /// For a logged-in caller only: where they stand in this session.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub you: Option<PreviewYou>,
+    /// The app's Spotify seats (`SESH_SPOTIFY_SEATS`): a login past them is offered to
+    /// spectate; spectating needs none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seats: Option<SeatsLeft>,
+}
+
+/// How many of the app's Spotify seats are left (`seats` of an invite preview).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SeatsLeft {
+    /// `SESH_SPOTIFY_SEATS` (0: no limit).
+    pub limit: u32,
+    /// Held now.
+    pub used: u32,
+    /// Free now (`null`: no limit).
+    pub left: Option<u32>,
 }
 
 /// Where the logged-in caller of an invite preview stands (`you`).

@@ -73,6 +73,7 @@ impl Env {
                     // 127.0.0.1), and the per-user limits on Spotify-reaching requests and
                     // session creations: the scenarios measure Sesh, not its abuse limits.
                     ("SESH_LOGIN_RATE".to_owned(), "0".to_owned()),
+                    ("SESH_SPOTIFY_SEATS".to_owned(), "0".to_owned()),
                     ("SESH_SPOTIFY_USER_RATE".to_owned(), "0".to_owned()),
                     ("SESH_SESSIONS_PER_HOUR".to_owned(), "0".to_owned()),
                     // The `queue` scenario's small session has each member change the queue

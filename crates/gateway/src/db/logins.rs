@@ -94,7 +94,7 @@ impl Database {
         }
         let tickets = self.logins.tickets();
         let row = sqlx::query(
-            "SELECT u.id, u.display_name, u.needs_reauth, l.expires_at, l.last_seen_at
+            "SELECT u.id, u.display_name, u.needs_reauth, u.spectating, l.expires_at, l.last_seen_at
              FROM login_sessions l JOIN users u ON u.id = l.user_id
              WHERE l.id_hash = ?1 AND l.expires_at > ?2 AND l.last_seen_at > ?3",
         )
@@ -107,8 +107,8 @@ impl Database {
         let user = user_from_row(&row)?;
         let login = CachedLogin {
             user: user.id.clone(),
-            expires_at: row.try_get(3)?,
-            last_seen_at: row.try_get(4)?,
+            expires_at: row.try_get(4)?,
+            last_seen_at: row.try_get(5)?,
         };
         self.logins.fill(tickets, id_hash, login.clone(), &user);
         self.touch_if_due(id_hash, &login, now, idle);
@@ -392,7 +392,7 @@ mod tests {
             expires_at: std::time::SystemTime::now(),
             scope: String::new(),
         };
-        db.upsert_user(&alice, "Alice", &tokens).await.unwrap();
+        db.upsert_user(&alice, "Alice", &tokens, 0).await.unwrap();
         db.create_login("fresh", &alice, Duration::from_secs(3600))
             .await
             .unwrap();

@@ -33,6 +33,12 @@ pub(super) enum Command {
         action: Action,
         reply: Reply<()>,
     },
+    /// [`Command::Authorize`], answering whose Spotify login pays for the action.
+    Payer {
+        user: UserId,
+        action: Action,
+        reply: Reply<UserId>,
+    },
     /// A page of the members, in join order.
     Members {
         user: UserId,
@@ -52,9 +58,11 @@ pub(super) enum Command {
         viewer: Option<UserId>,
         reply: Reply<InvitePreview>,
     },
-    /// Join (idempotent); the answer is the session as the member sees it.
+    /// Join (idempotent), as a guest or (`spectator`) without a Spotify account; the answer
+    /// is the session as the member sees it.
     Join {
         member: NewMember,
+        spectator: bool,
         reply: Reply<SessionView>,
     },
     Leave {

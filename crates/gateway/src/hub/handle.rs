@@ -57,6 +57,18 @@ impl HubHandle {
         .await
     }
 
+    /// [`HubHandle::authorize`], answering whose Spotify login pays for `action`: the
+    /// member's own, or the host's for a spectator (who has none; their limits still count
+    /// as theirs).
+    pub async fn payer(&self, user: &UserId, action: Action) -> Result<UserId, HubError> {
+        self.request(|reply| Command::Payer {
+            user: user.clone(),
+            action,
+            reply,
+        })
+        .await
+    }
+
     /// A page of the members, in join order (`limit` capped at [`super::PAGE_LIMIT_MAX`]).
     pub async fn members(
         &self,
@@ -102,6 +114,17 @@ impl HubHandle {
     pub async fn join(&self, member: NewMember) -> Result<SessionView, HubError> {
         self.request(|reply| Command::Join {
             member: member.clone(),
+            spectator: false,
+            reply,
+        })
+        .await
+    }
+
+    /// `member` joins as a spectator (no Spotify account, no tracks; idempotent).
+    pub async fn join_spectator(&self, member: NewMember) -> Result<SessionView, HubError> {
+        self.request(|reply| Command::Join {
+            member: member.clone(),
+            spectator: true,
             reply,
         })
         .await

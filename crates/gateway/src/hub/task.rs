@@ -252,6 +252,22 @@ impl SessionHub {
                         .map_err(HubError::from),
                 );
             }
+            Command::Payer {
+                user,
+                action,
+                reply,
+            } => {
+                let session = self.session();
+                let _ = reply.send(
+                    session
+                        .authorize(&user, action)
+                        .map(|()| match session.member(&user) {
+                            Some(member) if member.is_spectator() => session.host().clone(),
+                            _ => user,
+                        })
+                        .map_err(HubError::from),
+                );
+            }
             Command::Members {
                 user,
                 offset,
@@ -287,9 +303,13 @@ impl SessionHub {
             Command::Preview { viewer, reply } => {
                 let _ = reply.send(Ok(self.views.preview(self.session(), viewer.as_ref())));
             }
-            Command::Join { member, reply } => {
+            Command::Join {
+                member,
+                spectator,
+                reply,
+            } => {
                 let user = member.user_id.clone();
-                let result = self.join(member).await;
+                let result = self.join(member, spectator).await;
                 let _ = reply.send(result.and_then(|()| self.view_for(&user)));
             }
             Command::Leave { user, reply } => {
@@ -522,9 +542,14 @@ impl SessionHub {
         Ok(())
     }
 
-    async fn join(&mut self, member: NewMember) -> Result<(), HubError> {
-        self.apply(|s| s.join(member, crate::db::now_ms(), &mut rand::rng()))
-            .await?;
+    async fn join(&mut self, member: NewMember, spectator: bool) -> Result<(), HubError> {
+        let now = crate::db::now_ms();
+        if spectator {
+            self.apply(|s| s.join_spectator(member, now)).await?;
+        } else {
+            self.apply(|s| s.join(member, now, &mut rand::rng()))
+                .await?;
+        }
         Ok(())
     }
 

@@ -167,6 +167,8 @@ impl Views {
                 member: session.is_member(user),
                 banned: session.is_banned(user),
             }),
+            // The route adds them (the hub knows nothing of the app's seats).
+            seats: None,
         }
     }
 

@@ -15,7 +15,7 @@ use crate::{
     error::{ApiError, ErrorBody},
     request::{CurrentUser, MaybeUser, OptionalJsonBody, client_ip},
     top_tracks,
-    wire::{MemberView, Page, SessionView, UserRef},
+    wire::{MemberView, Page, SeatsLeft, SessionView, UserRef},
 };
 
 /// `GET /api/config`.
@@ -36,6 +36,12 @@ pub struct MeView {
     pub display_name: String,
     /// Spotify revoked the login: log in again.
     pub needs_reauth: bool,
+    /// A spectator (no Spotify login): the one session this browser spectates; else `null`.
+    #[schema(value_type = Option<String>)]
+    pub spectating: Option<SessionId>,
+    /// The owner of this Sesh (`SESH_ADMINS`, else the first user): sees and frees the
+    /// Spotify seats (`/api/admin/seats`).
+    pub owner: bool,
 }
 
 /// `GET /api/me/login`: whether the caller is logged in, and as whom.
@@ -52,6 +58,13 @@ pub struct LoginStatusView {
     /// Spotify revoked the login: log in again (only when logged in).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub needs_reauth: Option<bool>,
+    /// A spectator's session (only when logged in; `null` for a Spotify login).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub spectating: Option<Option<SessionId>>,
+    /// The owner of this Sesh (only when logged in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<bool>,
 }
 
 /// One of `GET /api/me/sessions`.
@@ -109,12 +122,20 @@ pub async fn config(state: web::Data<AppState>) -> HttpResponse {
     ),
     security(("login_cookie" = [])),
 )]
-pub async fn me(user: CurrentUser) -> HttpResponse {
-    HttpResponse::Ok().json(MeView {
+pub async fn me(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+    let owner = is_owner(&state, &user).await?;
+    Ok(HttpResponse::Ok().json(MeView {
         id: user.id,
         display_name: user.display_name,
         needs_reauth: user.needs_reauth,
-    })
+        spectating: user.spectating,
+        owner,
+    }))
+}
+
+/// Whether `user` owns this Sesh (never a spectator).
+async fn is_owner(state: &AppState, user: &CurrentUser) -> Result<bool, ApiError> {
+    Ok(user.spectating.is_none() && crate::seats::is_owner(&state.core, &user.id).await?)
 }
 
 /// `GET /api/me/login` → whether the caller is logged in: the question every page asks first,
@@ -131,10 +152,15 @@ pub async fn me(user: CurrentUser) -> HttpResponse {
     ),
     security((), ("login_cookie" = [])),
 )]
-pub async fn login_status(MaybeUser(user): MaybeUser) -> HttpResponse {
-    HttpResponse::Ok().json(match user {
+pub async fn login_status(
+    state: web::Data<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(match user {
         Some(user) => LoginStatusView {
             logged_in: true,
+            owner: Some(is_owner(&state, &user).await?),
+            spectating: Some(user.spectating),
             id: Some(user.id),
             display_name: Some(user.display_name),
             needs_reauth: Some(user.needs_reauth),
@@ -144,8 +170,10 @@ pub async fn login_status(MaybeUser(user): MaybeUser) -> HttpResponse {
             id: None,
             display_name: None,
             needs_reauth: None,
+            spectating: None,
+            owner: None,
         },
-    })
+    }))
 }
 
 /// A device as the API lists it.
@@ -181,6 +209,7 @@ pub async fn devices(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
+    user.require_spotify()?;
     state.core.limits.check_spotify_call(&user.id)?;
     let core = &state.core;
     let devices = core
@@ -299,6 +328,7 @@ pub async fn create_session(
     user: CurrentUser,
     body: OptionalJsonBody<CreateSession>,
 ) -> Result<HttpResponse, ApiError> {
+    user.require_spotify()?;
     let settings = body
         .0
         .unwrap_or_default()
@@ -474,7 +504,7 @@ fn page_of(path: &str, query: &PageQuery) -> Result<(SessionId, usize, usize), A
 /// Looks an invite code up. A client address blocked for wrong codes is refused before the
 /// lookup (so a refused guess learns nothing); a wrong code counts against its address (so
 /// guessing is slow); right codes never count.
-async fn session_of_invite(
+pub(super) async fn session_of_invite(
     state: &AppState,
     req: &HttpRequest,
     code: &str,
@@ -534,7 +564,13 @@ pub async fn invite_preview(
     let id = session_of_invite(&state, &req, &path).await?;
     let viewer = user.map(|u| u.id);
     let personal = viewer.is_some();
-    let preview = state.hubs.session(id).preview(viewer.as_ref()).await?;
+    let mut preview = state.hubs.session(id).preview(viewer.as_ref()).await?;
+    let seating = crate::seats::seating(&state.core).await?;
+    preview.seats = Some(SeatsLeft {
+        limit: seating.limit,
+        used: seating.used,
+        left: seating.left(),
+    });
     let mut answer = HttpResponse::Ok();
     if personal {
         // Says where this login stands: no cache may hand it to someone else.
@@ -569,6 +605,7 @@ pub async fn join(
     user: CurrentUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    user.require_spotify()?;
     let id = session_of_invite(&state, &req, &path).await?;
     let top = top_tracks::for_user(&state.core, &user.id).await?;
     let member = NewMember::new(user.id.clone(), user.display_name.clone(), top);

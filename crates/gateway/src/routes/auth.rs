@@ -51,7 +51,7 @@ fn browser_nonce(req: &HttpRequest, name: &str) -> String {
 
 /// A cookie of ours with the attributes every one has (`HttpOnly`, `SameSite=Lax`, path `/`,
 /// `Secure` over https).
-fn cookie<'a>(state: &AppState, name: &'a str, value: String) -> Cookie<'a> {
+pub(super) fn cookie<'a>(state: &AppState, name: &'a str, value: String) -> Cookie<'a> {
     Cookie::build(name, value)
         .path("/")
         .http_only(true)
@@ -183,7 +183,7 @@ pub struct CallbackQuery {
     summary = "Finish the Spotify login (in the browser that started it)",
     params(("code" = Option<String>, Query), ("state" = Option<String>, Query), ("error" = Option<String>, Query)),
     responses(
-        (status = 302, description = "Logged in: the `sesh_sid` cookie, to `next`"),
+        (status = 302, description = "Logged in: the `sesh_sid` cookie, to `next`. Or nothing stored, to `next` with `login=not_registered` (the account is not on the app's development-mode allow-list), `login=no_seats` (every `SESH_SPOTIFY_SEATS` seat is taken) or `login=expired` (Spotify refused the fresh token: log in again)"),
         (status = 400, description = "An HTML page: incomplete, expired, reused or foreign login, or declined", content_type = "text/html", body = String),
         (status = 429, description = "`rate_limited`: `SESH_LOGIN_RATE`", body = ErrorBody),
         (status = 502, description = "`spotify_error`", body = ErrorBody),
@@ -258,15 +258,51 @@ pub async fn callback(
         Err(e) => return Err(e.into()),
     };
     let auth = sesh_spotify::UserAuth::new(tokens.clone());
-    let profile = core.spotify.me(&auth).await?;
+    let profile = match core.spotify.me(&auth).await {
+        Ok(profile) => profile,
+        // The app is in development mode and its owner has not listed this account: nothing
+        // is stored, and the page explains it and offers to spectate.
+        Err(sesh_spotify::SpotifyError::NotRegistered { .. }) => {
+            tracing::info!("login of a Spotify user not on the app's allow-list");
+            return Ok(not_seated(
+                &state,
+                &pending.next_path,
+                "not_registered",
+                binding_name,
+            ));
+        }
+        // A token refused at once: log in again (never the allow-list's message).
+        Err(
+            sesh_spotify::SpotifyError::Unauthorized { .. }
+            | sesh_spotify::SpotifyError::ReauthRequired,
+        ) => {
+            return Ok(not_seated(
+                &state,
+                &pending.next_path,
+                "expired",
+                binding_name,
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let user = UserId::new(profile.id.clone());
     let display_name = profile
         .display_name
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| profile.id.clone());
-    core.accounts
-        .logged_in(&user, &display_name, tokens)
+    let seated = core
+        .accounts
+        .logged_in(&user, &display_name, tokens, core.config.spotify_seats)
         .await?;
+    if seated.is_none() {
+        tracing::info!(user = %user, seats = core.config.spotify_seats, "login refused: every Spotify seat is taken");
+        return Ok(not_seated(
+            &state,
+            &pending.next_path,
+            "no_seats",
+            binding_name,
+        ));
+    }
     top_tracks::prefetch(core, &user);
 
     let sid = opaque_token();
@@ -282,6 +318,18 @@ pub async fn callback(
         .cookie(login)
         .cookie(removal(&state, binding_name))
         .finish())
+}
+
+/// A login that stored nothing because Sesh cannot serve this Spotify account (`why`:
+/// `not_registered`, `no_seats`, `expired`): back to the page it started from, which explains
+/// and offers to join as a spectator.
+fn not_seated(state: &AppState, next: &str, why: &str, binding_name: &str) -> HttpResponse {
+    let separator = if next.contains('?') { '&' } else { '?' };
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, format!("{next}{separator}login={why}")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(removal(state, binding_name))
+        .finish()
 }
 
 fn login_failed(reason: &str) -> HttpResponse {

@@ -12,6 +12,7 @@ pub mod playlist;
 pub mod queue;
 pub mod recap;
 pub mod search;
+pub mod seats;
 pub mod ws;
 
 use actix_web::{
@@ -157,6 +158,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(chat::mute),
                 )
                 .route("/join/{invite_code}", web::post().to(api::join))
+                .route(
+                    "/join/{invite_code}/spectator",
+                    web::post().to(seats::spectate),
+                )
+                .route("/admin/seats", web::get().to(seats::list))
+                .route("/admin/seats/{user_id}", web::delete().to(seats::free))
                 .route("/invites/{invite_code}", web::get().to(api::invite_preview)),
         )
         .default_service(web::to(not_found));

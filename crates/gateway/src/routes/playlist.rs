@@ -38,6 +38,7 @@ pub async fn save(
     user: CurrentUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    user.require_spotify()?;
     let id = parse_session_id(&path)?;
     let answer = crate::playlists::save(
         &state.core,

@@ -78,7 +78,9 @@ pub async fn add_track(
     let id = parse_track_ref(uri)?;
     let hub = state.hubs.session(session);
     hub.check_add(user, &id).await?;
-    let track = crate::search::resolve_track(&state.core, user, &id).await?;
+    // A spectator's track is looked up with the host's login.
+    let payer = hub.payer(user, sesh_session::Action::AddTrack).await?;
+    let track = crate::search::resolve_track(&state.core, &payer, &id).await?;
     Ok(hub.add_track(user, track).await?)
 }
 

@@ -77,15 +77,16 @@ pub async fn search(
         Some(limit) => limit.min(RESULTS),
         None => RESULTS,
     };
-    // A member who may not search is refused before it counts against their limit.
-    state
+    // A member who may not search is refused before it counts against their limit. A
+    // spectator's search is made with the host's login (counted against the spectator).
+    let payer = state
         .hubs
         .session(id)
-        .authorize(&user.id, Action::Search)
+        .payer(&user.id, Action::Search)
         .await?;
     let results = state
         .searches
-        .search(&state.core, id, &user.id, &query)
+        .search(&state.core, id, &user.id, &payer, &query)
         .await?;
     let tracks = results.iter().take(limit as usize).cloned().collect();
     Ok(HttpResponse::Ok()

@@ -33,7 +33,11 @@ async fn a_guest_pauses_only_once_the_host_allows_it_and_at_once() {
     assert_eq!(controls["pause"], false, "{view}");
     assert_eq!(controls["add"], true);
     assert_eq!(controls["chat"], true);
-    assert_eq!(controls.as_object().unwrap().len(), 9, "{controls}");
+    assert_eq!(controls.as_object().unwrap().len(), 11, "{controls}");
+    assert_eq!(
+        (&controls["spectators_vote"], &controls["spectators_add"]),
+        (&json!(true), &json!(false))
+    );
 
     // Refused over HTTP: 403 forbidden naming the switch; Spotify and the database untouched.
     let before = dump(&db_file(&app)).await;

@@ -32,4 +32,5 @@ mod roles;
 mod search;
 mod security;
 mod session_flow;
+mod spectators;
 mod startup_checks;

@@ -423,7 +423,7 @@ impl Browser {
     }
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub fn location(response: &reqwest::Response) -> String {
     response
         .headers()
         .get("location")

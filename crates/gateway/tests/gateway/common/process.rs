@@ -63,6 +63,7 @@ impl SeshProcess {
             ("SESH_SPOTIFY_API_URL".into(), emulator_url.clone()),
             ("SESH_SECRET_KEY".into(), key),
             ("SESH_WORKERS".into(), "2".into()),
+            ("SESH_SPOTIFY_SEATS".into(), "0".into()),
             ("RUST_LOG".into(), "info".into()),
         ];
         all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));

@@ -303,6 +303,26 @@ pub struct Settings {
     #[arg(long, env = "SESH_HOST_TIMEOUT", default_value = "10m", global = true)]
     pub host_timeout: HumanDuration,
 
+    /// How often Sesh reads a listener's player between commands, only to notice that they
+    /// left (played something else): about two calls a minute per listener.
+    #[arg(
+        long,
+        env = "SESH_LISTEN_CHECK_INTERVAL",
+        default_value = "30s",
+        global = true
+    )]
+    pub listen_check_interval: HumanDuration,
+
+    /// How long after a command to a listener's player Sesh reads it back to measure the
+    /// drift (corrected past 2 s, at most once per 20 s).
+    #[arg(
+        long,
+        env = "SESH_LISTEN_VERIFY_DELAY",
+        default_value = "4s",
+        global = true
+    )]
+    pub listen_verify_delay: HumanDuration,
+
     /// How long an idle session waits, its members warned, before it ends.
     #[arg(
         long,
@@ -568,6 +588,8 @@ impl fmt::Debug for Settings {
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("session_end_warning", &self.session_end_warning)
             .field("host_timeout", &self.host_timeout)
+            .field("listen_check_interval", &self.listen_check_interval)
+            .field("listen_verify_delay", &self.listen_verify_delay)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("workers", &self.workers)
             .finish()

@@ -172,9 +172,7 @@ impl SessionHub {
     /// The host's player as just polled (`None`: nothing, or the session does not steer it):
     /// listeners follow a track change, a seek, a pause or a resume.
     pub(super) async fn mirror_host(&mut self, state: Option<&PlaybackState>, steering: bool) {
-        if self.listening.is_empty() {
-            return;
-        }
+        // Kept with nobody listening too: an opt-in starts from where the host is.
         let now = Instant::now();
         let played = state.filter(|_| steering).and_then(|s| {
             let track = s.item.as_ref()?.as_track().and_then(track_from_spotify)?;

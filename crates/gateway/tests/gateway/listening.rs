@@ -114,6 +114,13 @@ async fn a_track_change_reaches_each_listener_as_one_play_at_the_hosts_position(
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["listening"], "in_sync");
     }
+    // The opt-in itself plays the host's track on each listener's device.
+    let host = app.emulator_player("alice").await;
+    for user in ["bob", "carol"] {
+        let listener = app.emulator_player(user).await;
+        assert_eq!(listener["current_uri"], host["current_uri"], "{listener}");
+        assert_eq!(listener["is_playing"], true, "{listener}");
+    }
     // Everyone sees both listening along.
     for ws in &mut p.sockets {
         for user in ["bob", "carol"] {

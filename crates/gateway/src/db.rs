@@ -31,6 +31,7 @@ const READERS: u32 = 7;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 mod chat;
+mod listeners;
 mod logins;
 mod playlists;
 mod seats;

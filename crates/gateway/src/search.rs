@@ -586,6 +586,8 @@ mod resolve_tests {
                     session_idle_timeout: Duration::from_secs(1800),
                     session_end_warning: Duration::from_secs(120),
                     host_timeout: Duration::from_secs(600),
+                    listen_check_interval: Duration::from_secs(30),
+                    listen_verify_delay: Duration::from_secs(4),
                     login_idle_timeout: Duration::from_secs(3600),
                     max_live_sessions_per_user: 3,
                     spotify_seats: 0,

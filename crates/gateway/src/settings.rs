@@ -315,6 +315,26 @@ pub struct Settings {
     #[arg(long, env = "SESH_ADMINS", value_delimiter = ',', global = true)]
     pub admins: Vec<String>,
 
+    /// How often Sesh reads a listener's player between commands, only to notice that they
+    /// left (played something else): about two calls a minute per listener.
+    #[arg(
+        long,
+        env = "SESH_LISTEN_CHECK_INTERVAL",
+        default_value = "30s",
+        global = true
+    )]
+    pub listen_check_interval: HumanDuration,
+
+    /// How long after a command to a listener's player Sesh reads it back to measure the
+    /// drift (corrected past 2 s, at most once per 20 s).
+    #[arg(
+        long,
+        env = "SESH_LISTEN_VERIFY_DELAY",
+        default_value = "4s",
+        global = true
+    )]
+    pub listen_verify_delay: HumanDuration,
+
     /// How long an idle session waits, its members warned, before it ends.
     #[arg(
         long,
@@ -585,6 +605,8 @@ impl fmt::Debug for Settings {
             .field("host_timeout", &self.host_timeout)
             .field("spotify_seats", &self.spotify_seats)
             .field("admins", &self.admins)
+            .field("listen_check_interval", &self.listen_check_interval)
+            .field("listen_verify_delay", &self.listen_verify_delay)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("workers", &self.workers)
             .finish()

@@ -223,6 +223,8 @@ impl Application {
                 session_idle_timeout: settings.session_idle_timeout.get(),
                 session_end_warning: settings.session_end_warning.get(),
                 host_timeout: settings.host_timeout.get(),
+                listen_check_interval: settings.listen_check_interval.get(),
+                listen_verify_delay: settings.listen_verify_delay.get(),
                 login_idle_timeout: settings.login_idle_timeout.get(),
                 max_live_sessions_per_user: settings.max_live_sessions_per_user as usize,
                 spotify_seats: settings.spotify_seats,

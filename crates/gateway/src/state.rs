@@ -46,6 +46,10 @@ pub struct HubConfig {
     pub session_end_warning: Duration,
     /// A playing session's host away this long is succeeded (`SESH_HOST_TIMEOUT`).
     pub host_timeout: Duration,
+    /// A listener's player is read this often between commands (`SESH_LISTEN_CHECK_INTERVAL`).
+    pub listen_check_interval: Duration,
+    /// A command to a listener's player is read back this long after (`SESH_LISTEN_VERIFY_DELAY`).
+    pub listen_verify_delay: Duration,
     /// A login unused this long ends (`SESH_LOGIN_IDLE_TIMEOUT`).
     pub login_idle_timeout: Duration,
     /// Live sessions one user may host at once (`SESH_MAX_LIVE_SESSIONS`).

@@ -29,6 +29,30 @@ pub struct MemberView {
     pub online: bool,
     /// Whether a moderator muted them in the chat.
     pub muted: bool,
+    /// Whether they listen along on their own device: `in_sync`, `detached` (they played
+    /// something else; Sesh no longer steers their player until they rejoin), or `null`.
+    pub listening: Option<ListeningState>,
+}
+
+/// Where a member who listens along on their own device stands (`hub/listening.rs`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListeningState {
+    /// Their device follows the session's track, position and pause.
+    InSync,
+    /// They left (played something else, on another device, or paused on their own): no
+    /// command reaches their player until they opt in again.
+    Detached,
+}
+
+/// Why a member stopped listening along without asking to (the `listening` event's `reason`).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListeningEnded {
+    /// Spotify plays on their device only with Premium.
+    PremiumRequired,
+    /// Their Spotify login was revoked: they must log in again.
+    ReauthRequired,
 }
 
 /// `{"id", "display_name"}` of a user.
@@ -555,6 +579,16 @@ pub enum SessionEvent {
         user_id: UserId,
         /// Whether they have a socket open now.
         online: bool,
+    },
+    /// A member started or stopped listening along on their own device, or became detached.
+    Listening {
+        /// Who.
+        user_id: UserId,
+        /// `in_sync`, `detached`, or `null` (not listening along).
+        listening: Option<ListeningState>,
+        /// Why Sesh stopped it, when it did (not for the member's own opt-out).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<ListeningEnded>,
     },
     /// The link to Spotify changed health.
     SpotifyStatus(SpotifyStatus),

@@ -75,6 +75,8 @@ pub enum Action {
     DeleteChat,
     /// Mute a guest in the chat, or unmute them.
     Mute,
+    /// Hear the session on one's own Spotify device, in sync (listen along).
+    ListenAlong,
 }
 
 /// Who may do an [`Action`].
@@ -82,6 +84,9 @@ pub enum Action {
 pub enum Requirement {
     /// Every member.
     AnyMember,
+    /// Every member but the host, whose device plays the session already. (Members who
+    /// cannot play Spotify at all belong here as the ones refused, when such a role exists.)
+    Listener,
     /// The host and co-hosts.
     Moderator,
     /// The host alone.
@@ -95,7 +100,7 @@ pub enum Requirement {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 32] = [
         Self::View,
         Self::Leave,
         Self::SetOwnTopTracks,
@@ -127,6 +132,7 @@ impl Action {
         Self::Chat,
         Self::DeleteChat,
         Self::Mute,
+        Self::ListenAlong,
     ];
 
     /// The rule table: who may do this. Some transitions add a rule about the target on
@@ -134,6 +140,7 @@ impl Action {
     pub const fn requirement(self) -> Requirement {
         match self {
             Self::View | Self::Leave | Self::SetOwnTopTracks => Requirement::AnyMember,
+            Self::ListenAlong => Requirement::Listener,
             Self::Start
             | Self::End
             | Self::TransferHost
@@ -180,6 +187,7 @@ impl Action {
         };
         match (self.requirement(), role) {
             (Requirement::AnyMember, _)
+            | (Requirement::Listener, Role::CoHost | Role::Guest)
             | (Requirement::Host, Role::Host)
             | (Requirement::Moderator | Requirement::Guests(_), Role::Host | Role::CoHost) => {
                 Ok(())
@@ -193,6 +201,7 @@ impl Action {
                 }
             }
             (Requirement::Host, Role::CoHost | Role::Guest | Role::Spectator)
+            | (Requirement::Listener, Role::Host | Role::Spectator)
             | (Requirement::Moderator, Role::Guest | Role::Spectator) => Err(None),
         }
     }
@@ -249,6 +258,7 @@ impl fmt::Display for Action {
             Self::Chat => "chat",
             Self::DeleteChat => "delete chat messages",
             Self::Mute => "mute members",
+            Self::ListenAlong => "listen along on your own device",
         })
     }
 }

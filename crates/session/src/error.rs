@@ -179,6 +179,9 @@ fn forbidden_message(action: Action, permission: Option<Permission>) -> String {
             format!("only the host and co-hosts may {action}")
         }
         Requirement::AnyMember => format!("you may only {action} for yourself"),
+        Requirement::Listener => {
+            format!("the host may not {action}: the session plays on their device")
+        }
     }
 }
 

@@ -195,6 +195,14 @@ fn table_allows(action: Action, role: Role, guests: Permissions) -> Result<(), O
     use Action::*;
     let guest_permission = match action {
         View | Leave | SetOwnTopTracks => return Ok(()),
+        // The host's device plays the session already.
+        ListenAlong => {
+            return if role == Role::Host {
+                Err(None)
+            } else {
+                Ok(())
+            };
+        }
         Start | End | TransferHost | SetRole | SetPermissions | Transfer | SetShuffleMode
         | RenameSession | SetQueueSettings | ManageDisplays => {
             return if role == Role::Host {

@@ -581,7 +581,11 @@ fn roles_decide_what_each_user_can_do() {
         .unwrap();
     for action in Action::ALL {
         let requirement = action.requirement();
-        assert!(session.can(&user("alice"), action), "host: {action:?}");
+        assert_eq!(
+            session.can(&user("alice"), action),
+            requirement != Requirement::Listener,
+            "host: {action:?}"
+        );
         assert_eq!(
             session.can(&user("carol"), action),
             requirement != Requirement::Host,
@@ -589,7 +593,9 @@ fn roles_decide_what_each_user_can_do() {
         );
         let guest = session.authorize(&user("bob"), action);
         match requirement {
-            Requirement::AnyMember => assert_eq!(guest, Ok(()), "guest: {action:?}"),
+            Requirement::AnyMember | Requirement::Listener => {
+                assert_eq!(guest, Ok(()), "guest: {action:?}");
+            }
             Requirement::Host | Requirement::Moderator => assert_eq!(
                 guest,
                 Err(SessionError::Forbidden {
@@ -665,6 +671,7 @@ fn the_rule_table_is_as_documented() {
         (Action::PauseResume, Guests(Permission::PauseResume)),
         (Action::Seek, Guests(Permission::Seek)),
         (Action::Volume, Guests(Permission::Volume)),
+        (Action::ListenAlong, Listener),
     ];
     assert_eq!(expected.len(), Action::ALL.len());
     for (action, requirement) in expected {

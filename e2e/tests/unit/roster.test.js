@@ -92,3 +92,25 @@ describe('members', () => {
     assert.equal(m.session.members.find((x) => x.id === 'alice').role, 'guest');
   });
 });
+
+describe('listening along', () => {
+  it('keeps each member\'s listening from the roster and the listening event', async () => {
+    const { listenStatus } = await import('../../../web/assets/js/listen.js');
+    const m = new SessionModel('s1');
+    m.applyWelcome(welcome({ members: [member('alice'), { ...member('bob'), listening: 'in_sync' }] }), 0, 0);
+    assert.equal(m.session.members.find((x) => x.id === 'bob').listening, 'in_sync');
+    assert.equal(m.session.members.find((x) => x.id === 'alice').listening, null);
+    const detached = m.applyEvent({ type: 'listening', seq: 42, user_id: 'bob', listening: 'detached' }, 0, 0);
+    assert.deepEqual(detached.parts, ['members', 'listen']);
+    assert.equal(m.session.members.find((x) => x.id === 'bob').listening, 'detached');
+    // Bob is the viewer: Sesh stopping it for want of Premium is an outcome his card shows.
+    const dropped = m.applyEvent({ type: 'listening', seq: 43, user_id: 'bob', listening: null, reason: 'premium_required' }, 0, 0);
+    assert.equal(dropped.outcome, 'listening_premium_required');
+    assert.equal(m.session.members.find((x) => x.id === 'bob').listening, null);
+    assert.equal(listenStatus('in_sync').text, 'In sync');
+    assert.equal(listenStatus('detached').rejoin, true);
+    assert.match(listenStatus('detached').text, /^Detached/);
+    assert.match(listenStatus(null, true).text, /Needs Spotify Premium/);
+    assert.equal(listenStatus(null).text, '');
+  });
+});

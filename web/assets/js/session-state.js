@@ -21,8 +21,12 @@ function normalizeMember(m, hostId) {
     display_name: m.display_name || id,
     role: m.role ?? (id === hostId ? 'host' : 'guest'),
     online: m.online,
+    listening: LISTENING.includes(m.listening) ? m.listening : null,
   };
 }
+
+/** How a member listens along on their own device (`null`: not at all). */
+const LISTENING = ['in_sync', 'detached'];
 
 /** Online members of a list (the viewer's own entry may still say offline before the socket opens). */
 function countOnline(members) {
@@ -438,6 +442,13 @@ export class SessionModel {
         if (member) member.online = Boolean(frame.online);
         if (complete) this.recount();
         return { parts: ['members'], outcome: null };
+      }
+      case 'listening': {
+        const id = idOf(frame.user_id);
+        const member = s.members.find((m) => m.id === id);
+        if (member) member.listening = LISTENING.includes(frame.listening) ? frame.listening : null;
+        const yours = id === this.you?.id;
+        return { parts: ['members', 'listen'], outcome: yours && frame.reason ? `listening_${frame.reason}` : null };
       }
       case 'role_changed': {
         const id = idOf(frame.user_id ?? frame.user);

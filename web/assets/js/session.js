@@ -17,6 +17,7 @@ import { initSearch, renderSearch } from './search.js';
 import { initDisplays, renderDisplays } from './displays.js';
 import { initGuestControls, renderGuestControls } from './guest-controls.js';
 import { initHandover, renderHandover } from './handover.js';
+import { initListen, listeningEnded, renderListen } from './listen.js';
 import { SessionSocket } from './socket.js';
 import { chatSees, initChat, setChatAllowed } from './chat.js';
 import { deviceIcon, icon } from './icons.js';
@@ -111,6 +112,7 @@ const RENDERERS = {
   chat: () => setChatAllowed(view.may('chat')),
   idle: () => renderIdle(),
   handover: () => renderHandover(),
+  listen: () => renderListen(),
   invite: () => renderInvite(),
   head: () => { renderHead(); renderNowPlaying(); },
   banned: () => renderRemoved(),
@@ -142,6 +144,7 @@ function onFrame(frame) {
     return;
   }
   if (outcome === 'ended') endSession();
+  if (outcome?.startsWith('listening_')) listeningEnded(outcome);
   if (outcome === 'became_host') {
     notify({ kind: 'info', title: 'You are now the host', timeoutMs: 5000 });
     loadRemoved();
@@ -325,6 +328,7 @@ function renderAll() {
   renderGuestControls();
   renderIdle();
   renderHandover();
+  renderListen();
   renderRemoved();
   renderFooter();
   renderSpotifyStatus();
@@ -1120,6 +1124,7 @@ function renderMembers() {
         isHostRow ? h('span', { class: 'badge badge-host', testid: 'host-badge' }, 'Host') : null,
         coHost ? h('span', { class: 'badge badge-co-host', testid: 'co-host-badge' }, 'Co-host') : null,
         spectator ? h('span', { class: 'badge badge-spectator', testid: 'spectator-badge' }, 'Spectator') : null,
+        m.listening ? listeningBadge(m) : null,
         you ? h('span', { class: 'badge badge-you' }, 'You') : null),
       kick || handOver || roleButton ? h('span', { class: 'member-actions' }, handOver, roleButton, kick) : null);
   }));
@@ -1128,6 +1133,14 @@ function renderMembers() {
   $('members-more').textContent = `and ${hidden} more`;
   const n = s.memberCount;
   $('member-count').textContent = `${n} ${n === 1 ? 'person' : 'people'} · ${s.onlineCount} online`;
+}
+
+/** 🎧 for a member who listens along on their own device (and whether they are detached). */
+function listeningBadge(m) {
+  const detached = m.listening === 'detached';
+  return h('span', { class: 'badge badge-listening', testid: 'listening-badge', dataset: { listening: m.listening } },
+    h('span', { 'aria-hidden': 'true' }, detached ? '🎧 detached' : '🎧'),
+    h('span', { class: 'visually-hidden' }, detached ? 'Listening along on their device, detached' : 'Listening along on their device, in sync'));
 }
 
 async function setRole(member, role) {
@@ -1354,6 +1367,7 @@ function wireControls() {
   initDisplays({ sessionPath });
   initGuestControls({ view, sessionPath });
   initHandover({ view, sessionPath });
+  initListen({ view, sessionPath });
   $('start-button').addEventListener('click', startSession);
   $('keep-session').addEventListener('click', (e) => keepSession(e.currentTarget));
   $('refresh-devices').addEventListener('click', () => loadDevices());

@@ -214,6 +214,8 @@ pub(super) enum Command {
     },
     /// A request of the chat (`chatting.rs`).
     Chat(super::task::chatting::ChatCommand),
+    /// Listening along (`listen_along.rs`): a member's request, or a listener's call answered.
+    Listening(super::task::listen_along::ListenCommand),
     /// A poller's observation (boxed: a playback state is large).
     Observed {
         generation: u64,
@@ -296,5 +298,6 @@ impl Command {
                 | Self::SuccessorDevices { .. }
                 | Self::ExpireUnattended { .. }
         ) && !matches!(self, Self::Connect { conn, .. } if conn.user().is_none())
+            && !matches!(self, Self::Listening(command) if !command.is_members())
     }
 }

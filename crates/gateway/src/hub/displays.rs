@@ -392,6 +392,7 @@ impl Displays {
             | SessionEvent::MemberUpdated { .. }
             | SessionEvent::RoleChanged { .. }
             | SessionEvent::MemberMuted { .. }
+            | SessionEvent::Listening { .. }
             | SessionEvent::MemberUnbanned { .. }
             | SessionEvent::EntryCommitted { .. }
             | SessionEvent::SkipVotes { .. }

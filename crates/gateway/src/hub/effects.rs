@@ -50,8 +50,38 @@ impl Effects {
         T: Send + 'static,
         Fut: Future<Output = Result<T, sesh_spotify::SpotifyError>> + Send + 'static,
     {
+        self.spawn_call(user, false, request, done);
+    }
+
+    /// [`Effects::spawn`] for a call nobody asked for (the hub's own checks, like a poll): it
+    /// waits for the app-wide request budget first.
+    pub(super) fn spawn_within_budget<T, Fut>(
+        &self,
+        user: UserId,
+        request: impl FnOnce(SpotifyClient, UserAuth) -> Fut + Send + 'static,
+        done: impl FnOnce(Result<T, HubError>) -> Option<Command> + Send + 'static,
+    ) where
+        T: Send + 'static,
+        Fut: Future<Output = Result<T, sesh_spotify::SpotifyError>> + Send + 'static,
+    {
+        self.spawn_call(user, true, request, done);
+    }
+
+    fn spawn_call<T, Fut>(
+        &self,
+        user: UserId,
+        budgeted: bool,
+        request: impl FnOnce(SpotifyClient, UserAuth) -> Fut + Send + 'static,
+        done: impl FnOnce(Result<T, HubError>) -> Option<Command> + Send + 'static,
+    ) where
+        T: Send + 'static,
+        Fut: Future<Output = Result<T, sesh_spotify::SpotifyError>> + Send + 'static,
+    {
         let (core, hub) = (self.core.clone(), self.hub.clone());
         self.core.runtime.spawn(async move {
+            if budgeted {
+                core.budget.acquire().await;
+            }
             let result = call(&core, &user, request).await;
             if let Some(command) = done(result) {
                 // A hub that unloaded meanwhile has nobody left to tell.

@@ -228,6 +228,7 @@ mod tests {
                         role: sesh_session::Role::Guest,
                         online: true,
                         muted: false,
+                        listening: None,
                     })
                     .collect(),
             ),

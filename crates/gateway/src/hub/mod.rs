@@ -22,6 +22,7 @@ mod feed;
 mod follower;
 mod handle;
 mod lifecycle;
+mod listening;
 mod outbound;
 mod player;
 mod poller;

@@ -557,6 +557,9 @@ impl SessionHub {
             self.broadcast(&SessionEvent::Playback(Box::new(view.clone())));
         }
         self.playback = Some(view);
+        let steering =
+            !self.follower.took_over() && self.session().state() == SessionState::Playing;
+        self.mirror_host(state.as_ref(), steering).await;
     }
 
     /// Gives Spotify the entry at `replay.from` with `PUT play` (the fallback when its own

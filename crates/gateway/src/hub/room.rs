@@ -9,6 +9,7 @@ use sesh_session::{DisplayKey, UserId};
 use tokio::time::Instant;
 
 use super::{WorkerHandle, fanout::Audience};
+use crate::wire::ListeningState;
 
 /// In a session over the roster limit, member counts go out at most this often.
 pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(1);
@@ -45,6 +46,9 @@ pub(super) struct Room {
     /// `(member_count, online_count)` of the last `members_summary`: an unchanged count is not
     /// sent again.
     summary_sent: (usize, usize),
+    /// Who listens along on their own device, as members see it (the decisions are
+    /// `listening.rs`'s).
+    listening: HashMap<UserId, ListeningState>,
 }
 
 impl Room {
@@ -153,6 +157,19 @@ impl Room {
     /// Whether `user` has a socket open.
     pub(super) fn is_online(&self, user: &UserId) -> bool {
         self.online.contains_key(user)
+    }
+
+    /// Whether `user` listens along, as members see it.
+    pub(super) fn listening(&self, user: &UserId) -> Option<ListeningState> {
+        self.listening.get(user).copied()
+    }
+
+    /// Records how `user` listens along now (`None`: not at all).
+    pub(super) fn set_listening(&mut self, user: &UserId, state: Option<ListeningState>) {
+        match state {
+            Some(state) => self.listening.insert(user.clone(), state),
+            None => self.listening.remove(user),
+        };
     }
 
     /// Members with a socket open.

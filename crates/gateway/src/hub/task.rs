@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use super::{
     Audience, HubError, NewConnection, Outbound, PollerHandle, Slots, Subscriber, command::Command,
     displays::Displays, effects::Effects, feed::Feed, follower::Follower, lifecycle::Lifecycle,
-    room::Room, store::Store, views::Views,
+    listening::Listening, room::Room, store::Store, views::Views,
 };
 use crate::{
     state::Core,
@@ -37,6 +37,8 @@ mod displaying;
 mod ending;
 #[path = "handing.rs"]
 pub mod handing;
+#[path = "listen_along.rs"]
+pub(super) mod listen_along;
 #[path = "playing.rs"]
 mod playing;
 #[path = "queueing.rs"]
@@ -70,6 +72,8 @@ pub(super) struct SessionHub {
     effects: Effects,
     /// Whether nobody uses the session, and when it goes idle and ends.
     lifecycle: Lifecycle,
+    /// Members who listen along on their own device (`listen_along.rs`).
+    listening: Listening,
     /// The member the host offered the session to (they pick a device to accept).
     host_offer: Option<UserId>,
     /// Since when the host of a playing session has no socket open.
@@ -104,6 +108,8 @@ enum Wake {
     Lifecycle,
     /// The host has been away for `SESH_HOST_TIMEOUT`.
     HostTimeout,
+    /// A listener's next call may be due.
+    Listeners,
     /// Shut down, unload (idle), or every sender is gone.
     Stop,
 }
@@ -135,6 +141,10 @@ impl SessionHub {
                 core.config.session_end_warning,
                 tokio::time::Instant::now(),
             ),
+            listening: Listening::new(
+                core.config.listen_check_interval,
+                core.config.listen_verify_delay,
+            ),
             host_offer: None,
             host_offline_since: None,
             host_gone: false,
@@ -160,6 +170,7 @@ impl SessionHub {
     pub(super) async fn run(mut self) {
         let id = self.session().id();
         self.store.reserve(self.feed.seq()).await;
+        self.restore_listeners().await;
         loop {
             let live = self.session().state() != SessionState::Ended;
             let now = tokio::time::Instant::now();
@@ -181,6 +192,9 @@ impl SessionHub {
             let life_at = self.lifecycle.deadline().filter(|_| live);
             let life_timer =
                 tokio::time::sleep_until(life_at.unwrap_or_else(tokio::time::Instant::now));
+            let listen_at = self.listening.deadline();
+            let listen_timer =
+                tokio::time::sleep_until(listen_at.unwrap_or_else(tokio::time::Instant::now));
             let wake = tokio::select! {
                 command = self.rx.recv() => command.map_or(Wake::Stop, Wake::Command),
                 () = self.core.shutdown.cancelled() => Wake::Stop,
@@ -188,6 +202,7 @@ impl SessionHub {
                 () = summary_timer, if summary_at.is_some() => Wake::Summary,
                 () = life_timer, if life_at.is_some() => Wake::Lifecycle,
                 () = host_timer, if host_at.is_some() => Wake::HostTimeout,
+                () = listen_timer, if listen_at.is_some() => Wake::Listeners,
             };
             match wake {
                 Wake::Command(command) => {
@@ -197,6 +212,7 @@ impl SessionHub {
                 Wake::Summary => self.send_summary(None),
                 Wake::Lifecycle => self.lifecycle_due().await,
                 Wake::HostTimeout => self.host_timed_out().await,
+                Wake::Listeners => self.listeners_due().await,
                 Wake::Stop => break,
             }
             if self.store.is_broken() {
@@ -462,6 +478,7 @@ impl SessionHub {
             }
             Command::Disconnect { conn_id } => self.disconnect(conn_id),
             Command::Chat(command) => self.handle_chat(command).await,
+            Command::Listening(command) => self.handle_listening(command).await,
             // The player's commands and reports.
             Command::Recap {
                 user,
@@ -539,6 +556,7 @@ impl SessionHub {
         } else if large && events.iter().any(is_roster_event) {
             self.room.schedule_summary(tokio::time::Instant::now());
         }
+        self.forget_listeners().await;
         Ok(())
     }
 

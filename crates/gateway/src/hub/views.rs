@@ -68,6 +68,7 @@ impl Views {
             role: member.role,
             online: room.is_online(&member.user_id),
             muted: session.is_muted(&member.user_id),
+            listening: room.listening(&member.user_id),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod chat;
 pub mod displays;
 pub mod health;
+pub mod listen;
 pub mod openapi;
 pub mod pages;
 pub mod player;
@@ -114,6 +115,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/sessions/{id}/invite", web::post().to(api::rotate_invite))
                 .route("/sessions/{id}/name", web::post().to(api::rename))
                 .route("/sessions/{id}/start", web::post().to(player::start))
+                .route("/sessions/{id}/listen", web::post().to(listen::listen))
+                .route("/sessions/{id}/listen", web::delete().to(listen::unlisten))
                 .route("/sessions/{id}/player/seek", web::post().to(player::seek))
                 .route(
                     "/sessions/{id}/player/volume",

@@ -10,7 +10,9 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
 
-use super::{api, auth, chat, displays, health, pages, player, playlist, queue, recap, search, ws};
+use super::{
+    api, auth, chat, displays, health, listen, pages, player, playlist, queue, recap, search, ws,
+};
 
 /// The document.
 #[derive(OpenApi)]
@@ -56,6 +58,8 @@ use super::{api, auth, chat, displays, health, pages, player, playlist, queue, r
         api::rotate_invite,
         api::rename,
         player::start,
+        listen::listen,
+        listen::unlisten,
         player::player,
         player::seek,
         player::volume,

@@ -19,6 +19,7 @@ mod guest_controls;
 mod handover;
 mod large_rooms;
 mod lifecycle;
+mod listening;
 mod migrations;
 mod nginx;
 mod pages;

@@ -1,0 +1,13 @@
+-- Members who listen along on their own Spotify device (hub/listening.rs): the device their
+-- player follows the session on, and whether it is still in sync or the listener left
+-- ('detached': no command reaches their player until they opt in again). Stored before it is
+-- announced, so a restarted server resumes its listeners. A row goes when its member stops
+-- listening, leaves, becomes the host, or the session ends.
+CREATE TABLE session_listeners (
+    session_id    TEXT NOT NULL REFERENCES listening_sessions(id) ON DELETE CASCADE,
+    user_id       TEXT NOT NULL,
+    device_id     TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('in_sync', 'detached')),
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (session_id, user_id)
+) WITHOUT ROWID;

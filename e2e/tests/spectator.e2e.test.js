@@ -103,6 +103,7 @@ describe('spectators', { timeout: 240_000 }, () => {
     assert.equal(await page.locator(tid('player-controls')).isVisible(), false);
     assert.equal(await page.locator(tid('device-panel')).isVisible(), false);
     assert.equal(await page.locator(tid('takeover-panel')).isVisible(), false);
+    assert.equal(await page.locator(tid('listen-panel')).isVisible(), false, 'no listening along without Spotify');
     assert.equal(await page.locator(tid('search-panel')).isVisible(), false, 'spectators add only with their switch');
     await page.locator(tid('vote-up')).first().waitFor();
 
@@ -206,6 +207,7 @@ describe('spectators when every seat is taken', { timeout: 120_000 }, () => {
   const server = new SeshServer('spectator-full', { SESH_SPOTIFY_SEATS: '1' });
   const artifacts = ensureArtifactsDir();
   let browser;
+  let joinPath;
 
   before(async () => {
     await server.init();
@@ -221,6 +223,7 @@ describe('spectators when every seat is taken', { timeout: 120_000 }, () => {
   it('offers only "Join as spectator", with the reason', async () => {
     const host = await newPerson(browser, 'alice', PHONE);
     const session = await hostStartsSession(server, host);
+    joinPath = new URL(session.inviteUrl).pathname;
     const visitor = await newPerson(browser, 'dana', PHONE);
     const { page } = visitor;
     await page.goto(session.inviteUrl);
@@ -233,6 +236,23 @@ describe('spectators when every seat is taken', { timeout: 120_000 }, () => {
     await page.getByRole('button', { name: 'Join as spectator' }).click();
     await page.waitForURL(session.sessionUrl);
     await page.locator(tid('spectator-note')).waitFor();
+    assert.equal(await page.locator(tid('logout')).isVisible(), false, 'a spectator has no login to end');
     assert.deepEqual([...host.problems, ...visitor.problems], []);
+  });
+
+  it('explains "no seats" after a login past the last seat, and offers spectating', async () => {
+    const erin = await newPerson(browser, 'erin', PHONE);
+    const { page } = erin;
+    // Straight to the login (as a browser that had the page open before the last seat went).
+    await page.goto(`${server.url}/auth/login?next=${encodeURIComponent(joinPath)}`);
+    await pickUser(page, server, 'erin');
+    assert.match(page.url(), /\?login=no_seats$/);
+    await page.locator(tid('login-outcome-title'), { hasText: 'All Spotify seats are taken' }).waitFor();
+    assert.doesNotMatch(await page.locator(tid('login-outcome-text')).textContent(), /User Management/);
+    assert.ok(await page.getByRole('button', { name: 'Join as spectator' }).isVisible());
+    assert.equal(await page.locator(tid('join-login')).count(), 0, 'no login again while no seat is free');
+    assert.deepEqual(await axeViolations(page), []);
+    await page.screenshot({ path: join(artifacts, 'spectator-no-seats-login-phone.png'), fullPage: true });
+    assert.deepEqual(erin.problems, []);
   });
 });

@@ -152,13 +152,15 @@ function outcomeCard(root, code, outcome, seats) {
   }, outcome === 'expired' ? 'Log in with Spotify again' : 'Try logging in again');
   login.addEventListener('click', () => sessionStorage.setItem(AUTOJOIN_KEY, code));
   const sentence = seatsSentence(seats);
+  // Still no seat free: another login would only come back here.
+  const retry = outcome !== 'no_seats' || seatsLeft(seats);
   root.replaceChildren(...[
     h('div', { class: 'state-icon avatar-large', testid: 'login-outcome', dataset: { outcome } }, icon(iconName)),
     h('h1', { testid: 'login-outcome-title' }, words.title),
     h('p', { class: 'join-meta', testid: 'login-outcome-text' }, words.message),
     outcome === 'expired' ? login : spectate,
-    h('p', { class: 'join-or' }, 'or'),
-    outcome === 'expired' ? spectate : login,
+    retry ? h('p', { class: 'join-or' }, 'or') : null,
+    outcome === 'expired' ? spectate : retry ? login : null,
     sentence && outcome !== 'expired' ? h('p', { class: 'fine', testid: 'seats-left' }, sentence) : null,
   ].filter(Boolean));
 }

@@ -49,8 +49,8 @@ function mine() {
 export function renderListen() {
   const s = view.session;
   const card = $('listen-panel');
-  // The host's device plays the session already.
-  card.hidden = !s || s.state === 'ended' || !view.you || view.isHost();
+  // The host's device plays the session already; a spectator has no Spotify account to listen with.
+  card.hidden = !s || s.state === 'ended' || !view.you || view.isHost() || view.isSpectator();
   if (card.hidden) return;
   const listening = mine();
   const status = listenStatus(listening, premiumNeeded);

@@ -228,6 +228,8 @@ function showUserMenu(me) {
   if (!menu || !me) return;
   byTestId('user-name', menu).textContent = me.display_name || me.id;
   const logout = byTestId('logout', menu);
+  // A spectator has no Sesh login to end (the cookie belongs to the session): "Leave session" does it.
+  logout.hidden = Boolean(me.spectating);
   logout.addEventListener('click', async () => {
     logout.disabled = true;
     try {

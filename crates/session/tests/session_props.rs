@@ -195,9 +195,9 @@ fn table_allows(action: Action, role: Role, guests: Permissions) -> Result<(), O
     use Action::*;
     let guest_permission = match action {
         View | Leave | SetOwnTopTracks => return Ok(()),
-        // The host's device plays the session already.
+        // The host's device plays the session already; a spectator has no Spotify account.
         ListenAlong => {
-            return if role == Role::Host {
+            return if matches!(role, Role::Host | Role::Spectator) {
                 Err(None)
             } else {
                 Ok(())

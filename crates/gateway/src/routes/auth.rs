@@ -406,9 +406,14 @@ pub async fn logout_everywhere(
     Ok(logged_out(&state))
 }
 
+/// 204 clearing the login cookie and a spectator's (a spectator's login ends the same way).
 fn logged_out(state: &AppState) -> HttpResponse {
     HttpResponse::NoContent()
         .cookie(removal(state, cookie_name(&state.core.public_url)))
+        .cookie(removal(
+            state,
+            crate::request::spectator_cookie_name(&state.core.public_url),
+        ))
         .finish()
 }
 

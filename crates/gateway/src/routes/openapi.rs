@@ -11,7 +11,8 @@ use utoipa::{
 };
 
 use super::{
-    api, auth, chat, displays, health, listen, pages, player, playlist, queue, recap, search, ws,
+    api, auth, chat, displays, health, listen, pages, player, playlist, queue, recap, search,
+    seats, ws,
 };
 
 /// The document.
@@ -87,7 +88,10 @@ use super::{
         chat::react_track,
         chat::mute,
         api::join,
+        seats::spectate,
         api::invite_preview,
+        seats::list,
+        seats::free,
         openapi_json,
     ),
     components(schemas(player::SimpleCommand)),
@@ -97,7 +101,8 @@ use super::{
         (name = "player", description = "The host's Spotify player"),
         (name = "queue", description = "The collaborative queue: adding, votes, skip votes"),
         (name = "chat", description = "The session's chat: messages, reactions, moderation"),
-        (name = "invites", description = "Invite links"),
+        (name = "invites", description = "Invite links, and joining with one (as a member or a spectator)"),
+        (name = "admin", description = "The instance's owner: the app's Spotify seats"),
         (name = "login", description = "The Spotify login"),
         (name = "me", description = "The caller"),
         (name = "live", description = "The WebSocket"),

@@ -661,12 +661,12 @@ async fn a_valid_optional_body_still_works_and_an_empty_one_means_defaults() {
     assert_eq!(
         created["settings"],
         json!({"capacity": 3, "shuffle_mode": "random",
-               "guest_permissions": ["add_tracks", "vote", "vote_skip", "chat", "show_invite"], "name": null,
+               "guest_permissions": ["add_tracks", "vote", "vote_skip", "chat", "show_invite", "spectators_vote"], "name": null,
                "queue_order": "fair", "max_queued_per_member": 3, "max_track_ms": 600000,
                "no_replay_plays": 20, "adding_locked": false,
                "permissions": {"add": true, "vote": true, "vote_skip": true, "skip": false,
                                "pause": false, "seek": false, "volume": false, "chat": true,
-                               "show_invite": true}})
+                               "show_invite": true, "spectators_vote": true, "spectators_add": false}})
     );
     let (status, created) = alice.post("/api/sessions", None).await;
     assert_eq!(status, StatusCode::CREATED);

@@ -230,7 +230,7 @@ fn strip_online(members: &Value) -> Value {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| json!({"id": m["id"], "display_name": m["display_name"], "role": m["role"], "online": false, "muted": m["muted"]}))
+            .map(|m| json!({"id": m["id"], "display_name": m["display_name"], "role": m["role"], "online": false, "muted": m["muted"], "listening": m["listening"]}))
             .collect(),
     )
 }

@@ -360,3 +360,21 @@ async fn a_spectator_votes_and_adds_only_as_the_host_allows_and_adds_with_the_ho
         .await;
     assert_eq!(status, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn a_spectator_logs_out_like_anyone() {
+    let app = spawn_app_with(|_| {}).await;
+    let p = party(&app, &[]).await;
+    let sam = Browser::new(&app, "sam");
+    let (status, _) = sam
+        .post(
+            &format!("/api/join/{}/spectator", p.code),
+            Some(json!({ "display_name": "Sam" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sam.get("/api/me").await.0, StatusCode::OK);
+    let (status, _) = sam.post("/auth/logout", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(sam.get("/api/me").await.0, StatusCode::UNAUTHORIZED);
+}

@@ -64,18 +64,7 @@ impl Database {
         user: &UserId,
         ttl: Duration,
     ) -> Result<(), DbError> {
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO login_sessions (id_hash, user_id, created_at, expires_at, last_seen_at)
-             VALUES (?1, ?2, ?3, ?4, ?3)",
-        )
-        .bind(id_hash)
-        .bind(user.as_str())
-        .bind(now)
-        .bind(now.saturating_add(ms(ttl)))
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        insert_login(&self.writer, id_hash, user, ttl).await
     }
 
     /// The user of a login that is neither expired nor idle for longer than `idle` (from memory
@@ -299,6 +288,28 @@ pub fn spawn_sweeper(
             }
         }
     });
+}
+
+/// Writes a login of `user` (cookie hash `id_hash`) lasting `ttl` from now, on `executor` (the
+/// writer, or a transaction that creates the user too).
+pub(super) async fn insert_login<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    id_hash: &str,
+    user: &UserId,
+    ttl: Duration,
+) -> Result<(), DbError> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO login_sessions (id_hash, user_id, created_at, expires_at, last_seen_at)
+         VALUES (?1, ?2, ?3, ?4, ?3)",
+    )
+    .bind(id_hash)
+    .bind(user.as_str())
+    .bind(now)
+    .bind(now.saturating_add(ms(ttl)))
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

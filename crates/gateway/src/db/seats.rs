@@ -130,16 +130,7 @@ impl Database {
         .bind(session.to_string())
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO login_sessions (id_hash, user_id, created_at, expires_at, last_seen_at)
-             VALUES (?1, ?2, ?3, ?4, ?3)",
-        )
-        .bind(login_hash)
-        .bind(id.as_str())
-        .bind(now)
-        .bind(now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)))
-        .execute(&mut *tx)
-        .await?;
+        super::logins::insert_login(&mut *tx, login_hash, id, ttl).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -6,28 +6,12 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{Browser, CLIENT_ID, TestApp, dump, location, party, spawn_app_with};
+use crate::common::{Browser, CLIENT_ID, TestApp, dump, party, spawn_app_with};
 
 /// The login dance as `user`, up to where Sesh sends the browser after the callback.
 async fn try_login(app: &TestApp, user: &str, next: &str) -> (Browser, String) {
     let browser = Browser::new(app, user);
-    let start = browser
-        .http
-        .get(format!("{}/auth/login?next={next}", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), StatusCode::FOUND);
-    let approved = browser
-        .http
-        .get(format!("{}&user={user}", location(&start)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(approved.status(), StatusCode::FOUND, "authorize as {user}");
-    let done = browser.http.get(location(&approved)).send().await.unwrap();
-    assert_eq!(done.status(), StatusCode::FOUND, "callback for {user}");
-    let to = location(&done);
+    let to = browser.log_in_as(&app.emulator_url, user, next).await;
     (browser, to)
 }
 
@@ -377,4 +361,19 @@ async fn a_spectator_logs_out_like_anyone() {
     let (status, _) = sam.post("/auth/logout", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(sam.get("/api/me").await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_401_at_login_asks_to_log_in_again_never_the_allow_list() {
+    let app = spawn_app_with(|s| s.spotify_seats = 5).await;
+    // Spotify refuses the fresh token (and the one refreshed after it).
+    app.emulator_post(
+        "/_emulator/faults",
+        json!({ "method": "GET", "path": "/v1/me", "status": 401, "count": 2 }),
+    )
+    .await;
+    let (carol, to) = try_login(&app, "carol", "/j/AbC").await;
+    assert_eq!(to, "/j/AbC?login=expired");
+    assert!(users_row(&app, "carol").await.is_none());
+    assert_eq!(carol.get("/api/me").await.0, StatusCode::UNAUTHORIZED);
 }

@@ -283,16 +283,27 @@ impl Browser {
     /// [`Browser::login`] against any app: the app's `address` and its emulator's URL.
     pub async fn login_at(address: &str, emulator_url: &str, user: &str) -> Self {
         let browser = Self::new_at(address, user);
-        let start = browser
+        let to = browser.log_in_as(emulator_url, user, "/").await;
+        assert_eq!(to, "/");
+        assert!(browser.cookie().is_some(), "login cookie set");
+        browser
+    }
+
+    /// The login dance as `user` from `/auth/login?next={next}` → emulator `/authorize?user=`
+    /// → `/auth/callback`; where the callback sends the browser (`next`, or `next` with a
+    /// `login=` reason when Sesh could not seat the user).
+    pub async fn log_in_as(&self, emulator_url: &str, user: &str, next: &str) -> String {
+        let address = &self.address;
+        let start = self
             .http
-            .get(format!("{address}/auth/login?next=/"))
+            .get(format!("{address}/auth/login?next={next}"))
             .send()
             .await
             .expect("login answers");
         assert_eq!(start.status(), StatusCode::FOUND);
         let authorize = location(&start);
         assert!(authorize.starts_with(emulator_url), "{authorize}");
-        let approved = browser
+        let approved = self
             .http
             .get(format!("{authorize}&user={user}"))
             .send()
@@ -300,17 +311,15 @@ impl Browser {
             .expect("authorize answers");
         assert_eq!(approved.status(), StatusCode::FOUND, "authorize as {user}");
         let callback = location(&approved);
-        assert!(callback.starts_with(address), "{callback}");
-        let done = browser
+        assert!(callback.starts_with(address.as_str()), "{callback}");
+        let done = self
             .http
             .get(&callback)
             .send()
             .await
             .expect("callback answers");
         assert_eq!(done.status(), StatusCode::FOUND, "callback for {user}");
-        assert_eq!(location(&done), "/");
-        assert!(browser.cookie().is_some(), "login cookie set");
-        browser
+        location(&done)
     }
 
     /// A browser with an empty jar.
@@ -423,7 +432,7 @@ impl Browser {
     }
 }
 
-pub fn location(response: &reqwest::Response) -> String {
+fn location(response: &reqwest::Response) -> String {
     response
         .headers()
         .get("location")

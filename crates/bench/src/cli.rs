@@ -177,6 +177,9 @@ pub struct Sizes {
     pub window_s: f64,
     /// `calls`: session sizes compared.
     pub calls_sizes: Vec<usize>,
+    /// `calls`: seconds of each measured state (predictive polling spends its calls unevenly:
+    /// a window of a few track boundaries' worth of watch intervals).
+    pub calls_window_s: f64,
     /// `start`: members of the started session.
     pub start_members: usize,
     /// `start`: repetitions.
@@ -213,6 +216,7 @@ impl Sizes {
                 change_period_s: 1.0,
                 window_s: 2.0,
                 calls_sizes: vec![1, 10],
+                calls_window_s: 2.0,
                 start_members: 10,
                 start_runs: 2,
                 queue_members: 50,
@@ -236,6 +240,7 @@ impl Sizes {
                 change_period_s: 10.0,
                 window_s: 15.0,
                 calls_sizes: vec![1, 100],
+                calls_window_s: 60.0,
                 start_members: 50,
                 start_runs: 5,
                 queue_members: 200,

@@ -579,6 +579,8 @@ mod resolve_tests {
                     displays_per_session: 500,
                     ws_ping_interval: Duration::from_secs(15),
                     ws_client_timeout: Duration::from_secs(45),
+                    poll_mode: crate::settings::PollMode::Predictive,
+                    poll_watch_interval: Duration::from_secs(5),
                     poll_interval: Duration::from_secs(1),
                     poll_paused_interval: Duration::from_secs(5),
                     playback_resync: Duration::from_secs(15),

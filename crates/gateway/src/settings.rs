@@ -239,7 +239,33 @@ pub struct Settings {
     #[arg(long, env = "SESH_WS_QUEUE", default_value_t = 256, global = true)]
     pub ws_queue: usize,
 
-    /// Player poll interval while a session plays.
+    /// How the host's player is polled: `predictive` (a poll just after each track's predicted
+    /// end, one to confirm each command Sesh sends, and between those a check every
+    /// `SESH_POLL_WATCH_INTERVAL` for changes made in the host's own Spotify app) or `fixed`
+    /// (every `SESH_POLL_INTERVAL` while playing: about four times the calls).
+    #[arg(
+        long,
+        env = "SESH_POLL_MODE",
+        value_enum,
+        default_value = "predictive",
+        global = true
+    )]
+    pub poll_mode: PollMode,
+
+    /// Predictive polling: how often a playing session is checked between track ends for
+    /// changes made outside Sesh (the host skips or pauses in their own Spotify app, the device
+    /// goes away). Such a change is seen at most this late; shorter costs more Spotify calls
+    /// (a playing session costs about 60 s ÷ this + 2 calls a minute).
+    #[arg(
+        long,
+        env = "SESH_POLL_WATCH_INTERVAL",
+        default_value = "5s",
+        global = true
+    )]
+    pub poll_watch_interval: HumanDuration,
+
+    /// Player poll interval while a session plays (`SESH_POLL_MODE=fixed`; with `predictive`,
+    /// for a few seconds after something unexpected happened).
     #[arg(long, env = "SESH_POLL_INTERVAL", default_value = "1s", global = true)]
     pub poll_interval: HumanDuration,
 
@@ -594,6 +620,8 @@ impl fmt::Debug for Settings {
             .field("roster_limit", &self.roster_limit)
             .field("queue_window", &self.queue_window)
             .field("ws_queue", &self.ws_queue)
+            .field("poll_mode", &self.poll_mode)
+            .field("poll_watch_interval", &self.poll_watch_interval)
             .field("poll_interval", &self.poll_interval)
             .field("poll_paused_interval", &self.poll_paused_interval)
             .field("playback_resync", &self.playback_resync)
@@ -698,6 +726,15 @@ impl fmt::Display for ProxyRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.0.addr(), self.0.prefix_len())
     }
+}
+
+/// How the host's player is polled (`SESH_POLL_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PollMode {
+    /// Polls where they buy something: track ends, Sesh's own commands, a watch interval.
+    Predictive,
+    /// Every `SESH_POLL_INTERVAL` while playing.
+    Fixed,
 }
 
 /// Log output format.

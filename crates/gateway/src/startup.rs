@@ -216,6 +216,8 @@ impl Application {
                 displays_per_session: settings.displays_per_session,
                 ws_ping_interval: settings.ws_ping_interval.get(),
                 ws_client_timeout: settings.ws_client_timeout.get(),
+                poll_mode: settings.poll_mode,
+                poll_watch_interval: settings.poll_watch_interval.get(),
                 poll_interval: settings.poll_interval.get(),
                 poll_paused_interval: settings.poll_paused_interval.get(),
                 playback_resync: settings.playback_resync.get(),

@@ -32,6 +32,10 @@ pub struct HubConfig {
     pub ws_ping_interval: Duration,
     /// Silence after which a client is closed.
     pub ws_client_timeout: Duration,
+    /// How the host's player is polled (`SESH_POLL_MODE`).
+    pub poll_mode: crate::settings::PollMode,
+    /// Predictive polling's check between track ends (`SESH_POLL_WATCH_INTERVAL`).
+    pub poll_watch_interval: Duration,
     /// Player poll interval while playing.
     pub poll_interval: Duration,
     /// Player poll interval while paused.

@@ -3,9 +3,20 @@
 //! player within the app-wide budget and reports each result to the hub, which diffs and fans
 //! out. Started and stopped by the hub only.
 //!
-//! With nobody watching it only feeds: it wakes shortly before the playing track's end (so the
-//! hub can hand Spotify the next entry) and just after it (so the session follows), about two
-//! polls a track instead of one a second.
+//! When it polls is [`Schedule`]'s decision (no I/O, unit-tested). With
+//! `SESH_POLL_MODE=predictive` (the default) a poll is spent only where it buys something: a
+//! playing track's end is predicted from Spotify's answer, so a natural track change costs one
+//! poll just after the boundary (`boundary`), and one more if Spotify has not moved yet
+//! (`confirm`); a command Sesh sent is confirmed at once (`confirm`, the hub's nudge); between
+//! those, only changes made outside Sesh (the host's own Spotify app, a device gone) need
+//! watching, every `SESH_POLL_WATCH_INTERVAL` (`watch`), every `SESH_POLL_INTERVAL` for a short
+//! while after something unexpected happened, and slower still while paused. With
+//! `SESH_POLL_MODE=fixed` it polls every `SESH_POLL_INTERVAL` while playing (sooner at a track's
+//! end), as Sesh did before.
+//!
+//! With nobody watching it only feeds (either mode): it wakes shortly before the playing
+//! track's end (so the hub can hand Spotify the next entry) and just after it (so the session
+//! follows), about two polls a track instead of one a second.
 
 use std::{
     sync::{
@@ -20,9 +31,10 @@ use sesh_spotify::{PlaybackState, SpotifyError};
 
 use super::{HubError, command::Command, effects};
 use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::{db::now_ms, state::Core};
+use crate::{db::now_ms, settings::PollMode, state::Core};
 
 /// Back-off cap after repeated failures (5xx, timeouts, revoked login).
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -33,6 +45,11 @@ const MIN_INTERVAL: Duration = Duration::from_millis(200);
 /// With nobody watching, the poll before a track's end comes this long before it: inside the
 /// hub's commit window ([`super::follower::COMMIT_LEAD_MS`]) with a margin for the call.
 const FEED_AHEAD: Duration = Duration::from_secs(12);
+/// After something nobody predicted (a skip, pause or seek in the host's own app, a command of
+/// Sesh's), predictive polling watches at `SESH_POLL_INTERVAL` for this long: more may follow.
+const LIVELY_FOR: Duration = Duration::from_secs(5);
+/// A progress this far from where the last answer predicted it is a seek (or a stall).
+const JUMP_MS: i64 = 2_000;
 
 /// The hub's handle on its running poller.
 #[derive(Debug)]
@@ -63,7 +80,14 @@ impl PollerHandle {
             cancel: cancel.clone(),
             nudge: nudge.clone(),
             watched: watched.clone(),
-            failures: 0,
+            schedule: Schedule::new(
+                core.config.poll_mode,
+                Intervals {
+                    playing: core.config.poll_interval,
+                    paused: core.config.poll_paused_interval,
+                    watch: core.config.poll_watch_interval,
+                },
+            ),
         };
         core.runtime.spawn(poller.run());
         Self {
@@ -103,7 +127,7 @@ struct Poller {
     cancel: CancellationToken,
     nudge: Arc<Notify>,
     watched: Arc<AtomicBool>,
-    failures: u32,
+    schedule: Schedule,
 }
 
 impl Poller {
@@ -116,18 +140,20 @@ impl Poller {
                 tokio::select! {
                     () = self.cancel.cancelled() => return,
                     () = tokio::time::sleep(delay) => {}
-                    () = self.nudge.notified() => {}
+                    () = self.nudge.notified() => self.schedule.nudged(Instant::now()),
                 }
             }
             tokio::select! {
                 () = self.cancel.cancelled() => return,
                 () = self.core.budget.acquire() => {}
             }
+            tracing::trace!(reason = self.schedule.reason().as_str(), "poll");
             let result = tokio::select! {
                 () = self.cancel.cancelled() => return,
                 r = self.poll_once() => r,
             };
-            delay = self.next_delay(&result);
+            let watched = self.watched.load(Ordering::Relaxed);
+            delay = self.schedule.next(&result, watched, Instant::now()).0;
             let report = Command::Observed {
                 generation: self.generation,
                 result: Box::new(result),
@@ -145,41 +171,234 @@ impl Poller {
         })
         .await
     }
+}
 
-    /// About once a second while playing (sooner when the track is about to end), slower while
-    /// paused, Spotify's `Retry-After` when rate limited, exponential back-off on failures.
-    fn next_delay(&mut self, result: &Result<Option<PlaybackState>, HubError>) -> Duration {
-        let config = &self.core.config;
-        match result {
-            Ok(state) => {
-                self.failures = 0;
-                match state {
-                    Some(state) if state.is_playing => {
-                        let remaining =
-                            state.item.as_ref().and_then(|i| i.as_track()).map(|t| {
-                                t.duration_ms.saturating_sub(state.progress_ms.unwrap_or(0))
-                            });
-                        let watched = self.watched.load(Ordering::Relaxed);
-                        match remaining.map(|ms| Duration::from_millis(u64::from(ms))) {
-                            Some(left) if !watched => feed_delay(left, config.poll_interval),
-                            Some(left) => config
-                                .poll_interval
-                                .min(left + END_OF_TRACK_SLACK)
-                                .max(MIN_INTERVAL),
-                            None => config.poll_interval,
-                        }
-                    }
-                    _ => config.poll_paused_interval,
-                }
-            }
+/// Why a poll is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reason {
+    /// Just after a playing track's predicted end.
+    Boundary,
+    /// Right after a command of Sesh's, or again when Spotify had not moved at a boundary.
+    Confirm,
+    /// Between boundaries, for changes made outside Sesh.
+    Watch,
+    /// While paused or stopped.
+    Paused,
+    /// With nobody connected: only around the track's end, to feed Spotify.
+    Feed,
+    /// `SESH_POLL_MODE=fixed`: every `SESH_POLL_INTERVAL`.
+    Fixed,
+    /// After a failure (back-off) or a `Retry-After`.
+    Retry,
+}
+
+impl Reason {
+    /// Its name (`reason` of the poll metrics).
+    pub(super) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Boundary => "boundary",
+            Self::Confirm => "confirm",
+            Self::Watch => "watch",
+            Self::Paused => "paused",
+            Self::Feed => "feed",
+            Self::Fixed => "fixed",
+            Self::Retry => "retry",
+        }
+    }
+}
+
+/// The poll intervals of the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Intervals {
+    /// `SESH_POLL_INTERVAL`: fixed mode's interval while playing, and predictive mode's for a
+    /// short while after something unexpected.
+    pub playing: Duration,
+    /// `SESH_POLL_PAUSED_INTERVAL`: while paused (predictive mode: at least twice `watch`).
+    pub paused: Duration,
+    /// `SESH_POLL_WATCH_INTERVAL`: predictive mode's check between boundaries.
+    pub watch: Duration,
+}
+
+/// What an answer showed, to predict the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    track: Option<String>,
+    playing: bool,
+    progress_ms: u32,
+    duration_ms: Option<u32>,
+    at: Instant,
+}
+
+impl Seen {
+    fn of(state: &PlaybackState, at: Instant) -> Self {
+        let track = state.item.as_ref().and_then(|i| i.as_track());
+        Self {
+            track: track.and_then(|t| t.id.clone()),
+            playing: state.is_playing,
+            progress_ms: state.progress_ms.unwrap_or(0),
+            duration_ms: track.map(|t| t.duration_ms),
+            at,
+        }
+    }
+
+    /// Where the track should be at `now`.
+    fn progress_at(&self, now: Instant) -> i64 {
+        let moved = if self.playing {
+            i64::try_from(now.saturating_duration_since(self.at).as_millis()).unwrap_or(i64::MAX)
+        } else {
+            0
+        };
+        i64::from(self.progress_ms).saturating_add(moved)
+    }
+
+    /// How much of the track is left at `now` (none: no known duration).
+    fn left_at(&self, now: Instant) -> Option<i64> {
+        self.duration_ms
+            .map(|d| i64::from(d).saturating_sub(self.progress_at(now)))
+    }
+
+    /// Whether `next` is what nobody could predict from `self`: another track well before
+    /// this one's end, a pause or a resume, a seek.
+    fn surprised_by(&self, next: &Seen) -> bool {
+        if self.playing != next.playing {
+            return true;
+        }
+        if self.track != next.track {
+            return !self.playing || self.left_at(next.at).is_none_or(|left| left > JUMP_MS);
+        }
+        (i64::from(next.progress_ms) - self.progress_at(next.at)).abs() > JUMP_MS
+    }
+}
+
+/// When to poll next, and why: the decisions of one session's poller, from the answers it got
+/// and the nudges after Sesh's own commands. No I/O; time is passed in.
+#[derive(Debug)]
+pub(super) struct Schedule {
+    mode: PollMode,
+    intervals: Intervals,
+    failures: u32,
+    last: Option<Seen>,
+    /// Watch closely until then: something unexpected happened, more may follow.
+    lively_until: Option<Instant>,
+    /// Why the coming poll is made.
+    reason: Reason,
+}
+
+impl Schedule {
+    /// A poller's first schedule: the first poll comes at once.
+    pub(super) fn new(mode: PollMode, intervals: Intervals) -> Self {
+        Self {
+            mode,
+            intervals,
+            failures: 0,
+            last: None,
+            lively_until: None,
+            reason: Reason::Confirm,
+        }
+    }
+
+    /// Why the coming poll is made.
+    pub(super) fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    /// The hub sent Spotify a command (or wants the player now): the coming poll confirms it,
+    /// and the next few come sooner.
+    pub(super) fn nudged(&mut self, now: Instant) {
+        self.reason = Reason::Confirm;
+        self.lively_until = Some(now + LIVELY_FOR);
+    }
+
+    /// After a poll answered at `now` with `result`: how long until the next one, and why.
+    pub(super) fn next(
+        &mut self,
+        result: &Result<Option<PlaybackState>, HubError>,
+        watched: bool,
+        now: Instant,
+    ) -> (Duration, Reason) {
+        let next = self.decide(result, watched, now);
+        self.reason = next.1;
+        next
+    }
+
+    fn decide(
+        &mut self,
+        result: &Result<Option<PlaybackState>, HubError>,
+        watched: bool,
+        now: Instant,
+    ) -> (Duration, Reason) {
+        let state = match result {
+            Ok(state) => state,
             Err(HubError::Spotify(SpotifyError::RateLimited { retry_after, .. })) => {
-                (*retry_after).max(config.poll_interval)
+                return ((*retry_after).max(self.intervals.playing), Reason::Retry);
             }
             Err(_) => {
                 self.failures = self.failures.saturating_add(1);
                 let factor = 1u32 << self.failures.min(5);
-                (config.poll_interval * factor).min(MAX_BACKOFF)
+                return (
+                    (self.intervals.playing * factor).min(MAX_BACKOFF),
+                    Reason::Retry,
+                );
             }
+        };
+        self.failures = 0;
+        let seen = state.as_ref().map(|s| Seen::of(s, now));
+        let surprised = match (&self.last, &seen) {
+            (Some(last), Some(seen)) => last.surprised_by(seen),
+            (Some(_), None) | (None, Some(_)) => self.last.is_some(),
+            (None, None) => false,
+        };
+        if surprised {
+            self.lively_until = Some(now + LIVELY_FOR);
+        }
+        let lively = self.lively_until.is_some_and(|until| now < until);
+        self.last = seen.clone();
+        let Some(seen) = seen.filter(|s| s.playing) else {
+            return match self.mode {
+                PollMode::Fixed => (self.intervals.paused, Reason::Fixed),
+                PollMode::Predictive if lively => (self.intervals.playing, Reason::Watch),
+                PollMode::Predictive => (
+                    self.intervals.paused.max(self.intervals.watch * 2),
+                    Reason::Paused,
+                ),
+            };
+        };
+        let left = seen
+            .left_at(now)
+            .map(|ms| Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0)));
+        let Some(left) = left else {
+            return match self.mode {
+                PollMode::Fixed => (self.intervals.playing, Reason::Fixed),
+                PollMode::Predictive => (self.watch_interval(lively), Reason::Watch),
+            };
+        };
+        if !watched {
+            return (feed_delay(left, self.intervals.playing), Reason::Feed);
+        }
+        let boundary = (left + END_OF_TRACK_SLACK).max(MIN_INTERVAL);
+        // Spotify still shows the track at (or just past) its end: it has not moved yet.
+        let at_end = left < Duration::from_secs(1);
+        match self.mode {
+            PollMode::Fixed if boundary < self.intervals.playing => (boundary, Reason::Boundary),
+            PollMode::Fixed => (self.intervals.playing, Reason::Fixed),
+            PollMode::Predictive => {
+                let watch = self.watch_interval(lively);
+                if boundary > watch {
+                    (watch, Reason::Watch)
+                } else if at_end {
+                    (boundary, Reason::Confirm)
+                } else {
+                    (boundary, Reason::Boundary)
+                }
+            }
+        }
+    }
+
+    fn watch_interval(&self, lively: bool) -> Duration {
+        if lively {
+            self.intervals.playing.min(self.intervals.watch)
+        } else {
+            self.intervals.watch
         }
     }
 }
@@ -197,7 +416,177 @@ fn feed_delay(left: Duration, interval: Duration) -> Duration {
 mod tests {
     use std::time::Duration;
 
-    use super::{FEED_AHEAD, feed_delay};
+    use sesh_spotify::PlaybackState;
+    use tokio::time::Instant;
+
+    use super::{FEED_AHEAD, Intervals, Reason, Schedule, feed_delay};
+    use crate::hub::HubError;
+    use crate::settings::PollMode;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    fn intervals() -> Intervals {
+        Intervals {
+            playing: S(1),
+            paused: S(5),
+            watch: S(5),
+        }
+    }
+
+    /// The host's player: `track` (200 s long) at `progress_ms`.
+    fn player(
+        track: &str,
+        playing: bool,
+        progress_ms: u64,
+    ) -> Result<Option<PlaybackState>, HubError> {
+        let state = serde_json::from_value(serde_json::json!({
+            "is_playing": playing,
+            "progress_ms": progress_ms,
+            "item": {
+                "type": "track", "id": track, "uri": format!("spotify:track:{track}"),
+                "name": track, "duration_ms": 200_000, "artists": [], "album": {"name": "a", "images": []}
+            }
+        }))
+        .unwrap();
+        Ok(Some(state))
+    }
+
+    #[test]
+    fn a_playing_track_is_watched_every_interval_and_polled_just_after_its_end() {
+        let t0 = Instant::now();
+        let mut plan = Schedule::new(PollMode::Predictive, intervals());
+        assert_eq!(plan.reason(), Reason::Confirm, "the first poll");
+        assert_eq!(
+            plan.next(&player("a", true, 10_000), true, t0),
+            (S(5), Reason::Watch)
+        );
+        assert_eq!(plan.reason(), Reason::Watch);
+        // Three seconds left: the next poll is just after the end.
+        assert_eq!(
+            plan.next(&player("a", true, 197_000), true, t0 + S(187)),
+            (S(3) + super::END_OF_TRACK_SLACK, Reason::Boundary)
+        );
+        // Spotify has not moved yet at the boundary: confirm soon.
+        assert_eq!(
+            plan.next(&player("a", true, 199_950), true, t0 + S(190)),
+            (super::MIN_INTERVAL, Reason::Confirm)
+        );
+        // The next track came as predicted: nothing unexpected, back to watching.
+        assert_eq!(
+            plan.next(&player("b", true, 300), true, t0 + S(191)),
+            (S(5), Reason::Watch)
+        );
+    }
+
+    #[test]
+    fn something_unexpected_makes_the_next_polls_come_sooner_for_a_while() {
+        let t0 = Instant::now();
+        let mut plan = Schedule::new(PollMode::Predictive, intervals());
+        plan.next(&player("a", true, 10_000), true, t0);
+        // A seek in the host's own app: 50 s further than predicted.
+        assert_eq!(
+            plan.next(&player("a", true, 65_000), true, t0 + S(5)),
+            (S(1), Reason::Watch)
+        );
+        assert_eq!(
+            plan.next(&player("a", true, 66_000), true, t0 + S(6)),
+            (S(1), Reason::Watch)
+        );
+        // Quiet again after a while.
+        assert_eq!(
+            plan.next(&player("a", true, 76_000), true, t0 + S(16)),
+            (S(5), Reason::Watch)
+        );
+        // A skip to another track long before the end, and a pause, are unexpected too.
+        assert_eq!(
+            plan.next(&player("c", true, 0), true, t0 + S(21)),
+            (S(1), Reason::Watch)
+        );
+        let mut plan = Schedule::new(PollMode::Predictive, intervals());
+        plan.next(&player("a", true, 10_000), true, t0);
+        assert_eq!(
+            plan.next(&player("a", false, 15_000), true, t0 + S(5)),
+            (S(1), Reason::Watch)
+        );
+        // Paused and quiet: slower than watching.
+        assert_eq!(
+            plan.next(&player("a", false, 15_000), true, t0 + S(11)),
+            (S(10), Reason::Paused)
+        );
+    }
+
+    #[test]
+    fn a_command_of_sesh_is_confirmed_at_once_and_watched_closely() {
+        let t0 = Instant::now();
+        let mut plan = Schedule::new(PollMode::Predictive, intervals());
+        plan.next(&player("a", true, 10_000), true, t0);
+        plan.nudged(t0 + S(2));
+        assert_eq!(plan.reason(), Reason::Confirm);
+        assert_eq!(
+            plan.next(&player("b", true, 0), true, t0 + S(2)),
+            (S(1), Reason::Watch)
+        );
+    }
+
+    #[test]
+    fn fixed_mode_polls_every_interval_and_unwatched_sessions_only_feed() {
+        let t0 = Instant::now();
+        let mut plan = Schedule::new(PollMode::Fixed, intervals());
+        assert_eq!(
+            plan.next(&player("a", true, 10_000), true, t0),
+            (S(1), Reason::Fixed)
+        );
+        assert_eq!(
+            plan.next(&player("a", true, 199_500), true, t0 + S(1)),
+            (MS(650), Reason::Boundary)
+        );
+        assert_eq!(
+            plan.next(&player("a", false, 10_000), true, t0 + S(2)),
+            (S(5), Reason::Fixed)
+        );
+        let mut plan = Schedule::new(PollMode::Predictive, intervals());
+        assert_eq!(
+            plan.next(&player("a", true, 10_000), false, t0),
+            (S(190) - FEED_AHEAD, Reason::Feed)
+        );
+        // Failures back off, a Retry-After is waited out.
+        let limited = Err(HubError::Spotify(sesh_spotify::SpotifyError::RateLimited {
+            retry_after: S(7),
+            quota_exceeded: false,
+        }));
+        assert_eq!(plan.next(&limited, true, t0), (S(7), Reason::Retry));
+    }
+
+    /// Ten minutes of a session playing 200 s tracks one after another, polled as the
+    /// schedule says (Spotify moving on exactly at each end): about 15 polls a minute in
+    /// predictive mode, about 60 in fixed mode.
+    fn polls_in_ten_minutes(mode: PollMode) -> usize {
+        let t0 = Instant::now();
+        let mut plan = Schedule::new(mode, intervals());
+        let mut now = t0;
+        let mut polls = 0;
+        while now < t0 + S(600) {
+            let played = u64::try_from(now.duration_since(t0).as_millis()).unwrap();
+            let track = format!("t{}", played / 200_000);
+            polls += 1;
+            now += plan
+                .next(&player(&track, true, played % 200_000), true, now)
+                .0;
+        }
+        polls
+    }
+
+    #[test]
+    fn predictive_polling_costs_a_quarter_of_fixed_polling() {
+        let predictive = polls_in_ten_minutes(PollMode::Predictive);
+        let fixed = polls_in_ten_minutes(PollMode::Fixed);
+        assert!(
+            (120..=150).contains(&predictive),
+            "{predictive} polls in ten minutes"
+        );
+        assert!(fixed >= 590, "{fixed} polls in ten minutes");
+    }
 
     #[test]
     fn unwatched_feeding_polls_before_and_after_each_tracks_end_only() {

@@ -82,9 +82,10 @@ async fn the_host_hands_a_playing_session_to_bob_who_plays_on_from_the_same_plac
         paused_soon(&app, "alice").await,
         "alice's device still plays"
     );
-    // From now on the poller reads bob's player, not alice's.
+    // From now on the poller reads bob's player, not alice's (watched between track ends
+    // every SESH_POLL_WATCH_INTERVAL).
     app.emulator_clear_requests().await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(app.settings.poll_watch_interval.get() + Duration::from_millis(1500)).await;
     assert!(polls_of(&app, "bob").await > 0);
     assert_eq!(polls_of(&app, "alice").await, 0);
     let (_, view) = p.guests[1].get(&format!("/api/sessions/{id}")).await;

@@ -378,8 +378,10 @@ async fn the_server_pings_on_schedule_and_closes_clients_that_fall_silent() {
 async fn a_client_that_stops_reading_is_dropped_with_1008_and_memory_stays_flat() {
     // Events come from the poller, the busiest producer in real sessions: while the host is
     // paused it polls back to back (interval 0) and, with resync 0, broadcasts a `playback`
-    // after each poll. No test-side work per event, and each frame is a realistic ~0.5 KiB.
+    // after each poll (fixed polling: the predictive one waits longer while paused). No
+    // test-side work per event, and each frame is a realistic ~0.5 KiB.
     let sesh = SeshProcess::spawn(&[
+        ("SESH_POLL_MODE", "fixed"),
         ("SESH_POLL_PAUSED_INTERVAL", "0ms"),
         ("SESH_PLAYBACK_RESYNC", "0ms"),
         ("SESH_SPOTIFY_BUDGET", "1000000"),

@@ -17,6 +17,7 @@ async fn fast_app() -> TestApp {
     spawn_app_with(|s| {
         s.poll_interval = HumanDuration(POLL);
         s.poll_paused_interval = HumanDuration(POLL);
+        s.poll_watch_interval = HumanDuration(POLL);
         s.spotify_timeout = HumanDuration(Duration::from_millis(300));
     })
     .await

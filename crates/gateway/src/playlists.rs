@@ -193,7 +193,12 @@ where
     Fut: Future<Output = Result<T, SpotifyError>>,
 {
     loop {
-        core.budget.acquire().await;
+        core.budget
+            .acquire(
+                crate::budget::Priority::Background,
+                std::time::Instant::now(),
+            )
+            .await;
         match core.accounts.call(&core.spotify, user, &call).await {
             Ok(value) => return Ok(value),
             Err(crate::accounts::CallError::Spotify(SpotifyError::RateLimited {

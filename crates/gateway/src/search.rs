@@ -224,6 +224,13 @@ async fn ask_spotify(
     user: &UserId,
     query: &SearchQuery,
 ) -> Result<SearchResults, FailedCall> {
+    // A member waits on it: first in line when the budget is short.
+    core.budget
+        .acquire(
+            crate::budget::Priority::Interactive,
+            std::time::Instant::now(),
+        )
+        .await;
     let page = core
         .accounts
         .call(&core.spotify, user, |spotify, auth| async move {

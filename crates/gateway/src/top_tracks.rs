@@ -70,6 +70,12 @@ async fn fetch(core: &Core, user: &UserId) -> Result<(Vec<Track>, &'static str),
         (TimeRange::ShortTerm, "short_term"),
         (TimeRange::MediumTerm, "medium_term"),
     ] {
+        core.budget
+            .acquire(
+                crate::budget::Priority::Background,
+                std::time::Instant::now(),
+            )
+            .await;
         let page = core
             .accounts
             .call(&core.spotify, user, |spotify, auth| async move {

@@ -80,7 +80,12 @@ impl Effects {
         let (core, hub) = (self.core.clone(), self.hub.clone());
         self.core.runtime.spawn(async move {
             if budgeted {
-                core.budget.acquire().await;
+                core.budget
+                    .acquire(
+                        crate::budget::Priority::Background,
+                        std::time::Instant::now(),
+                    )
+                    .await;
             }
             let result = call(&core, &user, request).await;
             if let Some(command) = done(result) {

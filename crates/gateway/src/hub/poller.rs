@@ -80,6 +80,7 @@ impl PollerHandle {
             cancel: cancel.clone(),
             nudge: nudge.clone(),
             watched: watched.clone(),
+            polled_at: Instant::now(),
             schedule: Schedule::new(
                 core.config.poll_mode,
                 Intervals {
@@ -128,6 +129,8 @@ struct Poller {
     nudge: Arc<Notify>,
     watched: Arc<AtomicBool>,
     schedule: Schedule,
+    /// When the last poll answered (how stale this session is, for the budget).
+    polled_at: Instant,
 }
 
 impl Poller {
@@ -143,9 +146,12 @@ impl Poller {
                     () = self.nudge.notified() => self.schedule.nudged(Instant::now()),
                 }
             }
+            // When the budget is short, boundaries and confirmations go first, then the
+            // sessions polled longest ago.
+            let priority = self.schedule.reason().priority();
             tokio::select! {
                 () = self.cancel.cancelled() => return,
-                () = self.core.budget.acquire() => {}
+                () = self.core.budget.acquire(priority, self.polled_at.into_std()) => {}
             }
             tracing::trace!(reason = self.schedule.reason().as_str(), "poll");
             let result = tokio::select! {
@@ -153,7 +159,14 @@ impl Poller {
                 r = self.poll_once() => r,
             };
             let watched = self.watched.load(Ordering::Relaxed);
-            delay = self.schedule.next(&result, watched, Instant::now()).0;
+            self.polled_at = Instant::now();
+            if matches!(
+                result,
+                Err(HubError::Spotify(SpotifyError::RateLimited { .. }))
+            ) {
+                self.core.budget.note_rate_limited();
+            }
+            delay = self.schedule.next(&result, watched, self.polled_at).0;
             let report = Command::Observed {
                 generation: self.generation,
                 result: Box::new(result),
@@ -193,6 +206,16 @@ pub(super) enum Reason {
 }
 
 impl Reason {
+    /// How much it matters when polls wait for the app-wide budget.
+    pub(super) const fn priority(self) -> crate::budget::Priority {
+        match self {
+            Self::Boundary | Self::Confirm | Self::Feed => crate::budget::Priority::Boundary,
+            Self::Watch | Self::Paused | Self::Fixed | Self::Retry => {
+                crate::budget::Priority::Watch
+            }
+        }
+    }
+
     /// Its name (`reason` of the poll metrics).
     pub(super) const fn as_str(self) -> &'static str {
         match self {

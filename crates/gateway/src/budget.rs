@@ -51,9 +51,17 @@ impl RequestBudget {
         }
     }
 
+    /// Tokens in the bucket now; negative while callers wait for reservations they took.
+    pub fn available(&self) -> f64 {
+        let bucket = self.state.lock();
+        let elapsed = bucket.at.elapsed().as_secs_f64();
+        (bucket.tokens + elapsed * self.per_sec).min(self.burst)
+    }
+
     /// Waits for a reservation.
     pub async fn acquire(&self) {
         let wait = self.reserve();
+        crate::metrics::budget_acquired(wait);
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }

@@ -64,6 +64,7 @@ impl PollerHandle {
             nudge: nudge.clone(),
             watched: watched.clone(),
             failures: 0,
+            last_poll: None,
         };
         core.runtime.spawn(poller.run());
         Self {
@@ -104,6 +105,8 @@ struct Poller {
     nudge: Arc<Notify>,
     watched: Arc<AtomicBool>,
     failures: u32,
+    /// When this session's player was last polled (for the staleness metric).
+    last_poll: Option<std::time::Instant>,
 }
 
 impl Poller {
@@ -122,6 +125,10 @@ impl Poller {
             tokio::select! {
                 () = self.cancel.cancelled() => return,
                 () = self.core.budget.acquire() => {}
+            }
+            crate::metrics::poll("fixed");
+            if let Some(previous) = self.last_poll.replace(std::time::Instant::now()) {
+                crate::metrics::poll_staleness(previous.elapsed());
             }
             let result = tokio::select! {
                 () = self.cancel.cancelled() => return,

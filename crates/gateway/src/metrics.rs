@@ -406,7 +406,41 @@ impl Drop for SessionStateGauge {
 
 #[cfg(test)]
 mod tests {
-    use super::status_label;
+    use metrics_exporter_prometheus::PrometheusBuilder;
+    use sesh_session::SessionState;
+
+    use super::{SessionStateGauge, status_label};
+
+    #[test]
+    fn a_hub_counts_under_one_state_at_a_time_and_not_once_ended_or_gone() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            let count = |state: &str| {
+                let series = format!("sesh_sessions{{state=\"{state}\"}} ");
+                handle
+                    .render()
+                    .lines()
+                    .find_map(|line| line.strip_prefix(&series).map(str::to_owned))
+                    .unwrap_or_else(|| "absent".to_owned())
+            };
+            let mut hub = SessionStateGauge::default();
+            hub.observe(SessionState::Lobby, false);
+            assert_eq!(count("lobby"), "1");
+            hub.observe(SessionState::Playing, false);
+            let mut other = SessionStateGauge::default();
+            other.observe(SessionState::Playing, false);
+            other.observe(SessionState::Playing, false);
+            assert_eq!((count("lobby"), count("playing")), ("0".into(), "2".into()));
+            hub.observe(SessionState::Playing, true);
+            assert_eq!((count("playing"), count("idle")), ("1".into(), "1".into()));
+            drop(other);
+            hub.observe(SessionState::Ended, false);
+            assert_eq!((count("playing"), count("idle")), ("0".into(), "0".into()));
+            drop(hub);
+            assert_eq!(count("idle"), "0");
+        });
+    }
 
     #[test]
     fn statuses_are_few_fixed_labels() {

@@ -153,6 +153,13 @@ impl RequestBudget {
         bucket.rate
     }
 
+    /// Tokens in the bucket now (what may go out at once).
+    pub fn available(&self) -> f64 {
+        let mut bucket = self.state.lock();
+        self.refill(&mut bucket, Instant::now());
+        bucket.tokens
+    }
+
     /// How many requests wait for a token.
     pub fn waiting(&self) -> usize {
         self.state.lock().waiters.len()
@@ -166,6 +173,7 @@ impl RequestBudget {
             self.refill(&mut bucket, Instant::now());
             if bucket.waiters.is_empty() && bucket.tokens >= 1.0 {
                 bucket.tokens -= 1.0;
+                crate::metrics::budget_acquired(Duration::ZERO);
                 return;
             }
             let (grant, granted) = oneshot::channel();
@@ -183,8 +191,10 @@ impl RequestBudget {
             }
             granted
         };
+        let asked = Instant::now();
         // The dispatcher drops a grant only when the budget goes away (shutdown): go on.
         let _ = granted.await;
+        crate::metrics::budget_acquired(asked.elapsed());
     }
 
     /// Spotify answered `429`: halve the rate (once per [`DECREASE_GAP`]).

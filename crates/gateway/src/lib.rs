@@ -19,6 +19,7 @@
 //! - [`error`]: [`error::ApiError`], answered as `{"error": {"code", "message"}}`.
 //! - [`demo`]: demo mode's in-process simulated Spotify (the `demo` cargo feature).
 //! - [`telemetry`]: tracing subscriber.
+//! - [`metrics`]: Prometheus metrics (what is recorded where) and `/metrics` on its own address.
 //! - [`top_tracks`]: members' top tracks, prefetched at login and stored.
 //! - [`search`]: members' track searches (cached per session) and pasted track links.
 //!
@@ -35,6 +36,7 @@ pub mod demo;
 pub mod error;
 pub mod hub;
 pub mod limits;
+pub mod metrics;
 pub mod playlists;
 pub mod positions;
 pub mod read_cache;

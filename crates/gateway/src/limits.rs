@@ -447,6 +447,13 @@ impl Limits {
     pub fn open_sockets(&self, user: &UserId) -> usize {
         self.sockets.lock().get(user).map_or(0, Vec::len)
     }
+
+    /// Open sockets of every user, and open display streams (for metrics).
+    pub fn open_subscribers(&self) -> (usize, usize) {
+        let sockets = self.sockets.lock().values().map(Vec::len).sum();
+        let displays = self.display_streams.lock().values().sum();
+        (sockets, displays)
+    }
 }
 
 fn invite_refusal(wait: Duration) -> LimitExceeded {

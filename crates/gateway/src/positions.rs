@@ -92,6 +92,7 @@ impl PositionWriter {
                     started_at_ms: at_ms,
                 },
             ));
+            crate::metrics::positions_pending(pending.positions.len());
             let over = pending.plays.len().saturating_sub(MAX_PENDING_PLAYS);
             if over > 0 {
                 pending.plays.drain(..over);
@@ -119,10 +120,14 @@ impl PositionWriter {
             let positions: Vec<(SessionId, usize)> = pending.positions.drain().collect();
             (positions, std::mem::take(&mut pending.plays))
         };
+        crate::metrics::positions_pending(0);
         if positions.is_empty() && plays.is_empty() {
             return;
         }
-        if let Err(e) = self.inner.db.save_positions(&positions, &plays).await {
+        let started = std::time::Instant::now();
+        let stored = self.inner.db.save_positions(&positions, &plays).await;
+        crate::metrics::positions_stored(started.elapsed());
+        if let Err(e) = stored {
             tracing::warn!(error = %e, sessions = positions.len(), "could not store playback positions; will retry");
             let mut pending = self.inner.pending.lock();
             for (id, position) in positions {

@@ -135,6 +135,12 @@ pub struct Settings {
     )]
     pub demo_spotify_listen: SocketAddr,
 
+    /// Where `GET /metrics` (Prometheus text format) is served, e.g. `127.0.0.1:9464`; unset:
+    /// not served. Its own address, so the numbers are never public by accident: keep it off
+    /// the public proxy.
+    #[arg(long, env = "SESH_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "SESH_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: LogFormat,
@@ -607,6 +613,7 @@ impl fmt::Debug for Settings {
             .field("secret_key", &self.secret_key)
             .field("secret_key_file", &self.secret_key_file)
             .field("demo_spotify_listen", &self.demo_spotify_listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("log_format", &self.log_format)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("invite_rate_per_min", &self.invite_rate_per_min)
@@ -819,6 +826,7 @@ mod tests {
         assert_eq!(s.ws_ping_interval.get(), Duration::from_secs(15));
         assert_eq!(s.ws_client_timeout.get(), Duration::from_secs(45));
         assert_eq!(s.spotify_api_url.as_str(), "https://api.spotify.com/");
+        assert_eq!(s.metrics_listen, None, "metrics are off unless asked for");
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub enum StartupError {
     /// The HTTP server could not start.
     #[error("cannot start the HTTP server: {0}")]
     Server(#[source] std::io::Error),
+    /// `/metrics` could not be served.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
 }
 
 /// A built, bound, not yet running server.
@@ -85,6 +88,8 @@ pub struct Application {
     core: Arc<Core>,
     hubs: HubRegistry,
     emulator: Option<DemoSpotify>,
+    /// `/metrics` on `SESH_METRICS_LISTEN`, and its bound address.
+    metrics: Option<(Server, std::net::SocketAddr)>,
 }
 
 impl std::fmt::Debug for Application {
@@ -185,6 +190,8 @@ impl Application {
                 // them most: a connection opened by a login on an actix worker would otherwise
                 // stay there, and every poll through it would cross to that (busy) worker.
                 runtime: Some(runtime.clone()),
+                // A no-op while no recorder is installed (metrics off).
+                observer: Some(crate::metrics::spotify_observer()),
                 ..ClientOptions::default()
             },
         )?;
@@ -243,6 +250,10 @@ impl Application {
             shutdown,
             demo,
         });
+        let metrics = match settings.metrics_listen {
+            Some(addr) => Some(serve_metrics(addr, &core)?),
+            None => None,
+        };
         let hubs = HubRegistry::new(core.clone());
         hubs.spawn_idle_sweeper();
         let state = AppState {
@@ -290,7 +301,13 @@ impl Application {
             core,
             hubs,
             emulator,
+            metrics,
         })
+    }
+
+    /// Where `/metrics` is served (`SESH_METRICS_LISTEN`, bound), if it is.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
     /// The bound port (tests bind port 0).
@@ -326,8 +343,14 @@ impl Application {
             server,
             core,
             emulator,
+            metrics,
             ..
         } = self;
+        let metrics = metrics.map(|(server, _)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let handle = server.handle();
         let mut server = tokio::spawn(server);
         let result = tokio::select! {
@@ -345,6 +368,9 @@ impl Application {
             }
         };
         core.shutdown.cancel();
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         if let Some(emulator) = emulator {
             emulator.stop();
         }
@@ -354,6 +380,38 @@ impl Application {
         tracing::info!("stopped");
         result.map_err(std::io::Error::other)?
     }
+}
+
+/// Binds `addr` and serves `/metrics` there, its gauges of open subscribers and of the
+/// budget read from `core` at each scrape.
+fn serve_metrics(
+    addr: std::net::SocketAddr,
+    core: &Arc<Core>,
+) -> Result<(Server, std::net::SocketAddr), StartupError> {
+    let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
+    let bound = listener.local_addr().map_err(StartupError::Server)?;
+    let handle = crate::metrics::install()?;
+    let read = Arc::downgrade(core);
+    let collect = move || {
+        if let Some(core) = read.upgrade() {
+            let (sockets, displays) = core.limits.open_subscribers();
+            crate::metrics::subscribers_open(sockets, displays);
+            crate::metrics::budget_state(
+                core.budget.available(),
+                core.budget.rate(),
+                core.budget.waiting(),
+            );
+        }
+    };
+    let server = crate::metrics::serve(
+        listener,
+        handle,
+        collect,
+        &core.runtime,
+        core.shutdown.clone(),
+    )?;
+    tracing::info!(listen = %bound, "metrics at http://{bound}/metrics");
+    Ok((server, bound))
 }
 
 async fn shutdown_signal() {

@@ -1,10 +1,9 @@
 //! The Web API endpoints Sesh uses, as methods on [`SpotifyClient`]. Each takes the user's
 //! [`UserAuth`] first and goes through the request loop in `client.rs`.
 
-use reqwest::Method;
 use serde_json::json;
 
-use crate::client::ApiCall;
+use crate::client::{ApiCall, api_call};
 use crate::models::{
     AddPlaylistItems, CreatePlaylist, CurrentlyPlaying, Device, Devices, Market, Paging,
     PlayRequest, PlaybackState, Playlist, Queue, RepeatState, SearchResults, SnapshotAnswer,
@@ -24,7 +23,7 @@ pub const PLAYLIST_ITEMS_PER_CALL: usize = 100;
 impl SpotifyClient {
     /// `GET /v1/me`: the user's profile.
     pub async fn me(&self, auth: &UserAuth) -> Result<User, SpotifyError> {
-        let call = ApiCall::new(Method::GET, "/v1/me");
+        let call = api_call!(GET "/me");
         self.execute(auth, &call).await?.json("GET /v1/me")
     }
 
@@ -37,7 +36,7 @@ impl SpotifyClient {
         limit: u32,
         offset: u32,
     ) -> Result<Paging<Track>, SpotifyError> {
-        let call = ApiCall::new(Method::GET, "/v1/me/top/tracks")
+        let call = api_call!(GET "/me/top/tracks")
             .query("time_range", time_range.as_str())
             .query("limit", limit.clamp(1, TOP_TRACKS_MAX_LIMIT))
             .query("offset", offset);
@@ -50,8 +49,7 @@ impl SpotifyClient {
     /// Asks for episodes too, so a podcast shows up as [`PlayableItem::Episode`](crate::PlayableItem::Episode)
     /// rather than as a null item.
     pub async fn player(&self, auth: &UserAuth) -> Result<Option<PlaybackState>, SpotifyError> {
-        let call =
-            ApiCall::new(Method::GET, "/v1/me/player").query("additional_types", "track,episode");
+        let call = api_call!(GET "/me/player").query("additional_types", "track,episode");
         let response = self.execute(auth, &call).await?;
         if response.is_empty() {
             return Ok(None);
@@ -64,7 +62,7 @@ impl SpotifyClient {
         &self,
         auth: &UserAuth,
     ) -> Result<Option<CurrentlyPlaying>, SpotifyError> {
-        let call = ApiCall::new(Method::GET, "/v1/me/player/currently-playing")
+        let call = api_call!(GET "/me/player/currently-playing")
             .query("additional_types", "track,episode");
         let response = self.execute(auth, &call).await?;
         if response.is_empty() {
@@ -77,7 +75,7 @@ impl SpotifyClient {
 
     /// `GET /v1/me/player/devices`: the user's Spotify Connect devices.
     pub async fn devices(&self, auth: &UserAuth) -> Result<Vec<Device>, SpotifyError> {
-        let call = ApiCall::new(Method::GET, "/v1/me/player/devices");
+        let call = api_call!(GET "/me/player/devices");
         let devices: Devices = self
             .execute(auth, &call)
             .await?
@@ -95,7 +93,7 @@ impl SpotifyClient {
     ) -> Result<(), SpotifyError> {
         let body = serde_json::to_value(request)
             .map_err(|e| SpotifyError::InvalidConfig(format!("play request: {e}")))?;
-        let call = ApiCall::new(Method::PUT, "/v1/me/player/play")
+        let call = api_call!(PUT "/me/player/play")
             .query_opt("device_id", device_id)
             .json(body);
         self.execute(auth, &call).await.map(drop)
@@ -107,15 +105,13 @@ impl SpotifyClient {
         auth: &UserAuth,
         device_id: Option<&str>,
     ) -> Result<(), SpotifyError> {
-        let call =
-            ApiCall::new(Method::PUT, "/v1/me/player/pause").query_opt("device_id", device_id);
+        let call = api_call!(PUT "/me/player/pause").query_opt("device_id", device_id);
         self.execute(auth, &call).await.map(drop)
     }
 
     /// `POST /v1/me/player/next`: skip to the next item.
     pub async fn next(&self, auth: &UserAuth, device_id: Option<&str>) -> Result<(), SpotifyError> {
-        let call =
-            ApiCall::new(Method::POST, "/v1/me/player/next").query_opt("device_id", device_id);
+        let call = api_call!(POST "/me/player/next").query_opt("device_id", device_id);
         self.execute(auth, &call).await.map(drop)
     }
 
@@ -125,8 +121,7 @@ impl SpotifyClient {
         auth: &UserAuth,
         device_id: Option<&str>,
     ) -> Result<(), SpotifyError> {
-        let call =
-            ApiCall::new(Method::POST, "/v1/me/player/previous").query_opt("device_id", device_id);
+        let call = api_call!(POST "/me/player/previous").query_opt("device_id", device_id);
         self.execute(auth, &call).await.map(drop)
     }
 
@@ -137,7 +132,7 @@ impl SpotifyClient {
         position_ms: u32,
         device_id: Option<&str>,
     ) -> Result<(), SpotifyError> {
-        let call = ApiCall::new(Method::PUT, "/v1/me/player/seek")
+        let call = api_call!(PUT "/me/player/seek")
             .query("position_ms", position_ms)
             .query_opt("device_id", device_id);
         self.execute(auth, &call).await.map(drop)
@@ -150,7 +145,7 @@ impl SpotifyClient {
         percent: u8,
         device_id: Option<&str>,
     ) -> Result<(), SpotifyError> {
-        let call = ApiCall::new(Method::PUT, "/v1/me/player/volume")
+        let call = api_call!(PUT "/me/player/volume")
             .query("volume_percent", percent.min(100))
             .query_opt("device_id", device_id);
         self.execute(auth, &call).await.map(drop)
@@ -164,7 +159,7 @@ impl SpotifyClient {
         device_id: Option<&str>,
         state: bool,
     ) -> Result<(), SpotifyError> {
-        let call = ApiCall::new(Method::PUT, "/v1/me/player/shuffle")
+        let call = api_call!(PUT "/me/player/shuffle")
             .query("state", state)
             .query_opt("device_id", device_id);
         self.execute(auth, &call).await.map(drop)
@@ -178,7 +173,7 @@ impl SpotifyClient {
         device_id: Option<&str>,
         state: RepeatState,
     ) -> Result<(), SpotifyError> {
-        let call = ApiCall::new(Method::PUT, "/v1/me/player/repeat")
+        let call = api_call!(PUT "/me/player/repeat")
             .query("state", state.as_str())
             .query_opt("device_id", device_id);
         self.execute(auth, &call).await.map(drop)
@@ -192,8 +187,8 @@ impl SpotifyClient {
         device_id: &str,
         play: bool,
     ) -> Result<(), SpotifyError> {
-        let call = ApiCall::new(Method::PUT, "/v1/me/player")
-            .json(json!({ "device_ids": [device_id], "play": play }));
+        let call =
+            api_call!(PUT "/me/player").json(json!({ "device_ids": [device_id], "play": play }));
         self.execute(auth, &call).await.map(drop)
     }
 
@@ -205,7 +200,7 @@ impl SpotifyClient {
         device_id: Option<&str>,
     ) -> Result<(), SpotifyError> {
         // Well-known clients send `{}` as the body; so do we.
-        let call = ApiCall::new(Method::POST, "/v1/me/player/queue")
+        let call = api_call!(POST "/me/player/queue")
             .query("uri", uri)
             .query_opt("device_id", device_id)
             .json(json!({}));
@@ -214,7 +209,7 @@ impl SpotifyClient {
 
     /// `GET /v1/me/player/queue`: what plays now and next.
     pub async fn queue(&self, auth: &UserAuth) -> Result<Queue, SpotifyError> {
-        let call = ApiCall::new(Method::GET, "/v1/me/player/queue");
+        let call = api_call!(GET "/me/player/queue");
         self.execute(auth, &call)
             .await?
             .json("GET /v1/me/player/queue")
@@ -259,7 +254,7 @@ impl SpotifyClient {
         };
         let body = serde_json::to_value(&body)
             .map_err(|e| SpotifyError::InvalidConfig(format!("playlist request: {e}")))?;
-        let call = ApiCall::new(Method::POST, "/v1/me/playlists").json(body);
+        let call = api_call!(POST "/me/playlists").json(body);
         self.execute(auth, &call)
             .await?
             .json("POST /v1/me/playlists")
@@ -289,7 +284,7 @@ impl SpotifyClient {
 
     /// `GET /v1/tracks/{id}`: one track by its base62 id.
     pub async fn track(&self, auth: &UserAuth, id: &str) -> Result<Track, SpotifyError> {
-        let call = ApiCall::new(Method::GET, "/v1/tracks/{id}").path_param("id", id);
+        let call = api_call!(GET "/tracks/{id}").path_param("id", id);
         self.execute(auth, &call).await?.json("GET /v1/tracks/{id}")
     }
 }
@@ -308,16 +303,14 @@ fn add_items_call<S: AsRef<str>>(playlist_id: &str, uris: &[S]) -> Result<ApiCal
     };
     let body = serde_json::to_value(&body)
         .map_err(|e| SpotifyError::InvalidConfig(format!("playlist items: {e}")))?;
-    Ok(
-        ApiCall::new(Method::POST, "/v1/playlists/{playlist_id}/items")
-            .path_param("playlist_id", playlist_id)
-            .json(body),
-    )
+    Ok(api_call!(POST "/playlists/{playlist_id}/items")
+        .path_param("playlist_id", playlist_id)
+        .json(body))
 }
 
 /// The request of [`SpotifyClient::search_tracks`], with its bounds applied.
 fn search_call(q: &str, market: Market, limit: u32, offset: u32) -> ApiCall {
-    ApiCall::new(Method::GET, "/v1/search")
+    api_call!(GET "/search")
         .query("q", q)
         .query("type", "track")
         .query("market", market)
@@ -328,6 +321,7 @@ fn search_call(q: &str, market: Market, limit: u32, offset: u32) -> ApiCall {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::Method;
 
     fn param<'a>(call: &'a ApiCall, name: &str) -> Option<&'a str> {
         call.query

@@ -15,6 +15,7 @@ use url::Url;
 use crate::config::{ClientOptions, SpotifyConfig};
 use crate::error::{SpotifyError, is_quota_exceeded};
 use crate::oauth::{OAuthClient, build_oauth_client};
+use crate::observe::{CallOutcome, report};
 use crate::rate_limit::{DEFAULT_RETRY_AFTER, RateLimitGate, parse_retry_after};
 use crate::tokens::{REFRESH_MARGIN, UserAuth};
 
@@ -164,19 +165,17 @@ impl SpotifyClient {
         auth: &UserAuth,
         call: &ApiCall,
     ) -> Result<ApiResponse, SpotifyError> {
-        let endpoint = format!("{} {}", call.method, call.template);
-        let span = tracing::debug_span!("spotify", endpoint = %endpoint);
-        self.execute_inner(auth, call, &endpoint)
-            .instrument(span)
-            .await
+        let span = tracing::debug_span!("spotify", endpoint = call.endpoint);
+        self.execute_inner(auth, call).instrument(span).await
     }
 
     async fn execute_inner(
         &self,
         auth: &UserAuth,
         call: &ApiCall,
-        endpoint: &str,
     ) -> Result<ApiResponse, SpotifyError> {
+        let endpoint = call.endpoint;
+        let observer = self.inner.options.observer.as_ref();
         let url = self.api_url(call)?;
         let idempotent = call.method == Method::GET;
         let retry = &self.inner.options.retry;
@@ -185,9 +184,11 @@ impl SpotifyClient {
         let mut failures = 0u32;
         loop {
             self.inner.gate.check(endpoint, Instant::now())?;
+            let sent = Instant::now();
             let response = match self.send_once(call, &url, &access).await {
                 Ok(response) => response,
                 Err(error) => {
+                    report(observer, endpoint, CallOutcome::Error, sent.elapsed(), None);
                     failures += 1;
                     if idempotent && failures < retry.max_attempts {
                         let delay = retry.delay(failures - 1);
@@ -202,6 +203,15 @@ impl SpotifyClient {
                 }
             };
             let status = response.status();
+            let retry_after = (status == StatusCode::TOO_MANY_REQUESTS)
+                .then(|| parse_retry_after(response.headers()).unwrap_or(DEFAULT_RETRY_AFTER));
+            report(
+                observer,
+                endpoint,
+                CallOutcome::Status(status.as_u16()),
+                sent.elapsed(),
+                retry_after,
+            );
             if status.is_success() {
                 let body = response
                     .bytes()
@@ -219,9 +229,7 @@ impl SpotifyClient {
                 access = self.refresh_if_current(auth, &access).await?;
                 continue;
             }
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                let retry_after =
-                    parse_retry_after(response.headers()).unwrap_or(DEFAULT_RETRY_AFTER);
+            if let Some(retry_after) = retry_after {
                 let body = response.bytes().await.unwrap_or_default();
                 let quota_exceeded = is_quota_exceeded(&body);
                 self.inner
@@ -306,12 +314,26 @@ pub(crate) fn join_path(base: &Url, segments: &[&str]) -> Result<Url, SpotifyErr
     Ok(url)
 }
 
+/// An [`ApiCall`] of a method and a path template after `/v1`, named at compile time:
+/// `api_call!(GET "/tracks/{id}")` is the call `GET /v1/tracks/{id}`, named `"GET /tracks/{id}"`.
+macro_rules! api_call {
+    ($method:ident $path:literal) => {
+        $crate::client::ApiCall::new(
+            ::reqwest::Method::$method,
+            concat!(stringify!($method), " ", $path),
+            concat!("/v1", $path),
+        )
+    };
+}
+pub(crate) use api_call;
+
 /// One Web API call, described before it is sent (and possibly re-sent).
 #[derive(Debug)]
 pub(crate) struct ApiCall {
     pub(crate) method: Method,
-    /// The path with placeholders, e.g. `/v1/tracks/{id}`: the rate-limit key.
-    pub(crate) template: &'static str,
+    /// The method and the path template without the API version, e.g. `GET /tracks/{id}`:
+    /// the rate-limit key and the name observers see (fixed, so counting costs nothing).
+    pub(crate) endpoint: &'static str,
     /// The concrete path segments after the API base, e.g. `["v1", "tracks", "4iV5..."]`.
     pub(crate) segments: Vec<String>,
     pub(crate) query: Vec<(&'static str, String)>,
@@ -319,7 +341,9 @@ pub(crate) struct ApiCall {
 }
 
 impl ApiCall {
-    pub(crate) fn new(method: Method, template: &'static str) -> Self {
+    /// A call of `method` on the path `template` (with `{name}` placeholders), named
+    /// `endpoint`; use [`api_call!`], which writes all three from one.
+    pub(crate) fn new(method: Method, endpoint: &'static str, template: &'static str) -> Self {
         let segments = template
             .split('/')
             .filter(|s| !s.is_empty())
@@ -327,7 +351,7 @@ impl ApiCall {
             .collect();
         Self {
             method,
-            template,
+            endpoint,
             segments,
             query: Vec::new(),
             body: None,
@@ -403,7 +427,8 @@ mod tests {
 
     #[test]
     fn path_params_are_encoded() {
-        let call = ApiCall::new(Method::GET, "/v1/tracks/{id}").path_param("id", "a/b?c");
+        let call = api_call!(GET "/tracks/{id}").path_param("id", "a/b?c");
+        assert_eq!(call.endpoint, "GET /tracks/{id}");
         assert_eq!(call.segments, ["v1", "tracks", "a/b?c"]);
         let client =
             SpotifyClient::new(SpotifyConfig::new("id", None, "http://127.0.0.1:1/cb").unwrap())

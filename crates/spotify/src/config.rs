@@ -99,6 +99,9 @@ pub struct ClientOptions {
     /// connections are not spread over threads that are busy with something else and every
     /// exchange does not cross threads twice.
     pub runtime: Option<tokio::runtime::Handle>,
+    /// Told about every HTTP exchange with Spotify (endpoint, status, duration, a 429's
+    /// `Retry-After`): for metrics. `None`: nobody is told.
+    pub observer: Option<crate::CallObserver>,
 }
 
 impl Default for ClientOptions {
@@ -109,6 +112,7 @@ impl Default for ClientOptions {
             retry: RetryPolicy::default(),
             pkce: true,
             runtime: None,
+            observer: None,
         }
     }
 }

@@ -28,6 +28,9 @@
 //!   single-flight refresh and a watch channel for persisting refreshed tokens.
 //! - `rate_limit`: remembers 429s per endpoint (method + path template) and, for
 //!   `QUOTA_EXCEEDED`, per app; [`parse_retry_after`].
+//! - `observe`: [`CallObserver`], told about every HTTP exchange ([`CallInfo`]: a fixed
+//!   endpoint name, the status, the duration, a 429's `Retry-After`), so the application can
+//!   keep metrics without this crate depending on a metrics library.
 //! - [`models`]: tolerant serde models of the Web API payloads.
 //! - `error`: [`SpotifyError`] with [`SpotifyError::code`], and the error bodies.
 //!
@@ -42,6 +45,7 @@ pub mod config;
 mod error;
 pub mod models;
 mod oauth;
+mod observe;
 #[cfg(test)]
 mod payload_tests;
 mod rate_limit;
@@ -57,6 +61,7 @@ pub use config::{
 pub use error::{AccountsErrorBody, ApiErrorBody, ApiErrorObject, SpotifyError};
 pub use models::*;
 pub use oauth::AuthRequest;
+pub use observe::{CallInfo, CallObserver, CallOutcome};
 pub use rate_limit::{DEFAULT_RETRY_AFTER, parse_retry_after};
 pub use tokens::{REFRESH_MARGIN, Tokens, UserAuth};
 

@@ -1,6 +1,7 @@
 //! The accounts service: the authorization URL, the code exchange and token refresh, done with
 //! the `oauth2` crate over the client's shared `reqwest::Client`.
 
+use crate::observe::{CallOutcome, report};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime};
@@ -126,6 +127,7 @@ impl SpotifyClient {
         let transport = TokenTransport {
             http: self.inner.http.clone(),
             runtime: self.inner.options.runtime.clone(),
+            observer: self.inner.options.observer.clone(),
         };
         let response = request
             .request_async(&transport)
@@ -162,6 +164,7 @@ impl SpotifyClient {
         let transport = TokenTransport {
             http: self.inner.http.clone(),
             runtime: self.inner.options.runtime.clone(),
+            observer: self.inner.options.observer.clone(),
         };
         let response = self
             .inner
@@ -297,6 +300,7 @@ pub(crate) enum TokenTransportError {
 pub(crate) struct TokenTransport {
     http: reqwest::Client,
     runtime: Option<tokio::runtime::Handle>,
+    observer: Option<crate::CallObserver>,
 }
 
 impl<'c> AsyncHttpClient<'c> for TokenTransport {
@@ -306,16 +310,32 @@ impl<'c> AsyncHttpClient<'c> for TokenTransport {
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
             let request = reqwest::Request::try_from(request)?;
+            let observer = self.observer.as_ref();
+            let sent = std::time::Instant::now();
             let response =
                 crate::client::exchange(self.runtime.as_ref(), self.http.execute(request))
                     .await
                     .map_err(|e| {
+                        report(
+                            observer,
+                            TOKEN_ENDPOINT,
+                            CallOutcome::Error,
+                            sent.elapsed(),
+                            None,
+                        );
                         e.map_or(TokenTransportError::Stopped, TokenTransportError::Http)
                     })?;
             let status = response.status();
-            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                let retry_after =
-                    parse_retry_after(response.headers()).unwrap_or(DEFAULT_RETRY_AFTER);
+            let retry_after = (status == reqwest::StatusCode::TOO_MANY_REQUESTS)
+                .then(|| parse_retry_after(response.headers()).unwrap_or(DEFAULT_RETRY_AFTER));
+            report(
+                observer,
+                TOKEN_ENDPOINT,
+                CallOutcome::Status(status.as_u16()),
+                sent.elapsed(),
+                retry_after,
+            );
+            if let Some(retry_after) = retry_after {
                 let body = response.bytes().await.unwrap_or_default();
                 return Err(TokenTransportError::RateLimited {
                     retry_after,

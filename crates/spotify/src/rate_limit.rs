@@ -1,6 +1,6 @@
 //! Remembers Spotify's 429s so that a request is not sent again before `Retry-After` is up.
 //!
-//! Blocks are kept per endpoint (method + path template, e.g. `GET /v1/tracks/{id}`) and, for
+//! Blocks are kept per endpoint (method + path template, e.g. `GET /tracks/{id}`) and, for
 //! `QUOTA_EXCEEDED`, for the whole app. The gate lives in the [`SpotifyClient`](crate::SpotifyClient)
 //! (one per app) and is shared by its clones and by all users, because Spotify counts per app.
 

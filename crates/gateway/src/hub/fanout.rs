@@ -165,19 +165,30 @@ async fn run(mut rx: mpsc::UnboundedReceiver<FanoutMessage>) {
             }),
             FanoutMessage::Frame { session, frame } => {
                 if let Some(conns) = sessions.get_mut(&session) {
+                    let mut sent = 0;
                     conns.retain(|c| {
-                        c.audience != Audience::Member || deliver(c, Outbound::Frame(frame.clone()))
+                        if c.audience != Audience::Member {
+                            return true;
+                        }
+                        let kept = deliver(c, Outbound::Frame(frame.clone()));
+                        sent += usize::from(kept);
+                        kept
                     });
+                    crate::metrics::member_frames(sent, sent * frame.len());
                 }
             }
             FanoutMessage::Display { session, frame } => {
                 if let Some(conns) = sessions.get_mut(&session) {
+                    let mut sent = 0;
                     conns.retain(|c| match c.audience {
                         Audience::Display { show_join } if show_join || !frame.join_only => {
-                            deliver(c, Outbound::Display(frame.clone()))
+                            let kept = deliver(c, Outbound::Display(frame.clone()));
+                            sent += usize::from(kept);
+                            kept
                         }
                         _ => true,
                     });
+                    crate::metrics::display_frames(sent, sent * frame.data.len());
                 }
             }
             FanoutMessage::Close {
@@ -211,6 +222,7 @@ fn deliver(conn: &Attached, message: Outbound) -> bool {
         Ok(()) => true,
         Err(QueueError::Full) => {
             tracing::info!(conn = conn.conn_id, "client too slow; disconnecting");
+            crate::metrics::slow_consumer_dropped();
             conn.stop.cancel();
             false
         }

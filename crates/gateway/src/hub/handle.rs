@@ -470,12 +470,16 @@ impl HubHandle {
         for _ in 0..2 {
             let mailbox = self.registry.mailbox(self.id).await?;
             let (reply, answer) = oneshot::channel();
+            let sent = std::time::Instant::now();
             if mailbox.tx.send(make(reply)).await.is_err() {
                 self.registry.forget(self.id, &mailbox);
                 continue;
             }
             match answer.await {
-                Ok(result) => return Ok((mailbox, result)),
+                Ok(result) => {
+                    crate::metrics::hub_request(sent.elapsed());
+                    return Ok((mailbox, result));
+                }
                 Err(_) => self.registry.forget(self.id, &mailbox),
             }
         }

@@ -153,7 +153,8 @@ impl Poller {
                 () = self.cancel.cancelled() => return,
                 () = self.core.budget.acquire(priority, self.polled_at.into_std()) => {}
             }
-            tracing::trace!(reason = self.schedule.reason().as_str(), "poll");
+            crate::metrics::poll(self.schedule.reason().as_str());
+            crate::metrics::poll_staleness(self.polled_at.elapsed());
             let result = tokio::select! {
                 () = self.cancel.cancelled() => return,
                 r = self.poll_once() => r,

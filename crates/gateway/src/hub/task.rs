@@ -171,8 +171,11 @@ impl SessionHub {
         let id = self.session().id();
         self.store.reserve(self.feed.seq()).await;
         self.restore_listeners().await;
+        // Counts this hub in `sesh_sessions` until the loop ends.
+        let mut state_gauge = crate::metrics::SessionStateGauge::default();
         loop {
             let live = self.session().state() != SessionState::Ended;
+            state_gauge.observe(self.session().state(), self.lifecycle.is_idle());
             let now = tokio::time::Instant::now();
             self.lifecycle.observe(live && self.unattended(), now);
             self.observe_host(now);
@@ -207,7 +210,9 @@ impl SessionHub {
             match wake {
                 Wake::Command(command) => {
                     self.note_activity(&command);
+                    let started = std::time::Instant::now();
                     self.handle(command).await;
+                    crate::metrics::hub_command(started.elapsed());
                 }
                 Wake::Summary => self.send_summary(None),
                 Wake::Lifecycle => self.lifecycle_due().await,

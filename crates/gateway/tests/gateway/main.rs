@@ -20,6 +20,7 @@ mod handover;
 mod large_rooms;
 mod lifecycle;
 mod listening;
+mod metrics;
 mod migrations;
 mod nginx;
 mod pages;

@@ -7,6 +7,7 @@
 
 mod endpoints;
 mod oauth_flow;
+mod observer;
 mod player_modes;
 mod playlists;
 mod rate_limits;

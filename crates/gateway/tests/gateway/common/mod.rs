@@ -43,6 +43,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// Plain HTTP client for the emulator's control API.
     pub http: reqwest::Client,
+    /// Where `/metrics` is served, when the settings ask for it (`metrics_listen`).
+    pub metrics_addr: Option<std::net::SocketAddr>,
     shutdown: CancellationToken,
     server: Option<JoinHandle<std::io::Result<()>>>,
     emulator: Option<EmulatorHandle>,
@@ -116,6 +118,7 @@ async fn spawn(public_port: Option<u16>, adjust: impl FnOnce(&mut Settings)) -> 
         emulator_url,
         settings,
         http: plain_client(),
+        metrics_addr: None,
         shutdown: CancellationToken::new(),
         server: None,
         emulator: Some(emulator),
@@ -139,6 +142,7 @@ impl TestApp {
             .await
             .expect("app builds");
         self.shutdown = app.shutdown_token();
+        self.metrics_addr = app.metrics_addr();
         self.server = Some(tokio::spawn(app.run_until_stopped()));
         // Ready once the database answers through the server (directly, not via a proxy).
         let health = self

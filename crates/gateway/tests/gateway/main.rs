@@ -26,6 +26,7 @@ mod nginx;
 mod pages;
 mod player;
 mod playlist;
+mod polling;
 mod queue;
 mod recap;
 mod reliability_delivery;

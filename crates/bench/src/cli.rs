@@ -216,7 +216,8 @@ impl Sizes {
                 change_period_s: 1.0,
                 window_s: 2.0,
                 calls_sizes: vec![1, 10],
-                calls_window_s: 2.0,
+                // Longer than one predictive watch interval (5 s), so a window sees a poll.
+                calls_window_s: 6.0,
                 start_members: 10,
                 start_runs: 2,
                 queue_members: 50,

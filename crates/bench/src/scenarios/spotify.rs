@@ -199,9 +199,9 @@ async fn calls_for(
     for host in &hosts {
         api.emulator_player(host, "pause").await?;
     }
-    // Let each poller notice the pause and fall back to its paused interval (predictive
-    // polling watches closely for 5 s after an unexpected change such as this pause).
-    tokio::time::sleep(Duration::from_secs(7)).await;
+    // Let each poller notice the pause and fall back to its paused interval: predictive
+    // polling sees it within its watch interval (5 s), then watches closely for 5 s more.
+    tokio::time::sleep(Duration::from_secs(12)).await;
     let (_, paused) = calls_in(&api, window, &hosts).await?;
     for host in &hosts {
         api.emulator_player(host, "resume").await?;

@@ -105,6 +105,10 @@ impl Ord for Waiter {
 
 #[derive(Debug)]
 struct Bucket {
+    /// `SESH_SPOTIFY_BUDGET`: the rate AIMD grows back to.
+    max_rate: f64,
+    /// The most tokens saved up.
+    burst: f64,
     /// Requests per second now (AIMD moves it between [`MIN_RATE`] and `max_rate`).
     rate: f64,
     tokens: f64,
@@ -119,9 +123,23 @@ struct Bucket {
 /// The app-wide Spotify request budget (see the module docs).
 #[derive(Debug)]
 pub struct RequestBudget {
-    max_rate: f64,
-    burst: f64,
+    /// Shared with the dispatcher task while requests wait.
     state: Arc<Mutex<Bucket>>,
+}
+
+impl Bucket {
+    /// Tokens since the last look, and the additive increase.
+    fn refill(&mut self, now: Instant) {
+        while self.rate < self.max_rate
+            && now.saturating_duration_since(self.last_increase) >= INCREASE_EVERY
+        {
+            self.last_increase += INCREASE_EVERY;
+            self.rate = (self.rate + self.max_rate / 20.0).min(self.max_rate);
+        }
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.at = now;
+    }
 }
 
 impl RequestBudget {
@@ -131,9 +149,9 @@ impl RequestBudget {
         let max_rate = f64::from(per_sec.max(1));
         let now = Instant::now();
         Self {
-            max_rate,
-            burst: f64::from(burst.max(1)),
             state: Arc::new(Mutex::new(Bucket {
+                max_rate,
+                burst: f64::from(burst.max(1)),
                 rate: max_rate,
                 tokens: f64::from(burst.max(1)),
                 at: now,
@@ -149,14 +167,14 @@ impl RequestBudget {
     /// The rate now, requests per second.
     pub fn rate(&self) -> f64 {
         let mut bucket = self.state.lock();
-        self.refill(&mut bucket, Instant::now());
+        bucket.refill(Instant::now());
         bucket.rate
     }
 
     /// Tokens in the bucket now (what may go out at once).
     pub fn available(&self) -> f64 {
         let mut bucket = self.state.lock();
-        self.refill(&mut bucket, Instant::now());
+        bucket.refill(Instant::now());
         bucket.tokens
     }
 
@@ -170,7 +188,7 @@ impl RequestBudget {
     pub async fn acquire(&self, priority: Priority, stale_since: Instant) {
         let granted = {
             let mut bucket = self.state.lock();
-            self.refill(&mut bucket, Instant::now());
+            bucket.refill(Instant::now());
             if bucket.waiters.is_empty() && bucket.tokens >= 1.0 {
                 bucket.tokens -= 1.0;
                 crate::metrics::budget_acquired(Duration::ZERO);
@@ -201,7 +219,7 @@ impl RequestBudget {
     pub fn note_rate_limited(&self) {
         let now = Instant::now();
         let mut bucket = self.state.lock();
-        self.refill(&mut bucket, now);
+        bucket.refill(now);
         if bucket
             .last_decrease
             .is_some_and(|at| now.saturating_duration_since(at) < DECREASE_GAP)
@@ -221,33 +239,14 @@ impl RequestBudget {
         );
     }
 
-    /// Tokens since the last look, and the additive increase.
-    fn refill(&self, bucket: &mut Bucket, now: Instant) {
-        while bucket.rate < self.max_rate
-            && now.saturating_duration_since(bucket.last_increase) >= INCREASE_EVERY
-        {
-            bucket.last_increase += INCREASE_EVERY;
-            bucket.rate = (bucket.rate + self.max_rate / 20.0).min(self.max_rate);
-        }
-        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * bucket.rate).min(self.burst);
-        bucket.at = now;
-    }
-
     /// Hands tokens to the waiters as they refill, best first; ends when nobody waits.
     fn spawn_dispatcher(&self) {
         let state = Arc::clone(&self.state);
-        let (max_rate, burst) = (self.max_rate, self.burst);
         tokio::spawn(async move {
-            let budget = RequestBudget {
-                max_rate,
-                burst,
-                state,
-            };
             loop {
                 let wait = {
-                    let mut bucket = budget.state.lock();
-                    budget.refill(&mut bucket, Instant::now());
+                    let mut bucket = state.lock();
+                    bucket.refill(Instant::now());
                     while bucket.tokens >= 1.0 {
                         let Some(waiter) = bucket.waiters.pop() else {
                             break;

@@ -52,12 +52,11 @@ pub struct Played {
 impl Played {
     /// Where the host's track is at `now`, extrapolated from the answer.
     pub fn position_at(&self, now: Instant) -> i64 {
-        let moved = if self.playing {
-            i64::try_from(now.saturating_duration_since(self.at).as_millis()).unwrap_or(i64::MAX)
-        } else {
-            0
-        };
-        i64::from(self.progress_ms).saturating_add(moved)
+        super::tracker::progress_after(
+            self.progress_ms,
+            self.playing,
+            now.saturating_duration_since(self.at),
+        )
     }
 }
 

@@ -111,13 +111,24 @@ impl PlaybackTracker {
 }
 
 fn is_seek(last: &Observation, now: &Observation) -> bool {
-    let elapsed = if last.is_playing {
-        now.at.saturating_duration_since(last.at).as_millis() as i64
+    let expected = progress_after(
+        last.progress_ms,
+        last.is_playing,
+        now.at.saturating_duration_since(last.at),
+    );
+    (i64::from(now.progress_ms) - expected).unsigned_abs() > SEEK_THRESHOLD.as_millis() as u64
+}
+
+/// Where a track observed at `progress_ms` is `elapsed` later: moved on while it plays, where
+/// it was while paused (the one extrapolation of a player's position: the diff's, the poller's
+/// schedule's and listen-along's).
+pub fn progress_after(progress_ms: u32, playing: bool, elapsed: Duration) -> i64 {
+    let moved = if playing {
+        i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
     } else {
         0
     };
-    let expected = i64::from(last.progress_ms) + elapsed;
-    (i64::from(now.progress_ms) - expected).unsigned_abs() > SEEK_THRESHOLD.as_millis() as u64
+    i64::from(progress_ms).saturating_add(moved)
 }
 
 #[cfg(test)]

@@ -120,6 +120,10 @@ pub struct Database {
     logins: std::sync::Arc<LoginCache>,
     invites: std::sync::Arc<InviteCache>,
     displays: std::sync::Arc<DisplayCache>,
+    /// The first Spotify user, once there is one: users rows are never deleted (only a
+    /// spectator's that never joined), so it never changes and every page's `/api/me/login`
+    /// asks SQLite once.
+    first_user: std::sync::Arc<std::sync::OnceLock<UserId>>,
 }
 
 impl Database {
@@ -157,6 +161,7 @@ impl Database {
             logins: std::sync::Arc::default(),
             invites: std::sync::Arc::default(),
             displays: std::sync::Arc::default(),
+            first_user: std::sync::Arc::default(),
         })
     }
 

@@ -185,6 +185,7 @@ impl SearchCache {
         query: &SearchQuery,
     ) -> Result<SearchResults, SearchError> {
         core.limits.check_search(user)?;
+        // From here on, whose login asks Spotify.
         let user = payer;
         let searches = self.sessions.get_with(session, session_searches);
         let key = (query.clone(), MARKET);

@@ -98,12 +98,15 @@ impl Database {
     /// The first Spotify user who logged in to this instance (its owner when `SESH_ADMINS`
     /// names nobody).
     pub async fn first_user(&self) -> Result<Option<UserId>, DbError> {
+        if let Some(id) = self.first_user.get() {
+            return Ok(Some(id.clone()));
+        }
         let id: Option<String> = sqlx::query_scalar(
             "SELECT id FROM users WHERE kind = 'spotify' ORDER BY created_at, rowid LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?;
-        Ok(id.map(UserId::new))
+        Ok(id.map(|id| self.first_user.get_or_init(|| UserId::new(id)).clone()))
     }
 
     /// A new spectator of `session` named `display_name`, logged in with the cookie whose

@@ -134,7 +134,7 @@ pub async fn me(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpRes
 }
 
 /// Whether `user` owns this Sesh (never a spectator).
-async fn is_owner(state: &AppState, user: &CurrentUser) -> Result<bool, ApiError> {
+pub(super) async fn is_owner(state: &AppState, user: &CurrentUser) -> Result<bool, ApiError> {
     Ok(user.spectating.is_none() && crate::seats::is_owner(&state.core, &user.id).await?)
 }
 

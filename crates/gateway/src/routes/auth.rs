@@ -51,13 +51,20 @@ fn browser_nonce(req: &HttpRequest, name: &str) -> String {
 
 /// A cookie of ours with the attributes every one has (`HttpOnly`, `SameSite=Lax`, path `/`,
 /// `Secure` over https).
-pub(super) fn cookie<'a>(state: &AppState, name: &'a str, value: String) -> Cookie<'a> {
+fn cookie<'a>(state: &AppState, name: &'a str, value: String) -> Cookie<'a> {
     Cookie::build(name, value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(state.core.public_url.scheme() == "https")
         .finish()
+}
+
+/// A login's cookie named `name` (the login's or a spectator's), lasting [`LOGIN_TTL`].
+pub(super) fn login_cookie<'a>(state: &AppState, name: &'a str, sid: String) -> Cookie<'a> {
+    let mut login = cookie(state, name, sid);
+    login.set_max_age(time::Duration::seconds(LOGIN_TTL.as_secs() as i64));
+    login
 }
 
 fn removal<'a>(state: &AppState, name: &'a str) -> Cookie<'a> {
@@ -310,8 +317,7 @@ pub async fn callback(
         .create_login(&sha256_hex(&sid), &user, LOGIN_TTL)
         .await?;
     tracing::info!(user = %user, "logged in");
-    let mut login = cookie(&state, cookie_name(&core.public_url), sid);
-    login.set_max_age(time::Duration::seconds(LOGIN_TTL.as_secs() as i64));
+    let login = login_cookie(&state, cookie_name(&core.public_url), sid);
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, pending.next_path))
         .insert_header((header::CACHE_CONTROL, "no-store"))

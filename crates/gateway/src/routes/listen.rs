@@ -41,7 +41,7 @@ pub struct Listening {
         (status = 200, body = Listening),
         (status = 400, description = "`invalid_device`, `invalid_json`, `spotify_not_found` (no such device of yours)", body = ErrorBody),
         (status = 401, description = "`unauthenticated`, `reauth_required`", body = ErrorBody),
-        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden` (the host: the session plays on their device), `not_a_member`, `premium_required` (Spotify plays on a device only for Premium; nothing is stored), `spotify_error` (the device refuses control)", body = ErrorBody),
+        (status = 403, description = "`csrf`: no `Origin`/`Referer` of this site, `forbidden` (the host: the session plays on their device), `spectator` (no Spotify account to listen with), `not_a_member`, `premium_required` (Spotify plays on a device only for Premium; nothing is stored), `spotify_error` (the device refuses control)", body = ErrorBody),
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 409, description = "`session_ended`, `no_active_device`", body = ErrorBody),
         (status = 413, description = "`body_too_large`", body = ErrorBody),
@@ -59,6 +59,7 @@ pub async fn listen(
     path: web::Path<String>,
     body: web::Json<ListenBody>,
 ) -> Result<HttpResponse, ApiError> {
+    user.require_spotify()?;
     let id = parse_session_id(&path)?;
     let device = parse_device_id(&body.device_id)?;
     let listening = state.hubs.session(id).listen(&user.id, device).await?;

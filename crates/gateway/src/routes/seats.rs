@@ -2,12 +2,12 @@
 //! Spotify login (`POST /api/join/{code}/spectator`), and the owner's view of who holds a seat
 //! (`GET /api/admin/seats`, `DELETE /api/admin/seats/{user_id}`).
 
-use actix_web::{HttpRequest, HttpResponse, cookie::time, http::StatusCode, web};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde::{Deserialize, Serialize};
 use sesh_session::{NewMember, UserId};
 
 use super::api::{NO_STORE, session_of_invite};
-use super::auth::{LOGIN_TTL, cookie};
+use super::auth::{LOGIN_TTL, login_cookie};
 use crate::{
     app::AppState,
     crypto::{opaque_token, sha256_hex},
@@ -114,8 +114,7 @@ pub async fn spectate(
         }
     };
     tracing::info!(session = %id, spectator = %user, "spectator joined");
-    let mut login = cookie(&state, spectator_cookie_name(&state.core.public_url), sid);
-    login.set_max_age(time::Duration::seconds(LOGIN_TTL.as_secs() as i64));
+    let login = login_cookie(&state, spectator_cookie_name(&state.core.public_url), sid);
     Ok(HttpResponse::Ok()
         .insert_header(NO_STORE)
         .cookie(login)
@@ -145,7 +144,7 @@ pub struct SeatView {
 
 /// The owner, or `403 forbidden`.
 async fn owner(state: &AppState, user: &CurrentUser) -> Result<(), ApiError> {
-    if user.spectating.is_none() && seats::is_owner(&state.core, &user.id).await? {
+    if super::api::is_owner(state, user).await? {
         Ok(())
     } else {
         Err(ApiError::forbidden(

@@ -280,6 +280,17 @@ async fn a_spectator_votes_and_adds_only_as_the_host_allows_and_adds_with_the_ho
         assert_eq!(status, StatusCode::FORBIDDEN, "{path} {body}");
         assert_eq!(body["error"]["code"], "spectator", "{path}");
     }
+    let (status, body) = sam
+        .post(
+            &format!("/api/sessions/{id}/listen"),
+            Some(json!({ "device_id": "sams-phone" })),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (StatusCode::FORBIDDEN, &json!("spectator")),
+        "{body}"
+    );
     let (status, body) = sam.get(&format!("/api/sessions/{id}/search?q=a")).await;
     assert_eq!(
         (status, &body["error"]["permission"]),

@@ -79,7 +79,8 @@ pub struct Core {
     pub tracks: TrackCache,
     /// Members' top-track refreshes, one at a time per user.
     pub top_tracks: crate::tracks::OneAtATime,
-    /// App-wide request budget for pollers.
+    /// The app-wide Spotify request budget (polls, listen-along, searches, top tracks,
+    /// playlist saves).
     pub budget: RequestBudget,
     /// Sesh's own abuse limits (invite attempts and logins per IP, Spotify calls and sockets
     /// per user).

@@ -120,8 +120,8 @@ struct Bucket {
     dispatching: bool,
 }
 
-/// The app-wide Spotify request budget (see the module docs).
-#[derive(Debug)]
+/// The app-wide Spotify request budget (see the module docs). Clones share one bucket.
+#[derive(Debug, Clone)]
 pub struct RequestBudget {
     /// Shared with the dispatcher task while requests wait.
     state: Arc<Mutex<Bucket>>,
@@ -215,7 +215,9 @@ impl RequestBudget {
         crate::metrics::budget_acquired(asked.elapsed());
     }
 
-    /// Spotify answered `429`: halve the rate (once per [`DECREASE_GAP`]).
+    /// Spotify answered `429` (seen by the client's observer, so only answers Spotify really
+    /// gave, not calls the client held back while a `Retry-After` runs): halve the rate (once
+    /// per [`DECREASE_GAP`]).
     pub fn note_rate_limited(&self) {
         let now = Instant::now();
         let mut bucket = self.state.lock();

@@ -253,9 +253,16 @@ fn describe() {
     );
 }
 
-/// The observer the Spotify client reports each exchange to.
-pub fn spotify_observer() -> CallObserver {
-    CallObserver::new(spotify_call)
+/// The observer the Spotify client reports each exchange to: the metrics, and every `429`
+/// Spotify really answered (never a call the client held back itself) to `budget`, which
+/// adapts down (AIMD).
+pub fn spotify_observer(budget: crate::budget::RequestBudget) -> CallObserver {
+    CallObserver::new(move |call| {
+        if call.retry_after.is_some() {
+            budget.note_rate_limited();
+        }
+        spotify_call(call);
+    })
 }
 
 fn spotify_call(call: CallInfo) {

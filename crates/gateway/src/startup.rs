@@ -182,6 +182,10 @@ impl Application {
         };
         // The shared runtime the hubs and pollers run on.
         let runtime = tokio::runtime::Handle::current();
+        let budget = RequestBudget::new(
+            settings.spotify_budget_per_sec,
+            settings.spotify_budget_per_sec.saturating_mul(2),
+        );
         let spotify = SpotifyClient::with_options(
             spotify_config,
             ClientOptions {
@@ -190,8 +194,9 @@ impl Application {
                 // them most: a connection opened by a login on an actix worker would otherwise
                 // stay there, and every poll through it would cross to that (busy) worker.
                 runtime: Some(runtime.clone()),
-                // A no-op while no recorder is installed (metrics off).
-                observer: Some(crate::metrics::spotify_observer()),
+                // The metrics (a no-op while no recorder is installed: metrics off), and the
+                // budget's adaptation to Spotify's 429s.
+                observer: Some(crate::metrics::spotify_observer(budget.clone())),
                 ..ClientOptions::default()
             },
         )?;
@@ -211,10 +216,7 @@ impl Application {
             db,
             spotify,
             limits: Arc::new(Limits::new(&settings)),
-            budget: RequestBudget::new(
-                settings.spotify_budget_per_sec,
-                settings.spotify_budget_per_sec.saturating_mul(2),
-            ),
+            budget,
             config: HubConfig {
                 max_capacity: settings.max_capacity as usize,
                 roster_limit: settings.roster_limit as usize,

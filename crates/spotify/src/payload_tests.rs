@@ -207,6 +207,47 @@ fn unknown_item_types_and_flat_actions_are_tolerated() {
 }
 
 #[test]
+fn an_item_reads_the_same_wherever_its_type_comes_and_needs_what_its_type_needs() {
+    let first: PlayableItem = serde_json::from_slice(
+        br#"{"type": "track", "id": "t", "name": "N", "uri": "spotify:track:t",
+             "duration_ms": 1000, "artists": [{"name": "A"}]}"#,
+    )
+    .unwrap();
+    let last: PlayableItem = serde_json::from_slice(
+        br#"{"id": "t", "name": "N", "uri": "spotify:track:t", "duration_ms": 1000,
+             "artists": [{"name": "A"}], "available_markets": ["SE"], "type": "track"}"#,
+    )
+    .unwrap();
+    assert_eq!(first, last);
+    assert_eq!(first.as_track().unwrap().artist_names(), ["A"]);
+    // What serialises reads back (the emulator-free round trip the gateway's tests use).
+    let back: PlayableItem = serde_json::from_value(serde_json::to_value(&first).unwrap()).unwrap();
+    assert_eq!(back, first);
+    let unknown: PlayableItem =
+        serde_json::from_value(serde_json::to_value(PlayableItem::Unknown).unwrap()).unwrap();
+    assert_eq!(unknown, PlayableItem::Unknown);
+    // A track or an episode without its name, or any item without a type, is refused.
+    for body in [
+        r#"{"type": "track", "uri": "spotify:track:t", "duration_ms": 1}"#,
+        r#"{"type": "episode", "name": "E", "uri": "spotify:episode:e"}"#,
+        r#"{"name": "N", "uri": "spotify:track:t", "duration_ms": 1}"#,
+    ] {
+        let error = serde_json::from_str::<PlayableItem>(body).unwrap_err();
+        assert!(
+            error.to_string().contains("missing field"),
+            "{body}: {error}"
+        );
+    }
+    // Both shapes of `actions`: the wrapped one wins over stray flat flags.
+    let state: PlaybackState = serde_json::from_slice(
+        br#"{"actions": {"disallows": {"seeking": true}, "pausing": true}}"#,
+    )
+    .unwrap();
+    let disallows = state.actions.unwrap().disallows;
+    assert!(disallows.seeking && !disallows.pausing);
+}
+
+#[test]
 fn player_modes_default_when_absent_or_null() {
     let state: PlaybackState = serde_json::from_slice(
         br#"{"is_playing": false, "shuffle_state": null, "repeat_state": null,

@@ -254,6 +254,7 @@ pub(super) enum Command {
     /// first.
     Skipped {
         actor: UserId,
+        forward: bool,
         pending: Option<(QueueEntryId, TrackId)>,
         result: Result<(), HubError>,
         reply: Option<Reply<()>>,

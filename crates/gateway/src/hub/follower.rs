@@ -14,12 +14,9 @@ use sesh_spotify::{PlaybackState, RepeatState, SpotifyError};
 
 use super::HubError;
 
-use super::tracker::{Change, Observation, PlaybackTracker};
-use sesh_session::Track;
+use super::tracker::{Change, Observation, PlaybackTracker, progress_after};
 
-use crate::wire::{
-    PlaybackChange, SpotifyState, SpotifyStatus, TakeOverReason, track_from_spotify,
-};
+use crate::wire::{PlaybackChange, SpotifyState, SpotifyStatus, TakeOverReason};
 
 /// Consecutive empty player answers (no device, nothing loaded) before the follower concludes
 /// the session's playback is gone; one is tolerated because Spotify may briefly answer 204
@@ -51,11 +48,33 @@ fn take_over_status(reason: TakeOver) -> SpotifyStatus {
 /// so votes and adds still count, early enough that a poll a second lands inside it.
 pub const COMMIT_LEAD_MS: u32 = 15_000;
 
+/// How long after Sesh's own command Spotify accepted an answer that contradicts it counts as
+/// Spotify lagging behind its own acceptance (real Spotify shows a command within a few hundred
+/// milliseconds), not as news.
+pub const ASSUME_GRACE: Duration = Duration::from_secs(2);
+
+/// What Sesh's own command, accepted by Spotify, made of the player: members are told at once
+/// and the confirming poll is not news ([`Follower::assume`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assumed {
+    /// Playing (resumed) or paused.
+    Playing(bool),
+    /// Sought to this position.
+    Position(u32),
+    /// The device's volume.
+    Volume(u32),
+    /// Repeat mode.
+    Repeat(RepeatState),
+    /// Skipped forward to the entry handed to Spotify's queue (the session's next one).
+    Skipped(TrackId),
+}
+
 /// What a poll means for the session.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Followed {
-    /// The track playing, as the session shows it.
-    pub track: Option<Track>,
+    /// The answer contradicts Sesh's own command Spotify accepted a moment ago (it lags):
+    /// nothing else here applies, and what members saw stands.
+    pub held: bool,
     /// Move the session's now-playing position here (the player moved on).
     pub move_to: Option<usize>,
     /// Give Spotify this queue entry with `PUT play` (the fallback: the entry committed to
@@ -143,6 +162,45 @@ impl Follower {
         self.pending.is_some() || self.committing
     }
 
+    /// Sesh's own command was accepted by Spotify at `at`: the player as it made it is taken as
+    /// observed. Returns what changed for members (`None`: nothing, or nothing to start from:
+    /// no observation yet, or the host took over). A skip forward also ends the wait for the
+    /// entry handed to Spotify's queue: it plays now.
+    pub fn assume(&mut self, assumed: &Assumed, at: Instant) -> Option<Vec<PlaybackChange>> {
+        if self.took_over.is_some() {
+            return None;
+        }
+        let mut next = self.tracker.last()?.clone();
+        let progress = progress_after(
+            next.progress_ms,
+            next.is_playing,
+            at.saturating_duration_since(next.at),
+        );
+        next.progress_ms = u32::try_from(progress.max(0)).unwrap_or(u32::MAX);
+        next.at = at;
+        match assumed {
+            Assumed::Playing(playing) => next.is_playing = *playing,
+            Assumed::Position(ms) => next.progress_ms = *ms,
+            Assumed::Volume(percent) => next.volume_percent = Some(*percent),
+            Assumed::Repeat(state) => next.repeat = *state,
+            Assumed::Skipped(track) => {
+                if self.pending.as_ref().is_some_and(|(_, t)| t == track) {
+                    self.pending = None;
+                }
+                next.track = Some(track.clone());
+                next.progress_ms = 0;
+                next.is_playing = true;
+            }
+        }
+        let changes = self.tracker.assume(next, at + ASSUME_GRACE);
+        (!changes.is_empty()).then_some(changes)
+    }
+
+    /// The entry handed to Spotify's queue, if Spotify has it.
+    pub fn pending(&self) -> Option<&(QueueEntryId, TrackId)> {
+        self.pending.as_ref()
+    }
+
     /// What the player's `state`, observed at `at`, means for `session`.
     pub fn observe(
         &mut self,
@@ -151,12 +209,12 @@ impl Follower {
         at: Instant,
         resync_every: Duration,
     ) -> Followed {
-        let track = state
+        // Only the id and the length: the track itself is built when members are told.
+        let item = state
             .and_then(|s| s.item.as_ref())
-            .and_then(|i| i.as_track())
-            .and_then(track_from_spotify);
+            .and_then(|i| i.as_track());
         let observation = Observation {
-            track: track.as_ref().map(|t| t.id.clone()),
+            track: item.and_then(|t| t.id.as_deref()).map(TrackId::new),
             is_playing: state.is_some_and(|s| s.is_playing),
             device: state
                 .and_then(|s| s.device.as_ref())
@@ -170,6 +228,12 @@ impl Follower {
             at,
         };
         let change = self.tracker.observe(observation.clone(), resync_every);
+        if change == Change::Held {
+            return Followed {
+                held: true,
+                ..Followed::default()
+            };
+        }
         self.detect_take_over(
             session,
             state.is_some_and(|s| s.item.is_some()),
@@ -186,7 +250,7 @@ impl Follower {
         let current = session.queue().get(session.position());
         let on_current = current.is_some_and(|e| observation.track.as_ref() == Some(&e.track.id));
         if steering && move_to.is_none() && replay.is_none() && on_current {
-            let duration = track.as_ref().map_or(0, |t| t.duration_ms);
+            let duration = item.map_or(0, |t| t.duration_ms);
             let remaining = duration.saturating_sub(observation.progress_ms);
             let next = session.next_entry();
             if observation.is_playing {
@@ -227,13 +291,13 @@ impl Follower {
                 .or_else(|| find_in_queue(queue, current, id))
         });
         Followed {
-            track,
+            held: false,
             move_to,
             replay,
             commit,
             emit: match change {
                 Change::Emit { changes } if !ending => Some(changes),
-                Change::Emit { .. } | Change::None => None,
+                Change::Emit { .. } | Change::None | Change::Held => None,
             },
             position,
         }
@@ -498,6 +562,68 @@ mod tests {
             "Spotify's own transition"
         );
         assert!(!follower.has_pending());
+    }
+
+    #[test]
+    fn sesh_own_skip_and_pause_are_taken_as_seen_and_a_lagging_answer_changes_nothing() {
+        let mut session = playing();
+        let mut follower = Follower::default();
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        let first = id_at(&session, 0);
+        // Nothing seen yet: nothing to assume from.
+        assert_eq!(follower.assume(&Assumed::Playing(false), t0), None);
+        follower.observe(&session, Some(&state(Some(&first), true, 0)), t0, RESYNC);
+        assert_eq!(
+            follower.assume(&Assumed::Playing(false), at(1)),
+            Some(vec![PlaybackChange::PlayState])
+        );
+        // Spotify still plays a moment later: held, nothing moves.
+        let lagging = follower.observe(
+            &session,
+            Some(&state(Some(&first), true, 1_300)),
+            at(1) + Duration::from_millis(300),
+            RESYNC,
+        );
+        assert!(lagging.held);
+        assert_eq!((lagging.emit, lagging.move_to), (None, None));
+        // The pause shows: confirmed, not news.
+        let confirmed = follower.observe(
+            &session,
+            Some(&state(Some(&first), false, 1_000)),
+            at(2),
+            RESYNC,
+        );
+        assert!(!confirmed.held);
+        assert_eq!(confirmed.emit, None);
+        // Sesh's skip forward with the next entry in Spotify's queue: the next track, at once.
+        let (entry, track) = (session.queue()[1].id, session.queue()[1].track.id.clone());
+        follower.committed(entry, track.clone());
+        assert_eq!(
+            follower.assume(&Assumed::Skipped(track.clone()), at(3)),
+            Some(vec![PlaybackChange::Track, PlaybackChange::PlayState])
+        );
+        assert!(!follower.has_pending(), "it plays now");
+        session.move_to(1).unwrap();
+        // Spotify still shows the old track: held (the session does not go back).
+        let lagging = follower.observe(
+            &session,
+            Some(&state(Some(&first), false, 1_000)),
+            at(3) + Duration::from_millis(300),
+            RESYNC,
+        );
+        assert!(lagging.held);
+        assert_eq!(lagging.move_to, None);
+        // It plays the next track: confirmed, no second move, no take-over.
+        let confirmed = follower.observe(
+            &session,
+            Some(&state(Some(track.as_str()), true, 700)),
+            at(4),
+            RESYNC,
+        );
+        assert_eq!((confirmed.emit, confirmed.move_to), (None, None));
+        assert_eq!(confirmed.position, Some(1));
+        assert!(!follower.took_over());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! the listener stored, then announced. A free account's answer is `premium_required`, and
 //! nothing is stored.
 
-use sesh_session::{Action, DeviceId, SessionState, UserId};
+use sesh_session::{Action, DeviceId, SessionState, TrackId, TrackUri, UserId};
 use sesh_spotify::{PlayRequest, PlaybackState, SpotifyClient, SpotifyError, UserAuth};
 use tokio::time::Instant;
 
@@ -175,10 +175,16 @@ impl SessionHub {
         // Kept with nobody listening too: an opt-in starts from where the host is.
         let now = Instant::now();
         let played = state.filter(|_| steering).and_then(|s| {
-            let track = s.item.as_ref()?.as_track().and_then(track_from_spotify)?;
+            // The id and the uri only: this runs on every poll.
+            let track = s.item.as_ref()?.as_track()?;
+            let id = TrackId::new(track.id.clone()?);
             Some(Played {
-                track: track.id,
-                uri: track.uri.to_string(),
+                uri: track
+                    .uri
+                    .parse::<TrackUri>()
+                    .unwrap_or_else(|_| TrackUri::for_track(&id))
+                    .to_string(),
+                track: id,
                 playing: s.is_playing,
                 progress_ms: s.progress_ms.unwrap_or(0),
                 at: now,

@@ -9,16 +9,16 @@
 use std::time::Instant;
 
 use sesh_session::{Action, DeviceId, SessionError, SessionState, UserId};
-use sesh_spotify::{PlayRequest, PlaybackState, SpotifyError};
+use sesh_spotify::{PlayRequest, PlaybackState, RepeatState, SpotifyError};
 
 use super::SessionHub;
 use crate::{
     hub::{
         HubError, PlayerCommand, PollerHandle,
         command::{Command, Reply},
-        follower::{Replay, status_for_error},
+        follower::{Assumed, Replay, status_for_error},
     },
-    wire::{QueueWindow, SessionEvent, SpotifyStatus},
+    wire::{QueueWindow, RepeatMode, SessionEvent, SpotifyStatus},
 };
 
 impl SessionHub {
@@ -81,6 +81,10 @@ impl SessionHub {
                         .apply(|s| s.set_device(&actor, device_id))
                         .await
                         .map(drop),
+                    (Ok(()), command) => {
+                        self.assume_done(&command);
+                        Ok(())
+                    }
                     (result, _) => result,
                 };
                 if result.is_ok() {
@@ -120,6 +124,7 @@ impl SessionHub {
             },
             Command::Skipped {
                 actor,
+                forward,
                 pending,
                 result,
                 reply,
@@ -129,6 +134,9 @@ impl SessionHub {
                     Ok(()) => {
                         if let Some((entry, track)) = pending {
                             self.follower.committed(entry, track);
+                        }
+                        if forward {
+                            self.assume_skipped();
                         }
                         self.nudge();
                     }
@@ -420,6 +428,7 @@ impl SessionHub {
             move |result| {
                 Some(Command::Skipped {
                     actor,
+                    forward,
                     pending,
                     result,
                     reply,
@@ -453,6 +462,77 @@ impl SessionHub {
                 })
             },
         );
+    }
+
+    /// Spotify accepted a player command of Sesh's: members see its effect now, and the poll
+    /// that follows confirms it ([`Follower::assume`](super::follower::Follower::assume)).
+    /// A transfer waits for that poll (only Spotify knows the new device's details).
+    fn assume_done(&mut self, command: &PlayerCommand) {
+        let assumed = match *command {
+            PlayerCommand::Play => Assumed::Playing(true),
+            PlayerCommand::Pause => Assumed::Playing(false),
+            PlayerCommand::Seek { position_ms } => Assumed::Position(position_ms),
+            PlayerCommand::Volume { percent } => Assumed::Volume(u32::from(percent)),
+            PlayerCommand::Repeat { state } => Assumed::Repeat(match state {
+                RepeatMode::Off => RepeatState::Off,
+                RepeatMode::Track => RepeatState::Track,
+            }),
+            _ => return,
+        };
+        let (now, at_ms) = (Instant::now(), crate::db::now_ms());
+        let Some(changes) = self.follower.assume(&assumed, now) else {
+            return;
+        };
+        let Some(view) = self.playback.as_mut() else {
+            return;
+        };
+        view.progress_ms = view.progress_at(at_ms);
+        view.server_time_ms = at_ms;
+        match assumed {
+            Assumed::Playing(playing) => view.is_playing = playing,
+            Assumed::Position(ms) => view.progress_ms = ms,
+            Assumed::Volume(percent) => view.volume_percent = Some(percent),
+            Assumed::Repeat(state) => view.repeat = state,
+            Assumed::Skipped(_) => {}
+        }
+        view.changes = changes;
+        let view = view.clone();
+        self.broadcast(&SessionEvent::Playback(Box::new(view)));
+    }
+
+    /// Spotify accepted Sesh's skip forward with the session's next entry in its queue: the
+    /// session moves on now, and the poll that follows confirms it.
+    fn assume_skipped(&mut self) {
+        let session = self.session();
+        let next = session.position() + 1;
+        let Some(entry) = session
+            .queue()
+            .get(next)
+            .map(|e| (e.id, e.track.id.clone()))
+        else {
+            return;
+        };
+        if self.follower.pending().map(|(id, _)| *id) != Some(entry.0) {
+            return; // Spotify's queue holds something else: the poll will tell what plays
+        }
+        let (now, at_ms) = (Instant::now(), crate::db::now_ms());
+        let Some(changes) = self.follower.assume(&Assumed::Skipped(entry.1), now) else {
+            return;
+        };
+        if !self.store.move_to(next) {
+            return;
+        }
+        self.core
+            .positions
+            .record(self.session_id(), next, entry.0, at_ms);
+        self.refresh_window();
+        if let Some(before) = &self.playback {
+            let view = self
+                .views
+                .skipped_to(self.store.session(), next, before, changes, at_ms);
+            self.broadcast(&SessionEvent::Playback(Box::new(view.clone())));
+            self.playback = Some(view);
+        }
     }
 
     /// Polls the player soon (after a command: everyone sees its effect at once).
@@ -523,6 +603,12 @@ impl SessionHub {
             Instant::now(),
             self.core.config.playback_resync,
         );
+        if followed.held {
+            // Spotify still shows the player before Sesh's own command: what members saw
+            // stands, and the next poll comes soon.
+            self.nudge();
+            return;
+        }
         if let Some(replay) = followed.replay {
             self.spawn_replay(replay);
         }
@@ -549,14 +635,23 @@ impl SessionHub {
             self.refresh_window();
         }
         let emit = followed.emit.is_some();
-        let view = self
-            .views
-            .playback(self.store.session(), state.as_ref(), followed, at_ms);
         self.set_status(self.follower.status());
-        if emit {
-            self.broadcast(&SessionEvent::Playback(Box::new(view.clone())));
+        match (&mut self.playback, state.as_ref()) {
+            // Nothing changed (the usual poll): only the position moves, nothing is rebuilt.
+            (Some(view), Some(state)) if !emit && view.position == followed.position => {
+                view.progress_ms = state.progress_ms.unwrap_or(0);
+                view.server_time_ms = at_ms;
+            }
+            _ => {
+                let view =
+                    self.views
+                        .playback(self.store.session(), state.as_ref(), followed, at_ms);
+                if emit {
+                    self.broadcast(&SessionEvent::Playback(Box::new(view.clone())));
+                }
+                self.playback = Some(view);
+            }
         }
-        self.playback = Some(view);
         let steering =
             !self.follower.took_over() && self.session().state() == SessionState::Playing;
         self.mirror_host(state.as_ref(), steering).await;

@@ -45,9 +45,17 @@ const MIN_INTERVAL: Duration = Duration::from_millis(200);
 /// With nobody watching, the poll before a track's end comes this long before it: inside the
 /// hub's commit window ([`super::follower::COMMIT_LEAD_MS`]) with a margin for the call.
 const FEED_AHEAD: Duration = Duration::from_secs(12);
-/// After something nobody predicted (a skip, pause or seek in the host's own app, a command of
-/// Sesh's), predictive polling watches at `SESH_POLL_INTERVAL` for this long: more may follow.
+/// After something nobody predicted (a skip, pause or seek in the host's own app), predictive
+/// polling watches at `SESH_POLL_INTERVAL` for this long: more may follow. Sesh's own commands
+/// are known, not surprises: one confirming poll each.
 const LIVELY_FOR: Duration = Duration::from_secs(5);
+/// The poll confirming Sesh's own command comes this long after Spotify accepted it: Spotify
+/// shows a command a moment after its `204` (members already see it: the hub applied it).
+const CONFIRM_DELAY: Duration = Duration::from_millis(300);
+/// The commit window: the next entry goes to Spotify's queue once the playing track has this
+/// little left ([`super::follower::COMMIT_LEAD_MS`]), so the watch poll landing inside it
+/// matters as much as a boundary's.
+const COMMIT_WINDOW: Duration = Duration::from_millis(super::follower::COMMIT_LEAD_MS as u64);
 /// A progress this far from where the last answer predicted it is a seek (or a stall).
 const JUMP_MS: i64 = 2_000;
 
@@ -143,15 +151,17 @@ impl Poller {
                 tokio::select! {
                     () = self.cancel.cancelled() => return,
                     () = tokio::time::sleep(delay) => {}
-                    () = self.nudge.notified() => self.schedule.nudged(Instant::now()),
+                    () = self.nudge.notified() => {
+                        self.schedule.nudged();
+                        tokio::select! {
+                            () = self.cancel.cancelled() => return,
+                            () = tokio::time::sleep(CONFIRM_DELAY) => {}
+                        }
+                    }
                 }
             }
-            // When the budget is short, boundaries and confirmations go first, then the
-            // sessions polled longest ago.
-            let priority = self.schedule.reason().priority();
-            tokio::select! {
-                () = self.cancel.cancelled() => return,
-                () = self.core.budget.acquire(priority, self.polled_at.into_std()) => {}
+            if !self.acquire().await {
+                return;
             }
             crate::metrics::poll(self.schedule.reason().as_str());
             crate::metrics::poll_staleness(self.polled_at.elapsed());
@@ -161,12 +171,6 @@ impl Poller {
             };
             let watched = self.watched.load(Ordering::Relaxed);
             self.polled_at = Instant::now();
-            if matches!(
-                result,
-                Err(HubError::Spotify(SpotifyError::RateLimited { .. }))
-            ) {
-                self.core.budget.note_rate_limited();
-            }
             delay = self.schedule.next(&result, watched, self.polled_at).0;
             let report = Command::Observed {
                 generation: self.generation,
@@ -175,6 +179,26 @@ impl Poller {
             };
             if self.hub.send(report).await.is_err() {
                 return;
+            }
+        }
+    }
+
+    /// Waits for the app-wide budget: when it is short, boundaries and confirmations go first,
+    /// then the sessions polled longest ago. A watch poll still waiting when the playing track
+    /// enters its commit window becomes a `commit` poll and moves ahead. `false`: cancelled.
+    async fn acquire(&mut self) -> bool {
+        loop {
+            let priority = self.schedule.reason().priority();
+            let promote = self
+                .schedule
+                .promotion()
+                .filter(|_| priority < crate::budget::Priority::Boundary);
+            tokio::select! {
+                () = self.cancel.cancelled() => return false,
+                () = self.core.budget.acquire(priority, self.polled_at.into_std()) => return true,
+                () = tokio::time::sleep_until(promote.unwrap_or_else(Instant::now)), if promote.is_some() => {
+                    self.schedule.promote();
+                }
             }
         }
     }
@@ -196,6 +220,9 @@ pub(super) enum Reason {
     Confirm,
     /// Between boundaries, for changes made outside Sesh.
     Watch,
+    /// The watch poll inside the playing track's commit window: the one whose answer hands
+    /// Spotify the session's next entry in time.
+    Commit,
     /// While paused or stopped.
     Paused,
     /// With nobody connected: only around the track's end, to feed Spotify.
@@ -210,7 +237,9 @@ impl Reason {
     /// How much it matters when polls wait for the app-wide budget.
     pub(super) const fn priority(self) -> crate::budget::Priority {
         match self {
-            Self::Boundary | Self::Confirm | Self::Feed => crate::budget::Priority::Boundary,
+            Self::Boundary | Self::Confirm | Self::Commit | Self::Feed => {
+                crate::budget::Priority::Boundary
+            }
             Self::Watch | Self::Paused | Self::Fixed | Self::Retry => {
                 crate::budget::Priority::Watch
             }
@@ -223,6 +252,7 @@ impl Reason {
             Self::Boundary => "boundary",
             Self::Confirm => "confirm",
             Self::Watch => "watch",
+            Self::Commit => "commit",
             Self::Paused => "paused",
             Self::Feed => "feed",
             Self::Fixed => "fixed",
@@ -325,11 +355,28 @@ impl Schedule {
         self.reason
     }
 
-    /// The hub sent Spotify a command (or wants the player now): the coming poll confirms it,
-    /// and the next few come sooner.
-    pub(super) fn nudged(&mut self, now: Instant) {
+    /// The hub sent Spotify a command (or wants the player now): the coming poll confirms it.
+    /// Its answer is not compared with the one before (the command changed the player: no
+    /// surprise); if Spotify still lags, the hub nudges again.
+    pub(super) fn nudged(&mut self) {
         self.reason = Reason::Confirm;
-        self.lively_until = Some(now + LIVELY_FOR);
+        self.last = None;
+    }
+
+    /// When the coming watch poll, if it is still waiting for the budget, becomes a `commit`
+    /// poll: as the playing track (as last seen) enters its commit window.
+    pub(super) fn promotion(&self) -> Option<Instant> {
+        if self.reason != Reason::Watch {
+            return None;
+        }
+        let last = self.last.as_ref().filter(|l| l.playing)?;
+        let left = u64::try_from(last.left_at(last.at)?).ok()?;
+        Some(last.at + Duration::from_millis(left).saturating_sub(FEED_AHEAD))
+    }
+
+    /// The coming poll waited into the commit window ([`Schedule::promotion`]).
+    pub(super) fn promote(&mut self) {
+        self.reason = Reason::Commit;
     }
 
     /// After a poll answered at `now` with `result`: how long until the next one, and why.
@@ -407,7 +454,18 @@ impl Schedule {
             PollMode::Predictive => {
                 let watch = self.watch_interval(lively);
                 if boundary > watch {
-                    (watch, Reason::Watch)
+                    // The first watch poll inside the commit window hands Spotify the next
+                    // entry: it matters as much as a boundary.
+                    let in_window =
+                        left > COMMIT_WINDOW && left.saturating_sub(watch) <= COMMIT_WINDOW;
+                    (
+                        watch,
+                        if in_window {
+                            Reason::Commit
+                        } else {
+                            Reason::Watch
+                        },
+                    )
                 } else if at_end {
                     (boundary, Reason::Confirm)
                 } else {
@@ -540,16 +598,63 @@ mod tests {
     }
 
     #[test]
-    fn a_command_of_sesh_is_confirmed_at_once_and_watched_closely() {
+    fn a_command_of_sesh_is_confirmed_once_and_is_no_surprise() {
         let t0 = Instant::now();
         let mut plan = Schedule::new(PollMode::Predictive, intervals());
         plan.next(&player("a", true, 10_000), true, t0);
-        plan.nudged(t0 + S(2));
+        plan.nudged();
         assert_eq!(plan.reason(), Reason::Confirm);
+        // Sesh skipped to "b": the confirming answer is expected, so no close watch follows.
+        assert_eq!(
+            plan.next(&player("b", true, 0), true, t0 + S(2)),
+            (S(5), Reason::Watch)
+        );
+        // The same change made in the host's own app is a surprise.
+        let mut plan = Schedule::new(PollMode::Predictive, intervals());
+        plan.next(&player("a", true, 10_000), true, t0);
         assert_eq!(
             plan.next(&player("b", true, 0), true, t0 + S(2)),
             (S(1), Reason::Watch)
         );
+    }
+
+    #[test]
+    fn the_watch_poll_entering_the_commit_window_goes_first() {
+        let t0 = Instant::now();
+        let mut plan = Schedule::new(PollMode::Predictive, intervals());
+        // 200 s tracks: at 180 s, 20 s are left; the next watch poll (15 s left) is inside the
+        // 15 s commit window.
+        assert_eq!(
+            plan.next(&player("a", true, 170_000), true, t0),
+            (S(5), Reason::Watch)
+        );
+        assert_eq!(
+            plan.next(&player("a", true, 180_000), true, t0 + S(10)),
+            (S(5), Reason::Commit)
+        );
+        assert_eq!(Reason::Commit.priority(), crate::budget::Priority::Boundary);
+        // Later ones inside the window are watch polls again, then the boundary.
+        assert_eq!(
+            plan.next(&player("a", true, 185_000), true, t0 + S(15)),
+            (S(5), Reason::Watch)
+        );
+        assert_eq!(
+            plan.next(&player("a", true, 196_000), true, t0 + S(26)),
+            (MS(4_150), Reason::Boundary)
+        );
+        // A watch poll due long before the end that is still waiting for the budget when
+        // the track enters the window (12 s before its end) becomes a commit poll.
+        let mut plan = Schedule::new(PollMode::Predictive, intervals());
+        plan.next(&player("a", true, 100_000), true, t0);
+        assert_eq!(plan.reason(), Reason::Watch);
+        assert_eq!(plan.promotion(), Some(t0 + S(88)));
+        plan.promote();
+        assert_eq!(plan.reason(), Reason::Commit);
+        assert_eq!(plan.promotion(), None, "promoted once");
+        // Paused: nothing ends, nothing to promote.
+        let mut plan = Schedule::new(PollMode::Predictive, intervals());
+        plan.next(&player("a", false, 100_000), true, t0);
+        assert_eq!(plan.promotion(), None);
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum Change {
         /// What differs from the previous observation.
         changes: Vec<PlaybackChange>,
     },
+    /// The answer contradicts Sesh's own command Spotify accepted a moment ago: ignored, the
+    /// previous observation stands.
+    Held,
 }
 
 impl Change {
@@ -58,12 +61,20 @@ impl Change {
 pub struct PlaybackTracker {
     last: Option<Observation>,
     last_emit: Option<Instant>,
+    /// Until then, an answer that contradicts what Sesh's own command made of the player is
+    /// Spotify not showing it yet, not news (see [`PlaybackTracker::assume`]).
+    assumed_until: Option<Instant>,
 }
 
 impl PlaybackTracker {
     /// Forgets everything (a new host, a restart of playback).
     pub fn reset(&mut self) {
         *self = Self::default();
+    }
+
+    /// The last observation (or assumption), if any.
+    pub fn last(&self) -> Option<&Observation> {
+        self.last.as_ref()
     }
 
     /// Records `now` and says whether to emit, and what changed.
@@ -73,24 +84,12 @@ impl PlaybackTracker {
                 changes: vec![PlaybackChange::Track],
             },
             Some(last) => {
-                let changes: Vec<PlaybackChange> = [
-                    (last.track != now.track, PlaybackChange::Track),
-                    (last.is_playing != now.is_playing, PlaybackChange::PlayState),
-                    (last.device != now.device, PlaybackChange::Device),
-                    (
-                        last.volume_percent != now.volume_percent,
-                        PlaybackChange::Volume,
-                    ),
-                    (
-                        last.track == now.track && is_seek(last, &now),
-                        PlaybackChange::Seek,
-                    ),
-                    (last.shuffle != now.shuffle, PlaybackChange::Shuffle),
-                    (last.repeat != now.repeat, PlaybackChange::Repeat),
-                ]
-                .into_iter()
-                .filter_map(|(changed, what)| changed.then_some(what))
-                .collect();
+                let changes = changes(last, &now);
+                if !changes.is_empty() && self.assumed_until.is_some_and(|until| now.at < until) {
+                    // Spotify accepted the command but still shows the player before it: the
+                    // next answer will tell (members keep what the command made).
+                    return Change::Held;
+                }
                 if !changes.is_empty()
                     || self
                         .last_emit
@@ -102,12 +101,52 @@ impl PlaybackTracker {
                 }
             }
         };
+        self.assumed_until = None;
         if matches!(change, Change::Emit { .. }) {
             self.last_emit = Some(now.at);
         }
         self.last = Some(now);
         change
     }
+
+    /// Sesh's own command was accepted by Spotify: `assumed` is the player as it made it,
+    /// taken as observed (members are told at once, the confirming poll is not news). Answers
+    /// that contradict it before `grace_until` are held back as Spotify lagging. Returns what
+    /// changed (nothing: no basis, or the command changed nothing).
+    pub fn assume(&mut self, assumed: Observation, grace_until: Instant) -> Vec<PlaybackChange> {
+        let Some(last) = &self.last else {
+            return Vec::new();
+        };
+        let changes = changes(last, &assumed);
+        if !changes.is_empty() {
+            self.last_emit = Some(assumed.at);
+            self.last = Some(assumed);
+            self.assumed_until = Some(grace_until);
+        }
+        changes
+    }
+}
+
+/// What differs between two observations.
+fn changes(last: &Observation, now: &Observation) -> Vec<PlaybackChange> {
+    [
+        (last.track != now.track, PlaybackChange::Track),
+        (last.is_playing != now.is_playing, PlaybackChange::PlayState),
+        (last.device != now.device, PlaybackChange::Device),
+        (
+            last.volume_percent != now.volume_percent,
+            PlaybackChange::Volume,
+        ),
+        (
+            last.track == now.track && is_seek(last, now),
+            PlaybackChange::Seek,
+        ),
+        (last.shuffle != now.shuffle, PlaybackChange::Shuffle),
+        (last.repeat != now.repeat, PlaybackChange::Repeat),
+    ]
+    .into_iter()
+    .filter_map(|(changed, what)| changed.then_some(what))
+    .collect()
 }
 
 fn is_seek(last: &Observation, now: &Observation) -> bool {
@@ -223,5 +262,53 @@ mod tests {
         );
         assert!(!emit(&[Device]).track_changed());
         assert!(emit(&[Track]).track_changed());
+    }
+
+    #[test]
+    fn an_assumed_command_is_news_once_and_a_lagging_answer_is_held() {
+        let t0 = Instant::now();
+        let resync = Duration::from_secs(60);
+        let s = |ms| t0 + Duration::from_millis(ms);
+        let mut tracker = PlaybackTracker::default();
+        // Nothing to start from: nothing assumed.
+        assert_eq!(tracker.assume(obs("a", false, 0, s(0)), s(2000)), vec![]);
+        assert_eq!(tracker.last(), None);
+        tracker.observe(obs("a", true, 0, s(0)), resync);
+        // Sesh paused at 1 s: the change is told now.
+        assert_eq!(
+            tracker.assume(obs("a", false, 1000, s(1000)), s(3000)),
+            vec![PlayState]
+        );
+        // Spotify still shows it playing: held, not news.
+        assert_eq!(
+            tracker.observe(obs("a", true, 1300, s(1300)), resync),
+            Change::Held
+        );
+        // It shows the pause: confirmed, not news either.
+        assert_eq!(
+            tracker.observe(obs("a", false, 1000, s(1600)), resync),
+            Change::None
+        );
+        // Once confirmed, a change is news again at once (the host resumed in their app).
+        assert_eq!(
+            tracker.observe(obs("a", true, 1000, s(1900)), resync),
+            emit(&[PlayState])
+        );
+        // An assumption Spotify never shows: after the grace, its answer wins.
+        tracker.assume(obs("a", false, 2000, s(2000)), s(4000));
+        assert_eq!(
+            tracker.observe(obs("a", true, 4100, s(4100)), resync),
+            emit(&[PlayState])
+        );
+        // A command that changes nothing is nothing to tell.
+        assert_eq!(
+            tracker.assume(obs("a", true, 4200, s(4200)), s(6000)),
+            vec![]
+        );
+        assert_eq!(
+            tracker.observe(obs("a", false, 4300, s(4300)), resync),
+            emit(&[PlayState]),
+            "no grace without an assumption"
+        );
     }
 }

@@ -9,8 +9,9 @@ use super::{follower::Followed, room::Room};
 use crate::{
     state::HubConfig,
     wire::{
-        DeviceView, DisplayView, InvitePreview, MemberView, PlaybackView, PreviewYou,
-        QueueEntryView, QueueWindow, SessionEvent, SessionView, SkipView, UserRef, added_by_listed,
+        DeviceView, DisplayView, InvitePreview, MemberView, PlaybackChange, PlaybackView,
+        PreviewYou, QueueEntryView, QueueWindow, SessionEvent, SessionView, SkipView, UserRef,
+        added_by_listed, track_from_spotify,
     },
 };
 
@@ -185,7 +186,10 @@ impl Views {
         let entry = followed.position.and_then(|p| session.queue().get(p));
         let device = state.and_then(|s| s.device.as_ref());
         PlaybackView {
-            track: followed.track,
+            track: state
+                .and_then(|s| s.item.as_ref())
+                .and_then(|i| i.as_track())
+                .and_then(track_from_spotify),
             is_playing: state.is_some_and(|s| s.is_playing),
             progress_ms: state.and_then(|s| s.progress_ms).unwrap_or(0),
             device: device.map(|d| DeviceView {
@@ -203,6 +207,32 @@ impl Views {
             shuffle: state.is_some_and(|s| s.shuffle_state),
             repeat: state.map(|s| s.repeat_state).unwrap_or_default(),
             changes: followed.emit.unwrap_or_default(),
+        }
+    }
+
+    /// The player after Sesh's own skip to the queue's entry at `position`, from `before` (the
+    /// view members had), at `at_ms`: that entry's track from its start, playing.
+    pub(super) fn skipped_to(
+        &self,
+        session: &Session,
+        position: usize,
+        before: &PlaybackView,
+        changes: Vec<PlaybackChange>,
+        at_ms: i64,
+    ) -> PlaybackView {
+        let entry = session.queue().get(position);
+        PlaybackView {
+            track: entry.map(|e| (*e.track).clone()),
+            is_playing: true,
+            progress_ms: 0,
+            server_time_ms: at_ms,
+            added_by: entry
+                .map(|e| added_by_listed(&e.added_by))
+                .unwrap_or_default(),
+            added_by_count: entry.map_or(0, |e| e.added_by.len()),
+            position: entry.map(|_| position),
+            changes,
+            ..before.clone()
         }
     }
 

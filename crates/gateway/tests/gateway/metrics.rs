@@ -194,6 +194,12 @@ async fn metrics_are_served_on_their_own_address_and_follow_a_playing_session() 
         ) >= 1.0
     );
     assert!(value(&text, "sesh_spotify_retry_after_seconds_total", &[]) >= 1.0);
+    // Spotify's 429 halved the app's budget (AIMD), seen by the client's observer.
+    let budget = f64::from(app.settings.spotify_budget_per_sec);
+    assert!(
+        value(&text, "sesh_budget_rate_per_second", &[]) <= budget / 2.0 + budget / 20.0,
+        "the budget did not adapt down from {budget}/s:\n{text}"
+    );
     assert_eq!(
         value(&text, "sesh_sockets_open", &[]),
         party.sockets.len() as f64,

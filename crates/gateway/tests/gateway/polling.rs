@@ -67,3 +67,93 @@ async fn a_playing_session_is_polled_where_it_pays_and_sees_boundaries_at_once()
         "the track change was seen {late:?} after the boundary: {next}"
     );
 }
+
+/// Sesh's own commands are known the moment Spotify accepts them: members see them at once,
+/// without waiting for a poll, and one poll confirms each (no close watch after it, which is
+/// for changes made outside Sesh).
+#[tokio::test]
+async fn sesh_own_commands_reach_members_before_any_poll_and_cost_one_confirming_poll() {
+    let app = spawn_app().await;
+    let mut p = party(&app, &["bob"]).await;
+    let ws = &mut p.sockets[1];
+    let playing = playback_track(
+        &ws.next_matching(|f| f["type"] == "playback" && playback_track(f).is_some())
+            .await,
+    )
+    .unwrap();
+
+    // Every poll of the host's player now takes 3 s to answer: what members see after a
+    // command cannot come from a poll.
+    app.emulator_post(
+        "/_emulator/faults",
+        json!({ "method": "GET", "path": "/v1/me/player", "delay_ms": 3_000, "count": 100 }),
+    )
+    .await;
+    let asked = Instant::now();
+    let (status, _) = p
+        .host
+        .post(&format!("/api/sessions/{}/player/next", p.id), None)
+        .await;
+    assert_eq!(status, 204);
+    let next = ws
+        .next_matching(|f| {
+            f["type"] == "playback" && playback_track(f).is_some_and(|t| t != playing)
+        })
+        .await;
+    assert!(
+        asked.elapsed() < Duration::from_millis(1_500),
+        "the skip reached bob {:?} after it was asked for: {next}",
+        asked.elapsed()
+    );
+    assert_eq!(next["position"], 1, "the session's next entry: {next}");
+    assert_eq!(next["progress_ms"], 0);
+    assert_eq!(next["is_playing"], true);
+    let asked = Instant::now();
+    let (status, _) = p
+        .host
+        .post(&format!("/api/sessions/{}/player/pause", p.id), None)
+        .await;
+    assert_eq!(status, 204);
+    let paused = ws
+        .next_matching(|f| f["type"] == "playback" && f["is_playing"] == false)
+        .await;
+    assert!(
+        asked.elapsed() < Duration::from_millis(1_500),
+        "the pause reached bob {:?} after it was asked for",
+        asked.elapsed()
+    );
+    assert_eq!(playback_track(&paused), playback_track(&next));
+    let response = app
+        .http
+        .delete(format!("{}/_emulator/faults", app.emulator_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+
+    // Without the delay: a resume costs one confirming poll, and the next comes a watch
+    // interval later (5 s), not a second later.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    app.emulator_clear_requests().await;
+    let (status, _) = p
+        .host
+        .post(&format!("/api/sessions/{}/player/play", p.id), None)
+        .await;
+    assert_eq!(status, 204);
+    let resumed = ws
+        .next_matching(|f| f["type"] == "playback" && f["is_playing"] == true)
+        .await;
+    assert_eq!(playback_track(&resumed), playback_track(&next));
+    tokio::time::sleep(Duration::from_millis(4_000)).await;
+    let polls = app.player_polls("alice").await;
+    assert_eq!(polls, 1, "{polls} polls in the 4 s after the resume");
+    // The confirming poll agreed: bob got no second frame telling the same change.
+    let extra = tokio::time::timeout(
+        Duration::from_millis(300),
+        ws.next_matching(|f| {
+            f["type"] == "playback" && f["changes"].as_array().is_some_and(|c| !c.is_empty())
+        }),
+    )
+    .await;
+    assert!(extra.is_err(), "a second playback frame: {extra:?}");
+}

@@ -217,7 +217,12 @@ impl Episode {
 }
 
 /// What a player plays: a track or a podcast episode, told apart by the `type` field.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+///
+/// Read in one pass over the object's fields ([`ItemRepr`]), wherever `type` comes: serde's
+/// own internally tagged enums first buffer the whole object (every album image and artist)
+/// to find the tag, which made that copy the largest cost of reading a player's state, the
+/// answer Sesh asks for most.
+#[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PlayableItem {
     /// A music track.
@@ -225,8 +230,119 @@ pub enum PlayableItem {
     /// A podcast episode.
     Episode(Episode),
     /// Something newer than this client (audiobook chapters, ...).
-    #[serde(other)]
     Unknown,
+}
+
+impl<'de> Deserialize<'de> for PlayableItem {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ItemRepr::deserialize(deserializer)?
+            .into_item()
+            .map_err(serde::de::Error::missing_field)
+    }
+}
+
+/// The `type` of a [`PlayableItem`].
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ItemKind {
+    Track,
+    Episode,
+    #[serde(other)]
+    Other,
+}
+
+/// Every field a [`Track`] or an [`Episode`] may have, read in one pass; `into_item` then
+/// checks what the `type` requires. Fields of other item types are skipped.
+#[derive(Deserialize)]
+struct ItemRepr {
+    #[serde(rename = "type")]
+    kind: Option<ItemKind>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    uri: Option<String>,
+    #[serde(default)]
+    duration_ms: Option<u32>,
+    #[serde(default)]
+    explicit: bool,
+    #[serde(default)]
+    external_urls: ExternalUrls,
+    #[serde(default)]
+    artists: Vec<Artist>,
+    #[serde(default)]
+    album: Option<Album>,
+    #[serde(default)]
+    is_local: bool,
+    #[serde(default)]
+    is_playable: Option<bool>,
+    #[serde(default)]
+    track_number: Option<u32>,
+    #[serde(default)]
+    disc_number: Option<u32>,
+    #[serde(default)]
+    popularity: Option<u32>,
+    #[serde(default)]
+    preview_url: Option<String>,
+    #[serde(default)]
+    linked_from: Option<TrackLink>,
+    #[serde(default)]
+    href: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    images: Vec<Image>,
+    #[serde(default)]
+    release_date: Option<String>,
+    #[serde(default)]
+    show: Option<Show>,
+}
+
+impl ItemRepr {
+    /// The item its `type` names; `Err`: the field it lacks.
+    fn into_item(self) -> Result<PlayableItem, &'static str> {
+        let kind = self.kind.ok_or("type")?;
+        if matches!(kind, ItemKind::Other) {
+            return Ok(PlayableItem::Unknown);
+        }
+        let name = self.name.ok_or("name")?;
+        let uri = self.uri.ok_or("uri")?;
+        let duration_ms = self.duration_ms.ok_or("duration_ms")?;
+        Ok(match kind {
+            ItemKind::Track => PlayableItem::Track(Track {
+                id: self.id,
+                name,
+                uri,
+                artists: self.artists,
+                album: self.album,
+                duration_ms,
+                explicit: self.explicit,
+                is_local: self.is_local,
+                is_playable: self.is_playable,
+                track_number: self.track_number,
+                disc_number: self.disc_number,
+                popularity: self.popularity,
+                preview_url: self.preview_url,
+                linked_from: self.linked_from,
+                href: self.href,
+                external_urls: self.external_urls,
+            }),
+            // (`Other` was answered above.)
+            ItemKind::Episode | ItemKind::Other => PlayableItem::Episode(Episode {
+                id: self.id,
+                name,
+                uri,
+                duration_ms,
+                description: self.description,
+                explicit: self.explicit,
+                images: self.images,
+                release_date: self.release_date,
+                show: self.show,
+                external_urls: self.external_urls,
+            }),
+        })
+    }
 }
 
 impl PlayableItem {

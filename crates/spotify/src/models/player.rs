@@ -155,18 +155,39 @@ pub struct Actions {
     pub disallows: Disallows,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ActionsRepr {
-    Wrapped { disallows: Disallows },
-    Flat(Disallows),
+/// Both shapes of `actions` in one pass (an untagged enum would buffer the object to try
+/// each): the flags of the `disallows` object when there is one, else the flags themselves.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct ActionsRepr {
+    disallows: Option<Disallows>,
+    interrupting_playback: bool,
+    pausing: bool,
+    resuming: bool,
+    seeking: bool,
+    skipping_next: bool,
+    skipping_prev: bool,
+    toggling_repeat_context: bool,
+    toggling_shuffle: bool,
+    toggling_repeat_track: bool,
+    transferring_playback: bool,
 }
 
 impl From<ActionsRepr> for Actions {
     fn from(repr: ActionsRepr) -> Self {
-        match repr {
-            ActionsRepr::Wrapped { disallows } | ActionsRepr::Flat(disallows) => Self { disallows },
-        }
+        let disallows = repr.disallows.unwrap_or(Disallows {
+            interrupting_playback: repr.interrupting_playback,
+            pausing: repr.pausing,
+            resuming: repr.resuming,
+            seeking: repr.seeking,
+            skipping_next: repr.skipping_next,
+            skipping_prev: repr.skipping_prev,
+            toggling_repeat_context: repr.toggling_repeat_context,
+            toggling_shuffle: repr.toggling_shuffle,
+            toggling_repeat_track: repr.toggling_repeat_track,
+            transferring_playback: repr.transferring_playback,
+        });
+        Self { disallows }
     }
 }
 

@@ -4,8 +4,9 @@
 //!
 //! - **Priorities.** While requests wait, the next token goes to the most important one:
 //!   [`Priority::Interactive`] (a member waits on it), then [`Priority::Boundary`] (a poll just
-//!   after a track's predicted end, or one confirming a command), then [`Priority::Watch`]
-//!   (a check between boundaries), then [`Priority::Background`]. Within a priority the stalest
+//!   after a track's predicted end, or one confirming a command), then [`Priority::Commit`]
+//!   (the poll that hands Spotify the next entry, with seconds to spare), then
+//!   [`Priority::Watch`] (a check between boundaries), then [`Priority::Background`]. Within a priority the stalest
 //!   goes first (the longest since that session's previous poll), so when demand exceeds the
 //!   budget staleness grows evenly across sessions instead of in arrival order, and no session
 //!   starves: the longer it waits, the further ahead it goes.
@@ -42,6 +43,10 @@ pub enum Priority {
     Background,
     /// A poll between track boundaries, for changes made outside Sesh.
     Watch,
+    /// The poll inside a track's commit window whose answer hands Spotify the next entry:
+    /// late by more than its window, the music stops; it has about 12 s to spare, so it goes
+    /// after boundaries (late by a second, members see the change late).
+    Commit,
     /// A poll at a predicted track boundary or confirming a command: late, members see the
     /// change late.
     Boundary,
@@ -55,6 +60,7 @@ impl Priority {
         match self {
             Self::Background => "background",
             Self::Watch => "watch",
+            Self::Commit => "commit",
             Self::Boundary => "boundary",
             Self::Interactive => "interactive",
         }
@@ -337,6 +343,7 @@ mod tests {
                 (Priority::Background, old, "background"),
                 (Priority::Watch, now, "fresh watch"),
                 (Priority::Watch, old, "stale watch"),
+                (Priority::Commit, old, "stale commit"),
                 (Priority::Boundary, now, "boundary"),
                 (Priority::Interactive, now, "search"),
             ],
@@ -347,6 +354,7 @@ mod tests {
             [
                 "search",
                 "boundary",
+                "stale commit",
                 "stale watch",
                 "fresh watch",
                 "background"

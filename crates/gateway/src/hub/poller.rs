@@ -192,7 +192,7 @@ impl Poller {
             let promote = self
                 .schedule
                 .promotion()
-                .filter(|_| priority < crate::budget::Priority::Boundary);
+                .filter(|_| priority < crate::budget::Priority::Commit);
             tokio::select! {
                 () = self.cancel.cancelled() => return false,
                 () = self.core.budget.acquire(priority, self.polled_at.into_std()) => return true,
@@ -237,9 +237,8 @@ impl Reason {
     /// How much it matters when polls wait for the app-wide budget.
     pub(super) const fn priority(self) -> crate::budget::Priority {
         match self {
-            Self::Boundary | Self::Confirm | Self::Commit | Self::Feed => {
-                crate::budget::Priority::Boundary
-            }
+            Self::Boundary | Self::Confirm | Self::Feed => crate::budget::Priority::Boundary,
+            Self::Commit => crate::budget::Priority::Commit,
             Self::Watch | Self::Paused | Self::Fixed | Self::Retry => {
                 crate::budget::Priority::Watch
             }
@@ -632,7 +631,8 @@ mod tests {
             plan.next(&player("a", true, 180_000), true, t0 + S(10)),
             (S(5), Reason::Commit)
         );
-        assert_eq!(Reason::Commit.priority(), crate::budget::Priority::Boundary);
+        assert!(Reason::Commit.priority() > Reason::Watch.priority());
+        assert!(Reason::Commit.priority() < Reason::Boundary.priority());
         // Later ones inside the window are watch polls again, then the boundary.
         assert_eq!(
             plan.next(&player("a", true, 185_000), true, t0 + S(15)),

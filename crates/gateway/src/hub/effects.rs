@@ -3,7 +3,8 @@
 //! (or, for a call whose outcome changes nothing in the session, straight to the caller).
 //!
 //! Every call goes through `Accounts::call`, the one place the "credentials → call → note a
-//! revoked login" sequence is written.
+//! revoked login" sequence is written, and takes a token from the app-wide request budget
+//! first, at its priority: Spotify limits the app, whoever the call is for.
 
 use std::{future::Future, sync::Arc};
 
@@ -12,7 +13,7 @@ use sesh_spotify::{SpotifyClient, UserAuth};
 use tokio::sync::mpsc;
 
 use super::{HubError, command::Command};
-use crate::state::Core;
+use crate::{budget::Priority, state::Core};
 
 /// Calls Spotify for `user` (see `Accounts::call`, where the credentials → call → note a
 /// revoked login sequence is written once).
@@ -40,7 +41,9 @@ impl Effects {
     }
 
     /// Calls Spotify for `user` off the hub's loop; `done` turns the result into the command
-    /// the hub gets back (none: the result went elsewhere, e.g. straight to the caller).
+    /// the hub gets back (none: the result went elsewhere, e.g. straight to the caller). For a
+    /// call someone waits on (a member's command): it takes its token from the app-wide budget
+    /// before every other waiting call.
     pub(super) fn spawn<T, Fut>(
         &self,
         user: UserId,
@@ -50,11 +53,25 @@ impl Effects {
         T: Send + 'static,
         Fut: Future<Output = Result<T, sesh_spotify::SpotifyError>> + Send + 'static,
     {
-        self.spawn_call(user, false, request, done);
+        self.spawn_call(user, Priority::Interactive, request, done);
     }
 
-    /// [`Effects::spawn`] for a call nobody asked for (the hub's own checks, like a poll): it
-    /// waits for the app-wide request budget first.
+    /// [`Effects::spawn`] for a call the music depends on (the next entry handed to Spotify's
+    /// queue, the fallback `play`): it goes with the boundary polls.
+    pub(super) fn spawn_feeding<T, Fut>(
+        &self,
+        user: UserId,
+        request: impl FnOnce(SpotifyClient, UserAuth) -> Fut + Send + 'static,
+        done: impl FnOnce(Result<T, HubError>) -> Option<Command> + Send + 'static,
+    ) where
+        T: Send + 'static,
+        Fut: Future<Output = Result<T, sesh_spotify::SpotifyError>> + Send + 'static,
+    {
+        self.spawn_call(user, Priority::Boundary, request, done);
+    }
+
+    /// [`Effects::spawn`] for a call nobody waits on (the hub's own checks, like a
+    /// listener's): it goes after every poll.
     pub(super) fn spawn_within_budget<T, Fut>(
         &self,
         user: UserId,
@@ -64,13 +81,13 @@ impl Effects {
         T: Send + 'static,
         Fut: Future<Output = Result<T, sesh_spotify::SpotifyError>> + Send + 'static,
     {
-        self.spawn_call(user, true, request, done);
+        self.spawn_call(user, Priority::Background, request, done);
     }
 
     fn spawn_call<T, Fut>(
         &self,
         user: UserId,
-        budgeted: bool,
+        priority: Priority,
         request: impl FnOnce(SpotifyClient, UserAuth) -> Fut + Send + 'static,
         done: impl FnOnce(Result<T, HubError>) -> Option<Command> + Send + 'static,
     ) where
@@ -79,14 +96,11 @@ impl Effects {
     {
         let (core, hub) = (self.core.clone(), self.hub.clone());
         self.core.runtime.spawn(async move {
-            if budgeted {
-                core.budget
-                    .acquire(
-                        crate::budget::Priority::Background,
-                        std::time::Instant::now(),
-                    )
-                    .await;
-            }
+            // One token per effect: the few that make two or three calls (a start, a skip
+            // that commits first) are rare next to polls.
+            core.budget
+                .acquire(priority, std::time::Instant::now())
+                .await;
             let result = call(&core, &user, request).await;
             if let Some(command) = done(result) {
                 // A hub that unloaded meanwhile has nobody left to tell.

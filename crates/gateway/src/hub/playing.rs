@@ -448,7 +448,7 @@ impl SessionHub {
         let device = session.device().cloned();
         let host = session.host().clone();
         self.follower.committing();
-        self.effects.spawn(
+        self.effects.spawn_feeding(
             host,
             move |spotify, auth| async move {
                 let device = device.as_ref().map(DeviceId::as_str);
@@ -668,7 +668,7 @@ impl SessionHub {
                 .map(|e| e.track.uri.to_string()),
         );
         let device = session.device().cloned();
-        self.effects.spawn(
+        self.effects.spawn_feeding(
             session.host().clone(),
             move |spotify, auth| async move {
                 let device = device.as_ref().map(DeviceId::as_str);

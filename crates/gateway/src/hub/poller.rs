@@ -184,20 +184,20 @@ impl Poller {
     }
 
     /// Waits for the app-wide budget: when it is short, boundaries and confirmations go first,
-    /// then the sessions polled longest ago. A watch poll still waiting when the playing track
-    /// enters its commit window becomes a `commit` poll and moves ahead. `false`: cancelled.
+    /// then commits, then the sessions polled longest ago. A poll still waiting when it comes
+    /// to matter more is promoted ([`Schedule::promotion`]). `false`: cancelled.
     async fn acquire(&mut self) -> bool {
         loop {
             let priority = self.schedule.reason().priority();
-            let promote = self
-                .schedule
-                .promotion()
-                .filter(|_| priority < crate::budget::Priority::Commit);
+            let promotion = self.schedule.promotion();
+            let at = promotion.map_or_else(Instant::now, |(at, _)| at);
             tokio::select! {
                 () = self.cancel.cancelled() => return false,
                 () = self.core.budget.acquire(priority, self.polled_at.into_std()) => return true,
-                () = tokio::time::sleep_until(promote.unwrap_or_else(Instant::now)), if promote.is_some() => {
-                    self.schedule.promote();
+                () = tokio::time::sleep_until(at), if promotion.is_some() => {
+                    if let Some((_, reason)) = promotion {
+                        self.schedule.promote(reason);
+                    }
                 }
             }
         }
@@ -362,20 +362,26 @@ impl Schedule {
         self.last = None;
     }
 
-    /// When the coming watch poll, if it is still waiting for the budget, becomes a `commit`
-    /// poll: as the playing track (as last seen) enters its commit window.
-    pub(super) fn promotion(&self) -> Option<Instant> {
-        if self.reason != Reason::Watch {
+    /// When the coming poll, if it still waits for the budget then, matters more, and what it
+    /// becomes: a watch poll becomes a `commit` poll as the playing track (as last seen)
+    /// enters its commit window, if the last answer came before the window (an answer inside
+    /// it has already handed Spotify the next entry); any watch or commit poll becomes a
+    /// `boundary` poll at the track's predicted end.
+    pub(super) fn promotion(&self) -> Option<(Instant, Reason)> {
+        if !matches!(self.reason, Reason::Watch | Reason::Commit) {
             return None;
         }
         let last = self.last.as_ref().filter(|l| l.playing)?;
-        let left = u64::try_from(last.left_at(last.at)?).ok()?;
-        Some(last.at + Duration::from_millis(left).saturating_sub(FEED_AHEAD))
+        let left = Duration::from_millis(u64::try_from(last.left_at(last.at)?).ok()?);
+        if self.reason == Reason::Watch && left > COMMIT_WINDOW {
+            return Some((last.at + left.saturating_sub(FEED_AHEAD), Reason::Commit));
+        }
+        Some((last.at + left + END_OF_TRACK_SLACK, Reason::Boundary))
     }
 
-    /// The coming poll waited into the commit window ([`Schedule::promotion`]).
-    pub(super) fn promote(&mut self) {
-        self.reason = Reason::Commit;
+    /// The coming poll waited into its [`Schedule::promotion`]: it is made as `reason`.
+    pub(super) fn promote(&mut self, reason: Reason) {
+        self.reason = reason;
     }
 
     /// After a poll answered at `now` with `result`: how long until the next one, and why.
@@ -643,14 +649,29 @@ mod tests {
             (MS(4_150), Reason::Boundary)
         );
         // A watch poll due long before the end that is still waiting for the budget when
-        // the track enters the window (12 s before its end) becomes a commit poll.
+        // the track enters the window (12 s before its end) becomes a commit poll, and one
+        // still waiting at the end a boundary poll.
         let mut plan = Schedule::new(PollMode::Predictive, intervals());
         plan.next(&player("a", true, 100_000), true, t0);
         assert_eq!(plan.reason(), Reason::Watch);
-        assert_eq!(plan.promotion(), Some(t0 + S(88)));
-        plan.promote();
+        assert_eq!(plan.promotion(), Some((t0 + S(88), Reason::Commit)));
+        plan.promote(Reason::Commit);
         assert_eq!(plan.reason(), Reason::Commit);
-        assert_eq!(plan.promotion(), None, "promoted once");
+        assert_eq!(
+            plan.promotion(),
+            Some((t0 + S(100) + MS(150), Reason::Boundary))
+        );
+        plan.promote(Reason::Boundary);
+        assert_eq!(plan.promotion(), None, "nothing above a boundary");
+        // An answer inside the window has committed already: the next waiting poll only
+        // becomes a boundary poll.
+        let mut plan = Schedule::new(PollMode::Predictive, intervals());
+        plan.next(&player("a", true, 190_000), true, t0);
+        assert_eq!(plan.reason(), Reason::Watch);
+        assert_eq!(
+            plan.promotion(),
+            Some((t0 + S(10) + MS(150), Reason::Boundary))
+        );
         // Paused: nothing ends, nothing to promote.
         let mut plan = Schedule::new(PollMode::Predictive, intervals());
         plan.next(&player("a", false, 100_000), true, t0);

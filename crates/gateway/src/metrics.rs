@@ -27,7 +27,7 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sesh_session::SessionState;
-use sesh_spotify::{CallInfo, CallObserver, CallOutcome};
+use sesh_spotify::{CallInfo, CallOutcome};
 use tokio_util::sync::CancellationToken;
 
 /// Buckets of the latency histograms (seconds): sub-millisecond hub commands up to Spotify's
@@ -253,19 +253,8 @@ fn describe() {
     );
 }
 
-/// The observer the Spotify client reports each exchange to: the metrics, and every `429`
-/// Spotify really answered (never a call the client held back itself) to `budget`, which
-/// adapts down (AIMD).
-pub fn spotify_observer(budget: crate::budget::RequestBudget) -> CallObserver {
-    CallObserver::new(move |call| {
-        if call.retry_after.is_some() {
-            budget.note_rate_limited();
-        }
-        spotify_call(call);
-    })
-}
-
-fn spotify_call(call: CallInfo) {
+/// Records one exchange the Spotify client reports (its call observer: see `startup`).
+pub fn spotify_call(call: CallInfo) {
     let status = match call.outcome {
         CallOutcome::Status(status) => status_label(status),
         CallOutcome::Error => "error",

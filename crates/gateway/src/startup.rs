@@ -5,7 +5,7 @@ use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{App, HttpServer, dev::Server, middleware, web};
 use sesh_session::UserId;
-use sesh_spotify::{ClientOptions, SpotifyClient, SpotifyConfig};
+use sesh_spotify::{CallObserver, ClientOptions, SpotifyClient, SpotifyConfig};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -194,9 +194,7 @@ impl Application {
                 // them most: a connection opened by a login on an actix worker would otherwise
                 // stay there, and every poll through it would cross to that (busy) worker.
                 runtime: Some(runtime.clone()),
-                // The metrics (a no-op while no recorder is installed: metrics off), and the
-                // budget's adaptation to Spotify's 429s.
-                observer: Some(crate::metrics::spotify_observer(budget.clone())),
+                observer: Some(spotify_observer(budget.clone())),
                 ..ClientOptions::default()
             },
         )?;
@@ -382,6 +380,19 @@ impl Application {
         tracing::info!("stopped");
         result.map_err(std::io::Error::other)?
     }
+}
+
+/// What the Spotify client reports each exchange to: the metrics (no-ops while no recorder is
+/// installed: metrics off), and every `429` Spotify really answered to `budget`, which adapts
+/// down (AIMD). A call the client held back itself (a `Retry-After` still running) is no
+/// exchange, so no new signal.
+fn spotify_observer(budget: RequestBudget) -> CallObserver {
+    CallObserver::new(move |call| {
+        if call.retry_after.is_some() {
+            budget.note_rate_limited();
+        }
+        crate::metrics::spotify_call(call);
+    })
 }
 
 /// Binds `addr` and serves `/metrics` there, its gauges of open subscribers and of the

@@ -135,7 +135,7 @@ impl ClusterRing {
         }
         // A stable sort keeps the earlier server line's point when two hashes are equal, as
         // glibc's qsort (a merge sort) does for Nginx; other C libraries may keep either. With
-        // 32-bit hashes that is about one ring in 20,000 for three nodes, and one point's arc.
+        // 32-bit hashes that is about one ring in 40,000 for three nodes, and one point's arc.
         points.sort_by_key(|p| p.hash);
         points.dedup_by_key(|p| p.hash);
         Ok(Self { nodes, points })

@@ -114,8 +114,11 @@ impl ClusterRing {
                 return Err(RingError::Duplicate(node.address.clone()));
             }
         }
-        let total: u32 = nodes.iter().map(|n| n.weight * POINTS_PER_WEIGHT).sum();
-        let mut points = Vec::with_capacity(total as usize);
+        let total: usize = nodes
+            .iter()
+            .map(|n| (n.weight * POINTS_PER_WEIGHT) as usize)
+            .sum();
+        let mut points = Vec::with_capacity(total);
         for (index, node) in nodes.iter().enumerate() {
             let (host, port) = split_host_port(&node.address);
             let mut base = crc32fast::Hasher::new();

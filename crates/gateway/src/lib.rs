@@ -14,6 +14,8 @@
 //!   [`read_cache`] keeps recently read logins and invites in memory.
 //! - [`accounts`]: one shared `UserAuth` per user; refreshed tokens written back.
 //! - [`budget`]: the app-wide Spotify request budget the pollers share.
+//! - [`cluster`]: several instances behind one Nginx: the consistent-hash ring that says
+//!   which instance a session belongs to (`docs/cluster.md`).
 //! - [`crypto`]: AES-256-GCM for tokens at rest, hashed login ids, random tokens.
 //! - [`request`]: login extractor, origin checks, client address behind trusted proxies.
 //! - [`error`]: [`error::ApiError`], answered as `{"error": {"code", "message"}}`.
@@ -30,6 +32,7 @@
 pub mod accounts;
 pub mod app;
 pub mod budget;
+pub mod cluster;
 pub mod crypto;
 pub mod db;
 pub mod demo;

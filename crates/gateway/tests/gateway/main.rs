@@ -12,6 +12,7 @@ mod common;
 
 mod bad_input;
 mod chat;
+mod cluster_routing;
 mod decoding_props;
 mod displays;
 mod docker_context;

@@ -24,7 +24,7 @@ use tempfile::TempDir;
 use crate::common::{self, Browser, Closed, TestApp, playback_track, spawn_app_public};
 
 /// The Nginx binary: `$SESH_NGINX_BIN`, else Debian's.
-fn nginx_bin() -> PathBuf {
+pub(crate) fn nginx_bin() -> PathBuf {
     let bin = std::env::var_os("SESH_NGINX_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx"));
@@ -36,11 +36,11 @@ fn nginx_bin() -> PathBuf {
     bin
 }
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -50,7 +50,7 @@ fn free_port() -> u16 {
 
 /// Renders a template with `envsubst`, substituting only the listed variables (as the
 /// deploy guide says) so Nginx's own `$variables` survive.
-fn render(template: &Path, vars: &[(&str, String)]) -> String {
+pub(crate) fn render(template: &Path, vars: &[(&str, String)]) -> String {
     let list = vars
         .iter()
         .map(|(name, _)| format!("${{{name}}}"))
@@ -71,13 +71,12 @@ fn render(template: &Path, vars: &[(&str, String)]) -> String {
     text
 }
 
-/// A running Nginx in its own prefix; killed on drop.
+/// A running Nginx in front of Sesh, from the shipped templates.
 struct Nginx {
-    child: Child,
+    process: NginxProcess,
     port: u16,
     /// Whether `port` speaks TLS (the `sesh.conf.template` setup).
     tls: bool,
-    prefix: TempDir,
 }
 
 impl Nginx {
@@ -143,11 +142,7 @@ impl Nginx {
         port: u16,
         tls: bool,
     ) -> Self {
-        let bin = nginx_bin();
         let dir = prefix.path();
-        for sub in ["logs", "temp"] {
-            std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
-        }
         let nginx = repo_root().join("nginx");
         std::fs::write(
             dir.join("sesh-proxy.inc"),
@@ -165,51 +160,8 @@ impl Nginx {
                 .join("\n");
         }
         std::fs::write(dir.join("sesh.conf"), conf).expect("write conf");
-        // The main file: everything under our prefix, nothing from /etc or /var.
-        let temp = dir.join("temp");
-        let main = format!(
-            "daemon off;\nmaster_process on;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-             error_log {d}/logs/error.log info;\n{user}\
-             events {{ worker_connections 1024; }}\n\
-             http {{\n  access_log {d}/logs/access.log;\n\
-               client_body_temp_path {t}/body;\n  proxy_temp_path {t}/proxy;\n\
-               fastcgi_temp_path {t}/fastcgi;\n  uwsgi_temp_path {t}/uwsgi;\n\
-               scgi_temp_path {t}/scgi;\n  include {d}/sesh.conf;\n}}\n",
-            d = dir.display(),
-            t = temp.display(),
-            // As root, Nginx would switch its workers to `nobody`, who cannot write our
-            // prefix; name the current user explicitly instead (ignored when not root).
-            user = if is_root() { "user root;\n" } else { "" },
-        );
-        let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, main).expect("write nginx.conf");
-        let check = Command::new(&bin)
-            .args(["-t", "-q", "-p"])
-            .arg(dir)
-            .arg("-c")
-            .arg(&conf)
-            .output()
-            .expect("nginx -t runs");
-        assert!(
-            check.status.success(),
-            "nginx -t rejected the rendered config: {}",
-            String::from_utf8_lossy(&check.stderr)
-        );
-        let child = Command::new(&bin)
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("nginx starts");
-        Self {
-            child,
-            port,
-            tls,
-            prefix,
-        }
+        let process = NginxProcess::start(prefix, "", "sesh.conf");
+        Self { process, port, tls }
     }
 
     fn url(&self) -> String {
@@ -247,11 +199,110 @@ impl Nginx {
     }
 
     fn error_log(&self) -> String {
+        self.process.error_log()
+    }
+}
+
+/// An Nginx master process with everything under its own prefix (a temporary directory),
+/// nothing from /etc or /var; stopped on drop.
+pub(crate) struct NginxProcess {
+    child: Child,
+    conf: PathBuf,
+    pub(crate) prefix: TempDir,
+}
+
+impl NginxProcess {
+    /// Writes the main `nginx.conf` into `prefix` — `main` at its top level, `http_include`
+    /// (a file in `prefix`, already written) inside its `http` block — checks it with
+    /// `nginx -t` and starts Nginx.
+    pub(crate) fn start(prefix: TempDir, main: &str, http_include: &str) -> Self {
+        let bin = nginx_bin();
+        let dir = prefix.path();
+        for sub in ["logs", "temp"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+        }
+        let temp = dir.join("temp");
+        let main = format!(
+            "daemon off;\nmaster_process on;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+             error_log {d}/logs/error.log info;\n{user}{main}\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n  access_log {d}/logs/access.log;\n\
+               client_body_temp_path {t}/body;\n  proxy_temp_path {t}/proxy;\n\
+               fastcgi_temp_path {t}/fastcgi;\n  uwsgi_temp_path {t}/uwsgi;\n\
+               scgi_temp_path {t}/scgi;\n  include {d}/{http_include};\n}}\n",
+            d = dir.display(),
+            t = temp.display(),
+            // As root, Nginx would switch its workers to `nobody`, who cannot write our
+            // prefix; name the current user explicitly instead (ignored when not root).
+            user = if is_root() { "user root;\n" } else { "" },
+        );
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, main).expect("write nginx.conf");
+        check_conf(&bin, dir, &conf);
+        let child = Command::new(&bin)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("nginx starts");
+        Self {
+            child,
+            conf,
+            prefix,
+        }
+    }
+
+    /// Checks the files in the prefix as they are now and has the running Nginx load them
+    /// (`nginx -s reload`: new workers with the new config, the old ones finish their
+    /// connections). Returns once the signal is sent, not once the new workers serve.
+    pub(crate) fn reload(&self) {
+        let bin = nginx_bin();
+        let dir = self.prefix.path();
+        check_conf(&bin, dir, &self.conf);
+        let reload = Command::new(&bin)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&self.conf)
+            .args(["-s", "reload"])
+            .output()
+            .expect("nginx -s reload runs");
+        assert!(
+            reload.status.success(),
+            "nginx -s reload failed: {}",
+            String::from_utf8_lossy(&reload.stderr)
+        );
+    }
+
+    /// The master's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(crate) fn error_log(&self) -> String {
         std::fs::read_to_string(self.prefix.path().join("logs/error.log")).unwrap_or_default()
     }
 }
 
-impl Drop for Nginx {
+fn check_conf(bin: &Path, dir: &Path, conf: &Path) {
+    let check = Command::new(bin)
+        .args(["-t", "-q", "-p"])
+        .arg(dir)
+        .arg("-c")
+        .arg(conf)
+        .output()
+        .expect("nginx -t runs");
+    assert!(
+        check.status.success(),
+        "nginx -t rejected the rendered config: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+impl Drop for NginxProcess {
     fn drop(&mut self) {
         // SIGTERM, not SIGKILL: the master then stops its workers. A killed master leaves
         // them running, orphaned and still listening, after the test.
@@ -372,7 +423,7 @@ async fn session_scenario_through_nginx() {
     // The login dance and the API really went through Nginx (WebSocket lines are only
     // logged when the socket closes).
     let access_log =
-        std::fs::read_to_string(nginx.prefix.path().join("logs/access.log")).expect("log");
+        std::fs::read_to_string(nginx.process.prefix.path().join("logs/access.log")).expect("log");
     assert!(access_log.contains("GET /auth/callback?"), "{access_log}");
     assert!(access_log.contains("POST /api/sessions "), "{access_log}");
 }

@@ -37,6 +37,15 @@ impl Cpu {
     }
 }
 
+/// The CPU one more poll costs: the two modes hold the same sessions, sockets and resyncs and
+/// differ in their polls, so the difference in CPU per second over the difference in polls per
+/// second leaves out what every session costs whether it is polled or not.
+fn marginal_per_poll_us(more: &Cpu, fewer: &Cpu) -> Option<f64> {
+    let polls = more.per_s(more.polls) - fewer.per_s(fewer.polls);
+    let cpu = more.cpu_s / more.window_s - fewer.cpu_s / fewer.window_s;
+    (polls > 0.0).then(|| cpu * 1e6 / polls)
+}
+
 async fn measure(
     location: &SeshLocation,
     n: usize,
@@ -140,11 +149,44 @@ pub async fn poll_cpu(env: &mut Env) {
     if let [("fixed", fixed), ("predictive", predictive)] = &measured[..]
         && fixed.core_percent() > 0.0
     {
-        env.rows([sesh_row(
-            s,
-            &format!("idle CPU, predictive / fixed, {n} playing sessions"),
-            "×",
-            Some(predictive.core_percent() / fixed.core_percent()),
-        )]);
+        env.rows([
+            sesh_row(
+                s,
+                &format!("idle CPU, predictive / fixed, {n} playing sessions"),
+                "×",
+                Some(predictive.core_percent() / fixed.core_percent()),
+            ),
+            sesh_row(
+                s,
+                "CPU per poll net of what does not poll (fixed − predictive, per extra poll)",
+                "µs",
+                marginal_per_poll_us(fixed, predictive),
+            ),
+        ]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_extra_polls_carry_the_extra_cpu() {
+        let fixed = Cpu {
+            window_s: 30.0,
+            cpu_s: 3.5,
+            polls: 30_000,
+            playback_frames: 2_000,
+        };
+        let predictive = Cpu {
+            window_s: 30.0,
+            cpu_s: 1.1,
+            polls: 6_000,
+            playback_frames: 2_000,
+        };
+        let net = marginal_per_poll_us(&fixed, &predictive).unwrap();
+        assert!((net - 100.0).abs() < 1e-6, "{net}");
+        assert!((fixed.per_poll_us().unwrap() - 116.666).abs() < 0.01);
+        assert_eq!(marginal_per_poll_us(&predictive, &predictive), None);
     }
 }

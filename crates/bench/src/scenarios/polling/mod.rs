@@ -19,7 +19,23 @@ use crate::frame::now_us;
 use crate::report::Row;
 use crate::sesh::{LiveSession, SeshLocation, SeshTarget};
 use crate::target::ServerKind;
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// Web API calls in the emulator's request log by `"METHOD path"` (a path's ids and all).
+fn calls_by_endpoint(log: &serde_json::Value) -> BTreeMap<String, u64> {
+    let mut calls = BTreeMap::new();
+    let entries = log.get("requests").and_then(serde_json::Value::as_array);
+    for entry in entries.into_iter().flatten() {
+        let field = |name| entry.get(name).and_then(serde_json::Value::as_str);
+        if let (Some(method), Some(path)) = (field("method"), field("path"))
+            && path.starts_with("/v1")
+        {
+            *calls.entry(format!("{method} {path}")).or_insert(0) += 1;
+        }
+    }
+    calls
+}
 
 fn sesh_row(scenario: &str, metric: &str, unit: &str, value: Option<f64>) -> Row {
     Row::new(scenario, metric, unit, &[(ServerKind::Sesh, value)])
@@ -115,4 +131,23 @@ async fn playing(
         hosts,
         first_track_missed: first.missed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_api_calls_by_endpoint() {
+        let log = serde_json::json!({ "requests": [
+            { "method": "GET", "path": "/v1/me/player", "status": 200 },
+            { "method": "GET", "path": "/v1/me/player", "status": 429 },
+            { "method": "POST", "path": "/v1/me/player/queue", "status": 204 },
+            { "method": "POST", "path": "/api/token", "status": 200 },
+        ]});
+        let calls = calls_by_endpoint(&log);
+        assert_eq!(calls.get("GET /v1/me/player"), Some(&2));
+        assert_eq!(calls.get("POST /v1/me/player/queue"), Some(&1));
+        assert_eq!(calls.len(), 2);
+    }
 }

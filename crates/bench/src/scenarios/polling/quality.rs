@@ -7,13 +7,14 @@ use super::super::Env;
 use super::super::fanout::Tracker;
 use super::super::spotify::web_api_calls;
 use super::staleness::spread_plan;
-use super::{Playing, per_mode, playing, sesh_row};
+use super::{Playing, calls_by_endpoint, per_mode, playing, sesh_row};
 use crate::frame::now_us;
 use crate::report::{Row, Target};
 use crate::sesh::{SeshApi, SeshLocation, SeshTarget};
 use crate::stats::Summary;
 use anyhow::Context as _;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -35,9 +36,13 @@ struct Quality {
     boundary_ms: Option<Summary>,
     boundary_missed: usize,
     boundary_calls_per_s: f64,
+    /// Web API calls of the boundary phase per endpoint.
+    boundary_calls: std::collections::BTreeMap<String, u64>,
     app_change_ms: Option<Summary>,
     app_change_missed: usize,
     app_change_calls_per_s: f64,
+    /// Web API calls of the app change phase per endpoint.
+    app_change_calls: std::collections::BTreeMap<String, u64>,
     http_429: u64,
 }
 
@@ -143,10 +148,16 @@ where
     Ok(tracker)
 }
 
-/// Web API calls per second since the emulator's log was reset `since`, and the 429s.
-async fn calls_since(api: &SeshApi, since: Instant) -> anyhow::Result<(f64, u64)> {
-    let (calls, too_many) = web_api_calls(&api.emulator_requests(None).await?);
-    Ok((calls as f64 / since.elapsed().as_secs_f64(), too_many))
+/// Web API calls per second since the emulator's log was reset `since`, the 429s, and the
+/// calls per endpoint.
+async fn calls_since(
+    api: &SeshApi,
+    since: Instant,
+) -> anyhow::Result<(f64, u64, BTreeMap<String, u64>)> {
+    let log = api.emulator_requests(None).await?;
+    let (calls, too_many) = web_api_calls(&log);
+    let per_s = calls as f64 / since.elapsed().as_secs_f64();
+    Ok((per_s, too_many, calls_by_endpoint(&log)))
 }
 
 async fn measure(
@@ -189,7 +200,8 @@ async fn measure(
         seek_near_end(api, cookie, session, host, lead_ms)
     })
     .await?;
-    let (boundary_calls_per_s, boundary_429) = calls_since(&sesh.api, phase).await?;
+    let (boundary_calls_per_s, boundary_429, boundary_calls) =
+        calls_since(&sesh.api, phase).await?;
 
     // Every poller back to its routine after the boundary (and its close watch); then each
     // host presses Next in their own Spotify app at a random moment of the spread.
@@ -208,7 +220,7 @@ async fn measure(
         }
     })
     .await?;
-    let (app_change_calls_per_s, app_429) = calls_since(&sesh.api, phase).await?;
+    let (app_change_calls_per_s, app_429, app_change_calls) = calls_since(&sesh.api, phase).await?;
 
     playing.pool.close().await?;
     sesh.end_sessions(&playing.sessions).await?;
@@ -216,9 +228,11 @@ async fn measure(
         boundary_ms: boundary.e2e(),
         boundary_missed: boundary.missed,
         boundary_calls_per_s,
+        boundary_calls,
         app_change_ms: app.e2e(),
         app_change_missed: app.missed,
         app_change_calls_per_s,
+        app_change_calls,
         http_429: boundary_429 + app_429,
     })
 }

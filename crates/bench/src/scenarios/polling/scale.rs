@@ -5,7 +5,7 @@
 use super::super::Env;
 use super::super::spotify::web_api_calls;
 use super::staleness::{BoundaryWatch, Spread, longest_gaps};
-use super::{per_mode, playing, sesh_row};
+use super::{calls_by_endpoint, per_mode, playing, sesh_row};
 use crate::client::Report;
 use crate::frame::{now_ms, now_us};
 use crate::report::{Row, Target};
@@ -25,6 +25,8 @@ const READ_CONCURRENCY: usize = 32;
 struct Scale {
     window_s: f64,
     calls: u64,
+    /// Of `calls`, per endpoint (what beside the polls draws on Spotify).
+    by_endpoint: std::collections::BTreeMap<String, u64>,
     http_429: u64,
     rate_limited_frames: u64,
     never_polled: usize,
@@ -91,7 +93,9 @@ async fn measure(
         }
     }
     let unseen = watch.finish(now_us());
-    let (calls, http_429) = web_api_calls(&api.emulator_requests(None).await?);
+    let log = api.emulator_requests(None).await?;
+    let (calls, http_429) = web_api_calls(&log);
+    let by_endpoint = calls_by_endpoint(&log);
     let index: HashMap<&str, usize> = playing
         .hosts
         .iter()
@@ -124,6 +128,7 @@ async fn measure(
     Ok(Scale {
         window_s: window.as_secs_f64(),
         calls,
+        by_endpoint,
         http_429,
         rate_limited_frames: limited,
         never_polled: polled.iter().filter(|p| p.polls == 0).count(),
@@ -166,9 +171,19 @@ fn rows(s: &str, mode: &str, n: usize, budget: u32, m: &Scale) -> Vec<Row> {
         ),
         sesh_row(
             s,
+            &format!("of them polls (GET /v1/me/player)/s{suffix}"),
+            "/s",
+            Some(m.by_endpoint.get("GET /v1/me/player").copied().unwrap_or(0) as f64 / secs),
+        ),
+        sesh_row(
+            s,
             &format!("polls per session-minute under the budget{suffix}"),
             "/min",
-            Some(m.calls as f64 * 60.0 / secs / n as f64),
+            Some(
+                m.by_endpoint.get("GET /v1/me/player").copied().unwrap_or(0) as f64 * 60.0
+                    / secs
+                    / n as f64,
+            ),
         ),
         sesh_row(
             s,

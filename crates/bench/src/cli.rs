@@ -51,9 +51,22 @@ pub struct RunArgs {
     /// 500 joins/s for 20 s: join latency.
     #[arg(long)]
     pub join_storm: bool,
-    /// 2,000 playing sessions: the shared Spotify request budget.
+    /// 2,000 playing sessions: the shared Spotify request budget, starvation, the spread of
+    /// staleness and natural track changes at that scale (predictive polling).
     #[arg(long)]
     pub sessions: bool,
+    /// With `--sessions` (or all scenarios): measure a second Sesh with
+    /// `SESH_POLL_MODE=fixed` the same way (doubles the scenario's time).
+    #[arg(long)]
+    pub sessions_fixed: bool,
+    /// 80 playing sessions at the default budget, predictive then fixed polling: how late a
+    /// natural track change and a change made in the Spotify app are seen.
+    #[arg(long)]
+    pub quality: bool,
+    /// 1,000 playing sessions with an unlimited budget, fixed then predictive polling: server
+    /// CPU per poll and idle CPU.
+    #[arg(long)]
+    pub poll_cpu: bool,
     /// Spotify calls per session-minute at 1 and 100 members (playing, paused, nobody connected).
     #[arg(long)]
     pub calls: bool,
@@ -96,7 +109,7 @@ pub struct RunArgs {
     /// own budget shapes its traffic.
     #[arg(long, default_value_t = 10_000_000)]
     pub emulator_rate_limit: u32,
-    /// `SESH_SPOTIFY_BUDGET` (requests/s) of the Sesh started for the `sessions` scenario.
+    /// `SESH_SPOTIFY_BUDGET` (requests/s) of the Seshes started for `sessions` and `quality`.
     #[arg(long, default_value_t = 20)]
     pub sessions_budget: u32,
     /// Members in the `members` scenario.
@@ -117,6 +130,12 @@ pub struct RunArgs {
     /// Playing sessions in `sessions`.
     #[arg(long)]
     pub sessions_n: Option<usize>,
+    /// Playing sessions in `quality` (per poll mode).
+    #[arg(long)]
+    pub quality_n: Option<usize>,
+    /// Playing sessions in `poll-cpu` (per poll mode).
+    #[arg(long)]
+    pub poll_cpu_n: Option<usize>,
     /// Seconds between track changes of one session (staggered phase of `members`).
     #[arg(long)]
     pub change_period_s: Option<f64>,
@@ -175,6 +194,21 @@ pub struct Sizes {
     pub change_period_s: f64,
     /// Measurement window, seconds.
     pub window_s: f64,
+    /// `sessions`: also measure fixed polling.
+    pub sessions_fixed: bool,
+    /// `quality`: playing sessions.
+    pub quality_sessions: usize,
+    /// `quality`: seconds over which the sessions' boundaries (then their app changes) are
+    /// spread, one after another.
+    pub quality_spread_s: f64,
+    /// `quality`: how long before its end Sesh's own seek puts each track.
+    pub quality_lead_s: f64,
+    /// `quality`: also measure fixed polling.
+    pub quality_fixed: bool,
+    /// `poll-cpu`: playing sessions.
+    pub poll_cpu_sessions: usize,
+    /// `poll-cpu`: seconds of the CPU window per poll mode.
+    pub poll_cpu_window_s: f64,
     /// `calls`: session sizes compared.
     pub calls_sizes: Vec<usize>,
     /// `calls`: seconds of each measured state (predictive polling spends its calls unevenly:
@@ -213,6 +247,15 @@ impl Sizes {
                 join_rate: 100.0,
                 join_secs: 1.0,
                 sessions: 40,
+                sessions_fixed: false,
+                quality_sessions: 8,
+                // Predictive only, boundaries 6 s after the seeks, 4 s apart in all: the smoke
+                // run stays short.
+                quality_spread_s: 4.0,
+                quality_lead_s: 6.0,
+                quality_fixed: false,
+                poll_cpu_sessions: 50,
+                poll_cpu_window_s: 4.0,
                 change_period_s: 1.0,
                 window_s: 2.0,
                 calls_sizes: vec![1, 10],
@@ -238,6 +281,16 @@ impl Sizes {
                 join_rate: 500.0,
                 join_secs: 20.0,
                 sessions: 2_000,
+                sessions_fixed: false,
+                quality_sessions: 80,
+                // One boundary a second (N s for N sessions): about three times the rate of 80
+                // sessions of 3–5 min tracks, so the seeks' extra polls fit the budget's headroom.
+                quality_spread_s: 80.0,
+                // Inside Sesh's commit window (15 s before the end), as every real track end is.
+                quality_lead_s: 15.0,
+                quality_fixed: true,
+                poll_cpu_sessions: 1_000,
+                poll_cpu_window_s: 30.0,
                 change_period_s: 10.0,
                 window_s: 15.0,
                 calls_sizes: vec![1, 100],
@@ -258,6 +311,14 @@ impl Sizes {
         set(&mut sizes.room_size, args.room_size);
         set(&mut sizes.big_room, args.big_room_n);
         set(&mut sizes.sessions, args.sessions_n);
+        set(&mut sizes.poll_cpu_sessions, args.poll_cpu_n);
+        sizes.poll_cpu_sessions = sizes.poll_cpu_sessions.max(1);
+        if let Some(n) = args.quality_n {
+            // The spread keeps its pace (seconds per session).
+            sizes.quality_spread_s *= n.max(1) as f64 / sizes.quality_sessions as f64;
+            sizes.quality_sessions = n.max(1);
+        }
+        sizes.sessions_fixed |= args.sessions_fixed;
         set(&mut sizes.queue_members, args.queue_n);
         set(&mut sizes.queue_small, args.queue_small_n);
         set(&mut sizes.displays_members, args.displays_members_n);
@@ -290,6 +351,8 @@ impl RunArgs {
             || self.big_room
             || self.join_storm
             || self.sessions
+            || self.quality
+            || self.poll_cpu
             || self.calls
             || self.start
             || self.queue

@@ -3,8 +3,8 @@
 //!
 //! # Layout
 //! - [`cli`]: command line and scenario sizes (`--quick` for CI).
-//! - [`scenarios`]: `members`, `big-room`, `join-storm`, `start`, `calls`, `sessions`, `queue`,
-//!   `displays`.
+//! - [`scenarios`]: `members`, `big-room`, `join-storm`, `start`, `calls`, `quality`, `poll-cpu`,
+//!   `sessions`, `queue`, `displays`.
 //! - [`target`]: the servers under test and the "track change" trigger of each.
 //! - [`sesh`]: Sesh as a target — child processes, the OAuth login dance, its API.
 //! - [`baseline`]: the bare actix-ws and tokio-tungstenite broadcast servers.

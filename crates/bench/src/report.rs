@@ -35,6 +35,8 @@ pub struct Row {
 pub enum Target {
     /// Sesh's value at most this.
     AtMost(f64),
+    /// Sesh's value at least this.
+    AtLeast(f64),
     /// Sesh's value at most this many times the actix-ws baseline's.
     RatioToActix(f64),
     /// Both: an absolute ceiling and a ratio to actix-ws.
@@ -79,6 +81,7 @@ impl Row {
         self.met = match (target, sesh) {
             (_, None) => None,
             (Target::AtMost(limit), Some(v)) => Some(v <= limit),
+            (Target::AtLeast(floor), Some(v)) => Some(v >= floor),
             (Target::Equals(want), Some(v)) => Some((v - want).abs() < 1e-9),
             (Target::RatioToActix(r), Some(_)) => self.ratio_actix.map(|x| x <= r),
             (Target::AtMostAndRatio(limit, r), Some(v)) => {
@@ -271,6 +274,10 @@ mod tests {
         assert_eq!(
             row.clone().target("≤ 100 ms", Target::AtMost(100.0)).met,
             Some(false)
+        );
+        assert_eq!(
+            row.clone().target("≥ 120", Target::AtLeast(120.0)).met,
+            Some(true)
         );
         assert_eq!(
             row.target("both", Target::AtMostAndRatio(150.0, 1.1)).met,

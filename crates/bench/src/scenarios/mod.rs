@@ -4,6 +4,7 @@
 mod displays;
 mod fanout;
 mod join;
+mod polling;
 mod queue;
 mod rooms;
 mod spotify;
@@ -22,11 +23,12 @@ pub struct Env {
     pub servers: Vec<ServerKind>,
     /// How to reach Sesh.
     pub location: SeshLocation,
-    /// The Sesh used by every scenario but `sessions`, opened on first use.
+    /// The Sesh used by every scenario but `sessions`, `quality` and `poll-cpu`, opened on
+    /// first use.
     sesh: Option<SeshTarget>,
     /// Minimum client processes.
     pub client_procs: usize,
-    /// Budget of the Sesh started for `sessions`.
+    /// Budget of the Seshes started for `sessions` and `quality`.
     pub sessions_budget: u32,
     rows: Vec<Row>,
     details: BTreeMap<String, serde_json::Value>,
@@ -186,10 +188,16 @@ pub async fn run(args: &RunArgs) -> Report {
     if args.runs(args.calls) && env.with_sesh() {
         spotify::calls(&mut env).await;
     }
-    // Last: it starts its own Sesh with the default budget.
+    // Last: each starts its own Sesh (the default budget, or an unlimited one per poll mode).
+    env.sesh = None;
+    if args.runs(args.quality) && env.with_sesh() {
+        polling::quality(&mut env).await;
+    }
+    if args.runs(args.poll_cpu) && env.with_sesh() {
+        polling::poll_cpu(&mut env).await;
+    }
     if args.runs(args.sessions) && env.with_sesh() {
-        env.sesh = None;
-        spotify::sessions(&mut env).await;
+        polling::sessions(&mut env).await;
     }
     Report {
         meta,

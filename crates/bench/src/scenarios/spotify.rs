@@ -1,6 +1,7 @@
-//! Sesh-only scenarios about Spotify: Start latency, Spotify calls per session-minute
-//! (playing, paused, nobody connected; at 1 and at 100 members) and the shared request
-//! budget under 2,000 playing sessions. Baselines have no Spotify, so no columns for them.
+//! Sesh-only scenarios about Spotify: Start latency and Spotify calls per session-minute
+//! (playing, paused, nobody connected; at 1 and at 100 members). The shared request budget
+//! under many sessions is in [`super::polling`]. Baselines have no Spotify, so no columns
+//! for them.
 
 use super::Env;
 use super::fanout::{Tracker, drain};
@@ -105,7 +106,7 @@ pub async fn start(env: &mut Env) {
 
 /// Web API calls (paths under `/v1`) in the emulator's request log, and how many of
 /// them were answered 429. The log lists recent requests with `method`, `path`, `status`.
-fn web_api_calls(log: &Value) -> (u64, u64) {
+pub(super) fn web_api_calls(log: &Value) -> (u64, u64) {
     let mut calls = (0, 0);
     let entries = log.get("requests").and_then(Value::as_array);
     for entry in entries.into_iter().flatten() {
@@ -325,99 +326,6 @@ pub async fn calls(env: &mut Env) {
             &format!("≤ {tolerance:.0} (two calls per window)"),
             Target::AtMost(tolerance),
         )]);
-    }
-}
-
-/// `sessions`: many playing sessions against a Sesh with its default-sized budget.
-pub async fn sessions(env: &mut Env) {
-    let s = "sessions";
-    let n = env.sizes.sessions;
-    let budget = env.sessions_budget;
-    let window = env.sizes.window().max(Duration::from_secs(5));
-    let location = match &env.location {
-        SeshLocation::Spawn(options) => {
-            let mut options = options.clone();
-            options.sesh_env.retain(|(k, _)| k != "SESH_SPOTIFY_BUDGET");
-            options
-                .sesh_env
-                .push(("SESH_SPOTIFY_BUDGET".into(), budget.to_string()));
-            SeshLocation::Spawn(options)
-        }
-        running => running.clone(),
-    };
-    let procs = env.client_procs;
-    let result: anyhow::Result<(u64, u64, u64, f64)> = async {
-        let mut sesh = SeshTarget::open(&location).await?;
-        sesh.ensure_users(n).await?;
-        let sessions = sesh
-            .setup_sessions((0..n).map(|h| (h, Vec::new())).collect(), 2)
-            .await?;
-        let mut pool = ClientPool::spawn(n, procs).await?;
-        let specs = sessions
-            .iter()
-            .map(|session| sesh.ws_spec(pool.next_id(), &session.id, session.host))
-            .collect();
-        let outcome = pool
-            .open(specs, None, 256, Duration::from_secs(120))
-            .await?;
-        if outcome.failed > 0 {
-            anyhow::bail!("{} sockets failed: {:?}", outcome.failed, outcome.errors);
-        }
-        sesh.start_sessions(&sessions).await?;
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let limited_before = pool.stats().await?.1.rate_limited;
-        let ((calls, too_many), _) = calls_in(&sesh.api, window, &[]).await?;
-        let limited = pool.stats().await?.1.rate_limited - limited_before;
-        pool.close().await?;
-        sesh.end_sessions(&sessions).await?;
-        Ok((calls, too_many, limited, window.as_secs_f64()))
-    }
-    .await;
-    match result {
-        Ok((calls, too_many, limited, secs)) => {
-            let rate = calls as f64 / secs;
-            env.detail(
-                format!("{s}/sesh"),
-                json!({ "sessions": n, "budget_per_s": budget, "window_s": secs, "calls": calls, "http_429": too_many, "rate_limited_frames": limited }),
-            );
-            env.rows([
-                sesh_row(
-                    s,
-                    &format!("Spotify calls/s, {n} playing sessions"),
-                    "/s",
-                    Some(rate),
-                )
-                // A request in flight at each edge of the window may be counted: allow two.
-                .target(
-                    &format!("≤ budget {budget}/s (± 2 calls at the window edges)"),
-                    Target::AtMost(f64::from(budget) + 2.0 / secs),
-                ),
-                sesh_row(
-                    s,
-                    "polls per session-minute under the budget",
-                    "/min",
-                    Some(calls as f64 * 60.0 / secs / n as f64),
-                ),
-                sesh_row(
-                    s,
-                    "429 answers from Spotify",
-                    "count",
-                    Some(too_many as f64),
-                )
-                .target("0", Target::Equals(0.0)),
-                sesh_row(
-                    s,
-                    "rate_limited statuses sent to members",
-                    "count",
-                    Some(limited as f64),
-                )
-                .target("0", Target::Equals(0.0)),
-            ]);
-            if calls == 0 {
-                env.fail(format!("{s}/sesh: no Spotify call seen in the window"));
-            }
-        }
-        Err(err) => env.fail(format!("{s}/sesh: {err:#}")),
     }
 }
 

@@ -46,6 +46,41 @@ pub struct CreatedSession {
     pub invite_code: String,
 }
 
+/// The part of the emulator's raw player (`GET /_emulator/users/{id}/player`) the polling
+/// scenarios read.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct EmulatorPlayer {
+    /// Whether it plays.
+    #[serde(default)]
+    pub is_playing: bool,
+    /// The current track, `spotify:track:<id>`.
+    #[serde(default)]
+    pub current_uri: Option<String>,
+    /// Position in the current track at `now_ms`.
+    #[serde(default)]
+    pub position_ms: u64,
+    /// The current track's length.
+    #[serde(default)]
+    pub duration_ms: u64,
+    /// The emulator's clock when it answered (ms since the epoch; wall clock + its offset).
+    pub now_ms: i64,
+}
+
+impl EmulatorPlayer {
+    /// The current track's id (what members' `playback` frames carry).
+    pub fn track_id(&self) -> Option<&str> {
+        let uri = self.current_uri.as_deref()?;
+        Some(uri.rsplit(':').next().unwrap_or(uri))
+    }
+
+    /// When the current track ends, in the emulator's clock (ms); `None` while paused.
+    pub fn ends_at_ms(&self) -> Option<i64> {
+        let left = self.duration_ms.saturating_sub(self.position_ms);
+        self.is_playing
+            .then(|| self.now_ms + i64::try_from(left).unwrap_or(i64::MAX / 2))
+    }
+}
+
 /// Client for one Sesh server and its Spotify (emulator).
 #[derive(Clone)]
 pub struct SeshApi {
@@ -287,6 +322,22 @@ impl SeshApi {
         expect_success("end", response).await.map(drop)
     }
 
+    /// `POST /api/sessions/{id}/player/seek {"position_ms"}` (the host): Sesh's own command.
+    pub async fn seek(
+        &self,
+        cookie: &str,
+        session: &str,
+        position_ms: u64,
+    ) -> Result<(), ApiError> {
+        let response = self
+            .post(cookie, &format!("/api/sessions/{session}/player/seek"))
+            .json(&serde_json::json!({ "position_ms": position_ms }))
+            .send()
+            .await
+            .map_err(http_err("seek"))?;
+        expect_success("seek", response).await.map(drop)
+    }
+
     /// `POST /api/sessions/{id}/displays` (the host): a display key for the session.
     pub async fn create_display(&self, cookie: &str, session: &str) -> Result<String, ApiError> {
         let response = self
@@ -451,6 +502,77 @@ impl SeshApi {
         expect_success("emulator player", response).await.map(drop)
     }
 
+    /// `user`'s raw simulated player (`GET /_emulator/users/{id}/player`), read in the
+    /// emulator's clock: `position_ms` and `duration_ms` of the current track at `now_ms`.
+    pub async fn emulator_player_state(&self, user: &str) -> Result<EmulatorPlayer, ApiError> {
+        let what = "emulator player state";
+        let response = self
+            .http
+            .get(format!("{}/_emulator/users/{user}/player", self.emulator))
+            .send()
+            .await
+            .map_err(http_err(what))?;
+        let body = expect_success(what, response).await?;
+        serde_json::from_value(body).map_err(|e| ApiError::Protocol {
+            what,
+            detail: e.to_string(),
+        })
+    }
+
+    /// `GET /v1/me/player` requests in the emulator's log since `since_ms` (its last
+    /// 100,000 requests): `(user_id, at_ms)`, oldest first.
+    pub async fn emulator_player_polls(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<(String, i64)>, ApiError> {
+        let what = "emulator player polls";
+        let response = self
+            .http
+            .get(format!(
+                "{}/_emulator/requests?method=GET&path=/v1/me/player&since_ms={since_ms}",
+                self.emulator
+            ))
+            .send()
+            .await
+            .map_err(http_err(what))?;
+        let body = expect_success(what, response).await?;
+        let requests = body.get("requests").and_then(Value::as_array);
+        Ok(requests
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                let user = r.get("user_id")?.as_str()?.to_owned();
+                Some((user, r.get("at_ms")?.as_i64()?))
+            })
+            .collect())
+    }
+
+    /// How many `GET /v1/me/player` requests the emulator served since its log was last
+    /// reset (its per-endpoint totals, which no 100,000-entry cap limits).
+    pub async fn emulator_player_poll_total(&self) -> Result<u64, ApiError> {
+        let what = "emulator poll total";
+        let response = self
+            .http
+            .get(format!(
+                "{}/_emulator/requests?requests=false",
+                self.emulator
+            ))
+            .send()
+            .await
+            .map_err(http_err(what))?;
+        let body = expect_success(what, response).await?;
+        let endpoints = body.get("by_endpoint").and_then(Value::as_array);
+        Ok(endpoints
+            .into_iter()
+            .flatten()
+            .filter(|e| {
+                e.get("method").and_then(Value::as_str) == Some("GET")
+                    && e.get("path").and_then(Value::as_str) == Some("/v1/me/player")
+            })
+            .filter_map(|e| e.get("count").and_then(Value::as_u64))
+            .sum())
+    }
+
     /// The emulator's request log (`GET /_emulator/requests`), its list of recent
     /// requests restricted to those made for `user` when given.
     pub async fn emulator_requests(&self, user: Option<&str>) -> Result<Value, ApiError> {
@@ -478,7 +600,23 @@ impl SeshApi {
 
 #[cfg(test)]
 mod tests {
-    use super::absolute;
+    use super::{EmulatorPlayer, absolute};
+
+    #[test]
+    fn a_players_end_is_its_clock_plus_what_is_left() {
+        let player: EmulatorPlayer = serde_json::from_value(serde_json::json!({
+            "is_playing": true, "current_uri": "spotify:track:abc", "position_ms": 1_000,
+            "duration_ms": 200_000, "now_ms": 5_000, "queue": []
+        }))
+        .unwrap();
+        assert_eq!(player.track_id(), Some("abc"));
+        assert_eq!(player.ends_at_ms(), Some(204_000));
+        let paused = EmulatorPlayer {
+            is_playing: false,
+            ..player
+        };
+        assert_eq!(paused.ends_at_ms(), None);
+    }
 
     #[test]
     fn absolute_locations() {

@@ -5,7 +5,7 @@
 mod api;
 mod spawn;
 
-pub use api::{ApiError, CreatedSession, SeshApi};
+pub use api::{ApiError, CreatedSession, EmulatorPlayer, SeshApi};
 pub use spawn::SpawnOptions;
 
 use crate::client::{ConnKind, ConnSpec};

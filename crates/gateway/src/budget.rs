@@ -3,10 +3,14 @@
 //! down together instead of tripping Spotify's per-app rate limit.
 //!
 //! - **Priorities.** While requests wait, the next token goes to the most important one:
-//!   [`Priority::Interactive`] (a member waits on it), then [`Priority::Boundary`] (a poll just
-//!   after a track's predicted end, or one confirming a command), then [`Priority::Commit`]
-//!   (the poll that hands Spotify the next entry, with seconds to spare), then
-//!   [`Priority::Watch`] (a check between boundaries), then [`Priority::Background`]. Within a priority the stalest
+//!   [`Priority::Interactive`] (a member waits on it), then [`Priority::Feed`] (what keeps the
+//!   music playing: the poll in a track's commit window, handing Spotify the next entry, the
+//!   fallback `play`), then [`Priority::Boundary`] (a poll just after a track's predicted end,
+//!   or one confirming a command), then [`Priority::Watch`] (a check between boundaries), then
+//!   [`Priority::Background`]. Feeding goes before boundaries: when it is late the music stops,
+//!   and every stopped session then costs a boundary poll, a fallback `play` and a confirming
+//!   poll more, which would starve the feeding of the others (measured: at 2,000 sessions with
+//!   boundaries first, most track ends stopped the music). Within a priority the stalest
 //!   goes first (the longest since that session's previous poll), so when demand exceeds the
 //!   budget staleness grows evenly across sessions instead of in arrival order, and no session
 //!   starves: the longer it waits, the further ahead it goes.
@@ -43,13 +47,13 @@ pub enum Priority {
     Background,
     /// A poll between track boundaries, for changes made outside Sesh.
     Watch,
-    /// The poll inside a track's commit window whose answer hands Spotify the next entry:
-    /// late by more than its window, the music stops; it has about 12 s to spare, so it goes
-    /// after boundaries (late by a second, members see the change late).
-    Commit,
     /// A poll at a predicted track boundary or confirming a command: late, members see the
     /// change late.
     Boundary,
+    /// What keeps the music playing: the poll inside a track's commit window (its answer hands
+    /// Spotify the next entry), that hand-over itself, the fallback `play`, and the polls of a
+    /// session nobody watches. Late past its window, the music stops.
+    Feed,
     /// A member waits on the answer (a search).
     Interactive,
 }
@@ -60,8 +64,8 @@ impl Priority {
         match self {
             Self::Background => "background",
             Self::Watch => "watch",
-            Self::Commit => "commit",
             Self::Boundary => "boundary",
+            Self::Feed => "feed",
             Self::Interactive => "interactive",
         }
     }
@@ -343,7 +347,7 @@ mod tests {
                 (Priority::Background, old, "background"),
                 (Priority::Watch, now, "fresh watch"),
                 (Priority::Watch, old, "stale watch"),
-                (Priority::Commit, old, "stale commit"),
+                (Priority::Feed, old, "stale feed"),
                 (Priority::Boundary, now, "boundary"),
                 (Priority::Interactive, now, "search"),
             ],
@@ -353,8 +357,8 @@ mod tests {
             order,
             [
                 "search",
+                "stale feed",
                 "boundary",
-                "stale commit",
                 "stale watch",
                 "fresh watch",
                 "background"

@@ -57,7 +57,7 @@ impl Effects {
     }
 
     /// [`Effects::spawn`] for a call the music depends on (the next entry handed to Spotify's
-    /// queue, the fallback `play`): it goes with the boundary polls.
+    /// queue, the fallback `play`): it goes before every poll.
     pub(super) fn spawn_feeding<T, Fut>(
         &self,
         user: UserId,
@@ -67,7 +67,7 @@ impl Effects {
         T: Send + 'static,
         Fut: Future<Output = Result<T, sesh_spotify::SpotifyError>> + Send + 'static,
     {
-        self.spawn_call(user, Priority::Boundary, request, done);
+        self.spawn_call(user, Priority::Feed, request, done);
     }
 
     /// [`Effects::spawn`] for a call nobody waits on (the hub's own checks, like a

@@ -183,8 +183,8 @@ impl Poller {
         }
     }
 
-    /// Waits for the app-wide budget: when it is short, boundaries and confirmations go first,
-    /// then commits, then the sessions polled longest ago. A poll still waiting when it comes
+    /// Waits for the app-wide budget: when it is short, the polls that keep the music playing
+    /// go first, then boundaries and confirmations, then the sessions polled longest ago. A poll still waiting when it comes
     /// to matter more is promoted ([`Schedule::promotion`]). `false`: cancelled.
     async fn acquire(&mut self) -> bool {
         loop {
@@ -237,8 +237,8 @@ impl Reason {
     /// How much it matters when polls wait for the app-wide budget.
     pub(super) const fn priority(self) -> crate::budget::Priority {
         match self {
-            Self::Boundary | Self::Confirm | Self::Feed => crate::budget::Priority::Boundary,
-            Self::Commit => crate::budget::Priority::Commit,
+            Self::Boundary | Self::Confirm => crate::budget::Priority::Boundary,
+            Self::Commit | Self::Feed => crate::budget::Priority::Feed,
             Self::Watch | Self::Paused | Self::Fixed | Self::Retry => {
                 crate::budget::Priority::Watch
             }
@@ -365,15 +365,15 @@ impl Schedule {
     /// When the coming poll, if it still waits for the budget then, matters more, and what it
     /// becomes: a watch poll becomes a `commit` poll as the playing track (as last seen)
     /// enters its commit window, if the last answer came before the window (an answer inside
-    /// it has already handed Spotify the next entry); any watch or commit poll becomes a
-    /// `boundary` poll at the track's predicted end.
+    /// it has already handed Spotify the next entry), else a `boundary` poll at the track's
+    /// predicted end. (A commit poll outranks a boundary poll already.)
     pub(super) fn promotion(&self) -> Option<(Instant, Reason)> {
-        if !matches!(self.reason, Reason::Watch | Reason::Commit) {
+        if self.reason != Reason::Watch {
             return None;
         }
         let last = self.last.as_ref().filter(|l| l.playing)?;
         let left = Duration::from_millis(u64::try_from(last.left_at(last.at)?).ok()?);
-        if self.reason == Reason::Watch && left > COMMIT_WINDOW {
+        if left > COMMIT_WINDOW {
             return Some((last.at + left.saturating_sub(FEED_AHEAD), Reason::Commit));
         }
         Some((last.at + left + END_OF_TRACK_SLACK, Reason::Boundary))
@@ -637,8 +637,8 @@ mod tests {
             plan.next(&player("a", true, 180_000), true, t0 + S(10)),
             (S(5), Reason::Commit)
         );
-        assert!(Reason::Commit.priority() > Reason::Watch.priority());
-        assert!(Reason::Commit.priority() < Reason::Boundary.priority());
+        assert!(Reason::Commit.priority() > Reason::Boundary.priority());
+        assert!(Reason::Boundary.priority() > Reason::Watch.priority());
         // Later ones inside the window are watch polls again, then the boundary.
         assert_eq!(
             plan.next(&player("a", true, 185_000), true, t0 + S(15)),
@@ -659,10 +659,9 @@ mod tests {
         assert_eq!(plan.reason(), Reason::Commit);
         assert_eq!(
             plan.promotion(),
-            Some((t0 + S(100) + MS(150), Reason::Boundary))
+            None,
+            "a commit poll outranks a boundary poll"
         );
-        plan.promote(Reason::Boundary);
-        assert_eq!(plan.promotion(), None, "nothing above a boundary");
         // An answer inside the window has committed already: the next waiting poll only
         // becomes a boundary poll.
         let mut plan = Schedule::new(PollMode::Predictive, intervals());

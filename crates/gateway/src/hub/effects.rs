@@ -56,10 +56,12 @@ impl Effects {
         self.spawn_call(user, Priority::Interactive, request, done);
     }
 
-    /// [`Effects::spawn`] for a call the music depends on (the next entry handed to Spotify's
-    /// queue, the fallback `play`): it goes before every poll.
-    pub(super) fn spawn_feeding<T, Fut>(
+    /// [`Effects::spawn`] at another `priority` in the app-wide budget: [`Priority::Feed`] for
+    /// a call the music depends on (the next entry handed to Spotify's queue, the fallback
+    /// `play`), [`Priority::Background`] for one nobody waits on (a listener's check).
+    pub(super) fn spawn_with<T, Fut>(
         &self,
+        priority: Priority,
         user: UserId,
         request: impl FnOnce(SpotifyClient, UserAuth) -> Fut + Send + 'static,
         done: impl FnOnce(Result<T, HubError>) -> Option<Command> + Send + 'static,
@@ -67,21 +69,7 @@ impl Effects {
         T: Send + 'static,
         Fut: Future<Output = Result<T, sesh_spotify::SpotifyError>> + Send + 'static,
     {
-        self.spawn_call(user, Priority::Feed, request, done);
-    }
-
-    /// [`Effects::spawn`] for a call nobody waits on (the hub's own checks, like a
-    /// listener's): it goes after every poll.
-    pub(super) fn spawn_within_budget<T, Fut>(
-        &self,
-        user: UserId,
-        request: impl FnOnce(SpotifyClient, UserAuth) -> Fut + Send + 'static,
-        done: impl FnOnce(Result<T, HubError>) -> Option<Command> + Send + 'static,
-    ) where
-        T: Send + 'static,
-        Fut: Future<Output = Result<T, sesh_spotify::SpotifyError>> + Send + 'static,
-    {
-        self.spawn_call(user, Priority::Background, request, done);
+        self.spawn_call(user, priority, request, done);
     }
 
     fn spawn_call<T, Fut>(

@@ -349,7 +349,8 @@ impl SessionHub {
         {
             tracing::debug!(session = %self.session_id(), user = %user, ?call, ?why, "a listener's call");
             if call == Call::Read {
-                self.effects.spawn_within_budget(
+                self.effects.spawn_with(
+                    crate::budget::Priority::Background,
                     user.clone(),
                     |spotify, auth| async move { spotify.player(&auth).await },
                     move |result| {
@@ -362,7 +363,8 @@ impl SessionHub {
                     },
                 );
             } else {
-                self.effects.spawn_within_budget(
+                self.effects.spawn_with(
+                    crate::budget::Priority::Background,
                     user.clone(),
                     move |spotify, auth| command(spotify, auth, device, call),
                     move |result| {

@@ -448,7 +448,8 @@ impl SessionHub {
         let device = session.device().cloned();
         let host = session.host().clone();
         self.follower.committing();
-        self.effects.spawn_feeding(
+        self.effects.spawn_with(
+            crate::budget::Priority::Feed,
             host,
             move |spotify, auth| async move {
                 let device = device.as_ref().map(DeviceId::as_str);
@@ -668,7 +669,8 @@ impl SessionHub {
                 .map(|e| e.track.uri.to_string()),
         );
         let device = session.device().cloned();
-        self.effects.spawn_feeding(
+        self.effects.spawn_with(
+            crate::budget::Priority::Feed,
             session.host().clone(),
             move |spotify, auth| async move {
                 let device = device.as_ref().map(DeviceId::as_str);

@@ -123,13 +123,7 @@ async fn sesh_own_commands_reach_members_before_any_poll_and_cost_one_confirming
         asked.elapsed()
     );
     assert_eq!(playback_track(&paused), playback_track(&next));
-    let response = app
-        .http
-        .delete(format!("{}/_emulator/faults", app.emulator_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    app.emulator_clear_faults().await;
 
     // Without the delay: a resume costs one confirming poll, and the next comes a watch
     // interval later (5 s), not a second later.

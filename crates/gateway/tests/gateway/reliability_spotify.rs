@@ -87,16 +87,6 @@ async fn arm(app: &TestApp, fault: Value) {
     app.emulator_post("/_emulator/faults", fault).await;
 }
 
-async fn disarm(app: &TestApp) {
-    let response = app
-        .http
-        .delete(format!("{}/_emulator/faults", app.emulator_url))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
-}
-
 /// The host skips in their own app; waits until `ws` shows the new track; the frames seen
 /// on the way (to check what was not sent).
 async fn skip_and_follow(app: &TestApp, ws: &mut Ws) -> (String, Vec<Value>) {
@@ -357,7 +347,7 @@ async fn server_errors_and_slow_answers_are_retried_with_backoff_and_the_session
         );
 
         // Spotify recovers: so does the session, without anyone doing anything.
-        disarm(&app).await;
+        app.emulator_clear_faults().await;
         s.ws_bob
             .next_matching(|f| f["type"] == "spotify_status" && f["state"] == "ok")
             .await;

@@ -57,12 +57,7 @@ async fn measure(
         .pid
         .ok_or_else(|| anyhow::anyhow!("no server pid (pass --server-pid)"))?;
     let mut playing = playing(&mut sesh, n, procs, Duration::from_secs(30)).await?;
-    if playing.first_track_missed > 0 {
-        anyhow::bail!(
-            "{} hosts never saw the first track",
-            playing.first_track_missed
-        );
-    }
+    playing.all_started()?;
     tokio::time::sleep(SETTLE).await;
     let frames_before = playing.pool.stats().await?.1.playback;
     sesh.api.reset_emulator_requests().await?;

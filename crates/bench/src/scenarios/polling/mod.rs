@@ -91,6 +91,19 @@ struct Playing {
     first_track_missed: usize,
 }
 
+impl Playing {
+    /// Fails when a host never saw the first track (what the scenarios time would be wrong).
+    fn all_started(&self) -> anyhow::Result<()> {
+        if self.first_track_missed > 0 {
+            anyhow::bail!(
+                "{} hosts never saw the first track",
+                self.first_track_missed
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Sets up `n` sessions of one member (the host), connects each host's socket, starts them all
 /// and waits up to `first_track` for every host to see the first track.
 async fn playing(

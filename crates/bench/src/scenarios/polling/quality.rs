@@ -169,12 +169,7 @@ async fn measure(
 ) -> anyhow::Result<Quality> {
     let mut sesh = SeshTarget::open(location).await?;
     let mut playing = playing(&mut sesh, n, procs, Duration::from_secs(30)).await?;
-    if playing.first_track_missed > 0 {
-        anyhow::bail!(
-            "{} hosts never saw the first track",
-            playing.first_track_missed
-        );
-    }
+    playing.all_started()?;
     tokio::time::sleep(SETTLE).await;
 
     // Natural boundaries: each host seeks (through Sesh) to `lead` before the end at a random

@@ -218,6 +218,17 @@ impl TestApp {
     }
 
     /// Clears the emulator's request log.
+    /// Disarms every fault armed on the emulator.
+    pub async fn emulator_clear_faults(&self) {
+        let response = self
+            .http
+            .delete(format!("{}/_emulator/faults", self.emulator_url))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
     pub async fn emulator_clear_requests(&self) {
         let response = self
             .http

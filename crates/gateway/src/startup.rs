@@ -225,6 +225,7 @@ impl Application {
                 ws_client_timeout: settings.ws_client_timeout.get(),
                 poll_mode: settings.poll_mode,
                 poll_watch_interval: settings.poll_watch_interval.get(),
+                poll_grid: settings.poll_grid.get(),
                 poll_interval: settings.poll_interval.get(),
                 poll_paused_interval: settings.poll_paused_interval.get(),
                 playback_resync: settings.playback_resync.get(),

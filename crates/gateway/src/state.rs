@@ -36,6 +36,8 @@ pub struct HubConfig {
     pub poll_mode: crate::settings::PollMode,
     /// Predictive polling's check between track ends (`SESH_POLL_WATCH_INTERVAL`).
     pub poll_watch_interval: Duration,
+    /// The step of the pollers' shared wake-up grid (`SESH_POLL_GRID`; zero: none).
+    pub poll_grid: Duration,
     /// Player poll interval while playing.
     pub poll_interval: Duration,
     /// Player poll interval while paused.

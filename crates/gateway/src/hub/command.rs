@@ -222,6 +222,12 @@ pub(super) enum Command {
         result: Box<Result<Option<PlaybackState>, HubError>>,
         at_ms: i64,
     },
+    /// A poller's poll that would have handed Spotify the next entry is still waiting for the
+    /// app-wide budget as the track enters its commit window: the hub hands it from its
+    /// prediction instead ([`Follower::commit_due`](super::follower::Follower::commit_due)).
+    CommitDue {
+        generation: u64,
+    },
     /// Spotify answered the `play` of a start.
     StartPlayed {
         actor: UserId,
@@ -289,6 +295,7 @@ impl Command {
                 | Self::DisplayState { .. }
                 | Self::Disconnect { .. }
                 | Self::Observed { .. }
+                | Self::CommitDue { .. }
                 | Self::StartPlayed { .. }
                 | Self::Resumed { .. }
                 | Self::PlayerDone { .. }

@@ -201,6 +201,49 @@ impl Follower {
         self.pending.as_ref()
     }
 
+    /// The entry to hand Spotify now, with the playing track (the session's current entry)
+    /// `remaining_ms` from its end: the next one, once the track is inside the commit window,
+    /// unless Spotify repeats the track (Spotify would hold the commit too, but votes stay live
+    /// longer this way) or an entry is handed already.
+    fn to_commit(
+        &self,
+        session: &Session,
+        repeat: RepeatState,
+        remaining_ms: i64,
+    ) -> Option<QueueEntryId> {
+        (repeat == RepeatState::Off
+            && remaining_ms <= i64::from(COMMIT_LEAD_MS)
+            && !self.has_pending()
+            && session.committed().is_none())
+        .then(|| session.next_entry().map(|e| e.id))
+        .flatten()
+    }
+
+    /// The poller could not afford the poll whose answer would hand Spotify the next entry (the
+    /// app's budget is short): the entry to hand it now, from the last answer predicted to
+    /// `now`, under the rules an answer inside the commit window would meet (the session steers
+    /// a playing player on its current entry). Spotify plays a queued track after whatever
+    /// plays then, so a prediction gone stale (the host skipped in their own app) costs at most
+    /// an early commit, never a gap.
+    pub fn commit_due(&self, session: &Session, now: Instant) -> Option<QueueEntryId> {
+        let last = self.tracker.last()?;
+        let current = session.queue().get(session.position())?;
+        if self.took_over.is_some()
+            || session.state() != SessionState::Playing
+            || !last.is_playing
+            || last.track.as_ref() != Some(&current.track.id)
+        {
+            return None;
+        }
+        let progress = progress_after(
+            last.progress_ms,
+            true,
+            now.saturating_duration_since(last.at),
+        );
+        let remaining = i64::from(current.track.duration_ms).saturating_sub(progress);
+        self.to_commit(session, last.repeat, remaining)
+    }
+
     /// What the player's `state`, observed at `at`, means for `session`.
     pub fn observe(
         &mut self,
@@ -255,15 +298,7 @@ impl Follower {
             let next = session.next_entry();
             if observation.is_playing {
                 self.replayed_after = None;
-                // Repeating the track: the queue waits (Spotify would hold the commit too, but
-                // votes stay live longer this way).
-                if observation.repeat == RepeatState::Off
-                    && remaining <= COMMIT_LEAD_MS
-                    && !self.has_pending()
-                    && session.committed().is_none()
-                {
-                    commit = next.map(|e| e.id);
-                }
+                commit = self.to_commit(session, observation.repeat, i64::from(remaining));
             } else if remaining <= 2_000
                 && duration > 0
                 && !self.has_pending()
@@ -562,6 +597,62 @@ mod tests {
             "Spotify's own transition"
         );
         assert!(!follower.has_pending());
+    }
+
+    #[test]
+    fn a_commit_the_budget_could_not_poll_for_is_handed_from_the_prediction() {
+        let session = playing();
+        let mut follower = Follower::default();
+        let t0 = Instant::now();
+        let at = |secs| t0 + Duration::from_secs(secs);
+        assert_eq!(follower.commit_due(&session, t0), None, "nothing seen yet");
+        let first = id_at(&session, 0);
+        let followed = follower.observe(
+            &session,
+            Some(&state(Some(&first), true, 100_000)),
+            t0,
+            RESYNC,
+        );
+        assert_eq!(followed.commit, None, "100 s left");
+        // 100 s later the prediction has 0..15 s left: due; before that, not.
+        assert_eq!(follower.commit_due(&session, at(84)), None, "16 s left");
+        let next = session.next_entry().unwrap().id;
+        assert_eq!(follower.commit_due(&session, at(88)), Some(next));
+        follower.committing();
+        assert_eq!(
+            follower.commit_due(&session, at(89)),
+            None,
+            "on its way already"
+        );
+        follower.commit_failed();
+        assert_eq!(
+            follower.commit_due(&session, at(89)),
+            Some(next),
+            "failed: due again"
+        );
+
+        // Paused (as last seen), repeating, or the host took over: nothing is due.
+        let mut paused = Follower::default();
+        paused.observe(
+            &session,
+            Some(&state(Some(&first), false, 195_000)),
+            t0,
+            RESYNC,
+        );
+        assert_eq!(paused.commit_due(&session, at(1)), None);
+        let mut repeating = Follower::default();
+        let mut looped = state(Some(&first), true, 100_000);
+        looped.repeat_state = RepeatState::Track;
+        repeating.observe(&session, Some(&looped), t0, RESYNC);
+        assert_eq!(repeating.commit_due(&session, at(90)), None);
+        let mut foreign = Follower::default();
+        foreign.observe(
+            &session,
+            Some(&state(Some("elsewhere"), true, 100_000)),
+            t0,
+            RESYNC,
+        );
+        assert_eq!(foreign.commit_due(&session, at(90)), None);
     }
 
     #[test]

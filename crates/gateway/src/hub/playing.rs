@@ -101,6 +101,17 @@ impl SessionHub {
                     self.observe(*result, at_ms).await;
                 }
             }
+            Command::CommitDue { generation } => {
+                if generation == self.poller_generation
+                    && self.poller.is_some()
+                    && let Some(entry) = self
+                        .follower
+                        .commit_due(self.store.session(), Instant::now())
+                {
+                    crate::metrics::commit_predicted();
+                    self.spawn_commit(entry);
+                }
+            }
             Command::Committed {
                 entry,
                 track,

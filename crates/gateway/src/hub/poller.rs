@@ -20,7 +20,7 @@
 
 use std::{
     sync::{
-        Arc,
+        Arc, OnceLock,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
@@ -89,6 +89,7 @@ impl PollerHandle {
             nudge: nudge.clone(),
             watched: watched.clone(),
             polled_at: Instant::now(),
+            grid: core.config.poll_grid,
             schedule: Schedule::new(
                 core.config.poll_mode,
                 Intervals {
@@ -137,6 +138,8 @@ struct Poller {
     nudge: Arc<Notify>,
     watched: Arc<AtomicBool>,
     schedule: Schedule,
+    /// `SESH_POLL_GRID`.
+    grid: Duration,
     /// When the last poll answered (how stale this session is, for the budget).
     polled_at: Instant,
 }
@@ -147,18 +150,8 @@ impl Poller {
         loop {
             // A zero delay (first poll, `0ms` interval) polls at once: a timer would round it
             // up to the next millisecond tick.
-            if !delay.is_zero() {
-                tokio::select! {
-                    () = self.cancel.cancelled() => return,
-                    () = tokio::time::sleep(delay) => {}
-                    () = self.nudge.notified() => {
-                        self.schedule.nudged();
-                        tokio::select! {
-                            () = self.cancel.cancelled() => return,
-                            () = tokio::time::sleep(CONFIRM_DELAY) => {}
-                        }
-                    }
-                }
+            if !delay.is_zero() && !self.sleep(delay).await {
+                return;
             }
             if !self.acquire().await {
                 return;
@@ -183,20 +176,69 @@ impl Poller {
         }
     }
 
-    /// Waits for the app-wide budget: when it is short, the polls that keep the music playing
-    /// go first, then boundaries and confirmations, then the sessions polled longest ago. A poll still waiting when it comes
-    /// to matter more is promoted ([`Schedule::promotion`]). `false`: cancelled.
+    /// Sleeps `delay` (to the next point of the wake-up grid), or until a nudge and then
+    /// [`CONFIRM_DELAY`]. A commit window that opens meanwhile with no answer inside it (the
+    /// next poll comes only at the track's end, or later) is the hub's to commit from its
+    /// prediction, without a call. `false`: cancelled, or the hub is gone.
+    async fn sleep(&mut self, delay: Duration) -> bool {
+        let wake = on_grid(Instant::now() + delay, self.grid);
+        loop {
+            let commit = self.schedule.commit_point().filter(|at| *at < wake);
+            tokio::select! {
+                () = self.cancel.cancelled() => return false,
+                () = tokio::time::sleep_until(commit.unwrap_or(wake)) => {
+                    if commit.is_none() {
+                        return true;
+                    }
+                    if !self.commit_due().await {
+                        return false;
+                    }
+                }
+                () = self.nudge.notified() => {
+                    self.schedule.nudged();
+                    let confirm = on_grid(Instant::now() + CONFIRM_DELAY, self.grid);
+                    return tokio::select! {
+                        () = self.cancel.cancelled() => false,
+                        () = tokio::time::sleep_until(confirm) => true,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Tells the hub to hand Spotify the next entry from its prediction. `false`: the hub is
+    /// gone.
+    async fn commit_due(&mut self) -> bool {
+        self.schedule.commit_handed();
+        let due = Command::CommitDue {
+            generation: self.generation,
+        };
+        self.hub.send(due).await.is_ok()
+    }
+
+    /// Waits for the app-wide budget: when it is short, the calls that keep the music playing
+    /// go first, then boundaries and confirmations, then the sessions polled longest ago. A
+    /// poll still waiting when it comes to matter more changes ([`Schedule::promotion`]): at
+    /// the commit window the hub hands Spotify the next entry from its prediction (no call
+    /// spent on a poll first), at the track's end the poll becomes a boundary poll.
+    /// `false`: cancelled.
     async fn acquire(&mut self) -> bool {
         loop {
             let priority = self.schedule.reason().priority();
             let promotion = self.schedule.promotion();
             let at = promotion.map_or_else(Instant::now, |(at, _)| at);
             tokio::select! {
+                // A token at hand is spent: a promotion is for polls the budget keeps waiting.
+                biased;
                 () = self.cancel.cancelled() => return false,
                 () = self.core.budget.acquire(priority, self.polled_at.into_std()) => return true,
                 () = tokio::time::sleep_until(at), if promotion.is_some() => {
-                    if let Some((_, reason)) = promotion {
-                        self.schedule.promote(reason);
+                    match promotion {
+                        Some((_, Promotion::CommitDue)) if !self.commit_due().await => {
+                            return false;
+                        }
+                        Some((_, Promotion::CommitDue)) | None => {}
+                        Some((_, Promotion::Boundary)) => self.schedule.promote(Reason::Boundary),
                     }
                 }
             }
@@ -209,6 +251,39 @@ impl Poller {
         })
         .await
     }
+}
+
+/// `at`, or the first point after it of the grid of `step` all pollers share
+/// (`SESH_POLL_GRID`): the polls due within one step go out in one wake-up of the runtime (one
+/// timer pass, one burst of writes, their answers read together) instead of one thread wake-up
+/// each, which costs more CPU than the poll itself. A poll comes less than `step` late.
+fn on_grid(at: Instant, step: Duration) -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
+    let step = step.as_nanos();
+    if step == 0 {
+        return at;
+    }
+    // Less than one step: fits in u64.
+    let late = |nanos: u128| Duration::from_nanos(nanos as u64);
+    match at.checked_duration_since(origin) {
+        Some(since) => match since.as_nanos() % step {
+            0 => at,
+            off => at + late(step - off),
+        },
+        // Before the first poller's first wake-up: the grid extends backwards too.
+        None => at + late((origin - at).as_nanos() % step),
+    }
+}
+
+/// What a poll still waiting for the budget turns into ([`Schedule::promotion`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Promotion {
+    /// The playing track enters its commit window: the hub hands Spotify the next entry from
+    /// its prediction, and the poll waits on as it was.
+    CommitDue,
+    /// The playing track's predicted end: a boundary poll.
+    Boundary,
 }
 
 /// Why a poll is made.
@@ -334,6 +409,8 @@ pub(super) struct Schedule {
     lively_until: Option<Instant>,
     /// Why the coming poll is made.
     reason: Reason,
+    /// The hub was told to hand Spotify the next entry while the coming poll waited.
+    commit_handed: bool,
 }
 
 impl Schedule {
@@ -346,6 +423,7 @@ impl Schedule {
             last: None,
             lively_until: None,
             reason: Reason::Confirm,
+            commit_handed: false,
         }
     }
 
@@ -360,23 +438,50 @@ impl Schedule {
     pub(super) fn nudged(&mut self) {
         self.reason = Reason::Confirm;
         self.last = None;
+        self.commit_handed = false;
     }
 
-    /// When the coming poll, if it still waits for the budget then, matters more, and what it
-    /// becomes: a watch poll becomes a `commit` poll as the playing track (as last seen)
-    /// enters its commit window, if the last answer came before the window (an answer inside
-    /// it has already handed Spotify the next entry), else a `boundary` poll at the track's
-    /// predicted end. (A commit poll outranks a boundary poll already.)
-    pub(super) fn promotion(&self) -> Option<(Instant, Reason)> {
-        if self.reason != Reason::Watch {
+    /// When the coming poll, if it still waits for the budget then, matters more, and what
+    /// changes: as the playing track (as last seen) enters its commit window, if the last
+    /// answer came before the window (an answer inside it has handed Spotify the next entry
+    /// already), the hub hands the next entry from its prediction ([`Promotion::CommitDue`]:
+    /// a watch or commit poll that could not be afforded in time is not worth the call any
+    /// more, and goes on waiting as a watch poll); at the track's predicted end, a watch poll
+    /// becomes a `boundary` poll.
+    pub(super) fn promotion(&self) -> Option<(Instant, Promotion)> {
+        if !matches!(self.reason, Reason::Watch | Reason::Commit) {
+            return None;
+        }
+        if let Some(at) = self.commit_point() {
+            return Some((at, Promotion::CommitDue));
+        }
+        let last = self.last.as_ref().filter(|l| l.playing)?;
+        let left = Duration::from_millis(u64::try_from(last.left_at(last.at)?).ok()?);
+        (self.reason == Reason::Watch)
+            .then(|| (last.at + left + END_OF_TRACK_SLACK, Promotion::Boundary))
+    }
+
+    /// When the hub is to hand Spotify the next entry from its prediction, if no answer does
+    /// first: [`FEED_AHEAD`] before the playing track's predicted end, when the last answer
+    /// came before its commit window and the hub was not told yet. (With nobody connected the
+    /// feed poll at that point does it, and confirms the player is still there.)
+    pub(super) fn commit_point(&self) -> Option<Instant> {
+        if self.commit_handed || self.reason == Reason::Feed {
             return None;
         }
         let last = self.last.as_ref().filter(|l| l.playing)?;
         let left = Duration::from_millis(u64::try_from(last.left_at(last.at)?).ok()?);
-        if left > COMMIT_WINDOW {
-            return Some((last.at + left.saturating_sub(FEED_AHEAD), Reason::Commit));
+        (left > COMMIT_WINDOW).then(|| last.at + left.saturating_sub(FEED_AHEAD))
+    }
+
+    /// The hub was told to hand Spotify the next entry ([`Schedule::commit_point`]): a commit
+    /// poll still to come is not worth its call any more, and is made as a watch poll (until
+    /// the track's end promotes it).
+    pub(super) fn commit_handed(&mut self) {
+        self.commit_handed = true;
+        if self.reason == Reason::Commit {
+            self.reason = Reason::Watch;
         }
-        Some((last.at + left + END_OF_TRACK_SLACK, Reason::Boundary))
     }
 
     /// The coming poll waited into its [`Schedule::promotion`]: it is made as `reason`.
@@ -393,6 +498,7 @@ impl Schedule {
     ) -> (Duration, Reason) {
         let next = self.decide(result, watched, now);
         self.reason = next.1;
+        self.commit_handed = false;
         next
     }
 
@@ -505,7 +611,7 @@ mod tests {
     use sesh_spotify::PlaybackState;
     use tokio::time::Instant;
 
-    use super::{FEED_AHEAD, Intervals, Reason, Schedule, feed_delay};
+    use super::{FEED_AHEAD, Intervals, Promotion, Reason, Schedule, feed_delay, on_grid};
     use crate::hub::HubError;
     use crate::settings::PollMode;
 
@@ -518,6 +624,33 @@ mod tests {
             paused: S(5),
             watch: S(5),
         }
+    }
+
+    #[test]
+    fn wake_ups_gather_on_one_grid_never_early_and_less_than_a_step_late() {
+        const WAKE_GRID: Duration = Duration::from_millis(20);
+        let t0 = Instant::now();
+        assert_eq!(on_grid(t0, Duration::ZERO), t0, "no grid: on time");
+        let mut points = std::collections::BTreeSet::new();
+        for us in (0..200_000u64).step_by(1_300) {
+            let at = t0 + Duration::from_micros(us);
+            let woke = on_grid(at, WAKE_GRID);
+            assert!(woke >= at && woke - at < WAKE_GRID, "{us} µs");
+            assert_eq!(
+                on_grid(woke, WAKE_GRID),
+                woke,
+                "a grid point is its own wake-up"
+            );
+            points.insert(woke);
+        }
+        // 154 instants over 200 ms share at most 11 wake-ups 20 ms apart.
+        assert!(points.len() <= 11, "{}", points.len());
+        let gaps: Vec<_> = points
+            .iter()
+            .zip(points.iter().skip(1))
+            .map(|(a, b)| *b - *a)
+            .collect();
+        assert!(gaps.iter().all(|gap| *gap == WAKE_GRID), "{gaps:?}");
     }
 
     /// The host's player: `track` (200 s long) at `progress_ms`.
@@ -649,19 +782,35 @@ mod tests {
             (MS(4_150), Reason::Boundary)
         );
         // A watch poll due long before the end that is still waiting for the budget when
-        // the track enters the window (12 s before its end) becomes a commit poll, and one
-        // still waiting at the end a boundary poll.
+        // the track enters the window (12 s before its end): the hub hands Spotify the next
+        // entry from its prediction, and the poll waits on as a watch poll, a boundary poll
+        // from the track's end on.
         let mut plan = Schedule::new(PollMode::Predictive, intervals());
         plan.next(&player("a", true, 100_000), true, t0);
         assert_eq!(plan.reason(), Reason::Watch);
-        assert_eq!(plan.promotion(), Some((t0 + S(88), Reason::Commit)));
-        plan.promote(Reason::Commit);
-        assert_eq!(plan.reason(), Reason::Commit);
+        assert_eq!(plan.promotion(), Some((t0 + S(88), Promotion::CommitDue)));
+        plan.commit_handed();
+        assert_eq!(plan.reason(), Reason::Watch);
         assert_eq!(
             plan.promotion(),
-            None,
-            "a commit poll outranks a boundary poll"
+            Some((t0 + S(100) + MS(150), Promotion::Boundary))
         );
+        plan.promote(Reason::Boundary);
+        assert_eq!(plan.promotion(), None);
+        // The next answer starts over: its track's commit is due again.
+        plan.next(&player("b", true, 100_000), true, t0 + S(101));
+        assert_eq!(plan.promotion(), Some((t0 + S(189), Promotion::CommitDue)));
+        // A commit poll the budget keeps waiting past that point is not worth its call any
+        // more: the hub commits from its prediction, the poll turns into a watch poll.
+        let mut plan = Schedule::new(PollMode::Predictive, intervals());
+        plan.next(&player("a", true, 180_000), true, t0);
+        assert_eq!(plan.reason(), Reason::Commit);
+        assert_eq!(plan.promotion(), Some((t0 + S(8), Promotion::CommitDue)));
+        plan.commit_handed();
+        assert_eq!(plan.reason(), Reason::Watch);
+        // A nudge (Sesh's own command) confirms first; the answer decides again.
+        plan.nudged();
+        assert_eq!((plan.reason(), plan.promotion()), (Reason::Confirm, None));
         // An answer inside the window has committed already: the next waiting poll only
         // becomes a boundary poll.
         let mut plan = Schedule::new(PollMode::Predictive, intervals());
@@ -669,12 +818,45 @@ mod tests {
         assert_eq!(plan.reason(), Reason::Watch);
         assert_eq!(
             plan.promotion(),
-            Some((t0 + S(10) + MS(150), Reason::Boundary))
+            Some((t0 + S(10) + MS(150), Promotion::Boundary))
         );
         // Paused: nothing ends, nothing to promote.
         let mut plan = Schedule::new(PollMode::Predictive, intervals());
         plan.next(&player("a", false, 100_000), true, t0);
         assert_eq!(plan.promotion(), None);
+        assert_eq!(plan.commit_point(), None);
+    }
+
+    #[test]
+    fn a_commit_window_no_poll_lands_in_is_committed_from_the_prediction() {
+        let t0 = Instant::now();
+        // A watch interval longer than the window: with 25 s left the next poll is the
+        // boundary's, and nothing answers inside the window.
+        let mut plan = Schedule::new(
+            PollMode::Predictive,
+            Intervals {
+                watch: S(30),
+                ..intervals()
+            },
+        );
+        assert_eq!(
+            plan.next(&player("a", true, 175_000), true, t0),
+            (S(25) + MS(150), Reason::Boundary)
+        );
+        assert_eq!(plan.commit_point(), Some(t0 + S(13)));
+        plan.commit_handed();
+        assert_eq!(plan.reason(), Reason::Boundary, "still the boundary's poll");
+        assert_eq!(plan.commit_point(), None, "once a track");
+        // An answer inside the window: nothing to predict.
+        plan.next(&player("a", true, 190_000), true, t0 + S(15));
+        assert_eq!(plan.commit_point(), None);
+        // Nobody connected: the feed poll itself comes at that point.
+        let mut plan = Schedule::new(PollMode::Predictive, intervals());
+        assert_eq!(
+            plan.next(&player("a", true, 100_000), false, t0).1,
+            Reason::Feed
+        );
+        assert_eq!(plan.commit_point(), None);
     }
 
     #[test]

@@ -6,8 +6,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use sesh_gateway::settings::HumanDuration;
 
-use crate::common::{party, playback_track, spawn_app};
+use crate::common::{WAIT, party, playback_track, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_playing_session_is_polled_where_it_pays_and_sees_boundaries_at_once() {
@@ -150,4 +151,68 @@ async fn sesh_own_commands_reach_members_before_any_poll_and_cost_one_confirming
     )
     .await;
     assert!(extra.is_err(), "a second playback frame: {extra:?}");
+}
+
+/// A commit window no poll answers in (here: a watch interval longer than the window; at
+/// scale: a budget too short for the poll in time) is committed from the prediction: the next
+/// entry reaches Spotify's queue 12 s before the end with no poll spent to find the moment,
+/// and Spotify plays it at the end by itself.
+#[tokio::test]
+async fn a_commit_window_no_poll_answers_in_is_committed_from_the_prediction() {
+    let app =
+        spawn_app_with(|s| s.poll_watch_interval = HumanDuration(Duration::from_secs(30))).await;
+    let mut p = party(&app, &["bob"]).await;
+    let player = app.emulator_player("alice").await;
+    let duration = player["duration_ms"].as_u64().unwrap();
+
+    // Sesh's own seek to 18 s before the end: one poll confirms it (17.7 s left); the next
+    // is the boundary's, 30 s being longer than what is left.
+    app.emulator_clear_requests().await;
+    let sought = Instant::now();
+    p.sockets[0]
+        .send(json!({ "type": "seek", "position_ms": duration - 18_000 }))
+        .await;
+    let deadline = sought + WAIT;
+    let commit = loop {
+        let commits = app.emulator_requests("POST", "/v1/me/player/queue").await;
+        if let Some(commit) = commits.first() {
+            break commit.clone();
+        }
+        assert!(Instant::now() < deadline, "no commit within {WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let committed = sought.elapsed();
+    assert!(
+        (Duration::from_secs(4)..Duration::from_secs(8)).contains(&committed),
+        "committed {committed:?} after the seek to 18 s before the end (due at 12 s before)"
+    );
+    assert_eq!(
+        app.player_polls("alice").await,
+        1,
+        "only the seek's confirming poll: the commit cost no poll"
+    );
+    let entry = p.sockets[1].next_of_type("entry_committed").await;
+    assert!(entry["id"].is_u64(), "members see it pinned: {entry}");
+    let query = commit["query"]
+        .as_str()
+        .unwrap_or_default()
+        .replace("%3A", ":");
+    let id = query
+        .split_once("spotify:track:")
+        .map(|(_, rest)| rest.split('&').next().unwrap_or_default().to_owned())
+        .unwrap_or_else(|| panic!("a track handed to Spotify: {query}"));
+
+    // At the end Spotify plays it by itself: no `PUT play` from Sesh.
+    let next = p.sockets[1]
+        .next_matching(|f| {
+            f["type"] == "playback" && playback_track(f).as_deref() == Some(id.as_str())
+        })
+        .await;
+    assert_eq!(next["is_playing"], true, "{next}");
+    assert!(
+        app.emulator_requests("PUT", "/v1/me/player/play")
+            .await
+            .is_empty(),
+        "no fallback play"
+    );
 }

@@ -67,10 +67,7 @@ fn index_of(queue: &[Value], uri: &str) -> usize {
 
 /// The emulator's log of `method path` requests since it was last cleared.
 async fn requests(app: &TestApp, method: &str, path: &str) -> Vec<Value> {
-    let log = app
-        .emulator_get(&format!("/_emulator/requests?method={method}&path={path}"))
-        .await;
-    log["requests"].as_array().unwrap().clone()
+    app.emulator_requests(method, path).await
 }
 
 /// Waits (at most `common::WAIT`) until the log has `count` of `method path`.

@@ -77,10 +77,7 @@ async fn playing(app: &TestApp) -> Playing {
 
 /// The emulator's log of `method path` requests (oldest first).
 async fn requests(app: &TestApp, method: &str, path: &str) -> Vec<Value> {
-    let log = app
-        .emulator_get(&format!("/_emulator/requests?method={method}&path={path}"))
-        .await;
-    log["requests"].as_array().unwrap().clone()
+    app.emulator_requests(method, path).await
 }
 
 async fn arm(app: &TestApp, fault: Value) {

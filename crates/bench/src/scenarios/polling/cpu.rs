@@ -1,9 +1,11 @@
 //! `poll-cpu`: server CPU per poll, and idle CPU with N playing sessions (one idle member each)
 //! in each poll mode. Fixed mode polls every session every second, so its polls dominate what
-//! the server does; predictive mode is measured the same way beside it.
+//! the server does; predictive mode is measured the same way beside it, and fixed mode once
+//! more without the pollers' shared wake-up grid (`SESH_POLL_GRID=0ms`: each poll its own
+//! wake-up, as before the grid), the baseline of the grid's saving.
 
 use super::super::Env;
-use super::{per_mode, playing, sesh_row};
+use super::{per_mode, playing, sesh_row, with_env};
 use crate::procstat;
 use crate::report::{Row, Target};
 use crate::sesh::{SeshLocation, SeshTarget};
@@ -81,6 +83,7 @@ async fn measure(
 fn rows(s: &str, mode: &str, n: usize, m: &Cpu) -> Vec<Row> {
     let label = match mode {
         "fixed" => "SESH_POLL_MODE=fixed".to_owned(),
+        UNGRIDDED => "SESH_POLL_MODE=fixed SESH_POLL_GRID=0ms".to_owned(),
         "predictive" => "predictive (default)".to_owned(),
         other => other.to_owned(),
     };
@@ -90,8 +93,9 @@ fn rows(s: &str, mode: &str, n: usize, m: &Cpu) -> Vec<Row> {
         "µs",
         m.per_poll_us(),
     );
-    // Judged where polls dominate: fixed mode (or a running Sesh, whatever its mode).
-    let per_poll = if mode == "predictive" {
+    // Judged where polls dominate: fixed mode as configured by default (or a running Sesh,
+    // whatever its mode).
+    let per_poll = if mode == "predictive" || mode == UNGRIDDED {
         per_poll
     } else {
         per_poll.target("≤ 100 µs", Target::AtMost(100.0))
@@ -121,14 +125,25 @@ fn rows(s: &str, mode: &str, n: usize, m: &Cpu) -> Vec<Row> {
     ]
 }
 
-/// `poll-cpu`: a Sesh with an unlimited budget in fixed mode, then one in predictive mode
-/// (when the bench starts Sesh), N playing sessions each.
+/// Fixed mode without the wake-up grid.
+const UNGRIDDED: &str = "fixed-ungridded";
+
+/// `poll-cpu`: when the bench starts Sesh, one in fixed mode without the wake-up grid, one in
+/// fixed mode, one in predictive mode, N playing sessions each; a running Sesh once.
 pub async fn poll_cpu(env: &mut Env) {
     let s = "poll-cpu";
     let n = env.sizes.poll_cpu_sessions;
     let window = Duration::from_secs_f64(env.sizes.poll_cpu_window_s);
     let mut measured = Vec::new();
-    for (mode, location) in per_mode(&env.location, &["fixed", "predictive"], &[]) {
+    let mut runs = per_mode(&env.location, &["fixed", "predictive"], &[]);
+    if let SeshLocation::Spawn(_) = env.location {
+        let vars = [
+            ("SESH_POLL_MODE", "fixed".to_owned()),
+            ("SESH_POLL_GRID", "0ms".to_owned()),
+        ];
+        runs.insert(0, (UNGRIDDED, with_env(&env.location, &vars)));
+    }
+    for (mode, location) in runs {
         match measure(&location, n, window, env.client_procs).await {
             Ok(m) => {
                 env.detail(
@@ -141,7 +156,23 @@ pub async fn poll_cpu(env: &mut Env) {
             Err(err) => env.fail(format!("{s}/sesh {mode}: {err:#}")),
         }
     }
-    if let [("fixed", fixed), ("predictive", predictive)] = &measured[..]
+    let of = |name: &str| {
+        measured
+            .iter()
+            .find(|(mode, _)| *mode == name)
+            .map(|(_, m)| m)
+    };
+    if let (Some(ungridded), Some(fixed)) = (of(UNGRIDDED), of("fixed"))
+        && let (Some(before), Some(after)) = (ungridded.per_poll_us(), fixed.per_poll_us())
+    {
+        env.rows([sesh_row(
+            s,
+            "CPU per poll, fixed mode, shared wake-up grid / none",
+            "×",
+            Some(after / before),
+        )]);
+    }
+    if let (Some(fixed), Some(predictive)) = (of("fixed"), of("predictive"))
         && fixed.core_percent() > 0.0
     {
         env.rows([

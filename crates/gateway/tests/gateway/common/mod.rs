@@ -239,6 +239,14 @@ impl TestApp {
         assert!(response.status().is_success());
     }
 
+    /// The `method path` requests the emulator saw since its log was cleared.
+    pub async fn emulator_requests(&self, method: &str, path: &str) -> Vec<Value> {
+        let log = self
+            .emulator_get(&format!("/_emulator/requests?method={method}&path={path}"))
+            .await;
+        log["requests"].as_array().expect("a request log").clone()
+    }
+
     /// How many `GET /v1/me/player` the emulator saw for `user` since the log was cleared.
     pub async fn player_polls(&self, user: &str) -> usize {
         let log = self

@@ -28,6 +28,7 @@ mod pages;
 mod player;
 mod playlist;
 mod polling;
+mod postgres_schema;
 mod queue;
 mod recap;
 mod reliability_delivery;

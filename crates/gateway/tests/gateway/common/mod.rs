@@ -21,6 +21,7 @@ use tokio_tungstenite::{
 };
 use tokio_util::sync::CancellationToken;
 
+pub mod postgres;
 pub mod process;
 pub mod sse;
 

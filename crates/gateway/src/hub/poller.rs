@@ -455,10 +455,17 @@ impl Schedule {
         if let Some(at) = self.commit_point() {
             return Some((at, Promotion::CommitDue));
         }
+        let (answered, left) = self.left_when_answered()?;
+        (self.reason == Reason::Watch)
+            .then(|| (answered + left + END_OF_TRACK_SLACK, Promotion::Boundary))
+    }
+
+    /// When the last answer came and how much of its track was left then, if it was playing a
+    /// track of known length.
+    fn left_when_answered(&self) -> Option<(Instant, Duration)> {
         let last = self.last.as_ref().filter(|l| l.playing)?;
         let left = Duration::from_millis(u64::try_from(last.left_at(last.at)?).ok()?);
-        (self.reason == Reason::Watch)
-            .then(|| (last.at + left + END_OF_TRACK_SLACK, Promotion::Boundary))
+        Some((last.at, left))
     }
 
     /// When the hub is to hand Spotify the next entry from its prediction, if no answer does
@@ -469,9 +476,8 @@ impl Schedule {
         if self.commit_handed || self.reason == Reason::Feed {
             return None;
         }
-        let last = self.last.as_ref().filter(|l| l.playing)?;
-        let left = Duration::from_millis(u64::try_from(last.left_at(last.at)?).ok()?);
-        (left > COMMIT_WINDOW).then(|| last.at + left.saturating_sub(FEED_AHEAD))
+        let (answered, left) = self.left_when_answered()?;
+        (left > COMMIT_WINDOW).then(|| answered + left.saturating_sub(FEED_AHEAD))
     }
 
     /// The hub was told to hand Spotify the next entry ([`Schedule::commit_point`]): a commit

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sesh_gateway::settings::HumanDuration;
 
-use crate::common::{WAIT, party, playback_track, spawn_app, spawn_app_with};
+use crate::common::{party, playback_track, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_playing_session_is_polled_where_it_pays_and_sees_boundaries_at_once() {
@@ -172,15 +172,10 @@ async fn a_commit_window_no_poll_answers_in_is_committed_from_the_prediction() {
     p.sockets[0]
         .send(json!({ "type": "seek", "position_ms": duration - 18_000 }))
         .await;
-    let deadline = sought + WAIT;
-    let commit = loop {
-        let commits = app.emulator_requests("POST", "/v1/me/player/queue").await;
-        if let Some(commit) = commits.first() {
-            break commit.clone();
-        }
-        assert!(Instant::now() < deadline, "no commit within {WAIT:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let commit = app
+        .wait_for_emulator_requests("POST", "/v1/me/player/queue", 1)
+        .await
+        .swap_remove(0);
     let committed = sought.elapsed();
     assert!(
         (Duration::from_secs(4)..Duration::from_secs(8)).contains(&committed),

@@ -65,28 +65,6 @@ fn index_of(queue: &[Value], uri: &str) -> usize {
         .unwrap_or_else(|| panic!("{uri} is not in the queue"))
 }
 
-/// The emulator's log of `method path` requests since it was last cleared.
-async fn requests(app: &TestApp, method: &str, path: &str) -> Vec<Value> {
-    app.emulator_requests(method, path).await
-}
-
-/// Waits (at most `common::WAIT`) until the log has `count` of `method path`.
-async fn wait_for_requests(app: &TestApp, method: &str, path: &str, count: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + common::WAIT;
-    loop {
-        let log = requests(app, method, path).await;
-        if log.len() >= count {
-            return log;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited for {count} {method} {path}, saw {}",
-            log.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_add_in_fair_turns_the_limits_refuse_and_votes_reorder() {
     let app = spawn_app().await;
@@ -323,7 +301,7 @@ async fn the_next_entry_is_committed_late_once_and_spotify_moves_on_by_itself() 
     app.emulator_clear_requests().await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(
-        requests(&app, "POST", "/v1/me/player/queue")
+        app.emulator_requests("POST", "/v1/me/player/queue")
             .await
             .is_empty(),
         "still 17 s to go: votes count"
@@ -332,7 +310,9 @@ async fn the_next_entry_is_committed_late_once_and_spotify_moves_on_by_itself() 
     // Inside the last 15 s the voted entry goes to Spotify's queue, once.
     app.emulator_post("/_emulator/clock", json!({"advance_ms": 6000}))
         .await;
-    let commits = wait_for_requests(&app, "POST", "/v1/me/player/queue", 1).await;
+    let commits = app
+        .wait_for_emulator_requests("POST", "/v1/me/player/queue", 1)
+        .await;
     let committed = p.sockets[1].next_of_type("entry_committed").await;
     assert_eq!(committed["id"], chosen["id"]);
     let query = commits[0]["query"].as_str().unwrap_or_default().to_owned();
@@ -349,7 +329,9 @@ async fn the_next_entry_is_committed_late_once_and_spotify_moves_on_by_itself() 
     );
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
-        requests(&app, "POST", "/v1/me/player/queue").await.len(),
+        app.emulator_requests("POST", "/v1/me/player/queue")
+            .await
+            .len(),
         1,
         "once"
     );
@@ -376,7 +358,9 @@ async fn the_next_entry_is_committed_late_once_and_spotify_moves_on_by_itself() 
         assert_eq!(frame["position"], position + 1);
     }
     assert!(
-        requests(&app, "PUT", "/v1/me/player/play").await.is_empty(),
+        app.emulator_requests("PUT", "/v1/me/player/play")
+            .await
+            .is_empty(),
         "no play at the boundary"
     );
 }
@@ -424,7 +408,9 @@ async fn three_skip_votes_of_five_connected_skip_once() {
     );
     let (_, fourth) = skip_vote(&p.guests[3], path).await;
     assert_eq!(fourth["skipped"], false, "skipped once");
-    let nexts = wait_for_requests(&app, "POST", "/v1/me/player/next", 1).await;
+    let nexts = app
+        .wait_for_emulator_requests("POST", "/v1/me/player/next", 1)
+        .await;
     for ws in &mut p.sockets {
         ws.next_matching(|f| {
             f["type"] == "playback" && playback_track(f).as_deref() == Some(next.as_str())
@@ -434,12 +420,19 @@ async fn three_skip_votes_of_five_connected_skip_once() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(nexts.len(), 1);
     assert_eq!(
-        requests(&app, "POST", "/v1/me/player/next").await.len(),
+        app.emulator_requests("POST", "/v1/me/player/next")
+            .await
+            .len(),
         1,
         "exactly one skip"
     );
     // The next entry went to Spotify's queue first, so Spotify plays the session's next.
-    assert_eq!(requests(&app, "POST", "/v1/me/player/queue").await.len(), 1);
+    assert_eq!(
+        app.emulator_requests("POST", "/v1/me/player/queue")
+            .await
+            .len(),
+        1
+    );
     let player = app.emulator_player("alice").await;
     assert_eq!(player["current_uri"], queue[position + 1]["track"]["uri"]);
     // The votes were for the track that played; the new one starts at none.
@@ -493,7 +486,7 @@ async fn with_every_phone_asleep_spotify_still_gets_the_next_entry() {
     // then hands Spotify the next entry; between the ends of tracks it does not poll.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let commits = loop {
-        let commits = requests(&app, "POST", "/v1/me/player/queue").await;
+        let commits = app.emulator_requests("POST", "/v1/me/player/queue").await;
         if !commits.is_empty() {
             break commits;
         }
@@ -504,7 +497,7 @@ async fn with_every_phone_asleep_spotify_still_gets_the_next_entry() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(commits.len(), 1);
-    let polls = requests(&app, "GET", "/v1/me/player").await.len();
+    let polls = app.emulator_requests("GET", "/v1/me/player").await.len();
     assert!(polls <= 3, "{polls} polls while feeding for nobody");
     let before = app.emulator_player("alice").await;
     let left = before["duration_ms"].as_u64().unwrap() - before["position_ms"].as_u64().unwrap();

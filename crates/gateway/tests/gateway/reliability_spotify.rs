@@ -75,11 +75,6 @@ async fn playing(app: &TestApp) -> Playing {
     }
 }
 
-/// The emulator's log of `method path` requests (oldest first).
-async fn requests(app: &TestApp, method: &str, path: &str) -> Vec<Value> {
-    app.emulator_requests(method, path).await
-}
-
 async fn arm(app: &TestApp, fault: Value) {
     app.emulator_post("/_emulator/faults", fault).await;
 }
@@ -167,7 +162,7 @@ async fn a_429_storm_is_waited_out_and_members_keep_their_state() {
     );
 
     // Nothing was sent to the endpoint before each Retry-After was up.
-    let polls = requests(&app, "GET", "/v1/me/player").await;
+    let polls = app.emulator_requests("GET", "/v1/me/player").await;
     let limited: Vec<&Value> = polls.iter().filter(|r| r["status"] == 429).collect();
     assert_eq!(limited.len(), 3, "{polls:?}");
     for pair in polls.windows(2) {
@@ -199,10 +194,10 @@ async fn an_expired_token_is_refreshed_once_and_nobody_notices() {
             .all(|f| f["type"] != "spotify_status" && f["type"] != "error"),
         "{frames:?}"
     );
-    let refreshes = requests(&app, "POST", "/api/token").await;
+    let refreshes = app.emulator_requests("POST", "/api/token").await;
     assert_eq!(refreshes.len(), 1, "{refreshes:?}");
     assert_eq!(refreshes[0]["status"], 200);
-    let polls = requests(&app, "GET", "/v1/me/player").await;
+    let polls = app.emulator_requests("GET", "/v1/me/player").await;
     let rejected: Vec<&Value> = polls.iter().filter(|r| r["status"] == 401).collect();
     assert_eq!(rejected.len(), 1, "one 401, then the retry: {polls:?}");
     // The host's own commands work with the new token too, without another refresh.
@@ -211,7 +206,7 @@ async fn an_expired_token_is_refreshed_once_and_nobody_notices() {
         .post(&format!("/api/sessions/{}/player/pause", s.id), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert_eq!(requests(&app, "POST", "/api/token").await.len(), 1);
+    assert_eq!(app.emulator_requests("POST", "/api/token").await.len(), 1);
     let (status, me) = s.alice.get("/api/me").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["needs_reauth"], false);
@@ -266,7 +261,8 @@ async fn a_revoked_login_asks_that_member_to_log_in_again_and_the_session_keeps_
     // The dead refresh token is tried once, not on every poll (Carol's login also used the
     // token endpoint: count the refusals).
     tokio::time::sleep(POLL * 8).await;
-    let refused: Vec<Value> = requests(&app, "POST", "/api/token")
+    let refused: Vec<Value> = app
+        .emulator_requests("POST", "/api/token")
         .await
         .into_iter()
         .filter(|r| r["status"] != 200)
@@ -326,7 +322,7 @@ async fn server_errors_and_slow_answers_are_retried_with_backoff_and_the_session
 
         let elapsed = Duration::from_millis(now_ms() - started);
         tokio::time::sleep(window.saturating_sub(elapsed)).await;
-        let polls = requests(&app, "GET", "/v1/me/player").await;
+        let polls = app.emulator_requests("GET", "/v1/me/player").await;
         // Without backoff: 3 attempts per 100 ms poll (~75 in the window); with it, a few
         // rounds of 3 quick retries spaced further and further apart.
         assert!(
@@ -401,7 +397,8 @@ async fn the_host_playing_something_else_stops_sesh_until_the_host_resumes() {
     );
     let player = app.emulator_player("alice").await;
     assert_eq!(player["uris"], json!(uris), "Sesh did not fight the host");
-    let plays: Vec<Value> = requests(&app, "PUT", "/v1/me/player/play")
+    let plays: Vec<Value> = app
+        .emulator_requests("PUT", "/v1/me/player/play")
         .await
         .into_iter()
         .filter(|r| r["at_ms"].as_u64().unwrap() >= took_over_at)
@@ -475,7 +472,8 @@ async fn the_hosts_device_disappearing_stops_sesh_until_the_host_resumes_elsewhe
     assert_eq!(status, StatusCode::OK, "{body}");
     let position = body["position"].as_u64().unwrap() as usize;
     assert_eq!(body["queue"], json!(s.queue));
-    let plays: Vec<Value> = requests(&app, "PUT", "/v1/me/player/play")
+    let plays: Vec<Value> = app
+        .emulator_requests("PUT", "/v1/me/player/play")
         .await
         .into_iter()
         .filter(|r| r["at_ms"].as_u64().unwrap() >= gone_at)
@@ -554,9 +552,9 @@ async fn a_free_host_gets_premium_required_and_nothing_is_half_started() {
     assert_eq!(player["current_uri"], Value::Null, "{player}");
     // Each start's first player command (switching Spotify's shuffle off, before its play)
     // was refused, and no play was ever sent.
-    let plays = requests(&app, "PUT", "/v1/me/player/play").await;
+    let plays = app.emulator_requests("PUT", "/v1/me/player/play").await;
     assert!(plays.is_empty(), "{plays:?}");
-    let refused = requests(&app, "PUT", "/v1/me/player/shuffle").await;
+    let refused = app.emulator_requests("PUT", "/v1/me/player/shuffle").await;
     assert_eq!(refused.len(), 2, "{refused:?}");
     assert!(refused.iter().all(|r| r["status"] == 403));
     // Also in the database: a restarted server has the lobby without a queue.

@@ -227,7 +227,7 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert!(response.status().is_success());
+        assert_eq!(response.status(), 204);
     }
 
     pub async fn emulator_clear_requests(&self) {
@@ -246,6 +246,28 @@ impl TestApp {
             .emulator_get(&format!("/_emulator/requests?method={method}&path={path}"))
             .await;
         log["requests"].as_array().expect("a request log").clone()
+    }
+
+    /// Waits (at most [`WAIT`]) until the emulator's log has `count` of `method path`.
+    pub async fn wait_for_emulator_requests(
+        &self,
+        method: &str,
+        path: &str,
+        count: usize,
+    ) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let log = self.emulator_requests(method, path).await;
+            if log.len() >= count {
+                return log;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waited for {count} {method} {path}, saw {}",
+                log.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// How many `GET /v1/me/player` the emulator saw for `user` since the log was cleared.

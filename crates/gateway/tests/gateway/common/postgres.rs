@@ -22,7 +22,7 @@ pub struct Postgres {
 }
 
 /// The directory of PostgreSQL's server programs: `SESH_TEST_PG_BIN`, else the newest
-/// `/usr/lib/postgresql/N/bin` (Debian), else whatever `initdb` is on the `PATH`.
+/// `/usr/lib/postgresql/N/bin` that has `initdb` (Debian's layout).
 fn bin_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SESH_TEST_PG_BIN") {
         return Some(PathBuf::from(dir));

@@ -306,15 +306,7 @@ impl Drop for NginxProcess {
     fn drop(&mut self) {
         // SIGTERM, not SIGKILL: the master then stops its workers. A killed master leaves
         // them running, orphaned and still listening, after the test.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::common::process::stop_server(&mut self.child, "-TERM");
     }
 }
 

@@ -154,18 +154,8 @@ impl Postgres {
 
 impl Drop for Postgres {
     /// An immediate shutdown (SIGQUIT: the server stops its backends and exits at once; a
-    /// SIGKILL would leave them to notice alone), then SIGKILL if it is still there.
+    /// SIGKILL would leave them to notice alone).
     fn drop(&mut self) {
-        let pid = self.server.id().to_string();
-        let _ = Command::new("kill").args(["-QUIT", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.server.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.server.kill();
-        let _ = self.server.wait();
+        super::process::stop_server(&mut self.server, "-QUIT");
     }
 }

@@ -187,3 +187,18 @@ impl SeshProcess {
         super::emulator_post(&self.http, &self.emulator_url, path, body).await
     }
 }
+
+/// Stops a server started with `std::process::Command` (Nginx, PostgreSQL): `signal`, the one
+/// that makes its main process stop its own children (a SIGKILLed master leaves them running,
+/// orphaned), up to 5 s for it to exit, then SIGKILL.
+pub fn stop_server(child: &mut std::process::Child, signal: &str) {
+    let _ = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -56,7 +56,9 @@ pub struct Settings {
     #[arg(long, env = "SESH_PUBLIC_URL", global = true)]
     pub public_url: Option<Url>,
 
-    /// SQLite database URL; the file is created if missing.
+    /// The store: `sqlite://FILE` (the file is created if missing) or `postgres://…` (for
+    /// several instances). A PostgreSQL password is best left out of the URL, in `PGPASSWORD`
+    /// or a `.pgpass` file (`PGPASSFILE`); one in the URL is never logged.
     #[arg(
         long,
         env = "SESH_DATABASE_URL",
@@ -601,13 +603,28 @@ fn read_secret_file(var: &'static str, path: &Path) -> Result<Redacted, SecretFi
     Ok(Redacted::from(content))
 }
 
+/// `url` with its password (if any) replaced by `***`, for logs and errors.
+pub fn without_password(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Only URLs that cannot have a password refuse one, and this one has one.
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // Unparseable: it may still hold a password somewhere.
+        Err(_) if url.contains('@') => "<a database URL that does not parse>".to_owned(),
+        Err(_) => url.to_owned(),
+    }
+}
+
 impl fmt::Debug for Settings {
     // Written out by hand so a secret can never end up in a log through `{:?}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("public_url", &self.public_url.as_ref().map(Url::as_str))
-            .field("database_url", &self.database_url)
+            .field("database_url", &without_password(&self.database_url))
             .field("data_dir", &self.data_dir)
             .field("spotify_client_id", &self.spotify_client_id)
             .field("demo", &self.demo)
@@ -909,6 +926,27 @@ mod tests {
         let mut s = Cli::try_parse_from(["sesh"]).unwrap().settings;
         s.secret_key = Some(Redacted::from("c2VjcmV0"));
         assert!(!format!("{s:?}").contains("c2VjcmV0"));
+        s.database_url = "postgres://sesh:hunter2@db.internal:5432/sesh".into();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("postgres://sesh:***@db.internal:5432/sesh"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn database_urls_lose_only_their_password() {
+        assert_eq!(without_password("sqlite://sesh.db"), "sqlite://sesh.db");
+        assert_eq!(
+            without_password("postgres://sesh@127.0.0.1/sesh"),
+            "postgres://sesh@127.0.0.1/sesh"
+        );
+        assert_eq!(
+            without_password("postgresql://u:p%40ss@h/db?sslmode=require"),
+            "postgresql://u:***@h/db?sslmode=require"
+        );
+        assert!(!without_password("postgres://u:secret@[bad/db").contains("secret"));
     }
 
     fn exposed(secret: &Option<Redacted>) -> &str {

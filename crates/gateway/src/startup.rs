@@ -58,7 +58,7 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error("cannot open the database {url}: {source}")]
     Database {
-        /// The database URL.
+        /// The database URL, without its password.
         url: String,
         /// Why.
         #[source]
@@ -155,9 +155,14 @@ impl Application {
         let db = Database::connect(&settings.database_url, TokenCipher::new(&key))
             .await
             .map_err(|source| StartupError::Database {
-                url: settings.database_url.clone(),
+                url: crate::settings::without_password(&settings.database_url),
                 source,
             })?;
+        tracing::info!(
+            store = db.kind(),
+            url = %crate::settings::without_password(&settings.database_url),
+            "database open and migrated"
+        );
 
         let origin = public_url.as_str().trim_end_matches('/').to_owned();
         let redirect_uri = format!("{origin}/auth/callback");

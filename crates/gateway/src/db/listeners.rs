@@ -1,11 +1,9 @@
 //! Members who listen along on their own device (`hub/listening.rs`), one row each: stored
 //! before members are told, loaded when a session's hub starts, so a restart resumes them.
 
-use sesh_session::{DeviceId, SessionId, UserId};
-use sqlx::Row;
-
-use super::{Database, DbError, now_ms};
+use super::{Database, DbError, execute, now_ms, on};
 use crate::wire::ListeningState;
+use sesh_session::{DeviceId, SessionId, UserId};
 
 fn state_name(state: ListeningState) -> &'static str {
     match state {
@@ -20,25 +18,23 @@ impl Database {
         &self,
         session: SessionId,
     ) -> Result<Vec<(UserId, DeviceId, ListeningState)>, DbError> {
-        let rows = sqlx::query(
-            "SELECT user_id, device_id, state FROM session_listeners WHERE session_id = ?1
-             ORDER BY user_id",
-        )
-        .bind(session.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let state = match r.try_get::<&str, _>(2)? {
+        let rows: Vec<(String, String, String)> = on!(self.reader(), |c| {
+            sqlx::query_as(
+                "SELECT user_id, device_id, state FROM session_listeners WHERE session_id = $1
+                 ORDER BY user_id",
+            )
+            .bind(session.to_string())
+            .fetch_all(c)
+            .await
+        })?;
+        rows.into_iter()
+            .map(|(user, device, state)| {
+                let state = match state.as_str() {
                     "in_sync" => ListeningState::InSync,
                     "detached" => ListeningState::Detached,
                     other => return Err(DbError::Corrupt(format!("listening state `{other}`"))),
                 };
-                Ok((
-                    UserId::new(r.try_get::<String, _>(0)?),
-                    DeviceId::new(r.try_get::<String, _>(1)?),
-                    state,
-                ))
+                Ok((UserId::new(user), DeviceId::new(device), state))
             })
             .collect()
     }
@@ -54,32 +50,35 @@ impl Database {
     ) -> Result<(), DbError> {
         match device {
             Some(device) => {
-                sqlx::query(
-                    "INSERT INTO session_listeners (session_id, user_id, device_id, state, updated_at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (session_id, user_id) DO UPDATE SET
-                        device_id = excluded.device_id, state = excluded.state,
-                        updated_at_ms = excluded.updated_at_ms",
-                )
-                .bind(session.to_string())
-                .bind(user.as_str())
-                .bind(device.as_str())
-                .bind(state_name(state))
-                .bind(now_ms())
-                .execute(&self.writer)
-                .await?;
+                execute!(
+                    self.writer(),
+                    sqlx::query(
+                        "INSERT INTO session_listeners (session_id, user_id, device_id, state,
+                                                        updated_at_ms)
+                         VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (session_id, user_id) DO UPDATE SET
+                            device_id = excluded.device_id, state = excluded.state,
+                            updated_at_ms = excluded.updated_at_ms",
+                    )
+                    .bind(session.to_string())
+                    .bind(user.as_str())
+                    .bind(device.as_str())
+                    .bind(state_name(state))
+                    .bind(now_ms())
+                )?;
             }
             None => {
-                sqlx::query(
-                    "UPDATE session_listeners SET state = ?3, updated_at_ms = ?4
-                     WHERE session_id = ?1 AND user_id = ?2",
-                )
-                .bind(session.to_string())
-                .bind(user.as_str())
-                .bind(state_name(state))
-                .bind(now_ms())
-                .execute(&self.writer)
-                .await?;
+                execute!(
+                    self.writer(),
+                    sqlx::query(
+                        "UPDATE session_listeners SET state = $3, updated_at_ms = $4
+                         WHERE session_id = $1 AND user_id = $2",
+                    )
+                    .bind(session.to_string())
+                    .bind(user.as_str())
+                    .bind(state_name(state))
+                    .bind(now_ms())
+                )?;
             }
         }
         Ok(())
@@ -91,13 +90,15 @@ impl Database {
         session: SessionId,
         user: Option<&UserId>,
     ) -> Result<(), DbError> {
-        sqlx::query(
-            "DELETE FROM session_listeners WHERE session_id = ?1 AND (?2 IS NULL OR user_id = ?2)",
-        )
-        .bind(session.to_string())
-        .bind(user.map(UserId::as_str))
-        .execute(&self.writer)
-        .await?;
+        execute!(
+            self.writer(),
+            sqlx::query(
+                "DELETE FROM session_listeners
+                 WHERE session_id = $1 AND ($2 IS NULL OR user_id = $2)",
+            )
+            .bind(session.to_string())
+            .bind(user.map(UserId::as_str))
+        )?;
         Ok(())
     }
 }

@@ -8,12 +8,10 @@
 
 use std::time::Duration;
 
+use super::{Database, DbError, Either, execute, now_ms, on, user_from_columns};
+use crate::{crypto::CryptoError, db::UserRecord, read_cache::CachedLogin};
 use secrecy::{ExposeSecret, SecretString};
 use sesh_session::UserId;
-use sqlx::Row;
-
-use super::{Database, DbError, now_ms, user_from_row};
-use crate::{crypto::CryptoError, db::UserRecord, read_cache::CachedLogin};
 
 /// A pending OAuth authorization taken from the store.
 #[derive(Debug)]
@@ -64,7 +62,7 @@ impl Database {
         user: &UserId,
         ttl: Duration,
     ) -> Result<(), DbError> {
-        insert_login(&self.writer, id_hash, user, ttl).await
+        insert_login(self.writer(), id_hash, user, ttl).await
     }
 
     /// The user of a login that is neither expired nor idle for longer than `idle` (from memory
@@ -82,24 +80,32 @@ impl Database {
             return Ok(Some(user));
         }
         let tickets = self.logins.tickets();
-        let row = sqlx::query(
-            "SELECT u.id, u.display_name, u.needs_reauth, u.spectating, l.expires_at, l.last_seen_at
-             FROM login_sessions l JOIN users u ON u.id = l.user_id
-             WHERE l.id_hash = ?1 AND l.expires_at > ?2 AND l.last_seen_at > ?3",
-        )
-        .bind(id_hash)
-        .bind(now)
-        .bind(now.saturating_sub(idle_ms))
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let user = user_from_row(&row)?;
+        type Row = (String, String, bool, Option<String>, i64, i64);
+        let row: Option<Row> = on!(self.reader(), |c| {
+            sqlx::query_as(
+                "SELECT u.id, u.display_name, u.needs_reauth, u.spectating, l.expires_at,
+                        l.last_seen_at
+                 FROM login_sessions l JOIN users u ON u.id = l.user_id
+                 WHERE l.id_hash = $1 AND l.expires_at > $2 AND l.last_seen_at > $3",
+            )
+            .bind(id_hash)
+            .bind(now)
+            .bind(now.saturating_sub(idle_ms))
+            .fetch_optional(c)
+            .await
+        })?;
+        let Some((id, name, needs_reauth, spectating, expires_at, last_seen_at)) = row else {
+            return Ok(None);
+        };
+        let user = user_from_columns((id, name, needs_reauth, spectating))?;
         let login = CachedLogin {
             user: user.id.clone(),
-            expires_at: row.try_get(4)?,
-            last_seen_at: row.try_get(5)?,
+            expires_at,
+            last_seen_at,
         };
-        self.logins.fill(tickets, id_hash, login.clone(), &user);
+        if self.caches_reads() {
+            self.logins.fill(tickets, id_hash, login.clone(), &user);
+        }
         self.touch_if_due(id_hash, &login, now, idle);
         Ok(Some(user))
     }
@@ -111,14 +117,14 @@ impl Database {
             return;
         }
         self.logins.mark_seen(id_hash, now);
-        let (writer, id_hash) = (self.writer.clone(), id_hash.to_owned());
+        let (db, id_hash) = (self.clone(), id_hash.to_owned());
         tokio::spawn(async move {
-            let result =
-                sqlx::query("UPDATE login_sessions SET last_seen_at = ?2 WHERE id_hash = ?1")
+            let result = execute!(
+                db.writer(),
+                sqlx::query("UPDATE login_sessions SET last_seen_at = $2 WHERE id_hash = $1")
                     .bind(&id_hash)
                     .bind(now)
-                    .execute(&writer)
-                    .await;
+            );
             if let Err(e) = result {
                 tracing::warn!(error = %e, "could not record a login's last use");
             }
@@ -127,34 +133,35 @@ impl Database {
 
     /// Forgets a login (logout).
     pub async fn delete_login(&self, id_hash: &str) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM login_sessions WHERE id_hash = ?1")
-            .bind(id_hash)
-            .execute(&self.writer)
-            .await?;
+        execute!(
+            self.writer(),
+            sqlx::query("DELETE FROM login_sessions WHERE id_hash = $1").bind(id_hash)
+        )?;
         self.logins.logins.forget(id_hash);
         Ok(())
     }
 
     /// Forgets every login of `user` (log out everywhere); how many there were.
     pub async fn delete_logins_of(&self, user: &UserId) -> Result<u64, DbError> {
-        let done = sqlx::query("DELETE FROM login_sessions WHERE user_id = ?1")
-            .bind(user.as_str())
-            .execute(&self.writer)
-            .await?;
+        let done = execute!(
+            self.writer(),
+            sqlx::query("DELETE FROM login_sessions WHERE user_id = $1").bind(user.as_str())
+        )?;
         // The cache is keyed by cookie hash, which we do not know for the other browsers.
         self.logins.logins.clear();
-        Ok(done.rows_affected())
+        Ok(done)
     }
 
     // ---- OAuth states ----------------------------------------------------------------------
 
     /// Pending (unexpired) authorizations, for the cap on logins in progress.
     pub async fn pending_oauth_states(&self) -> Result<u64, DbError> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM oauth_states WHERE expires_at > ?1")
+        let count: i64 = on!(self.reader(), |c| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM oauth_states WHERE expires_at > $1")
                 .bind(now_ms())
-                .fetch_one(&self.pool)
-                .await?;
+                .fetch_one(c)
+                .await
+        })?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
@@ -172,17 +179,19 @@ impl Database {
             pkce_verifier.expose_secret().as_bytes(),
             format!("oauth_states:{state_hash}").as_bytes(),
         )?;
-        sqlx::query(
-            "INSERT INTO oauth_states (state_hash, pkce_verifier, next_path, expires_at, browser_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(state_hash)
-        .bind(sealed)
-        .bind(next_path)
-        .bind(now_ms().saturating_add(ms(ttl)))
-        .bind(browser_hash)
-        .execute(&self.writer)
-        .await?;
+        execute!(
+            self.writer(),
+            sqlx::query(
+                "INSERT INTO oauth_states (state_hash, pkce_verifier, next_path, expires_at,
+                                           browser_hash)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(state_hash)
+            .bind(sealed)
+            .bind(next_path)
+            .bind(now_ms().saturating_add(ms(ttl)))
+            .bind(browser_hash)
+        )?;
         Ok(())
     }
 
@@ -194,41 +203,43 @@ impl Database {
         state_hash: &str,
         browser_hash: Option<&str>,
     ) -> Result<OAuthTake, DbError> {
-        let row = sqlx::query(
-            "SELECT browser_hash FROM oauth_states WHERE state_hash = ?1 AND expires_at > ?2",
-        )
-        .bind(state_hash)
-        .bind(now_ms())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
+        let started_by: Option<String> = on!(self.reader(), |c| {
+            sqlx::query_scalar(
+                "SELECT browser_hash FROM oauth_states WHERE state_hash = $1 AND expires_at > $2",
+            )
+            .bind(state_hash)
+            .bind(now_ms())
+            .fetch_optional(c)
+            .await
+        })?;
+        let Some(started_by) = started_by else {
             return Ok(OAuthTake::Missing);
         };
-        let started_by: String = row.try_get(0)?;
         // Compared as hashes of random values: nothing to learn from timing.
         if started_by.is_empty() || browser_hash != Some(started_by.as_str()) {
             return Ok(OAuthTake::OtherBrowser);
         }
-        let row = sqlx::query(
-            "DELETE FROM oauth_states WHERE state_hash = ?1 AND expires_at > ?2
-             RETURNING pkce_verifier, next_path",
-        )
-        .bind(state_hash)
-        .bind(now_ms())
-        .fetch_optional(&self.writer)
-        .await?;
+        let row: Option<(Vec<u8>, String)> = on!(self.writer(), |c| {
+            sqlx::query_as(
+                "DELETE FROM oauth_states WHERE state_hash = $1 AND expires_at > $2
+                 RETURNING pkce_verifier, next_path",
+            )
+            .bind(state_hash)
+            .bind(now_ms())
+            .fetch_optional(c)
+            .await
+        })?;
         // Used by a concurrent callback in between.
-        let Some(row) = row else {
+        let Some((sealed, next_path)) = row else {
             return Ok(OAuthTake::Missing);
         };
-        let sealed: Vec<u8> = row.try_get(0)?;
         let verifier = self
             .cipher
             .open(&sealed, format!("oauth_states:{state_hash}").as_bytes())?;
         let verifier = String::from_utf8(verifier).map_err(|_| CryptoError)?;
         Ok(OAuthTake::Taken(OAuthState {
             pkce_verifier: SecretString::from(verifier),
-            next_path: row.try_get(1)?,
+            next_path,
         }))
     }
 
@@ -237,18 +248,16 @@ impl Database {
     /// Deletes expired authorizations and logins (expired, or idle for longer than `idle`).
     pub async fn sweep_expired(&self, idle: Duration) -> Result<Sweep, DbError> {
         let now = now_ms();
-        let oauth_states = sqlx::query("DELETE FROM oauth_states WHERE expires_at <= ?1")
-            .bind(now)
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
-        let logins =
-            sqlx::query("DELETE FROM login_sessions WHERE expires_at <= ?1 OR last_seen_at <= ?2")
+        let oauth_states = execute!(
+            self.writer(),
+            sqlx::query("DELETE FROM oauth_states WHERE expires_at <= $1").bind(now)
+        )?;
+        let logins = execute!(
+            self.writer(),
+            sqlx::query("DELETE FROM login_sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
                 .bind(now)
                 .bind(now.saturating_sub(ms(idle)))
-                .execute(&self.writer)
-                .await?
-                .rows_affected();
+        )?;
         if logins > 0 {
             self.logins.logins.clear();
         }
@@ -292,23 +301,24 @@ pub fn spawn_sweeper(
 
 /// Writes a login of `user` (cookie hash `id_hash`) lasting `ttl` from now, on `executor` (the
 /// writer, or a transaction that creates the user too).
-pub(super) async fn insert_login<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+pub(super) async fn insert_login<'s, 'p>(
+    on: Either<impl sqlx::SqliteExecutor<'s>, impl sqlx::PgExecutor<'p>>,
     id_hash: &str,
     user: &UserId,
     ttl: Duration,
 ) -> Result<(), DbError> {
     let now = now_ms();
-    sqlx::query(
-        "INSERT INTO login_sessions (id_hash, user_id, created_at, expires_at, last_seen_at)
-         VALUES (?1, ?2, ?3, ?4, ?3)",
-    )
-    .bind(id_hash)
-    .bind(user.as_str())
-    .bind(now)
-    .bind(now.saturating_add(ms(ttl)))
-    .execute(executor)
-    .await?;
+    execute!(
+        on,
+        sqlx::query(
+            "INSERT INTO login_sessions (id_hash, user_id, created_at, expires_at, last_seen_at)
+             VALUES ($1, $2, $3, $4, $3)",
+        )
+        .bind(id_hash)
+        .bind(user.as_str())
+        .bind(now)
+        .bind(now.saturating_add(ms(ttl)))
+    )?;
     Ok(())
 }
 
@@ -328,7 +338,7 @@ mod tests {
 
     async fn rows(db: &Database, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(db.pool())
+            .fetch_one(db.sqlite_pool().unwrap())
             .await
             .unwrap()
     }

@@ -3,7 +3,7 @@
 
 use sesh_session::{SessionId, UserId};
 
-use super::{Database, DbError, now_ms};
+use super::{Database, DbError, execute, now_ms, on};
 
 /// A member's playlist of a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +23,16 @@ impl Database {
         session: SessionId,
         user: &UserId,
     ) -> Result<Option<SavedPlaylist>, DbError> {
-        let row: Option<(String, String, i64)> = sqlx::query_as(
-            "SELECT playlist_id, url, added FROM session_playlists
-             WHERE session_id = ?1 AND user_id = ?2",
-        )
-        .bind(session.to_string())
-        .bind(user.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(String, String, i64)> = on!(self.reader(), |c| {
+            sqlx::query_as(
+                "SELECT playlist_id, url, added FROM session_playlists
+                 WHERE session_id = $1 AND user_id = $2",
+            )
+            .bind(session.to_string())
+            .bind(user.as_str())
+            .fetch_optional(c)
+            .await
+        })?;
         Ok(row.map(|(playlist_id, url, added)| SavedPlaylist {
             playlist_id,
             url,
@@ -47,17 +49,19 @@ impl Database {
         url: &str,
     ) -> Result<(), DbError> {
         let now = now_ms();
-        sqlx::query(
-            "INSERT INTO session_playlists (session_id, user_id, playlist_id, url, added, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5)",
-        )
-        .bind(session.to_string())
-        .bind(user.as_str())
-        .bind(playlist_id)
-        .bind(url)
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
+        execute!(
+            self.writer(),
+            sqlx::query(
+                "INSERT INTO session_playlists (session_id, user_id, playlist_id, url, added,
+                                                created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 0, $5, $5)",
+            )
+            .bind(session.to_string())
+            .bind(user.as_str())
+            .bind(playlist_id)
+            .bind(url)
+            .bind(now)
+        )?;
         Ok(())
     }
 
@@ -68,16 +72,17 @@ impl Database {
         user: &UserId,
         added: usize,
     ) -> Result<(), DbError> {
-        sqlx::query(
-            "UPDATE session_playlists SET added = ?3, updated_at = ?4
-             WHERE session_id = ?1 AND user_id = ?2",
-        )
-        .bind(session.to_string())
-        .bind(user.as_str())
-        .bind(i64::try_from(added).unwrap_or(i64::MAX))
-        .bind(now_ms())
-        .execute(&self.writer)
-        .await?;
+        execute!(
+            self.writer(),
+            sqlx::query(
+                "UPDATE session_playlists SET added = $3, updated_at = $4
+                 WHERE session_id = $1 AND user_id = $2",
+            )
+            .bind(session.to_string())
+            .bind(user.as_str())
+            .bind(i64::try_from(added).unwrap_or(i64::MAX))
+            .bind(now_ms())
+        )?;
         Ok(())
     }
 }

@@ -6,10 +6,28 @@
 
 use std::time::Duration;
 
+use super::{Database, DbError, Dialects, execute, now_ms, on};
 use sesh_session::{SessionId, UserId};
-use sqlx::Row;
 
-use super::{Database, DbError, now_ms};
+/// Seat holders, the longest seated first, with when each was last seen.
+const SEAT_HOLDERS: Dialects = Dialects {
+    sqlite: "SELECT u.id, u.display_name,
+                    MAX(u.updated_at, COALESCE((SELECT MAX(l.last_seen_at) FROM login_sessions l
+                                                WHERE l.user_id = u.id), 0))
+             FROM users u WHERE u.seated ORDER BY u.created_at, u.rowid",
+    postgres: "SELECT u.id, u.display_name,
+                      GREATEST(u.updated_at, COALESCE((SELECT MAX(l.last_seen_at)
+                                                       FROM login_sessions l
+                                                       WHERE l.user_id = u.id), 0))
+               FROM users u WHERE u.seated ORDER BY u.created_at, u.id",
+};
+
+/// The first Spotify user (ties in the same millisecond: SQLite's insertion order, PostgreSQL's
+/// id order).
+const FIRST_USER: Dialects = Dialects {
+    sqlite: "SELECT id FROM users WHERE kind = 'spotify' ORDER BY created_at, rowid LIMIT 1",
+    postgres: "SELECT id FROM users WHERE kind = 'spotify' ORDER BY created_at, id LIMIT 1",
+};
 
 /// Who holds a seat.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,53 +59,50 @@ impl Seating {
 impl Database {
     /// How many seats are held.
     pub async fn seats_used(&self) -> Result<u32, DbError> {
-        let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE seated = 1")
-            .fetch_one(&self.pool)
-            .await?;
+        let used: i64 = on!(self.reader(), |c| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE seated")
+                .fetch_one(c)
+                .await
+        })?;
         Ok(u32::try_from(used).unwrap_or(u32::MAX))
     }
 
     /// Who holds a seat, longest-held first.
     pub async fn seat_holders(&self) -> Result<Vec<SeatHolder>, DbError> {
-        let rows = sqlx::query(
-            "SELECT u.id, u.display_name,
-                    MAX(u.updated_at, COALESCE((SELECT MAX(l.last_seen_at) FROM login_sessions l
-                                                WHERE l.user_id = u.id), 0))
-             FROM users u WHERE u.seated = 1 ORDER BY u.created_at, u.rowid",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(SeatHolder {
-                    user_id: UserId::new(row.try_get::<String, _>(0)?),
-                    display_name: row.try_get(1)?,
-                    last_seen_ms: row.try_get(2)?,
-                })
+        let reader = self.reader();
+        let sql = reader.pick(&SEAT_HOLDERS);
+        let rows: Vec<(String, String, i64)> =
+            on!(reader, |c| sqlx::query_as(sql).fetch_all(c).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, display_name, last_seen_ms)| SeatHolder {
+                user_id: UserId::new(id),
+                display_name,
+                last_seen_ms,
             })
-            .collect()
+            .collect())
     }
 
     /// Frees `user`'s seat: their tokens are dropped, every login of theirs ends, and they
     /// must log in again (taking a seat if one is free then). Whether they held one.
     pub async fn free_seat(&self, user: &UserId) -> Result<bool, DbError> {
-        let mut tx = self.writer.begin().await?;
-        let freed = sqlx::query(
-            "UPDATE users SET seated = 0, needs_reauth = 1, access_token = X'', refresh_token = NULL,
-                              token_expires_at = 0, updated_at = ?2
-             WHERE id = ?1 AND seated = 1 AND kind = 'spotify'",
-        )
-        .bind(user.as_str())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let mut tx = self.begin().await?;
+        let freed = execute!(
+            tx.conn(),
+            sqlx::query(
+                "UPDATE users SET seated = FALSE, needs_reauth = TRUE, access_token = $3,
+                                  refresh_token = NULL, token_expires_at = 0, updated_at = $2
+                 WHERE id = $1 AND seated AND kind = 'spotify'",
+            )
+            .bind(user.as_str())
+            .bind(now_ms())
+            .bind(Vec::<u8>::new())
+        )? == 1;
         if freed {
-            sqlx::query("DELETE FROM login_sessions WHERE user_id = ?1")
-                .bind(user.as_str())
-                .execute(&mut *tx)
-                .await?;
+            execute!(
+                tx.conn(),
+                sqlx::query("DELETE FROM login_sessions WHERE user_id = $1").bind(user.as_str())
+            )?;
         }
         tx.commit().await?;
         self.logins.users.forget(user);
@@ -101,11 +116,9 @@ impl Database {
         if let Some(id) = self.first_user.get() {
             return Ok(Some(id.clone()));
         }
-        let id: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM users WHERE kind = 'spotify' ORDER BY created_at, rowid LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
+        let reader = self.reader();
+        let sql = reader.pick(&FIRST_USER);
+        let id: Option<String> = on!(reader, |c| sqlx::query_scalar(sql).fetch_optional(c).await)?;
         Ok(id.map(|id| self.first_user.get_or_init(|| UserId::new(id)).clone()))
     }
 
@@ -121,19 +134,22 @@ impl Database {
         ttl: Duration,
     ) -> Result<(), DbError> {
         let now = now_ms();
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO users (id, display_name, access_token, refresh_token, token_expires_at,
-                                scope, needs_reauth, created_at, updated_at, kind, seated, spectating)
-             VALUES (?1, ?2, X'', NULL, 0, '', 1, ?3, ?3, 'spectator', 0, ?4)",
-        )
-        .bind(id.as_str())
-        .bind(display_name)
-        .bind(now)
-        .bind(session.to_string())
-        .execute(&mut *tx)
-        .await?;
-        super::logins::insert_login(&mut *tx, login_hash, id, ttl).await?;
+        let mut tx = self.begin().await?;
+        execute!(
+            tx.conn(),
+            sqlx::query(
+                "INSERT INTO users (id, display_name, access_token, refresh_token, token_expires_at,
+                                    scope, needs_reauth, created_at, updated_at, kind, seated,
+                                    spectating)
+                 VALUES ($1, $2, $5, NULL, 0, '', TRUE, $3, $3, 'spectator', FALSE, $4)",
+            )
+            .bind(id.as_str())
+            .bind(display_name)
+            .bind(now)
+            .bind(session.to_string())
+            .bind(Vec::<u8>::new())
+        )?;
+        super::logins::insert_login(tx.conn(), login_hash, id, ttl).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -141,10 +157,13 @@ impl Database {
     /// Removes a spectator who never became a member (the session refused them), with
     /// their login.
     pub async fn delete_spectator(&self, id: &UserId) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM users WHERE id = ?1 AND kind = 'spectator'")
-            .bind(id.as_str())
-            .execute(&self.writer)
-            .await?;
+        execute!(
+            self.writer(),
+            sqlx::query("DELETE FROM users WHERE id = $1 AND kind = 'spectator'").bind(id.as_str())
+        )?;
+        // Its login rows went with it (ON DELETE CASCADE): so must any cached copy.
+        self.logins.users.forget(id);
+        self.logins.logins.clear();
         Ok(())
     }
 }

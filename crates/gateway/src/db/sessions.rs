@@ -15,21 +15,19 @@ use sesh_session::{
     EntryOrigin, Event, Member, Play, QueueEntry, QueueEntryId, Role, Session, SessionDisplay,
     SessionId, SessionName, SessionParts, Settings, TrackId, UserId,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::types::Json;
 
-use super::{Database, DbError, now_ms};
-
-type Tx<'a> = Transaction<'a, Sqlite>;
+use super::{Database, DbError, Dialects, Tx, execute, now_ms, on};
 
 impl Database {
     /// Stores a new session with its host.
     pub async fn insert_session(&self, session: &Session) -> Result<(), DbError> {
         let now = now_ms();
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
+        let mut tx = self.begin().await?;
+        execute!(tx.conn(), sqlx::query(
             "INSERT INTO listening_sessions (id, invite_code, host_id, state, device_id, position,
                                              last_seq, snapshot, created_at, updated_at, active_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?8, ?8)",
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8, $8)",
         )
         .bind(session.id().to_string())
         .bind(session.invite_code().as_str())
@@ -37,10 +35,8 @@ impl Database {
         .bind(session.state().to_string())
         .bind(session.device().map(|d| d.as_str().to_owned()))
         .bind(session.position() as i64)
-        .bind(extra_json(session)?)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        .bind(Json(extra(session)))
+        .bind(now))?;
         for member in session.members() {
             write_member(&mut tx, session.id(), member).await?;
         }
@@ -60,11 +56,11 @@ impl Database {
         events: &[Event],
         last_seq: u64,
     ) -> Result<(), DbError> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "UPDATE listening_sessions SET invite_code = ?2, host_id = ?3, state = ?4, device_id = ?5,
-                    position = ?6, last_seq = MAX(last_seq, ?7), snapshot = ?8, updated_at = ?9
-             WHERE id = ?1",
+        let mut tx = self.begin().await?;
+        execute!(tx.conn(), sqlx::query(
+            "UPDATE listening_sessions SET invite_code = $2, host_id = $3, state = $4, device_id = $5,
+                    position = $6, last_seq = CASE WHEN last_seq > $7 THEN last_seq ELSE $7 END, snapshot = $8, updated_at = $9
+             WHERE id = $1",
         )
         .bind(session.id().to_string())
         .bind(session.invite_code().as_str())
@@ -73,10 +69,8 @@ impl Database {
         .bind(session.device().map(|d| d.as_str().to_owned()))
         .bind(session.position() as i64)
         .bind(last_seq as i64)
-        .bind(extra_json(session)?)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        .bind(Json(extra(session)))
+        .bind(now_ms()))?;
         // A start that wove in late joiners announces the planned queue and then each entry it
         // added: the start stores the plan's entries, the later events add theirs.
         let added_later: HashSet<QueueEntryId> = events
@@ -110,29 +104,28 @@ impl Database {
         plays: &[(SessionId, Play)],
     ) -> Result<(), DbError> {
         let now = now_ms();
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin().await?;
         for (id, play) in plays {
-            sqlx::query(
-                "INSERT INTO session_plays (session_id, started_at, entry_id)
-                 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM listening_sessions WHERE id = ?1)",
-            )
-            .bind(id.to_string())
-            .bind(play.started_at_ms)
-            .bind(play.entry_id.get() as i64)
-            .execute(&mut *tx)
-            .await?;
+            execute!(
+                tx.conn(),
+                sqlx::query(
+                    "INSERT INTO session_plays (session_id, started_at, entry_id)
+                 SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM listening_sessions WHERE id = $1)",
+                )
+                .bind(id.to_string())
+                .bind(play.started_at_ms)
+                .bind(play.entry_id.get() as i64)
+            )?;
         }
         for (id, position) in positions {
-            sqlx::query(
-                "UPDATE listening_sessions SET position = ?2, updated_at = ?3
-                 WHERE id = ?1
-                   AND EXISTS (SELECT 1 FROM queue_entries WHERE session_id = ?1 AND position = ?2)",
+            execute!(tx.conn(), sqlx::query(
+                "UPDATE listening_sessions SET position = $2, updated_at = $3
+                 WHERE id = $1
+                   AND EXISTS (SELECT 1 FROM queue_entries WHERE session_id = $1 AND position = $2)",
             )
             .bind(id.to_string())
             .bind(*position as i64)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            .bind(now))?;
         }
         tx.commit().await?;
         Ok(())
@@ -141,26 +134,25 @@ impl Database {
     /// When a session was created and last written (Unix ms): an ended session's last write is
     /// its end.
     pub async fn session_times(&self, id: SessionId) -> Result<Option<(i64, i64)>, DbError> {
-        Ok(
-            sqlx::query_as("SELECT created_at, updated_at FROM listening_sessions WHERE id = ?1")
+        Ok(on!(self.reader(), |c| {
+            sqlx::query_as("SELECT created_at, updated_at FROM listening_sessions WHERE id = $1")
                 .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+                .fetch_optional(c)
+                .await
+        })?)
     }
 
     /// The last `limit` plays of a session, in play order (the recap's).
     pub async fn plays(&self, id: SessionId, limit: u32) -> Result<Vec<Play>, DbError> {
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT started_at, entry_id FROM (
-                 SELECT rowid, started_at, entry_id FROM session_plays WHERE session_id = ?1
-                 ORDER BY started_at DESC, rowid DESC LIMIT ?2)
-             ORDER BY started_at, rowid",
-        )
-        .bind(id.to_string())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let reader = self.reader();
+        let sql = reader.pick(&PLAYS);
+        let rows: Vec<(i64, i64)> = on!(reader, |c| {
+            sqlx::query_as(sql)
+                .bind(id.to_string())
+                .bind(i64::from(limit))
+                .fetch_all(c)
+                .await
+        })?;
         Ok(rows
             .into_iter()
             .filter_map(|(at, entry)| {
@@ -179,11 +171,12 @@ impl Database {
     ) -> Result<std::collections::HashMap<UserId, String>, DbError> {
         let mut names = std::collections::HashMap::new();
         for id in ids {
-            let name: Option<String> =
-                sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?1")
+            let name: Option<String> = on!(self.reader(), |c| {
+                sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
                     .bind(id.as_str())
-                    .fetch_optional(&self.pool)
-                    .await?;
+                    .fetch_optional(c)
+                    .await
+            })?;
             if let Some(name) = name {
                 names.insert(id.clone(), name);
             }
@@ -194,11 +187,12 @@ impl Database {
     /// Records when a live session was last used (its hub unloads; see the sweeper in
     /// `hub::HubRegistry::spawn_idle_sweeper`).
     pub async fn set_active_at(&self, id: SessionId, at_ms: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE listening_sessions SET active_at = ?2 WHERE id = ?1")
-            .bind(id.to_string())
-            .bind(at_ms)
-            .execute(&self.writer)
-            .await?;
+        execute!(
+            self.writer(),
+            sqlx::query("UPDATE listening_sessions SET active_at = $2 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(at_ms)
+        )?;
         Ok(())
     }
 
@@ -208,25 +202,31 @@ impl Database {
         before_ms: i64,
         limit: u32,
     ) -> Result<Vec<SessionId>, DbError> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM listening_sessions
-             WHERE state <> 'ended' AND active_at < ?1
-             ORDER BY active_at LIMIT ?2",
-        )
-        .bind(before_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let ids: Vec<String> = on!(self.reader(), |c| {
+            sqlx::query_scalar(
+                "SELECT id FROM listening_sessions
+                 WHERE state <> 'ended' AND active_at < $1
+                 ORDER BY active_at LIMIT $2",
+            )
+            .bind(before_ms)
+            .bind(i64::from(limit))
+            .fetch_all(c)
+            .await
+        })?;
         Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
     }
 
     /// Records the last event sequence number of a session (for events that change no state).
     pub async fn set_last_seq(&self, id: SessionId, last_seq: u64) -> Result<(), DbError> {
-        sqlx::query("UPDATE listening_sessions SET last_seq = MAX(last_seq, ?2) WHERE id = ?1")
+        execute!(
+            self.writer(),
+            sqlx::query(
+                "UPDATE listening_sessions
+                 SET last_seq = CASE WHEN last_seq > $2 THEN last_seq ELSE $2 END WHERE id = $1"
+            )
             .bind(id.to_string())
             .bind(last_seq as i64)
-            .execute(&self.writer)
-            .await?;
+        )?;
         Ok(())
     }
 
@@ -234,102 +234,115 @@ impl Database {
     /// event sequence number. Data no sequence of transitions could have produced is refused
     /// ([`DbError::Restore`]), and so is a role this version does not know.
     pub async fn load_session(&self, id: SessionId) -> Result<Option<(Session, u64)>, DbError> {
-        let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query(
-            "SELECT invite_code, host_id, state, device_id, position, snapshot, last_seq
-             FROM listening_sessions WHERE id = ?1",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
+        let mut tx = self.begin_read().await?;
+        type SessionRow = (
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<i64>,
+            Json<serde_json::Map<String, serde_json::Value>>,
+            i64,
+        );
+        let row: Option<SessionRow> = on!(tx.conn(), |c| {
+            sqlx::query_as(
+                "SELECT invite_code, host_id, state, device_id, position, snapshot, last_seq
+                 FROM listening_sessions WHERE id = $1",
+            )
+            .bind(id.to_string())
+            .fetch_optional(c)
+            .await
+        })?;
+        let Some((invite_code, host, state, device, position, Json(mut parts), last_seq)) = row
+        else {
+            return Ok(None);
+        };
         // The columns and the JSON of the rest, as one `SessionParts`.
-        let mut parts: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(row.try_get::<&str, _>(5)?)?;
-        let position: i64 = row.try_get(4)?;
         for (key, value) in [
             ("id", serde_json::json!(id)),
-            ("invite_code", serde_json::json!(row.try_get::<&str, _>(0)?)),
-            ("host", serde_json::json!(row.try_get::<&str, _>(1)?)),
-            ("state", serde_json::json!(row.try_get::<&str, _>(2)?)),
-            (
-                "device",
-                serde_json::json!(row.try_get::<Option<&str>, _>(3)?),
-            ),
-            ("position", serde_json::json!(position.max(0))),
+            ("invite_code", serde_json::json!(invite_code)),
+            ("host", serde_json::json!(host)),
+            ("state", serde_json::json!(state)),
+            ("device", serde_json::json!(device)),
+            ("position", serde_json::json!(position.unwrap_or(0).max(0))),
             ("members", serde_json::json!([])),
             ("queue", serde_json::json!([])),
         ] {
             parts.insert(key.to_owned(), value);
         }
         let mut parts: SessionParts = serde_json::from_value(serde_json::Value::Object(parts))?;
-        let last_seq: i64 = row.try_get(6)?;
 
-        let members = sqlx::query(
-            "SELECT user_id, display_name, role, joined_at, top_tracks FROM session_members
-             WHERE session_id = ?1 ORDER BY ordinal, rowid",
-        )
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+        let sql = tx.conn().pick(&MEMBERS);
+        type MemberRow = (
+            String,
+            String,
+            String,
+            i64,
+            Json<Vec<std::sync::Arc<sesh_session::Track>>>,
+        );
+        let members: Vec<MemberRow> = on!(tx.conn(), |c| {
+            sqlx::query_as(sql).bind(id.to_string()).fetch_all(c).await
+        })?;
         parts.members = members
-            .iter()
-            .map(|r| {
+            .into_iter()
+            .map(|(user_id, display_name, role, joined_at_ms, top_tracks)| {
                 Ok(Member {
-                    user_id: UserId::new(r.try_get::<String, _>(0)?),
-                    display_name: r.try_get(1)?,
-                    role: r
-                        .try_get::<&str, _>(2)?
+                    user_id: UserId::new(user_id),
+                    display_name,
+                    role: role
                         .parse::<Role>()
                         .map_err(|e| DbError::Corrupt(e.to_string()))?,
-                    joined_at_ms: r.try_get(3)?,
-                    top_tracks: serde_json::from_str(r.try_get::<&str, _>(4)?)?,
+                    joined_at_ms,
+                    top_tracks: top_tracks.0,
                 })
             })
             .collect::<Result<_, DbError>>()?;
 
-        let queue = sqlx::query(
-            "SELECT entry_id, track, added_by, origin, votes FROM queue_entries
-             WHERE session_id = ?1 ORDER BY position, entry_id",
-        )
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+        type EntryRow = (
+            i64,
+            Json<serde_json::Value>,
+            Json<serde_json::Value>,
+            String,
+            Json<serde_json::Value>,
+        );
+        let queue: Vec<EntryRow> = on!(tx.conn(), |c| {
+            sqlx::query_as(
+                "SELECT entry_id, track, added_by, origin, votes FROM queue_entries
+                 WHERE session_id = $1 ORDER BY position, entry_id",
+            )
+            .bind(id.to_string())
+            .fetch_all(c)
+            .await
+        })?;
         parts.queue = queue
-            .iter()
-            .map(|r| {
+            .into_iter()
+            .map(|(entry_id, track, added_by, origin, votes)| {
                 Ok(QueueEntry {
-                    id: QueueEntryId::new(r.try_get::<i64, _>(0)?.max(0) as u64),
-                    track: serde_json::from_str(r.try_get::<&str, _>(1)?)?,
-                    added_by: serde_json::from_str(r.try_get::<&str, _>(2)?)?,
-                    origin: serde_json::from_value(serde_json::Value::String(
-                        r.try_get::<String, _>(3)?,
-                    ))?,
-                    votes: serde_json::from_str(r.try_get::<&str, _>(4)?)?,
+                    id: QueueEntryId::new(entry_id.max(0) as u64),
+                    track: serde_json::from_value(track.0)?,
+                    added_by: serde_json::from_value(added_by.0)?,
+                    origin: serde_json::from_value(serde_json::Value::String(origin))?,
+                    votes: serde_json::from_value(votes.0)?,
                 })
             })
             .collect::<Result<_, DbError>>()?;
 
-        let displays = sqlx::query(
-            "SELECT display_key, label, show_join, created_at FROM session_displays
-             WHERE session_id = ?1 ORDER BY created_at, rowid",
-        )
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+        let sql = tx.conn().pick(&DISPLAYS);
+        let displays: Vec<(String, Option<String>, bool, i64)> = on!(tx.conn(), |c| {
+            sqlx::query_as(sql).bind(id.to_string()).fetch_all(c).await
+        })?;
         parts.displays = displays
-            .iter()
-            .map(|r| {
+            .into_iter()
+            .map(|(key, label, show_join, created_at_ms)| {
                 let corrupt = |e: &dyn std::fmt::Display| DbError::Corrupt(e.to_string());
                 Ok(SessionDisplay {
-                    key: r.try_get::<&str, _>(0)?.parse().map_err(|e| corrupt(&e))?,
-                    label: r
-                        .try_get::<Option<String>, _>(1)?
+                    key: key.parse().map_err(|e| corrupt(&e))?,
+                    label: label
                         .map(SessionName::try_from)
                         .transpose()
                         .map_err(|e| corrupt(&e))?,
-                    show_join: r.try_get(2)?,
-                    created_at_ms: r.try_get(3)?,
+                    show_join,
+                    created_at_ms,
                 })
             })
             .collect::<Result<_, DbError>>()?;
@@ -337,25 +350,58 @@ impl Database {
         // A snapshot from before bans kept names lists ids only: the users table knows better.
         for (user, name) in parts.banned.iter_mut() {
             if name.as_str() == user.as_str() {
-                let known: Option<String> =
-                    sqlx::query_scalar("SELECT display_name FROM users WHERE id = ?1")
+                let known: Option<String> = on!(tx.conn(), |c| {
+                    sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
                         .bind(user.as_str())
-                        .fetch_optional(&mut *conn)
-                        .await?;
+                        .fetch_optional(c)
+                        .await
+                })?;
                 if let Some(known) = known.filter(|n| !n.is_empty()) {
                     *name = known;
                 }
             }
         }
+        // Read only: the commit ends the snapshot.
+        tx.commit().await?;
 
         let session = Session::from_parts(parts)?;
         Ok(Some((session, last_seq.max(0) as u64)))
     }
 }
 
+/// The last plays of a session (`$2` of them), in play order: ties in the same millisecond in
+/// SQLite's insertion order, in PostgreSQL's entry order.
+const PLAYS: Dialects = Dialects {
+    sqlite: "SELECT started_at, entry_id FROM (
+                 SELECT rowid, started_at, entry_id FROM session_plays WHERE session_id = $1
+                 ORDER BY started_at DESC, rowid DESC LIMIT $2) AS recent
+             ORDER BY started_at, rowid",
+    postgres: "SELECT started_at, entry_id FROM (
+                   SELECT started_at, entry_id FROM session_plays WHERE session_id = $1
+                   ORDER BY started_at DESC, entry_id DESC LIMIT $2) AS recent
+               ORDER BY started_at, entry_id",
+};
+
+/// A session's members in join order (rows from before join ordinals: SQLite's insertion
+/// order; PostgreSQL never had such rows).
+const MEMBERS: Dialects = Dialects {
+    sqlite: "SELECT user_id, display_name, role, joined_at, top_tracks FROM session_members
+             WHERE session_id = $1 ORDER BY ordinal, rowid",
+    postgres: "SELECT user_id, display_name, role, joined_at, top_tracks FROM session_members
+               WHERE session_id = $1 ORDER BY ordinal, joined_at, user_id",
+};
+
+/// A session's displays, oldest first.
+const DISPLAYS: Dialects = Dialects {
+    sqlite: "SELECT display_key, label, show_join, created_at FROM session_displays
+             WHERE session_id = $1 ORDER BY created_at, rowid",
+    postgres: "SELECT display_key, label, show_join, created_at FROM session_displays
+               WHERE session_id = $1 ORDER BY created_at, display_key",
+};
+
 /// The rows one event touches (the session row is written for every transition).
 async fn write_event(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx,
     session: &Session,
     event: &Event,
     added_later: &HashSet<QueueEntryId>,
@@ -366,20 +412,23 @@ async fn write_event(
             write_member(tx, id, member).await?;
         }
         Event::MemberLeft { user_id, .. } => {
-            sqlx::query("DELETE FROM session_members WHERE session_id = ?1 AND user_id = ?2")
-                .bind(id.to_string())
-                .bind(user_id.as_str())
-                .execute(&mut **tx)
-                .await?;
+            execute!(
+                tx.conn(),
+                sqlx::query("DELETE FROM session_members WHERE session_id = $1 AND user_id = $2")
+                    .bind(id.to_string())
+                    .bind(user_id.as_str())
+            )?;
         }
         Event::HostChanged { host } => {
             // The new host, and whoever held the role before (now what the session says).
-            let previous: Vec<String> = sqlx::query_scalar(
-                "SELECT user_id FROM session_members WHERE session_id = ?1 AND role = 'host'",
-            )
-            .bind(id.to_string())
-            .fetch_all(&mut **tx)
-            .await?;
+            let previous: Vec<String> = on!(tx.conn(), |c| {
+                sqlx::query_scalar(
+                    "SELECT user_id FROM session_members WHERE session_id = $1 AND role = 'host'",
+                )
+                .bind(id.to_string())
+                .fetch_all(c)
+                .await
+            })?;
             for user in previous.iter().map(UserId::new).chain([host.clone()]) {
                 if let Some(member) = session.member(&user) {
                     write_role(tx, id, &user, member.role).await?;
@@ -402,74 +451,74 @@ async fn write_event(
             insert_entry(tx, id, entry, *index).await?;
         }
         Event::EntryUpdated { entry } => {
-            sqlx::query(
-                "UPDATE queue_entries SET track = ?3, added_by = ?4
-                 WHERE session_id = ?1 AND entry_id = ?2",
-            )
-            .bind(id.to_string())
-            .bind(entry.id.get() as i64)
-            .bind(serde_json::to_string(&entry.track)?)
-            .bind(serde_json::to_string(&entry.added_by)?)
-            .execute(&mut **tx)
-            .await?;
+            execute!(
+                tx.conn(),
+                sqlx::query(
+                    "UPDATE queue_entries SET track = $3, added_by = $4
+                 WHERE session_id = $1 AND entry_id = $2",
+                )
+                .bind(id.to_string())
+                .bind(entry.id.get() as i64)
+                .bind(Json(&entry.track))
+                .bind(Json(&entry.added_by))
+            )?;
         }
         Event::EntryRemoved { id: entry } => {
-            let position: Option<i64> = sqlx::query_scalar(
-                "DELETE FROM queue_entries WHERE session_id = ?1 AND entry_id = ?2 RETURNING position",
-            )
-            .bind(id.to_string())
-            .bind(entry.get() as i64)
-            .fetch_optional(&mut **tx)
-            .await?;
+            let position: Option<i64> = on!(tx.conn(), |c| {
+                sqlx::query_scalar(
+                    "DELETE FROM queue_entries WHERE session_id = $1 AND entry_id = $2
+                     RETURNING position",
+                )
+                .bind(id.to_string())
+                .bind(entry.get() as i64)
+                .fetch_optional(c)
+                .await
+            })?;
             if let Some(position) = position {
                 shift_positions(tx, id, position as usize + 1, -1).await?;
             }
         }
         Event::QueueReordered { from, order } => {
             for (offset, entry) in order.iter().enumerate() {
-                sqlx::query(
-                    "UPDATE queue_entries SET position = ?3 WHERE session_id = ?1 AND entry_id = ?2",
+                execute!(tx.conn(), sqlx::query(
+                    "UPDATE queue_entries SET position = $3 WHERE session_id = $1 AND entry_id = $2",
                 )
                 .bind(id.to_string())
                 .bind(entry.get() as i64)
-                .bind((from + offset) as i64)
-                .execute(&mut **tx)
-                .await?;
+                .bind((from + offset) as i64))?;
             }
         }
         Event::EntryMoved { id: entry, index } => {
-            let from: Option<i64> = sqlx::query_scalar(
-                "SELECT position FROM queue_entries WHERE session_id = ?1 AND entry_id = ?2",
-            )
-            .bind(id.to_string())
-            .bind(entry.get() as i64)
-            .fetch_optional(&mut **tx)
-            .await?;
+            let from: Option<i64> = on!(tx.conn(), |c| {
+                sqlx::query_scalar(
+                    "SELECT position FROM queue_entries WHERE session_id = $1 AND entry_id = $2",
+                )
+                .bind(id.to_string())
+                .bind(entry.get() as i64)
+                .fetch_optional(c)
+                .await
+            })?;
             if let Some(from) = from {
                 let (from, to) = (from as usize, *index);
                 // Out of the queue (the later entries close the gap), then in at `to`.
                 shift_positions(tx, id, from + 1, -1).await?;
                 shift_positions(tx, id, to, 1).await?;
-                sqlx::query(
-                    "UPDATE queue_entries SET position = ?3 WHERE session_id = ?1 AND entry_id = ?2",
+                execute!(tx.conn(), sqlx::query(
+                    "UPDATE queue_entries SET position = $3 WHERE session_id = $1 AND entry_id = $2",
                 )
                 .bind(id.to_string())
                 .bind(entry.get() as i64)
-                .bind(to as i64)
-                .execute(&mut **tx)
-                .await?;
+                .bind(to as i64))?;
             }
         }
         Event::EntryVotes { id: entry, .. } => {
             if let Some(entry) = session.entry(*entry) {
-                sqlx::query(
-                    "UPDATE queue_entries SET votes = ?3 WHERE session_id = ?1 AND entry_id = ?2",
+                execute!(tx.conn(), sqlx::query(
+                    "UPDATE queue_entries SET votes = $3 WHERE session_id = $1 AND entry_id = $2",
                 )
                 .bind(id.to_string())
                 .bind(entry.id.get() as i64)
-                .bind(serde_json::to_string(&entry.votes)?)
-                .execute(&mut **tx)
-                .await?;
+                .bind(Json(&entry.votes)))?;
             }
         }
         // In the session row only.
@@ -484,24 +533,25 @@ async fn write_event(
         | Event::DeviceChanged { .. }
         | Event::SessionEnded => {}
         Event::DisplayCreated { display } => {
-            sqlx::query(
+            execute!(tx.conn(), sqlx::query(
                 "INSERT INTO session_displays (display_key, session_id, label, show_join, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(display.key.as_str())
             .bind(id.to_string())
             .bind(display.label.as_ref().map(|l| l.as_str().to_owned()))
             .bind(display.show_join)
-            .bind(display.created_at_ms)
-            .execute(&mut **tx)
-            .await?;
+            .bind(display.created_at_ms))?;
         }
         Event::DisplayRevoked { key } => {
-            sqlx::query("DELETE FROM session_displays WHERE display_key = ?1 AND session_id = ?2")
+            execute!(
+                tx.conn(),
+                sqlx::query(
+                    "DELETE FROM session_displays WHERE display_key = $1 AND session_id = $2"
+                )
                 .bind(key.as_str())
                 .bind(id.to_string())
-                .execute(&mut **tx)
-                .await?;
+            )?;
         }
     }
     Ok(())
@@ -509,72 +559,69 @@ async fn write_event(
 
 /// Moves the entries at `from` and after by `by` places.
 async fn shift_positions(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx,
     session: SessionId,
     from: usize,
     by: i64,
 ) -> Result<(), DbError> {
-    sqlx::query(
-        "UPDATE queue_entries SET position = position + ?3 WHERE session_id = ?1 AND position >= ?2",
+    execute!(tx.conn(), sqlx::query(
+        "UPDATE queue_entries SET position = position + $3 WHERE session_id = $1 AND position >= $2",
     )
     .bind(session.to_string())
     .bind(from as i64)
-    .bind(by)
-    .execute(&mut **tx)
-    .await?;
+    .bind(by))?;
     Ok(())
 }
 
 async fn insert_entry(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx,
     session: SessionId,
     entry: &QueueEntry,
     position: usize,
 ) -> Result<(), DbError> {
-    sqlx::query(
+    execute!(tx.conn(), sqlx::query(
         "INSERT INTO queue_entries (session_id, entry_id, position, track, added_by, origin, votes)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(session.to_string())
     .bind(entry.id.get() as i64)
     .bind(position as i64)
-    .bind(serde_json::to_string(&entry.track)?)
-    .bind(serde_json::to_string(&entry.added_by)?)
+    .bind(Json(&entry.track))
+    .bind(Json(&entry.added_by))
     .bind(match entry.origin {
         EntryOrigin::TopTracks => "top_tracks",
         EntryOrigin::Added => "added",
     })
-    .bind(serde_json::to_string(&entry.votes)?)
-    .execute(&mut **tx)
-    .await?;
+    .bind(Json(&entry.votes)))?;
     Ok(())
 }
 
 async fn write_role(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx,
     session: SessionId,
     user: &UserId,
     role: Role,
 ) -> Result<(), DbError> {
-    sqlx::query("UPDATE session_members SET role = ?3 WHERE session_id = ?1 AND user_id = ?2")
-        .bind(session.to_string())
-        .bind(user.as_str())
-        .bind(role.as_str())
-        .execute(&mut **tx)
-        .await?;
+    execute!(
+        tx.conn(),
+        sqlx::query("UPDATE session_members SET role = $3 WHERE session_id = $1 AND user_id = $2")
+            .bind(session.to_string())
+            .bind(user.as_str())
+            .bind(role.as_str())
+    )?;
     Ok(())
 }
 
 /// Inserts or refreshes one member row.
-async fn write_member(tx: &mut Tx<'_>, session: SessionId, member: &Member) -> Result<(), DbError> {
+async fn write_member(tx: &mut Tx, session: SessionId, member: &Member) -> Result<(), DbError> {
     // A new row goes to the end of the join order (a member who left and rejoins too: leaving
     // deleted their row); an existing one keeps its place.
-    sqlx::query(
+    execute!(tx.conn(), sqlx::query(
         "INSERT INTO session_members (session_id, user_id, display_name, role, joined_at, ordinal,
                                       top_tracks)
-         VALUES (?1, ?2, ?3, ?4, ?5,
-                 (SELECT COALESCE(MAX(ordinal), 0) + 1 FROM session_members WHERE session_id = ?1),
-                 ?6)
+         VALUES ($1, $2, $3, $4, $5,
+                 (SELECT COALESCE(MAX(ordinal), 0) + 1 FROM session_members WHERE session_id = $1),
+                 $6)
          ON CONFLICT(session_id, user_id) DO UPDATE SET
             display_name = excluded.display_name, role = excluded.role,
             top_tracks = excluded.top_tracks",
@@ -584,32 +631,31 @@ async fn write_member(tx: &mut Tx<'_>, session: SessionId, member: &Member) -> R
     .bind(&member.display_name)
     .bind(member.role.as_str())
     .bind(member.joined_at_ms)
-    .bind(serde_json::to_string(&member.top_tracks)?)
-    .execute(&mut **tx)
-    .await?;
+    .bind(Json(&member.top_tracks)))?;
     Ok(())
 }
 
 /// The session row's JSON: what has no column of its own (settings, bans, the next queue
 /// entry id), serialized from borrowed fields so no part of the session is cloned.
-fn extra_json(session: &Session) -> Result<String, DbError> {
-    #[derive(Serialize)]
-    struct Extra<'a> {
-        settings: &'a Settings,
-        banned: &'a BTreeMap<UserId, String>,
-        next_entry_id: u64,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        committed: Option<QueueEntryId>,
-        #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-        skip_votes: &'a BTreeSet<UserId>,
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        skip_called: bool,
-        #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-        banned_tracks: &'a BTreeSet<TrackId>,
-        #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-        muted: &'a BTreeSet<UserId>,
-    }
-    Ok(serde_json::to_string(&Extra {
+#[derive(Serialize)]
+struct Extra<'a> {
+    settings: &'a Settings,
+    banned: &'a BTreeMap<UserId, String>,
+    next_entry_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    committed: Option<QueueEntryId>,
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    skip_votes: &'a BTreeSet<UserId>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    skip_called: bool,
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    banned_tracks: &'a BTreeSet<TrackId>,
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    muted: &'a BTreeSet<UserId>,
+}
+
+fn extra(session: &Session) -> Extra<'_> {
+    Extra {
         settings: session.settings(),
         banned: session.banned(),
         next_entry_id: session.next_entry_id(),
@@ -618,7 +664,7 @@ fn extra_json(session: &Session) -> Result<String, DbError> {
         skip_called: session.skip_called(),
         banned_tracks: session.banned_tracks(),
         muted: session.muted(),
-    })?)
+    }
 }
 
 #[cfg(test)]
@@ -646,7 +692,7 @@ mod tests {
                  VALUES (?1, ?1, x'00', 0, 0, 0)",
             )
             .bind(user)
-            .execute(db.pool())
+            .execute(db.sqlite_pool().unwrap())
             .await
             .unwrap();
         }
@@ -723,7 +769,7 @@ mod tests {
             )
             .bind(session_id.to_string())
             .bind(first.get() as i64)
-            .fetch_one(db.pool())
+            .fetch_one(db.sqlite_pool().unwrap())
             .await
             .unwrap()
         };
@@ -782,7 +828,7 @@ mod tests {
              WHERE id = ?1",
         )
         .bind(session.id().to_string())
-        .execute(db.pool())
+        .execute(db.sqlite_pool().unwrap())
         .await
         .unwrap();
         let loaded = db.load_session(session.id()).await;
@@ -790,7 +836,7 @@ mod tests {
         // Roles: the table itself refuses one it does not know.
         let refused = sqlx::query("UPDATE session_members SET role = 'dj' WHERE session_id = ?1")
             .bind(session.id().to_string())
-            .execute(db.pool())
+            .execute(db.sqlite_pool().unwrap())
             .await;
         assert!(refused.is_err());
     }

@@ -161,7 +161,7 @@ mod tests {
                  VALUES (?1, ?1, x'00', 0, 0, 0)",
             )
             .bind(user)
-            .execute(db.pool())
+            .execute(db.sqlite_pool().unwrap())
             .await
             .unwrap();
         }
@@ -212,7 +212,7 @@ mod tests {
         let mut store = Store::new(db.clone(), s, 0);
         // Writes fail from here on (reads still work).
         sqlx::query("CREATE TRIGGER no_writes BEFORE UPDATE ON listening_sessions BEGIN SELECT RAISE(ABORT, 'read only'); END")
-            .execute(db.pool())
+            .execute(db.sqlite_pool().unwrap())
             .await
             .unwrap();
         let bob = NewMember::new(UserId::new("bob"), "Bob", Vec::new());

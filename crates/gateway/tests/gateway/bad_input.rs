@@ -7,7 +7,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{self, Browser, TestApp, dump, spawn_app_with};
+use crate::common::{self, Browser, TestApp, on_store, spawn_app_with};
 
 /// One bad request and what it must get.
 struct Case {
@@ -120,19 +120,21 @@ async fn chunked_post(app: &TestApp, path: &str, cookie: &str, kib: usize) -> (u
 
 /// Inserts a login whose cookie value is `cookie` and that expired an hour ago.
 async fn insert_expired_login(app: &TestApp, user: &str, cookie: &str) {
-    let pool = sqlx::SqlitePool::connect(&app.settings.database_url)
-        .await
-        .unwrap();
+    let store = app.store().await;
     let expired = sesh_gateway::db::now_ms() - 3_600_000;
-    sqlx::query("INSERT INTO login_sessions (id_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
-        .bind(sesh_gateway::crypto::sha256_hex(cookie))
-        .bind(user)
-        .bind(expired - 1000)
-        .bind(expired)
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    on_store!(store, |c| sqlx::query(
+        "INSERT INTO login_sessions (id_hash, user_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4)"
+    )
+    .bind(sesh_gateway::crypto::sha256_hex(cookie))
+    .bind(user)
+    .bind(expired - 1000)
+    .bind(expired)
+    .execute(c)
+    .await
+    .map(drop)
+    .unwrap());
+    store.close().await;
 }
 
 /// A completed login's callback URL (its `state` is used up), for a replay.
@@ -179,8 +181,7 @@ async fn bad_input_gets_4xx_errors_and_leaves_the_database_unchanged() {
     app.wait_for_top_tracks("frank").await;
     insert_expired_login(&app, "alice", "expired-cookie-value-0123456789").await;
 
-    let db_file = app.dir.path().join("sesh.db");
-    let before = dump(&db_file).await;
+    let before = app.dump().await;
 
     let base = app.address.clone();
     let url = |path: &str| format!("{base}{path}");
@@ -639,7 +640,7 @@ async fn bad_input_gets_4xx_errors_and_leaves_the_database_unchanged() {
     assert_eq!(body["error"]["code"], "body_too_large");
     assert!(total > 70, "{total} cases");
 
-    let after = dump(&db_file).await;
+    let after = app.dump().await;
     assert_eq!(before, after, "the database changed");
     // And the app still works for the people it belongs to.
     let (status, snapshot) = bob.get(&format!("/api/sessions/{id}")).await;

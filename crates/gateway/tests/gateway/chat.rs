@@ -6,31 +6,19 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{Browser, TestApp, party, spawn_app, spawn_app_with};
-
-fn db_file(app: &TestApp) -> std::path::PathBuf {
-    app.dir.path().join("sesh.db")
-}
-
-async fn db(app: &TestApp) -> sqlx::SqlitePool {
-    sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("sqlite://{}", db_file(app).display()))
-        .await
-        .unwrap()
-}
+use crate::common::{Browser, TestApp, on_store, party, spawn_app, spawn_app_with};
 
 /// `(id, author, text)` of every stored message of the session, by id.
 async fn stored(app: &TestApp, id: &str) -> Vec<(i64, String, String)> {
-    let pool = db(app).await;
-    let rows = sqlx::query_as(
-        "SELECT id, author, text FROM chat_messages WHERE session_id = ?1 ORDER BY id",
+    let store = app.store().await;
+    let rows = on_store!(store, |c| sqlx::query_as(
+        "SELECT id, author, text FROM chat_messages WHERE session_id = $1 ORDER BY id",
     )
     .bind(id)
-    .fetch_all(&pool)
+    .fetch_all(c)
     .await
-    .unwrap();
-    pool.close().await;
+    .unwrap());
+    store.close().await;
     rows
 }
 
@@ -309,14 +297,14 @@ async fn with_the_guests_chat_permission_off_a_guests_chat_is_refused() {
     let p = party(&app, &["bob"]).await;
     let id = p.id.clone();
     app.stop().await;
-    let pool = db(&app).await;
-    let snapshot: String =
-        sqlx::query_scalar("SELECT snapshot FROM listening_sessions WHERE id = ?1")
+    let store = app.store().await;
+    let sqlx::types::Json(mut snapshot): sqlx::types::Json<Value> = on_store!(store, |c| {
+        sqlx::query_scalar("SELECT snapshot FROM listening_sessions WHERE id = $1")
             .bind(&id)
-            .fetch_one(&pool)
+            .fetch_one(c)
             .await
-            .unwrap();
-    let mut snapshot: Value = serde_json::from_str(&snapshot).unwrap();
+            .unwrap()
+    });
     let permissions = &mut snapshot["settings"]["guest_permissions"];
     let open: Vec<Value> = permissions
         .as_array()
@@ -326,13 +314,16 @@ async fn with_the_guests_chat_permission_off_a_guests_chat_is_refused() {
         .cloned()
         .collect();
     *permissions = Value::Array(open);
-    sqlx::query("UPDATE listening_sessions SET snapshot = ?2 WHERE id = ?1")
-        .bind(&id)
-        .bind(snapshot.to_string())
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    on_store!(store, |c| sqlx::query(
+        "UPDATE listening_sessions SET snapshot = $2 WHERE id = $1"
+    )
+    .bind(&id)
+    .bind(sqlx::types::Json(&snapshot))
+    .execute(c)
+    .await
+    .map(drop)
+    .unwrap());
+    store.close().await;
     app.restart().await;
 
     let (status, body) = post(&p.guests[0], &id, "hello?").await;

@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{Browser, TestApp, dump, party, spawn_app};
+use crate::common::{Browser, party, spawn_app};
 
 async fn patch(who: &Browser, id: &str, body: Value) -> (StatusCode, Value) {
     who.send(
@@ -15,10 +15,6 @@ async fn patch(who: &Browser, id: &str, body: Value) -> (StatusCode, Value) {
         Some(body),
     )
     .await
-}
-
-fn db_file(app: &TestApp) -> std::path::PathBuf {
-    app.dir.path().join("sesh.db")
 }
 
 #[tokio::test]
@@ -40,7 +36,7 @@ async fn a_guest_pauses_only_once_the_host_allows_it_and_at_once() {
     );
 
     // Refused over HTTP: 403 forbidden naming the switch; Spotify and the database untouched.
-    let before = dump(&db_file(&app)).await;
+    let before = app.dump().await;
     app.emulator_clear_requests().await;
     let (status, body) = p.guests[0]
         .post(&format!("/api/sessions/{id}/player/pause"), None)
@@ -57,7 +53,7 @@ async fn a_guest_pauses_only_once_the_host_allows_it_and_at_once() {
         "{refused}"
     );
     assert_eq!(app.emulator_player("alice").await["is_playing"], true);
-    assert_eq!(dump(&db_file(&app)).await, before);
+    assert_eq!(app.dump().await, before);
 
     // Neither a guest nor a co-host may switch the controls; nothing changes.
     let (status, _) = p
@@ -68,7 +64,7 @@ async fn a_guest_pauses_only_once_the_host_allows_it_and_at_once() {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let before = dump(&db_file(&app)).await;
+    let before = app.dump().await;
     for who in [&p.guests[0], &p.guests[1]] {
         let (status, body) = patch(who, &id, json!({ "permissions": { "pause": true } })).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -82,7 +78,7 @@ async fn a_guest_pauses_only_once_the_host_allows_it_and_at_once() {
         let (status, body) = patch(&p.host, &id, bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
-    assert_eq!(dump(&db_file(&app)).await, before);
+    assert_eq!(app.dump().await, before);
 
     // The host turns pausing on: the answer and every member's settings_changed say so.
     let (status, body) = patch(&p.host, &id, json!({ "permissions": { "pause": true } })).await;

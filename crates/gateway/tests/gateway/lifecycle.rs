@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use sesh_gateway::settings::HumanDuration;
 
-use crate::common::{Closed, TestApp, party, spawn_app_with};
+use crate::common::{Closed, TestApp, on_store, party, spawn_app_with};
 
 async fn short_lived(idle: Duration, warning: Duration) -> TestApp {
     spawn_app_with(|s| {
@@ -123,16 +123,15 @@ async fn a_session_nobody_came_back_to_is_ended_by_the_sweeper() {
     let mut state = String::new();
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let row: (String,) = sqlx::query_as("SELECT state FROM listening_sessions WHERE id = ?1")
-            .bind(&id)
-            .fetch_one(
-                &sqlx::SqlitePool::connect(&app.settings.database_url)
-                    .await
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        state = row.0;
+        let store = app.store().await;
+        state = on_store!(store, |c| sqlx::query_scalar(
+            "SELECT state FROM listening_sessions WHERE id = $1"
+        )
+        .bind(&id)
+        .fetch_one(c)
+        .await
+        .unwrap());
+        store.close().await;
         if state == "ended" {
             break;
         }

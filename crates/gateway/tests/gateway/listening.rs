@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Browser, TestApp, party, spawn_app};
+use crate::common::{Browser, TestApp, on_store, party, spawn_app};
 
 fn now_ms() -> i64 {
     i64::try_from(
@@ -67,13 +67,15 @@ async fn listening_of(who: &Browser, id: &str, user: &str) -> Value {
 }
 
 async fn stored_listeners(app: &TestApp) -> Vec<(String, String)> {
-    let db = sqlx::SqlitePool::connect(&app.settings.database_url)
-        .await
-        .unwrap();
-    sqlx::query_as("SELECT user_id, state FROM session_listeners ORDER BY user_id")
-        .fetch_all(&db)
-        .await
-        .unwrap()
+    let store = app.store().await;
+    let rows = on_store!(store, |c| sqlx::query_as(
+        "SELECT user_id, state FROM session_listeners ORDER BY user_id"
+    )
+    .fetch_all(c)
+    .await
+    .unwrap());
+    store.close().await;
+    rows
 }
 
 /// Waits (up to `within`) until `done` holds.

@@ -39,3 +39,4 @@ mod security;
 mod session_flow;
 mod spectators;
 mod startup_checks;
+mod store;

@@ -169,7 +169,7 @@ async fn a_v1_database_keeps_every_session_exactly_after_the_upgrade() {
     }
     let row = sqlx::query("SELECT snapshot, position FROM listening_sessions WHERE id = ?1")
         .bind(playing.id().to_string())
-        .fetch_one(db.pool())
+        .fetch_one(db.sqlite_pool().unwrap())
         .await
         .unwrap();
     let snapshot: serde_json::Value = serde_json::from_str(row.get::<&str, _>(0)).unwrap();
@@ -222,7 +222,7 @@ async fn bans_stored_as_bare_ids_load_with_the_names_the_users_table_knows() {
         )
         .bind(user)
         .bind(name)
-        .execute(db.pool())
+        .execute(db.sqlite_pool().unwrap())
         .await
         .unwrap();
     }
@@ -234,7 +234,7 @@ async fn bans_stored_as_bare_ids_load_with_the_names_the_users_table_knows() {
     )
     .bind(lobby.id().to_string())
     .bind(r#"["dave","erin"]"#)
-    .execute(db.pool())
+    .execute(db.sqlite_pool().unwrap())
     .await
     .unwrap();
 
@@ -252,7 +252,7 @@ async fn bans_stored_as_bare_ids_load_with_the_names_the_users_table_knows() {
     db.persist_session(&loaded, &events, 8).await.unwrap();
     let snapshot: String = sqlx::query("SELECT snapshot FROM listening_sessions WHERE id = ?1")
         .bind(lobby.id().to_string())
-        .fetch_one(db.pool())
+        .fetch_one(db.sqlite_pool().unwrap())
         .await
         .unwrap()
         .get(0);

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Browser, Party, TestApp, party, spawn_app_with};
+use crate::common::{Browser, Party, TestApp, on_store, party, spawn_app_with};
 
 async fn app() -> TestApp {
     spawn_app_with(|s| {
@@ -122,21 +122,21 @@ async fn queue_of(app: &TestApp, p: &Party, n: usize) -> Vec<u64> {
 /// Records that the entries after the first (which plays since the start) played, one after
 /// another, as the background writer would have.
 async fn played(app: &TestApp, session: &str, entries: &[u64]) {
-    let db = sqlx::SqlitePool::connect(&app.settings.database_url)
-        .await
-        .unwrap();
+    let store = app.store().await;
     let now = 2_000_000_000_000i64;
     for (i, entry) in entries.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO session_plays (session_id, started_at, entry_id) VALUES (?1, ?2, ?3)",
+        on_store!(store, |c| sqlx::query(
+            "INSERT INTO session_plays (session_id, started_at, entry_id) VALUES ($1, $2, $3)",
         )
         .bind(session)
         .bind(now + i as i64 * 300_000)
         .bind(*entry as i64)
-        .execute(&db)
+        .execute(c)
         .await
-        .unwrap();
+        .map(drop)
+        .unwrap());
     }
+    store.close().await;
 }
 
 async fn playlist_requests(app: &TestApp) -> Vec<Value> {

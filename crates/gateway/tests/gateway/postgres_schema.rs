@@ -158,7 +158,7 @@ async fn the_postgresql_schema_matches_the_sqlite_one_migration_for_migration() 
     let db = Database::connect(&url, TokenCipher::new(&SecretKey::generate()))
         .await
         .unwrap();
-    let sqlite = sqlite_schema(db.pool()).await;
+    let sqlite = sqlite_schema(db.sqlite_pool().unwrap()).await;
     let server = Postgres::start().await;
     let pg_pool = PgPool::connect(&server.url).await.unwrap();
     POSTGRES.run(&pg_pool).await.unwrap();

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{Browser, TestApp, dump, party, spawn_app};
+use crate::common::{Browser, party, spawn_app};
 
 async fn set_role(who: &Browser, id: &str, target: &str, role: &str) -> (StatusCode, Value) {
     who.post(
@@ -24,10 +24,6 @@ fn role_of(view: &Value, user: &str) -> Value {
         .map_or(Value::Null, |m| m["role"].clone())
 }
 
-fn db_file(app: &TestApp) -> std::path::PathBuf {
-    app.dir.path().join("sesh.db")
-}
-
 #[tokio::test]
 async fn the_host_makes_a_co_host_who_moderates_but_may_not_end_or_appoint() {
     let mut app = spawn_app().await;
@@ -36,11 +32,11 @@ async fn the_host_makes_a_co_host_who_moderates_but_may_not_end_or_appoint() {
     let (bob, carol) = (&p.guests[0], &p.guests[1]);
 
     // A guest may not appoint anyone; nothing changes.
-    let before = dump(&db_file(&app)).await;
+    let before = app.dump().await;
     let (status, body) = set_role(bob, &id, "bob", "co_host").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "forbidden");
-    assert_eq!(dump(&db_file(&app)).await, before);
+    assert_eq!(app.dump().await, before);
 
     // The host does: everyone hears it, the snapshot and the database keep it.
     let (status, body) = set_role(&p.host, &id, "bob", "co_host").await;
@@ -57,12 +53,12 @@ async fn the_host_makes_a_co_host_who_moderates_but_may_not_end_or_appoint() {
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     // What only the host may: end, appoint — refused for the co-host, the database unchanged.
-    let before = dump(&db_file(&app)).await;
+    let before = app.dump().await;
     let (status, body) = bob.post(&format!("/api/sessions/{id}/end"), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (status, _) = set_role(bob, &id, "carol", "co_host").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(dump(&db_file(&app)).await, before);
+    assert_eq!(app.dump().await, before);
     let (_, view) = bob.get(&format!("/api/sessions/{id}")).await;
     assert_eq!(view["state"], "playing");
 

@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{Browser, CLIENT_ID, TestApp, dump, party, spawn_app_with};
+use crate::common::{Browser, CLIENT_ID, TestApp, on_store, party, spawn_app_with};
 
 /// The login dance as `user`, up to where Sesh sends the browser after the callback.
 async fn try_login(app: &TestApp, user: &str, next: &str) -> (Browser, String) {
@@ -30,19 +30,19 @@ async fn dev_mode(app: &TestApp, body: Value) {
 }
 
 async fn users_row(app: &TestApp, user: &str) -> Option<(i64, i64)> {
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect(&format!(
-            "sqlite://{}?mode=ro",
-            app.dir.path().join("sesh.db").display()
-        ))
-        .await
-        .unwrap();
-    sqlx::query_as("SELECT seated, length(access_token) FROM users WHERE id = ?1")
-        .bind(user)
-        .fetch_optional(&pool)
-        .await
-        .unwrap()
+    let store = app.store().await;
+    let row = on_store!(store, |c| {
+        sqlx::query_as(
+        "SELECT CAST(CASE WHEN seated THEN 1 ELSE 0 END AS BIGINT), CAST(length(access_token) AS BIGINT)
+         FROM users WHERE id = $1"
+    )
+    .bind(user)
+    .fetch_optional(c)
+    .await
+    .unwrap()
+    });
+    store.close().await;
+    row
 }
 
 #[tokio::test]
@@ -197,7 +197,7 @@ async fn after_a_not_registered_login_one_click_joins_as_a_spectator() {
     assert_eq!(members["items"].as_array().unwrap().len(), 3, "{members}");
 
     // Bad names and a Spotify login are refused, nothing stored.
-    let before = dump(&app.dir.path().join("sesh.db")).await;
+    let before = app.dump().await;
     for name in ["", "   ", "a\nb", &"x".repeat(41)] {
         let (status, body) = Browser::new(&app, "x")
             .post(
@@ -218,7 +218,7 @@ async fn after_a_not_registered_login_one_click_joins_as_a_spectator() {
         (status, &body["error"]["code"]),
         (StatusCode::CONFLICT, &json!("already_logged_in"))
     );
-    assert_eq!(dump(&app.dir.path().join("sesh.db")).await, before);
+    assert_eq!(app.dump().await, before);
 }
 
 #[tokio::test]
@@ -246,7 +246,7 @@ async fn a_spectator_votes_and_adds_only_as_the_host_allows_and_adds_with_the_ho
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let before = dump(&app.dir.path().join("sesh.db")).await;
+    let before = app.dump().await;
     let (status, body) = sam
         .post(
             &format!("/api/sessions/{id}/queue/{entry}/vote"),
@@ -297,7 +297,7 @@ async fn a_spectator_votes_and_adds_only_as_the_host_allows_and_adds_with_the_ho
         (StatusCode::FORBIDDEN, &json!("spectators_add")),
         "{body}"
     );
-    let after = dump(&app.dir.path().join("sesh.db")).await;
+    let after = app.dump().await;
     // Only the host's PATCH (pausing opened) changed something since.
     assert_eq!(
         before.iter().filter(|r| !after.contains(r)).count(),

@@ -101,7 +101,11 @@ async fn spawn(public_port: Option<u16>, adjust: impl FnOnce(&mut Settings)) -> 
     let emulator = start_emulator(&address).await;
     let emulator_url = emulator.base_url();
     let dir = tempfile::tempdir().expect("tempdir");
-    let db_url = format!("sqlite://{}", dir.path().join("sesh.db").display());
+    let db_url = if on_postgres() {
+        postgres::Postgres::shared().await.database().await
+    } else {
+        format!("sqlite://{}", dir.path().join("sesh.db").display())
+    };
     let mut settings = Settings::for_tests(db_url, dir.path().join("data"));
     settings.listen = ([127, 0, 0, 1], port).into();
     settings.spotify_client_id = Some(CLIENT_ID.to_owned());
@@ -127,6 +131,50 @@ async fn spawn(public_port: Option<u16>, adjust: impl FnOnce(&mut Settings)) -> 
     };
     app.start(listener).await;
     app
+}
+
+/// A test's own pool on a test app's store ([`TestApp::store`]).
+pub enum Store {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Store {
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to the pool of `$store` (a [`Store`]), compiled once per
+/// driver: one query text (`$1` parameters, which both take) serves both stores.
+macro_rules! on_store {
+    ($store:expr, |$c:ident| $body:expr) => {
+        match &$store {
+            $crate::common::Store::Sqlite(pool) => {
+                let $c = pool;
+                $body
+            }
+            $crate::common::Store::Postgres(pool) => {
+                let $c = pool;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_store;
+
+/// Whether the test apps run on PostgreSQL: `SESH_TEST_STORE=postgres` puts each on a fresh
+/// database of the test process's throwaway cluster; `sqlite` (the default) on an SQLite file
+/// in its temporary directory. Anything else is refused, never read as the default.
+pub fn on_postgres() -> bool {
+    match std::env::var("SESH_TEST_STORE").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(std::env::VarError::NotPresent) => false,
+        other => panic!("SESH_TEST_STORE must be `sqlite` or `postgres`, not {other:?}"),
+    }
 }
 
 fn plain_client() -> reqwest::Client {
@@ -179,6 +227,100 @@ impl TestApp {
         Browser::login(self, user).await
     }
 
+    /// `sql`'s count (one `$1` parameter, `arg`), straight from the app's store, whichever
+    /// it is.
+    pub async fn count(&self, sql: &str, arg: &str) -> i64 {
+        let store = self.store().await;
+        let count = on_store!(store, |c| sqlx::query_scalar(sql)
+            .bind(arg)
+            .fetch_one(c)
+            .await
+            .expect("the count reads"));
+        store.close().await;
+        count
+    }
+
+    /// A connection pool of its own to the app's store (SQLite's file or PostgreSQL's
+    /// database), for tests that look at rows or plant them. Close it when done.
+    pub async fn store(&self) -> Store {
+        let url = &self.settings.database_url;
+        if url.starts_with("postgres") {
+            Store::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(url)
+                    .await
+                    .expect("the test database opens"),
+            )
+        } else {
+            Store::Sqlite(
+                sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect(url)
+                    .await
+                    .expect("the test database opens"),
+            )
+        }
+    }
+
+    /// Everything its store holds, as bytes, by where it is: SQLite's database file and its
+    /// WAL and shared-memory files (the database file must exist); on PostgreSQL every row as
+    /// text, and the bytes of each `BYTEA` in it (which PostgreSQL writes as `\x` and hex).
+    pub async fn stored_bytes(&self) -> Vec<(String, Vec<u8>)> {
+        if !on_postgres() {
+            let db = self.dir.path().join("sesh.db");
+            assert!(db.exists(), "the database file exists");
+            return ["sesh.db", "sesh.db-wal", "sesh.db-shm"]
+                .iter()
+                .filter_map(|f| Some((f.to_string(), std::fs::read(self.dir.path().join(f)).ok()?)))
+                .collect();
+        }
+        let text = self.dump().await.join("\n");
+        let mut bytes = text.clone().into_bytes();
+        for run in text.split("\\x").skip(1) {
+            let hex: String = run.chars().take_while(char::is_ascii_hexdigit).collect();
+            if let Ok(decoded) = hex::decode(&hex[..hex.len() / 2 * 2]) {
+                bytes.extend(decoded);
+            }
+        }
+        vec![("the PostgreSQL database".to_owned(), bytes)]
+    }
+
+    /// Every row of every table of its store, rendered as text and sorted: equal dumps mean
+    /// an unchanged database.
+    pub async fn dump(&self) -> Vec<String> {
+        match self.store().await {
+            Store::Sqlite(pool) => {
+                pool.close().await;
+                dump(&self.dir.path().join("sesh.db")).await
+            }
+            Store::Postgres(pool) => {
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT table_name::TEXT FROM information_schema.tables
+                     WHERE table_schema = 'public' ORDER BY table_name",
+                )
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+                assert!(tables.len() >= 6, "{tables:?}");
+                let mut out = Vec::new();
+                for table in tables {
+                    // A row as PostgreSQL writes a composite value: every column, quoted.
+                    let rows: Vec<String> = sqlx::query_scalar(&format!(
+                        "SELECT t::TEXT FROM \"{table}\" t ORDER BY 1"
+                    ))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+                    out.push(format!("## {table} ({} rows)", rows.len()));
+                    out.extend(rows);
+                }
+                pool.close().await;
+                out
+            }
+        }
+    }
+
     /// `GET` on the emulator's control API.
     pub async fn emulator_get(&self, path: &str) -> Value {
         let response = self
@@ -191,17 +333,11 @@ impl TestApp {
 
     /// Waits until `user`'s top tracks are stored (a login fetches them in the background).
     pub async fn wait_for_top_tracks(&self, user: &str) {
-        let db = sqlx::SqlitePool::connect(&self.settings.database_url)
-            .await
-            .expect("the test database opens");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            let stored: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM top_tracks WHERE user_id = ?1")
-                    .bind(user)
-                    .fetch_one(&db)
-                    .await
-                    .expect("top_tracks reads");
+            let stored = self
+                .count("SELECT COUNT(*) FROM top_tracks WHERE user_id = $1", user)
+                .await;
             if stored > 0 {
                 return;
             }

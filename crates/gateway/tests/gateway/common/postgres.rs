@@ -1,24 +1,65 @@
 //! A throwaway PostgreSQL for the tests: `initdb` in a temporary directory, the server on a
-//! free loopback port (and a socket in that directory), stopped and deleted on drop. It needs
-//! only Debian's `postgresql` package (`scripts/install-deps` installs it), no server already
-//! running. Run as root (CI), the cluster belongs to the `postgres` user, as PostgreSQL
-//! insists; otherwise to whoever runs the tests.
+//! free loopback port (and a socket in that directory). It needs only Debian's `postgresql`
+//! package (`scripts/install-deps` installs it), no server already running. Run as root (CI),
+//! the cluster belongs to the `postgres` user, as PostgreSQL insists; otherwise to whoever runs
+//! the tests.
+//!
+//! Two ways to get one:
+//! - [`Postgres::start`]: a cluster of the caller's own, stopped and deleted on drop.
+//! - [`Postgres::shared`]: one cluster for the whole test process, started by the first test
+//!   that asks; each test takes a fresh database of it ([`Postgres::database`]) and its own
+//!   pool on its own runtime. A static is never dropped, so the server is watched by a shell
+//!   whose stdin is a pipe from this process: when the process exits, however it exits
+//!   (a panic, `abort`, SIGKILL), the pipe closes, and the shell stops the server and deletes
+//!   the directory.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, postgres::PgPoolOptions};
 
 /// How long a fresh cluster may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a server may take to stop before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The shared cluster's watcher (`sh -c WATCH sh DIR SERVER-COMMAND…`, stdin the lifeline):
+/// runs the server, and when the lifeline reaches end of file, stops it (SIGQUIT: an
+/// immediate shutdown that takes its backends along); once the server is gone, for whatever
+/// reason, deletes the directory and exits with the server's status. A background job's stdin
+/// is `/dev/null`, hence the lifeline's copy on fd 3.
+const WATCH: &str = r#"
+dir=$1; shift
+exec 3<&0 </dev/null
+"$@" 3<&- &
+server=$!
+{ read -r _ <&3; kill -QUIT "$server"; } &
+watcher=$!
+exec 3<&-
+wait "$server"
+status=$?
+kill "$watcher" 2>/dev/null
+rm -rf "$dir"
+exit "$status"
+"#;
+
+/// The cluster of [`Postgres::shared`].
+static SHARED: tokio::sync::OnceCell<Postgres> = tokio::sync::OnceCell::const_new();
 
 pub struct Postgres {
+    /// The server, or for a shared cluster the shell that watches it.
     server: Child,
-    /// The data directory and the socket directory live in it.
-    _dir: tempfile::TempDir,
+    /// A watched cluster's lifeline: the watcher's stdin (closing it stops the server).
+    lifeline: Option<ChildStdin>,
+    /// The data directory and the socket directory live in it (`None`: the watcher deletes it).
+    _dir: Option<tempfile::TempDir>,
     /// `postgres://postgres@127.0.0.1:PORT/postgres`, trust authentication on loopback only.
     pub url: String,
+    port: u16,
+    /// Numbers the databases [`Postgres::database`] makes.
+    databases: AtomicU32,
 }
 
 /// The directory of PostgreSQL's server programs: `SESH_TEST_PG_BIN`, else the newest
@@ -72,58 +113,125 @@ fn command(bin: &Path, program: &str, owner: Option<(u32, u32)>) -> Command {
     }
 }
 
-impl Postgres {
-    /// A fresh, empty cluster, accepting connections.
-    pub async fn start() -> Self {
-        let bin = bin_dir().expect(
-            "PostgreSQL's server programs (Debian's `postgresql` package: bash scripts/install-deps)",
-        );
-        let owner = postgres_ids();
-        let dir = tempfile::Builder::new()
-            .prefix("sesh-pg-")
-            .tempdir()
-            .expect("a temporary directory");
-        let data = dir.path().join("data");
-        std::fs::create_dir(&data).expect("the data directory");
-        if let Some((uid, gid)) = owner {
-            for path in [dir.path(), data.as_path()] {
-                std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown to postgres");
-            }
+/// A fresh cluster in a new temporary directory, not running yet: the directory, the port it
+/// is to listen on, and the command that runs its server.
+fn init_cluster(max_connections: u32) -> (tempfile::TempDir, u16, Command) {
+    let bin = bin_dir().expect(
+        "PostgreSQL's server programs (Debian's `postgresql` package: bash scripts/install-deps)",
+    );
+    let owner = postgres_ids();
+    let dir = tempfile::Builder::new()
+        .prefix("sesh-pg-")
+        .tempdir()
+        .expect("a temporary directory");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("the data directory");
+    if let Some((uid, gid)) = owner {
+        for path in [dir.path(), data.as_path()] {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown to postgres");
         }
-        let status = command(&bin, "initdb", owner)
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "--no-sync", "--no-locale"])
-            .args(["-E", "UTF8"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .expect("initdb runs");
-        assert!(
-            status.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&status.stderr)
-        );
-        let port = crate::nginx::free_port();
-        let server = command(&bin, "postgres", owner)
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-h", "127.0.0.1"])
-            .arg("-k")
-            .arg(dir.path())
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("postgres starts");
-        let mut pg = Self {
-            server,
-            _dir: dir,
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-        };
+    }
+    let status = command(&bin, "initdb", owner)
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "--auth=trust", "--no-sync", "--no-locale"])
+        .args(["-E", "UTF8"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("initdb runs");
+    assert!(
+        status.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let port = crate::nginx::free_port();
+    let mut server = command(&bin, "postgres", owner);
+    server
+        .arg("-D")
+        .arg(&data)
+        .args(["-p", &port.to_string(), "-h", "127.0.0.1"])
+        .arg("-k")
+        .arg(dir.path())
+        .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+        .args(["-c", "full_page_writes=off"])
+        .args(["-c", &format!("max_connections={max_connections}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    (dir, port, server)
+}
+
+impl Postgres {
+    /// A fresh, empty cluster of the caller's own, accepting connections.
+    pub async fn start() -> Self {
+        let (dir, port, mut server) = init_cluster(100); // PostgreSQL's default
+        let server = server.spawn().expect("postgres starts");
+        let mut pg = Self::new(server, None, Some(dir), port);
         pg.wait_ready().await;
         pg
+    }
+
+    /// The test process's one cluster, started by the first caller (the others wait for it),
+    /// accepting connections; stopped and deleted when the process exits. Open pools only
+    /// on databases of your own ([`Postgres::database`]), on your test's runtime.
+    pub async fn shared() -> &'static Self {
+        SHARED.get_or_init(Self::start_watched).await
+    }
+
+    /// A cluster whose server a watcher shell stops once the lifeline closes (see [`WATCH`]).
+    async fn start_watched() -> Self {
+        // Room for every test of the process running at once, each with its own pools.
+        let (dir, port, server) = init_cluster(300);
+        let dir = dir.keep();
+        let mut watcher = Command::new("sh");
+        watcher
+            .arg("-c")
+            .arg(WATCH)
+            .arg("sh")
+            .arg(&dir)
+            .arg(server.get_program())
+            .args(server.get_args())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Its own process group: a Ctrl-C at the terminal stops the tests, and the watcher
+        // cleans up after them rather than dying with them.
+        std::os::unix::process::CommandExt::process_group(&mut watcher, 0);
+        let mut watcher = watcher.spawn().expect("the postgres watcher starts");
+        let lifeline = watcher.stdin.take().expect("the watcher's stdin");
+        let mut pg = Self::new(watcher, Some(lifeline), None, port);
+        pg.wait_ready().await;
+        pg
+    }
+
+    fn new(
+        server: Child,
+        lifeline: Option<ChildStdin>,
+        dir: Option<tempfile::TempDir>,
+        port: u16,
+    ) -> Self {
+        Self {
+            server,
+            lifeline,
+            _dir: dir,
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            port,
+            databases: AtomicU32::new(0),
+        }
+    }
+
+    /// A new, empty database on this cluster, named uniquely within it: its URL.
+    pub async fn database(&self) -> String {
+        let name = format!("test_{}", self.databases.fetch_add(1, Ordering::Relaxed));
+        let mut conn = sqlx::PgConnection::connect(&self.url)
+            .await
+            .expect("the cluster accepts a connection");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("CREATE DATABASE");
+        conn.close().await.expect("the connection closes");
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }
 
     async fn wait_ready(&mut self) {
@@ -154,8 +262,19 @@ impl Postgres {
 
 impl Drop for Postgres {
     /// An immediate shutdown (SIGQUIT: the server stops its backends and exits at once; a
-    /// SIGKILL would leave them to notice alone).
+    /// SIGKILL would leave them to notice alone). A watched cluster (dropped only when its
+    /// start failed) is stopped by closing its lifeline.
     fn drop(&mut self) {
-        super::process::stop_server(&mut self.server, "-QUIT");
+        let Some(lifeline) = self.lifeline.take() else {
+            super::process::stop_server(&mut self.server, "-QUIT");
+            return;
+        };
+        drop(lifeline);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while matches!(self.server.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.server.kill();
+        let _ = self.server.wait();
     }
 }

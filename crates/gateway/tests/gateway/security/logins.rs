@@ -15,18 +15,11 @@ fn location(response: &reqwest::Response) -> String {
 
 /// Rows of `table` for `user` in the app's database file.
 async fn rows_of(app: &TestApp, table: &str, column: &str, user: &str) -> i64 {
-    let url = format!(
-        "sqlite://{}?mode=ro",
-        app.dir.path().join("sesh.db").display()
-    );
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let count = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = ?1"))
-        .bind(user)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    count
+    app.count(
+        &format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1"),
+        user,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

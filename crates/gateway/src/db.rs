@@ -49,6 +49,7 @@ const SEAT_LOCK: i64 = 0x5345_5348_5345_4154; // "SESHSEAT"
 mod chat;
 mod listeners;
 mod logins;
+mod owners;
 mod playlists;
 mod seats;
 mod sessions;
@@ -56,6 +57,7 @@ mod sessions;
 pub use crate::read_cache::UserRecord;
 
 pub use logins::{OAuthState, OAuthTake, SWEEP_EVERY, Sweep, spawn_sweeper};
+pub use owners::{Claim, Ownership};
 pub use playlists::SavedPlaylist;
 pub use seats::{SeatHolder, Seating};
 
@@ -101,6 +103,24 @@ macro_rules! on {
     };
 }
 pub(crate) use on;
+
+/// `$query` (a write of session `$session`'s state) executed by `$db`: fenced in a transaction
+/// of its own when this instance keeps leases ([`Database::fence`]), straight on the writer
+/// otherwise. How many rows it changed.
+macro_rules! fenced_execute {
+    ($db:expr, $session:expr, $query:expr) => {{
+        if $db.ownership().is_some() {
+            let mut tx = $db.begin().await?;
+            $db.fence(&mut tx, $session).await?;
+            let done = $crate::db::execute!(tx.conn(), $query)?;
+            tx.commit().await?;
+            Ok::<u64, $crate::db::DbError>(done)
+        } else {
+            $crate::db::execute!($db.writer(), $query).map_err($crate::db::DbError::from)
+        }
+    }};
+}
+pub(crate) use fenced_execute;
 
 /// `$query` executed on `$on`: how many rows it changed.
 macro_rules! execute {
@@ -164,6 +184,10 @@ pub enum DbError {
     /// A stored session breaks an invariant of the domain.
     #[error("stored session is inconsistent")]
     Restore(#[from] sesh_session::RestoreError),
+    /// This instance does not hold the session's lease (any more): another runs it, and the
+    /// write was not made.
+    #[error("another instance runs this session")]
+    Fenced,
     /// A stored value this version does not know (e.g. a role): refused, never guessed.
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
@@ -223,6 +247,8 @@ pub struct Database {
     /// spectator's that never joined), so it never changes and every page's `/api/me/login`
     /// asks SQLite once.
     first_user: std::sync::Arc<std::sync::OnceLock<UserId>>,
+    /// This instance's session leases, on PostgreSQL with several instances (`owners.rs`).
+    ownership: Option<std::sync::Arc<Ownership>>,
 }
 
 impl Database {
@@ -248,6 +274,7 @@ impl Database {
             invites: std::sync::Arc::default(),
             displays: std::sync::Arc::default(),
             first_user: std::sync::Arc::default(),
+            ownership: None,
         })
     }
 

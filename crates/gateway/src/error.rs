@@ -35,6 +35,13 @@ pub enum ApiError {
         /// How long until a retry can succeed.
         retry_after: Duration,
     },
+    /// Another instance runs the session (several instances on PostgreSQL): 503
+    /// `session_elsewhere` with `Retry-After`, by when its lease expires or moves.
+    #[error("another instance runs this session; try again shortly")]
+    Elsewhere {
+        /// How long until a retry may land on the session's instance.
+        retry_after: Duration,
+    },
     /// A rule of the session refused the action.
     #[error(transparent)]
     Session(#[from] SessionError),
@@ -112,6 +119,7 @@ impl ApiError {
         match self {
             Self::Client { code, .. } => code,
             Self::RateLimited { .. } => "rate_limited",
+            Self::Elsewhere { .. } => "session_elsewhere",
             Self::Session(e) => e.code(),
             Self::Spotify(e) => spotify_code(e),
             Self::Internal(_) => "internal",
@@ -122,6 +130,7 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             Self::Client { message, .. } | Self::RateLimited { message, .. } => message.clone(),
+            Self::Elsewhere { .. } => self.to_string(),
             Self::Session(e) => e.to_string(),
             Self::Spotify(e) => spotify_message(e),
             Self::Internal(_) => "something went wrong on our side; please try again".to_owned(),
@@ -132,7 +141,8 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Spotify(SpotifyError::RateLimited { retry_after, .. })
-            | Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            | Self::RateLimited { retry_after, .. }
+            | Self::Elsewhere { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -246,6 +256,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Client { status, .. } => *status,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Elsewhere { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Session(e) => session_status(e),
             Self::Spotify(e) => match e {
                 SpotifyError::NoActiveDevice { .. } => StatusCode::CONFLICT,
@@ -368,6 +379,7 @@ impl From<HubError> for ApiError {
                 format!("this session has {max} displays open, the most it may have"),
             ),
             HubError::Restarting => Self::unavailable("the session is restarting; try again"),
+            HubError::Elsewhere { retry_after } => Self::Elsewhere { retry_after },
             HubError::Storage(e) => e.into(),
             HubError::Internal(e) => Self::Internal(e),
         }
@@ -399,7 +411,13 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
-        Self::Internal(e.into())
+        match e {
+            // Another instance took the session over: the client retries there.
+            crate::db::DbError::Fenced => Self::Elsewhere {
+                retry_after: Duration::from_secs(1),
+            },
+            e => Self::Internal(e.into()),
+        }
     }
 }
 

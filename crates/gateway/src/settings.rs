@@ -67,6 +67,19 @@ pub struct Settings {
     )]
     pub database_url: String,
 
+    /// This instance's name among several on one PostgreSQL database (the owner of the
+    /// sessions it runs, in `session_owner`). Unique per running process. Default: the host's
+    /// name and the listen port (`host:8080`).
+    #[arg(long, env = "SESH_NODE_ID", global = true)]
+    pub node_id: Option<String>,
+
+    /// How long a session's lease lasts on PostgreSQL without a renewal: an instance renews
+    /// its leases every third of it, and another takes a session over once it passed. Between
+    /// 1 s and 5 min.
+    #[arg(long, env = "SESH_LEASE_TTL", default_value = "15s", global = true,
+          value_parser = parse_lease_ttl)]
+    pub lease_ttl: HumanDuration,
+
     /// Directory for state that is not in the database (the demo-mode secret key).
     #[arg(long, env = "SESH_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
@@ -625,6 +638,8 @@ impl fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("public_url", &self.public_url.as_ref().map(Url::as_str))
             .field("database_url", &without_password(&self.database_url))
+            .field("node_id", &self.node_id)
+            .field("lease_ttl", &self.lease_ttl)
             .field("data_dir", &self.data_dir)
             .field("spotify_client_id", &self.spotify_client_id)
             .field("demo", &self.demo)
@@ -790,6 +805,29 @@ impl HumanDuration {
     }
 }
 
+/// `SESH_LEASE_TTL`: between one second and five minutes.
+fn parse_lease_ttl(s: &str) -> Result<HumanDuration, String> {
+    let ttl: HumanDuration = s.parse().map_err(|e: DurationError| e.to_string())?;
+    if !(Duration::from_secs(1)..=Duration::from_secs(300)).contains(&ttl.get()) {
+        return Err(format!("{s:?} is not between 1s and 5m"));
+    }
+    Ok(ttl)
+}
+
+/// This instance's node id: `SESH_NODE_ID`, else the host's name and `port`.
+pub fn node_id(configured: Option<&str>, port: u16) -> String {
+    if let Some(id) = configured.map(str::trim).filter(|id| !id.is_empty()) {
+        return id.to_owned();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "sesh".to_owned());
+    format!("{host}:{port}")
+}
+
 /// `SESH_POLL_GRID`: a duration of at most one second.
 fn parse_poll_grid(s: &str) -> Result<HumanDuration, String> {
     let grid: HumanDuration = s.parse().map_err(|e: DurationError| e.to_string())?;
@@ -863,6 +901,28 @@ mod tests {
         assert_eq!(s.spotify_api_url.as_str(), "https://api.spotify.com/");
         assert_eq!(s.metrics_listen, None, "metrics are off unless asked for");
         assert_eq!(s.poll_grid.get(), Duration::from_millis(20));
+    }
+
+    #[test]
+    fn a_lease_lasts_between_a_second_and_five_minutes_and_a_node_is_named() {
+        let ttl = |v: &str| Cli::try_parse_from(["sesh", "--lease-ttl", v]);
+        assert_eq!(
+            Cli::try_parse_from(["sesh"])
+                .unwrap()
+                .settings
+                .lease_ttl
+                .get(),
+            Duration::from_secs(15)
+        );
+        assert_eq!(
+            ttl("3s").unwrap().settings.lease_ttl.get(),
+            Duration::from_secs(3)
+        );
+        assert!(ttl("500ms").is_err());
+        assert!(ttl("6m").is_err());
+        assert_eq!(node_id(Some(" a:1 "), 9), "a:1");
+        assert!(node_id(None, 8123).ends_with(":8123"));
+        assert!(node_id(Some(""), 8123).ends_with(":8123"));
     }
 
     #[test]

@@ -157,9 +157,14 @@ impl Application {
             .map_err(|source| StartupError::Database {
                 url: crate::settings::without_password(&settings.database_url),
                 source,
-            })?;
+            })?
+            .with_ownership(
+                crate::settings::node_id(settings.node_id.as_deref(), local.port()),
+                settings.lease_ttl.get(),
+            );
         tracing::info!(
             store = db.kind(),
+            node = db.ownership().map(|own| own.node()),
             url = %crate::settings::without_password(&settings.database_url),
             "database open and migrated"
         );
@@ -262,6 +267,7 @@ impl Application {
         };
         let hubs = HubRegistry::new(core.clone());
         hubs.spawn_idle_sweeper();
+        hubs.spawn_lease_keeper();
         let state = AppState {
             core: core.clone(),
             hubs: hubs.clone(),

@@ -7,7 +7,7 @@ use sesh_session::{
 };
 use sqlx::types::Json;
 
-use super::{Database, DbError, execute, on};
+use super::{Database, DbError, execute, fenced_execute, on};
 
 impl Database {
     /// The stored chat of a session (empty for one that never chatted).
@@ -54,6 +54,7 @@ impl Database {
         match change {
             ChatChange::Post(message) => {
                 let mut tx = self.begin().await?;
+                self.fence(&mut tx, session).await?;
                 execute!(
                     tx.conn(),
                     sqlx::query(
@@ -92,8 +93,9 @@ impl Database {
                 tx.commit().await?;
             }
             ChatChange::Delete(message) => {
-                execute!(
-                    self.writer(),
+                fenced_execute!(
+                    self,
+                    session,
                     sqlx::query("DELETE FROM chat_messages WHERE session_id = $1 AND id = $2")
                         .bind(&id)
                         .bind(message.get() as i64)
@@ -103,8 +105,9 @@ impl Database {
                 id: message,
                 reactions,
             } => {
-                execute!(
-                    self.writer(),
+                fenced_execute!(
+                    self,
+                    session,
                     sqlx::query(
                         "UPDATE chat_messages SET reactions = $3 WHERE session_id = $1 AND id = $2",
                     )

@@ -1,7 +1,7 @@
 //! Members who listen along on their own device (`hub/listening.rs`), one row each: stored
 //! before members are told, loaded when a session's hub starts, so a restart resumes them.
 
-use super::{Database, DbError, execute, now_ms, on};
+use super::{Database, DbError, fenced_execute, now_ms, on};
 use crate::wire::ListeningState;
 use sesh_session::{DeviceId, SessionId, UserId};
 
@@ -50,8 +50,9 @@ impl Database {
     ) -> Result<(), DbError> {
         match device {
             Some(device) => {
-                execute!(
-                    self.writer(),
+                fenced_execute!(
+                    self,
+                    session,
                     sqlx::query(
                         "INSERT INTO session_listeners (session_id, user_id, device_id, state,
                                                         updated_at_ms)
@@ -68,8 +69,9 @@ impl Database {
                 )?;
             }
             None => {
-                execute!(
-                    self.writer(),
+                fenced_execute!(
+                    self,
+                    session,
                     sqlx::query(
                         "UPDATE session_listeners SET state = $3, updated_at_ms = $4
                          WHERE session_id = $1 AND user_id = $2",
@@ -90,8 +92,9 @@ impl Database {
         session: SessionId,
         user: Option<&UserId>,
     ) -> Result<(), DbError> {
-        execute!(
-            self.writer(),
+        fenced_execute!(
+            self,
+            session,
             sqlx::query(
                 "DELETE FROM session_listeners
                  WHERE session_id = $1 AND ($2 IS NULL OR user_id = $2)",

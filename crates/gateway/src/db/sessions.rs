@@ -17,7 +17,7 @@ use sesh_session::{
 };
 use sqlx::types::Json;
 
-use super::{Database, DbError, Dialects, Tx, execute, now_ms, on};
+use super::{Database, DbError, Dialects, Tx, execute, fenced_execute, now_ms, on};
 
 impl Database {
     /// Stores a new session with its host.
@@ -57,6 +57,7 @@ impl Database {
         last_seq: u64,
     ) -> Result<(), DbError> {
         let mut tx = self.begin().await?;
+        self.fence(&mut tx, session.id()).await?;
         execute!(tx.conn(), sqlx::query(
             "UPDATE listening_sessions SET invite_code = $2, host_id = $3, state = $4, device_id = $5,
                     position = $6, last_seq = CASE WHEN last_seq > $7 THEN last_seq ELSE $7 END, snapshot = $8, updated_at = $9
@@ -105,7 +106,25 @@ impl Database {
     ) -> Result<(), DbError> {
         let now = now_ms();
         let mut tx = self.begin().await?;
-        for (id, play) in plays {
+        // Only the sessions this instance runs (with leases; all of them otherwise).
+        let mut fenced = HashSet::new();
+        for id in positions
+            .iter()
+            .map(|(id, _)| id)
+            .chain(plays.iter().map(|(id, _)| id))
+        {
+            if fenced.contains(id) {
+                continue;
+            }
+            match self.fence(&mut tx, *id).await {
+                Ok(()) => {}
+                Err(DbError::Fenced) => {
+                    fenced.insert(*id);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for (id, play) in plays.iter().filter(|(id, _)| !fenced.contains(id)) {
             execute!(
                 tx.conn(),
                 sqlx::query(
@@ -117,7 +136,7 @@ impl Database {
                 .bind(play.entry_id.get() as i64)
             )?;
         }
-        for (id, position) in positions {
+        for (id, position) in positions.iter().filter(|(id, _)| !fenced.contains(id)) {
             execute!(tx.conn(), sqlx::query(
                 "UPDATE listening_sessions SET position = $2, updated_at = $3
                  WHERE id = $1
@@ -218,8 +237,9 @@ impl Database {
 
     /// Records the last event sequence number of a session (for events that change no state).
     pub async fn set_last_seq(&self, id: SessionId, last_seq: u64) -> Result<(), DbError> {
-        execute!(
-            self.writer(),
+        fenced_execute!(
+            self,
+            id,
             sqlx::query(
                 "UPDATE listening_sessions
                  SET last_seq = CASE WHEN last_seq > $2 THEN last_seq ELSE $2 END WHERE id = $1"

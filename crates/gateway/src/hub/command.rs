@@ -228,6 +228,15 @@ pub(super) enum Command {
     CommitDue {
         generation: u64,
     },
+    /// This instance no longer holds the session's lease (several instances on PostgreSQL):
+    /// another runs it now, or may at any moment. The hub stops at once and its sockets
+    /// reconnect.
+    LeaseLost,
+    /// Stop now as when idle, giving the session's lease up, and answer once given up
+    /// (several instances: a session created here runs where Nginx sends its id).
+    Unload {
+        reply: Reply<()>,
+    },
     /// Spotify answered the `play` of a start.
     StartPlayed {
         actor: UserId,
@@ -296,6 +305,8 @@ impl Command {
                 | Self::Disconnect { .. }
                 | Self::Observed { .. }
                 | Self::CommitDue { .. }
+                | Self::LeaseLost
+                | Self::Unload { .. }
                 | Self::StartPlayed { .. }
                 | Self::Resumed { .. }
                 | Self::PlayerDone { .. }

@@ -44,6 +44,13 @@ pub enum HubError {
     /// The hub stopped while answering (it reloads from the database): try again.
     #[error("the session is restarting; try again")]
     Restarting,
+    /// Another instance holds the session's lease (several instances on PostgreSQL): try
+    /// again after `retry_after`, when it expires or has moved.
+    #[error("another instance runs this session")]
+    Elsewhere {
+        /// Until the lease expires (at least a second).
+        retry_after: std::time::Duration,
+    },
     /// The database failed; the change was not made.
     #[error("storage failed")]
     Storage(#[from] DbError),

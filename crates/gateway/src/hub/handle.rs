@@ -454,6 +454,20 @@ impl HubHandle {
         answer.map(|conn_id| Registration { mailbox, conn_id })
     }
 
+    /// Unloads the session's hub if it runs here (as when idle: stored, its lease given up),
+    /// and returns once it is; never revives one.
+    pub async fn unload(&self) -> Result<(), HubError> {
+        let Some(mailbox) = self.registry.loaded_mailbox(self.id) else {
+            return Ok(());
+        };
+        let (reply, answer) = oneshot::channel();
+        if mailbox.tx.send(Command::Unload { reply }).await.is_err() {
+            return Ok(());
+        }
+        // A hub that stopped on its own meanwhile dropped the reply: unloaded too.
+        answer.await.unwrap_or(Ok(()))
+    }
+
     pub(super) async fn request<T>(
         &self,
         make: impl Fn(Reply<T>) -> Command,

@@ -94,6 +94,17 @@ impl NewConnection {
     }
 }
 
+/// A hub may run here only on this instance's lease.
+fn claimed(claim: crate::db::Claim) -> Result<(), HubError> {
+    match claim {
+        crate::db::Claim::Owned(_) => Ok(()),
+        crate::db::Claim::Elsewhere(left) => Err(HubError::Elsewhere {
+            retry_after: left.max(std::time::Duration::from_secs(1)),
+        }),
+        crate::db::Claim::Missing => Err(HubError::NotFound),
+    }
+}
+
 /// The sending side of one hub task's command channel.
 #[derive(Debug, Clone)]
 struct Mailbox {
@@ -123,6 +134,7 @@ impl HubRegistry {
     pub async fn create(&self, session: Session) -> Result<HubHandle, HubError> {
         let id = session.id();
         self.core.db.insert_session(&session).await?;
+        claimed(self.core.db.claim(id).await?)?;
         let mailbox = self.spawn(session, Chat::default(), 0);
         let slot: Slot = Arc::new(OnceCell::new_with(Some(mailbox)));
         self.hubs.lock().insert(id, slot);
@@ -202,6 +214,60 @@ impl HubRegistry {
         }
     }
 
+    /// Keeps this instance's session leases (several instances on PostgreSQL; nothing to do
+    /// otherwise): renews them every third of their TTL, and stops the hub of every session
+    /// whose lease it lost, or whose lease ran out by this process's clock because renewals
+    /// failed (the database unreachable): another instance may run it by now.
+    pub fn spawn_lease_keeper(&self) {
+        let Some(ttl) = self.core.db.ownership().map(|own| own.ttl()) else {
+            return;
+        };
+        let registry = self.clone();
+        self.core.runtime.spawn(async move {
+            let mut tick = tokio::time::interval(ttl / 3);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = registry.core.shutdown.cancelled() => break,
+                }
+                let lost = match registry.core.db.renew_leases().await {
+                    Ok(lost) => lost,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not renew this instance's leases");
+                        Vec::new()
+                    }
+                };
+                let Some(own) = registry.core.db.ownership() else {
+                    return;
+                };
+                let expired = own.held().into_iter().filter(|id| own.valid(*id).is_none());
+                for id in lost.into_iter().chain(expired) {
+                    tracing::info!(session = %id, "lease lost: stopping the hub");
+                    registry.lease_lost(id);
+                }
+            }
+        });
+    }
+
+    /// The mailbox of `id`'s hub if one runs here (never revives one).
+    fn loaded_mailbox(&self, id: SessionId) -> Option<Mailbox> {
+        self.hubs
+            .lock()
+            .get(&id)
+            .and_then(|slot| slot.get().cloned())
+    }
+
+    /// Tells `id`'s hub, if one runs here, that its lease is gone.
+    fn lease_lost(&self, id: SessionId) {
+        if let Some(mailbox) = self.loaded_mailbox(id)
+            && mailbox.tx.try_send(Command::LeaseLost).is_err()
+        {
+            // A full mailbox: the hub sees the lease gone at its next wake-up anyway.
+            tracing::debug!(session = %id, "hub busy; it stops at its next wake-up");
+        }
+    }
+
     /// How many hubs are loaded (for tests and metrics).
     pub fn loaded(&self) -> usize {
         self.hubs.lock().len()
@@ -227,14 +293,27 @@ impl HubRegistry {
         let slot = self.hubs.lock().entry(id).or_default().clone();
         let result = slot
             .get_or_try_init(|| async {
-                match self.core.load_session(id).await? {
-                    Some((session, last_seq)) => {
-                        tracing::debug!(session = %id, "reviving hub from the database");
-                        let chat = self.core.db.load_chat(id).await?;
-                        Ok(self.spawn(session, chat, last_seq))
+                // The lease first, then the state: what is loaded is what the last owner
+                // stored before it could write no more.
+                claimed(self.core.db.claim(id).await?)?;
+                let revived = async {
+                    match self.core.load_session(id).await? {
+                        Some((session, last_seq)) => {
+                            tracing::debug!(session = %id, "reviving hub from the database");
+                            let chat = self.core.db.load_chat(id).await?;
+                            Ok(self.spawn(session, chat, last_seq))
+                        }
+                        None => Err(HubError::NotFound),
                     }
-                    None => Err(HubError::NotFound),
                 }
+                .await;
+                if revived.is_err() {
+                    // No hub runs here on it: another instance may take it at once.
+                    if let Err(e) = self.core.db.release(id).await {
+                        tracing::warn!(session = %id, error = %e, "could not give a lease up");
+                    }
+                }
+                revived
             })
             .await
             .cloned();

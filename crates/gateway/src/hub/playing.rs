@@ -579,6 +579,7 @@ impl SessionHub {
             let poller = PollerHandle::spawn(
                 self.core.clone(),
                 self.tx.clone(),
+                self.session().id(),
                 host,
                 self.poller_generation,
             );

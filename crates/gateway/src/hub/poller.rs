@@ -26,7 +26,7 @@ use std::{
     time::Duration,
 };
 
-use sesh_session::UserId;
+use sesh_session::{SessionId, UserId};
 use sesh_spotify::{PlaybackState, SpotifyError};
 
 use super::{HubError, command::Command, effects};
@@ -70,10 +70,11 @@ pub(super) struct PollerHandle {
 }
 
 impl PollerHandle {
-    /// Starts a poller of `host`'s player reporting to `hub`.
+    /// Starts a poller of `host`'s player reporting to `hub`, the hub of `session`.
     pub(super) fn spawn(
         core: Arc<Core>,
         hub: mpsc::Sender<Command>,
+        session: SessionId,
         host: UserId,
         generation: u64,
     ) -> Self {
@@ -83,6 +84,7 @@ impl PollerHandle {
         let poller = Poller {
             core: core.clone(),
             hub,
+            session,
             host: host.clone(),
             generation,
             cancel: cancel.clone(),
@@ -132,6 +134,7 @@ impl Drop for PollerHandle {
 struct Poller {
     core: Arc<Core>,
     hub: mpsc::Sender<Command>,
+    session: SessionId,
     host: UserId,
     generation: u64,
     cancel: CancellationToken,
@@ -154,6 +157,14 @@ impl Poller {
                 return;
             }
             if !self.acquire().await {
+                return;
+            }
+            // Several instances: not one call once this instance's lease ran out by its own
+            // clock (paused, or cut off from the database), whatever the hub has not seen yet.
+            if let Some(own) = self.core.db.ownership()
+                && own.valid(self.session).is_none()
+            {
+                tracing::debug!(session = %self.session, "lease ran out: the poller stops");
                 return;
             }
             crate::metrics::poll(self.schedule.reason().as_str());

@@ -53,7 +53,8 @@ pub mod close {
     pub const NORMAL: u16 = 1000;
     /// The host removed this member.
     pub const KICKED: u16 = 4001;
-    /// The session's hub stopped (it could not store a change and reloads): reconnect.
+    /// The session's hub stopped (it could not store a change and reloads, or another
+    /// instance runs it now): reconnect.
     pub const RESTARTING: u16 = 1012;
 }
 
@@ -173,7 +174,15 @@ impl SessionHub {
         self.restore_listeners().await;
         // Counts this hub in `sesh_sessions` until the loop ends.
         let mut state_gauge = crate::metrics::SessionStateGauge::default();
+        // Another instance runs the session now, or may (its lease is gone or ran out).
+        let mut lease_lost = false;
+        // Asked to unload: answered once the lease is given up.
+        let mut unloaded: Option<super::command::Reply<()>> = None;
         loop {
+            if !self.holds_lease() {
+                lease_lost = true;
+                break;
+            }
             let live = self.session().state() != SessionState::Ended;
             state_gauge.observe(self.session().state(), self.lifecycle.is_idle());
             let now = tokio::time::Instant::now();
@@ -208,6 +217,14 @@ impl SessionHub {
                 () = listen_timer, if listen_at.is_some() => Wake::Listeners,
             };
             match wake {
+                Wake::Command(Command::LeaseLost) => {
+                    lease_lost = true;
+                    break;
+                }
+                Wake::Command(Command::Unload { reply }) => {
+                    unloaded = Some(reply);
+                    break;
+                }
                 Wake::Command(command) => {
                     self.note_activity(&command);
                     let started = std::time::Instant::now();
@@ -227,6 +244,14 @@ impl SessionHub {
             self.store.reserve(self.feed.seq()).await;
         }
         self.poller = None;
+        if lease_lost {
+            // Its sockets reconnect and land where the session runs now; nothing more is
+            // written from here (it would be refused).
+            self.close_all(close::RESTARTING, "session moving to another instance");
+            self.unregister();
+            tracing::info!(session = %id, "hub stopped: another instance runs the session");
+            return;
+        }
         // The sweeper ends it if nobody comes back (see `ending.rs`).
         if self.session().state() != SessionState::Ended && !self.store.is_broken() {
             let since = self.unattended_since_ms();
@@ -241,20 +266,39 @@ impl SessionHub {
         }
         // A hub revived from the database must find the position this one reached.
         self.core.positions.flush().await;
-        // Unregister before the receiver goes away: a request racing with this exit either
-        // fails to send or loses its reply, and the registry then revives a fresh hub from the
-        // database (every change was stored before it was answered).
-        {
-            let mut hubs = self.registry.lock();
-            if hubs
-                .get(&id)
-                .and_then(|slot| slot.get())
-                .is_some_and(|m| m.tx.same_channel(&self.tx))
-            {
-                hubs.remove(&id);
-            }
+        self.unregister();
+        // Another instance may run it now (several instances on PostgreSQL).
+        if let Err(e) = self.core.db.release(id).await {
+            tracing::warn!(session = %id, error = %e, "could not give the session's lease up");
+        }
+        if let Some(reply) = unloaded {
+            let _ = reply.send(Ok(()));
         }
         tracing::debug!(session = %id, "hub unloaded");
+    }
+
+    /// Unregisters before the receiver goes away: a request racing with this exit either fails
+    /// to send or loses its reply, and the registry then revives a fresh hub from the database
+    /// (every change was stored before it was answered).
+    fn unregister(&self) {
+        let id = self.session().id();
+        let mut hubs = self.registry.lock();
+        if hubs
+            .get(&id)
+            .and_then(|slot| slot.get())
+            .is_some_and(|m| m.tx.same_channel(&self.tx))
+        {
+            hubs.remove(&id);
+        }
+    }
+
+    /// Whether this instance still holds the session's lease by its own clock (always, with
+    /// one instance on SQLite).
+    pub(super) fn holds_lease(&self) -> bool {
+        self.core
+            .db
+            .ownership()
+            .is_none_or(|own| own.valid(self.session().id()).is_some())
     }
 
     async fn handle(&mut self, command: Command) {

@@ -360,6 +360,11 @@ pub async fn create_session(
     let hub = state.hubs.create(session).await?;
     let id = hub.id();
     let view = hub.view(&user.id).await?;
+    if state.core.db.ownership().is_some() {
+        // Several instances: the session runs where Nginx sends its id, which may be another
+        // instance. Its lease is given up before the answer, so that one may claim it at once.
+        hub.unload().await?;
+    }
     tracing::info!(session = %id, "session created");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/sessions/{id}")))

@@ -12,6 +12,8 @@ mod common;
 
 mod bad_input;
 mod chat;
+mod cluster_failover;
+mod cluster_leases;
 mod cluster_routing;
 mod decoding_props;
 mod displays;

@@ -28,7 +28,8 @@ pub struct SeshProcess {
     /// Extra environment (on top of what [`SeshProcess::spawn`] sets), used on every start.
     pub env: Vec<(String, String)>,
     child: Option<Child>,
-    _emulator: EmulatorHandle,
+    /// Its own emulator (none when it uses another's: [`SeshProcess::spawn_on`]).
+    _emulator: Option<EmulatorHandle>,
     /// Holds the SQLite file, the data dir and the process's log (`sesh.log`).
     pub dir: TempDir,
 }
@@ -45,6 +46,24 @@ impl SeshProcess {
         let address = format!("http://127.0.0.1:{port}");
         let emulator = start_emulator(&address).await;
         let emulator_url = emulator.base_url();
+        let mut process = Self::configure(port, &emulator_url, env);
+        process._emulator = Some(emulator);
+        process.start().await;
+        process
+    }
+
+    /// Starts `sesh` on `port` against the emulator at `emulator_url` (started by the caller,
+    /// which registered the redirect URI the settings make), with a fresh SQLite file unless
+    /// `env` says otherwise.
+    pub async fn spawn_on(port: u16, emulator_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut process = Self::configure(port, emulator_url, env);
+        process.start().await;
+        process
+    }
+
+    fn configure(port: u16, emulator_url: &str, env: &[(&str, &str)]) -> Self {
+        let address = format!("http://127.0.0.1:{port}");
+        let emulator_url = emulator_url.to_owned();
         let dir = tempfile::tempdir().expect("tempdir");
         let key = test_secret_key();
         let mut all: Vec<(String, String)> = vec![
@@ -67,7 +86,7 @@ impl SeshProcess {
             ("RUST_LOG".into(), "info".into()),
         ];
         all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let mut process = Self {
+        Self {
             address,
             emulator_url,
             http: reqwest::Client::builder()
@@ -77,11 +96,9 @@ impl SeshProcess {
                 .expect("client"),
             env: all,
             child: None,
-            _emulator: emulator,
+            _emulator: None,
             dir,
-        };
-        process.start().await;
-        process
+        }
     }
 
     /// Starts the binary (again) and waits until `/healthz` answers.
@@ -150,6 +167,15 @@ impl SeshProcess {
             .status()
             .expect("kill runs");
         assert!(status.success());
+    }
+
+    /// Sends `signal` (`-STOP`, `-CONT`, …).
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal}");
     }
 
     /// SIGKILL, no chance to clean up; waits until the process is gone.

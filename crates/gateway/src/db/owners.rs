@@ -1,0 +1,274 @@
+//! Which instance runs a session's hub and poller when several share one PostgreSQL database
+//! (`session_owner`, `nodes`; issue 22). A lease per session, claimed with one conditional
+//! upsert (a new row, this node's own, or an expired one), renewed by [`Database::renew_leases`]
+//! every third of its TTL, expiring by the database's clock only; and a fencing epoch, bumped
+//! by every claim, that every write of the session's state checks ([`Database::fence`]) under
+//! a share lock on the lease row, so an instance that lost the lease writes nothing and a
+//! claim waits for a write in progress.
+//!
+//! This instance also keeps its own view ([`Ownership`]): the epoch of each lease it holds and
+//! until when it is valid by the process's monotonic clock (when the renewal that last
+//! extended it was sent, plus the TTL). A hub stops its Spotify work once that passed, even
+//! before the database says so (a paused or cut-off instance cannot know better).
+//!
+//! On SQLite there is one instance by design: no leases, no fences ([`Database::ownership`] is
+//! `None`), and the tables stay empty.
+
+use std::{collections::HashMap, time::Duration};
+
+use parking_lot::Mutex;
+use sesh_session::SessionId;
+use sqlx::PgPool;
+use tokio::time::Instant;
+
+use super::{Database, DbError, Either, Tx};
+
+/// PostgreSQL's clock in Unix milliseconds.
+const NOW: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+
+/// A lease this instance holds.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    epoch: i64,
+    /// Valid until then by this process's clock.
+    until: Instant,
+}
+
+/// This instance's leases (see the module docs).
+#[derive(Debug)]
+pub struct Ownership {
+    node: String,
+    ttl: Duration,
+    held: Mutex<HashMap<SessionId, Held>>,
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The lease is this instance's, with this epoch.
+    Owned(i64),
+    /// Another instance holds it, for about this long still.
+    Elsewhere(Duration),
+    /// No such session.
+    Missing,
+}
+
+impl Ownership {
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// How long a lease lasts without renewal.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The epoch of `session`'s lease while this instance holds it and it is still valid by
+    /// this process's clock.
+    pub fn valid(&self, session: SessionId) -> Option<i64> {
+        let held = self.held.lock();
+        let lease = held.get(&session)?;
+        (Instant::now() < lease.until).then_some(lease.epoch)
+    }
+
+    /// The sessions whose leases this instance holds (valid or not).
+    pub fn held(&self) -> Vec<SessionId> {
+        self.held.lock().keys().copied().collect()
+    }
+
+    fn forget(&self, session: SessionId, epoch: i64) {
+        let mut held = self.held.lock();
+        if held.get(&session).is_some_and(|h| h.epoch == epoch) {
+            held.remove(&session);
+        }
+    }
+}
+
+impl Database {
+    /// Turns leases on (PostgreSQL only: on SQLite this instance is the only one, and this
+    /// does nothing) for node `node` with leases of `ttl`.
+    pub fn with_ownership(mut self, node: String, ttl: Duration) -> Self {
+        if matches!(self.writer(), Either::Postgres(_)) {
+            self.ownership = Some(std::sync::Arc::new(Ownership {
+                node,
+                ttl,
+                held: Mutex::default(),
+            }));
+        }
+        self
+    }
+
+    /// This instance's leases, when it has any to keep (PostgreSQL).
+    pub fn ownership(&self) -> Option<&Ownership> {
+        self.ownership.as_deref()
+    }
+
+    fn owned_pool(&self) -> Option<(&Ownership, &PgPool)> {
+        match (self.ownership(), self.writer()) {
+            (Some(own), Either::Postgres(pool)) => Some((own, pool)),
+            _ => None,
+        }
+    }
+
+    /// Claims `session`'s lease for this instance: free, expired or already this node's (a
+    /// claim always bumps the epoch, so a hub that ran here before is fenced too). Without
+    /// leases (SQLite) every session is this instance's, at epoch 0.
+    pub async fn claim(&self, session: SessionId) -> Result<Claim, DbError> {
+        let Some((own, pool)) = self.owned_pool() else {
+            return Ok(Claim::Owned(0));
+        };
+        let sent = Instant::now();
+        let epoch: Option<i64> = sqlx::query_scalar(&format!(
+            "INSERT INTO session_owner (session_id, owner_node, epoch, lease_expires_at)
+             SELECT $1, $2, 1, {NOW} + $3
+             WHERE EXISTS (SELECT 1 FROM listening_sessions WHERE id = $1)
+             ON CONFLICT (session_id) DO UPDATE SET
+                owner_node = excluded.owner_node,
+                epoch = session_owner.epoch + 1,
+                lease_expires_at = excluded.lease_expires_at
+             WHERE session_owner.owner_node = excluded.owner_node
+                OR session_owner.lease_expires_at <= {NOW}
+             RETURNING epoch"
+        ))
+        .bind(session.to_string())
+        .bind(&own.node)
+        .bind(ms(own.ttl))
+        .fetch_optional(pool)
+        .await?;
+        if let Some(epoch) = epoch {
+            own.held.lock().insert(
+                session,
+                Held {
+                    epoch,
+                    until: sent + own.ttl,
+                },
+            );
+            return Ok(Claim::Owned(epoch));
+        }
+        let left: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT lease_expires_at - {NOW} FROM session_owner WHERE session_id = $1"
+        ))
+        .bind(session.to_string())
+        .fetch_optional(pool)
+        .await?;
+        Ok(match left {
+            Some(left) => Claim::Elsewhere(Duration::from_millis(left.clamp(0, i64::MAX) as u64)),
+            None => Claim::Missing,
+        })
+    }
+
+    /// Renews every lease this instance holds, in one statement, and records this node's
+    /// heartbeat; the sessions whose leases it no longer holds (taken over, or expired by the
+    /// database's clock). Nothing to do without leases.
+    pub async fn renew_leases(&self) -> Result<Vec<SessionId>, DbError> {
+        let Some((own, pool)) = self.owned_pool() else {
+            return Ok(Vec::new());
+        };
+        let sent = Instant::now();
+        sqlx::query(&format!(
+            "INSERT INTO nodes (id, heartbeat_at) VALUES ($1, {NOW})
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
+        ))
+        .bind(&own.node)
+        .execute(pool)
+        .await?;
+        let sent_epochs: HashMap<SessionId, i64> = own
+            .held
+            .lock()
+            .iter()
+            .map(|(id, held)| (*id, held.epoch))
+            .collect();
+        if sent_epochs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (ids, epochs): (Vec<String>, Vec<i64>) = sent_epochs
+            .iter()
+            .map(|(id, epoch)| (id.to_string(), *epoch))
+            .unzip();
+        let renewed: Vec<(String, i64)> = sqlx::query_as(&format!(
+            "UPDATE session_owner o SET lease_expires_at = {NOW} + $2
+             FROM UNNEST($3::TEXT[], $4::BIGINT[]) AS mine(session_id, epoch)
+             WHERE o.session_id = mine.session_id AND o.epoch = mine.epoch
+               AND o.owner_node = $1 AND o.lease_expires_at > {NOW}
+             RETURNING o.session_id, o.epoch"
+        ))
+        .bind(&own.node)
+        .bind(ms(own.ttl))
+        .bind(&ids)
+        .bind(&epochs)
+        .fetch_all(pool)
+        .await?;
+        let renewed: HashMap<String, i64> = renewed.into_iter().collect();
+        let mut lost = Vec::new();
+        own.held.lock().retain(|id, lease| {
+            // Claimed (again) by this instance while the statement was out: that claim stands.
+            if sent_epochs.get(id) != Some(&lease.epoch) {
+                return true;
+            }
+            if renewed.get(&id.to_string()) == Some(&lease.epoch) {
+                lease.until = sent + own.ttl;
+                true
+            } else {
+                lost.push(*id);
+                false
+            }
+        });
+        Ok(lost)
+    }
+
+    /// Gives `session`'s lease up (its hub stopped here): it expires now, keeping its epoch,
+    /// so another instance may claim it at once.
+    pub async fn release(&self, session: SessionId) -> Result<(), DbError> {
+        let Some((own, pool)) = self.owned_pool() else {
+            return Ok(());
+        };
+        let Some(epoch) = own.held.lock().get(&session).map(|h| h.epoch) else {
+            return Ok(());
+        };
+        own.forget(session, epoch);
+        sqlx::query(
+            "UPDATE session_owner SET lease_expires_at = 0
+             WHERE session_id = $1 AND owner_node = $2 AND epoch = $3",
+        )
+        .bind(session.to_string())
+        .bind(&own.node)
+        .bind(epoch)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Within a write transaction: whether this instance may write `session`'s state (it holds
+    /// a lease the database agrees is current), holding a share lock on the lease row until
+    /// the transaction ends. [`DbError::Fenced`] otherwise, and the lease is forgotten.
+    /// Always yes without leases.
+    pub(crate) async fn fence(&self, tx: &mut Tx, session: SessionId) -> Result<(), DbError> {
+        let (Some(own), Either::Postgres(c)) = (self.ownership(), tx.conn()) else {
+            return Ok(());
+        };
+        let Some(epoch) = own.held.lock().get(&session).map(|h| h.epoch) else {
+            return Err(DbError::Fenced);
+        };
+        let current: Option<i32> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM session_owner
+             WHERE session_id = $1 AND owner_node = $2 AND epoch = $3
+               AND lease_expires_at > {NOW}
+             FOR SHARE"
+        ))
+        .bind(session.to_string())
+        .bind(&own.node)
+        .bind(epoch)
+        .fetch_optional(c)
+        .await?;
+        if current.is_none() {
+            own.forget(session, epoch);
+            return Err(DbError::Fenced);
+        }
+        Ok(())
+    }
+}
+
+fn ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

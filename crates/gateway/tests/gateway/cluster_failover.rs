@@ -1,0 +1,287 @@
+//! Two real `sesh` processes on one PostgreSQL database (issue 22), one emulator, short
+//! leases: what happens to a playing session when the instance that runs it dies (`kill -9`)
+//! or freezes past its lease (`SIGSTOP`, then `SIGCONT`). The test plays Nginx's part: after
+//! the owner is gone, its members' browsers go to the other instance (a cookie is the host's,
+//! whatever the port, so they stay logged in).
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::{
+    common::{Browser, Closed, WAIT, Ws, postgres::Postgres, process::SeshProcess, start_emulator},
+    nginx::free_port,
+};
+
+/// The lease (`SESH_LEASE_TTL`).
+const TTL: Duration = Duration::from_secs(2);
+
+/// Two instances, `n1` and `n2`, on a fresh database, `n1`'s emulator for both (it knows
+/// `n1`'s redirect URI: logins go through `n1`); the first with metrics.
+struct Cluster {
+    url: String,
+    n1: SeshProcess,
+    n2: SeshProcess,
+    metrics: String,
+    _emulator: sesh_spotify_emulator::EmulatorHandle,
+}
+
+impl Cluster {
+    async fn start() -> Self {
+        let url = Postgres::shared().await.database().await;
+        let (p1, p2, metrics) = (free_port(), free_port(), free_port());
+        let emulator = start_emulator(&format!("http://127.0.0.1:{p1}")).await;
+        let metrics_listen = format!("127.0.0.1:{metrics}");
+        let shared = [
+            ("SESH_DATABASE_URL", url.as_str()),
+            ("SESH_LEASE_TTL", "2s"),
+        ];
+        let n1 = [
+            ("SESH_NODE_ID", "n1"),
+            ("SESH_METRICS_LISTEN", metrics_listen.as_str()),
+        ];
+        let n1 =
+            SeshProcess::spawn_on(p1, &emulator.base_url(), &[&shared[..], &n1].concat()).await;
+        let n2 = [("SESH_NODE_ID", "n2")];
+        let n2 =
+            SeshProcess::spawn_on(p2, &emulator.base_url(), &[&shared[..], &n2].concat()).await;
+        Self {
+            url,
+            n1,
+            n2,
+            metrics: format!("http://127.0.0.1:{metrics}/metrics"),
+            _emulator: emulator,
+        }
+    }
+
+    /// `(owner_node, epoch)` of `session`'s lease.
+    async fn owner(&self, session: &str) -> (String, i64) {
+        let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+        let row =
+            sqlx::query_as("SELECT owner_node, epoch FROM session_owner WHERE session_id = $1")
+                .bind(session)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        pool.close().await;
+        row
+    }
+
+    /// Polls of host players `n1` made so far (`sesh_polls_total`, every reason).
+    async fn n1_polls(&self) -> u64 {
+        let text = reqwest::get(&self.metrics)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("sesh_polls_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
+    /// Player polls the emulator answered so far.
+    async fn player_polls(&self) -> usize {
+        let log = self
+            .n1
+            .http
+            .get(format!(
+                "{}/_emulator/requests?method=GET&path=/v1/me/player",
+                self.n1.emulator_url
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        log["requests"].as_array().unwrap().len()
+    }
+}
+
+/// `browser`, pointed at `node` (same cookie jar).
+fn at(browser: &Browser, node: &SeshProcess) -> Browser {
+    Browser {
+        http: browser.http.clone(),
+        jar: browser.jar.clone(),
+        address: node.address.clone(),
+        user: browser.user.clone(),
+    }
+}
+
+/// A playing session on `n1`: alice hosts, bob listens, both connected there; the id, the
+/// browsers, the sockets and the last `seq` alice's socket saw.
+async fn playing_on_n1(cluster: &Cluster) -> (String, Browser, Browser, Vec<Ws>, u64) {
+    let n1 = &cluster.n1;
+    let alice = n1.login("alice").await;
+    let bob = n1.login("bob").await;
+    let (status, created) = alice.post("/api/sessions", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let code = created["invite_code"].as_str().unwrap();
+    let (status, body) = bob.post(&format!("/api/join/{code}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut sockets = vec![alice.ws(&id).await, bob.ws(&id).await];
+    let mut last_seen = 0;
+    for ws in &mut sockets {
+        last_seen = seq(&ws.next_of_type("welcome").await);
+    }
+    let (status, started) = alice.start_on_own_device(&id).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    for ws in &mut sockets {
+        let playback = ws.next_matching(|f| f["type"] == "playback").await;
+        last_seen = playback["seq"].as_u64().unwrap_or(last_seen);
+    }
+    assert_eq!(cluster.owner(&id).await.0, "n1");
+    (id, alice, bob, sockets, last_seen)
+}
+
+/// Connects `browser` to `session` on its instance with `?since=`, retrying while the
+/// session is elsewhere (its lease not expired yet), until `deadline`.
+async fn reconnect(browser: &Browser, session: &str, since: u64, deadline: Instant) -> Ws {
+    loop {
+        match browser
+            .ws_with(session, Some(since), Some(&browser.address.clone()))
+            .await
+        {
+            Ok(ws) => return ws,
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "no socket on {} by the deadline: {e}",
+                browser.address
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn seq(frame: &Value) -> u64 {
+    frame["seq"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no seq: {frame}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_owner_moves_a_playing_session_to_the_other_instance_losing_nothing() {
+    let mut cluster = Cluster::start().await;
+    let (id, alice, bob, mut sockets, mut last_seen) = playing_on_n1(&cluster).await;
+    let epoch = cluster.owner(&id).await.1;
+    // Three messages, each acknowledged; the last frame alice saw.
+    let mut texts = Vec::new();
+    for i in 0..3 {
+        let text = format!("message {i}");
+        let (status, body) = bob
+            .post(
+                &format!("/api/sessions/{id}/chat"),
+                Some(json!({ "text": text })),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+        texts.push(text);
+    }
+    while let Ok(frame) =
+        tokio::time::timeout(Duration::from_millis(300), sockets[0].next_frame()).await
+    {
+        match frame {
+            Ok(frame) => last_seen = frame["seq"].as_u64().unwrap_or(last_seen).max(last_seen),
+            Err(_) => break,
+        }
+    }
+    assert!(last_seen > 0, "alice saw the session's frames");
+
+    cluster.n1.kill9().await;
+    let killed = Instant::now();
+    for ws in &mut sockets {
+        assert!(matches!(ws.closed().await, Closed::Eof | Closed::Code(_)));
+    }
+
+    // Both reconnect on n2 and get the session from its new owner within the TTL + 2 s.
+    let deadline = killed + TTL + Duration::from_secs(2);
+    let (alice2, bob2) = (at(&alice, &cluster.n2), at(&bob, &cluster.n2));
+    for browser in [&alice2, &bob2] {
+        let mut ws = reconnect(browser, &id, last_seen, deadline).await;
+        let welcome = ws.next_of_type("welcome").await;
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(1),
+            "state came late"
+        );
+        assert_eq!(welcome["session"]["state"], "playing", "{welcome}");
+        assert!(seq(&welcome) >= last_seen, "no seq goes back: {welcome}");
+    }
+    let (owner, new_epoch) = cluster.owner(&id).await;
+    assert_eq!(owner, "n2");
+    assert!(new_epoch > epoch, "epochs only grow: {epoch} → {new_epoch}");
+
+    // Every acknowledged message is there, once, in order.
+    let (status, page) = alice2.get(&format!("/api/sessions/{id}/chat")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let stored: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(stored, texts);
+    // The new owner polls the host's player.
+    let before = cluster.player_polls().await;
+    let until = Instant::now() + WAIT;
+    while cluster.player_polls().await == before {
+        assert!(Instant::now() < until, "n2 never polled");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_frozen_past_its_lease_is_fenced_when_it_wakes_and_gives_the_session_up() {
+    let cluster = Cluster::start().await;
+    let (id, alice, _bob, mut sockets, _) = playing_on_n1(&cluster).await;
+    let epoch = cluster.owner(&id).await.1;
+    assert!(
+        cluster.n1_polls().await > 0,
+        "n1 polled while it owned the session"
+    );
+
+    cluster.n1.signal("-STOP");
+    tokio::time::sleep(TTL + Duration::from_secs(1)).await;
+    // n2 takes the session over once the lease expired, and a message goes through it.
+    let alice2 = at(&alice, &cluster.n2);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, body) = alice2.get(&format!("/api/sessions/{id}")).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(body["error"]["code"], "session_elsewhere", "{body}");
+        assert!(Instant::now() < deadline, "n2 never took over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) = alice2
+        .post(
+            &format!("/api/sessions/{id}/chat"),
+            Some(json!({ "text": "on n2" })),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let taken = cluster.owner(&id).await;
+    assert_eq!(taken.0, "n2");
+    assert!(taken.1 > epoch);
+
+    // n1 wakes: it closes its sockets for them to reconnect, polls no more and writes nothing.
+    cluster.n1.signal("-CONT");
+    for ws in &mut sockets {
+        assert_eq!(ws.closed().await, Closed::Code(1012));
+    }
+    let polls = cluster.n1_polls().await;
+    tokio::time::sleep(2 * TTL).await;
+    assert_eq!(
+        cluster.n1_polls().await,
+        polls,
+        "n1 polled after losing the lease"
+    );
+    assert_eq!(cluster.owner(&id).await, taken, "n1 claimed nothing back");
+    let (status, page) = alice2.get(&format!("/api/sessions/{id}/chat")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["messages"].as_array().unwrap().len(), 1, "{page}");
+}

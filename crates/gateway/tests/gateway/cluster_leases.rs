@@ -1,0 +1,183 @@
+//! Several instances on one PostgreSQL database (issue 22): a session's hub and poller run
+//! on the instance that holds its lease, another instance refuses it (503 `session_elsewhere`
+//! with `Retry-After`) until the lease is given up or expires, and an instance that lost a
+//! lease writes nothing, closes its sockets with 1012 and polls no more.
+//!
+//! Two in-process apps share one database of the test process's throwaway PostgreSQL and one
+//! emulator (so the logins of one are valid Spotify logins for the other), with short leases.
+//! Browsers keep their cookie between the two: a cookie is the host's, whatever the port.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sesh_gateway::settings::HumanDuration;
+
+use crate::common::{Browser, Closed, TestApp, WAIT, party, postgres::Postgres, spawn_app_with};
+
+/// Leases of this length: a few renewals per second.
+const TTL: Duration = Duration::from_secs(2);
+
+/// An app on `url` named `node`; on `spotify`'s emulator when given (a second instance).
+async fn instance(url: &str, node: &str, spotify: Option<&TestApp>) -> TestApp {
+    let (url, node) = (url.to_owned(), node.to_owned());
+    let spotify = spotify.map(|a| {
+        (
+            a.settings.spotify_api_url.clone(),
+            a.settings.spotify_accounts_url.clone(),
+        )
+    });
+    spawn_app_with(move |s| {
+        s.database_url = url;
+        s.node_id = Some(node);
+        s.lease_ttl = HumanDuration(TTL);
+        if let Some((api, accounts)) = spotify {
+            s.spotify_api_url = api;
+            s.spotify_accounts_url = accounts;
+        }
+    })
+    .await
+}
+
+/// `browser`, pointed at `app` (same cookie jar).
+fn at(browser: &Browser, app: &TestApp) -> Browser {
+    Browser {
+        http: browser.http.clone(),
+        jar: browser.jar.clone(),
+        address: app.address.clone(),
+        user: browser.user.clone(),
+    }
+}
+
+/// `(owner_node, epoch)` of `session`'s lease.
+async fn owner(url: &str, session: &str) -> Option<(String, i64)> {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let row = sqlx::query_as("SELECT owner_node, epoch FROM session_owner WHERE session_id = $1")
+        .bind(session)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    row
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_instance_runs_a_session_and_another_takes_it_only_once_it_is_given_up() {
+    let url = Postgres::shared().await.database().await;
+    let mut a = instance(&url, "a", None).await;
+    let b = instance(&url, "b", Some(&a)).await;
+    let alice = a.login("alice").await;
+    let (status, created) = alice.post("/api/sessions", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    // Created on A, and given up at once: the session runs where its id is routed, which the
+    // instance that created it does not know.
+    assert_eq!(owner(&url, &id).await, Some(("a".to_owned(), 1)));
+    let (status, body) = alice.get(&format!("/api/sessions/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(owner(&url, &id).await, Some(("a".to_owned(), 2)));
+
+    // The other instance refuses it, with a time to retry, and starts no hub of it: across
+    // several renewals of A's lease.
+    let alice_at_b = at(&alice, &b);
+    for _ in 0..4 {
+        let (status, body) = alice_at_b.get(&format!("/api/sessions/{id}")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"]["code"], "session_elsewhere", "{body}");
+        assert!(
+            body["error"]["retry_after_s"].as_u64().unwrap() >= 1,
+            "{body}"
+        );
+        tokio::time::sleep(TTL / 2).await;
+    }
+    let refused = alice_at_b
+        .http
+        .get(format!("{}/ws/sessions/{id}", b.address))
+        .header("origin", &b.address)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(owner(&url, &id).await, Some(("a".to_owned(), 2)));
+
+    // A stops: B takes the session over (at once if A gave its lease up, else once it
+    // expired), with the next epoch, and serves what A stored.
+    a.stop().await;
+    let deadline = tokio::time::Instant::now() + TTL + WAIT;
+    let view = loop {
+        let (status, view) = alice_at_b.get(&format!("/api/sessions/{id}")).await;
+        if status == StatusCode::OK {
+            break view;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{view}");
+        assert!(tokio::time::Instant::now() < deadline, "B never took over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(view["host"], "alice", "{view}");
+    assert_eq!(owner(&url, &id).await, Some(("b".to_owned(), 3)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_whose_lease_was_taken_writes_nothing_closes_its_sockets_and_polls_no_more() {
+    let url = Postgres::shared().await.database().await;
+    let a = instance(&url, "a", None).await;
+    let mut p = party(&a, &["bob"]).await;
+    let id = p.id.clone();
+    let epoch = owner(&url, &id).await.expect("a lease").1;
+    // A's polls reach the emulator while it owns the session.
+    let polls = a
+        .wait_for_emulator_requests("GET", "/v1/me/player", 1)
+        .await
+        .len();
+    assert!(polls >= 1);
+
+    // Another instance claims the session, as if A's lease had expired (A paused, or cut off
+    // from the database): the next epoch, a lease of a minute.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(
+        "UPDATE session_owner SET owner_node = 'c', epoch = epoch + 1,
+                lease_expires_at = CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) + 60000
+         WHERE session_id = $1",
+    )
+    .bind(&id)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // A message through A is refused and stored nowhere.
+    let (status, body) = p.guests[0]
+        .post(
+            &format!("/api/sessions/{id}/chat"),
+            Some(json!({ "text": "still here?" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "session_elsewhere", "{body}");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM chat_messages WHERE session_id = $1")
+            .bind(&id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 0);
+
+    // Every socket is closed with 1012 (reconnect), and A polls no more.
+    for ws in &mut p.sockets {
+        assert_eq!(ws.closed().await, Closed::Code(1012));
+    }
+    let after_close = a.emulator_requests("GET", "/v1/me/player").await.len();
+    tokio::time::sleep(3 * TTL).await;
+    assert_eq!(
+        a.emulator_requests("GET", "/v1/me/player").await.len(),
+        after_close,
+        "the instance that lost the lease polled"
+    );
+    // A did not write over the lease either.
+    assert_eq!(owner(&url, &id).await, Some(("c".to_owned(), epoch + 1)));
+    pool.close().await;
+}

@@ -332,13 +332,19 @@ impl HubRegistry {
 
     /// Forgets `mailbox` as `id`'s hub (it stopped).
     fn forget(&self, id: SessionId, mailbox: &Mailbox) {
-        let mut hubs = self.hubs.lock();
-        if hubs
-            .get(&id)
-            .and_then(|s| s.get())
-            .is_some_and(|m| m.tx.same_channel(&mailbox.tx))
-        {
-            hubs.remove(&id);
-        }
+        forget_hub(&self.hubs, id, &mailbox.tx);
+    }
+}
+
+/// Removes `id`'s slot from `hubs` if it still holds the hub whose mailbox is `tx` (a newer
+/// hub of the session stays).
+fn forget_hub(hubs: &Slots, id: SessionId, tx: &mpsc::Sender<Command>) {
+    let mut hubs = hubs.lock();
+    if hubs
+        .get(&id)
+        .and_then(|s| s.get())
+        .is_some_and(|m| m.tx.same_channel(tx))
+    {
+        hubs.remove(&id);
     }
 }

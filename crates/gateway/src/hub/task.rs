@@ -281,15 +281,7 @@ impl SessionHub {
     /// to send or loses its reply, and the registry then revives a fresh hub from the database
     /// (every change was stored before it was answered).
     fn unregister(&self) {
-        let id = self.session().id();
-        let mut hubs = self.registry.lock();
-        if hubs
-            .get(&id)
-            .and_then(|slot| slot.get())
-            .is_some_and(|m| m.tx.same_channel(&self.tx))
-        {
-            hubs.remove(&id);
-        }
+        super::forget_hub(&self.registry, self.session().id(), &self.tx);
     }
 
     /// Whether this instance still holds the session's lease by its own clock (always, with

@@ -10,7 +10,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    common::{Browser, Closed, WAIT, Ws, postgres::Postgres, process::SeshProcess, start_emulator},
+    common::{
+        Browser, Closed, WAIT, Ws,
+        postgres::{Postgres, lease_owner},
+        process::SeshProcess,
+        start_emulator,
+    },
     nginx::free_port,
 };
 
@@ -57,15 +62,7 @@ impl Cluster {
 
     /// `(owner_node, epoch)` of `session`'s lease.
     async fn owner(&self, session: &str) -> (String, i64) {
-        let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
-        let row =
-            sqlx::query_as("SELECT owner_node, epoch FROM session_owner WHERE session_id = $1")
-                .bind(session)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        pool.close().await;
-        row
+        lease_owner(&self.url, session).await.expect("a lease")
     }
 
     /// Polls of host players `n1` made so far (`sesh_polls_total`, every reason).
@@ -98,16 +95,6 @@ impl Cluster {
             .await
             .unwrap();
         log["requests"].as_array().unwrap().len()
-    }
-}
-
-/// `browser`, pointed at `node` (same cookie jar).
-fn at(browser: &Browser, node: &SeshProcess) -> Browser {
-    Browser {
-        http: browser.http.clone(),
-        jar: browser.jar.clone(),
-        address: node.address.clone(),
-        user: browser.user.clone(),
     }
 }
 
@@ -199,7 +186,8 @@ async fn killing_the_owner_moves_a_playing_session_to_the_other_instance_losing_
 
     // Both reconnect on n2 and get the session from its new owner within the TTL + 2 s.
     let deadline = killed + TTL + Duration::from_secs(2);
-    let (alice2, bob2) = (at(&alice, &cluster.n2), at(&bob, &cluster.n2));
+    let (alice2, bob2) = (alice.at(&cluster.n2.address), bob.at(&cluster.n2.address));
+    let mut moved = Vec::new();
     for browser in [&alice2, &bob2] {
         let mut ws = reconnect(browser, &id, last_seen, deadline).await;
         let welcome = ws.next_of_type("welcome").await;
@@ -209,6 +197,7 @@ async fn killing_the_owner_moves_a_playing_session_to_the_other_instance_losing_
         );
         assert_eq!(welcome["session"]["state"], "playing", "{welcome}");
         assert!(seq(&welcome) >= last_seen, "no seq goes back: {welcome}");
+        moved.push(ws);
     }
     let (owner, new_epoch) = cluster.owner(&id).await;
     assert_eq!(owner, "n2");
@@ -224,7 +213,7 @@ async fn killing_the_owner_moves_a_playing_session_to_the_other_instance_losing_
         .map(|m| m["text"].as_str().unwrap())
         .collect();
     assert_eq!(stored, texts);
-    // The new owner polls the host's player.
+    // The new owner polls the host's player (its members are connected: it watches).
     let before = cluster.player_polls().await;
     let until = Instant::now() + WAIT;
     while cluster.player_polls().await == before {
@@ -246,7 +235,7 @@ async fn an_owner_frozen_past_its_lease_is_fenced_when_it_wakes_and_gives_the_se
     cluster.n1.signal("-STOP");
     tokio::time::sleep(TTL + Duration::from_secs(1)).await;
     // n2 takes the session over once the lease expired, and a message goes through it.
-    let alice2 = at(&alice, &cluster.n2);
+    let alice2 = alice.at(&cluster.n2.address);
     let deadline = Instant::now() + WAIT;
     loop {
         let (status, body) = alice2.get(&format!("/api/sessions/{id}")).await;

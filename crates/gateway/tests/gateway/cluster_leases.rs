@@ -13,7 +13,11 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sesh_gateway::settings::HumanDuration;
 
-use crate::common::{Browser, Closed, TestApp, WAIT, party, postgres::Postgres, spawn_app_with};
+use crate::common::{
+    Closed, TestApp, WAIT, party,
+    postgres::{Postgres, lease_owner},
+    spawn_app_with,
+};
 
 /// Leases of this length: a few renewals per second.
 const TTL: Duration = Duration::from_secs(2);
@@ -39,28 +43,6 @@ async fn instance(url: &str, node: &str, spotify: Option<&TestApp>) -> TestApp {
     .await
 }
 
-/// `browser`, pointed at `app` (same cookie jar).
-fn at(browser: &Browser, app: &TestApp) -> Browser {
-    Browser {
-        http: browser.http.clone(),
-        jar: browser.jar.clone(),
-        address: app.address.clone(),
-        user: browser.user.clone(),
-    }
-}
-
-/// `(owner_node, epoch)` of `session`'s lease.
-async fn owner(url: &str, session: &str) -> Option<(String, i64)> {
-    let pool = sqlx::PgPool::connect(url).await.unwrap();
-    let row = sqlx::query_as("SELECT owner_node, epoch FROM session_owner WHERE session_id = $1")
-        .bind(session)
-        .fetch_optional(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    row
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_instance_runs_a_session_and_another_takes_it_only_once_it_is_given_up() {
     let url = Postgres::shared().await.database().await;
@@ -72,14 +54,14 @@ async fn one_instance_runs_a_session_and_another_takes_it_only_once_it_is_given_
     let id = created["id"].as_str().unwrap().to_owned();
     // Created on A, and given up at once: the session runs where its id is routed, which the
     // instance that created it does not know.
-    assert_eq!(owner(&url, &id).await, Some(("a".to_owned(), 1)));
+    assert_eq!(lease_owner(&url, &id).await, Some(("a".to_owned(), 1)));
     let (status, body) = alice.get(&format!("/api/sessions/{id}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(owner(&url, &id).await, Some(("a".to_owned(), 2)));
+    assert_eq!(lease_owner(&url, &id).await, Some(("a".to_owned(), 2)));
 
     // The other instance refuses it, with a time to retry, and starts no hub of it: across
     // several renewals of A's lease.
-    let alice_at_b = at(&alice, &b);
+    let alice_at_b = alice.at(&b.address);
     for _ in 0..4 {
         let (status, body) = alice_at_b.get(&format!("/api/sessions/{id}")).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
@@ -103,7 +85,7 @@ async fn one_instance_runs_a_session_and_another_takes_it_only_once_it_is_given_
         .unwrap();
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(refused.headers().contains_key("retry-after"));
-    assert_eq!(owner(&url, &id).await, Some(("a".to_owned(), 2)));
+    assert_eq!(lease_owner(&url, &id).await, Some(("a".to_owned(), 2)));
 
     // A stops: B takes the session over (at once if A gave its lease up, else once it
     // expired), with the next epoch, and serves what A stored.
@@ -119,7 +101,7 @@ async fn one_instance_runs_a_session_and_another_takes_it_only_once_it_is_given_
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(view["host"], "alice", "{view}");
-    assert_eq!(owner(&url, &id).await, Some(("b".to_owned(), 3)));
+    assert_eq!(lease_owner(&url, &id).await, Some(("b".to_owned(), 3)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +110,7 @@ async fn an_instance_whose_lease_was_taken_writes_nothing_closes_its_sockets_and
     let a = instance(&url, "a", None).await;
     let mut p = party(&a, &["bob"]).await;
     let id = p.id.clone();
-    let epoch = owner(&url, &id).await.expect("a lease").1;
+    let epoch = lease_owner(&url, &id).await.expect("a lease").1;
     // A's polls reach the emulator while it owns the session.
     let polls = a
         .wait_for_emulator_requests("GET", "/v1/me/player", 1)
@@ -178,6 +160,9 @@ async fn an_instance_whose_lease_was_taken_writes_nothing_closes_its_sockets_and
         "the instance that lost the lease polled"
     );
     // A did not write over the lease either.
-    assert_eq!(owner(&url, &id).await, Some(("c".to_owned(), epoch + 1)));
+    assert_eq!(
+        lease_owner(&url, &id).await,
+        Some(("c".to_owned(), epoch + 1))
+    );
     pool.close().await;
 }

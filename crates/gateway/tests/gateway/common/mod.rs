@@ -449,6 +449,17 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// This browser (its cookie jar) pointed at another instance at `address`: a cookie is
+    /// the host's, whatever the port.
+    pub fn at(&self, address: &str) -> Self {
+        Self {
+            http: self.http.clone(),
+            jar: self.jar.clone(),
+            address: address.to_owned(),
+            user: self.user.clone(),
+        }
+    }
+
     /// A browser with an empty jar for the app at `address` (e.g. a [`process::SeshProcess`]).
     pub fn new_at(address: &str, user: &str) -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());

@@ -278,3 +278,17 @@ impl Drop for Postgres {
         let _ = self.server.wait();
     }
 }
+
+/// `(owner_node, epoch)` of `session`'s lease in the database at `url`.
+pub async fn lease_owner(url: &str, session: &str) -> Option<(String, i64)> {
+    let pool = sqlx::PgPool::connect(url)
+        .await
+        .expect("the database opens");
+    let row = sqlx::query_as("SELECT owner_node, epoch FROM session_owner WHERE session_id = $1")
+        .bind(session)
+        .fetch_optional(&pool)
+        .await
+        .expect("session_owner reads");
+    pool.close().await;
+    row
+}

@@ -53,6 +53,10 @@ struct Inner {
     pending: Mutex<Pending>,
     /// Wakes the writer task when something was recorded.
     wake: Notify,
+    /// Held from the drain to the end of the write: a flush that finds nothing pending
+    /// because another one just took it waits for that one's write, so "flushed" means
+    /// stored (the recap reads plays right after a flush).
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl PositionWriter {
@@ -64,6 +68,7 @@ impl PositionWriter {
                 db,
                 pending: Mutex::new(Pending::default()),
                 wake: Notify::new(),
+                flushing: tokio::sync::Mutex::new(()),
             }),
         };
         let task = writer.clone();
@@ -115,6 +120,7 @@ impl PositionWriter {
     /// back (positions unless a newer one was recorded meanwhile; plays before the newer ones)
     /// and retried at the next wake-up.
     pub async fn flush(&self) {
+        let _flushing = self.inner.flushing.lock().await;
         let (positions, plays) = {
             let mut pending = self.inner.pending.lock();
             let positions: Vec<(SessionId, usize)> = pending.positions.drain().collect();

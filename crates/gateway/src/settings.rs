@@ -80,6 +80,14 @@ pub struct Settings {
           value_parser = parse_lease_ttl)]
     pub lease_ttl: HumanDuration,
 
+    /// The instances of a deployment on one PostgreSQL database, as Nginx's upstream lists them
+    /// (`server` lines or addresses, separated by commas or new lines; `weight=` as in Nginx):
+    /// the ring that tells which instance takes over a playing session whose instance died,
+    /// before anyone opens it again. `SESH_NODE_ID` must then be one of these addresses.
+    /// Unset: a session moves only when a member's request reaches another instance.
+    #[arg(long, env = "SESH_CLUSTER_NODES", global = true)]
+    pub cluster_nodes: Option<crate::cluster::ring::ClusterRing>,
+
     /// Directory for state that is not in the database (the demo-mode secret key).
     #[arg(long, env = "SESH_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
@@ -640,6 +648,10 @@ impl fmt::Debug for Settings {
             .field("database_url", &without_password(&self.database_url))
             .field("node_id", &self.node_id)
             .field("lease_ttl", &self.lease_ttl)
+            .field(
+                "cluster_nodes",
+                &self.cluster_nodes.as_ref().map(|r| r.nodes().len()),
+            )
             .field("data_dir", &self.data_dir)
             .field("spotify_client_id", &self.spotify_client_id)
             .field("demo", &self.demo)

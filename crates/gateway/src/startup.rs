@@ -29,6 +29,16 @@ use crate::demo::DemoSpotify;
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// `SESH_CLUSTER_NODES` does not name this instance (`SESH_NODE_ID`).
+    #[error(
+        "SESH_NODE_ID {node} is not one of SESH_CLUSTER_NODES ({nodes}): set it to this instance's address as the list writes it"
+    )]
+    NotOnRing {
+        /// This instance's node id.
+        node: String,
+        /// The ring's addresses.
+        nodes: String,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -162,6 +172,15 @@ impl Application {
                 crate::settings::node_id(settings.node_id.as_deref(), local.port()),
                 settings.lease_ttl.get(),
             );
+        if let (Some(own), Some(ring)) = (db.ownership(), &settings.cluster_nodes)
+            && !ring.nodes().iter().any(|n| n.address() == own.node())
+        {
+            let nodes = ring.nodes().iter().map(|n| n.address()).collect::<Vec<_>>();
+            return Err(StartupError::NotOnRing {
+                node: own.node().to_owned(),
+                nodes: nodes.join(", "),
+            });
+        }
         tracing::info!(
             store = db.kind(),
             node = db.ownership().map(|own| own.node()),
@@ -268,6 +287,9 @@ impl Application {
         let hubs = HubRegistry::new(core.clone());
         hubs.spawn_idle_sweeper();
         hubs.spawn_lease_keeper();
+        if let Some(ring) = settings.cluster_nodes.clone() {
+            hubs.spawn_lease_sweeper(ring);
+        }
         let state = AppState {
             core: core.clone(),
             hubs: hubs.clone(),

@@ -217,6 +217,38 @@ impl Database {
         Ok(lost)
     }
 
+    /// Up to `limit` playing sessions whose lease expired (their instance died, or gave the
+    /// lease up on shutdown): nobody runs them, and nobody feeds Spotify their next entry.
+    /// Empty without leases.
+    pub async fn adrift_sessions(&self, limit: u32) -> Result<Vec<SessionId>, DbError> {
+        let Some((_, pool)) = self.owned_pool() else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT o.session_id FROM session_owner o
+             JOIN listening_sessions s ON s.id = o.session_id
+             WHERE s.state = 'playing' AND o.lease_expires_at <= {NOW}
+             ORDER BY o.lease_expires_at LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?;
+        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+    }
+
+    /// The nodes whose heartbeat is younger than a lease: the live ones.
+    pub async fn live_nodes(&self) -> Result<Vec<String>, DbError> {
+        let Some((own, pool)) = self.owned_pool() else {
+            return Ok(Vec::new());
+        };
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT id FROM nodes WHERE heartbeat_at > {NOW} - $1"
+        ))
+        .bind(ms(own.ttl))
+        .fetch_all(pool)
+        .await?)
+    }
+
     /// Gives `session`'s lease up (its hub stopped here): it expires now, keeping its epoch,
     /// so another instance may claim it at once.
     pub async fn release(&self, session: SessionId) -> Result<(), DbError> {

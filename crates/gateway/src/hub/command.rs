@@ -232,6 +232,9 @@ pub(super) enum Command {
     /// another runs it now, or may at any moment. The hub stops at once and its sockets
     /// reconnect.
     LeaseLost,
+    /// The lease sweeper revived this hub for a playing session nobody ran (its instance
+    /// died): poll the host's player until an answer says whether it needs feeding.
+    Adopt,
     /// Stop now as when idle, giving the session's lease up, and answer once given up
     /// (several instances: a session created here runs where Nginx sends its id).
     Unload {
@@ -306,6 +309,7 @@ impl Command {
                 | Self::Observed { .. }
                 | Self::CommitDue { .. }
                 | Self::LeaseLost
+                | Self::Adopt
                 | Self::Unload { .. }
                 | Self::StartPlayed { .. }
                 | Self::Resumed { .. }

@@ -258,6 +258,65 @@ impl HubRegistry {
             .and_then(|slot| slot.get().cloned())
     }
 
+    /// Takes over the playing sessions whose instance died, before anyone opens them again
+    /// (several instances on PostgreSQL with `SESH_CLUSTER_NODES`): every lease TTL, each
+    /// playing session whose lease expired and for which this instance is the first live one
+    /// on `ring` (where Nginx sends it now; live: a heartbeat younger than a lease) is revived
+    /// here, so its poller feeds Spotify the next entry. The others are left to their
+    /// preferred instance, so two sweepers do not race for one session.
+    pub fn spawn_lease_sweeper(&self, ring: crate::cluster::ring::ClusterRing) {
+        let Some(own) = self.core.db.ownership() else {
+            return;
+        };
+        let (me, every) = (own.node().to_owned(), own.ttl());
+        let registry = self.clone();
+        self.core.runtime.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = registry.core.shutdown.cancelled() => break,
+                }
+                if let Err(e) = registry.sweep_adrift(&ring, &me).await {
+                    tracing::warn!(error = %e, "could not look for sessions nobody runs");
+                }
+            }
+        });
+    }
+
+    async fn sweep_adrift(
+        &self,
+        ring: &crate::cluster::ring::ClusterRing,
+        me: &str,
+    ) -> Result<(), HubError> {
+        let adrift = self.core.db.adrift_sessions(100).await?;
+        if adrift.is_empty() {
+            return Ok(());
+        }
+        let live = self.core.db.live_nodes().await?;
+        for id in adrift {
+            let preferred =
+                ring.preferred_live(&id, |node| live.iter().any(|n| n == node.address()));
+            if preferred.is_none_or(|node| node.address() != me) {
+                continue;
+            }
+            match self.mailbox(id).await {
+                Ok(mailbox) => {
+                    tracing::info!(session = %id, "took over a playing session nobody ran");
+                    // A full mailbox means the hub is busy, and so awake and polling anyway.
+                    let _ = mailbox.tx.try_send(Command::Adopt);
+                }
+                // Claimed by another instance meanwhile, or ended: nothing to do here.
+                Err(HubError::Elsewhere { .. } | HubError::NotFound) => {}
+                Err(e) => {
+                    tracing::warn!(session = %id, error = %e, "could not take a session over")
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Tells `id`'s hub, if one runs here, that its lease is gone.
     fn lease_lost(&self, id: SessionId) {
         if let Some(mailbox) = self.loaded_mailbox(id)

@@ -560,7 +560,7 @@ impl SessionHub {
     pub(super) fn update_poller(&mut self) {
         let watched = !self.room.is_empty();
         let wanted = self.session().state() == SessionState::Playing
-            && (watched || self.feeding())
+            && (watched || self.feeding() || self.adopted)
             && !self.lifecycle.is_idle()
             && !self.core.shutdown.is_cancelled();
         let host = self.session().host().clone();
@@ -600,6 +600,8 @@ impl SessionHub {
     }
 
     async fn observe(&mut self, result: Result<Option<PlaybackState>, HubError>, at_ms: i64) {
+        // The first answer after a take-over says whether the session needs feeding.
+        self.adopted = false;
         let state = match result {
             Ok(state) => state,
             Err(e) => {

@@ -90,6 +90,9 @@ pub(super) struct SessionHub {
     poller_generation: u64,
     /// A start's `play` is with Spotify: a second start waits for it.
     starting: bool,
+    /// Taken over from an instance that died, with nobody connected (several instances): the
+    /// poller runs until its first answer says whether Spotify plays and needs feeding.
+    adopted: bool,
     /// Spotify calls whose caller waits for the answer: the hub stays loaded until they are
     /// back (unloading would drop the reply, and the caller's retry would send it twice).
     in_flight: usize,
@@ -155,6 +158,7 @@ impl SessionHub {
             poller: None,
             poller_generation: 0,
             starting: false,
+            adopted: false,
             in_flight: 0,
             window,
             core,
@@ -196,6 +200,7 @@ impl SessionHub {
             let idle = self.room.is_empty()
                 && self.in_flight == 0
                 && !self.feeding()
+                && !self.adopted
                 && !self.lifecycle.is_idle();
             let idle_timer = tokio::time::sleep(self.core.config.hub_idle_timeout);
             let summary_at = self.room.summary_due();
@@ -224,6 +229,9 @@ impl SessionHub {
                 Wake::Command(Command::Unload { reply }) => {
                     unloaded = Some(reply);
                     break;
+                }
+                Wake::Command(Command::Adopt) => {
+                    self.adopted = true;
                 }
                 Wake::Command(command) => {
                     self.note_activity(&command);

@@ -1,6 +1,7 @@
 //! Two real `sesh` processes on one PostgreSQL database (issue 22), one emulator, short
-//! leases: what happens to a playing session when the instance that runs it dies (`kill -9`)
-//! or freezes past its lease (`SIGSTOP`, then `SIGCONT`). The test plays Nginx's part: after
+//! leases, both on one ring (`SESH_CLUSTER_NODES`): what happens to a playing session when
+//! the instance that runs it dies (`kill -9`) or freezes past its lease (`SIGSTOP`, then
+//! `SIGCONT`), with its members reconnecting and with nobody connected. The test plays Nginx's part: after
 //! the owner is gone, its members' browsers go to the other instance (a cookie is the host's,
 //! whatever the port, so they stay logged in).
 
@@ -41,6 +42,8 @@ impl Cluster {
         let shared = [
             ("SESH_DATABASE_URL", url.as_str()),
             ("SESH_LEASE_TTL", "2s"),
+            // The ring the sweepers prefer instances by (as Nginx would list them).
+            ("SESH_CLUSTER_NODES", "n1, n2"),
         ];
         let n1 = [
             ("SESH_NODE_ID", "n1"),
@@ -273,4 +276,71 @@ async fn an_owner_frozen_past_its_lease_is_fenced_when_it_wakes_and_gives_the_se
     let (status, page) = alice2.get(&format!("/api/sessions/{id}/chat")).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["messages"].as_array().unwrap().len(), 1, "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playing_session_nobody_has_open_is_taken_over_and_fed_when_its_instance_dies() {
+    let mut cluster = Cluster::start().await;
+    let (id, _alice, _bob, sockets, _) = playing_on_n1(&cluster).await;
+    // Nobody connected any more; the host's player 20 s before the end of the track, so that
+    // whoever runs the session must hand Spotify the next entry within a few seconds.
+    drop(sockets);
+    let player = cluster
+        .n1
+        .http
+        .get(format!(
+            "{}/_emulator/users/alice/player",
+            cluster.n1.emulator_url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let duration = player["duration_ms"].as_u64().unwrap();
+    let (http, log_url) = (
+        cluster.n1.http.clone(),
+        format!(
+            "{}/_emulator/requests?method=POST&path=/v1/me/player/queue",
+            cluster.n1.emulator_url
+        ),
+    );
+    let queued = async || {
+        let log = http
+            .get(&log_url)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        log["requests"].as_array().unwrap().len()
+    };
+    let before = queued().await;
+    cluster
+        .n1
+        .emulator_post(
+            "/_emulator/users/alice/player",
+            json!({ "action": "seek", "position_ms": duration - 20_000 }),
+        )
+        .await;
+    cluster.n1.kill9().await;
+
+    // n2 takes the session over by itself (no request names it): within the lease, one sweep
+    // and a little.
+    let deadline = Instant::now() + 2 * TTL + Duration::from_secs(3);
+    while cluster.owner(&id).await.0 != "n2" {
+        assert!(Instant::now() < deadline, "n2 never took the session over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // …and hands Spotify the next entry as the track ends.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while queued().await == before {
+        assert!(
+            Instant::now() < deadline,
+            "nobody fed Spotify the next entry"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

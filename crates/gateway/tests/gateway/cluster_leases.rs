@@ -166,3 +166,26 @@ async fn an_instance_whose_lease_was_taken_writes_nothing_closes_its_sockets_and
     );
     pool.close().await;
 }
+
+/// With a ring to sweep by, an instance that is not on it would never be anyone's preferred
+/// instance: sesh refuses to start, naming both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_missing_from_its_own_ring_refuses_to_start() {
+    let url = Postgres::shared().await.database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = sesh_gateway::Settings::for_tests(url, dir.path().join("data"));
+    settings.secret_key = Some(sesh_gateway::settings::Redacted::from(
+        crate::common::test_secret_key().as_str(),
+    ));
+    settings.node_id = Some("10.0.0.9:8080".into());
+    settings.cluster_nodes = Some("10.0.0.1:8080, 10.0.0.2:8080".parse().unwrap());
+    let refused = sesh_gateway::Application::build(settings).await;
+    let Err(error) = refused else {
+        panic!("sesh started off its own ring");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("10.0.0.9:8080") && message.contains("10.0.0.1:8080, 10.0.0.2:8080"),
+        "{message}"
+    );
+}

@@ -424,43 +424,51 @@ impl Database {
     ) -> Result<bool, DbError> {
         let (access, refresh) = self.seal_tokens(id.as_str(), tokens)?;
         let now = now_ms();
-        let mut tx = self.begin().await?;
-        if let Either::Postgres(c) = tx.conn() {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(SEAT_LOCK)
-                .execute(c)
-                .await?;
+        // The statement, once for each way it runs below.
+        macro_rules! upsert {
+            () => {
+                sqlx::query(
+                    "INSERT INTO users (id, display_name, access_token, refresh_token, token_expires_at,
+                                        scope, needs_reauth, created_at, updated_at)
+                     SELECT $1, $2, $3, $4, $5, $6, FALSE, $7, $7
+                     WHERE $8 = 0
+                        OR EXISTS (SELECT 1 FROM users WHERE id = $1 AND seated)
+                        OR (SELECT COUNT(*) FROM users WHERE seated) < $8
+                     ON CONFLICT(id) DO UPDATE SET
+                        display_name = excluded.display_name,
+                        access_token = excluded.access_token,
+                        refresh_token = COALESCE(excluded.refresh_token, users.refresh_token),
+                        token_expires_at = excluded.token_expires_at,
+                        scope = excluded.scope,
+                        needs_reauth = FALSE,
+                        seated = TRUE,
+                        updated_at = excluded.updated_at
+                     WHERE users.kind = 'spotify'",
+                )
+                .bind(id.as_str())
+                .bind(display_name)
+                .bind(access)
+                .bind(refresh)
+                .bind(to_ms(tokens.expires_at))
+                .bind(&tokens.scope)
+                .bind(now)
+                .bind(i64::from(seats))
+            };
         }
-        let done = execute!(
-            tx.conn(),
-            sqlx::query(
-                "INSERT INTO users (id, display_name, access_token, refresh_token, token_expires_at,
-                                    scope, needs_reauth, created_at, updated_at)
-                 SELECT $1, $2, $3, $4, $5, $6, FALSE, $7, $7
-                 WHERE $8 = 0
-                    OR EXISTS (SELECT 1 FROM users WHERE id = $1 AND seated)
-                    OR (SELECT COUNT(*) FROM users WHERE seated) < $8
-                 ON CONFLICT(id) DO UPDATE SET
-                    display_name = excluded.display_name,
-                    access_token = excluded.access_token,
-                    refresh_token = COALESCE(excluded.refresh_token, users.refresh_token),
-                    token_expires_at = excluded.token_expires_at,
-                    scope = excluded.scope,
-                    needs_reauth = FALSE,
-                    seated = TRUE,
-                    updated_at = excluded.updated_at
-                 WHERE users.kind = 'spotify'",
-            )
-            .bind(id.as_str())
-            .bind(display_name)
-            .bind(access)
-            .bind(refresh)
-            .bind(to_ms(tokens.expires_at))
-            .bind(&tokens.scope)
-            .bind(now)
-            .bind(i64::from(seats))
-        )?;
-        tx.commit().await?;
+        let done = match self.writer() {
+            // One statement on the one writer: nothing else takes a seat meanwhile.
+            Either::Sqlite(writer) => upsert!().execute(writer).await?.rows_affected(),
+            Either::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(SEAT_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                let done = upsert!().execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                done
+            }
+        };
         self.logins.users.forget(id);
         Ok(done == 1)
     }

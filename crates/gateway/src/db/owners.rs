@@ -23,8 +23,13 @@ use tokio::time::Instant;
 
 use super::{Database, DbError, Either, Tx};
 
-/// PostgreSQL's clock in Unix milliseconds.
-const NOW: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+/// PostgreSQL's clock in Unix milliseconds, for `concat!`: every statement here is one
+/// `&'static str` (no text built per call; the fence runs before every session write).
+macro_rules! now {
+    () => {
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+    };
+}
 
 /// A lease this instance holds.
 #[derive(Debug, Clone, Copy)]
@@ -119,16 +124,20 @@ impl Database {
             return Ok(Claim::Owned(0));
         };
         let sent = Instant::now();
-        let epoch: Option<i64> = sqlx::query_scalar(&format!(
+        let epoch: Option<i64> = sqlx::query_scalar(concat!(
             "INSERT INTO session_owner (session_id, owner_node, epoch, lease_expires_at)
-             SELECT $1, $2, 1, {NOW} + $3
+             SELECT $1, $2, 1, ",
+            now!(),
+            " + $3
              WHERE EXISTS (SELECT 1 FROM listening_sessions WHERE id = $1)
              ON CONFLICT (session_id) DO UPDATE SET
                 owner_node = excluded.owner_node,
                 epoch = session_owner.epoch + 1,
                 lease_expires_at = excluded.lease_expires_at
              WHERE session_owner.owner_node = excluded.owner_node
-                OR session_owner.lease_expires_at <= {NOW}
+                OR session_owner.lease_expires_at <= ",
+            now!(),
+            "
              RETURNING epoch"
         ))
         .bind(session.to_string())
@@ -146,8 +155,10 @@ impl Database {
             );
             return Ok(Claim::Owned(epoch));
         }
-        let left: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT lease_expires_at - {NOW} FROM session_owner WHERE session_id = $1"
+        let left: Option<i64> = sqlx::query_scalar(concat!(
+            "SELECT lease_expires_at - ",
+            now!(),
+            " FROM session_owner WHERE session_id = $1"
         ))
         .bind(session.to_string())
         .fetch_optional(pool)
@@ -166,8 +177,10 @@ impl Database {
             return Ok(Vec::new());
         };
         let sent = Instant::now();
-        sqlx::query(&format!(
-            "INSERT INTO nodes (id, heartbeat_at) VALUES ($1, {NOW})
+        sqlx::query(concat!(
+            "INSERT INTO nodes (id, heartbeat_at) VALUES ($1, ",
+            now!(),
+            ")
              ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
         ))
         .bind(&own.node)
@@ -186,11 +199,15 @@ impl Database {
             .iter()
             .map(|(id, epoch)| (id.to_string(), *epoch))
             .unzip();
-        let renewed: Vec<(String, i64)> = sqlx::query_as(&format!(
-            "UPDATE session_owner o SET lease_expires_at = {NOW} + $2
+        let renewed: Vec<(String, i64)> = sqlx::query_as(concat!(
+            "UPDATE session_owner o SET lease_expires_at = ",
+            now!(),
+            " + $2
              FROM UNNEST($3::TEXT[], $4::BIGINT[]) AS mine(session_id, epoch)
              WHERE o.session_id = mine.session_id AND o.epoch = mine.epoch
-               AND o.owner_node = $1 AND o.lease_expires_at > {NOW}
+               AND o.owner_node = $1 AND o.lease_expires_at > ",
+            now!(),
+            "
              RETURNING o.session_id, o.epoch"
         ))
         .bind(&own.node)
@@ -199,14 +216,17 @@ impl Database {
         .bind(&epochs)
         .fetch_all(pool)
         .await?;
-        let renewed: HashMap<String, i64> = renewed.into_iter().collect();
+        let renewed: HashMap<SessionId, i64> = renewed
+            .into_iter()
+            .filter_map(|(id, epoch)| Some((id.parse().ok()?, epoch)))
+            .collect();
         let mut lost = Vec::new();
         own.held.lock().retain(|id, lease| {
             // Claimed (again) by this instance while the statement was out: that claim stands.
             if sent_epochs.get(id) != Some(&lease.epoch) {
                 return true;
             }
-            if renewed.get(&id.to_string()) == Some(&lease.epoch) {
+            if renewed.get(id) == Some(&lease.epoch) {
                 lease.until = sent + own.ttl;
                 true
             } else {
@@ -224,10 +244,12 @@ impl Database {
         let Some((_, pool)) = self.owned_pool() else {
             return Ok(Vec::new());
         };
-        let ids: Vec<String> = sqlx::query_scalar(&format!(
+        let ids: Vec<String> = sqlx::query_scalar(concat!(
             "SELECT o.session_id FROM session_owner o
              JOIN listening_sessions s ON s.id = o.session_id
-             WHERE s.state = 'playing' AND o.lease_expires_at <= {NOW}
+             WHERE s.state = 'playing' AND o.lease_expires_at <= ",
+            now!(),
+            "
              ORDER BY o.lease_expires_at LIMIT $1"
         ))
         .bind(i64::from(limit))
@@ -241,8 +263,10 @@ impl Database {
         let Some((own, pool)) = self.owned_pool() else {
             return Ok(Vec::new());
         };
-        Ok(sqlx::query_scalar(&format!(
-            "SELECT id FROM nodes WHERE heartbeat_at > {NOW} - $1"
+        Ok(sqlx::query_scalar(concat!(
+            "SELECT id FROM nodes WHERE heartbeat_at > ",
+            now!(),
+            " - $1"
         ))
         .bind(ms(own.ttl))
         .fetch_all(pool)
@@ -282,10 +306,12 @@ impl Database {
         let Some(epoch) = own.held.lock().get(&session).map(|h| h.epoch) else {
             return Err(DbError::Fenced);
         };
-        let current: Option<i32> = sqlx::query_scalar(&format!(
+        let current: Option<i32> = sqlx::query_scalar(concat!(
             "SELECT 1 FROM session_owner
              WHERE session_id = $1 AND owner_node = $2 AND epoch = $3
-               AND lease_expires_at > {NOW}
+               AND lease_expires_at > ",
+            now!(),
+            "
              FOR SHARE"
         ))
         .bind(session.to_string())

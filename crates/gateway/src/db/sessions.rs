@@ -107,19 +107,17 @@ impl Database {
         let now = now_ms();
         let mut tx = self.begin().await?;
         // Only the sessions this instance runs (with leases; all of them otherwise).
-        let mut fenced = HashSet::new();
-        for id in positions
+        let sessions: HashSet<SessionId> = positions
             .iter()
-            .map(|(id, _)| id)
-            .chain(plays.iter().map(|(id, _)| id))
-        {
-            if fenced.contains(id) {
-                continue;
-            }
-            match self.fence(&mut tx, *id).await {
+            .map(|(id, _)| *id)
+            .chain(plays.iter().map(|(id, _)| *id))
+            .collect();
+        let mut fenced = HashSet::new();
+        for id in sessions {
+            match self.fence(&mut tx, id).await {
                 Ok(()) => {}
                 Err(DbError::Fenced) => {
-                    fenced.insert(*id);
+                    fenced.insert(id);
                 }
                 Err(e) => return Err(e),
             }

@@ -40,6 +40,7 @@ use std::{collections::HashMap, sync::Arc};
 use parking_lot::Mutex;
 use sesh_session::{Chat, Session, SessionId, UserId};
 use tokio::sync::{OnceCell, mpsc};
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::state::Core;
@@ -162,16 +163,32 @@ impl HubRegistry {
             std::time::Duration::from_secs(1),
             std::time::Duration::from_secs(60),
         );
+        self.spawn_every(
+            every,
+            MissedTickBehavior::Skip,
+            move |registry| async move {
+                registry.sweep_unattended(unused_ms).await;
+            },
+        );
+    }
+
+    /// Runs `job` every `every` on the hubs' runtime until shutdown; `missed` says what a
+    /// tick that comes late does.
+    fn spawn_every<F, Fut>(&self, every: std::time::Duration, missed: MissedTickBehavior, job: F)
+    where
+        F: Fn(HubRegistry) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let registry = self.clone();
         self.core.runtime.spawn(async move {
             let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            tick.set_missed_tick_behavior(missed);
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     () = registry.core.shutdown.cancelled() => break,
                 }
-                registry.sweep_unattended(unused_ms).await;
+                job(registry.clone()).await;
             }
         });
     }
@@ -222,32 +239,28 @@ impl HubRegistry {
         let Some(ttl) = self.core.db.ownership().map(|own| own.ttl()) else {
             return;
         };
-        let registry = self.clone();
-        self.core.runtime.spawn(async move {
-            let mut tick = tokio::time::interval(ttl / 3);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    () = registry.core.shutdown.cancelled() => break,
-                }
-                let lost = match registry.core.db.renew_leases().await {
-                    Ok(lost) => lost,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not renew this instance's leases");
-                        Vec::new()
-                    }
-                };
-                let Some(own) = registry.core.db.ownership() else {
-                    return;
-                };
-                let expired = own.held().into_iter().filter(|id| own.valid(*id).is_none());
-                for id in lost.into_iter().chain(expired) {
-                    tracing::info!(session = %id, "lease lost: stopping the hub");
-                    registry.lease_lost(id);
-                }
-            }
+        self.spawn_every(ttl / 3, MissedTickBehavior::Delay, |registry| async move {
+            registry.keep_leases().await;
         });
+    }
+
+    /// One renewal of the keeper (see [`HubRegistry::spawn_lease_keeper`]).
+    async fn keep_leases(&self) {
+        let lost = match self.core.db.renew_leases().await {
+            Ok(lost) => lost,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not renew this instance's leases");
+                Vec::new()
+            }
+        };
+        let Some(own) = self.core.db.ownership() else {
+            return;
+        };
+        let expired = own.held().into_iter().filter(|id| own.valid(*id).is_none());
+        for id in lost.into_iter().chain(expired) {
+            tracing::info!(session = %id, "lease lost: stopping the hub");
+            self.lease_lost(id);
+        }
     }
 
     /// The mailbox of `id`'s hub if one runs here (never revives one).
@@ -268,16 +281,11 @@ impl HubRegistry {
         let Some(own) = self.core.db.ownership() else {
             return;
         };
-        let (me, every) = (own.node().to_owned(), own.ttl());
-        let registry = self.clone();
-        self.core.runtime.spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    () = registry.core.shutdown.cancelled() => break,
-                }
+        let every = own.ttl();
+        let (ring, me) = (Arc::new(ring), Arc::<str>::from(own.node()));
+        self.spawn_every(every, MissedTickBehavior::Delay, move |registry| {
+            let (ring, me) = (ring.clone(), me.clone());
+            async move {
                 if let Err(e) = registry.sweep_adrift(&ring, &me).await {
                     tracing::warn!(error = %e, "could not look for sessions nobody runs");
                 }

@@ -390,7 +390,7 @@ pub(super) const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, 
         (status = 403, description = "`not_a_member`", body = ErrorBody),
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -447,7 +447,7 @@ impl PageQuery {
         (status = 403, description = "`not_a_member`", body = ErrorBody),
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -480,7 +480,7 @@ pub async fn members(
         (status = 403, description = "`not_a_member`", body = ErrorBody),
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -632,7 +632,7 @@ pub async fn join(
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 409, description = "`session_ended`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -661,7 +661,7 @@ pub async fn leave(
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 409, description = "`session_ended`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -700,7 +700,7 @@ fn on_member(
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 409, description = "`session_ended`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -742,7 +742,7 @@ pub struct RoleBody {
         (status = 413, description = "`body_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -773,7 +773,7 @@ pub async fn set_role(
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 409, description = "`already_started` (a playing session cannot be handed over yet), `session_ended`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -836,7 +836,7 @@ pub struct HandOverAnswer {
         (status = 429, description = "`rate_limited`", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 502, description = "`spotify_error`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -884,7 +884,7 @@ pub async fn hand_over_session(
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 409, description = "`session_ended`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -933,7 +933,7 @@ pub struct RenameBody {
         (status = 413, description = "`body_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -965,7 +965,7 @@ pub async fn rename(
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 409, description = "`session_ended`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -999,7 +999,7 @@ pub async fn rotate_invite(
         (status = 403, description = "`not_a_member`", body = ErrorBody),
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]

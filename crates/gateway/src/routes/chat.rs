@@ -55,7 +55,7 @@ fn parse_message_id(raw: &str) -> Result<ChatMessageId, ApiError> {
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: over `SESH_CHAT_PER_MEMBER` or `SESH_CHAT_PER_SESSION` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -97,7 +97,7 @@ pub struct ChatQuery {
         (status = 403, description = "`not_a_member`", body = ErrorBody),
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -138,7 +138,7 @@ pub async fn page(
         (status = 404, description = "`session_not_found`, `message_not_found`", body = ErrorBody),
         (status = 409, description = "`session_ended`", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -179,7 +179,7 @@ pub async fn delete(
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: over `SESH_REACTIONS_PER_MEMBER` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -221,7 +221,7 @@ pub async fn react(
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: over `SESH_REACTIONS_PER_MEMBER` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -260,7 +260,7 @@ pub async fn react_track(
         (status = 413, description = "`body_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]

@@ -84,7 +84,7 @@ pub struct CreateDisplay {
         (status = 413, description = "`body_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -122,7 +122,7 @@ pub async fn create(
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 409, description = "`session_ended`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -156,7 +156,7 @@ pub async fn list(
         (status = 404, description = "`display_not_found`, `session_not_found`, `not_found`", body = ErrorBody),
         (status = 409, description = "`session_ended`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -248,7 +248,7 @@ async fn state_of(
         (status = 403, description = "`display_key_invalid`: unknown or revoked key", body = ErrorBody),
         (status = 429, description = "`rate_limited`: `SESH_DISPLAY_RATE`, or `SESH_DISPLAYS_PER_IP` streams open", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`too_many_displays`: `SESH_DISPLAYS_PER_SESSION` streams open; `unavailable`", body = ErrorBody),
+        (status = 503, description = "`too_many_displays`: `SESH_DISPLAYS_PER_SESSION` streams open; `unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
 )]
 pub async fn events(
@@ -359,7 +359,7 @@ fn event(frame: DisplayFrame) -> sse::Event {
         (status = 404, description = "`not_found`: no such route (a key with a `/`)", body = ErrorBody),
         (status = 403, description = "`display_key_invalid`: unknown or revoked key", body = ErrorBody),
         (status = 429, description = "`rate_limited`: `SESH_DISPLAY_RATE`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
 )]
 pub async fn now_playing_json(
@@ -394,7 +394,7 @@ pub async fn now_playing_json(
         (status = 404, description = "`not_found`: no such route (a key with a `/`)", body = ErrorBody),
         (status = 403, description = "`display_key_invalid`: unknown or revoked key", body = ErrorBody),
         (status = 429, description = "`rate_limited`: `SESH_DISPLAY_RATE`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
 )]
 pub async fn now_playing_text(
@@ -422,7 +422,7 @@ pub async fn now_playing_text(
         (status = 404, description = "`not_found`: no such route (a key with a `/`)", body = ErrorBody),
         (status = 403, description = "`display_key_invalid`: unknown or revoked key; `join_hidden`: the key does not show the join link", body = ErrorBody),
         (status = 429, description = "`rate_limited`: `SESH_DISPLAY_RATE`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
 )]
 pub async fn qr(

@@ -49,7 +49,7 @@ pub struct Listening {
         (status = 429, description = "`rate_limited`: the caller's `SESH_SPOTIFY_USER_RATE`, or Spotify asked to wait (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
         (status = 502, description = "`spotify_error`: Spotify refused for another reason", body = ErrorBody),
-        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -81,7 +81,7 @@ pub async fn listen(
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 409, description = "`session_ended`", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]

@@ -61,7 +61,7 @@ pub struct Started {
         (status = 429, description = "`rate_limited`: the caller's `SESH_SPOTIFY_USER_RATE`, or Spotify asked to wait (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
         (status = 502, description = "`spotify_error`: Spotify refused for another reason", body = ErrorBody),
-        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -134,7 +134,7 @@ async fn run(
         (status = 429, description = "`rate_limited`: the caller's `SESH_SPOTIFY_USER_RATE`, or Spotify asked to wait (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
         (status = 502, description = "`spotify_error`: Spotify refused for another reason", body = ErrorBody),
-        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -167,7 +167,7 @@ pub async fn player(
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 502, description = "`spotify_error`", body = ErrorBody),
-        (status = 503, description = "`spotify_unavailable` or `unavailable`", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable` or `unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -201,7 +201,7 @@ pub async fn seek(
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 502, description = "`spotify_error`", body = ErrorBody),
-        (status = 503, description = "`spotify_unavailable` or `unavailable`", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable` or `unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -235,7 +235,7 @@ pub async fn volume(
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 502, description = "`spotify_error`", body = ErrorBody),
-        (status = 503, description = "`spotify_unavailable` or `unavailable`", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable` or `unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -269,7 +269,7 @@ pub async fn repeat(
         (status = 429, description = "`rate_limited` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 502, description = "`spotify_error`", body = ErrorBody),
-        (status = 503, description = "`spotify_unavailable` or `unavailable`", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable` or `unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]

@@ -29,7 +29,7 @@ use crate::{
         (status = 429, description = "`rate_limited`: the caller's Spotify-reaching requests, or Spotify asked to wait longer than 30 s (saving again resumes)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 502, description = "`spotify_error`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]

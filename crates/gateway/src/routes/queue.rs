@@ -127,7 +127,7 @@ fn parse_entry_id(raw: &str) -> Result<QueueEntryId, ApiError> {
         (status = 429, description = "`rate_limited`: over `SESH_QUEUE_ACTIONS_PER_MINUTE` or `SESH_SPOTIFY_USER_RATE`, or Spotify asked to wait (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 502, description = "`spotify_error`", body = ErrorBody),
-        (status = 503, description = "`spotify_unavailable` or `unavailable`", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable` or `unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -159,7 +159,7 @@ pub async fn add(
         (status = 409, description = "`not_started`, `session_ended`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: over `SESH_QUEUE_ACTIONS_PER_MINUTE` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -191,7 +191,7 @@ pub async fn remove(
         (status = 409, description = "`not_started`, `session_ended`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: over `SESH_QUEUE_ACTIONS_PER_MINUTE` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -227,7 +227,7 @@ pub async fn ban(
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: over `SESH_QUEUE_ACTIONS_PER_MINUTE` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -261,7 +261,7 @@ pub async fn vote(
         (status = 409, description = "`not_started`, `session_ended`, `nothing_playing`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: over `SESH_QUEUE_ACTIONS_PER_MINUTE` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -295,7 +295,7 @@ pub async fn skip_vote(
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: over `SESH_QUEUE_ACTIONS_PER_MINUTE` (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]

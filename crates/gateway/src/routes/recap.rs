@@ -28,7 +28,7 @@ use crate::{
         (status = 403, description = "`not_a_member`", body = ErrorBody),
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]
@@ -56,7 +56,7 @@ pub async fn recap(
         (status = 403, description = "`not_a_member`", body = ErrorBody),
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
-        (status = 503, description = "`unavailable`", body = ErrorBody),
+        (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]

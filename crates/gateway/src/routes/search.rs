@@ -55,7 +55,7 @@ pub struct SearchAnswer {
         (status = 429, description = "`rate_limited`: the caller's `SESH_SEARCHES_PER_MINUTE`, or Spotify asked to wait (`Retry-After`)", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
         (status = 502, description = "`spotify_error`: Spotify refused for another reason", body = ErrorBody),
-        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`", body = ErrorBody),
+        (status = 503, description = "`spotify_unavailable` (Spotify down or timing out) or `unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]

@@ -57,7 +57,7 @@ pub struct WsQuery {
         (status = 404, description = "`session_not_found`, `not_found`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: `SESH_WS_MAX_PER_USER` sockets open", body = ErrorBody),
         (status = 500, description = "`internal`: a bug; the cause is in the server log", body = ErrorBody),
-        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer", body = ErrorBody),
+        (status = 503, description = "`unavailable`: shutting down, or the database or the session's hub does not answer; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
     security(("login_cookie" = [])),
 )]

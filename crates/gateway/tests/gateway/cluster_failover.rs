@@ -82,22 +82,18 @@ impl Cluster {
             .sum::<f64>() as u64
     }
 
-    /// Player polls the emulator answered so far.
-    async fn player_polls(&self) -> usize {
+    /// `method path` requests the emulator answered so far (from either instance).
+    async fn requests(&self, method: &str, path: &str) -> usize {
         let log = self
             .n1
-            .http
-            .get(format!(
-                "{}/_emulator/requests?method=GET&path=/v1/me/player",
-                self.n1.emulator_url
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
+            .emulator_get(&format!("/_emulator/requests?method={method}&path={path}"))
+            .await;
         log["requests"].as_array().unwrap().len()
+    }
+
+    /// Player polls the emulator answered so far.
+    async fn player_polls(&self) -> usize {
+        self.requests("GET", "/v1/me/player").await
     }
 }
 
@@ -287,37 +283,11 @@ async fn a_playing_session_nobody_has_open_is_taken_over_and_fed_when_its_instan
     drop(sockets);
     let player = cluster
         .n1
-        .http
-        .get(format!(
-            "{}/_emulator/users/alice/player",
-            cluster.n1.emulator_url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+        .emulator_get("/_emulator/users/alice/player")
+        .await;
     let duration = player["duration_ms"].as_u64().unwrap();
-    let (http, log_url) = (
-        cluster.n1.http.clone(),
-        format!(
-            "{}/_emulator/requests?method=POST&path=/v1/me/player/queue",
-            cluster.n1.emulator_url
-        ),
-    );
-    let queued = async || {
-        let log = http
-            .get(&log_url)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
-        log["requests"].as_array().unwrap().len()
-    };
-    let before = queued().await;
+    const QUEUE: &str = "/v1/me/player/queue";
+    let before = cluster.requests("POST", QUEUE).await;
     cluster
         .n1
         .emulator_post(
@@ -336,7 +306,7 @@ async fn a_playing_session_nobody_has_open_is_taken_over_and_fed_when_its_instan
     }
     // …and hands Spotify the next entry as the track ends.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while queued().await == before {
+    while cluster.requests("POST", QUEUE).await == before {
         assert!(
             Instant::now() < deadline,
             "nobody fed Spotify the next entry"

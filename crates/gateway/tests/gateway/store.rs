@@ -169,6 +169,16 @@ fn record(user: &UserId, needs_reauth: bool) -> UserRecord {
     }
 }
 
+/// Who holds a seat, in the store's order.
+async fn holder_ids(db: &Database) -> Vec<UserId> {
+    db.seat_holders()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.user_id)
+        .collect()
+}
+
 /// Waits for the millisecond clock to move on, so that what is written next is later, by
 /// the stores' clock, than what was written before.
 async fn next_millisecond() {
@@ -443,13 +453,7 @@ async fn case_seat_holders_and_free_seat(db: Database) {
     assert!(!db.free_seat(&bob).await.unwrap(), "freed already");
     assert!(!db.free_seat(&UserId::new("nobody")).await.unwrap());
     assert_eq!(db.seats_used().await.unwrap(), 2);
-    let holders: Vec<UserId> = db
-        .seat_holders()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|h| h.user_id)
-        .collect();
+    let holders = holder_ids(&db).await;
     assert_eq!(holders, [alice.clone(), carol.clone()]);
     // Bob must log in again: every login of his ended, nobody else's.
     assert_eq!(db.user(&bob).await.unwrap(), Some(record(&bob, true)));
@@ -709,13 +713,7 @@ async fn case_spectators(db: Database) {
     );
     // Never seated, never the owner.
     assert_eq!(db.seats_used().await.unwrap(), 1);
-    let holders: Vec<UserId> = db
-        .seat_holders()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|h| h.user_id)
-        .collect();
+    let holders = holder_ids(&db).await;
     assert_eq!(holders, std::slice::from_ref(&alice));
     assert_eq!(db.first_user().await.unwrap(), Some(alice));
     // A spectator's id does not log in with Spotify, and holds no seat to free.

@@ -327,12 +327,7 @@ impl TestApp {
 
     /// `GET` on the emulator's control API.
     pub async fn emulator_get(&self, path: &str) -> Value {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.emulator_url))
-            .send()
-            .await;
-        emulator_answer(path, response).await
+        emulator_get(&self.http, &self.emulator_url, path).await
     }
 
     /// Waits until `user`'s top tracks are stored (a login fetches them in the background).
@@ -730,6 +725,12 @@ impl Ws {
 
 /// `POST` `body` to `path` on the control API of the emulator at `emulator_url`; the JSON
 /// answer, which must be a success.
+/// `GET` on the control API of the emulator at `emulator_url`.
+pub async fn emulator_get(http: &reqwest::Client, emulator_url: &str, path: &str) -> Value {
+    let response = http.get(format!("{emulator_url}{path}")).send().await;
+    emulator_answer(path, response).await
+}
+
 pub async fn emulator_post(
     http: &reqwest::Client,
     emulator_url: &str,

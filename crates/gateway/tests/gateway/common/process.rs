@@ -208,6 +208,11 @@ impl SeshProcess {
         Browser::login_at(&self.address, &self.emulator_url, user).await
     }
 
+    /// `GET` on the emulator's control API.
+    pub async fn emulator_get(&self, path: &str) -> serde_json::Value {
+        super::emulator_get(&self.http, &self.emulator_url, path).await
+    }
+
     /// `POST` on the emulator's control API.
     pub async fn emulator_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
         super::emulator_post(&self.http, &self.emulator_url, path, body).await

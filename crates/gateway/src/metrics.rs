@@ -363,6 +363,14 @@ pub fn slow_consumer_dropped() {
     counter!("sesh_slow_consumers_dropped_total").increment(1);
 }
 
+/// A session's hub moved between instances (several instances on PostgreSQL): `taken_over`
+/// (this instance's sweeper revived a playing session whose instance died), `handed_back`
+/// (this instance gave a session up to the instance the ring prefers), `lease_lost` (this
+/// instance's hub stopped: its lease was taken or ran out).
+pub fn session_moved(reason: &'static str) {
+    counter!("sesh_session_moves_total", "reason" => reason).increment(1);
+}
+
 /// A hub spent `took` on one command.
 pub fn hub_command(took: Duration) {
     histogram!("sesh_hub_command_duration_seconds").record(took);

@@ -259,6 +259,7 @@ impl HubRegistry {
         let expired = own.held().into_iter().filter(|id| own.valid(*id).is_none());
         for id in lost.into_iter().chain(expired) {
             tracing::info!(session = %id, "lease lost: stopping the hub");
+            crate::metrics::session_moved("lease_lost");
             self.lease_lost(id);
         }
     }
@@ -271,24 +272,51 @@ impl HubRegistry {
             .and_then(|slot| slot.get().cloned())
     }
 
-    /// Takes over the playing sessions whose instance died, before anyone opens them again
-    /// (several instances on PostgreSQL with `SESH_CLUSTER_NODES`): every lease TTL, each
-    /// playing session whose lease expired and for which this instance is the first live one
-    /// on `ring` (where Nginx sends it now; live: a heartbeat younger than a lease) is revived
-    /// here, so its poller feeds Spotify the next entry. The others are left to their
-    /// preferred instance, so two sweepers do not race for one session.
+    /// Keeps each session on the instance Nginx sends it to (several instances on PostgreSQL
+    /// with `SESH_CLUSTER_NODES`). Every lease TTL, each instance:
+    ///
+    /// - takes over the playing sessions whose instance died, before anyone opens them again:
+    ///   each playing session whose lease expired and for which this instance is the first live
+    ///   one on `ring` (where Nginx sends it now; live: a heartbeat younger than a lease) is
+    ///   revived here, so its poller feeds Spotify the next entry. The others are left to their
+    ///   preferred instance, so two sweepers do not race for one session;
+    /// - hands back the sessions it runs for another instance: when a session's first live
+    ///   instance on the ring is another one, live at this sweep and the one before (so at least
+    ///   one TTL, long enough for Nginx to try it again after its `fail_timeout`), its hub here
+    ///   unloads: stored, its lease given up, its sockets closed with 1012. They reconnect
+    ///   through Nginx to the preferred instance, which claims the session (its sweeper does, if
+    ///   it plays and nobody is connected).
     pub fn spawn_lease_sweeper(&self, ring: crate::cluster::ring::ClusterRing) {
         let Some(own) = self.core.db.ownership() else {
             return;
         };
         let every = own.ttl();
         let (ring, me) = (Arc::new(ring), Arc::<str>::from(own.node()));
+        let seen_live = Arc::new(Mutex::new(Vec::<String>::new()));
         self.spawn_every(every, MissedTickBehavior::Delay, move |registry| {
-            let (ring, me) = (ring.clone(), me.clone());
+            let (ring, me, seen_live) = (ring.clone(), me.clone(), seen_live.clone());
             async move {
-                if let Err(e) = registry.sweep_adrift(&ring, &me).await {
+                let live = match registry.core.db.live_nodes().await {
+                    Ok(live) => live,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not list the live instances");
+                        return;
+                    }
+                };
+                if let Err(e) = registry.sweep_adrift(&ring, &me, &live).await {
                     tracing::warn!(error = %e, "could not look for sessions nobody runs");
                 }
+                let steady: Vec<String> = {
+                    let mut before = seen_live.lock();
+                    let steady = live
+                        .iter()
+                        .filter(|n| before.contains(n))
+                        .cloned()
+                        .collect();
+                    before.clone_from(&live);
+                    steady
+                };
+                registry.hand_back(&ring, &me, &steady);
             }
         });
     }
@@ -297,21 +325,17 @@ impl HubRegistry {
         &self,
         ring: &crate::cluster::ring::ClusterRing,
         me: &str,
+        live: &[String],
     ) -> Result<(), HubError> {
         let adrift = self.core.db.adrift_sessions(100).await?;
-        if adrift.is_empty() {
-            return Ok(());
-        }
-        let live = self.core.db.live_nodes().await?;
         for id in adrift {
-            let preferred =
-                ring.preferred_live(&id, |node| live.iter().any(|n| n == node.address()));
-            if preferred.is_none_or(|node| node.address() != me) {
+            if preferred_live(ring, &id, live) != Some(me) {
                 continue;
             }
             match self.mailbox(id).await {
                 Ok(mailbox) => {
                     tracing::info!(session = %id, "took over a playing session nobody ran");
+                    crate::metrics::session_moved("taken_over");
                     // A full mailbox means the hub is busy, and so awake and polling anyway.
                     let _ = mailbox.tx.try_send(Command::Adopt);
                 }
@@ -323,6 +347,31 @@ impl HubRegistry {
             }
         }
         Ok(())
+    }
+
+    /// Unloads the hubs of the sessions whose first instance on the ring, among the `steady`
+    /// ones (live for a whole sweep), is not this one (see [`HubRegistry::spawn_lease_sweeper`]).
+    /// Each unloads on its own task: the sweeper does not wait for a busy hub.
+    fn hand_back(&self, ring: &crate::cluster::ring::ClusterRing, me: &str, steady: &[String]) {
+        let Some(own) = self.core.db.ownership() else {
+            return;
+        };
+        for id in own.held() {
+            let Some(preferred) = preferred_live(ring, &id, steady) else {
+                continue;
+            };
+            if preferred == me {
+                continue;
+            }
+            tracing::info!(session = %id, to = preferred, "handing the session back to its instance");
+            crate::metrics::session_moved("handed_back");
+            let handle = self.session(id);
+            self.core.runtime.spawn(async move {
+                if let Err(e) = handle.unload().await {
+                    tracing::warn!(session = %id, error = %e, "could not hand the session back");
+                }
+            });
+        }
     }
 
     /// Tells `id`'s hub, if one runs here, that its lease is gone.
@@ -414,4 +463,14 @@ fn forget_hub(hubs: &Slots, id: SessionId, tx: &mpsc::Sender<Command>) {
     {
         hubs.remove(&id);
     }
+}
+
+/// The address of `id`'s first instance on `ring` among `live` ones.
+fn preferred_live<'r>(
+    ring: &'r crate::cluster::ring::ClusterRing,
+    id: &SessionId,
+    live: &[String],
+) -> Option<&'r str> {
+    ring.preferred_live(id, |node| live.iter().any(|n| n == node.address()))
+        .map(|node| node.address())
 }

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use sesh_gateway::cluster::ring::ClusterRing;
+use sesh_session::SessionId;
+
 use crate::{
     common::{
         Browser, Closed, WAIT, Ws,
@@ -103,8 +106,7 @@ async fn playing_on_n1(cluster: &Cluster) -> (String, Browser, Browser, Vec<Ws>,
     let n1 = &cluster.n1;
     let alice = n1.login("alice").await;
     let bob = n1.login("bob").await;
-    let (status, created) = alice.post("/api/sessions", None).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let created = preferring_n1(&alice).await;
     let id = created["id"].as_str().unwrap().to_owned();
     let code = created["invite_code"].as_str().unwrap();
     let (status, body) = bob.post(&format!("/api/join/{code}"), None).await;
@@ -122,6 +124,23 @@ async fn playing_on_n1(cluster: &Cluster) -> (String, Browser, Browser, Vec<Ws>,
     }
     assert_eq!(cluster.owner(&id).await.0, "n1");
     (id, alice, bob, sockets, last_seen)
+}
+
+/// A session `host` created whose first instance on the ring is `n1` (else `n2` would take it
+/// back: the hand-back), ending the others it made on the way.
+async fn preferring_n1(host: &Browser) -> Value {
+    let ring: ClusterRing = "n1, n2".parse().unwrap();
+    for _ in 0..10 {
+        let (status, created) = host.post("/api/sessions", None).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id: SessionId = created["id"].as_str().unwrap().parse().unwrap();
+        if ring.preferred(&id).address() == "n1" {
+            return created;
+        }
+        let (status, body) = host.post(&format!("/api/sessions/{id}/end"), None).await;
+        assert!(status.is_success(), "{body}");
+    }
+    panic!("ten sessions in a row preferred n2");
 }
 
 /// Connects `browser` to `session` on its instance with `?since=`, retrying while the
@@ -261,16 +280,37 @@ async fn an_owner_frozen_past_its_lease_is_fenced_when_it_wakes_and_gives_the_se
     for ws in &mut sockets {
         assert_eq!(ws.closed().await, Closed::Code(1012));
     }
+    // While n2 holds the lease n1 polls no more. (n1 is the session's preferred instance: once
+    // it has been live again for a sweep, n2 hands the session back, and n1 polls again then.)
     let polls = cluster.n1_polls().await;
-    tokio::time::sleep(2 * TTL).await;
-    assert_eq!(
-        cluster.n1_polls().await,
-        polls,
-        "n1 polled after losing the lease"
-    );
-    assert_eq!(cluster.owner(&id).await, taken, "n1 claimed nothing back");
-    let (status, page) = alice2.get(&format!("/api/sessions/{id}/chat")).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
+    let until = Instant::now() + 2 * TTL;
+    while Instant::now() < until {
+        let owner = cluster.owner(&id).await;
+        let now = cluster.n1_polls().await;
+        if owner != taken || cluster.owner(&id).await != taken {
+            let back = cluster.owner(&id).await;
+            assert!(back.0 == "n1" && back.1 > taken.1, "handed back: {back:?}");
+            break;
+        }
+        assert_eq!(now, polls, "n1 polled after losing the lease");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Only n2's message is stored, read wherever the session runs now.
+    let deadline = Instant::now() + WAIT;
+    let page = loop {
+        let owner = if cluster.owner(&id).await.0 == "n1" {
+            &alice
+        } else {
+            &alice2
+        };
+        let (status, page) = owner.get(&format!("/api/sessions/{id}/chat")).await;
+        if status == StatusCode::OK {
+            break page;
+        }
+        assert_eq!(page["error"]["code"], "session_elsewhere", "{page}");
+        assert!(Instant::now() < deadline, "nobody serves the session");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(page["messages"].as_array().unwrap().len(), 1, "{page}");
 }
 
@@ -312,5 +352,64 @@ async fn a_playing_session_nobody_has_open_is_taken_over_and_fed_when_its_instan
             "nobody fed Spotify the next entry"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_comes_back_gets_its_sessions_back_with_their_members() {
+    let mut cluster = Cluster::start().await;
+    let (id, alice, bob, sockets, last_seen) = playing_on_n1(&cluster).await;
+    cluster.n1.kill9().await;
+    drop(sockets);
+
+    // Meanwhile on n2, both connected there.
+    let deadline = Instant::now() + TTL + Duration::from_secs(3);
+    let (alice2, bob2) = (alice.at(&cluster.n2.address), bob.at(&cluster.n2.address));
+    let mut on_n2 = Vec::new();
+    for browser in [&alice2, &bob2] {
+        let mut ws = reconnect(browser, &id, last_seen, deadline).await;
+        ws.next_of_type("welcome").await;
+        on_n2.push(ws);
+    }
+    let (owner, epoch) = cluster.owner(&id).await;
+    assert_eq!(owner, "n2");
+
+    // n1 comes back on its port and database: n2 gives the session back once n1 has been live
+    // for a whole sweep (two TTLs and a sweep's lag at most), closing its sockets with 1012.
+    cluster.n1.start().await;
+    let back = Instant::now();
+    for ws in &mut on_n2 {
+        assert_eq!(ws.closed().await, Closed::Code(1012));
+    }
+    assert!(
+        back.elapsed() < 3 * TTL + Duration::from_secs(3),
+        "handed back after {:?}",
+        back.elapsed()
+    );
+    // Its members land on n1 (where Nginx sends them), which claims it with a higher epoch.
+    let deadline = Instant::now() + TTL + Duration::from_secs(3);
+    let mut on_n1 = Vec::new();
+    for browser in [&alice, &bob] {
+        let mut ws = reconnect(browser, &id, last_seen, deadline).await;
+        let welcome = ws.next_of_type("welcome").await;
+        assert_eq!(welcome["session"]["state"], "playing", "{welcome}");
+        on_n1.push(ws);
+    }
+    let (owner, new_epoch) = cluster.owner(&id).await;
+    assert_eq!(owner, "n1");
+    assert!(new_epoch > epoch, "epochs only grow: {epoch} → {new_epoch}");
+    // Steady: after another sweep and more, n1 keeps it and both sockets stay open there.
+    tokio::time::sleep(2 * TTL + Duration::from_secs(1)).await;
+    assert_eq!(cluster.owner(&id).await, (owner, new_epoch));
+    let (status, body) = alice
+        .post(
+            &format!("/api/sessions/{id}/chat"),
+            Some(json!({ "text": "still here" })),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    for ws in &mut on_n1 {
+        let frame = ws.next_matching(|f| f["type"] == "chat").await;
+        assert_eq!(frame["message"]["text"], "still here", "{frame}");
     }
 }

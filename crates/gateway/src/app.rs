@@ -17,4 +17,6 @@ pub struct AppState {
     pub playlist_saves: Arc<crate::playlists::SavesInFlight>,
     /// Proxies whose `X-Forwarded-*` headers are believed (addresses or CIDR ranges).
     pub trusted_proxies: Arc<[crate::settings::ProxyRange]>,
+    /// The instances as Nginx's upstream lists them (`SESH_CLUSTER_NODES`), if set.
+    pub ring: Option<Arc<crate::cluster::ring::ClusterRing>>,
 }

@@ -42,6 +42,14 @@ pub enum ApiError {
         /// How long until a retry may land on the session's instance.
         retry_after: Duration,
     },
+    /// A route bound to a session by an invite code or a display key reached an instance
+    /// that does not run the session (several instances on PostgreSQL): 307 to the route's
+    /// id-bearing alias, which Nginx sends to the session's instance (`docs/cluster.md`).
+    #[error("this session is served at another address: follow Location")]
+    Moved {
+        /// The alias (a path with the session id, the code or key, and the query).
+        location: String,
+    },
     /// A rule of the session refused the action.
     #[error(transparent)]
     Session(#[from] SessionError),
@@ -120,6 +128,7 @@ impl ApiError {
             Self::Client { code, .. } => code,
             Self::RateLimited { .. } => "rate_limited",
             Self::Elsewhere { .. } => "session_elsewhere",
+            Self::Moved { .. } => "session_moved",
             Self::Session(e) => e.code(),
             Self::Spotify(e) => spotify_code(e),
             Self::Internal(_) => "internal",
@@ -130,7 +139,7 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             Self::Client { message, .. } | Self::RateLimited { message, .. } => message.clone(),
-            Self::Elsewhere { .. } => self.to_string(),
+            Self::Elsewhere { .. } | Self::Moved { .. } => self.to_string(),
             Self::Session(e) => e.to_string(),
             Self::Spotify(e) => spotify_message(e),
             Self::Internal(_) => "something went wrong on our side; please try again".to_owned(),
@@ -257,6 +266,7 @@ impl ResponseError for ApiError {
             Self::Client { status, .. } => *status,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Elsewhere { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Moved { .. } => StatusCode::TEMPORARY_REDIRECT,
             Self::Session(e) => session_status(e),
             Self::Spotify(e) => match e {
                 SpotifyError::NoActiveDevice { .. } => StatusCode::CONFLICT,
@@ -288,6 +298,11 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         if let Some(retry) = self.retry_after() {
             response.insert_header(("Retry-After", retry_after_secs(retry).to_string()));
+        }
+        if let Self::Moved { location } = self {
+            // It names an invite code or a display key: nothing may keep it.
+            response.insert_header((actix_web::http::header::LOCATION, location.as_str()));
+            response.insert_header(("Cache-Control", "no-store"));
         }
         response.json(self.body())
     }

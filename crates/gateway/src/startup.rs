@@ -287,8 +287,9 @@ impl Application {
         let hubs = HubRegistry::new(core.clone());
         hubs.spawn_idle_sweeper();
         hubs.spawn_lease_keeper();
-        if let Some(ring) = settings.cluster_nodes.clone() {
-            hubs.spawn_lease_sweeper(ring);
+        let ring = settings.cluster_nodes.clone().map(Arc::new);
+        if let Some(ring) = &ring {
+            hubs.spawn_lease_sweeper(ring.clone());
         }
         let state = AppState {
             core: core.clone(),
@@ -296,6 +297,7 @@ impl Application {
             searches: Arc::default(),
             playlist_saves: Arc::default(),
             trusted_proxies: settings.trusted_proxies.clone().into(),
+            ring,
         };
 
         let data = web::Data::new(state);

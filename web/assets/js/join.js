@@ -46,13 +46,22 @@ function errorCard(root, code, { loginNext } = {}) {
   root.querySelector('.state-icon').classList.add('avatar-large');
 }
 
+// The session the preview named: joins then go to the route that carries its id, which Nginx
+// sends straight to the instance that runs it when there are several (docs/cluster.md).
+let previewedSession = null;
+
+function joinPath(code) {
+  const c = encodeURIComponent(code);
+  return previewedSession ? `/api/sessions/${encodeURIComponent(previewedSession)}/join/${c}` : `/api/join/${c}`;
+}
+
 async function join(code, button) {
   if (button) {
     if (isInactive(button)) return;
     setBusy(button, true);
   }
   try {
-    const snapshot = await postJson(`/api/join/${encodeURIComponent(code)}`);
+    const snapshot = await postJson(joinPath(code));
     const id = snapshot?.id ?? snapshot?.session?.id ?? snapshot?.session_id;
     location.assign(sessionUrl(id));
   } catch (err) {
@@ -120,7 +129,7 @@ function spectatorForm(code, { primary, hint }) {
     }
     setBusy(button, true);
     try {
-      const snapshot = await postJson(`/api/join/${encodeURIComponent(code)}/spectator`, { display_name: checked.name });
+      const snapshot = await postJson(`${joinPath(code)}/spectator`, { display_name: checked.name });
       rememberName(checked.name);
       const id = snapshot?.id ?? snapshot?.session?.id ?? snapshot?.session_id;
       location.assign(sessionUrl(id));
@@ -178,6 +187,7 @@ async function main() {
     return;
   }
   if (invite instanceof Error) throw invite;
+  previewedSession = typeof invite.session_id === 'string' ? invite.session_id : null;
   if (invite.state === 'ended') {
     errorCard(root, 'session_ended');
     return;

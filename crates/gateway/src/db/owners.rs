@@ -258,6 +258,24 @@ impl Database {
         Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
     }
 
+    /// Whether another instance holds `session`'s lease, unexpired by the database's clock.
+    /// Never without leases.
+    pub async fn runs_elsewhere(&self, session: SessionId) -> Result<bool, DbError> {
+        let Some((own, pool)) = self.owned_pool() else {
+            return Ok(false);
+        };
+        Ok(sqlx::query_scalar::<_, i32>(concat!(
+            "SELECT 1 FROM session_owner
+             WHERE session_id = $1 AND owner_node <> $2 AND lease_expires_at > ",
+            now!()
+        ))
+        .bind(session.to_string())
+        .bind(&own.node)
+        .fetch_optional(pool)
+        .await?
+        .is_some())
+    }
+
     /// The nodes whose heartbeat is younger than a lease: the live ones.
     pub async fn live_nodes(&self) -> Result<Vec<String>, DbError> {
         let Some((own, pool)) = self.owned_pool() else {

@@ -286,12 +286,12 @@ impl HubRegistry {
     ///   unloads: stored, its lease given up, its sockets closed with 1012. They reconnect
     ///   through Nginx to the preferred instance, which claims the session (its sweeper does, if
     ///   it plays and nobody is connected).
-    pub fn spawn_lease_sweeper(&self, ring: crate::cluster::ring::ClusterRing) {
+    pub fn spawn_lease_sweeper(&self, ring: Arc<crate::cluster::ring::ClusterRing>) {
         let Some(own) = self.core.db.ownership() else {
             return;
         };
         let every = own.ttl();
-        let (ring, me) = (Arc::new(ring), Arc::<str>::from(own.node()));
+        let me = Arc::<str>::from(own.node());
         let seen_live = Arc::new(Mutex::new(Vec::<String>::new()));
         self.spawn_every(every, MissedTickBehavior::Delay, move |registry| {
             let (ring, me, seen_live) = (ring.clone(), me.clone(), seen_live.clone());

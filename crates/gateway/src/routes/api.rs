@@ -506,22 +506,26 @@ fn page_of(path: &str, query: &PageQuery) -> Result<(SessionId, usize, usize), A
     Ok((id, offset, limit))
 }
 
-/// Looks an invite code up. A client address blocked for wrong codes is refused before the
-/// lookup (so a refused guess learns nothing); a wrong code counts against its address (so
-/// guessing is slow); right codes never count.
+/// Looks the invite code of the path up (`invite_code`). A client address blocked for wrong
+/// codes is refused before the lookup (so a refused guess learns nothing); a wrong code counts
+/// against its address (so guessing is slow); right codes never count. On an id-bearing alias
+/// a code of another session is a wrong code; on the id-less route an instance that does not
+/// run the session answers 307 to the alias ([`super::serve_here`]).
 pub(super) async fn session_of_invite(
     state: &AppState,
     req: &HttpRequest,
-    code: &str,
 ) -> Result<SessionId, ApiError> {
     let ip = client_ip(req, &state.trusted_proxies);
     state.core.limits.check_invite(ip)?;
-    let found = match code.parse::<InviteCode>() {
+    let found = match super::path_segment(req, "invite_code").parse::<InviteCode>() {
         Ok(code) => state.core.db.session_by_invite(code.as_str()).await?,
         Err(_) => None,
     };
-    match found {
-        Some(id) => Ok(id),
+    match found.filter(|id| super::names_session(req, *id)) {
+        Some(id) => {
+            super::serve_here(state, req, id).await?;
+            Ok(id)
+        }
         None => {
             state.core.limits.note_wrong_invite(ip)?;
             Err(ApiError::not_found(
@@ -558,7 +562,6 @@ pub async fn invite_preview(
     req: HttpRequest,
     state: web::Data<AppState>,
     MaybeUser(user): MaybeUser,
-    path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     if !req.headers().contains_key(PREVIEW_HEADER) {
         return Err(ApiError::bad_request(
@@ -566,7 +569,7 @@ pub async fn invite_preview(
             "send the X-Requested-With header (this site's pages do)",
         ));
     }
-    let id = session_of_invite(&state, &req, &path).await?;
+    let id = session_of_invite(&state, &req).await?;
     let viewer = user.map(|u| u.id);
     let personal = viewer.is_some();
     let mut preview = state.hubs.session(id).preview(viewer.as_ref()).await?;
@@ -608,10 +611,9 @@ pub async fn join(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     user.require_spotify()?;
-    let id = session_of_invite(&state, &req, &path).await?;
+    let id = session_of_invite(&state, &req).await?;
     let top = top_tracks::for_user(&state.core, &user.id).await?;
     let member = NewMember::new(user.id.clone(), user.display_name.clone(), top);
     let view = state.hubs.session(id).join(member).await?;

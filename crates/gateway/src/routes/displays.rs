@@ -192,19 +192,25 @@ fn invalid_key() -> ApiError {
 
 /// A display's key and session, after the per-address rate: `403 display_key_invalid` for any
 /// key that opens nothing.
+/// On an id-bearing alias a key of another session is an invalid key; on the id-less route an
+/// instance that does not run the session answers 307 to the alias ([`super::serve_here`]).
 async fn open(
     ip: Option<IpAddr>,
     state: &AppState,
-    key: &str,
+    req: &HttpRequest,
 ) -> Result<(SessionId, DisplayKey), ApiError> {
     state.core.limits.check_display(ip)?;
-    let key: DisplayKey = key.parse().map_err(|_| invalid_key())?;
+    let key: DisplayKey = super::path_segment(req, "key")
+        .parse()
+        .map_err(|_| invalid_key())?;
     let id = state
         .core
         .db
         .session_by_display(key.as_str())
         .await?
+        .filter(|id| super::names_session(req, *id))
         .ok_or_else(invalid_key)?;
+    super::serve_here(state, req, id).await?;
     Ok((id, key))
 }
 
@@ -217,12 +223,8 @@ fn display_error(e: HubError) -> ApiError {
     }
 }
 
-async fn state_of(
-    req: &HttpRequest,
-    state: &AppState,
-    key: &str,
-) -> Result<DisplayState, ApiError> {
-    let (id, key) = open(client_ip(req, &state.trusted_proxies), state, key).await?;
+async fn state_of(req: &HttpRequest, state: &AppState) -> Result<DisplayState, ApiError> {
+    let (id, key) = open(client_ip(req, &state.trusted_proxies), state, req).await?;
     state
         .hubs
         .session(id)
@@ -254,10 +256,9 @@ async fn state_of(
 pub async fn events(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let ip = client_ip(&req, &state.trusted_proxies);
-    let (id, key) = open(ip, &state, &path).await?;
+    let (id, key) = open(ip, &state, &req).await?;
     let slot = state.core.limits.acquire_display_stream(ip)?;
     // A resume: a browser's EventSource sends the last id it saw by itself.
     let since = req
@@ -362,12 +363,8 @@ fn event(frame: DisplayFrame) -> sse::Event {
         (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
 )]
-pub async fn now_playing_json(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    let mut response = match state_of(&req, &state, &path).await {
+pub async fn now_playing_json(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let mut response = match state_of(&req, &state).await {
         Ok(display) => HttpResponse::Ok()
             .insert_header(NO_STORE)
             .json(display.now_playing),
@@ -400,9 +397,8 @@ pub async fn now_playing_json(
 pub async fn now_playing_text(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let display = state_of(&req, &state, &path).await?;
+    let display = state_of(&req, &state).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .insert_header(NO_STORE)
@@ -425,12 +421,8 @@ pub async fn now_playing_text(
         (status = 503, description = "`unavailable`; `session_elsewhere`: another instance runs the session (several instances on PostgreSQL; retry after `Retry-After`)", body = ErrorBody),
     ),
 )]
-pub async fn qr(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let display = state_of(&req, &state, &path).await?;
+pub async fn qr(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let display = state_of(&req, &state).await?;
     let Some(url) = display.join_url else {
         return Err(ApiError::client(
             StatusCode::FORBIDDEN,

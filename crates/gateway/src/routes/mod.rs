@@ -17,7 +17,7 @@ pub mod seats;
 pub mod ws;
 
 use actix_web::{
-    Error, HttpMessage, HttpResponse,
+    Error, HttpMessage, HttpRequest, HttpResponse,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
     http::Method,
@@ -160,6 +160,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/sessions/{id}/members/{user_id}/mute",
                     web::post().to(chat::mute),
                 )
+                // The id-bearing aliases of the routes bound to a session by an invite code or
+                // a display key (`SESSION_ALIASES`): the same handlers.
+                .route(
+                    "/sessions/{id}/invites/{invite_code}",
+                    web::get().to(api::invite_preview),
+                )
+                .route(
+                    "/sessions/{id}/join/{invite_code}",
+                    web::post().to(api::join),
+                )
+                .route(
+                    "/sessions/{id}/join/{invite_code}/spectator",
+                    web::post().to(seats::spectate),
+                )
+                .route(
+                    "/sessions/{id}/displays/{key}/events",
+                    web::get().to(displays::events),
+                )
+                .route(
+                    "/sessions/{id}/displays/{key}/nowplaying.json",
+                    get_or_head().to(displays::now_playing_json),
+                )
+                .route(
+                    "/sessions/{id}/displays/{key}/nowplaying.txt",
+                    get_or_head().to(displays::now_playing_text),
+                )
+                .route(
+                    "/sessions/{id}/displays/{key}/join-qr.svg",
+                    get_or_head().to(displays::qr),
+                )
                 .route("/join/{invite_code}", web::post().to(api::join))
                 .route(
                     "/join/{invite_code}/spectator",
@@ -176,6 +206,98 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub fn parse_session_id(raw: &str) -> Result<sesh_session::SessionId, ApiError> {
     raw.parse()
         .map_err(|_| ApiError::from(crate::hub::HubError::NotFound))
+}
+
+/// The routes bound to a session by an invite code or a display key rather than its id, each
+/// with its id-bearing alias (the same handler; `docs/cluster.md`): in a cluster Nginx routes
+/// by the id in the path, so an instance that does not run the session answers the first with
+/// a 307 to the second ([`serve_here`]).
+pub const SESSION_ALIASES: [(&str, &str); 7] = [
+    (
+        "/api/invites/{invite_code}",
+        "/api/sessions/{id}/invites/{invite_code}",
+    ),
+    (
+        "/api/join/{invite_code}",
+        "/api/sessions/{id}/join/{invite_code}",
+    ),
+    (
+        "/api/join/{invite_code}/spectator",
+        "/api/sessions/{id}/join/{invite_code}/spectator",
+    ),
+    (
+        "/d/{key}/events",
+        "/api/sessions/{id}/displays/{key}/events",
+    ),
+    (
+        "/d/{key}/nowplaying.json",
+        "/api/sessions/{id}/displays/{key}/nowplaying.json",
+    ),
+    (
+        "/d/{key}/nowplaying.txt",
+        "/api/sessions/{id}/displays/{key}/nowplaying.txt",
+    ),
+    (
+        "/d/{key}/join-qr.svg",
+        "/api/sessions/{id}/displays/{key}/join-qr.svg",
+    ),
+];
+
+/// A segment of the matched route (`invite_code`, `key`): the handlers of [`SESSION_ALIASES`]
+/// serve both shapes, so they read it by name rather than by position.
+pub(super) fn path_segment<'r>(req: &'r HttpRequest, name: &str) -> &'r str {
+    req.match_info().get(name).unwrap_or_default()
+}
+
+/// Whether the session a code or key opens is the one the path names, on an alias (always, on
+/// the id-less route). A mismatch answers like a wrong code or key.
+pub(super) fn names_session(req: &HttpRequest, found: sesh_session::SessionId) -> bool {
+    req.match_info()
+        .get("id")
+        .is_none_or(|named| named.parse() == Ok(found))
+}
+
+/// Whether this instance serves a request bound to session `id` by a code or key: on an
+/// alias, with one instance (SQLite), while it runs the session, or while nobody does and
+/// the ring (`SESH_CLUSTER_NODES`, if set) prefers it. Otherwise (several instances on
+/// PostgreSQL) 307 `session_moved` to the alias, which Nginx sends to the session's instance:
+/// a random instance must not take a session over because an id-less request happened to
+/// land on it.
+pub(super) async fn serve_here(
+    state: &AppState,
+    req: &HttpRequest,
+    id: sesh_session::SessionId,
+) -> Result<(), ApiError> {
+    let Some(own) = state.core.db.ownership() else {
+        return Ok(());
+    };
+    if req.match_info().get("id").is_some() || own.valid(id).is_some() {
+        return Ok(());
+    }
+    let preferred_elsewhere = state
+        .ring
+        .as_ref()
+        .is_some_and(|ring| ring.preferred(&id).address() != own.node());
+    if !preferred_elsewhere && !state.core.db.runs_elsewhere(id).await? {
+        return Ok(());
+    }
+    let mut location = alias_of(req.path(), id);
+    if !req.query_string().is_empty() {
+        location.push('?');
+        location.push_str(req.query_string());
+    }
+    Err(ApiError::Moved { location })
+}
+
+/// The alias path of an id-less route's path (see [`SESSION_ALIASES`]).
+fn alias_of(path: &str, id: sesh_session::SessionId) -> String {
+    match path.strip_prefix("/d/") {
+        Some(rest) => format!("/api/sessions/{id}/displays/{rest}"),
+        None => format!(
+            "/api/sessions/{id}/{}",
+            path.strip_prefix("/api/").unwrap_or(path)
+        ),
+    }
 }
 
 /// Validates a client-sent device id (`400 invalid_device`).
@@ -221,11 +343,16 @@ pub async fn csrf_guard(
 /// The path as it may be logged: invite codes are credentials (whoever has one can join), so
 /// the routes that carry one log `…` in its place. Query strings are never logged (OAuth codes).
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    // Display keys are credentials too (whoever has one sees the session).
-    if let Some(rest) = path.strip_prefix("/api/sessions/")
-        && let Some(at) = rest.find("/displays/")
-    {
-        return format!("/api/sessions/{}/displays/…", &rest[..at]).into();
+    // Display keys are credentials too (whoever has one sees the session); the aliases of
+    // the invite routes carry a code after the id.
+    if let Some(rest) = path.strip_prefix("/api/sessions/") {
+        for segment in ["/displays/", "/invites/", "/join/"] {
+            if let Some(at) = rest.find(segment) {
+                let after = &rest[at + segment.len()..];
+                let tail = after.find('/').map_or("", |i| &after[i..]);
+                return format!("/api/sessions/{}{segment}…{tail}", &rest[..at]).into();
+            }
+        }
     }
     for prefix in [
         "/j/",
@@ -392,5 +519,25 @@ mod tests {
             "/api/sessions/1/start"
         );
         assert_eq!(loggable_path("/j/"), "/j/");
+        for (route, alias) in SESSION_ALIASES {
+            let path = alias
+                .replace("{id}", "1")
+                .replace("{invite_code}", "AbCd1234")
+                .replace("{key}", "AbCd1234");
+            assert!(!loggable_path(&path).contains("AbCd"), "{route} → {path}");
+        }
+    }
+
+    #[test]
+    fn each_id_less_route_moves_to_its_alias() {
+        let id: sesh_session::SessionId = "6f7f9c4e-3d52-4a8e-9b7a-2f0c1f5e8d11".parse().unwrap();
+        for (route, alias) in SESSION_ALIASES {
+            let fill = |t: &str| {
+                t.replace("{id}", &id.to_string())
+                    .replace("{invite_code}", "AbCd1234")
+                    .replace("{key}", "EfGh5678")
+            };
+            assert_eq!(alias_of(&fill(route), id), fill(alias), "{route}");
+        }
     }
 }

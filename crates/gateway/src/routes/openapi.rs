@@ -95,7 +95,7 @@ use super::{
         openapi_json,
     ),
     components(schemas(player::SimpleCommand)),
-    modifiers(&LoginCookie),
+    modifiers(&LoginCookie, &SessionAliases),
     tags(
         (name = "sessions", description = "Creating, viewing and running sessions"),
         (name = "player", description = "The host's Spotify player"),
@@ -128,6 +128,75 @@ impl Modify for LoginCookie {
             ))),
         );
     }
+}
+
+/// The id-bearing alias of each route bound to a session by an invite code or a display key
+/// ([`super::SESSION_ALIASES`]): the same operation with the session id first among its
+/// parameters, and on the id-less route the 307 that leads there.
+struct SessionAliases;
+
+impl Modify for SessionAliases {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            Object, Type,
+            header::Header,
+            path::{ParameterBuilder, ParameterIn},
+            response::Response,
+        };
+        let paths = &mut openapi.paths.paths;
+        for (route, alias) in super::SESSION_ALIASES {
+            let Some(item) = paths.get_mut(route) else {
+                continue;
+            };
+            let mut aliased = item.clone();
+            let moved = Response::builder()
+                .description(
+                    "`session_moved`: another instance runs the session (several instances on \
+                     PostgreSQL): `Location` is this operation's id-bearing alias, where Nginx \
+                     sends it (docs/cluster.md)",
+                )
+                .header("Location", Header::default())
+                .build();
+            for operation in operations(item) {
+                operation
+                    .responses
+                    .responses
+                    .insert("307".to_owned(), moved.clone().into());
+            }
+            for operation in operations(&mut aliased) {
+                operation.operation_id = operation
+                    .operation_id
+                    .take()
+                    .map(|id| format!("{id}_at_session"));
+                operation.summary = operation
+                    .summary
+                    .take()
+                    .map(|s| format!("{s} (at the session's id)"));
+                let id = ParameterBuilder::new()
+                    .name("id")
+                    .parameter_in(ParameterIn::Path)
+                    .required(utoipa::openapi::Required::True)
+                    .description(Some(
+                        "Session id (a UUID): the session the code or key opens",
+                    ))
+                    .schema(Some(Object::with_type(Type::String)))
+                    .build();
+                operation
+                    .parameters
+                    .get_or_insert_with(Vec::new)
+                    .insert(0, id);
+            }
+            paths.insert(alias.to_owned(), aliased);
+        }
+    }
+}
+
+/// The operations of a path (the aliased routes answer GET, HEAD or POST).
+fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<&mut utoipa::openapi::path::Operation> {
+    [&mut item.get, &mut item.post, &mut item.head]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// The document as JSON, built once.

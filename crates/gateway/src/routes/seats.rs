@@ -68,11 +68,10 @@ pub async fn spectate(
     req: HttpRequest,
     state: web::Data<AppState>,
     MaybeUser(user): MaybeUser,
-    path: web::Path<String>,
     body: web::Json<SpectatorBody>,
 ) -> Result<HttpResponse, ApiError> {
     let display_name = parse_display_name(&body.display_name)?;
-    let id = session_of_invite(&state, &req, &path).await?;
+    let id = session_of_invite(&state, &req).await?;
     let hub = state.hubs.session(id);
     match user {
         Some(user) if user.spectating.is_none() => {

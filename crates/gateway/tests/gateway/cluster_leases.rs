@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use sesh_gateway::settings::HumanDuration;
 
 use crate::common::{
@@ -165,6 +165,123 @@ async fn an_instance_whose_lease_was_taken_writes_nothing_closes_its_sockets_and
         Some(("c".to_owned(), epoch + 1))
     );
     pool.close().await;
+}
+
+/// `GET path` on `browser`'s instance, redirects not followed: (status, `Location`, headers'
+/// `Cache-Control` and `Access-Control-Allow-Origin`, JSON body).
+async fn get_raw(browser: &crate::common::Browser, path: &str) -> (StatusCode, String, Value) {
+    let response = browser
+        .http
+        .get(format!("{}{path}", browser.address))
+        .header("x-requested-with", "sesh")
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let headers = format!(
+        "location={} cache-control={} acao={}",
+        header("location"),
+        header("cache-control"),
+        header("access-control-allow-origin")
+    );
+    let status = response.status();
+    (
+        status,
+        headers,
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_routes_named_by_an_invite_code_or_a_display_key_move_to_their_alias_on_an_instance_that_does_not_run_the_session()
+ {
+    let url = Postgres::shared().await.database().await;
+    let a = instance(&url, "a", None).await;
+    let b = instance(&url, "b", Some(&a)).await;
+    let p = party(&a, &[]).await;
+    let id = p.id.clone();
+    let (status, display) = p
+        .host
+        .post(&format!("/api/sessions/{id}/displays"), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{display}");
+    let key = display["key"].as_str().unwrap().to_owned();
+    let code = p.code.clone();
+    // Logged in through A (the emulator knows A's redirect URI), a browser at B.
+    let bob = a.login("bob").await.at(&b.address);
+
+    // On B, which does not run it: 307 to the alias, with a body saying why and kept nowhere.
+    let moves = [
+        (
+            format!("/api/invites/{code}"),
+            format!("/api/sessions/{id}/invites/{code}"),
+        ),
+        (
+            format!("/d/{key}/nowplaying.json"),
+            format!("/api/sessions/{id}/displays/{key}/nowplaying.json"),
+        ),
+        (
+            format!("/d/{key}/nowplaying.txt"),
+            format!("/api/sessions/{id}/displays/{key}/nowplaying.txt"),
+        ),
+        (
+            format!("/d/{key}/events"),
+            format!("/api/sessions/{id}/displays/{key}/events"),
+        ),
+    ];
+    for (route, alias) in &moves {
+        let (status, headers, body) = get_raw(&bob, route).await;
+        assert_eq!(status, StatusCode::TEMPORARY_REDIRECT, "{route}: {body}");
+        assert!(
+            headers.starts_with(&format!("location={alias} cache-control=no-store")),
+            "{route}: {headers}"
+        );
+        assert_eq!(body["error"]["code"], "session_moved", "{route}: {body}");
+    }
+    // A script's fetch from any page may follow the JSON's redirect.
+    let (_, headers, _) = get_raw(&bob, &moves[1].0).await;
+    assert!(headers.ends_with("acao=*"), "{headers}");
+
+    // A join through B moves too and stores nothing; through the alias on A it joins.
+    let join = bob.post(&format!("/api/join/{code}"), None).await;
+    assert_eq!(join.0, StatusCode::TEMPORARY_REDIRECT, "{}", join.1);
+    assert_eq!(join.1["error"]["code"], "session_moved");
+    let (_, members) = p.host.get(&format!("/api/sessions/{id}/members")).await;
+    assert_eq!(members["total"], 1, "{members}");
+    let bob_at_a = bob.at(&a.address);
+    let (status, view) = bob_at_a
+        .post(&format!("/api/sessions/{id}/join/{code}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let (_, members) = p.host.get(&format!("/api/sessions/{id}/members")).await;
+    assert_eq!(members["total"], 2, "{members}");
+
+    // Each alias answers on A, as the id-less route does there (A runs the session).
+    for (route, alias) in &moves[..3] {
+        for path in [route, alias] {
+            let (status, _, body) = get_raw(&bob_at_a, path).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        }
+    }
+    // An alias naming another session than the code's or key's opens nothing.
+    let other = uuid::Uuid::new_v4();
+    let (status, _, body) =
+        get_raw(&bob_at_a, &format!("/api/sessions/{other}/invites/{code}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "invite_not_found");
+    let (status, _, body) = get_raw(
+        &bob_at_a,
+        &format!("/api/sessions/{other}/displays/{key}/nowplaying.json"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "display_key_invalid");
 }
 
 /// With a ring to sweep by, an instance that is not on it would never be anyone's preferred

@@ -19,4 +19,6 @@ pub struct AppState {
     pub trusted_proxies: Arc<[crate::settings::ProxyRange]>,
     /// The instances as Nginx's upstream lists them (`SESH_CLUSTER_NODES`), if set.
     pub ring: Option<Arc<crate::cluster::ring::ClusterRing>>,
+    /// Hints to and from the other instances (several instances on PostgreSQL).
+    pub bus: Option<Arc<crate::cluster::bus::Bus>>,
 }

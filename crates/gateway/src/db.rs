@@ -322,6 +322,14 @@ impl Database {
         }
     }
 
+    /// The PostgreSQL pool (the cluster's hints); `None` on SQLite.
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match &self.pools {
+            Pools::Postgres { pool } => Some(pool),
+            Pools::Sqlite { .. } => None,
+        }
+    }
+
     /// SQLite's read pool (tests that look at the file), `None` on PostgreSQL.
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
         match &self.pools {

@@ -287,6 +287,10 @@ impl Application {
         let hubs = HubRegistry::new(core.clone());
         hubs.spawn_idle_sweeper();
         hubs.spawn_lease_keeper();
+        let bus = crate::cluster::bus::Bus::new(&core.db);
+        if let Some(bus) = &bus {
+            bus.spawn(core.clone());
+        }
         let ring = settings.cluster_nodes.clone().map(Arc::new);
         if let Some(ring) = &ring {
             hubs.spawn_lease_sweeper(ring.clone());
@@ -298,6 +302,7 @@ impl Application {
             playlist_saves: Arc::default(),
             trusted_proxies: settings.trusted_proxies.clone().into(),
             ring,
+            bus,
         };
 
         let data = web::Data::new(state);

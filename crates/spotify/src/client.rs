@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::{Method, StatusCode, header};
@@ -16,7 +16,7 @@ use crate::config::{ClientOptions, SpotifyConfig};
 use crate::error::{SpotifyError, is_quota_exceeded};
 use crate::oauth::{OAuthClient, build_oauth_client};
 use crate::observe::{CallOutcome, report};
-use crate::rate_limit::{DEFAULT_RETRY_AFTER, RateLimitGate, parse_retry_after};
+use crate::rate_limit::{DEFAULT_RETRY_AFTER, RateLimitGate, RateLimitNotice, parse_retry_after};
 use crate::tokens::{REFRESH_MARGIN, UserAuth};
 
 /// A Spotify client for one registered app. Cheap to clone; clones share the HTTP connection
@@ -86,6 +86,21 @@ impl SpotifyClient {
                 gate: RateLimitGate::default(),
             }),
         })
+    }
+
+    /// The 429s this client sees from now on (see [`RateLimitNotice`]): for other processes of
+    /// the same app, which count against the same limit.
+    pub fn rate_limit_notices(&self) -> tokio::sync::broadcast::Receiver<RateLimitNotice> {
+        self.inner.gate.subscribe()
+    }
+
+    /// Pauses `endpoint` (every endpoint with `quota_exceeded`) for `retry_after`, as if this
+    /// client had seen the 429 another process of the app saw; calls meanwhile fail with
+    /// [`SpotifyError::RateLimited`] without being sent. Not announced again.
+    pub fn pause_endpoint(&self, endpoint: &str, retry_after: Duration, quota_exceeded: bool) {
+        self.inner
+            .gate
+            .block(endpoint, retry_after, quota_exceeded, Instant::now());
     }
 
     /// The configuration this client was built with.

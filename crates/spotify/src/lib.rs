@@ -62,7 +62,7 @@ pub use error::{AccountsErrorBody, ApiErrorBody, ApiErrorObject, SpotifyError};
 pub use models::*;
 pub use oauth::AuthRequest;
 pub use observe::{CallInfo, CallObserver, CallOutcome};
-pub use rate_limit::{DEFAULT_RETRY_AFTER, parse_retry_after};
+pub use rate_limit::{DEFAULT_RETRY_AFTER, RateLimitNotice, parse_retry_after};
 pub use tokens::{REFRESH_MARGIN, Tokens, UserAuth};
 
 /// Re-exported so callers can build [`SpotifyConfig`] without naming the crates themselves.

@@ -3,6 +3,9 @@
 //! Blocks are kept per endpoint (method + path template, e.g. `GET /tracks/{id}`) and, for
 //! `QUOTA_EXCEEDED`, for the whole app. The gate lives in the [`SpotifyClient`](crate::SpotifyClient)
 //! (one per app) and is shared by its clones and by all users, because Spotify counts per app.
+//! Several processes of one app share Spotify's count too: each 429 a process sees is announced
+//! as a [`RateLimitNotice`] ([`SpotifyClient::rate_limit_notices`](crate::SpotifyClient::rate_limit_notices)),
+//! which the others apply with [`SpotifyClient::pause_endpoint`](crate::SpotifyClient::pause_endpoint).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -25,15 +28,40 @@ pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     value.parse::<u64>().ok().map(Duration::from_secs)
 }
 
+/// A 429 this process saw: `endpoint` (or, with `quota_exceeded`, the whole app) may not be
+/// called for `retry_after`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimitNotice {
+    /// Method and path template, e.g. `GET /me/player`, or `POST /api/token`.
+    pub endpoint: String,
+    /// Spotify's `Retry-After` (or [`DEFAULT_RETRY_AFTER`]).
+    pub retry_after: Duration,
+    /// Spotify said `QUOTA_EXCEEDED`: every endpoint waits.
+    pub quota_exceeded: bool,
+}
+
+/// Notices not yet read by a slow subscriber beyond this are dropped (it misses the oldest).
+const NOTICES: usize = 64;
+
 #[derive(Clone, Copy, Debug)]
 struct Block {
     until: Instant,
     quota_exceeded: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct RateLimitGate {
     state: Mutex<GateState>,
+    notices: tokio::sync::broadcast::Sender<RateLimitNotice>,
+}
+
+impl Default for RateLimitGate {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            notices: tokio::sync::broadcast::Sender::new(NOTICES),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -63,8 +91,31 @@ impl RateLimitGate {
         }
     }
 
-    /// Records a 429 for `endpoint`; an exhausted quota blocks every endpoint.
+    /// Records a 429 this process saw for `endpoint` (an exhausted quota blocks every
+    /// endpoint), and announces it to [`RateLimitGate::subscribe`]rs.
     pub(crate) fn record(
+        &self,
+        endpoint: &str,
+        retry_after: Duration,
+        quota_exceeded: bool,
+        now: Instant,
+    ) {
+        self.block(endpoint, retry_after, quota_exceeded, now);
+        // Nobody subscribed is fine: one process alone.
+        let _ = self.notices.send(RateLimitNotice {
+            endpoint: endpoint.to_owned(),
+            retry_after,
+            quota_exceeded,
+        });
+    }
+
+    /// The notices of [`RateLimitGate::record`] from now on.
+    pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<RateLimitNotice> {
+        self.notices.subscribe()
+    }
+
+    /// Blocks `endpoint` as a 429 would, without announcing it (another process saw it).
+    pub(crate) fn block(
         &self,
         endpoint: &str,
         retry_after: Duration,
@@ -91,6 +142,34 @@ mod tests {
     use reqwest::header::HeaderValue;
 
     use super::*;
+
+    #[test]
+    fn a_recorded_429_is_announced_and_a_blocked_one_is_not() {
+        let gate = RateLimitGate::default();
+        let mut notices = gate.subscribe();
+        let now = Instant::now();
+        gate.block("GET /me/player", Duration::from_secs(3), false, now);
+        assert!(
+            notices.try_recv().is_err(),
+            "a remote block is not announced again"
+        );
+        assert!(gate.check("GET /me/player", now).is_err());
+        gate.record("GET /tracks/{id}", Duration::from_secs(2), true, now);
+        assert_eq!(
+            notices.try_recv().unwrap(),
+            RateLimitNotice {
+                endpoint: "GET /tracks/{id}".to_owned(),
+                retry_after: Duration::from_secs(2),
+                quota_exceeded: true,
+            }
+        );
+        // The quota blocks everything, here as where it was seen.
+        assert!(gate.check("GET /search", now).is_err());
+        assert!(
+            gate.check("GET /search", now + Duration::from_secs(3))
+                .is_ok()
+        );
+    }
 
     fn headers(value: &str) -> HeaderMap {
         let mut map = HeaderMap::new();

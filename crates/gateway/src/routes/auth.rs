@@ -20,6 +20,7 @@ use sesh_session::UserId;
 
 use crate::{
     app::AppState,
+    cluster::bus::close_sockets,
     crypto::{opaque_token, sha256_hex},
     db::OAuthTake,
     error::{ApiError, ErrorBody},
@@ -378,10 +379,13 @@ pub async fn logout(
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
     state.core.db.delete_login(&user.login_hash).await?;
-    let closed = state
-        .core
-        .limits
-        .close_sockets(&user.id, Some(&user.login_hash));
+    let closed = close_sockets(
+        &state.core,
+        state.bus.as_deref(),
+        &user.id,
+        Some(&user.login_hash),
+    )
+    .await;
     tracing::info!(user = %user.id, sockets = closed, "logged out");
     Ok(logged_out(&state))
 }
@@ -407,7 +411,7 @@ pub async fn logout_everywhere(
     user: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
     let logins = state.core.db.delete_logins_of(&user.id).await?;
-    let closed = state.core.limits.close_sockets(&user.id, None);
+    let closed = close_sockets(&state.core, state.bus.as_deref(), &user.id, None).await;
     tracing::info!(user = %user.id, logins, sockets = closed, "logged out everywhere");
     Ok(logged_out(&state))
 }

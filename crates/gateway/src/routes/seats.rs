@@ -224,6 +224,6 @@ pub async fn free(
             "this user holds no Spotify seat",
         ));
     }
-    state.core.limits.close_sockets(&target, None);
+    crate::cluster::bus::close_sockets(&state.core, state.bus.as_deref(), &target, None).await;
     Ok(HttpResponse::NoContent().finish())
 }

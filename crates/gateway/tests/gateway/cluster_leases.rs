@@ -284,6 +284,78 @@ async fn the_routes_named_by_an_invite_code_or_a_display_key_move_to_their_alias
     assert_eq!(body["error"]["code"], "display_key_invalid");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_instance_closes_the_users_sockets_on_the_other() {
+    let url = Postgres::shared().await.database().await;
+    let a = instance(&url, "a", None).await;
+    let b = instance(&url, "b", Some(&a)).await;
+    let mut p = party(&a, &["bob"]).await;
+    // bob's second login (another browser), also connected on A.
+    let bob_phone = a.login("bob").await;
+    let mut phone_ws = bob_phone.ws(&p.id).await;
+    crate::common::welcome(&mut phone_ws).await;
+
+    // bob logs his first browser out through B: its socket on A closes, the phone's stays.
+    let (status, body) = p.guests[0].at(&b.address).post("/auth/logout", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(p.sockets[1].closed().await, Closed::Code(4003));
+    let (status, body) = bob_phone
+        .post(
+            &format!("/api/sessions/{}/chat", p.id),
+            Some(json!({ "text": "still in" })),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    phone_ws
+        .next_matching(|f| f["type"] == "chat" && f["message"]["text"] == "still in")
+        .await;
+
+    // alice logs out everywhere through B: her socket on A closes too.
+    let (status, body) = p
+        .host
+        .at(&b.address)
+        .post("/auth/logout-everywhere", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(p.sockets[0].closed().await, Closed::Code(4003));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_one_instance_was_told_pauses_that_endpoint_on_the_other() {
+    let url = Postgres::shared().await.database().await;
+    let a = instance(&url, "a", None).await;
+    let b = instance(&url, "b", Some(&a)).await;
+    let alice = a.login("alice").await;
+    const DEVICES: &str = "/v1/me/player/devices";
+    a.emulator_post(
+        "/_emulator/faults",
+        json!({ "method": "GET", "path": DEVICES, "status": 429, "retry_after": 30, "count": 1 }),
+    )
+    .await;
+    let (status, body) = alice.get("/api/me/devices").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(a.emulator_requests("GET", DEVICES).await.len(), 1);
+    // The hint crosses PostgreSQL in milliseconds; nothing shows its arrival but the refusal.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // B refuses the same call without sending it (the fault is spent: Spotify would answer).
+    let (status, body) = alice.at(&b.address).get("/api/me/devices").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    assert!(
+        body["error"]["retry_after_s"].as_u64().unwrap() > 20,
+        "{body}"
+    );
+    assert_eq!(
+        a.emulator_requests("GET", DEVICES).await.len(),
+        1,
+        "B asked Spotify anyway"
+    );
+    // Only that endpoint: B's other calls go on.
+    let (status, body) = alice.at(&b.address).get("/api/me").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 /// With a ring to sweep by, an instance that is not on it would never be anyone's preferred
 /// instance: sesh refuses to start, naming both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

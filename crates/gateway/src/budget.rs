@@ -19,6 +19,9 @@
 //!   [`INCREASE_EVERY`], up to the configured `SESH_SPOTIFY_BUDGET`. An operator who set it
 //!   too high is corrected by Spotify's answers instead of tripping them again. (Which endpoint
 //!   to hold back for how long — `Retry-After` — is the client's, per endpoint.)
+//! - **Several instances** of one app share `SESH_SPOTIFY_BUDGET`: each runs on its share,
+//!   in proportion to the session leases it holds ([`RequestBudget::set_share`], set by the
+//!   lease keeper), so the app's calls stay within the budget however the sessions spread.
 //!
 //! A request takes a token at once while the bucket has one and nobody waits; otherwise it
 //! joins the waiters, and one dispatcher task hands tokens out as they refill.
@@ -115,9 +118,13 @@ impl Ord for Waiter {
 
 #[derive(Debug)]
 struct Bucket {
-    /// `SESH_SPOTIFY_BUDGET`: the rate AIMD grows back to.
+    /// `SESH_SPOTIFY_BUDGET` and its burst: the whole app's.
+    configured: (f64, f64),
+    /// This instance's share of them ([`RequestBudget::set_share`]; 1 alone).
+    share: f64,
+    /// `configured` × `share`: the rate AIMD grows back to.
     max_rate: f64,
-    /// The most tokens saved up.
+    /// The most tokens saved up (the burst × `share`).
     burst: f64,
     /// Requests per second now (AIMD moves it between [`MIN_RATE`] and `max_rate`).
     rate: f64,
@@ -160,6 +167,8 @@ impl RequestBudget {
         let now = Instant::now();
         Self {
             state: Arc::new(Mutex::new(Bucket {
+                configured: (max_rate, f64::from(burst.max(1))),
+                share: 1.0,
                 max_rate,
                 burst: f64::from(burst.max(1)),
                 rate: max_rate,
@@ -225,6 +234,34 @@ impl RequestBudget {
         crate::metrics::budget_acquired(asked.elapsed());
     }
 
+    /// Makes this instance's budget `share` (0–1) of `SESH_SPOTIFY_BUDGET` and its burst, at
+    /// least [`MIN_RATE`] (several instances of one app: Spotify counts their calls
+    /// together). The rate AIMD reached scales with it, so a halving after a `429` keeps.
+    pub fn set_share(&self, share: f64) {
+        let share = if share.is_finite() {
+            share.clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        let mut bucket = self.state.lock();
+        bucket.refill(Instant::now());
+        if (bucket.share - share).abs() < 1e-9 {
+            return;
+        }
+        let (rate, burst) = bucket.configured;
+        let max_rate = (rate * share).max(MIN_RATE);
+        bucket.rate = (bucket.rate * max_rate / bucket.max_rate).clamp(MIN_RATE, max_rate);
+        bucket.max_rate = max_rate;
+        bucket.burst = (burst * share).max(1.0);
+        bucket.tokens = bucket.tokens.min(bucket.burst);
+        bucket.share = share;
+    }
+
+    /// This instance's share of the app's budget.
+    pub fn share(&self) -> f64 {
+        self.state.lock().share
+    }
+
     /// Spotify answered `429` (seen by the client's observer, so only answers Spotify really
     /// gave, not calls the client held back while a `Retry-After` runs): halve the rate (once
     /// per [`DECREASE_GAP`]).
@@ -285,6 +322,24 @@ mod tests {
     use futures_util::FutureExt;
 
     use super::*;
+
+    #[test]
+    fn a_share_scales_the_rate_and_the_burst_and_keeps_what_aimd_did() {
+        let budget = RequestBudget::new(30, 60);
+        budget.set_share(1.0 / 3.0);
+        assert!((budget.rate() - 10.0).abs() < 1e-6, "{}", budget.rate());
+        assert!(budget.available() <= 20.0 + 1e-6);
+        budget.note_rate_limited();
+        assert!((budget.rate() - 5.0).abs() < 1e-6);
+        // Twice the share: twice the halved rate, not the full one.
+        budget.set_share(2.0 / 3.0);
+        assert!((budget.rate() - 10.0).abs() < 1e-6, "{}", budget.rate());
+        // Never below the floor, never above the whole.
+        budget.set_share(0.0);
+        assert!((budget.rate() - MIN_RATE).abs() < 1e-6);
+        budget.set_share(7.0);
+        assert!((budget.share() - 1.0).abs() < 1e-9);
+    }
 
     /// The order in which `waiters`, queued at once, get their tokens.
     async fn order_of(

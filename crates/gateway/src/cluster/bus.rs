@@ -6,7 +6,8 @@
 //! - [`Hint::CloseSockets`]: a logout, a logout everywhere or a freed seat on one instance
 //!   closes that user's sockets on every instance (each instance holds its own sockets);
 //! - [`Hint::RateLimited`]: a 429 one instance saw pauses that endpoint (or, for an exhausted
-//!   quota, every endpoint) on all of them, because Spotify counts per app.
+//!   quota, every endpoint) on all of them, and halves each one's budget as it halved its own,
+//!   because Spotify counts per app.
 //!
 //! Delivery is at most once: a hint sent while an instance's listening connection is down is
 //! lost to it (the connection comes back by itself). For a closed socket that means the user's
@@ -202,6 +203,8 @@ impl Bus {
                 let pause = Duration::from_millis(retry_after_ms).min(PAUSE_MAX);
                 core.spotify
                     .pause_endpoint(&endpoint, pause, quota_exceeded);
+                // The app went over Spotify's limit: every instance slows down, as this one did.
+                core.budget.note_rate_limited();
                 tracing::info!(%endpoint, ?pause, quota_exceeded, from = %envelope.from, "paused a Spotify endpoint another instance was told to wait for");
             }
         }

@@ -276,6 +276,35 @@ impl Database {
         .is_some())
     }
 
+    /// This instance's share of the app's Spotify budget: `(leases here + 1) / (leases + live
+    /// instances)`, counted by the database (every instance counts the same rows, so the
+    /// shares add up to one; the `+ 1` gives an instance without sessions a share to start
+    /// one with). `None` without leases.
+    pub async fn budget_share(&self) -> Result<Option<f64>, DbError> {
+        let Some((own, pool)) = self.owned_pool() else {
+            return Ok(None);
+        };
+        let (here, all, live): (i64, i64, i64) = sqlx::query_as(concat!(
+            "SELECT
+               (SELECT COUNT(*) FROM session_owner WHERE owner_node = $1 AND lease_expires_at > ",
+            now!(),
+            "),
+               (SELECT COUNT(*) FROM session_owner WHERE lease_expires_at > ",
+            now!(),
+            "),
+               (SELECT COUNT(*) FROM nodes WHERE heartbeat_at > ",
+            now!(),
+            " - $2)"
+        ))
+        .bind(&own.node)
+        .bind(ms(own.ttl))
+        .fetch_one(pool)
+        .await?;
+        // This instance counts even before its first heartbeat is in.
+        let live = live.max(1);
+        Ok(Some((here + 1) as f64 / (all + live) as f64))
+    }
+
     /// The nodes whose heartbeat is younger than a lease: the live ones.
     pub async fn live_nodes(&self) -> Result<Vec<String>, DbError> {
         let Some((own, pool)) = self.owned_pool() else {

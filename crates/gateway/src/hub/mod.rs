@@ -232,7 +232,8 @@ impl HubRegistry {
     }
 
     /// Keeps this instance's session leases (several instances on PostgreSQL; nothing to do
-    /// otherwise): renews them every third of their TTL, and stops the hub of every session
+    /// otherwise): renews them every third of their TTL, sets this instance's share of the
+    /// Spotify budget by the leases each instance holds, and stops the hub of every session
     /// whose lease it lost, or whose lease ran out by this process's clock because renewals
     /// failed (the database unreachable): another instance may run it by now.
     pub fn spawn_lease_keeper(&self) {
@@ -256,6 +257,13 @@ impl HubRegistry {
         let Some(own) = self.core.db.ownership() else {
             return;
         };
+        match self.core.db.budget_share().await {
+            Ok(Some(share)) => self.core.budget.set_share(share),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not count this instance's share of the Spotify budget")
+            }
+        }
         let expired = own.held().into_iter().filter(|id| own.valid(*id).is_none());
         for id in lost.into_iter().chain(expired) {
             tracing::info!(session = %id, "lease lost: stopping the hub");

@@ -73,6 +73,11 @@ impl Cluster {
 
     /// Polls of host players `n1` made so far (`sesh_polls_total`, every reason).
     async fn n1_polls(&self) -> u64 {
+        self.n1_metric("sesh_polls_total").await as u64
+    }
+
+    /// The sum of `n1`'s metric `name` over its labels.
+    async fn n1_metric(&self, name: &str) -> f64 {
         let text = reqwest::get(&self.metrics)
             .await
             .unwrap()
@@ -80,9 +85,25 @@ impl Cluster {
             .await
             .unwrap();
         text.lines()
-            .filter(|l| l.starts_with("sesh_polls_total"))
+            .filter(|l| l.split(['{', ' ']).next() == Some(name))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64
+            .sum()
+    }
+
+    /// Waits until `n1`'s Spotify budget is `rate` per second (its share of the app's 20).
+    async fn n1_budget_becomes(&self, rate: f64, why: &str) {
+        let deadline = Instant::now() + 3 * TTL + Duration::from_secs(2);
+        loop {
+            let now = self.n1_metric("sesh_budget_rate_per_second").await;
+            if (now - rate).abs() < 0.01 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{why}: n1's budget is {now}/s, not {rate}/s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// `method path` requests the emulator answered so far (from either instance).
@@ -412,4 +433,21 @@ async fn an_instance_that_comes_back_gets_its_sessions_back_with_their_members()
         let frame = ws.next_matching(|f| f["type"] == "chat").await;
         assert_eq!(frame["message"]["text"], "still here", "{frame}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instances_split_the_spotify_budget_by_the_sessions_they_run() {
+    let mut cluster = Cluster::start().await;
+    // SESH_SPOTIFY_BUDGET is 20 for the app: (sessions here + 1) / (sessions + instances).
+    cluster
+        .n1_budget_becomes(10.0, "two instances, no session")
+        .await;
+    let (_id, _alice, _bob, _sockets, _) = playing_on_n1(&cluster).await;
+    cluster
+        .n1_budget_becomes(20.0 * 2.0 / 3.0, "one session, on n1")
+        .await;
+    cluster.n2.kill9().await;
+    cluster
+        .n1_budget_becomes(20.0, "n1 alone once n2's heartbeat is old")
+        .await;
 }

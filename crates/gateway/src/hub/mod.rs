@@ -247,6 +247,7 @@ impl HubRegistry {
 
     /// One renewal of the keeper (see [`HubRegistry::spawn_lease_keeper`]).
     async fn keep_leases(&self) {
+        self.release_dead_hubs().await;
         let lost = match self.core.db.renew_leases().await {
             Ok(lost) => lost,
             Err(e) => {
@@ -269,6 +270,25 @@ impl HubRegistry {
             tracing::info!(session = %id, "lease lost: stopping the hub");
             crate::metrics::session_moved("lease_lost");
             self.lease_lost(id);
+        }
+    }
+
+    /// Gives up the leases of hubs that ended without doing so themselves (a panic: its task
+    /// is gone, its mailbox closed), and forgets them, so a request revives a fresh hub and
+    /// the renewals do not keep the other instances away from a session nobody runs.
+    async fn release_dead_hubs(&self) {
+        let Some(own) = self.core.db.ownership() else {
+            return;
+        };
+        for id in own.held() {
+            let Some(mailbox) = self.loaded_mailbox(id).filter(|m| m.tx.is_closed()) else {
+                continue;
+            };
+            tracing::error!(session = %id, "a hub stopped without giving its lease up (a bug): giving it up");
+            self.forget(id, &mailbox);
+            if let Err(e) = self.core.db.release(id).await {
+                tracing::warn!(session = %id, error = %e, "could not give a lease up");
+            }
         }
     }
 

@@ -199,15 +199,24 @@ impl Database {
             .iter()
             .map(|(id, epoch)| (id.to_string(), *epoch))
             .unzip();
+        // The rows are locked in the order of their ids first, the order the position writer
+        // share-locks them in too (`save_positions`): locked in any other order, a renewal
+        // and a batch of positions deadlock (seen under load: PostgreSQL then fails one).
         let renewed: Vec<(String, i64)> = sqlx::query_as(concat!(
-            "UPDATE session_owner o SET lease_expires_at = ",
-            now!(),
-            " + $2
-             FROM UNNEST($3::TEXT[], $4::BIGINT[]) AS mine(session_id, epoch)
-             WHERE o.session_id = mine.session_id AND o.epoch = mine.epoch
-               AND o.owner_node = $1 AND o.lease_expires_at > ",
+            "WITH mine AS MATERIALIZED (
+               SELECT o.session_id FROM session_owner o
+               JOIN UNNEST($3::TEXT[], $4::BIGINT[]) AS m(session_id, epoch)
+                 ON o.session_id = m.session_id AND o.epoch = m.epoch
+               WHERE o.owner_node = $1 AND o.lease_expires_at > ",
             now!(),
             "
+               ORDER BY o.session_id COLLATE \"C\"
+               FOR NO KEY UPDATE OF o
+             )
+             UPDATE session_owner o SET lease_expires_at = ",
+            now!(),
+            " + $2
+             FROM mine WHERE o.session_id = mine.session_id
              RETURNING o.session_id, o.epoch"
         ))
         .bind(&own.node)

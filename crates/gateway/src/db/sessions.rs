@@ -106,8 +106,9 @@ impl Database {
     ) -> Result<(), DbError> {
         let now = now_ms();
         let mut tx = self.begin().await?;
-        // Only the sessions this instance runs (with leases; all of them otherwise).
-        let sessions: HashSet<SessionId> = positions
+        // Only the sessions this instance runs (with leases; all of them otherwise), fenced in
+        // the order of their ids: the order a lease renewal locks them in (`renew_leases`).
+        let sessions: BTreeSet<SessionId> = positions
             .iter()
             .map(|(id, _)| *id)
             .chain(plays.iter().map(|(id, _)| *id))

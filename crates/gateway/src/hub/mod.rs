@@ -325,7 +325,15 @@ impl HubRegistry {
             let (ring, me, seen_live) = (ring.clone(), me.clone(), seen_live.clone());
             async move {
                 let live = match registry.core.db.live_nodes().await {
-                    Ok(live) => live,
+                    // This instance is live, whether or not its first heartbeat is in yet: the
+                    // first sweep runs at start, racing it, and without itself in the list it
+                    // would hand every session it runs away a sweep later.
+                    Ok(mut live) => {
+                        if !live.iter().any(|n| **n == *me) {
+                            live.push(me.to_string());
+                        }
+                        live
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "could not list the live instances");
                         return;

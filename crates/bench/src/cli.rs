@@ -81,6 +81,18 @@ pub struct RunArgs {
     /// Events: server memory per member and per display, and a track change's delivery to each.
     #[arg(long)]
     pub displays: bool,
+    /// With `--members` (or all scenarios): run `members` again, the same way and size, on one
+    /// `sesh` on PostgreSQL and on NODES `sesh` instances on one PostgreSQL behind Nginx
+    /// (`nginx/sesh-cluster*.template`), each started for it with a throwaway PostgreSQL, and
+    /// report each node beside the single nodes (Sesh only). Needs `nginx`, `envsubst` and
+    /// PostgreSQL's server programs (`bash scripts/install-deps`).
+    #[arg(
+        long,
+        value_name = "NODES",
+        conflicts_with = "target_url",
+        value_parser = clap::value_parser!(u16).range(1..=32)
+    )]
+    pub members_cluster: Option<u16>,
     /// Servers to compare.
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["sesh", "actix", "tungstenite"])]
     pub servers: Vec<ServerKind>,

@@ -10,8 +10,10 @@
 //! - [`baseline`]: the bare actix-ws and tokio-tungstenite broadcast servers.
 //! - [`client`]: load-client processes (WebSockets and display streams) and the driver's
 //!   pool of them.
-//! - [`procstat`]: server RSS and CPU from `/proc`; [`stats`]: percentiles;
-//!   [`report`]: table and JSON; [`frame`]: frames and clocks; [`limits`]: open files.
+//! - [`procstat`]: server RSS and CPU from `/proc`; [`probe`]: every process of a server (a
+//!   cluster's nodes, Nginx, PostgreSQL) and its counters, read at one moment; [`stats`]:
+//!   percentiles; [`report`]: tables and JSON; [`frame`]: frames and clocks; [`limits`]: open
+//!   files.
 //!
 //! Every server and every client runs in its own process: the driver reads the server's
 //! memory and CPU from `/proc` without counting the clients', and no process needs more
@@ -22,6 +24,7 @@ pub mod cli;
 pub mod client;
 pub mod frame;
 pub mod limits;
+pub mod probe;
 pub mod procstat;
 pub mod report;
 pub mod scenarios;

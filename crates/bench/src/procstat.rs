@@ -22,6 +22,46 @@ pub fn cpu_seconds(pid: u32) -> io::Result<f64> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed stat line"))
 }
 
+/// The processes whose parent is `pid` (an Nginx master's workers, PostgreSQL's backends),
+/// from every `/proc/<n>/stat`.
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| parse_ppid(&stat))
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// Sockets among the open files of `pid` (`/proc/<pid>/fd` entries that link to `socket:[…]`).
+pub fn sockets(pid: u32) -> io::Result<usize> {
+    let mut count = 0;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
+        // A file closed between the listing and the read is not counted.
+        if let Ok(target) = std::fs::read_link(entry?.path())
+            && target.to_string_lossy().starts_with("socket:")
+        {
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+fn parse_ppid(stat: &str) -> Option<u32> {
+    // Field 4, the second after the command name's closing parenthesis (field 3 is the state).
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 fn parse_vm_rss(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -55,6 +95,20 @@ impl Snapshot {
             cpu_s: cpu_seconds(pid)?,
         })
     }
+
+    /// Both readings summed over `pid` and its children alive now (a master and its workers).
+    /// Pages the processes share are counted in each one's RSS.
+    pub fn take_tree(pid: u32) -> io::Result<Snapshot> {
+        let mut total = Snapshot::take(pid)?;
+        for child in children(pid) {
+            // A child that exited meanwhile is left out.
+            if let Ok(snap) = Snapshot::take(child) {
+                total.rss += snap.rss;
+                total.cpu_s += snap.cpu_s;
+            }
+        }
+        Ok(total)
+    }
 }
 
 #[cfg(test)]
@@ -72,6 +126,28 @@ mod tests {
     fn parses_cpu_ticks_after_a_tricky_command_name() {
         let stat = "42 (we (ird) name) S 1 42 42 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 3 0 5 0 0";
         assert_eq!(parse_cpu_ticks(stat), Some(287));
+    }
+
+    #[test]
+    fn parses_the_parent_after_a_tricky_command_name() {
+        let stat = "42 (we (ird) name) S 17 42 42 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 3 0 5";
+        assert_eq!(parse_ppid(stat), Some(17));
+    }
+
+    #[test]
+    fn finds_a_child_and_counts_sockets() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let found = children(std::process::id()).contains(&child.id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(found, "the sleep child is among our children");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let with = sockets(std::process::id()).unwrap();
+        drop(listener);
+        assert!(with >= 1);
     }
 
     #[test]

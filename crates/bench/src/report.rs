@@ -74,6 +74,28 @@ impl Row {
         }
     }
 
+    /// A row of a [`Table`]: one value per named column, no ratios, no target.
+    pub fn columns(
+        scenario: &str,
+        metric: &str,
+        unit: &str,
+        values: &[(String, Option<f64>)],
+    ) -> Row {
+        Row {
+            scenario: scenario.to_owned(),
+            metric: metric.to_owned(),
+            unit: unit.to_owned(),
+            values: values
+                .iter()
+                .filter_map(|(column, v)| v.map(|v| (column.clone(), v)))
+                .collect(),
+            ratio_actix: None,
+            ratio_tungstenite: None,
+            target: None,
+            met: None,
+        }
+    }
+
     /// Judges Sesh's value against `target`, described as `text`.
     pub fn target(mut self, text: &str, target: Target) -> Row {
         self.target = Some(text.to_owned());
@@ -90,6 +112,18 @@ impl Row {
         };
         self
     }
+}
+
+/// Figures side by side under columns of their own (configurations of one scenario: a
+/// single node, each node of a cluster), printed after the main table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    /// Printed above it.
+    pub title: String,
+    /// The value columns, in order (the keys of the rows' `values`).
+    pub columns: Vec<String>,
+    /// The figures ([`Row::columns`]).
+    pub rows: Vec<Row>,
 }
 
 /// Where and how the figures were taken.
@@ -114,6 +148,9 @@ pub struct Report {
     pub meta: Meta,
     /// The figures.
     pub rows: Vec<Row>,
+    /// Further figures side by side under columns of their own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Table>,
     /// Per scenario and server: sizes, errors and other details.
     pub details: BTreeMap<String, serde_json::Value>,
     /// Things that went wrong (the run exits non-zero when there are any).
@@ -182,8 +219,56 @@ fn fmt_value(v: Option<f64>) -> String {
     }
 }
 
+/// Lines of cells as a Markdown table with aligned columns, the first line its header.
+fn aligned(lines: &[Vec<String>]) -> String {
+    let columns = lines.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+        if i == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            let _ = writeln!(out, "| {} |", rule.join(" | "));
+        }
+    }
+    out
+}
+
+impl Table {
+    /// The table as aligned Markdown, its title above it.
+    pub fn text(&self) -> String {
+        let mut header = vec!["metric".to_owned(), "unit".to_owned()];
+        header.extend(self.columns.iter().cloned());
+        let mut lines = vec![header];
+        for row in &self.rows {
+            let mut line = vec![row.metric.clone(), row.unit.clone()];
+            line.extend(
+                self.columns
+                    .iter()
+                    .map(|c| fmt_value(row.values.get(c).copied())),
+            );
+            lines.push(line);
+        }
+        format!("{}\n\n{}", self.title, aligned(&lines))
+    }
+}
+
 impl Report {
-    /// The report as an aligned text table (also valid Markdown).
+    /// The report as an aligned text table (also valid Markdown), then its side-by-side
+    /// tables.
     pub fn table(&self) -> String {
         let header = [
             "scenario",
@@ -221,27 +306,9 @@ impl Report {
                 },
             ]);
         }
-        let widths: Vec<usize> = (0..header.len())
-            .map(|c| {
-                lines
-                    .iter()
-                    .map(|l| l[c].chars().count())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let mut out = String::new();
-        for (i, line) in lines.iter().enumerate() {
-            let cells: Vec<String> = line
-                .iter()
-                .zip(&widths)
-                .map(|(cell, w)| format!("{cell:<w$}"))
-                .collect();
-            let _ = writeln!(out, "| {} |", cells.join(" | "));
-            if i == 0 {
-                let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-                let _ = writeln!(out, "| {} |", rule.join(" | "));
-            }
+        let mut out = aligned(&lines);
+        for table in &self.tables {
+            let _ = write!(out, "\n{}", table.text());
         }
         out
     }
@@ -295,9 +362,35 @@ mod tests {
             ],
             details: BTreeMap::new(),
             failures: vec![],
+            tables: vec![],
         };
         let table = report.table();
         assert_eq!(table.lines().count(), 3);
         assert!(table.contains("met"));
+    }
+
+    #[test]
+    fn a_side_by_side_table_follows_the_main_one() {
+        let columns = vec!["one".to_owned(), "two".to_owned()];
+        let report = Report {
+            meta: Meta::collect(true),
+            rows: vec![Row::new("x", "y", "ms", &[(ServerKind::Sesh, Some(1.0))])],
+            details: BTreeMap::new(),
+            failures: vec![],
+            tables: vec![Table {
+                title: "Side by side".into(),
+                rows: vec![Row::columns(
+                    "x",
+                    "rss",
+                    "MB",
+                    &[(columns[0].clone(), Some(12.5)), (columns[1].clone(), None)],
+                )],
+                columns,
+            }],
+        };
+        let text = report.table();
+        assert!(text.contains("Side by side"));
+        assert!(text.contains("| metric | unit | one  | two |"), "{text}");
+        assert!(text.contains("| rss    | MB   | 12.5 | —   |"), "{text}");
     }
 }

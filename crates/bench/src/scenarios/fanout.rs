@@ -22,6 +22,10 @@ pub struct Tracker {
     pub detect_ms: Vec<f64>,
     /// Change issued (emulator call or baseline trigger) → receipt, ms.
     pub e2e_ms: Vec<f64>,
+    /// The room of each `detect_ms` sample.
+    pub detect_rooms: Vec<u32>,
+    /// The room of each `e2e_ms` sample.
+    pub e2e_rooms: Vec<u32>,
     /// Expected receipts that never came.
     pub missed: usize,
     /// Changes received that no trigger armed (natural track ends, resyncs after loss).
@@ -92,10 +96,13 @@ impl Tracker {
             } => match self.pending.get_mut(id as usize).and_then(Option::take) {
                 Some(at_us) => {
                     self.outstanding -= 1;
+                    let room = self.room_of.get(id as usize).copied().unwrap_or(0);
                     self.e2e_ms.push((recv_us - at_us) as f64 / 1000.0);
+                    self.e2e_rooms.push(room);
                     if let Some(server_ms) = server_ms {
                         self.detect_ms
                             .push(recv_us as f64 / 1000.0 - server_ms as f64);
+                        self.detect_rooms.push(room);
                     }
                 }
                 None => self.unsolicited += 1,
@@ -136,6 +143,26 @@ impl Tracker {
     /// Summary of change → receipt.
     pub fn e2e(&self) -> Option<Summary> {
         Summary::of(&mut self.e2e_ms.clone())
+    }
+
+    /// Summary of detection → receipt in the rooms `keep` accepts.
+    pub fn detect_in(&self, keep: impl Fn(u32) -> bool) -> Option<Summary> {
+        Self::of_rooms(&self.detect_ms, &self.detect_rooms, keep)
+    }
+
+    /// Summary of change → receipt in the rooms `keep` accepts.
+    pub fn e2e_in(&self, keep: impl Fn(u32) -> bool) -> Option<Summary> {
+        Self::of_rooms(&self.e2e_ms, &self.e2e_rooms, keep)
+    }
+
+    fn of_rooms(samples: &[f64], rooms: &[u32], keep: impl Fn(u32) -> bool) -> Option<Summary> {
+        let mut kept: Vec<f64> = samples
+            .iter()
+            .zip(rooms)
+            .filter(|(_, room)| keep(**room))
+            .map(|(v, _)| *v)
+            .collect();
+        Summary::of(&mut kept)
     }
 }
 
@@ -257,6 +284,9 @@ mod tests {
         tracker.on_report(change(0, 1_001, 1_005_000)); // second receipt: not armed any more
         assert_eq!(tracker.detect_ms, vec![2.0]);
         assert_eq!(tracker.e2e_ms, vec![3.0]);
+        assert_eq!(tracker.detect_rooms, vec![0]);
+        assert!(tracker.detect_in(|room| room == 0).is_some());
+        assert!(tracker.detect_in(|room| room == 1).is_none());
         assert_eq!(tracker.unsolicited, 2);
         tracker.finish();
         assert_eq!(tracker.missed, 1);

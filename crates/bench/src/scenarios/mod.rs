@@ -1,6 +1,7 @@
 //! The scenarios, each run against every selected server with the same clients, and the
 //! orchestration that turns their measurements into report rows.
 
+mod cluster;
 mod displays;
 mod fanout;
 mod join;
@@ -10,7 +11,8 @@ mod rooms;
 mod spotify;
 
 use crate::cli::{RunArgs, Sizes};
-use crate::report::{Meta, Report, Row};
+use crate::probe::Probe;
+use crate::report::{Meta, Report, Row, Table};
 use crate::sesh::{SeshLocation, SeshTarget, SpawnOptions};
 use crate::target::{BaselineServer, ServerKind};
 use std::collections::BTreeMap;
@@ -30,7 +32,10 @@ pub struct Env {
     pub client_procs: usize,
     /// Budget of the Seshes started for `sessions` and `quality`.
     pub sessions_budget: u32,
+    /// `--members-cluster`: nodes of the cluster `members` also runs on.
+    pub cluster: Option<usize>,
     rows: Vec<Row>,
+    tables: Vec<Table>,
     details: BTreeMap<String, serde_json::Value>,
     failures: Vec<String>,
 }
@@ -49,6 +54,14 @@ impl Server<'_> {
         match self {
             Server::Baseline(b) => b.pid(),
             Server::Sesh(s) => s.pid,
+        }
+    }
+
+    /// Every process to read (and each node's counters).
+    pub fn probe(&self) -> Probe {
+        match self {
+            Server::Baseline(b) => Probe::single(b.pid()),
+            Server::Sesh(s) => Probe::of_sesh(s),
         }
     }
 }
@@ -98,6 +111,9 @@ impl Env {
                     emulator_bin: args.emulator_bin.clone(),
                     rate_limit: args.emulator_rate_limit,
                     sesh_env,
+                    // The cluster comparison reads every Sesh's own counters, the single
+                    // node's too.
+                    metrics: args.members_cluster.is_some(),
                 })
             }
         };
@@ -111,7 +127,9 @@ impl Env {
             sesh: None,
             client_procs: args.client_procs,
             sessions_budget: args.sessions_budget,
+            cluster: args.members_cluster.map(usize::from),
             rows: Vec::new(),
+            tables: Vec::new(),
             details: BTreeMap::new(),
             failures: Vec::new(),
         }
@@ -145,6 +163,11 @@ impl Env {
     /// Adds report rows.
     pub fn rows(&mut self, rows: impl IntoIterator<Item = Row>) {
         self.rows.extend(rows);
+    }
+
+    /// Adds a side-by-side table.
+    pub fn table(&mut self, table: Table) {
+        self.tables.push(table);
     }
 
     /// Records details of a measurement.
@@ -202,6 +225,7 @@ pub async fn run(args: &RunArgs) -> Report {
     Report {
         meta,
         rows: env.rows,
+        tables: env.tables,
         details: env.details,
         failures: env.failures,
     }

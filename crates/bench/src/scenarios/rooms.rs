@@ -6,7 +6,7 @@ use super::fanout::{self, Tracker, drain};
 use super::{Env, Server};
 use crate::client::{ClientPool, ConnKind, ConnSpec, OpenOutcome};
 use crate::frame::now_us;
-use crate::procstat::Snapshot;
+use crate::probe::{Probe, Reading, Sel, Window};
 use crate::report::{Row, Target};
 use crate::sesh::{LiveSession, SeshTarget};
 use crate::stats::Summary;
@@ -14,43 +14,59 @@ use crate::target::{ServerKind, Trigger};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// What to measure in a room scenario.
-struct Plan {
-    rooms: usize,
-    per_room: usize,
-    bursts: usize,
+pub(super) struct Plan {
+    pub(super) rooms: usize,
+    pub(super) per_room: usize,
+    pub(super) bursts: usize,
     /// Staggered phase: period between a room's changes, and rounds.
-    stagger: Option<(Duration, usize)>,
+    pub(super) stagger: Option<(Duration, usize)>,
     /// Idle CPU window (members connected, nothing changing).
-    idle: Option<Duration>,
+    pub(super) idle: Option<Duration>,
 }
 
-/// What one server did in a room scenario.
+/// What one server did in a room scenario: the readings of its processes
+/// ([`Probe`]) at each step, and the clients' latencies.
 #[derive(Default)]
-struct Measure {
-    outcome: OpenOutcome,
-    connect_s: f64,
-    rss_before: Option<u64>,
+pub(super) struct Measure {
+    pub(super) outcome: OpenOutcome,
+    pub(super) connect_s: f64,
+    /// Freshly started.
+    pub(super) before: Reading,
     /// After logins, sessions and joins, before any socket (Sesh's state without sockets).
-    rss_setup: Option<u64>,
-    rss_idle: Option<u64>,
-    rss_max: Option<u64>,
+    pub(super) setup: Reading,
+    /// Every member connected, idle.
+    pub(super) idle: Reading,
+    /// After the last phase.
+    pub(super) end: Reading,
     /// Sesh only: start → first track seen by each member.
-    first_track: Option<Tracker>,
-    burst: Tracker,
-    burst_cpu_per_1000: Option<f64>,
-    idle_cpu_per_s: Option<f64>,
-    stagger: Option<Tracker>,
-    stagger_cpu_per_1000: Option<f64>,
-    stagger_cpu_net_per_1000: Option<f64>,
-    stagger_deliveries: u64,
+    pub(super) first_track: Option<Tracker>,
+    pub(super) burst: Tracker,
+    pub(super) burst_window: Window,
+    /// Members connected, nothing changing.
+    pub(super) idle_window: Option<Window>,
+    pub(super) stagger: Option<Tracker>,
+    pub(super) stagger_window: Option<Window>,
+    /// The node of each room (the index in the probe's nodes): the lease holder of its
+    /// session on PostgreSQL, else 0; `None` when nobody held it.
+    pub(super) room_node: Vec<Option<usize>>,
+    /// Sesh: joins answered 307 `session_moved` (followed to the alias) during setup.
+    pub(super) join_redirects: u64,
+    /// Sesh: joins refused with 503 `session_elsewhere` (and sent again) during setup.
+    pub(super) join_refusals: u64,
+}
+
+/// CPU milliseconds per 1,000 deliveries.
+pub(super) fn per_1000(cpu_s: Option<f64>, deliveries: f64) -> Option<f64> {
+    (deliveries > 0.0).then_some(cpu_s? * 1000.0 / deliveries * 1000.0)
 }
 
 impl Measure {
     fn idle_bytes_per_member(&self) -> Option<f64> {
-        let (before, idle) = (self.rss_before?, self.rss_idle?);
+        let (before, idle) = (self.before.rss(Sel::All)?, self.idle.rss(Sel::All)?);
         (self.outcome.opened > 0)
             .then(|| (idle as f64 - before as f64) / self.outcome.opened as f64)
     }
@@ -58,30 +74,90 @@ impl Measure {
     /// The part of [`idle_bytes_per_member`](Self::idle_bytes_per_member) already there
     /// before the sockets opened.
     fn setup_bytes_per_member(&self) -> Option<f64> {
-        let (before, setup) = (self.rss_before?, self.rss_setup?);
+        let (before, setup) = (self.before.rss(Sel::All)?, self.setup.rss(Sel::All)?);
         (self.outcome.opened > 0)
             .then(|| (setup as f64 - before as f64) / self.outcome.opened as f64)
     }
+
+    /// The larger of the RSS with everybody idle and at the end, of `sel`.
+    pub(super) fn rss_max(&self, sel: Sel) -> Option<u64> {
+        let end = self.end.rss(sel)?;
+        Some(end.max(self.idle.rss(sel).unwrap_or(0)))
+    }
+
+    fn burst_cpu_per_1000(&self) -> Option<f64> {
+        let w = &self.burst_window;
+        per_1000(w.cpu(Sel::All), w.frames as f64)
+    }
+
+    /// CPU seconds per second of `sel` in the idle window.
+    pub(super) fn idle_cpu_per_s(&self, sel: Sel) -> Option<f64> {
+        let w = self.idle_window.as_ref()?;
+        Some(w.cpu(sel)? / w.secs)
+    }
+
+    fn stagger_deliveries(&self) -> u64 {
+        self.stagger_window.as_ref().map_or(0, |w| w.frames)
+    }
+
+    fn stagger_cpu_per_1000(&self) -> Option<f64> {
+        let w = self.stagger_window.as_ref()?;
+        per_1000(w.cpu(Sel::All), w.frames as f64)
+    }
+
+    /// `sel`'s CPU in the staggered window less what it uses idle in as long.
+    pub(super) fn stagger_cpu_net(&self, sel: Sel) -> Option<f64> {
+        let w = self.stagger_window.as_ref()?;
+        Some((w.cpu(sel)? - self.idle_cpu_per_s(sel)? * w.secs).max(0.0))
+    }
+
+    fn stagger_cpu_net_per_1000(&self) -> Option<f64> {
+        per_1000(
+            self.stagger_cpu_net(Sel::All),
+            self.stagger_deliveries() as f64,
+        )
+    }
+
+    /// Sockets the server closed after every member had connected, by the end of the last
+    /// phase (the clients do not reconnect).
+    pub(super) fn closed_by_server(&self) -> Option<u64> {
+        let last = self
+            .stagger_window
+            .as_ref()
+            .or(self.idle_window.as_ref())
+            .unwrap_or(&self.burst_window);
+        Some((self.outcome.opened as u64).saturating_sub(last.open))
+    }
+
+    /// Whether room `room` is on `sel`.
+    pub(super) fn room_on(&self, sel: Sel, room: u32) -> bool {
+        match sel {
+            Sel::All => true,
+            Sel::Node(i) => self.room_node.get(room as usize).copied().flatten() == Some(i),
+        }
+    }
 }
 
-fn snapshot(pid: Option<u32>) -> Option<Snapshot> {
-    pid.and_then(|pid| Snapshot::take(pid).ok())
-}
-
-fn cpu_per_1000(before: Option<Snapshot>, after: Option<Snapshot>, deliveries: u64) -> Option<f64> {
-    let (before, after) = (before?, after?);
-    (deliveries > 0).then(|| (after.cpu_s - before.cpu_s) * 1000.0 / deliveries as f64 * 1000.0)
-}
-
+/// Runs `plan` on the run's server `kind`.
 async fn measure(env: &mut Env, kind: ServerKind, plan: &Plan) -> anyhow::Result<Measure> {
     let procs = env.client_procs;
+    let server = env.server(kind).await?;
+    measure_on(server, kind, procs, plan).await
+}
+
+/// Runs `plan` on `server` (a baseline, the run's Sesh, or a Sesh of a cluster comparison).
+pub(super) async fn measure_on(
+    mut server: Server<'_>,
+    kind: ServerKind,
+    procs: usize,
+    plan: &Plan,
+) -> anyhow::Result<Measure> {
     let total = plan.rooms * plan.per_room;
-    let mut server = env.server(kind).await?;
-    let pid = server.pid();
+    let probe = server.probe();
     // Let a freshly started process finish its start-up allocations.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut m = Measure {
-        rss_before: snapshot(pid).map(|s| s.rss),
+        before: probe.read().await,
         ..Measure::default()
     };
     let mut pool = ClientPool::spawn(total, procs).await?;
@@ -112,7 +188,13 @@ async fn measure(env: &mut Env, kind: ServerKind, plan: &Plan) -> anyhow::Result
             let groups = (0..plan.rooms)
                 .map(|r| (r * per, ((r * per + 1)..((r + 1) * per)).collect()))
                 .collect();
+            let hops_before = (
+                sesh.join_redirects.load(Ordering::Relaxed),
+                sesh.join_refusals.load(Ordering::Relaxed),
+            );
             sessions = sesh.setup_sessions(groups, per).await?;
+            m.join_redirects = sesh.join_redirects.load(Ordering::Relaxed) - hops_before.0;
+            m.join_refusals = sesh.join_refusals.load(Ordering::Relaxed) - hops_before.1;
             for (room, session) in sessions.iter().enumerate() {
                 for user in std::iter::once(session.host).chain(session.guests.iter().copied()) {
                     specs.push(sesh.ws_spec(pool.next_id(), &session.id, user));
@@ -130,7 +212,7 @@ async fn measure(env: &mut Env, kind: ServerKind, plan: &Plan) -> anyhow::Result
         }
     };
 
-    m.rss_setup = snapshot(pid).map(|s| s.rss);
+    m.setup = probe.read().await;
     let started = Instant::now();
     let timeout = Duration::from_secs(120 + total as u64 / 50);
     m.outcome = pool.open(specs, None, 256, timeout).await?;
@@ -146,8 +228,12 @@ async fn measure(env: &mut Env, kind: ServerKind, plan: &Plan) -> anyhow::Result
         anyhow::bail!("no socket opened: {:?}", m.outcome.errors);
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    m.rss_idle = snapshot(pid).map(|s| s.rss);
+    m.idle = probe.read().await;
     let dead = m.outcome.failed_ids.clone();
+    m.room_node = match &server {
+        Server::Sesh(sesh) => sesh.session_nodes(&sessions).await?,
+        Server::Baseline(_) => vec![Some(0); plan.rooms],
+    };
 
     if let Server::Sesh(sesh) = &mut server {
         let mut first = Tracker::new(room_of.clone(), plan.rooms, &dead);
@@ -161,27 +247,34 @@ async fn measure(env: &mut Env, kind: ServerKind, plan: &Plan) -> anyhow::Result
     // Bursts: every room changes at once.
     let burst_timeout = Duration::from_secs(if kind == ServerKind::Sesh { 30 } else { 20 });
     let mut burst = Tracker::new(room_of.clone(), plan.rooms, &dead);
-    let (cpu_before, frames_before) = (snapshot(pid), pool.stats().await?.1.total);
+    let (start, frames_before, started) = (
+        probe.read().await,
+        pool.stats().await?.1.total,
+        Instant::now(),
+    );
     for _ in 0..plan.bursts {
         fanout::burst(&mut pool, &trigger, &mut burst, burst_timeout).await?;
     }
-    let (cpu_after, frames_after) = (snapshot(pid), pool.stats().await?.1.total);
-    m.burst_cpu_per_1000 = cpu_per_1000(cpu_before, cpu_after, frames_after - frames_before);
+    m.burst_window = window(&probe, &mut pool, start, frames_before, started).await?;
     m.burst = burst;
 
     if let Some(idle) = plan.idle {
-        let before = snapshot(pid);
+        let (start, frames_before, started) = (
+            probe.read().await,
+            pool.stats().await?.1.total,
+            Instant::now(),
+        );
         tokio::time::sleep(idle).await;
-        let after = snapshot(pid);
-        if let (Some(before), Some(after)) = (before, after) {
-            m.idle_cpu_per_s = Some((after.cpu_s - before.cpu_s) / idle.as_secs_f64());
-        }
+        m.idle_window = Some(window(&probe, &mut pool, start, frames_before, started).await?);
     }
 
     if let Some((period, rounds)) = plan.stagger {
         let mut stagger = Tracker::new(room_of.clone(), plan.rooms, &dead);
-        let (cpu_before, frames_before) = (snapshot(pid), pool.stats().await?.1.total);
-        let started = Instant::now();
+        let (start, frames_before, started) = (
+            probe.read().await,
+            pool.stats().await?.1.total,
+            Instant::now(),
+        );
         fanout::staggered(
             &mut pool,
             &trigger,
@@ -191,18 +284,10 @@ async fn measure(env: &mut Env, kind: ServerKind, plan: &Plan) -> anyhow::Result
             burst_timeout,
         )
         .await?;
-        let secs = started.elapsed().as_secs_f64();
-        let (cpu_after, frames_after) = (snapshot(pid), pool.stats().await?.1.total);
-        m.stagger_deliveries = frames_after - frames_before;
-        m.stagger_cpu_per_1000 = cpu_per_1000(cpu_before, cpu_after, m.stagger_deliveries);
-        if let (Some(b), Some(a), Some(idle)) = (cpu_before, cpu_after, m.idle_cpu_per_s) {
-            let net = (a.cpu_s - b.cpu_s - idle * secs).max(0.0);
-            m.stagger_cpu_net_per_1000 = (m.stagger_deliveries > 0)
-                .then(|| net * 1000.0 / m.stagger_deliveries as f64 * 1000.0);
-        }
+        m.stagger_window = Some(window(&probe, &mut pool, start, frames_before, started).await?);
         m.stagger = Some(stagger);
     }
-    m.rss_max = snapshot(pid).map(|s| s.rss.max(m.rss_idle.unwrap_or(0)));
+    m.end = probe.read().await;
 
     pool.close().await?;
     if let Server::Sesh(sesh) = &server {
@@ -211,22 +296,43 @@ async fn measure(env: &mut Env, kind: ServerKind, plan: &Plan) -> anyhow::Result
     Ok(m)
 }
 
+/// The window from `start` (read when the clients had received `frames_before` frames, at
+/// `started`) to now.
+async fn window(
+    probe: &Probe,
+    pool: &mut ClientPool,
+    start: Reading,
+    frames_before: u64,
+    started: Instant,
+) -> anyhow::Result<Window> {
+    let secs = started.elapsed().as_secs_f64();
+    let end = probe.read().await;
+    let (open, counts) = pool.stats().await?;
+    Ok(Window {
+        start,
+        end,
+        secs,
+        frames: counts.total - frames_before,
+        open,
+    })
+}
+
 fn summary_json(s: Option<Summary>) -> serde_json::Value {
     serde_json::to_value(s).unwrap_or(serde_json::Value::Null)
 }
 
-fn details(kind: ServerKind, m: &Measure) -> serde_json::Value {
+fn details(name: &str, m: &Measure) -> serde_json::Value {
     json!({
-        "server": kind.name(),
+        "server": name,
         "opened": m.outcome.opened,
         "failed": m.outcome.failed,
         "errors": m.outcome.errors,
         "connect_s": m.connect_s,
         "handshake_ms": summary_json(Summary::of(&mut m.outcome.welcome_ms.clone())),
-        "rss_before": m.rss_before,
-        "rss_setup": m.rss_setup,
-        "rss_idle": m.rss_idle,
-        "rss_max": m.rss_max,
+        "rss_before": m.before.rss(Sel::All),
+        "rss_setup": m.setup.rss(Sel::All),
+        "rss_idle": m.idle.rss(Sel::All),
+        "rss_max": m.rss_max(Sel::All),
         "first_track_e2e_ms": m.first_track.as_ref().map(|t| summary_json(t.e2e())),
         "first_track_missed": m.first_track.as_ref().map(|t| t.missed),
         "burst_detect_ms": summary_json(m.burst.detect()),
@@ -237,9 +343,40 @@ fn details(kind: ServerKind, m: &Measure) -> serde_json::Value {
         "stagger_detect_ms": m.stagger.as_ref().map(|t| summary_json(t.detect())),
         "stagger_e2e_ms": m.stagger.as_ref().map(|t| summary_json(t.e2e())),
         "stagger_missed": m.stagger.as_ref().map(|t| t.missed),
-        "stagger_deliveries": m.stagger_deliveries,
-        "idle_cpu_per_s": m.idle_cpu_per_s,
+        "stagger_deliveries": m.stagger_deliveries(),
+        "idle_cpu_per_s": m.idle_cpu_per_s(Sel::All),
+        "join_redirects": m.join_redirects,
+        "join_refusals": m.join_refusals,
     })
+}
+
+/// Records `result` of `name` in `scenario` (details, failures); returns the measure when
+/// there is one.
+pub(super) fn record(
+    env: &mut Env,
+    scenario: &str,
+    name: &str,
+    result: anyhow::Result<Measure>,
+) -> Option<Measure> {
+    match result {
+        Ok(m) => {
+            env.detail(format!("{scenario}/{name}"), details(name, &m));
+            if m.outcome.failed > 0 {
+                env.fail(format!(
+                    "{scenario}/{name}: {} sockets failed to open: {:?}",
+                    m.outcome.failed, m.outcome.errors
+                ));
+            }
+            if m.burst.e2e_ms.is_empty() {
+                env.fail(format!("{scenario}/{name}: no change was received"));
+            }
+            Some(m)
+        }
+        Err(err) => {
+            env.fail(format!("{scenario}/{name}: {err:#}"));
+            None
+        }
+    }
 }
 
 /// Runs `plan` on every server, recording failures; returns what succeeded.
@@ -247,26 +384,9 @@ async fn measure_all(env: &mut Env, scenario: &str, plan: &Plan) -> BTreeMap<Ser
     let mut results = BTreeMap::new();
     for kind in env.servers.clone() {
         tracing::info!(scenario, server = kind.name(), "measuring");
-        match measure(env, kind, plan).await {
-            Ok(m) => {
-                env.detail(format!("{scenario}/{}", kind.name()), details(kind, &m));
-                if m.outcome.failed > 0 {
-                    env.fail(format!(
-                        "{scenario}/{}: {} sockets failed to open: {:?}",
-                        kind.name(),
-                        m.outcome.failed,
-                        m.outcome.errors
-                    ));
-                }
-                if m.burst.e2e_ms.is_empty() {
-                    env.fail(format!(
-                        "{scenario}/{}: no change was received",
-                        kind.name()
-                    ));
-                }
-                results.insert(kind, m);
-            }
-            Err(err) => env.fail(format!("{scenario}/{}: {err:#}", kind.name())),
+        let result = measure(env, kind, plan).await;
+        if let Some(m) = record(env, scenario, kind.name(), result) {
+            results.insert(kind, m);
         }
     }
     results
@@ -305,8 +425,13 @@ pub async fn members(env: &mut Env) {
     let n = rooms * sizes.room_size;
     let s = "members";
     let r = measure_all(env, s, &plan).await;
+    if let Some(nodes) = env.cluster
+        && env.with_sesh()
+    {
+        super::cluster::members(env, &plan, r.get(&ServerKind::Sesh), nodes).await;
+    }
     let kb = |m: &Measure| m.idle_bytes_per_member().map(|b| b / 1024.0);
-    let mb = |m: &Measure| m.rss_max.map(|b| b as f64 / (1024.0 * 1024.0));
+    let mb = |m: &Measure| m.rss_max(Sel::All).map(|b| b as f64 / (1024.0 * 1024.0));
     let burst = |f: fn(&Summary) -> f64| move |m: &Measure| m.burst.detect().as_ref().map(f);
     let stagger =
         |f: fn(&Summary) -> f64| move |m: &Measure| m.stagger.as_ref()?.detect().as_ref().map(f);
@@ -406,7 +531,7 @@ pub async fn members(env: &mut Env) {
             &r,
             "server CPU per 1,000 deliveries (staggered)",
             "ms",
-            &|m: &Measure| m.stagger_cpu_per_1000,
+            &|m: &Measure| m.stagger_cpu_per_1000(),
         )
         .target("≤ 1.25× actix-ws", Target::RatioToActix(1.25)),
         row(
@@ -414,7 +539,7 @@ pub async fn members(env: &mut Env) {
             &r,
             "… net of idle CPU (polling)",
             "ms",
-            &|m: &Measure| m.stagger_cpu_net_per_1000,
+            &|m: &Measure| m.stagger_cpu_net_per_1000(),
         )
         .target("≤ 1.25× actix-ws", Target::RatioToActix(1.25)),
         row(
@@ -422,14 +547,14 @@ pub async fn members(env: &mut Env) {
             &r,
             "server CPU per 1,000 deliveries (bursts)",
             "ms",
-            &|m: &Measure| m.burst_cpu_per_1000,
+            &|m: &Measure| m.burst_cpu_per_1000(),
         ),
         row(
             s,
             &r,
             "server CPU while idle (members connected)",
             "% core",
-            &|m: &Measure| m.idle_cpu_per_s.map(|c| c * 100.0),
+            &|m: &Measure| m.idle_cpu_per_s(Sel::All).map(|c| c * 100.0),
         ),
     ]);
 }
@@ -484,7 +609,7 @@ pub async fn big_room(env: &mut Env) {
             &r,
             "server CPU per 1,000 deliveries",
             "ms",
-            &|m: &Measure| m.burst_cpu_per_1000,
+            &|m: &Measure| m.burst_cpu_per_1000(),
         )
         .target("≤ 1.25× actix-ws", Target::RatioToActix(1.25)),
         row(

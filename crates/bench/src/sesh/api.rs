@@ -37,6 +37,15 @@ pub enum ApiError {
     },
 }
 
+/// What a join took besides its one request ([`SeshApi::join_following`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct JoinHops {
+    /// 307 `session_moved` answers followed to the session's id-bearing alias.
+    pub redirected: u64,
+    /// 503 `session_elsewhere` answers, the join sent again.
+    pub refused: u64,
+}
+
 /// A session as created by the benchmark.
 #[derive(Debug, Clone)]
 pub struct CreatedSession {
@@ -255,15 +264,61 @@ impl SeshApi {
         format!("{}/api/join/{invite_code}", self.base)
     }
 
-    /// `POST /api/join/{code}`.
-    pub async fn join(&self, cookie: &str, invite_code: &str) -> Result<(), ApiError> {
+    /// `POST /api/join/{code}` as a browser sends it among several instances behind Nginx
+    /// (a join carries no session id, so it lands on any of them): a 307 `session_moved` to
+    /// the session's id-bearing alias is followed (the same POST there, which Nginx routes by
+    /// the id), and a 503 `session_elsewhere` is sent again, up to `attempts` requests in all.
+    pub async fn join_following(
+        &self,
+        cookie: &str,
+        invite_code: &str,
+        attempts: u64,
+    ) -> Result<JoinHops, ApiError> {
+        let mut hops = JoinHops::default();
+        let mut url = self.join_url(invite_code);
+        for _ in 0..attempts.max(1) {
+            let response = self
+                .http
+                .post(&url)
+                .header(reqwest::header::COOKIE, cookie)
+                .header(reqwest::header::ORIGIN, &self.public_url)
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .map_err(http_err("join"))?;
+            let status = response.status().as_u16();
+            if matches!(status, 307 | 308) {
+                url = absolute(&self.base, &redirect_target("join", &response)?);
+                hops.redirected += 1;
+                continue;
+            }
+            match expect_success("join", response).await {
+                Ok(_) => return Ok(hops),
+                Err(ApiError::Status {
+                    status: 503, body, ..
+                }) if body.contains("session_elsewhere") => {
+                    // Sent again as it was: an id-less join may land elsewhere this time.
+                    hops.refused += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ApiError::Protocol {
+            what: "join",
+            detail: format!("no instance served the join in {attempts} requests ({hops:?})"),
+        })
+    }
+
+    /// `GET /api/sessions/{id}` (a member): the snapshot.
+    pub async fn session(&self, cookie: &str, session: &str) -> Result<Value, ApiError> {
         let response = self
-            .post(cookie, &format!("/api/join/{invite_code}"))
-            .json(&serde_json::json!({}))
+            .http
+            .get(format!("{}/api/sessions/{session}", self.base))
+            .header(reqwest::header::COOKIE, cookie)
             .send()
             .await
-            .map_err(http_err("join"))?;
-        expect_success("join", response).await.map(drop)
+            .map_err(http_err("session"))?;
+        expect_success("session", response).await
     }
 
     /// The first unrestricted device of the caller (`GET /api/me/devices`).

@@ -18,9 +18,18 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-const CLUSTER_CONF: &str = include_str!("../../../../nginx/sesh-cluster.conf.template");
-const PROXY_INC: &str = include_str!("../../../../nginx/sesh-proxy.inc.template");
-const CLUSTER_MAIN: &str = include_str!("../../../../nginx/sesh-cluster-main.conf.template");
+const CLUSTER_CONF: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../nginx/sesh-cluster.conf.template"
+));
+const PROXY_INC: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../nginx/sesh-proxy.inc.template"
+));
+const CLUSTER_MAIN: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../nginx/sesh-cluster-main.conf.template"
+));
 
 /// Open files an Nginx worker may hold: the benchmark's own limit (a process may hold
 /// 20,000 here).

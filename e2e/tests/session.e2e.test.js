@@ -86,6 +86,7 @@ describe('a listening session in three browsers', { timeout: 240_000 }, () => {
     await page.locator(tid('join-host')).waitFor();
     assert.match(await page.locator(tid('join-host')).textContent(), /Alice.* is hosting/);
     assert.match(await page.locator(tid('join-count')).textContent(), /1 person is in/);
+    await page.screenshot({ path: join(artifacts, 'join-laptop.png'), fullPage: true });
     await page.getByRole('link', { name: 'Log in with Spotify to join' }).click();
     await pickUser(page, server, 'bob');
     await page.waitForURL(sessionUrl);

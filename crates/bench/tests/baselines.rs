@@ -1,17 +1,11 @@
 //! End to end: the real `sesh-bench` binary runs small scenarios against both baseline
 //! servers (separate processes, real sockets, real client processes) and reports figures.
 
+mod common;
+
+use common::cell as value;
 use serde_json::Value;
 use std::process::Command;
-
-fn value(report: &Value, metric_prefix: &str, server: &str) -> Option<f64> {
-    report["rows"].as_array()?.iter().find(|row| {
-        row["metric"]
-            .as_str()
-            .is_some_and(|m| m.starts_with(metric_prefix))
-    })?["values"][server]
-        .as_f64()
-}
 
 #[test]
 fn small_members_and_join_storm_against_both_baselines() {

@@ -4,18 +4,11 @@
 //! nodes. Needs `nginx`, `envsubst` and PostgreSQL's server programs (`scripts/install-deps`),
 //! like the gateway's own tests through Nginx and on PostgreSQL.
 
+mod common;
+
+use common::cell;
 use serde_json::Value;
 use std::process::Command;
-
-/// The value of `metric` (its first row starting so) in `column` of `table`.
-fn cell(table: &Value, metric: &str, column: &str) -> Option<f64> {
-    table["rows"].as_array()?.iter().find(|row| {
-        row["metric"]
-            .as_str()
-            .is_some_and(|m| m.starts_with(metric))
-    })?["values"][column]
-        .as_f64()
-}
 
 #[test]
 fn a_small_members_run_on_two_nodes_reports_each_beside_the_single_nodes() {

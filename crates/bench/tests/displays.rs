@@ -2,16 +2,14 @@
 //! `sesh` and emulator binaries (brought up to date by `sesh-bench` itself under cargo), with
 //! members on WebSockets and displays on Server-Sent Events, and reports both sides.
 
+mod common;
+
 use serde_json::Value;
 use std::process::Command;
 
+/// A figure of the `sesh` column.
 fn value(report: &Value, metric_prefix: &str) -> Option<f64> {
-    report["rows"].as_array()?.iter().find(|row| {
-        row["metric"]
-            .as_str()
-            .is_some_and(|m| m.starts_with(metric_prefix))
-    })?["values"]["sesh"]
-        .as_f64()
+    common::cell(report, metric_prefix, "sesh")
 }
 
 #[test]

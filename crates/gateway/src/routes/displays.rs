@@ -192,6 +192,7 @@ fn invalid_key() -> ApiError {
 
 /// A display's key and session, after the per-address rate: `403 display_key_invalid` for any
 /// key that opens nothing.
+///
 /// On an id-bearing alias a key of another session is an invalid key; on the id-less route an
 /// instance that does not run the session answers 307 to the alias ([`super::serve_here`]).
 async fn open(

@@ -417,6 +417,9 @@ impl Application {
         }
         // Positions recorded by the last track changes (normally already stored).
         core.positions.flush().await;
+        if let Err(e) = core.db.leave().await {
+            tracing::warn!(error = %e, "could not take this instance's heartbeat out");
+        }
         core.db.close().await;
         tracing::info!("stopped");
         result.map_err(std::io::Error::other)?

@@ -45,6 +45,8 @@ pub struct Ownership {
     node: String,
     ttl: Duration,
     held: Mutex<HashMap<SessionId, Held>>,
+    /// Whether this process's first heartbeat is in (it sets `nodes.started_at`).
+    beating: std::sync::atomic::AtomicBool,
 }
 
 /// What a claim found.
@@ -99,6 +101,7 @@ impl Database {
                 node,
                 ttl,
                 held: Mutex::default(),
+                beating: std::sync::atomic::AtomicBool::new(false),
             }));
         }
         self
@@ -177,15 +180,23 @@ impl Database {
             return Ok(Vec::new());
         };
         let sent = Instant::now();
+        // The first heartbeat of this process also says when it started.
+        let first = !own.beating.load(std::sync::atomic::Ordering::Relaxed);
         sqlx::query(concat!(
-            "INSERT INTO nodes (id, heartbeat_at) VALUES ($1, ",
+            "INSERT INTO nodes (id, heartbeat_at, started_at) VALUES ($1, ",
+            now!(),
+            ", ",
             now!(),
             ")
-             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
+                 started_at = CASE WHEN $2 THEN excluded.started_at ELSE nodes.started_at END"
         ))
         .bind(&own.node)
+        .bind(first)
         .execute(pool)
         .await?;
+        own.beating
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let sent_epochs: HashMap<SessionId, i64> = own
             .held
             .lock()
@@ -314,19 +325,37 @@ impl Database {
         Ok(Some((here + 1) as f64 / (all + live) as f64))
     }
 
-    /// The nodes whose heartbeat is younger than a lease: the live ones.
-    pub async fn live_nodes(&self) -> Result<Vec<String>, DbError> {
+    /// The nodes whose heartbeat is younger than a lease (the live ones), each with its last
+    /// heartbeat (the database's clock, in milliseconds) and whether its process has been up
+    /// for a whole lease (by its first heartbeat).
+    pub async fn live_nodes(&self) -> Result<Vec<(String, i64, bool)>, DbError> {
         let Some((own, pool)) = self.owned_pool() else {
             return Ok(Vec::new());
         };
-        Ok(sqlx::query_scalar(concat!(
-            "SELECT id FROM nodes WHERE heartbeat_at > ",
+        Ok(sqlx::query_as(concat!(
+            "SELECT id, heartbeat_at, started_at <= ",
+            now!(),
+            " - $1 FROM nodes WHERE heartbeat_at > ",
             now!(),
             " - $1"
         ))
         .bind(ms(own.ttl))
         .fetch_all(pool)
         .await?)
+    }
+
+    /// Takes this instance's heartbeat out (a clean stop, after its hubs gave their leases
+    /// up): the others count it gone at once rather than a lease later, so their sweepers
+    /// take its playing sessions over now and hand nothing back to it.
+    pub async fn leave(&self) -> Result<(), DbError> {
+        let Some((own, pool)) = self.owned_pool() else {
+            return Ok(());
+        };
+        sqlx::query("DELETE FROM nodes WHERE id = $1")
+            .bind(&own.node)
+            .execute(pool)
+            .await?;
+        Ok(())
     }
 
     /// Gives `session`'s lease up (its hub stopped here): it expires now, keeping its epoch,

@@ -309,8 +309,9 @@ impl HubRegistry {
     ///   revived here, so its poller feeds Spotify the next entry. The others are left to their
     ///   preferred instance, so two sweepers do not race for one session;
     /// - hands back the sessions it runs for another instance: when a session's first live
-    ///   instance on the ring is another one, live at this sweep and the one before (so at least
-    ///   one TTL, long enough for Nginx to try it again after its `fail_timeout`), its hub here
+    ///   instance on the ring is another one, live and up for a whole lease (by `nodes.started_at`:
+    ///   long enough for Nginx to try it again after its `fail_timeout`, also when it restarted
+    ///   within a lease and its heartbeat never aged), its hub here
     ///   unloads: stored, its lease given up, its sockets closed with 1012. They reconnect
     ///   through Nginx to the preferred instance, which claims the session (its sweeper does, if
     ///   it plays and nobody is connected).
@@ -320,38 +321,29 @@ impl HubRegistry {
         };
         let every = own.ttl();
         let me = Arc::<str>::from(own.node());
-        let seen_live = Arc::new(Mutex::new(Vec::<String>::new()));
+        // The other instances' heartbeats at the previous sweep.
+        let beats_before = Arc::new(Mutex::new(HashMap::<String, i64>::new()));
         self.spawn_every(every, MissedTickBehavior::Delay, move |registry| {
-            let (ring, me, seen_live) = (ring.clone(), me.clone(), seen_live.clone());
+            let (ring, me, beats_before) = (ring.clone(), me.clone(), beats_before.clone());
             async move {
-                let live = match registry.core.db.live_nodes().await {
-                    // This instance is live, whether or not its first heartbeat is in yet: the
-                    // first sweep runs at start, racing it, and without itself in the list it
-                    // would hand every session it runs away a sweep later.
-                    Ok(mut live) => {
-                        if !live.iter().any(|n| **n == *me) {
-                            live.push(me.to_string());
-                        }
-                        live
-                    }
+                let beats = match registry.core.db.live_nodes().await {
+                    Ok(beats) => beats,
                     Err(e) => {
                         tracing::warn!(error = %e, "could not list the live instances");
                         return;
                     }
                 };
+                // This instance is live, whether or not its first heartbeat is in yet: the
+                // first sweep runs at start, racing it, and without itself in the list it
+                // would hand every session it runs away a sweep later.
+                let mut live: Vec<String> = beats.iter().map(|(node, _, _)| node.clone()).collect();
+                if !live.iter().any(|n| **n == *me) {
+                    live.push(me.to_string());
+                }
                 if let Err(e) = registry.sweep_adrift(&ring, &me, &live).await {
                     tracing::warn!(error = %e, "could not look for sessions nobody runs");
                 }
-                let steady: Vec<String> = {
-                    let mut before = seen_live.lock();
-                    let steady = live
-                        .iter()
-                        .filter(|n| before.contains(n))
-                        .cloned()
-                        .collect();
-                    before.clone_from(&live);
-                    steady
-                };
+                let steady = steady_nodes(&me, &beats, &mut beats_before.lock());
                 registry.hand_back(&ring, &me, &steady);
             }
         });
@@ -502,6 +494,33 @@ fn forget_hub(hubs: &Slots, id: SessionId, tx: &mpsc::Sender<Command>) {
 }
 
 /// The address of `id`'s first instance on `ring` among `live` ones.
+/// The instances a session may be handed back to (see [`HubRegistry::spawn_lease_sweeper`]):
+/// this one, and each other live one whose process has been up for a whole lease and whose
+/// heartbeat beat since the previous sweep (`before`, which becomes `beats`' heartbeats).
+/// An instance restarted within a lease is live all along (its heartbeat never aged), but
+/// Nginx may still skip it for its `fail_timeout`; one killed less than a lease ago is live
+/// too, its heartbeat standing still. What either was handed would bounce back.
+fn steady_nodes(
+    me: &str,
+    beats: &[(String, i64, bool)],
+    before: &mut HashMap<String, i64>,
+) -> Vec<String> {
+    let mut steady = vec![me.to_owned()];
+    steady.extend(
+        beats
+            .iter()
+            .filter(|(node, at, up_a_lease)| {
+                node != me && *up_a_lease && before.get(node).is_some_and(|then| then < at)
+            })
+            .map(|(node, _, _)| node.clone()),
+    );
+    *before = beats
+        .iter()
+        .map(|(node, at, _)| (node.clone(), *at))
+        .collect();
+    steady
+}
+
 fn preferred_live<'r>(
     ring: &'r crate::cluster::ring::ClusterRing,
     id: &SessionId,
@@ -509,4 +528,30 @@ fn preferred_live<'r>(
 ) -> Option<&'r str> {
     ring.preferred_live(id, |node| live.iter().any(|n| n == node.address()))
         .map(|node| node.address())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beats(list: &[(&str, i64, bool)]) -> Vec<(String, i64, bool)> {
+        list.iter()
+            .map(|(n, at, up)| ((*n).to_owned(), *at, *up))
+            .collect()
+    }
+
+    #[test]
+    fn sessions_go_back_only_to_instances_up_for_a_lease_and_beating() {
+        let mut before = HashMap::new();
+        // First sweep: nobody else was seen beating yet; only this instance is steady.
+        let first = beats(&[("me", 10, true), ("a", 10, true), ("b", 10, true)]);
+        assert_eq!(steady_nodes("me", &first, &mut before), ["me"]);
+        // `a` beat since; `b` did not (killed: its heartbeat still young, standing still);
+        // `c` restarted within the lease (beating, not up a lease yet).
+        let second = beats(&[("me", 20, true), ("a", 20, true), ("b", 10, true)]);
+        let second = [second, beats(&[("c", 20, false)])].concat();
+        assert_eq!(steady_nodes("me", &second, &mut before), ["me", "a"]);
+        let third = beats(&[("a", 30, true), ("c", 30, true)]);
+        assert_eq!(steady_nodes("me", &third, &mut before), ["me", "a", "c"]);
+    }
 }

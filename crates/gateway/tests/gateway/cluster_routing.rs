@@ -97,18 +97,26 @@ async fn answer_each_request(stream: tokio::net::TcpStream, answer: String) {
     }
 }
 
-/// Nginx from the cluster templates, in front of some [`Instance`]s.
-struct ClusterNginx {
-    process: NginxProcess,
-    port: u16,
+/// Nginx from the cluster templates, in front of some instances (stand-ins here, real `sesh`
+/// processes in `cluster_nginx.rs`), each a `server ADDRESS PARAMS;` line.
+pub(crate) struct ClusterNginx {
+    pub(crate) process: NginxProcess,
+    pub(crate) port: u16,
+    /// What follows the address on each `server` line (`max_fails=… fail_timeout=…`).
+    server_params: String,
 }
 
 impl ClusterNginx {
-    /// Starts Nginx in front of `instances`, giving old workers `shutdown_timeout` after a
-    /// reload (an Nginx time).
-    fn start(instances: &[&Instance], shutdown_timeout: &str) -> Self {
+    /// Starts Nginx on `port` in front of the instances at `upstreams`, each `server` line
+    /// ending in `server_params`, giving old workers `shutdown_timeout` after a reload (an
+    /// Nginx time).
+    pub(crate) fn start(
+        port: u16,
+        upstreams: &[&str],
+        server_params: &str,
+        shutdown_timeout: &str,
+    ) -> Self {
         let prefix = tempfile::tempdir().expect("prefix");
-        let port = free_port();
         let dir = prefix.path();
         let vars = [
             ("NGINX_WORKER_SHUTDOWN_TIMEOUT", shutdown_timeout.to_owned()),
@@ -124,25 +132,29 @@ impl ClusterNginx {
         ] {
             std::fs::write(dir.join(file), render(&nginx.join(template), &vars)).expect("write");
         }
-        write_cluster_conf(dir, &vars, instances);
+        write_cluster_conf(dir, &vars, upstreams, server_params);
         let main = format!("include {}/sesh-cluster-main.conf;\n", dir.display());
         let process = NginxProcess::start(prefix, &main, "sesh-cluster.conf");
-        let nginx = Self { process, port };
+        let nginx = Self {
+            process,
+            port,
+            server_params: server_params.to_owned(),
+        };
         nginx.wait_for_new_workers(&[]);
         nginx
     }
 
-    /// Renders the config for `instances` and reloads; returns once only workers with the new
+    /// Renders the config for `upstreams` and reloads; returns once only workers with the new
     /// config are left (the old ones have no connections to wait for: clients here do not
     /// keep any).
-    fn reload_with(&self, instances: &[&Instance]) {
-        let old = self.reload_without_waiting(instances);
+    fn reload_with(&self, upstreams: &[&str]) {
+        let old = self.reload_without_waiting(upstreams);
         self.wait_for_new_workers(&old);
     }
 
-    /// Renders the config for `instances` and reloads; returns the old workers, once a new one
+    /// Renders the config for `upstreams` and reloads; returns the old workers, once a new one
     /// runs.
-    fn reload_without_waiting(&self, instances: &[&Instance]) -> Vec<u32> {
+    pub(crate) fn reload_without_waiting(&self, upstreams: &[&str]) -> Vec<u32> {
         let vars = [
             ("NGINX_LISTEN", format!("127.0.0.1:{}", self.port)),
             ("SERVER_NAME", "127.0.0.1".to_owned()),
@@ -152,7 +164,12 @@ impl ClusterNginx {
             ),
             ("NGINX_WS_READ_TIMEOUT", "75s".to_owned()),
         ];
-        write_cluster_conf(self.process.prefix.path(), &vars, instances);
+        write_cluster_conf(
+            self.process.prefix.path(),
+            &vars,
+            upstreams,
+            &self.server_params,
+        );
         let old = workers_of(self.process.pid());
         self.process.reload();
         let deadline = std::time::Instant::now() + common::WAIT;
@@ -167,7 +184,7 @@ impl ClusterNginx {
     }
 
     /// Waits until the master has workers and none of them is in `old`.
-    fn wait_for_new_workers(&self, old: &[u32]) {
+    pub(crate) fn wait_for_new_workers(&self, old: &[u32]) {
         let deadline = std::time::Instant::now() + common::WAIT;
         loop {
             let now = workers_of(self.process.pid());
@@ -183,16 +200,21 @@ impl ClusterNginx {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 }
 
-/// `sesh-cluster.conf` for `instances`, one `server` line each, as the template's header says.
-fn write_cluster_conf(dir: &std::path::Path, vars: &[(&str, String)], instances: &[&Instance]) {
-    let upstreams = instances
+/// `sesh-cluster.conf` for `upstreams`, one `server` line each, as the template's header says.
+fn write_cluster_conf(
+    dir: &std::path::Path,
+    vars: &[(&str, String)],
+    upstreams: &[&str],
+    server_params: &str,
+) {
+    let upstreams = upstreams
         .iter()
-        .map(|i| format!("server {} max_fails=1 fail_timeout=30s;", i.address))
+        .map(|address| format!("server {address} {server_params};"))
         .collect::<Vec<_>>()
         .join("\n    ");
     let mut vars = vars.to_vec();
@@ -222,6 +244,14 @@ fn workers_of(master: u32) -> Vec<u32> {
     }
     workers
 }
+
+/// The stand-ins' addresses, for Nginx's `server` lines.
+fn addresses<'a>(instances: &[&'a Instance]) -> Vec<&'a str> {
+    instances.iter().map(|i| i.address.as_str()).collect()
+}
+
+/// The stand-ins' `server` parameters: a failed instance is skipped for the rest of a test.
+const STAND_IN_PARAMS: &str = "max_fails=1 fail_timeout=30s";
 
 /// The ring the instances would be configured with: their addresses as in the server lines.
 fn ring_of(instances: &[&Instance]) -> ClusterRing {
@@ -294,7 +324,7 @@ async fn nginx_routes_each_session_where_the_ring_says_through_growth_and_failur
         Instance::start().await,
     );
     let three = [&a, &b, &c];
-    let nginx = ClusterNginx::start(&three, "5s");
+    let nginx = ClusterNginx::start(free_port(), &addresses(&three), STAND_IN_PARAMS, "5s");
     let ring = ring_of(&three);
     let sessions: Vec<_> = (0..300).map(|_| SessionId::new_v4()).collect();
 
@@ -329,7 +359,7 @@ async fn nginx_routes_each_session_where_the_ring_says_through_growth_and_failur
 
     // A fourth instance, by a reload: about a quarter of the sessions move, all to it.
     let four = [&a, &b, &c, &d];
-    nginx.reload_with(&four);
+    nginx.reload_with(&addresses(&four));
     let grown_ring = ring_of(&four);
     let grown = routes(&nginx, &sessions).await;
     let moved: Vec<_> = sessions
@@ -393,7 +423,7 @@ async fn nginx_routes_each_session_where_the_ring_says_through_growth_and_failur
 #[tokio::test]
 async fn a_reload_keeps_sockets_until_the_worker_shutdown_timeout() {
     let (a, b) = (Instance::start().await, Instance::start().await);
-    let nginx = ClusterNginx::start(&[&a], "2s");
+    let nginx = ClusterNginx::start(free_port(), &addresses(&[&a]), STAND_IN_PARAMS, "2s");
     let id = SessionId::new_v4();
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", nginx.port))
         .await
@@ -414,7 +444,7 @@ async fn a_reload_keeps_sockets_until_the_worker_shutdown_timeout() {
     }
 
     let reloaded = tokio::time::Instant::now();
-    let old = nginx.reload_without_waiting(&[&a, &b]);
+    let old = nginx.reload_without_waiting(&addresses(&[&a, &b]));
     // The new worker runs; the socket still works through the old one.
     writer.write_all(b"still there?\n").await.expect("send");
     line.clear();

@@ -14,6 +14,7 @@ mod bad_input;
 mod chat;
 mod cluster_failover;
 mod cluster_leases;
+mod cluster_nginx;
 mod cluster_routing;
 mod decoding_props;
 mod displays;

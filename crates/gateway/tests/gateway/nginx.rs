@@ -226,7 +226,8 @@ impl NginxProcess {
             "daemon off;\nmaster_process on;\nworker_processes 1;\npid {d}/nginx.pid;\n\
              error_log {d}/logs/error.log info;\n{user}{main}\
              events {{ worker_connections 1024; }}\n\
-             http {{\n  access_log {d}/logs/access.log;\n\
+             http {{\n  log_format upstreams '$msec \"$request\" $status $upstream_addr $upstream_status';\n\
+               access_log {d}/logs/access.log upstreams;\n\
                client_body_temp_path {t}/body;\n  proxy_temp_path {t}/proxy;\n\
                fastcgi_temp_path {t}/fastcgi;\n  uwsgi_temp_path {t}/uwsgi;\n\
                scgi_temp_path {t}/scgi;\n  include {d}/{http_include};\n}}\n",
@@ -284,6 +285,11 @@ impl NginxProcess {
 
     pub(crate) fn error_log(&self) -> String {
         std::fs::read_to_string(self.prefix.path().join("logs/error.log")).unwrap_or_default()
+    }
+
+    /// The access log: each request with the instances tried and their statuses.
+    pub(crate) fn access_log(&self) -> String {
+        std::fs::read_to_string(self.prefix.path().join("logs/access.log")).unwrap_or_default()
     }
 }
 

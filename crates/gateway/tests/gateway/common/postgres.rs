@@ -60,6 +60,9 @@ pub struct Postgres {
     port: u16,
     /// Numbers the databases [`Postgres::database`] makes.
     databases: AtomicU32,
+    /// The server's command line, to start it again after [`Postgres::stop`] (a cluster of
+    /// the caller's own; the shared one is never stopped).
+    relaunch: Option<(std::ffi::OsString, Vec<std::ffi::OsString>)>,
 }
 
 /// The directory of PostgreSQL's server programs: `SESH_TEST_PG_BIN`, else the newest
@@ -165,10 +168,35 @@ impl Postgres {
     /// A fresh, empty cluster of the caller's own, accepting connections.
     pub async fn start() -> Self {
         let (dir, port, mut server) = init_cluster(100); // PostgreSQL's default
+        let relaunch = (
+            server.get_program().to_owned(),
+            server.get_args().map(ToOwned::to_owned).collect(),
+        );
         let server = server.spawn().expect("postgres starts");
         let mut pg = Self::new(server, None, Some(dir), port);
+        pg.relaunch = Some(relaunch);
         pg.wait_ready().await;
         pg
+    }
+
+    /// Stops the server of a cluster of the caller's own as an operator's restart does: a
+    /// fast shutdown (SIGINT: open connections are cut, the data is kept).
+    pub fn stop(&mut self) {
+        assert!(self.relaunch.is_some(), "only an own cluster stops");
+        super::process::stop_server(&mut self.server, "-INT");
+    }
+
+    /// Starts the server [`Postgres::stop`] stopped again, on the same port and data, and
+    /// waits until it accepts connections.
+    pub async fn start_again(&mut self) {
+        let (program, args) = self.relaunch.as_ref().expect("an own cluster");
+        self.server = Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("postgres starts again");
+        self.wait_ready().await;
     }
 
     /// The test process's one cluster, started by the first caller (the others wait for it),
@@ -217,6 +245,7 @@ impl Postgres {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
             port,
             databases: AtomicU32::new(0),
+            relaunch: None,
         }
     }
 
@@ -266,6 +295,9 @@ impl Drop for Postgres {
     /// start failed) is stopped by closing its lifeline.
     fn drop(&mut self) {
         let Some(lifeline) = self.lifeline.take() else {
+            if matches!(self.server.try_wait(), Ok(Some(_))) {
+                return; // stopped already (and reaped: its pid may be another's now)
+            }
             super::process::stop_server(&mut self.server, "-QUIT");
             return;
         };

@@ -70,9 +70,12 @@ async fn fetch(core: &Core, user: &UserId) -> Result<(Vec<Track>, &'static str),
         (TimeRange::ShortTerm, "short_term"),
         (TimeRange::MediumTerm, "medium_term"),
     ] {
+        // Interactive: a create or join waits on it, also on a login's prefetch (it waits for
+        // the prefetch to finish), and behind the polls of a busy instance it would wait for
+        // as long as they keep the budget spent.
         core.budget
             .acquire(
-                crate::budget::Priority::Background,
+                crate::budget::Priority::Interactive,
                 std::time::Instant::now(),
             )
             .await;

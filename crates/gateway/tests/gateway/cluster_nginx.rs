@@ -159,6 +159,9 @@ impl Cluster {
             // The tests hold sockets they read only now and then (a client answers pings only
             // while it reads): not closed as silent within a test.
             ("SESH_WS_CLIENT_TIMEOUT", "120s"),
+            // Watch polls every second cost a session a call a second: the app's budget stays
+            // out of the way of what these tests count (the split is `cluster_failover`'s).
+            ("SESH_SPOTIFY_BUDGET", "100"),
         ];
         let process = SeshProcess::spawn_on(node.port, &self.emulator.base_url(), &env).await;
         self.nodes[i].process = Some(process);
@@ -911,17 +914,20 @@ async fn a_fourth_instance_added_by_a_reload_takes_only_its_share_of_the_session
     // Four on the ring from the start (the guide's rolling restart done), three running.
     let mut cluster = Cluster::start(4, 3, false, "60s").await;
     let fourth = 3;
-    // Playing sessions, the host connected, until some will move to the fourth and more stay.
+    // Playing sessions, the host connected, until one will move to the fourth and three stay.
     let mut parties = Vec::new();
     let mut stay = 0;
     for n in 0.. {
-        assert!(n < 30, "thirty sessions and not two on the fourth instance");
+        assert!(
+            n < 30,
+            "thirty sessions and not one for the fourth instance"
+        );
         let party = playing(&cluster, &format!("gen-{}", 200 + n), &[]).await;
         if cluster.preferred(&party.id, |_| true) != fourth {
             stay += 1;
         }
         parties.push(party);
-        if parties.len() - stay >= 2 && stay >= 4 {
+        if parties.len() - stay >= 1 && stay >= 3 {
             break;
         }
     }

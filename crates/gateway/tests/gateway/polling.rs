@@ -211,3 +211,58 @@ async fn a_commit_window_no_poll_answers_in_is_committed_from_the_prediction() {
         "no fallback play"
     );
 }
+
+/// Polls never starve a person waiting: with the app's budget spent on a playing session's
+/// watch polls (1 call a second for five a second's worth of polls), a host who logs in and
+/// creates a session is answered within a few seconds. The top tracks the create waits on (and
+/// the login's prefetch it waits for) go ahead of the polls in the budget; as a background
+/// call they waited for as long as the polls kept it spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_is_answered_while_polls_spend_the_whole_budget() {
+    let app = spawn_app_with(|s| {
+        s.spotify_budget_per_sec = 1;
+        s.poll_watch_interval = HumanDuration(Duration::from_millis(200));
+        s.metrics_listen = Some(([127, 0, 0, 1], 0).into());
+    })
+    .await;
+    let metrics = format!(
+        "http://{}/metrics",
+        app.metrics_addr.expect("metrics served")
+    );
+    let _party = party(&app, &["bob"]).await;
+    // The polls queue up for the budget.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = app
+            .http
+            .get(&metrics)
+            .send()
+            .await
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("text");
+        let waiting = text
+            .lines()
+            .find_map(|l| l.strip_prefix("sesh_budget_waiting "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if waiting >= 1.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the polls never waited for the budget"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = Instant::now();
+    let carol = app.login("carol").await;
+    let (status, created) = carol.post("/api/sessions", None).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the create took {:?} behind the polls",
+        started.elapsed()
+    );
+}

@@ -1,4 +1,7 @@
 -- When each instance's process started (Unix ms, by the database's clock; set by its first
--- heartbeat): a session is handed back only to an instance up for a whole lease, which an
--- instance restarted within a lease is not, though its heartbeat never aged.
+-- heartbeat), and whether a plain request (not a WebSocket, not a health check) has reached it
+-- since: a session is handed back only to an instance up for a whole lease that Nginx
+-- demonstrably sends requests to. Nginx marks an instance it saw fail up again only once a
+-- request to it completes, which a WebSocket does only when it closes.
 ALTER TABLE nodes ADD COLUMN started_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN reached INTEGER NOT NULL DEFAULT 0;

@@ -47,6 +47,8 @@ pub struct Ownership {
     held: Mutex<HashMap<SessionId, Held>>,
     /// Whether this process's first heartbeat is in (it sets `nodes.started_at`).
     beating: std::sync::atomic::AtomicBool,
+    /// Whether a plain request has reached this process ([`Ownership::reached`]).
+    reached: std::sync::atomic::AtomicBool,
 }
 
 /// What a claim found.
@@ -84,6 +86,15 @@ impl Ownership {
         self.held.lock().keys().copied().collect()
     }
 
+    /// Notes that a plain request (not a WebSocket, not a health check) was answered here:
+    /// Nginx sends this instance requests, and counts it up (it marks an instance it saw fail
+    /// up again only once a request to it completes). The next heartbeat says so, and from
+    /// then on the others may hand sessions back to it.
+    pub fn reached(&self) {
+        self.reached
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn forget(&self, session: SessionId, epoch: i64) {
         let mut held = self.held.lock();
         if held.get(&session).is_some_and(|h| h.epoch == epoch) {
@@ -102,6 +113,7 @@ impl Database {
                 ttl,
                 held: Mutex::default(),
                 beating: std::sync::atomic::AtomicBool::new(false),
+                reached: std::sync::atomic::AtomicBool::new(false),
             }));
         }
         self
@@ -182,17 +194,20 @@ impl Database {
         let sent = Instant::now();
         // The first heartbeat of this process also says when it started.
         let first = !own.beating.load(std::sync::atomic::Ordering::Relaxed);
+        let reached = own.reached.load(std::sync::atomic::Ordering::Relaxed);
         sqlx::query(concat!(
-            "INSERT INTO nodes (id, heartbeat_at, started_at) VALUES ($1, ",
+            "INSERT INTO nodes (id, heartbeat_at, started_at, reached) VALUES ($1, ",
             now!(),
             ", ",
             now!(),
-            ")
+            ", $3)
              ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
-                 started_at = CASE WHEN $2 THEN excluded.started_at ELSE nodes.started_at END"
+                 started_at = CASE WHEN $2 THEN excluded.started_at ELSE nodes.started_at END,
+                 reached = excluded.reached"
         ))
         .bind(&own.node)
         .bind(first)
+        .bind(reached)
         .execute(pool)
         .await?;
         own.beating
@@ -299,17 +314,20 @@ impl Database {
     /// This instance's share of the app's Spotify budget: `(leases here + 1) / (leases + live
     /// instances)`, counted by the database (every instance counts the same rows, so the
     /// shares add up to one; the `+ 1` gives an instance without sessions a share to start
-    /// one with). `None` without leases.
+    /// one with). Leases of ended sessions do not count: their hubs stay loaded a while, for
+    /// the recap, and make no Spotify call. `None` without leases.
     pub async fn budget_share(&self) -> Result<Option<f64>, DbError> {
         let Some((own, pool)) = self.owned_pool() else {
             return Ok(None);
         };
         let (here, all, live): (i64, i64, i64) = sqlx::query_as(concat!(
             "SELECT
-               (SELECT COUNT(*) FROM session_owner WHERE owner_node = $1 AND lease_expires_at > ",
+               (SELECT COUNT(*) FROM session_owner o JOIN listening_sessions s ON s.id = o.session_id
+                WHERE o.owner_node = $1 AND s.state <> 'ended' AND o.lease_expires_at > ",
             now!(),
             "),
-               (SELECT COUNT(*) FROM session_owner WHERE lease_expires_at > ",
+               (SELECT COUNT(*) FROM session_owner o JOIN listening_sessions s ON s.id = o.session_id
+                WHERE s.state <> 'ended' AND o.lease_expires_at > ",
             now!(),
             "),
                (SELECT COUNT(*) FROM nodes WHERE heartbeat_at > ",
@@ -326,14 +344,15 @@ impl Database {
     }
 
     /// The nodes whose heartbeat is younger than a lease (the live ones), each with its last
-    /// heartbeat (the database's clock, in milliseconds) and whether its process has been up
-    /// for a whole lease (by its first heartbeat).
+    /// heartbeat (the database's clock, in milliseconds) and whether it is ready to be handed
+    /// sessions: its process up for a whole lease (by its first heartbeat), and reached by a
+    /// plain request since it started ([`Ownership::reached`]).
     pub async fn live_nodes(&self) -> Result<Vec<(String, i64, bool)>, DbError> {
         let Some((own, pool)) = self.owned_pool() else {
             return Ok(Vec::new());
         };
         Ok(sqlx::query_as(concat!(
-            "SELECT id, heartbeat_at, started_at <= ",
+            "SELECT id, heartbeat_at, reached AND started_at <= ",
             now!(),
             " - $1 FROM nodes WHERE heartbeat_at > ",
             now!(),

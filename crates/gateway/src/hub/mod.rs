@@ -309,9 +309,9 @@ impl HubRegistry {
     ///   revived here, so its poller feeds Spotify the next entry. The others are left to their
     ///   preferred instance, so two sweepers do not race for one session;
     /// - hands back the sessions it runs for another instance: when a session's first live
-    ///   instance on the ring is another one, live and up for a whole lease (by `nodes.started_at`:
-    ///   long enough for Nginx to try it again after its `fail_timeout`, also when it restarted
-    ///   within a lease and its heartbeat never aged), its hub here
+    ///   instance on the ring is another one, live, up for a whole lease, reached through Nginx
+    ///   by a plain request since it started (so Nginx counts it up: see [`steady_nodes`]) and
+    ///   beating since the last sweep, its hub here
     ///   unloads: stored, its lease given up, its sockets closed with 1012. They reconnect
     ///   through Nginx to the preferred instance, which claims the session (its sweeper does, if
     ///   it plays and nobody is connected).
@@ -378,7 +378,7 @@ impl HubRegistry {
     }
 
     /// Unloads the hubs of the sessions whose first instance on the ring, among the `steady`
-    /// ones (live for a whole sweep), is not this one (see [`HubRegistry::spawn_lease_sweeper`]).
+    /// ones (ready and beating: [`steady_nodes`]), is not this one (see [`HubRegistry::spawn_lease_sweeper`]).
     /// Each unloads on its own task: the sweeper does not wait for a busy hub.
     fn hand_back(&self, ring: &crate::cluster::ring::ClusterRing, me: &str, steady: &[String]) {
         let Some(own) = self.core.db.ownership() else {
@@ -495,11 +495,15 @@ fn forget_hub(hubs: &Slots, id: SessionId, tx: &mpsc::Sender<Command>) {
 
 /// The address of `id`'s first instance on `ring` among `live` ones.
 /// The instances a session may be handed back to (see [`HubRegistry::spawn_lease_sweeper`]):
-/// this one, and each other live one whose process has been up for a whole lease and whose
-/// heartbeat beat since the previous sweep (`before`, which becomes `beats`' heartbeats).
-/// An instance restarted within a lease is live all along (its heartbeat never aged), but
-/// Nginx may still skip it for its `fail_timeout`; one killed less than a lease ago is live
-/// too, its heartbeat standing still. What either was handed would bounce back.
+/// this one, and each other live one that is ready ([`Database::live_nodes`]: up for a whole
+/// lease, and reached by a plain request through Nginx since it started) and whose heartbeat
+/// beat since the previous sweep (`before`, which becomes `beats`' heartbeats). An instance
+/// restarted within a lease is live all along (its heartbeat never aged), but Nginx may still
+/// count it failed, and keeps doing so until a request to it completes (a WebSocket completes
+/// only when it closes); one killed less than a lease ago is live too, its heartbeat standing
+/// still. What either was handed would have its members sent elsewhere.
+///
+/// [`Database::live_nodes`]: crate::db::Database::live_nodes
 fn steady_nodes(
     me: &str,
     beats: &[(String, i64, bool)],
@@ -509,8 +513,8 @@ fn steady_nodes(
     steady.extend(
         beats
             .iter()
-            .filter(|(node, at, up_a_lease)| {
-                node != me && *up_a_lease && before.get(node).is_some_and(|then| then < at)
+            .filter(|(node, at, ready)| {
+                node != me && *ready && before.get(node).is_some_and(|then| then < at)
             })
             .map(|(node, _, _)| node.clone()),
     );
@@ -541,7 +545,7 @@ mod tests {
     }
 
     #[test]
-    fn sessions_go_back_only_to_instances_up_for_a_lease_and_beating() {
+    fn sessions_go_back_only_to_ready_instances_beating_since_the_last_sweep() {
         let mut before = HashMap::new();
         // First sweep: nobody else was seen beating yet; only this instance is steady.
         let first = beats(&[("me", 10, true), ("a", 10, true), ("b", 10, true)]);

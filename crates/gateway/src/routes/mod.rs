@@ -381,12 +381,23 @@ pub async fn request_log(
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let path = loggable_path(req.path()).into_owned();
-    let ip = req
-        .app_data::<web::Data<AppState>>()
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let ip = state
+        .as_ref()
         .and_then(|s| client_ip(req.request(), &s.trusted_proxies));
     req.extensions_mut().insert(ClientAddr(ip));
+    // Health checks come from the orchestrator, not through Nginx; a WebSocket or an event
+    // stream completes only when it closes, and only a completed request makes Nginx count an
+    // instance up.
+    let plain = req.path() != "/healthz" && !req.path().ends_with("/events");
     let response = next.call(req).await?;
     let status = response.status();
+    if plain
+        && status != actix_web::http::StatusCode::SWITCHING_PROTOCOLS
+        && let Some(own) = state.as_ref().and_then(|s| s.core.db.ownership())
+    {
+        own.reached();
+    }
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let client = ip.map(|ip| ip.to_string()).unwrap_or_default();
     if status.is_server_error() || status.is_client_error() {

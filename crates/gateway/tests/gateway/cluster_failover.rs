@@ -399,6 +399,10 @@ async fn an_instance_that_comes_back_gets_its_sessions_back_with_their_members()
     // for a whole sweep (two TTLs and a sweep's lag at most), closing its sockets with 1012.
     cluster.n1.start().await;
     let back = Instant::now();
+    // Nginx tries it again: a plain request reaches it (until one does, nothing is handed to
+    // it, since Nginx would still send its members elsewhere).
+    let (status, me) = alice.get("/api/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
     for ws in &mut on_n2 {
         assert_eq!(ws.closed().await, Closed::Code(1012));
     }

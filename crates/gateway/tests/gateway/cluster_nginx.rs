@@ -8,15 +8,12 @@
 //! What they show: one instance polls a session at a time, and every poll the emulator saw is
 //! that instance's; `kill -9` of an owner loses no acknowledged add, vote or chat message and
 //! the members are back within the lease and 2 s, with no gap in `seq`; an owner frozen past
-//! its lease is fenced when it wakes, and gets the session back with its members; the
+//! its lease is fenced when it wakes, and gets the session back with its members; a restarted
+//! instance gets its sessions back and every session's members end on one instance; the
 //! instances carry on after PostgreSQL restarts; a fourth instance added by a reload takes
 //! only its share of the sessions, the others' sockets staying open; and a session costs as
 //! many Spotify calls per second before and after a fail-over or a fourth instance.
-//!
-//! Not here yet: an instance stopped and started again through Nginx (`cluster_failover.rs`
-//! tests it with two processes and no Nginx). Through Nginx, the members of a session handed
-//! back to the restarted instance were sent to the old one for seconds (and refused there);
-//! docs/cluster.md says what is known.
+
 //!
 //! Needs `nginx`, `envsubst` and PostgreSQL's server programs (`scripts/install-deps`).
 
@@ -394,8 +391,10 @@ async fn call_at(
 }
 
 /// `browser`'s socket on `session` through Nginx (`?since=`), retrying a refused handshake
-/// (the instance Nginx picked does not run the session yet, or is gone) every 100 ms until
-/// `deadline`, as the pages do with jitter.
+/// every 100 ms until `deadline`, and after each refusal asking the session's snapshot, as the
+/// pages do (`web/assets/js/session.js`'s `probe`). The probe matters here: Nginx counts an
+/// upgraded connection a success only once it closes, so after an instance was marked failed,
+/// handshakes alone do not mark it up again, and a plain request that reaches it does.
 async fn connect(browser: &Browser, session: &str, since: Option<u64>, deadline: Instant) -> Ws {
     loop {
         match browser
@@ -409,6 +408,7 @@ async fn connect(browser: &Browser, session: &str, since: Option<u64>, deadline:
                 browser.user
             ),
         }
+        let _ = browser.get(&format!("/api/sessions/{session}")).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -813,6 +813,30 @@ async fn an_owner_frozen_past_its_lease_is_fenced_when_it_wakes_and_gets_the_ses
     assert_eq!(stored, ["while frozen"]);
 }
 
+/// Other people's pages while a test runs: an anonymous `GET /api/me` through Nginx every 50 ms
+/// (answered 401 wherever Nginx sends it). Nginx counts an instance it saw fail up again only
+/// once a request to it completes, and sessions are handed back only to an instance it does;
+/// a cluster with no such traffic keeps its sessions where they are until some comes.
+struct Traffic(tokio::task::JoinHandle<()>);
+
+impl Traffic {
+    fn start(cluster: &Cluster) -> Self {
+        let (http, url) = (cluster.http.clone(), format!("{}/api/me", cluster.public));
+        Self(tokio::spawn(async move {
+            loop {
+                let _ = http.get(&url).send().await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }))
+    }
+}
+
+impl Drop for Traffic {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// `party`'s host posts `text` through Nginx, and every socket in `sockets` gets it.
 async fn chat_reaches(party: &Party, sockets: &mut [Ws], text: &str) {
     let id = &party.id;
@@ -827,6 +851,128 @@ async fn chat_reaches(party: &Party, sockets: &mut [Ws], text: &str) {
     for ws in sockets {
         let frame = ws.next_matching(|f| f["type"] == "chat").await;
         assert_eq!(frame["message"]["text"], text, "{frame}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_instance_gets_its_sessions_back_and_each_session_ends_on_one_instance() {
+    let mut cluster = Cluster::start(3, 3, false, "30s").await;
+    // Six playing sessions, a host and a guest each, over the three instances.
+    let mut parties = Vec::new();
+    for n in 0..6 {
+        let (host, guest) = (
+            format!("gen-{}", 100 + 2 * n),
+            format!("gen-{}", 101 + 2 * n),
+        );
+        parties.push(playing(&cluster, &host, &[&guest]).await);
+    }
+    let mut expected_sockets = [0.0; 3];
+    for party in &parties {
+        let home = cluster.preferred(&party.id, |_| true);
+        assert_eq!(
+            cluster.owner(&party.id).await.0,
+            home,
+            "{} runs where Nginx sends it",
+            party.id
+        );
+        expected_sockets[home] += 2.0;
+    }
+    for (i, expected) in expected_sockets.iter().enumerate() {
+        assert_eq!(
+            cluster.metric(i, "sesh_sockets_open").await,
+            *expected,
+            "sockets on {}",
+            cluster.nodes[i].name
+        );
+    }
+    let restarted = cluster.preferred(&parties[0].id, |_| true);
+    let on_it: Vec<bool> = parties
+        .iter()
+        .map(|p| cluster.preferred(&p.id, |_| true) == restarted)
+        .collect();
+    let mut epochs = Vec::new();
+    for party in &parties {
+        epochs.push(cluster.owner(&party.id).await);
+    }
+
+    // The instance restarts (SIGTERM: it gives its leases up and closes its sockets). Its
+    // sessions' members reconnect through Nginx to the ring's next instances meanwhile.
+    cluster.process(restarted).sigterm();
+    let stopped = cluster.nodes[restarted]
+        .process
+        .as_mut()
+        .expect("runs")
+        .wait_exit(WAIT)
+        .await;
+    assert!(
+        stopped.is_some_and(|s| s.success()),
+        "a clean exit: {stopped:?}"
+    );
+    let deadline = Instant::now() + TTL + Duration::from_secs(3);
+    for (party, moved) in parties.iter_mut().zip(&on_it) {
+        if !moved {
+            continue;
+        }
+        let mut sockets = Vec::new();
+        for member in party.members() {
+            let mut ws = connect(member, &party.id, Some(party.last_seq), deadline).await;
+            ws.next_of_type("welcome").await;
+            sockets.push(ws);
+        }
+        party.sockets = sockets;
+        let next = cluster.preferred(&party.id, |i| i != restarted);
+        assert_eq!(cluster.owner(&party.id).await.0, next);
+    }
+
+    // Back on its port: once it has been up a whole lease and Nginx sent it a request (other
+    // people's pages), the others give its sessions back (1012), the members land on it through
+    // Nginx, and it claims them anew.
+    cluster.start_node(restarted).await;
+    let _traffic = Traffic::start(&cluster);
+    let deadline = Instant::now() + 3 * TTL + Duration::from_secs(3);
+    for (party, moved) in parties.iter_mut().zip(&on_it) {
+        if !moved {
+            continue;
+        }
+        for ws in &mut party.sockets {
+            assert_eq!(ws.closed().await, Closed::Code(1012));
+        }
+        let mut sockets = Vec::new();
+        for member in party.members() {
+            let mut ws = connect(member, &party.id, Some(party.last_seq), deadline).await;
+            let welcome = ws.next_of_type("welcome").await;
+            assert_eq!(welcome["session"]["state"], "playing", "{welcome}");
+            sockets.push(ws);
+        }
+        party.sockets = sockets;
+    }
+
+    // Steady state, a sweep and more later: every session on the instance Nginx sends it to,
+    // with all of its members there; the others never moved (same epoch, the sockets they
+    // had from the start).
+    tokio::time::sleep(2 * TTL + Duration::from_secs(1)).await;
+    let mut expected_sockets = [0.0; 3];
+    for ((party, moved), (_, epoch)) in parties.iter_mut().zip(&on_it).zip(&epochs) {
+        let home = cluster.preferred(&party.id, |_| true);
+        let (holder, now) = cluster.owner(&party.id).await;
+        assert_eq!(holder, home, "{} is not where Nginx sends it", party.id);
+        if *moved {
+            assert!(now > *epoch, "claimed anew: {epoch} → {now}");
+        } else {
+            assert_eq!(now, *epoch, "{} moved though its instance stayed", party.id);
+        }
+        expected_sockets[home] += party.sockets.len() as f64;
+        let mut sockets = std::mem::take(&mut party.sockets);
+        chat_reaches(party, &mut sockets, "all here").await;
+        party.sockets = sockets;
+    }
+    for (i, expected) in expected_sockets.iter().enumerate() {
+        assert_eq!(
+            cluster.metric(i, "sesh_sockets_open").await,
+            *expected,
+            "sockets on {}",
+            cluster.nodes[i].name
+        );
     }
 }
 
@@ -944,8 +1090,10 @@ async fn a_fourth_instance_added_by_a_reload_takes_only_its_share_of_the_session
     let hosts: Vec<String> = parties.iter().map(|p| p.host.user.clone()).collect();
     let rate_before = calls_per_second(&cluster, &hosts, Duration::from_secs(6)).await;
 
-    // The fourth starts and Nginx reloads with it, every socket open.
+    // The fourth starts and Nginx reloads with it, every socket open; other people's pages
+    // reach it.
     cluster.start_node(fourth).await;
+    let _traffic = Traffic::start(&cluster);
     let names: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     cluster.nginx.reload_without_waiting(&names);

@@ -15,7 +15,7 @@ use sesh_session::SessionId;
 
 use crate::{
     common::{
-        Browser, Closed, WAIT, Ws,
+        Browser, Closed, WAIT, Ws, metric_sum,
         postgres::{Postgres, lease_owner},
         process::SeshProcess,
         start_emulator,
@@ -84,10 +84,7 @@ impl Cluster {
             .text()
             .await
             .unwrap();
-        text.lines()
-            .filter(|l| l.split(['{', ' ']).next() == Some(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        metric_sum(&text, name)
     }
 
     /// Waits until `n1`'s Spotify budget is `rate` per second (its share of the app's 20).

@@ -29,7 +29,7 @@ use sesh_spotify_emulator::EmulatorHandle;
 use crate::{
     cluster_routing::ClusterNginx,
     common::{
-        Browser, Closed, WAIT, Ws,
+        Browser, Closed, WAIT, Ws, metric_sum,
         postgres::{Postgres, lease_owner},
         process::SeshProcess,
         start_emulator,
@@ -231,10 +231,7 @@ impl Cluster {
             .text()
             .await
             .expect("the metrics' text");
-        text.lines()
-            .filter(|l| l.split(['{', ' ']).next() == Some(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        metric_sum(&text, name)
     }
 
     /// Host-player polls (`sesh_polls_total`) instance `i` made so far.
@@ -649,20 +646,7 @@ async fn one_instance_polls_a_session_and_killing_it_loses_nothing_acknowledged(
             entries[0]
         );
     }
-    let (status, page) = call(
-        &party.host,
-        Method::GET,
-        &format!("/api/sessions/{id}/chat"),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    let stored: Vec<&str> = page["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| m["text"].as_str().expect("text"))
-        .collect();
+    let stored = chat_texts(&party.host, &id).await;
     assert_eq!(stored, texts);
 
     // No gap from here: a vote's event comes to everyone, and every session event each socket
@@ -796,20 +780,7 @@ async fn an_owner_frozen_past_its_lease_is_fenced_when_it_wakes_and_gets_the_ses
     assert_eq!(cluster.metric(owner, "sesh_sockets_open").await, 2.0);
     assert_eq!(cluster.metric(next, "sesh_sockets_open").await, 0.0);
     // The one message stored is the one sent while it was frozen.
-    let (status, page) = call(
-        &party.host,
-        Method::GET,
-        &format!("/api/sessions/{id}/chat"),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    let stored: Vec<&str> = page["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| m["text"].as_str().expect("text"))
-        .collect();
+    let stored = chat_texts(&party.host, &id).await;
     assert_eq!(stored, ["while frozen"]);
 }
 
@@ -835,6 +806,20 @@ impl Drop for Traffic {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// The texts of `session`'s stored chat messages, oldest first, as `browser` reads them through
+/// Nginx.
+async fn chat_texts(browser: &Browser, session: &str) -> Vec<String> {
+    let path = format!("/api/sessions/{session}/chat");
+    let (status, page) = call(browser, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["text"].as_str().expect("text").to_owned())
+        .collect()
 }
 
 /// `party`'s host posts `text` through Nginx, and every socket in `sockets` gets it.

@@ -822,6 +822,14 @@ pub async fn party(app: &TestApp, guests: &[&str]) -> Party {
     }
 }
 
+/// The sum of metric `name` over its labels in a Prometheus text exposition.
+pub fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Every row of every table, rendered with SQLite's `quote()` and sorted: equal dumps mean an
 /// unchanged database.
 pub async fn dump(db_file: &std::path::Path) -> Vec<String> {

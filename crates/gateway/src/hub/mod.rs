@@ -493,7 +493,6 @@ fn forget_hub(hubs: &Slots, id: SessionId, tx: &mpsc::Sender<Command>) {
     }
 }
 
-/// The address of `id`'s first instance on `ring` among `live` ones.
 /// The instances a session may be handed back to (see [`HubRegistry::spawn_lease_sweeper`]):
 /// this one, and each other live one that is ready ([`Database::live_nodes`]: up for a whole
 /// lease, and reached by a plain request through Nginx since it started) and whose heartbeat
@@ -525,6 +524,7 @@ fn steady_nodes(
     steady
 }
 
+/// The address of `id`'s first instance on `ring` among `live` ones.
 fn preferred_live<'r>(
     ring: &'r crate::cluster::ring::ClusterRing,
     id: &SessionId,

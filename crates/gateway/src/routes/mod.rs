@@ -373,7 +373,9 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Logs each request (method, path, status, duration, client address) at debug level, and
-/// failures at info. Query strings and invite codes are left out ([`loggable_path`]).
+/// failures at info. Query strings and invite codes are left out ([`loggable_path`]). With
+/// several instances, a plain request answered here also marks this instance reached
+/// ([`crate::db::Ownership::reached`]: the others may hand it sessions back).
 pub async fn request_log(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

@@ -392,8 +392,9 @@ async fn an_instance_that_comes_back_gets_its_sessions_back_with_their_members()
     let (owner, epoch) = cluster.owner(&id).await;
     assert_eq!(owner, "n2");
 
-    // n1 comes back on its port and database: n2 gives the session back once n1 has been live
-    // for a whole sweep (two TTLs and a sweep's lag at most), closing its sockets with 1012.
+    // n1 comes back on its port and database: n2 gives the session back once n1 has been up a
+    // whole lease, reached by a plain request and beating (three TTLs and a bit at most),
+    // closing its sockets with 1012.
     cluster.n1.start().await;
     let back = Instant::now();
     // Nginx tries it again: a plain request reaches it (until one does, nothing is handed to

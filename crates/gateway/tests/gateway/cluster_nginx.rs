@@ -491,7 +491,7 @@ async fn playing(cluster: &Cluster, host: &str, guests: &[&str]) -> Party {
     party
 }
 
-/// Catalogue tracks none of `party`'s queue holds: the top tracks of generated users.
+/// Catalogue tracks none of `party`'s queue holds ([`crate::common::fresh_tracks`]).
 async fn fresh_tracks(cluster: &Cluster, party: &Party, count: usize) -> Vec<String> {
     let (status, view) = call(
         &party.host,
@@ -501,31 +501,8 @@ async fn fresh_tracks(cluster: &Cluster, party: &Party, count: usize) -> Vec<Str
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{view}");
-    let taken: Vec<String> = view["queue"]
-        .as_array()
-        .expect("the queue")
-        .iter()
-        .filter_map(|e| e["track"]["uri"].as_str().map(ToOwned::to_owned))
-        .collect();
-    let mut fresh = Vec::new();
-    for n in 900.. {
-        let user = cluster
-            .emulator_get(&format!("/_emulator/users/gen-{n}"))
-            .await;
-        for uri in user["top_tracks"]["medium_term"]
-            .as_array()
-            .expect("top tracks")
-        {
-            let uri = uri.as_str().expect("a uri").to_owned();
-            if !taken.contains(&uri) && !fresh.contains(&uri) {
-                fresh.push(uri);
-            }
-            if fresh.len() == count {
-                return fresh;
-            }
-        }
-    }
-    unreachable!()
+    let queue = view["queue"].as_array().expect("the queue");
+    crate::common::fresh_tracks(&cluster.http, &cluster.emulator.base_url(), queue, count).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sesh_gateway::settings::HumanDuration;
 
-use crate::common::{party, playback_track, spawn_app, spawn_app_with};
+use crate::common::{metric_sum, party, playback_track, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_playing_session_is_polled_where_it_pays_and_sees_boundaries_at_once() {
@@ -242,12 +242,7 @@ async fn a_create_is_answered_while_polls_spend_the_whole_budget() {
             .text()
             .await
             .expect("text");
-        let waiting = text
-            .lines()
-            .find_map(|l| l.strip_prefix("sesh_budget_waiting "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0);
-        if waiting >= 1.0 {
+        if metric_sum(&text, "sesh_budget_waiting") >= 1.0 {
             break;
         }
         assert!(

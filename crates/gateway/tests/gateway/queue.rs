@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{self, Browser, TestApp, party, playback_track, spawn_app};
+use crate::common::{self, Browser, party, playback_track, spawn_app};
 
 /// The whole queue as `who` sees it.
 async fn queue_of(who: &Browser, id: &str) -> (Vec<Value>, usize) {
@@ -17,28 +17,6 @@ async fn queue_of(who: &Browser, id: &str) -> (Vec<Value>, usize) {
     assert_eq!(view["queue_offset"], 0, "a short queue comes whole");
     let position = view["position"].as_u64().unwrap() as usize;
     (view["queue"].as_array().unwrap().clone(), position)
-}
-
-/// Catalogue tracks nobody in the session brought: the top tracks of generated users.
-async fn fresh_tracks(app: &TestApp, queue: &[Value], count: usize) -> Vec<String> {
-    let taken: Vec<&str> = queue
-        .iter()
-        .filter_map(|e| e["track"]["uri"].as_str())
-        .collect();
-    let mut fresh = Vec::new();
-    for n in 1.. {
-        let user = app.emulator_get(&format!("/_emulator/users/gen-{n}")).await;
-        for uri in user["top_tracks"]["medium_term"].as_array().unwrap() {
-            let uri = uri.as_str().unwrap().to_owned();
-            if !taken.contains(&uri.as_str()) && !fresh.contains(&uri) {
-                fresh.push(uri);
-            }
-            if fresh.len() == count {
-                return fresh;
-            }
-        }
-    }
-    unreachable!()
 }
 
 /// `who` votes `value` on the entry `entry` (its JSON id).
@@ -71,7 +49,7 @@ async fn members_add_in_fair_turns_the_limits_refuse_and_votes_reorder() {
     let mut p = party(&app, &["bob", "carol"]).await;
     let (bob, carol) = (&p.guests[0], &p.guests[1]);
     let (queue, position) = queue_of(&p.host, &p.id).await;
-    let fresh = fresh_tracks(&app, &queue, 8).await;
+    let fresh = common::fresh_tracks(&app.http, &app.emulator_url, &queue, 8).await;
 
     // A adds two, then B and C one each: A's second waits until B and C had their turn.
     let (a1, a2, b1, c1) = (&fresh[0], &fresh[1], &fresh[2], &fresh[3]);

@@ -822,6 +822,37 @@ pub async fn party(app: &TestApp, guests: &[&str]) -> Party {
     }
 }
 
+/// Catalogue tracks none of `queue`'s entries holds: the top tracks of generated users, read
+/// from the emulator at `emulator_url`.
+pub async fn fresh_tracks(
+    http: &reqwest::Client,
+    emulator_url: &str,
+    queue: &[Value],
+    count: usize,
+) -> Vec<String> {
+    let taken: Vec<&str> = queue
+        .iter()
+        .filter_map(|e| e["track"]["uri"].as_str())
+        .collect();
+    let mut fresh = Vec::new();
+    for n in 1.. {
+        let user = emulator_get(http, emulator_url, &format!("/_emulator/users/gen-{n}")).await;
+        for uri in user["top_tracks"]["medium_term"]
+            .as_array()
+            .expect("top tracks")
+        {
+            let uri = uri.as_str().expect("a uri").to_owned();
+            if !taken.contains(&uri.as_str()) && !fresh.contains(&uri) {
+                fresh.push(uri);
+            }
+            if fresh.len() == count {
+                return fresh;
+            }
+        }
+    }
+    unreachable!()
+}
+
 /// The sum of metric `name` over its labels in a Prometheus text exposition.
 pub fn metric_sum(text: &str, name: &str) -> f64 {
     text.lines()
